@@ -1,0 +1,16 @@
+"""The dataset service as the shared runtime sees it."""
+
+from dataset.config import Settings
+from dataset.consumers import register_consumers
+from dataset.models import Base, messaging
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="dataset",
+    title="ExeML Dataset service",
+    description="Datasets, samples in object storage, import tasks, published dataset versions with their manifests, data checks.",
+    settings_cls=Settings,
+    metadata=Base.metadata,
+    messaging=messaging,
+    register_consumers=register_consumers,
+)

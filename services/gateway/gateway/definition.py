@@ -1,0 +1,16 @@
+"""The gateway service as the shared runtime sees it."""
+
+from gateway.config import Settings
+from gateway.consumers import register_consumers
+from gateway.models import Base, messaging
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="gateway",
+    title="ExeML Gateway service",
+    description="The one public entry point: authenticates callers, issues internal tokens, routes `/v1/...` to the services, aggregates OpenAPI, streams events.",
+    settings_cls=Settings,
+    metadata=Base.metadata,
+    messaging=messaging,
+    register_consumers=register_consumers,
+)

@@ -1,0 +1,1 @@
+"""ExeML labeling service: Label sets and annotations of dataset samples, label statistics."""

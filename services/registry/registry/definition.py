@@ -1,0 +1,16 @@
+"""The registry service as the shared runtime sees it."""
+
+from registry.config import Settings
+from registry.consumers import register_consumers
+from registry.models import Base, messaging
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="registry",
+    title="ExeML Registry service",
+    description="AI applications (models) and their versions 0.0.1, 0.0.2, …, model packages and lineage.",
+    settings_cls=Settings,
+    metadata=Base.metadata,
+    messaging=messaging,
+    register_consumers=register_consumers,
+)

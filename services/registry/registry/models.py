@@ -1,0 +1,7 @@
+"""ORM tables of the registry service (schema ``registry`` on PostgreSQL)."""
+
+from shared.db import make_base
+from shared.messaging import messaging_tables
+
+Base = make_base()
+messaging = messaging_tables(Base.metadata)

@@ -1,0 +1,16 @@
+"""The trainer service as the shared runtime sees it."""
+
+from trainer.config import Settings
+from trainer.consumers import register_consumers
+from trainer.models import Base, messaging
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="trainer",
+    title="ExeML Trainer service",
+    description="Training jobs under a time budget, dispatched to workers that claim them under a lease; metrics, logs and model packages.",
+    settings_cls=Settings,
+    metadata=Base.metadata,
+    messaging=messaging,
+    register_consumers=register_consumers,
+)

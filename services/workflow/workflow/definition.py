@@ -1,0 +1,16 @@
+"""The workflow service as the shared runtime sees it."""
+
+from workflow.config import Settings
+from workflow.consumers import register_consumers
+from workflow.models import Base, messaging
+from shared.service import ServiceDefinition
+
+SERVICE = ServiceDefinition(
+    name="workflow",
+    title="ExeML Workflow service",
+    description="ExeML projects and their phase DAG (label, publish, check, train, register, deploy): the saga that drives the other services.",
+    settings_cls=Settings,
+    metadata=Base.metadata,
+    messaging=messaging,
+    register_consumers=register_consumers,
+)

@@ -1,0 +1,12 @@
+"""Worker of the workflow service (outbox relay, event consumers): ``python -m workflow.worker``."""
+
+from workflow.definition import SERVICE
+from shared.service import run_worker
+
+
+def main() -> None:
+    run_worker(SERVICE)
+
+
+if __name__ == "__main__":
+    main()

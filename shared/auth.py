@@ -1,0 +1,120 @@
+"""Internal tokens: the gateway vouches for a caller, every service checks the voucher.
+
+The gateway authenticates the public credential (an API key) and forwards the request with a short-lived
+JWT (HS256) that carries the tenant, the subject and the roles. Services accept nothing else: without a
+valid internal token a route answers 401, so a service is not reachable around the gateway.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, Request
+
+from shared.context import bind_context
+from shared.errors import Forbidden, Unauthorized
+
+__all__ = [
+    "INTERNAL_TOKEN_HEADER",
+    "Principal",
+    "TokenCodec",
+    "PrincipalDep",
+    "require_principal",
+    "require_role",
+]
+
+INTERNAL_TOKEN_HEADER = "X-ExeML-Internal-Token"
+_ISSUER = "exeml-gateway"
+_AUDIENCE = "exeml-services"
+ROLES = ("admin", "developer", "viewer")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, on behalf of which tenant, with which roles."""
+
+    tenant_id: str
+    subject: str
+    roles: tuple[str, ...] = field(default=("viewer",))
+
+    def can_write(self) -> bool:
+        return any(r in ("admin", "developer") for r in self.roles)
+
+
+class TokenCodec:
+    """Issues and verifies internal tokens with one shared secret."""
+
+    def __init__(self, secret: str, ttl_seconds: int = 900) -> None:
+        if len(secret) < 32:
+            raise ValueError("internal token secret must be at least 32 characters")
+        self._secret = secret
+        self._ttl = ttl_seconds
+
+    def issue(self, principal: Principal) -> str:
+        now = int(time.time())
+        claims = {
+            "iss": _ISSUER,
+            "aud": _AUDIENCE,
+            "sub": principal.subject,
+            "tenant": principal.tenant_id,
+            "roles": list(principal.roles),
+            "iat": now,
+            "exp": now + self._ttl,
+        }
+        return jwt.encode(claims, self._secret, algorithm="HS256")
+
+    def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                audience=_AUDIENCE,
+                issuer=_ISSUER,
+                options={"require": ["exp", "sub", "tenant"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise Unauthorized("internal token expired", error_code="ModelArts.0202") from exc
+        except jwt.PyJWTError as exc:
+            raise Unauthorized(f"invalid internal token: {exc}", error_code="ModelArts.0203") from exc
+        roles = tuple(r for r in claims.get("roles", []) if r in ROLES) or ("viewer",)
+        return Principal(tenant_id=str(claims["tenant"]), subject=str(claims["sub"]), roles=roles)
+
+
+def _token_from(request: Request) -> str | None:
+    token = request.headers.get(INTERNAL_TOKEN_HEADER)
+    if token:
+        return token
+    auth = request.headers.get("Authorization", "")
+    scheme, _, value = auth.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" and value else None
+
+
+async def require_principal(request: Request) -> AsyncIterator[Principal]:
+    """FastAPI dependency: the verified caller; binds tenant and subject into the request context."""
+    codec: TokenCodec = request.app.state.token_codec
+    token = _token_from(request)
+    if not token:
+        raise Unauthorized("missing internal token", error_code="ModelArts.0201")
+    principal = codec.verify(token)
+    request.state.principal = principal
+    with bind_context(tenant_id=principal.tenant_id, subject=principal.subject):
+        yield principal
+
+
+def require_role(*roles: str):
+    """Dependency factory: the caller must hold one of ``roles``."""
+
+    async def check(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
+        if not set(roles) & set(principal.roles):
+            raise Forbidden(f"role {'/'.join(roles)} required", error_code="ModelArts.0210")
+        return principal
+
+    return check
+
+
+PrincipalDep = Annotated[Principal, Depends(require_principal)]

@@ -1,0 +1,159 @@
+"""RabbitMQ transport on aio-pika: confirmed persistent publishes, quorum queues, dead-lettering.
+
+Consumer queues are quorum queues: the broker counts deliveries (``x-delivery-count``), enforces
+``x-delivery-limit`` even when a consumer crashes in a loop, and dead-letters to ``exeml.dlx``. Queue
+arguments are fixed once per queue name; RabbitMQ refuses a redeclaration with other arguments.
+"""
+
+from __future__ import annotations
+
+import aio_pika
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+
+from shared.messaging.transport import (
+    DEAD_LETTER_EXCHANGE,
+    EVENTS_EXCHANGE,
+    Delivery,
+    DeliveryHandler,
+    OutgoingMessage,
+    QueueSpec,
+    Subscription,
+    Transport,
+)
+
+__all__ = ["RabbitMQTransport"]
+
+
+class _RabbitDelivery(Delivery):
+    def __init__(self, message: AbstractIncomingMessage) -> None:
+        self._message = message
+        self.body = message.body
+        self.routing_key = message.routing_key or ""
+        self.message_id = message.message_id
+        headers = dict(message.headers or {})
+        self.attempt = int(headers.pop("x-delivery-count", 0) or 0) + 1
+        self.headers = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
+
+    async def ack(self) -> None:
+        await self._message.ack()
+
+    async def requeue(self) -> None:
+        await self._message.nack(requeue=True)
+
+    async def dead_letter(self) -> None:
+        # The queue's x-dead-letter-exchange routes a rejected message to exeml.dlx.
+        await self._message.reject(requeue=False)
+
+
+class _RabbitSubscription(Subscription):
+    def __init__(self, channel: AbstractChannel, queue: AbstractQueue, tag: str) -> None:
+        self._channel, self._queue, self._tag = channel, queue, tag
+
+    async def cancel(self) -> None:
+        if not self._channel.is_closed:
+            await self._queue.cancel(self._tag)
+            await self._channel.close()
+
+
+class RabbitMQTransport(Transport):
+    """One robust connection; a confirming channel for publishes, one channel per subscription."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._connection: AbstractRobustConnection | None = None
+        self._publish_channel: AbstractChannel | None = None
+        self._events: AbstractExchange | None = None
+        self._get_channel: AbstractChannel | None = None
+
+    async def connect(self) -> None:
+        self._connection = await aio_pika.connect_robust(self.url)
+        self._publish_channel = await self._connection.channel(publisher_confirms=True)
+        self._events = await self._declare_exchanges(self._publish_channel)
+
+    @staticmethod
+    async def _declare_exchanges(channel: AbstractChannel) -> AbstractExchange:
+        await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+        return await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+
+    async def close(self) -> None:
+        if self._connection is not None:
+            await self._connection.close()
+        self._connection = self._publish_channel = self._events = self._get_channel = None
+
+    def _require_connection(self) -> AbstractRobustConnection:
+        if self._connection is None or self._connection.is_closed:
+            raise ConnectionError("RabbitMQ transport is not connected")
+        return self._connection
+
+    async def ping(self) -> None:
+        self._require_connection()
+        if self._publish_channel is None or self._publish_channel.is_closed:
+            raise ConnectionError("RabbitMQ publish channel is closed")
+
+    async def publish(self, message: OutgoingMessage) -> None:
+        await self.ping()
+        assert self._events is not None
+        await self._events.publish(
+            aio_pika.Message(
+                body=message.body,
+                message_id=message.message_id,
+                headers=dict(message.headers),
+                content_type=message.content_type,
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            ),
+            routing_key=message.routing_key,
+        )
+
+    async def declare_queue(self, spec: QueueSpec) -> None:
+        channel = await self._require_connection().channel()
+        try:
+            events = await self._declare_exchanges(channel)
+            dlx = await channel.get_exchange(DEAD_LETTER_EXCHANGE)
+            dlq = await channel.declare_queue(
+                spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
+            )
+            await dlq.bind(dlx, routing_key=spec.name)
+            queue = await channel.declare_queue(
+                spec.name,
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                    "x-dead-letter-routing-key": spec.name,
+                    "x-delivery-limit": spec.delivery_limit,
+                },
+            )
+            for pattern in spec.bindings:
+                await queue.bind(events, routing_key=pattern)
+        finally:
+            await channel.close()
+
+    async def consume(self, queue: str, handler: DeliveryHandler, prefetch: int = 16) -> Subscription:
+        channel = await self._require_connection().channel()
+        await channel.set_qos(prefetch_count=prefetch)
+        source = await channel.get_queue(queue, ensure=True)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await handler(_RabbitDelivery(message))
+
+        tag = await source.consume(on_message)
+        return _RabbitSubscription(channel, source, tag)
+
+    async def get(self, queue: str) -> Delivery | None:
+        # A dedicated channel per get would drop the unacked message on close: use the publish
+        # connection's long-lived helper channel instead.
+        channel = await self._getter_channel()
+        source = await channel.get_queue(queue, ensure=True)
+        message = await source.get(no_ack=False, fail=False)
+        return _RabbitDelivery(message) if message is not None else None
+
+    async def _getter_channel(self) -> AbstractChannel:
+        if self._get_channel is None or self._get_channel.is_closed:
+            self._get_channel = await self._require_connection().channel()
+        return self._get_channel

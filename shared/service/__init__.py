@@ -1,0 +1,19 @@
+"""Building blocks of a service process: definition, runtime, app factory, worker."""
+
+from shared.service.app import RuntimeDep, SessionDep, create_service_app, get_runtime, get_session
+from shared.service.definition import ServiceDefinition
+from shared.service.runtime import ServiceRuntime, build_runtime
+from shared.service.worker import run_worker, serve_worker
+
+__all__ = [
+    "RuntimeDep",
+    "ServiceDefinition",
+    "ServiceRuntime",
+    "SessionDep",
+    "build_runtime",
+    "create_service_app",
+    "get_runtime",
+    "get_session",
+    "run_worker",
+    "serve_worker",
+]

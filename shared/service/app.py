@@ -1,0 +1,100 @@
+"""The app factory every service uses: lifespan, middleware, errors, health, readiness, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+import shared
+from shared.logging import configure_logging
+from shared.service.definition import ServiceDefinition
+from shared.service.http import RequestContextMiddleware, install_error_handlers
+from shared.service.runtime import ServiceRuntime, build_runtime
+from shared.settings import ServiceSettings
+
+__all__ = ["create_service_app", "get_runtime", "get_session", "RuntimeDep", "SessionDep"]
+
+
+def get_runtime(request: Request) -> ServiceRuntime:
+    return request.app.state.runtime
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One request = one transaction, committed when the route returns without error."""
+    async with get_runtime(request).db.session() as session:
+        yield session
+
+
+RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def health_router(service: str) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness: the process answers")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @router.get("/readyz", summary="Readiness: database, storage and bus answer")
+    async def readyz(runtime: RuntimeDep) -> JSONResponse:
+        checks = await runtime.readiness()
+        ready = all(v == "ok" for v in checks.values())
+        body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "service": service, "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def create_service_app(
+    definition: ServiceDefinition,
+    settings: ServiceSettings | None = None,
+    runtime: ServiceRuntime | None = None,
+    extra_routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    """Build a service's FastAPI app.
+
+    Given a ``runtime`` (the embedded launcher and tests), the app uses it as is and leaves its life
+    cycle to the caller. Otherwise the app builds one from ``settings`` and starts it in its lifespan
+    (distributed mode: the API process connects to the database and storage; the worker process runs
+    the relay and consumers).
+    """
+    settings = settings or (runtime.settings if runtime else definition.settings_cls())
+    configure_logging(settings.log_level, settings.log_json)
+    owns_runtime = runtime is None
+    runtime = runtime or build_runtime(definition, settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if owns_runtime:
+            await runtime.start(background=False)
+        try:
+            yield
+        finally:
+            if owns_runtime:
+                await runtime.stop()
+
+    app = FastAPI(
+        title=definition.title,
+        description=definition.description,
+        version=shared.__version__,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.token_codec = runtime.token_codec
+    app.add_middleware(RequestContextMiddleware, service=definition.name)
+    install_error_handlers(app)
+    app.include_router(health_router(definition.name))
+    for router in (*definition.routers(), *extra_routers):
+        app.include_router(router)
+    return app

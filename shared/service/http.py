@@ -1,0 +1,118 @@
+"""HTTP plumbing every service app shares: request context, access log, metrics, error rendering."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bind_context, current_context, new_id
+from shared.errors import ErrorDetail, ExeMLError, InvalidInput, error_body
+from shared.logging import get_logger
+
+__all__ = ["RequestContextMiddleware", "install_error_handlers", "HTTP_REQUESTS", "HTTP_LATENCY"]
+
+log = get_logger("exeml.http")
+
+HTTP_REQUESTS = Counter(
+    "exeml_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "exeml_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
+)
+
+_STATUS_CODES = {400: "ModelArts.0101", 401: "ModelArts.0201", 403: "ModelArts.0210", 404: "ModelArts.0404",
+                 405: "ModelArts.0405", 409: "ModelArts.0409", 413: "ModelArts.0413", 415: "ModelArts.0415"}
+
+
+def _route_template(app: ASGIApp, scope: Scope) -> str:
+    # Label metrics by route template, not raw path, so ids do not explode the series count.
+    for route in getattr(app, "routes", []):
+        match, _ = route.matches(scope)
+        if match == Match.FULL:
+            return getattr(route, "path", scope["path"])
+    return "unmatched"
+
+
+class RequestContextMiddleware:
+    """Binds request/correlation ids (from headers or new), echoes them, logs and measures the request."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app, self.service = app, service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        request_id = headers.get(REQUEST_ID_HEADER.lower()) or new_id()
+        correlation_id = headers.get(CORRELATION_ID_HEADER.lower()) or request_id
+        status = {"code": 500}
+
+        async def send_with_ids(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
+                    (CORRELATION_ID_HEADER.encode(), correlation_id.encode()),
+                ]
+            await send(message)
+
+        started = time.perf_counter()
+        with bind_context(request_id=request_id, correlation_id=correlation_id):
+            try:
+                await self.app(scope, receive, send_with_ids)
+            finally:
+                self._observe(scope, status["code"], time.perf_counter() - started)
+
+    def _observe(self, scope: Scope, status: int, seconds: float) -> None:
+        route = _route_template(scope.get("app", self.app), scope)
+        method = scope["method"]
+        HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
+        HTTP_LATENCY.labels(self.service, method, route).observe(seconds)
+        if route not in ("/healthz", "/readyz", "/metrics"):
+            log.info("request", method=method, path=scope["path"], status=status, ms=round(seconds * 1000, 1))
+
+
+def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
+    details = []
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
+        details.append(ErrorDetail(rule=err.get("type", "invalid"), msg=err.get("msg", ""), field=".".join(loc) or None))
+    return details
+
+
+async def _exeml_error(_request: Request, exc: ExeMLError) -> JSONResponse:
+    return JSONResponse(exc.body(), status_code=exc.status_code)
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    err = InvalidInput("request validation failed", details=_validation_details(exc))
+    return JSONResponse(err.body(), status_code=400)
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    code = _STATUS_CODES.get(exc.status_code, f"ModelArts.0{exc.status_code}")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", error=repr(exc))
+    msg = f"internal error (request id {current_context().request_id})"
+    return JSONResponse(error_body("ModelArts.0500", msg), status_code=500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as ``{"error_code", "error_msg", "details"}``."""
+    app.add_exception_handler(ExeMLError, _exeml_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

@@ -1,0 +1,129 @@
+"""The live resources of one service: database, object store, bus, outbox relay, consumers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+from shared.auth import TokenCodec
+from shared.db import migrations
+from shared.db.engine import Database
+from shared.logging import get_logger
+from shared.messaging.consumer import EventConsumer
+from shared.messaging.memory import InMemoryBroker, InMemoryTransport
+from shared.messaging.outbox import Outbox, OutboxRelay
+from shared.messaging.rabbitmq import RabbitMQTransport
+from shared.messaging.transport import Transport
+from shared.service.definition import ServiceDefinition
+from shared.settings import ServiceSettings
+from shared.storage import ObjectStore, object_store_from_settings
+
+__all__ = ["ServiceRuntime", "build_runtime", "transport_from_settings"]
+
+log = get_logger(__name__)
+
+
+def transport_from_settings(settings: ServiceSettings, broker: InMemoryBroker | None = None) -> Transport:
+    if settings.bus == "rabbitmq":
+        assert settings.amqp_url is not None
+        return RabbitMQTransport(settings.amqp_url)
+    return InMemoryTransport(broker)
+
+
+@dataclass
+class ServiceRuntime:
+    """Everything a service's routes and workers use; started once per process."""
+
+    definition: ServiceDefinition
+    settings: ServiceSettings
+    db: Database
+    store: ObjectStore
+    transport: Transport
+    outbox: Outbox
+    token_codec: TokenCodec
+    relay: OutboxRelay
+    consumer: EventConsumer
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _connected: bool = False
+
+    async def migrate(self) -> None:
+        """Bring the schema to head (embedded mode and tests; compose runs a one-shot container)."""
+        await asyncio.to_thread(migrations.upgrade, self.definition.name, self.settings)
+
+    async def start(self, *, background: bool) -> None:
+        """Connect; with ``background`` also run the outbox relay and the event consumers."""
+        await self.store.ensure_bucket(self.store.default_bucket)
+        if background:
+            await self.transport.connect()
+            self._connected = True
+            self._stop.clear()
+            self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
+            await self.consumer.start()
+        log.info("service runtime started", service=self.definition.name, background=background)
+
+    async def stop(self) -> None:
+        self._stop.set()
+        await self.consumer.stop()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait_for(task, timeout=5)
+        self._tasks.clear()
+        if self._connected:
+            await self.transport.close()
+            self._connected = False
+        await self.db.dispose()
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state: ``ok`` or the error text."""
+        checks: dict[str, str] = {}
+        checks["database"] = await _check(self.db.ping())
+        checks["storage"] = await _check(self.store.exists(self.store.uri(self.store.default_bucket, "readyz")))
+        if self._connected:
+            checks["bus"] = await _check(self.transport.ping())
+        return checks
+
+
+async def _check(awaitable) -> str:
+    try:
+        await asyncio.wait_for(awaitable, timeout=5)
+    except Exception as exc:  # readiness reports, it does not raise
+        return f"error: {exc!r}"[:300]
+    return "ok"
+
+
+def build_runtime(
+    definition: ServiceDefinition,
+    settings: ServiceSettings | None = None,
+    *,
+    broker: InMemoryBroker | None = None,
+) -> ServiceRuntime:
+    """Wire a service's resources from its settings (nothing connects until ``start``)."""
+    settings = settings or definition.settings_cls()
+    assert settings.database_url is not None and settings.internal_token_secret is not None
+    db = Database(settings.database_url, settings.db_schema, echo=settings.db_echo)
+    transport = transport_from_settings(settings, broker)
+    outbox = Outbox(definition.messaging.outbox, source=f"/exeml/{definition.name}")
+    consumer = EventConsumer(
+        service=definition.name,
+        db=db,
+        inbox=definition.messaging.inbox,
+        transport=transport,
+        delivery_limit=settings.bus_delivery_limit,
+        prefetch=settings.bus_prefetch,
+    )
+    definition.register_consumers(consumer)
+    return ServiceRuntime(
+        definition=definition,
+        settings=settings,
+        db=db,
+        store=object_store_from_settings(settings),
+        transport=transport,
+        outbox=outbox,
+        token_codec=TokenCodec(
+            settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds
+        ),
+        relay=OutboxRelay(db, outbox, transport, poll_seconds=settings.outbox_poll_seconds),
+        consumer=consumer,
+    )
