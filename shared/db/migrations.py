@@ -91,8 +91,9 @@ def run_alembic_env(metadata: sa.MetaData) -> None:
         context.configure(
             connection=connection,
             target_metadata=metadata,
+            # search_path is the service schema, so the version table lands there too: each service
+            # has its own alembic_version, and autogenerate sees it as its own.
             version_table=VERSION_TABLE,
-            version_table_schema=schema,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=_render_plain_types,

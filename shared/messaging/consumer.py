@@ -45,9 +45,9 @@ async def claim_inbox(session: AsyncSession, inbox: sa.Table, envelope: Envelope
         insert(inbox)
         .values(event_id=envelope.id, handler=handler, event_type=envelope.type, processed_at=utcnow())
         .on_conflict_do_nothing(index_elements=["event_id", "handler"])
+        .returning(inbox.c.event_id)  # rowcount is not reliable across drivers for ON CONFLICT
     )
-    result = await session.execute(stmt)
-    return result.rowcount == 1
+    return (await session.execute(stmt)).scalar_one_or_none() is not None
 
 
 def _is_permanent(exc: Exception) -> bool:

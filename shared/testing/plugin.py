@@ -1,5 +1,3 @@
-"""The pytest plugin the root conftest loads: every shared fixture module, listed once."""
+"""The pytest plugin the root conftest loads: infrastructure fixtures for every test package."""
 
-pytest_plugins = [
-    "shared.testing.s3",
-]
+pytest_plugins = ["shared.testing.s3", "shared.testing.bus", "shared.testing.db"]

@@ -1,0 +1,32 @@
+"""Database fixtures: a fresh PostgreSQL schema or SQLite file per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from shared.context import new_id
+from shared.testing.infra import POSTGRES_URL, require_tcp
+
+__all__ = ["database_url"]
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
+    """(async URL, schema) for an empty database; the PostgreSQL schema is dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", "main"
+        return
+    url = make_url(POSTGRES_URL)
+    require_tcp("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
+    schema = f"t_{new_id()[:12]}"
+    yield POSTGRES_URL, schema
+    engine = sa.create_engine(POSTGRES_URL)
+    with engine.begin() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+    engine.dispose()
+
+
