@@ -1,0 +1,82 @@
+"""Settings, errors, event contracts and envelopes, internal tokens."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataset.config import Settings as DatasetSettings
+from shared.auth import Principal, TokenCodec
+from shared.errors import ErrorDetail, InvalidInput, NotFound, Unauthorized
+from shared.events import EventContract, contract_for
+from shared.messaging import EnvelopeError, decode_envelope, make_envelope
+
+
+class ThingCreated(EventContract):
+    event_type = "coretest.thing.created.v1"
+    name: str
+
+
+def test_embedded_defaults_need_no_configuration(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("EXEML_DATA_DIR", str(tmp_path))
+    settings = DatasetSettings()
+    assert settings.database_url == f"sqlite+aiosqlite:///{tmp_path / 'dataset.db'}"
+    assert (settings.bus, settings.storage, settings.db_schema) == ("memory", "local", "dataset")
+    assert DatasetSettings().internal_token_secret == settings.internal_token_secret  # kept across restarts
+
+
+def test_service_prefix_overrides_platform_prefix(monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("EXEML_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("EXEML_LOG_LEVEL", "WARNING")
+    monkeypatch.setenv("EXEML_DATASET_LOG_LEVEL", "DEBUG")
+    assert DatasetSettings().log_level == "DEBUG"
+
+
+def test_distributed_mode_fails_fast_naming_missing_variables(monkeypatch) -> None:
+    monkeypatch.setenv("EXEML_MODE", "distributed")
+    with pytest.raises(ValueError) as err:  # pydantic wraps the SettingsError
+        DatasetSettings()
+    for name in ("EXEML_DATABASE_URL", "EXEML_AMQP_URL", "EXEML_S3_ENDPOINT", "EXEML_INTERNAL_TOKEN_SECRET"):
+        assert name in str(err.value)
+
+
+def test_error_body_is_modelarts_shaped() -> None:
+    err = InvalidInput("bad name", error_code="ModelArts.4351", details=[ErrorDetail(rule="max_length", msg="≤ 32", field="name")])
+    assert err.status_code == 400
+    assert err.body() == {
+        "error_code": "ModelArts.4351",
+        "error_msg": "bad name",
+        "details": [{"rule": "max_length", "msg": "≤ 32", "field": "name"}],
+    }
+    assert NotFound("x").status_code == 404
+
+
+def test_contract_registry_and_type_rule() -> None:
+    assert contract_for("coretest.thing.created.v1") is ThingCreated
+    with pytest.raises(ValueError, match="not <service>"):
+        type("Bad", (EventContract,), {"event_type": "NoVersion", "__annotations__": {}})
+
+
+def test_envelope_round_trip_and_rejection() -> None:
+    env = make_envelope(ThingCreated(name="a"), source="/exeml/test", tenant_id="t1", subject="things/1")
+    decoded = decode_envelope(env.to_bytes())
+    assert decoded.id == env.id and decoded.tenantid == "t1" and decoded.specversion == "1.0"
+    assert decoded.payload() == ThingCreated(name="a")
+    with pytest.raises(EnvelopeError):
+        decode_envelope(b"{}")
+    bad_payload = env.model_copy(update={"data": {"name": 5}}).to_bytes()
+    with pytest.raises(EnvelopeError):
+        decode_envelope(bad_payload)
+    with pytest.raises(ValueError, match="tenant"):
+        make_envelope(ThingCreated(name="a"), source="/x")
+
+
+def test_internal_token_round_trip_and_tampering() -> None:
+    codec = TokenCodec("s" * 40, ttl_seconds=60)
+    token = codec.issue(Principal("acme", "alice", ("developer",)))
+    assert codec.verify(token) == Principal("acme", "alice", ("developer",))
+    with pytest.raises(Unauthorized):
+        TokenCodec("o" * 40).verify(token)
+    expired = TokenCodec("s" * 40, ttl_seconds=-120).issue(Principal("acme", "alice"))
+    with pytest.raises(Unauthorized) as err:
+        codec.verify(expired)
+    assert err.value.error_code == "ModelArts.0202"
