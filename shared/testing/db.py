@@ -11,15 +11,10 @@ from sqlalchemy.engine import make_url
 from shared.context import new_id
 from shared.testing.infra import POSTGRES_URL, require_tcp
 
-__all__ = ["database_url"]
+__all__ = ["database_url", "postgres_url"]
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
-    """(async URL, schema) for an empty database; the PostgreSQL schema is dropped afterwards."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", "main"
-        return
+def _fresh_postgres_schema() -> Iterator[tuple[str, str]]:
     url = make_url(POSTGRES_URL)
     require_tcp("PostgreSQL", url.host or "127.0.0.1", url.port or 5432)
     schema = f"t_{new_id()[:12]}"
@@ -30,3 +25,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str
     engine.dispose()
 
 
+@pytest.fixture(params=["postgresql", "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
+    """(async URL, schema) for an empty database; the PostgreSQL schema is dropped afterwards."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", "main"
+        return
+    yield from _fresh_postgres_schema()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[tuple[str, str]]:
+    """(async URL, schema) of a fresh PostgreSQL schema (distributed-mode tests)."""
+    yield from _fresh_postgres_schema()
