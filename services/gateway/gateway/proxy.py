@@ -101,7 +101,9 @@ def proxy_router() -> APIRouter:
             )
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"service {service} unreachable: {exc}", error_code="ModelArts.4203") from exc
-        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in ("content-length", "transfer-encoding", "content-encoding")}
+        # The gateway's own middleware sets the id headers; the upstream copies would duplicate them.
+        dropped = {"content-length", "transfer-encoding", "content-encoding", REQUEST_ID_HEADER.lower(), CORRELATION_ID_HEADER.lower()}
+        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 
     return router
