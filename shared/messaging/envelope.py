@@ -8,7 +8,7 @@ from typing import Any, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from shared.context import current_context, new_id
-from shared.events.base import EventContract
+from shared.events.base import EventContract, contract_for
 
 __all__ = ["Envelope", "EnvelopeError", "make_envelope", "decode_envelope"]
 
@@ -40,8 +40,6 @@ class Envelope(BaseModel, Generic[DataT]):
 
     def payload(self) -> EventContract | Any:
         """The data parsed with its registered contract (raw dict if the type is unknown)."""
-        from shared.events.base import contract_for
-
         contract = contract_for(self.type)
         return contract.model_validate(self.data) if contract else self.data
 
