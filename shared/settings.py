@@ -73,6 +73,16 @@ class ServiceSettings(BaseSettings):
     internal_token_ttl_seconds: int = Field(default=900, ge=10)
     public_base_url: str = "http://127.0.0.1:8000"
 
+    # Peers: base URLs of the other services (distributed mode). In the embedded mode the apps are
+    # reached in-process and these stay unset.
+    dataset_url: str | None = Field(default=None, description="Base URL of the dataset service")
+    labeling_url: str | None = Field(default=None, description="Base URL of the labeling service")
+    trainer_url: str | None = Field(default=None, description="Base URL of the trainer service")
+    registry_url: str | None = Field(default=None, description="Base URL of the registry service")
+    inference_url: str | None = Field(default=None, description="Base URL of the inference service")
+    workflow_url: str | None = Field(default=None, description="Base URL of the workflow service")
+    request_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of calls to other services")
+
     @classmethod
     def env_prefix(cls) -> str:
         return f"{PLATFORM_PREFIX}{cls.service_name.upper()}_"

@@ -12,4 +12,7 @@ from shared.events.base import (
     registered_contracts,
 )
 
+# Importing the contract modules registers their event types.
+from shared.events import dataset, labeling, training  # noqa: E402,F401
+
 __all__ = ["EVENT_TYPE_PATTERN", "EventContract", "contract_for", "registered_contracts"]

@@ -9,7 +9,9 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = ["EVENT_TYPE_PATTERN", "EventContract", "contract_for", "registered_contracts"]
 
-EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$")
+# <service>[.<entity>].<verb past tense>.v<N>: the entity may be omitted when it is the service's own
+# resource (dataset.created.v1).
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+\.v[1-9][0-9]*$")
 
 _REGISTRY: dict[str, type[EventContract]] = {}
 

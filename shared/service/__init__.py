@@ -2,10 +2,13 @@
 
 from shared.service.app import RuntimeDep, SessionDep, create_service_app, get_runtime, get_session
 from shared.service.definition import ServiceDefinition
+from shared.service.peers import PeerError, Peers
 from shared.service.runtime import ServiceRuntime, build_runtime
 from shared.service.worker import run_worker, serve_worker
 
 __all__ = [
+    "PeerError",
+    "Peers",
     "RuntimeDep",
     "ServiceDefinition",
     "ServiceRuntime",

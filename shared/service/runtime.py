@@ -16,6 +16,7 @@ from shared.messaging.outbox import Outbox, OutboxRelay
 from shared.messaging.rabbitmq import RabbitMQTransport
 from shared.messaging.transport import Transport
 from shared.service.definition import ServiceDefinition
+from shared.service.peers import Peers
 from shared.settings import ServiceSettings
 from shared.storage import ObjectStore, object_store_from_settings
 
@@ -44,6 +45,7 @@ class ServiceRuntime:
     token_codec: TokenCodec
     relay: OutboxRelay
     consumer: EventConsumer
+    peers: Peers
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _connected: bool = False
@@ -66,6 +68,7 @@ class ServiceRuntime:
     async def stop(self) -> None:
         self._stop.set()
         await self.consumer.stop()
+        await self.peers.aclose()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(task, timeout=5)
@@ -114,6 +117,7 @@ def build_runtime(
         prefetch=settings.bus_prefetch,
     )
     definition.register_consumers(consumer)
+    token_codec = TokenCodec(settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds)
     return ServiceRuntime(
         definition=definition,
         settings=settings,
@@ -121,9 +125,8 @@ def build_runtime(
         store=object_store_from_settings(settings),
         transport=transport,
         outbox=outbox,
-        token_codec=TokenCodec(
-            settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds
-        ),
+        token_codec=token_codec,
         relay=OutboxRelay(db, outbox, transport, poll_seconds=settings.outbox_poll_seconds),
         consumer=consumer,
+        peers=Peers(definition.name, settings, token_codec),
     )

@@ -40,10 +40,14 @@ def build_embedded_app(settings: GatewaySettings | None = None) -> FastAPI:
     runtimes = {name: build_runtime(_definition(name), broker=broker) for name in SERVICES}
     gateway_runtime = build_runtime(_definition("gateway"), gateway_settings, broker=broker)
     all_runtimes = [gateway_runtime, *runtimes.values()]
+    apps = {name: _service_app(name, rt) for name, rt in runtimes.items()}
+    for runtime in runtimes.values():
+        for peer, peer_app in apps.items():
+            runtime.peers.register_app(peer, peer_app)
     clients = ServiceClients(
         {
-            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=_service_app(name, rt)), base_url=f"http://{name}")
-            for name, rt in runtimes.items()
+            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            for name, app in apps.items()
         }
     )
     from gateway.app import create_app

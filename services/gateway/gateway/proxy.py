@@ -13,14 +13,12 @@ from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
 from shared.errors import NotFound, ServiceUnavailable, Unauthorized
 
-__all__ = ["ROUTES", "ServiceClients", "proxy_router", "service_for_path", "bootstrap_api_key"]
+__all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path", "bootstrap_api_key"]
 
-# First path segment under /v1 -> owning service (later issues add nested routes).
+# First path segment under /v1 -> owning service.
 ROUTES = {
     "datasets": "dataset",
     "imports": "dataset",
-    "labels": "labeling",
-    "annotations": "labeling",
     "training-jobs": "trainer",
     "models": "registry",
     "services": "inference",
@@ -48,8 +46,19 @@ class ServiceClients(dict[str, httpx.AsyncClient]):
             await client.aclose()
 
 
+# Resources nested under another service's resource: (first segment, third segment) -> owner.
+# /v1/datasets/{dataset_id}/labels... and /annotations... belong to labeling.
+NESTED_ROUTES = {
+    ("datasets", "labels"): "labeling",
+    ("datasets", "annotations"): "labeling",
+}
+
+
 def service_for_path(path: str) -> str:
-    service = ROUTES.get(path.split("/", 1)[0])
+    parts = path.split("/")
+    if len(parts) >= 3 and (parts[0], parts[2]) in NESTED_ROUTES:
+        return NESTED_ROUTES[(parts[0], parts[2])]
+    service = ROUTES.get(parts[0])
     if service is None:
         raise NotFound(f"no API at /v1/{path}")
     return service

@@ -1,0 +1,115 @@
+"""The engine interface: one plugin per task type, run by a worker in a child process.
+
+The worker prepares a :class:`TrainContext` (dataset version read from its manifest, sample files downloaded
+to local disk, parameters, deadline) and calls ``engine.train(ctx)``. An engine is an AutoML search: it tries
+a portfolio of candidates within the budget, picks the best on the validation split, writes the model
+package into ``ctx.package_dir`` (see :mod:`shared.packages`) and returns an :class:`EngineResult`.
+
+Rules every engine follows:
+
+* check ``ctx.should_stop()`` between epochs/iterations/candidates; when it turns true, finish with the best
+  model found so far (stop request or budget exhausted): package it and return with ``stopped_early=True``;
+* keep ``ctx.remaining_seconds()`` minus ``ctx.packaging_margin_seconds`` for export + evaluation;
+* never choose a model whose measured latency on ``ctx.params.inference_hardware`` exceeds
+  ``ctx.params.max_inference_ms``;
+* report progress with ``ctx.report(percent, phase, metric=…)`` and curve points with ``ctx.curve(...)``;
+* compute metrics on ``ctx.data.eval`` with :mod:`trainer.metrics` (scikit-learn).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal, Protocol
+
+__all__ = ["Engine", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams", "VersionData"]
+
+Preference = Literal["performance_first", "balance", "accuracy_first"]
+
+
+@dataclass(frozen=True)
+class TrainingParams:
+    preference: Preference = "balance"
+    max_training_seconds: float = 3600.0
+    max_inference_ms: float | None = None
+    inference_hardware: Literal["CPU", "GPU"] = "CPU"
+    train_ratio: float = 0.8
+    seed: int = 0
+    problem: Literal["classification", "regression"] | None = None  # tables: override of the automatic choice
+    incremental_package_dir: Path | None = None  # warm start from this package (same project and labels)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Sample:
+    """One labeled sample of a dataset version, its file on local disk (or its inline text)."""
+
+    sample_id: str | None
+    labels: list[str]
+    path: Path | None = None
+    text: str | None = None
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)  # label, xyxy px
+    width: int | None = None
+    height: int | None = None
+
+
+@dataclass
+class TableData:
+    train_csv: Path
+    eval_csv: Path | None
+    label_column: str
+    schema: list[dict[str, Any]]
+
+
+@dataclass
+class VersionData:
+    task_type: str
+    labels: list[str]
+    train: list[Sample] = field(default_factory=list)
+    eval: list[Sample] = field(default_factory=list)
+    table: TableData | None = None
+    dataset: dict[str, Any] = field(default_factory=dict)  # dataset_id, version_id, version_name
+
+
+@dataclass
+class TrainContext:
+    params: TrainingParams
+    data: VersionData
+    work_dir: Path
+    package_dir: Path
+    deadline: float  # time.monotonic() value by which everything (package included) must be done
+    packaging_margin_seconds: float = 10.0
+    stop_requested: Callable[[], bool] = lambda: False
+    on_progress: Callable[[float, str, dict[str, Any] | None], None] = lambda p, phase, metric: None
+    curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    log: Callable[[str], None] = print
+
+    def remaining_seconds(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def should_stop(self) -> bool:
+        return self.stop_requested() or self.remaining_seconds() <= self.packaging_margin_seconds
+
+    def report(self, percent: float, phase: str, metric: dict[str, Any] | None = None) -> None:
+        self.on_progress(max(0.0, min(100.0, percent)), phase, metric)
+
+    def curve(self, name: str, **point: Any) -> None:
+        self.curves.setdefault(name, []).append(point)
+
+
+@dataclass
+class EngineResult:
+    engine: str
+    candidate: str
+    metrics: dict[str, Any]
+    candidates: list[dict[str, Any]] = field(default_factory=list)  # what was tried: name, score, seconds
+    stopped_early: bool = False
+
+
+class Engine(Protocol):
+    name: ClassVar[str]
+    task_types: ClassVar[tuple[str, ...]]
+
+    def train(self, ctx: TrainContext) -> EngineResult: ...
