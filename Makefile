@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install compose-check infra-up clean
+.PHONY: run test bench install compose-check infra-up clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,6 +21,11 @@ run: $(STAMP)
 ## Run every test (real PostgreSQL, RabbitMQ and an S3 server started by the fixtures).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+## Speed and quality runs too long for `make test`: every bench/bench_*.py in turn; each prints its
+## measurements next to a baseline measured in the same run.
+bench: $(STAMP)
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
 
 ## Validate docker-compose.yml without a Docker engine.
 compose-check: $(STAMP)

@@ -59,6 +59,11 @@ class ServiceSettings(BaseSettings):
     bus_delivery_limit: int = Field(default=5, ge=1, le=100)
     bus_prefetch: int = Field(default=16, ge=1, le=1000)
     outbox_poll_seconds: float = Field(default=0.5, gt=0)
+    bus_namespace: str = Field(
+        default="exeml",
+        pattern=r"^[a-z][a-z0-9_-]{0,40}$",
+        description="Prefix of exchanges (<ns>.events) and queues; only tests change it, to isolate runs",
+    )
 
     storage: Literal["local", "s3"] | None = None
     storage_root: Path | None = None
@@ -141,6 +146,10 @@ class ServiceSettings(BaseSettings):
         missing = [f"{PLATFORM_PREFIX}{name} (or {self.env_prefix()}{name})" for name, v in required.items() if v in (None, "")]
         if missing:
             raise SettingsError(f"{self.service_name}: distributed mode needs " + ", ".join(missing))
+
+    def bus_queue(self, base: str) -> str:
+        """The broker name of queue ``base`` (``dataset.events``, ``trainer.jobs.cpu``) in this namespace."""
+        return base if self.bus_namespace == "exeml" else f"{self.bus_namespace}.{base}"
 
     @property
     def is_embedded(self) -> bool:

@@ -64,8 +64,12 @@ class _RabbitSubscription(Subscription):
 class RabbitMQTransport(Transport):
     """One robust connection; a confirming channel for publishes, one channel per subscription."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "exeml") -> None:
         self.url = url
+        # Exchanges are <namespace>.events / <namespace>.dlx: "exeml" in every deployment; tests use their
+        # own namespace so that parallel runs on one broker do not see each other's messages.
+        self.events_exchange = EVENTS_EXCHANGE if namespace == "exeml" else f"{namespace}.events"
+        self.dead_letter_exchange = DEAD_LETTER_EXCHANGE if namespace == "exeml" else f"{namespace}.dlx"
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._events: AbstractExchange | None = None
@@ -76,10 +80,9 @@ class RabbitMQTransport(Transport):
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
         self._events = await self._declare_exchanges(self._publish_channel)
 
-    @staticmethod
-    async def _declare_exchanges(channel: AbstractChannel) -> AbstractExchange:
-        await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
-        return await channel.declare_exchange(EVENTS_EXCHANGE, aio_pika.ExchangeType.TOPIC, durable=True)
+    async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
+        await channel.declare_exchange(self.dead_letter_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+        return await channel.declare_exchange(self.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
 
     async def close(self) -> None:
         if self._connection is not None:
@@ -114,7 +117,7 @@ class RabbitMQTransport(Transport):
         channel = await self._require_connection().channel()
         try:
             events = await self._declare_exchanges(channel)
-            dlx = await channel.get_exchange(DEAD_LETTER_EXCHANGE)
+            dlx = await channel.get_exchange(self.dead_letter_exchange)
             dlq = await channel.declare_queue(
                 spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
             )
@@ -124,7 +127,7 @@ class RabbitMQTransport(Transport):
                 durable=True,
                 arguments={
                     "x-queue-type": "quorum",
-                    "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                    "x-dead-letter-exchange": self.dead_letter_exchange,
                     "x-dead-letter-routing-key": spec.name,
                     "x-delivery-limit": spec.delivery_limit,
                 },

@@ -28,7 +28,7 @@ log = get_logger(__name__)
 def transport_from_settings(settings: ServiceSettings, broker: InMemoryBroker | None = None) -> Transport:
     if settings.bus == "rabbitmq":
         assert settings.amqp_url is not None
-        return RabbitMQTransport(settings.amqp_url)
+        return RabbitMQTransport(settings.amqp_url, namespace=settings.bus_namespace)
     return InMemoryTransport(broker)
 
 
@@ -113,6 +113,7 @@ def build_runtime(
         db=db,
         inbox=definition.messaging.inbox,
         transport=transport,
+        queue=settings.bus_queue(f"{definition.name}.events"),
         delivery_limit=settings.bus_delivery_limit,
         prefetch=settings.bus_prefetch,
     )
