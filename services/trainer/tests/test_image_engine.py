@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 
 from shared.packages import load_predictor, read_manifest
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.image_classification import Candidate, ImageClassificationEngine
+from trainer.engines.image_classification import PORTFOLIOS, Candidate, ImageClassificationEngine
 from trainer.engines.vision import EngineError, find_pretrained_file, load_pretrained
 
 LABELS = ["red", "green", "blue"]
@@ -195,6 +195,15 @@ def test_latency_is_measured_through_the_predictor_and_no_fit_is_a_clear_error(t
     )
     assert 0 < measured < 1000
     assert not (ctx.package_dir / "model.onnx").exists()
+
+
+def test_the_portfolio_grows_with_the_preference_and_names_real_timm_models() -> None:
+    for preference, candidates in PORTFOLIOS.items():
+        assert all(timm.is_model(c.model) for c in candidates), preference
+    first = {p: PORTFOLIOS[p][0] for p in PORTFOLIOS}
+    assert first["performance_first"].image_size < first["balance"].image_size
+    sizes = {p: sum(p_.numel() for p_ in timm.create_model(c.model).parameters()) for p, c in first.items()}
+    assert sizes["performance_first"] < sizes["balance"] < sizes["accuracy_first"]
 
 
 def test_pretrained_weights_load_from_the_configured_folder_without_the_head(tmp_path, monkeypatch) -> None:

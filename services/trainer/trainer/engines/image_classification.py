@@ -194,9 +194,14 @@ class ImageClassificationEngine:
                 break
             latency = None if payload is None else self.candidate_latency_ms(candidate, labels, payload, ctx)
             fits = latency is None or latency <= limit
-            tried.append(
-                {"name": candidate.name, "latency_ms": latency, "status": "planned" if fits else "too_slow"}
-            )
+            entry = {
+                "name": candidate.name,
+                "latency_ms": latency,
+                "status": "planned" if fits else "too_slow",
+            }
+            if latency is not None:
+                entry["measured_on"] = "GPU" if self._providers(ctx)[0].startswith("CUDA") else "CPU"
+            tried.append(entry)
             if fits:
                 chosen.append(candidate)
             elif candidate.warm_start:
