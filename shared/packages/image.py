@@ -29,7 +29,15 @@ import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
 
-__all__ = ["ALLOWED_FORMATS", "ImageClassificationPredictor", "decode_image", "preprocess_image", "softmax"]
+__all__ = [
+    "ALLOWED_FORMATS",
+    "ImageClassificationPredictor",
+    "decode_image",
+    "normalize",
+    "preprocess_image",
+    "resize_and_crop",
+    "softmax",
+]
 
 # Pillow format names of the image types the seeds accept (JPG, JPEG, PNG, BMP).
 ALLOWED_FORMATS = ("JPEG", "PNG", "BMP")
@@ -71,8 +79,8 @@ def decode_image(payload: bytes) -> Any:
         ) from exc
 
 
-def preprocess_image(image: Any, spec: dict[str, Any]) -> np.ndarray:
-    """The ``float32`` CHW array the model takes for one decoded RGB image, as ``spec`` describes."""
+def resize_and_crop(image: Any, spec: dict[str, Any]) -> Any:
+    """The ``image_size`` centre crop of ``image`` after its shorter side was resized to ``resize_shorter``."""
     from PIL import Image
 
     height, width = (int(v) for v in spec["image_size"])
@@ -86,12 +94,21 @@ def preprocess_image(image: Any, spec: dict[str, Any]) -> np.ndarray:
     if (new_w, new_h) != (w0, h0):
         image = image.resize((new_w, new_h), resample)
     left, top = (new_w - width) // 2, (new_h - height) // 2
-    image = image.crop((left, top, left + width, top + height))
-    array = np.asarray(image, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
+    return image.crop((left, top, left + width, top + height))
+
+
+def normalize(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
+    """``float32`` CHW model input of HWC RGB ``uint8`` pixels: scale, channel order, mean/std."""
+    array = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
     if spec.get("channel_order", "RGB") == "BGR":
         array = array[..., ::-1]
     array = (array - np.asarray(spec["mean"], dtype=np.float32)) / np.asarray(spec["std"], dtype=np.float32)
     return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
+
+
+def preprocess_image(image: Any, spec: dict[str, Any]) -> np.ndarray:
+    """The ``float32`` CHW array the model takes for one decoded RGB image, as ``spec`` describes."""
+    return normalize(np.asarray(resize_and_crop(image, spec)), spec)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

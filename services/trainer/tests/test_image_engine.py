@@ -156,6 +156,20 @@ def test_a_stop_request_mid_training_still_packages_the_best_model_so_far(tmp_pa
     assert progress[-1] == (100, "completed")
 
 
+def test_a_stop_before_the_first_epoch_ends_still_packages_a_model_quickly(tmp_path, images) -> None:
+    stopped_at: list[float] = []
+
+    def stop() -> bool:
+        stopped_at.append(time.monotonic())
+        return True
+
+    ctx = _context(tmp_path, images, stop=stop, extra={"max_epochs": 200, "patience": 200})
+    result = ImageClassificationEngine().train(ctx)
+    assert time.monotonic() - stopped_at[0] < 15  # one batch, one evaluation, export and packaging
+    assert result.stopped_early and result.candidates[0]["epochs"] == 1
+    assert _served_accuracy(ctx.package_dir, images["eval"]) == result.metrics["accuracy"]
+
+
 def test_the_time_budget_ends_training_and_leaves_the_margin_for_packaging(tmp_path, images) -> None:
     ctx = _context(tmp_path, images, seconds=12, margin=6, extra={"max_epochs": 500, "patience": 500})
     result = ImageClassificationEngine().train(ctx)

@@ -40,7 +40,7 @@ import torch
 from torch import nn
 
 from shared.packages import PredictionInputError, read_manifest, write_manifest
-from shared.packages.image import ImageClassificationPredictor, decode_image, preprocess_image
+from shared.packages.image import ImageClassificationPredictor, decode_image, normalize, resize_and_crop
 from trainer.engines.base import EngineResult, TrainContext
 from trainer.engines.image_data import augmented_loader, load_image_sets
 from trainer.engines.image_package import (
@@ -281,7 +281,8 @@ class ImageClassificationEngine:
         ctx.log(
             f"training {candidate.name} ({run.init['source']} weights) for up to {until - time.monotonic():.0f}s"
         )
-        eval_x = torch.from_numpy(np.stack([preprocess_image(im, run.spec) for im in eval_set.images]))
+        # uint8 crops (a quarter of float32's memory), normalised batch by batch with the predictor's code
+        eval_x = np.stack([np.asarray(resize_and_crop(image, run.spec)) for image in eval_set.images])
         eval_y = torch.tensor(eval_set.targets)
         pref = ctx.params.preference
         max_epochs = int(ctx.params.extra.get("max_epochs", MAX_EPOCHS[pref]))
@@ -302,7 +303,7 @@ class ImageClassificationEngine:
             t0 = time.monotonic()
             train_loss, complete = self._epoch(model, loader, optimizer, loss_fn, device, ctx, until)
             schedule.step()
-            accuracy, val_loss = self._evaluate(model, eval_x, eval_y, loss_fn, device)
+            accuracy, val_loss = self._evaluate(model, eval_x, eval_y, run.spec, loss_fn, device)
             run.epochs, epoch_seconds = epoch, time.monotonic() - t0
             self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
             if run.best_state is None or (accuracy, -val_loss) > (run.best_accuracy, -run.best_loss):
@@ -333,12 +334,13 @@ class ImageClassificationEngine:
         return total / max(count, 1), True
 
     @staticmethod
-    def _evaluate(model, eval_x, eval_y, loss_fn, device) -> tuple[float, float]:
+    def _evaluate(model, eval_x, eval_y, spec, loss_fn, device) -> tuple[float, float]:
         model.eval()
         logits = []
         with torch.no_grad():
             for start in range(0, len(eval_x), 64):
-                logits.append(model(eval_x[start : start + 64].to(device)).float().cpu())
+                batch = np.stack([normalize(pixels, spec) for pixels in eval_x[start : start + 64]])
+                logits.append(model(torch.from_numpy(batch).to(device)).float().cpu())
         out = torch.cat(logits)
         accuracy = float((out.argmax(1) == eval_y).float().mean())
         return accuracy, float(loss_fn(out, eval_y))
