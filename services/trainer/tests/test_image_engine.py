@@ -220,6 +220,18 @@ def test_the_portfolio_grows_with_the_preference_and_names_real_timm_models() ->
     assert sizes["performance_first"] < sizes["balance"] < sizes["accuracy_first"]
 
 
+def test_operators_replace_the_portfolio_through_the_environment(tmp_path, images, monkeypatch) -> None:
+    engine = ImageClassificationEngine()
+    ctx = _context(tmp_path, images, extra={"image_candidates": []})
+    monkeypatch.setenv("EXEML_IMAGE_CANDIDATES", "test_efficientnet@32, test_resnet@48")
+    assert engine._portfolio(ctx) == [Candidate("test_efficientnet", 32), Candidate("test_resnet", 48)]
+    monkeypatch.setenv("EXEML_IMAGE_CANDIDATES", "resnet18")
+    with pytest.raises(EngineError, match="timm_model@size"):
+        engine._portfolio(ctx)
+    monkeypatch.delenv("EXEML_IMAGE_CANDIDATES")
+    assert engine._portfolio(ctx) == list(PORTFOLIOS["performance_first"])
+
+
 def test_pretrained_weights_load_from_the_configured_folder_without_the_head(tmp_path, monkeypatch) -> None:
     source = timm.create_model("test_efficientnet", pretrained=False, num_classes=1000)
     torch.save(source.state_dict(), tmp_path / "test_efficientnet.pth")

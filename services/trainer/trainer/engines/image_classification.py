@@ -6,7 +6,8 @@ The search:
    ``performance_first`` trains one small MobileNetV3 at low resolution, ``balance`` up to two candidates
    (ResNet-18, MobileNetV3-Large at 224 px), ``accuracy_first`` up to three larger ones (ConvNeXt-Tiny,
    EfficientNet-B2 at 256 px, ResNet-50). ``params.extra["image_candidates"]`` (list of ``{"model",
-   "image_size"}``) replaces the portfolio (tests, operators with their own weights).
+   "image_size"}``) or the environment variable ``EXEML_IMAGE_CANDIDATES`` (``"resnet18@224,lcnet_050@96"``)
+   replaces the portfolio (tests, operators with their own weights); all of those candidates are tried.
 2. **Inference-time rule**: when ``max_inference_ms`` is set, each candidate (random weights: the same
    architecture runs equally fast) is exported to ONNX and timed through the package predictor on one of the
    version's own images — decoding and pre-processing included — on CPU (on GPU when ``inference_hardware``
@@ -30,6 +31,7 @@ head otherwise. Multi-label images are trained and evaluated on their first labe
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +84,9 @@ PORTFOLIOS: dict[str, tuple[Candidate, ...]] = {
         *_SMALL,
     ),
 }
+# Operators (and end-to-end tests with a separate worker process) may replace the portfolio:
+# EXEML_IMAGE_CANDIDATES="resnet18@224,mobilenetv3_small_100@160" - every listed candidate is tried.
+CANDIDATES_ENV = "EXEML_IMAGE_CANDIDATES"
 SEARCH_WIDTH = {"performance_first": 1, "balance": 2, "accuracy_first": 3}  # candidates trained
 MAX_EPOCHS = {"performance_first": 15, "balance": 40, "accuracy_first": 80}
 PATIENCE = {"performance_first": 3, "balance": 5, "accuracy_first": 8}
@@ -145,10 +150,22 @@ class ImageClassificationEngine:
             stopped_early=any(r.stopped for r in runs),
         )
 
-    def _portfolio(self, ctx: TrainContext) -> list[Candidate]:
+    @staticmethod
+    def _custom_candidates(ctx: TrainContext) -> list[Candidate]:
+        """Candidates that replace the portfolio: ``extra["image_candidates"]`` or ``EXEML_IMAGE_CANDIDATES``."""
         custom = ctx.params.extra.get("image_candidates")
         if custom:
             return [Candidate(str(c["model"]), int(c["image_size"])) for c in custom]
+        names = [n.strip() for n in os.environ.get(CANDIDATES_ENV, "").split(",") if n.strip()]
+        try:
+            return [Candidate(n.split("@")[0], int(n.split("@")[1])) for n in names]
+        except (IndexError, ValueError) as exc:
+            raise EngineError(f"{CANDIDATES_ENV} must list timm_model@size items, e.g. resnet18@224") from exc
+
+    def _portfolio(self, ctx: TrainContext) -> list[Candidate]:
+        custom = self._custom_candidates(ctx)
+        if custom:
+            return custom
         return list(PORTFOLIOS[ctx.params.preference])
 
     def _warm_candidate(self, ctx: TrainContext) -> Candidate | None:
@@ -183,8 +200,8 @@ class ImageClassificationEngine:
     def _plan(self, ctx: TrainContext, labels: list[str]) -> tuple[list[Candidate], list[dict[str, Any]]]:
         """The candidates to train (preferred first) and the record of every candidate considered."""
         limit = ctx.params.max_inference_ms
-        custom = bool(ctx.params.extra.get("image_candidates"))
-        width = len(self._portfolio(ctx)) if custom else SEARCH_WIDTH[ctx.params.preference]
+        custom = self._custom_candidates(ctx)
+        width = len(custom) if custom else SEARCH_WIDTH[ctx.params.preference]
         warm = self._warm_candidate(ctx)
         payload = self._sample_payload(ctx) if limit is not None else None
         chosen: list[Candidate] = []

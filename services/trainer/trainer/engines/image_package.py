@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import timm
 import torch
 from torch import nn
 
@@ -66,6 +65,8 @@ class TrainedModel:
 
 
 def create_model(candidate: Candidate, num_classes: int) -> nn.Module:
+    import timm  # after trainer.engines.vision has set HF_HUB_OFFLINE
+
     return timm.create_model(candidate.model, pretrained=False, num_classes=num_classes)
 
 

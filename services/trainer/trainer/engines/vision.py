@@ -40,8 +40,9 @@ THREADS_ENV = "EXEML_TORCH_THREADS"
 ONNX_OPSET = 17
 
 
-class EngineError(RuntimeError):
-    """Training cannot produce a model that follows the job's rules (the message says which and why)."""
+class EngineError(ValueError):
+    """The version or the parameters cannot give a model that follows the job's rules (too few images, no
+    candidate within the max inference duration, unusable incremental version...): the message says why."""
 
 
 def setup_torch(seed: int) -> torch.device:
