@@ -143,8 +143,14 @@ def write_package(
     predictor = ImageClassificationPredictor(folder, read_manifest(folder))
     metrics = _evaluate(predictor, labels, eval_set)
     payload = eval_set.paths[0].read_bytes()
-    latency = measure_latency_ms(lambda: predictor.predict(payload), budget_seconds=0.5)
-    manifest["model"]["latency_ms"] = {"value": round(latency, 3), "measured_on": "CPU"}
+    latency = measure_latency_ms(lambda: predictor.predict(payload))
+    # The limit was enforced when the candidate was chosen (same architecture, random weights); this is
+    # the packaged model's own time, one image through the predictor on this machine's CPU.
+    manifest["model"]["latency_ms"] = {
+        "value": round(latency, 3),
+        "measured_on": "CPU",
+        "limit": ctx.params.max_inference_ms,
+    }
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(ctx.params).items()}
     manifest.update(
         metrics=metrics,
