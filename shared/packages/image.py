@@ -39,8 +39,9 @@ __all__ = [
     "softmax",
 ]
 
-# Pillow format names of the image types the seeds accept (JPG, JPEG, PNG, BMP).
-ALLOWED_FORMATS = ("JPEG", "PNG", "BMP")
+# Pillow format names of the image types the seeds accept (JPG, JPEG, PNG, BMP). MPO is how Pillow names
+# the multi-picture JPEG files many phone cameras write: still a .jpg, first frame used.
+ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP")
 TOP_K = 5
 # onnxruntime threads per session. One by default: serving scales with Triton model instances, and on a
 # shared CPU spinning thread pools collapse (resnet18 here under load: 22 ms with 1 thread, 62–76 ms with 2).

@@ -137,6 +137,14 @@ def test_bad_payloads_raise_prediction_input_errors(package: Path, payload: byte
     assert err.value.field == "images"
 
 
+def test_a_multi_picture_jpeg_from_a_phone_camera_is_a_jpg(package: Path) -> None:
+    first, second = Image.new("RGB", (32, 32), COLOURS["blue"]), Image.new("RGB", (32, 32), COLOURS["red"])
+    buffer = io.BytesIO()
+    first.save(buffer, format="MPO", save_all=True, append_images=[second])
+    assert Image.open(io.BytesIO(buffer.getvalue())).format == "MPO"
+    assert load_predictor(package).predict(buffer.getvalue())["predicted_label"] == "blue"
+
+
 def test_corrupt_jpeg_body_is_rejected(package: Path) -> None:
     data = bytearray(_image("red", "JPEG", (64, 64)))
     cut = bytes(data[: len(data) // 2])  # header intact, scan data missing
