@@ -312,15 +312,20 @@ class ImageClassificationEngine:
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
         schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
-        started, epoch_seconds, stale = time.monotonic(), 0.0, 0
+        started, epoch_seconds, stale, reserve = time.monotonic(), 0.0, 0, 0.0
         for epoch in range(1, max_epochs + 1):
-            if run.best_state is not None and (ctx.should_stop() or time.monotonic() + epoch_seconds > until):
+            limit = min(until, ctx.deadline - ctx.packaging_margin_seconds - reserve)
+            if run.best_state is not None and (ctx.should_stop() or time.monotonic() + epoch_seconds > limit):
                 run.stopped = True
                 break
             t0 = time.monotonic()
-            train_loss, complete = self._epoch(model, loader, optimizer, loss_fn, device, ctx, until)
+            train_loss, complete = self._epoch(model, loader, optimizer, loss_fn, device, ctx, limit)
             schedule.step()
+            t_eval = time.monotonic()
             accuracy, val_loss = self._evaluate(model, eval_x, eval_y, run.spec, loss_fn, device)
+            # time kept free for this epoch's evaluation and the package's (export, validation through the
+            # predictor on the original files): large validation sets must not push past the deadline
+            reserve = 3 * (time.monotonic() - t_eval) + 2.0
             run.epochs, epoch_seconds = epoch, time.monotonic() - t0
             self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
             if run.best_state is None or (accuracy, -val_loss) > (run.best_accuracy, -run.best_loss):
