@@ -211,6 +211,17 @@ def test_latency_is_measured_through_the_predictor_and_no_fit_is_a_clear_error(t
     assert not (ctx.package_dir / "model.onnx").exists()
 
 
+def test_a_gpu_limit_without_a_cuda_runtime_is_checked_against_the_cpu_time(tmp_path, images) -> None:
+    import onnxruntime
+
+    cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    ctx = _context(tmp_path, images, max_inference_ms=0.001, inference_hardware="GPU")
+    with pytest.raises(
+        EngineError, match=r"0.001 ms on GPU: " if cuda else r"0.001 ms on GPU \(measured on CPU\)"
+    ):
+        ImageClassificationEngine().train(ctx)
+
+
 def test_the_portfolio_grows_with_the_preference_and_names_real_timm_models() -> None:
     for preference, candidates in PORTFOLIOS.items():
         assert all(timm.is_model(c.model) for c in candidates), preference

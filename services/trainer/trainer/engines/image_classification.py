@@ -227,8 +227,11 @@ class ImageClassificationEngine:
                 )
         if not chosen:
             fastest = min(tried, key=lambda t: t["latency_ms"])
+            where = ctx.params.inference_hardware
+            if fastest["measured_on"] != where:  # GPU asked, no CUDA runtime here: CPU time, an upper bound
+                where += f" (measured on {fastest['measured_on']})"
             raise EngineError(
-                f"no model meets the max inference duration of {limit} ms on {ctx.params.inference_hardware}: "
+                f"no model meets the max inference duration of {limit} ms on {where}: "
                 f"the fastest candidate, {fastest['name']}, takes {fastest['latency_ms']:.1f} ms"
             )
         return chosen, tried
