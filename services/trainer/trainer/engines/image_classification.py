@@ -18,7 +18,9 @@ The search:
    ``EXEML_PRETRAINED_DIR`` when the folder holds the model's file (classifier head excluded), random
    otherwise; AdamW + cosine schedule, label smoothing, augmentation (see :mod:`trainer.engines.image_data`),
    early stopping on validation accuracy; the best epoch's weights are kept, so a stop at any moment still
-   packages the best model so far.
+   packages the best model so far. Stop requests and the budget are checked after every batch; besides
+   ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s (the
+   package's export and its evaluation through the predictor).
 4. The best candidate on validation accuracy is exported to ONNX (opset 17, dynamic batch), checked against
    torch on validation images, packaged with ``model.pt`` (state dict, for incremental training) and
    evaluated **through the package's predictor** on the validation files, so the metrics are serving's.

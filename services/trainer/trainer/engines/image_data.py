@@ -2,7 +2,7 @@
 
 Images are decoded once with the predictor's own decoder (:func:`shared.packages.image.decode_image`, so
 training sees exactly what serving sees) and kept in memory, shrunk so that their shorter side is at most
-the largest size a candidate needs.
+the largest size a candidate needs (about 0.35 MB an image for 256 px models: 1,000 images ≈ 350 MB).
 
 **Multi-label images**: an image classification model here predicts one label per image. A sample with
 several labels is trained and evaluated on its *first* label (the order of the dataset version's manifest);
