@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from typing import Literal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labeling.events import announce_changes
@@ -59,12 +60,17 @@ async def ensure_labels(session: AsyncSession, tenant_id: str, dataset: Dataset,
     wanted = sorted(set(names))
     found = await repo.by_names(dataset.id, wanted)
     missing = [n for n in wanted if n not in found]
-    if missing:
-        count = await repo.count(dataset.id)
-        for i, name in enumerate(missing):
-            found[name] = await repo.add(
-                Label(dataset_id=dataset.id, name=name, color=auto_color(count + i), attributes=[])
-            )
+    count = await repo.count(dataset.id) if missing else 0
+    for i, name in enumerate(missing):
+        label = Label(dataset_id=dataset.id, name=name, color=auto_color(count + i), attributes=[])
+        try:
+            async with session.begin_nested():  # a concurrent request may create the same label first
+                await repo.add(label)
+        except IntegrityError:
+            label = await repo.by_name(dataset.id, name)
+            if label is None:
+                raise
+        found[name] = label
     return found
 
 
