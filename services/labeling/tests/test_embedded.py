@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import httpx
-
 from labeling.app import create_app
 from labeling.config import Settings
 from labeling.definition import SERVICE
+
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.events.dataset import AddedSample, DatasetCreated, SamplesAdded
 from shared.messaging.envelope import make_envelope
