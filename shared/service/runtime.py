@@ -63,6 +63,9 @@ class ServiceRuntime:
             self._stop.clear()
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
             await self.consumer.start()
+            for loop in self.definition.background_loops():
+                name = f"{self.definition.name}-{getattr(loop, '__name__', 'loop')}"
+                self._tasks.append(asyncio.create_task(loop(self, self._stop), name=name))
         log.info("service runtime started", service=self.definition.name, background=background)
 
     async def stop(self) -> None:
