@@ -129,7 +129,7 @@ class LabelService:
         dataset = await self.dataset(dataset_id)
         label = await self.get(dataset, name)
         fields = body.model_fields_set
-        new_name = body.name or body.property.get(RENAME_KEY)
+        new_name = body.name if body.name is not None else body.property.get(RENAME_KEY)
         color = body.color if "color" in fields else body.property.get(COLOR_KEY, label.color)
         shortcut = body.shortcut if "shortcut" in fields else body.property.get(SHORTCUT_KEY, label.shortcut)
         if color is None and dataset.dataset_type in COLOR_REQUIRED_TYPES:
@@ -141,12 +141,15 @@ class LabelService:
         label.shortcut = shortcut.upper() if shortcut else None
         if body.attributes is not None:
             label.attributes = [a.model_dump() for a in body.attributes]
-        if new_name and new_name != label.name:
+        if new_name is not None and new_name != label.name:
             await self._rename(dataset, label, new_name)
         await self.session.flush()
         return dataset, label
 
-    async def _rename(self, dataset: Dataset, label: Label, new_name: str) -> None:
+    async def _rename(self, dataset: Dataset, label: Label, new_name: object) -> None:
+        if not isinstance(new_name, str):
+            _invalid([ErrorDetail(rule="label_name_type", field="name", msg="a label name is a string")])
+        assert isinstance(new_name, str)
         _invalid(label_name_errors(new_name, dataset.dataset_type, "name"))
         if await self.labels.by_name(dataset.id, new_name) is not None:
             raise Conflict(f"label {new_name!r} already exists", error_code="ModelArts.4411")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 SHORTCUT_PATTERN = r"^[A-Za-z0-9]$"
@@ -36,11 +36,22 @@ class LabelCreate(BaseModel):
 
 
 class LabelUpdate(BaseModel):
+    """Fields to change. ModelArts' body (the bare property map, ``{"@modelarts:color": …}``) works too."""
+
     name: str | None = Field(default=None, description="New name: every annotation follows")
     color: str | None = Field(default=None, pattern=COLOR_PATTERN)
     shortcut: str | None = Field(default=None, pattern=SHORTCUT_PATTERN)
     attributes: list[LabelAttribute] | None = None
     property: dict[str, Any] = Field(default_factory=dict, description="'@modelarts:rename_to'/'color'/'shortcut'")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _bare_property_map(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(str(k).startswith("@modelarts:") for k in data):
+            bare = {k: v for k, v in data.items() if str(k).startswith("@modelarts:")}
+            rest = {k: v for k, v in data.items() if k not in bare}
+            return rest | {"property": {**bare, **(rest.get("property") or {})}}
+        return data
 
 
 class LabelRead(BaseModel):

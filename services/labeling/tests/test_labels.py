@@ -95,6 +95,11 @@ async def test_rename_moves_every_annotation_and_is_announced(lab) -> None:
                                 json={"property": {"@modelarts:rename_to": "auto"}})
     assert response.status_code == 200 and response.json()["name"] == "auto"
     assert (await client.put(f"/v1/datasets/{dataset_id}/labels/car", json={"name": "z"})).status_code == 404
+    response = await client.put(f"/v1/datasets/{dataset_id}/labels/auto", json={"name": ""})
+    assert response.status_code == 400 and response.json()["details"][0]["rule"] == "label_name_empty"
+    # ModelArts' body for updating one label is the bare property map.
+    response = await client.put(f"/v1/datasets/{dataset_id}/labels/auto", json={"@modelarts:color": "#93C47D"})
+    assert response.status_code == 200 and response.json()["color"] == "#93c47d"
 
 
 class FakeDatasetService:
