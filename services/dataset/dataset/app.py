@@ -19,8 +19,9 @@ def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None 
     @asynccontextmanager
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         async with inner(application):
-            # Import and publish tasks interrupted by a restart continue where they stopped.
-            await resume_pending(application.state.runtime)
+            # Import and publish tasks interrupted by a restart continue where they stopped (in the
+            # background: a database that is not ready yet must not keep the API from starting).
+            tasks.spawn(resume_pending(application.state.runtime), "resume-pending")
             try:
                 yield
             finally:

@@ -8,13 +8,24 @@ from dataset import tasks
 from dataset.importer import run_import
 from dataset.models import DatasetVersion, ImportTask
 from dataset.publish import run_publish
+from shared.logging import get_logger
 from shared.service import ServiceRuntime
+
+log = get_logger(__name__)
 
 __all__ = ["resume_pending"]
 
 
 async def resume_pending(runtime: ServiceRuntime) -> int:
     """Start a runner for every unfinished task (each claims its row, so only stale or queued ones run)."""
+    try:
+        return await _resume(runtime)
+    except Exception as exc:  # startup goes on; the tasks stay visible as QUEUED/RUNNING
+        log.warning("could not resume pending dataset tasks", error=repr(exc))
+        return 0
+
+
+async def _resume(runtime: ServiceRuntime) -> int:
     async with runtime.db.session() as session:
         imports = (await session.execute(sa.select(ImportTask.tenant_id, ImportTask.id).where(
             ImportTask.status.in_(("QUEUED", "RUNNING"))))).all()
