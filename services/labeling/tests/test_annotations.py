@@ -190,3 +190,26 @@ async def _stats(client, dataset_id: str) -> tuple[dict[str, tuple[int, int]], t
     s = body["sample_stats"]
     return ({x["name"]: (x["count"], x["sample_count"]) for x in body["label_stats"]},
             (s["total"], s["labeled"], s["unlabeled"]))
+
+
+async def test_a_thousand_samples_labeled_at_once(lab) -> None:
+    import time
+
+    samples = [lab.image(f"{i}.jpg") for i in range(1000)]
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION)
+    for start in (0, 500):  # the dataset service sends at most 500 samples per event
+        await lab.add_samples(dataset_id, IMAGE_CLASSIFICATION, samples[start : start + 500])
+    client = lab.client()
+    started = time.perf_counter()
+    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
+                                 json={"sample_ids": [s.sample_id for s in samples], "name": "cat"})
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200 and response.json()["changed_sample_count"] == 1000
+    changes = await lab.changes(dataset_id)
+    assert [len(c) for c in changes] == [500, 500]  # one event per 500 samples
+    assert all(labels == ["cat"] for c in changes for labels in c.values())
+    assert await _stats(client, dataset_id) == ({"cat": (1000, 1000)}, (1000, 1000, 0))
+    print(f"labeled 1000 samples in one request: {seconds * 1000:.0f} ms")
+    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
+                                 json={"sample_ids": [s.sample_id for s in samples] + ["x"], "name": "cat"})
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "sample_ids"
