@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labeling.events import announce_changes
