@@ -122,7 +122,7 @@ def build_runtime(
     )
     definition.register_consumers(consumer)
     token_codec = TokenCodec(settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         definition=definition,
         settings=settings,
         db=db,
@@ -134,3 +134,5 @@ def build_runtime(
         consumer=consumer,
         peers=Peers(definition.name, settings, token_codec),
     )
+    consumer.runtime = runtime
+    return runtime
