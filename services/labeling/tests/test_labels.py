@@ -104,7 +104,8 @@ async def test_rename_moves_every_annotation_and_is_announced(lab) -> None:
 
 class FakeDatasetService:
     """Stands in for the dataset service's ``POST /v1/datasets/{id}/samples/delete`` (a process boundary):
-    records each call with the tenant of its internal token. The cross-service path is the lead's test."""
+    records each call with the tenant of its internal token, or refuses it. ``test_with_dataset.py`` runs the
+    same policies against the real dataset service."""
 
     def __init__(self, lab, fail: bool = False) -> None:
         self.calls: list[dict[str, Any]] = []

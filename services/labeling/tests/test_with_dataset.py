@@ -6,6 +6,8 @@ import io
 import json
 from typing import Any
 
+import numpy as np
+import soundfile
 from PIL import Image
 
 from shared.testing.platform import wait_until
@@ -147,3 +149,33 @@ async def test_policy_1_keeps_source_files_and_detection_boxes_reach_the_manifes
     voc_uri = by_source["c.png"]["annotation"][0]["annotation-loc"]
     xml = (await both.store.get(voc_uri)).decode()
     assert "<name>truck</name>" in xml and "<xmax>32</xmax>" in xml
+
+
+def wav(seconds: float = 1.5, rate: int = 8000) -> bytes:
+    t = np.arange(int(seconds * rate)) / rate
+    out = io.BytesIO()
+    soundfile.write(out, 0.3 * np.sin(2 * np.pi * 440 * t), rate, subtype="PCM_16", format="WAV")
+    return out.getvalue()
+
+
+async def test_sound_and_text_relabeled_with_exactly_one_label(platform_factory) -> None:
+    both = Both(await platform_factory(["dataset", "labeling"]))
+    sound_id = await both.import_folder("calls", 200, {"bark/1.wav": wav(), "meow/2.wav": wav(), "3.wav": wav()})
+    text_id = await both.import_folder("reviews", 100, {
+        "r.txt": b"good\nbad\nfine\n", "r_result.txt": "正面\nneg\n\n".encode()})
+    await both.settle(sound_id, {"1.wav": ["bark"], "2.wav": ["meow"], "3.wav": []})
+    await both.settle(text_id, {"r.txt#1": ["正面"], "r.txt#2": ["neg"], "r.txt#3": []})
+
+    for dataset_id, name, labels in ((sound_id, "3.wav", ["bark", "meow"]), (text_id, "r.txt#3", ["neg", "正面"])):
+        items = (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()["items"]
+        sample_id = next(s["sample_id"] for s in items if s["sample_name"].endswith(name))
+        url = f"/v1/datasets/{dataset_id}/annotations/{sample_id}"
+        response = await both.labeling.put(url, json={"annotations": [{"name": n} for n in labels]})
+        assert response.status_code == 400 and response.json()["details"][0]["rule"] == "single_label"
+        response = await both.labeling.post(f"/v1/datasets/{dataset_id}/annotations/add",
+                                            json={"sample_ids": [sample_id], "name": labels[1]})
+        assert response.status_code == 200, response.text
+    await both.settle(sound_id, {"1.wav": ["bark"], "2.wav": ["meow"], "3.wav": ["meow"]})
+    await both.settle(text_id, {"r.txt#1": ["正面"], "r.txt#2": ["neg"], "r.txt#3": ["正面"]})
+    stats = (await both.labeling.get(f"/v1/datasets/{text_id}/annotations/stats")).json()
+    assert {s["name"]: s["sample_count"] for s in stats["label_stats"]} == {"neg": 1, "正面": 2}
