@@ -148,8 +148,8 @@ class LabelService:
 
     async def _rename(self, dataset: Dataset, label: Label, new_name: object) -> None:
         if not isinstance(new_name, str):
-            _invalid([ErrorDetail(rule="label_name_type", field="name", msg="a label name is a string")])
-        assert isinstance(new_name, str)
+            raise InvalidInput("a label name is a string",
+                               details=[ErrorDetail(rule="label_name_type", field="name", msg="a label name is a string")])
         _invalid(label_name_errors(new_name, dataset.dataset_type, "name"))
         if await self.labels.by_name(dataset.id, new_name) is not None:
             raise Conflict(f"label {new_name!r} already exists", error_code="ModelArts.4411")

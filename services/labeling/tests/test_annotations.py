@@ -50,10 +50,11 @@ async def test_relabel_object_detection_boxes_inside_the_image(lab) -> None:
     assert outside.status_code == 400
     (detail,) = outside.json()["details"]
     assert (detail["rule"], detail["field"]) == ("bndbox_outside_image", "annotations[0].bndbox")
-    for bad in (lab.box("car", -1, 0, 5, 5), lab.box("car", 10, 10, 5, 20), {"name": "car"}):
+    for bad in (lab.box("car", -1, 0, 5, 5), lab.box("car", 10, 10, 5, 20), {"name": "car"},
+                lab.box("car", 1, 1, "NaN", 5)):
         response = await client.put(url, json={"annotations": [bad]})
         assert response.status_code == 400, bad
-        assert response.json()["details"][0]["rule"] in ("bndbox_invalid", "bndbox_required")
+        assert response.json()["details"][0]["rule"] in ("bndbox_invalid", "bndbox_required", "finite_number")
     # Nothing of the refused requests was stored.
     assert len((await client.get(url)).json()["annotations"]) == 3
 
