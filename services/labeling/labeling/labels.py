@@ -123,7 +123,12 @@ class LabelService:
         )
         if label.color is None:
             label.color = auto_color(await self.labels.count(dataset.id))
-        return dataset, await self.labels.add(label)
+        try:
+            async with self.session.begin_nested():  # a concurrent request may have taken the name
+                await self.labels.add(label)
+        except IntegrityError as exc:
+            raise Conflict(f"label {body.name!r} already exists", error_code="ModelArts.4411") from exc
+        return dataset, label
 
     async def update(self, dataset_id: str, name: str, body: LabelUpdate) -> tuple[Dataset, Label]:
         dataset = await self.dataset(dataset_id)
