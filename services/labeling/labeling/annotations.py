@@ -95,8 +95,8 @@ class AnnotationService:
         self.labels = LabelRepository(session, tenant_id)
         self.annotations = AnnotationRepository(session, tenant_id)
 
-    async def _samples(self, dataset: Dataset, sample_ids: Sequence[str]) -> dict[str, Sample]:
-        found = await self.samples.find_in(dataset.id, sample_ids)
+    async def _samples(self, dataset: Dataset, sample_ids: Sequence[str], *, lock: bool = True) -> dict[str, Sample]:
+        found = await self.samples.find_in(dataset.id, sample_ids, lock=lock)
         missing = [sid for sid in dict.fromkeys(sample_ids) if sid not in found]
         if missing:
             shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -125,7 +125,7 @@ class AnnotationService:
 
     async def read(self, dataset_id: str, sample_id: str) -> SampleAnnotations:
         dataset = await self.datasets.get_live(dataset_id)
-        return (await self.views(dataset, await self._samples(dataset, [sample_id])))[0]
+        return (await self.views(dataset, await self._samples(dataset, [sample_id], lock=False)))[0]
 
     async def replace(self, dataset_id: str, sample_id: str, annotations: list[AnnotationIn]) -> SampleAnnotations:
         dataset = await self.datasets.get_live(dataset_id)

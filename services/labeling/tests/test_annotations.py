@@ -214,3 +214,18 @@ async def test_a_thousand_samples_labeled_at_once(lab) -> None:
     response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
                                  json={"sample_ids": [s.sample_id for s in samples] + ["x"], "name": "cat"})
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "sample_ids"
+
+
+async def test_concurrent_relabels_of_one_sample_leave_one_of_them(lab) -> None:
+    import asyncio
+
+    sample = lab.image("1.jpg", [{"name": "cat"}])
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, [sample])
+    client = lab.client()
+    url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
+    choices = [[f"l{i}", f"m{i}"] for i in range(6)]
+    responses = await asyncio.gather(*(client.put(url, json={"annotations": [{"name": n} for n in names]})
+                                       for names in choices))
+    assert [r.status_code for r in responses] == [200] * 6
+    final = (await client.get(url)).json()
+    assert final["labels"] in choices and len(final["annotations"]) == 2
