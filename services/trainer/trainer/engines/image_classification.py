@@ -91,7 +91,7 @@ PORTFOLIOS: dict[str, tuple[Candidate, ...]] = {
 CANDIDATES_ENV = "EXEML_IMAGE_CANDIDATES"
 SEARCH_WIDTH = {"performance_first": 1, "balance": 2, "accuracy_first": 3}  # candidates trained
 MAX_EPOCHS = {"performance_first": 15, "balance": 40, "accuracy_first": 80}
-PATIENCE = {"performance_first": 3, "balance": 5, "accuracy_first": 8}
+PATIENCE = {"performance_first": 4, "balance": 6, "accuracy_first": 8}
 
 
 @dataclass
@@ -103,6 +103,7 @@ class _Run:
     best_state: dict[str, torch.Tensor] | None = None
     best_accuracy: float = -1.0
     best_loss: float = math.inf
+    lowest_loss: float = math.inf  # of any epoch (early stopping)
     best_epoch: int = 0
     epochs: int = 0
     seconds: float = 0.0
@@ -333,17 +334,27 @@ class ImageClassificationEngine:
             reserve = 3 * (time.monotonic() - t_eval) + 2.0
             run.epochs, epoch_seconds = epoch, time.monotonic() - t0
             self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
-            if run.best_state is None or (accuracy, -val_loss) > (run.best_accuracy, -run.best_loss):
-                run.best_state, run.best_accuracy, run.best_loss = state_dict_copy(model), accuracy, val_loss
-                run.best_epoch, stale = epoch, 0
-            else:
-                stale += 1
+            stale = 0 if self._keep_best(run, model, epoch, accuracy, val_loss) else stale + 1
             self._progress(ctx, candidate, epoch, run.best_accuracy)
             run.stopped = not complete
             if not complete or stale >= patience:
                 break
         run.seconds = time.monotonic() - started
         return run
+
+    @staticmethod
+    def _keep_best(run: _Run, model: nn.Module, epoch: int, accuracy: float, val_loss: float) -> bool:
+        """Keeps the weights of the best epoch (accuracy, then loss); True when the epoch made progress.
+
+        Progress is a better accuracy *or* a lower validation loss: on small validation sets accuracy moves
+        in coarse steps, and stopping on it alone ends training while the model is still improving.
+        """
+        progress = accuracy > run.best_accuracy or val_loss < run.lowest_loss - 1e-4
+        run.lowest_loss = min(run.lowest_loss, val_loss)
+        if run.best_state is None or (accuracy, -val_loss) > (run.best_accuracy, -run.best_loss):
+            run.best_state, run.best_accuracy, run.best_loss = state_dict_copy(model), accuracy, val_loss
+            run.best_epoch = epoch
+        return progress
 
     @staticmethod
     def _epoch(model, loader, optimizer, loss_fn, device, ctx, until) -> tuple[float, bool]:
