@@ -322,3 +322,14 @@ def test_a_sample_with_an_unreadable_file_is_skipped(tmp_path, images) -> None:
     ctx.log = logs.append
     ImageClassificationEngine().train(ctx)
     assert any("bad" in line for line in logs)
+
+
+def test_early_stopping_sees_progress_in_accuracy_or_loss_and_keeps_the_best_epoch() -> None:
+    from trainer.engines.image_classification import _Run
+
+    model = torch.nn.Linear(2, 3)
+    run = _Run(Candidate(**TINY), model, {}, {"source": "random"})
+    steps = [(0.5, 1.00), (0.5, 0.90), (0.4, 0.95), (0.5, 0.95), (0.6, 1.20)]
+    progress = [ImageClassificationEngine._keep_best(run, model, i + 1, a, v) for i, (a, v) in enumerate(steps)]
+    assert progress == [True, True, False, False, True]
+    assert (run.best_epoch, run.best_accuracy, run.best_loss) == (5, 0.6, 1.2)
