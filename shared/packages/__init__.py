@@ -69,7 +69,9 @@ TASK_TYPES = (
     "text_classification",
 )
 # task_type -> "module:Class" of its predictor, imported on first use.
-PREDICTORS: dict[str, str] = {}
+PREDICTORS: dict[str, str] = {
+    "predictive_analytics": "shared.packages.table:TablePredictor",
+}
 
 
 class PackageError(ValueError):

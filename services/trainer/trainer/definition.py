@@ -5,6 +5,13 @@ from trainer.consumers import register_consumers
 from trainer.models import Base, messaging
 from shared.service import ServiceDefinition
 
+
+def _routers():
+    from trainer.jobs.router import router
+
+    return [router]
+
+
 SERVICE = ServiceDefinition(
     name="trainer",
     title="ExeML Trainer service",
@@ -12,5 +19,6 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    routers=_routers,
     register_consumers=register_consumers,
 )

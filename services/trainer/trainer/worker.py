@@ -1,11 +1,46 @@
-"""Worker of the trainer service (outbox relay, event consumers): ``python -m trainer.worker``."""
+"""Worker of the trainer service: ``python -m trainer.worker``.
 
+Runs the outbox relay and the event consumers (the read model of published dataset versions), the
+training worker serving the job queues of ``EXEML_TRAINER_WORKER_FLAVORS`` one job at a time, and the
+sweeper that re-dispatches jobs whose lease expired. Several workers may run side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from shared.logging import configure_logging, get_logger
+from shared.service import build_runtime
+from trainer.config import Settings
 from trainer.definition import SERVICE
-from shared.service import run_worker
+from trainer.jobworker import TrainingWorker
+
+log = get_logger(__name__)
+
+
+async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
+    """Run until ``stop`` is set; a job in progress is handed back (pending again) on the way out."""
+    runtime = build_runtime(SERVICE, settings or Settings())
+    await runtime.start(background=True)
+    try:
+        await TrainingWorker(runtime).run(stop)
+    finally:
+        await runtime.stop()
 
 
 def main() -> None:
-    run_worker(SERVICE)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await serve(stop, settings)
+
+    asyncio.run(run())
 
 
 if __name__ == "__main__":
