@@ -179,7 +179,9 @@ class TablePredictor(Predictor):
         return self.predict_matrix(self.schema.encode_rows(rows))
 
     def predict_matrix(self, matrix: np.ndarray) -> list[dict[str, Any]]:
-        raw = np.asarray(self.booster.predict(matrix))
+        # One thread for small batches: OpenMP start-up costs more than it saves on a few rows.
+        threads = {"num_threads": 1} if len(matrix) < 256 else {}
+        raw = np.asarray(self.booster.predict(matrix, **threads))
         if self.schema.problem == "regression":
             return [{"predict": float(v)} for v in raw]
         probabilities = _class_probabilities(raw, len(self.labels))

@@ -37,6 +37,7 @@ __all__ = ["TableEngine"]
 
 INNER_VALID_SHARE = 0.2
 MODEL_FILE = "model.lgb.txt"
+DATASET_PARAMS = {"feature_pre_filter": False, "verbosity": -1}
 
 
 class TableEngine:
@@ -155,7 +156,8 @@ class TableEngine:
         record: dict[str, Any] = {}
         if splits.eval.n_rows and (splits.y_eval >= 0).all():
             x_eval = schema.encode_columns(splits.eval.columns, splits.eval.n_rows)
-            deval = lgb.Dataset(x_eval, splits.y_eval, reference=dtrain, free_raw_data=False)
+            deval = lgb.Dataset(x_eval, splits.y_eval, reference=dtrain, free_raw_data=False,
+                                params=DATASET_PARAMS).construct()
         booster = fit(space, best.params, dtrain, deval, rounds, ctx.should_stop, record=record)
         for name, series in record.items():
             for i, value in enumerate(series.get(space.metric, [])):
@@ -205,11 +207,14 @@ class TableEngine:
 
 def _datasets(schema: TableSchema, x: np.ndarray, y: np.ndarray, rows: tuple[np.ndarray, np.ndarray | None]
               ) -> tuple[lgb.Dataset, lgb.Dataset | None]:
-    params = {"feature_pre_filter": False, "verbosity": -1}
     kwargs = {"feature_name": [f"f{i}" for i in range(x.shape[1])],
-              "categorical_feature": schema.categorical_indices, "free_raw_data": False, "params": params}
+              "categorical_feature": schema.categorical_indices, "free_raw_data": False, "params": DATASET_PARAMS}
     dtrain = lgb.Dataset(x[rows[0]], y[rows[0]], **kwargs)
     dvalid = lgb.Dataset(x[rows[1]], y[rows[1]], reference=dtrain, **kwargs) if rows[1] is not None else None
+    # Built now, once: the trials' booster parameters then never touch the binning of the data.
+    dtrain.construct()
+    if dvalid is not None:
+        dvalid.construct()
     return dtrain, dvalid
 
 

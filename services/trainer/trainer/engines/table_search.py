@@ -82,11 +82,11 @@ def _finite(v: float) -> float | None:
 def measure_latency_ms(booster: lgb.Booster, row: np.ndarray, repeats: int = 15) -> float:
     """Median wall time of one single-row prediction, in ms (what one request costs the model)."""
     row = row.reshape(1, -1)
-    booster.predict(row)  # warm-up
+    booster.predict(row, num_threads=1)  # warm-up; one thread, as the predictor answers a single row
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        booster.predict(row)
+        booster.predict(row, num_threads=1)
         times.append(time.perf_counter() - t0)
     return float(np.median(times) * 1000)
 
