@@ -19,6 +19,9 @@ class Settings(ServiceSettings):
     lease_seconds: float = Field(default=60.0, gt=0, description="A claimed job is the worker's for this long")
     heartbeat_seconds: float = Field(default=5.0, gt=0, description="How often a worker renews its lease")
     sweep_seconds: float = Field(default=15.0, gt=0, description="How often expired leases are looked for")
+    redispatch_pending_seconds: float = Field(
+        default=300.0, gt=0, description="A job pending this long gets its job message re-sent (safety net)"
+    )
     max_attempts: int = Field(default=3, ge=1, le=20, description="Runs of one job before it is abnormal")
     packaging_margin_seconds: float = Field(
         default=10.0, ge=0, description="Part of the budget kept for final fit, export and evaluation"

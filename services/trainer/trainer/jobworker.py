@@ -25,7 +25,7 @@ from shared.messaging import Delivery, decode_envelope
 from shared.service import ServiceRuntime
 from trainer.config import Settings
 from trainer.dispatch import JobDispatched, job_queue, job_queue_spec
-from trainer.leases import Holder, claim, sweep_expired
+from trainer.leases import Holder, claim, redispatch_stale, sweep_expired
 from trainer.models import PublishedVersion, TrainingJob
 from trainer.run_supervisor import RunSupervisor
 from trainer.runner import DATA_ERROR, RunSpec
@@ -129,6 +129,11 @@ class TrainingWorker:
                     swept = await sweep_expired(session, self.runtime.outbox, self.settings.max_attempts)
                 if swept:
                     log.warning("expired leases swept", job_ids=swept, worker_id=self.worker_id)
+                async with self.runtime.db.session() as session:
+                    resent = await redispatch_stale(session, self.runtime.outbox,
+                                                    self.settings.redispatch_pending_seconds)
+                if resent:
+                    log.info("job messages re-sent for waiting jobs", job_ids=resent)
             except Exception as exc:
                 log.warning("sweep failed", error=repr(exc))
             await _sleep_unless(stop, self.settings.sweep_seconds)

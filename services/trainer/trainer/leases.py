@@ -21,7 +21,7 @@ from shared.messaging import Outbox
 from trainer.dispatch import add_job_message
 from trainer.models import TrainingJob
 
-__all__ = ["Holder", "LOST_ERROR", "claim", "finish", "heartbeat", "release", "sweep_expired"]
+__all__ = ["Holder", "LOST_ERROR", "claim", "finish", "heartbeat", "redispatch_stale", "release", "sweep_expired"]
 
 LOST_ERROR = "ModelArts.2793"  # the workers running the job were lost max_attempts times
 
@@ -207,3 +207,27 @@ async def _expire(session: AsyncSession, outbox: Outbox, job: TrainingJob, max_a
                               attempt=job.attempt)
         return
     await outbox.add(session, event, subject=job.id, tenant_id=job.tenant_id)
+
+
+async def redispatch_stale(session: AsyncSession, outbox: Outbox, older_than_seconds: float, limit: int = 50
+                           ) -> list[str]:
+    """Pending jobs untouched for a while get a fresh job message.
+
+    A job message published before any worker declared its queue is unroutable and lost; a duplicate is
+    harmless (the claim is atomic), so re-sending now and then is the safety net.
+    """
+    now = utcnow()
+    stmt = (
+        sa.select(TrainingJob)
+        .where(TrainingJob.status == "pending", TrainingJob.updated_at < now - timedelta(seconds=older_than_seconds))
+        .order_by(TrainingJob.updated_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    jobs = list((await session.execute(stmt.execution_options(populate_existing=True))).scalars())
+    for job in jobs:
+        job.updated_at = now
+        await add_job_message(session, outbox, job_id=job.id, tenant_id=job.tenant_id, flavor=job.flavor,
+                              attempt=job.attempt)
+    await session.flush()
+    return [job.id for job in jobs]
