@@ -124,3 +124,31 @@ def test_inference_time_limit_rejects_slow_candidates(tmp_path, tables) -> None:
     ctx = _context(tmp_path, tables, n=200, preference="performance_first", max_inference_ms=1e-6)
     with pytest.raises(DataError, match="max_inference_duration_ms"):
         TableEngine().train(ctx)
+
+
+BLOCKED_IMPORTS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"pydantic", "pandas", "sklearn", "sqlalchemy", "fastapi", "optuna", "trainer"}:
+            raise ImportError(f"{name} is not in the Triton venv")
+sys.meta_path.insert(0, Block())
+import json
+from shared.packages import load_predictor
+predictor = load_predictor(sys.argv[1])
+print(json.dumps(predictor.predict(sys.argv[2].encode())))
+"""
+
+
+def test_predictor_needs_only_numpy_and_lightgbm(tmp_path, tables) -> None:
+    """The Triton python backend's venv has numpy 1.26 and lightgbm, not pydantic, pandas or scikit-learn."""
+    import subprocess
+    import sys
+
+    ctx = _context(tmp_path, tables, n=200, preference="performance_first")
+    TableEngine().train(ctx)
+    rows = json.dumps(tables.as_request_rows(tables.make_rows(2)))
+    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORTS, str(ctx.package_dir), rows],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["data"]["resp_data"]) == 2
