@@ -37,6 +37,8 @@ __all__ = ["TableEngine"]
 
 INNER_VALID_SHARE = 0.2
 MODEL_FILE = "model.lgb.txt"
+SMALL_TABLE_ROWS = 20000
+MAX_CURVE_POINTS = 500
 DATASET_PARAMS = {"feature_pre_filter": False, "verbosity": -1}
 
 
@@ -51,7 +53,7 @@ class TableEngine:
         schema = splits.schema
         ctx.log(f"{schema.problem}: {splits.train.n_rows} training rows, {splits.eval.n_rows} validation rows, "
                 f"features {[(c['name'], c['type']) for c in schema.columns]}")
-        space = self._space(ctx, schema, previous[1] if previous else None)
+        space = self._space(ctx, schema, previous[1] if previous else None, splits.train.n_rows)
         x_train = schema.encode_columns(splits.train.columns, splits.train.n_rows)
         best, trials, stopped = self._search(ctx, space, schema, x_train, splits.y_train)
         booster, candidate = self._final_model(ctx, space, schema, x_train, splits, best)
@@ -91,10 +93,10 @@ class TableEngine:
         y_eval, eval_keys = encode_labels(schema, evaluation.columns[table.label_column])
         return TableSplits(schema, train, evaluation, y_all, y_eval, eval_keys)
 
-    def _space(self, ctx: TrainContext, schema: TableSchema, init_model: lgb.Booster | None) -> SearchSpace:
+    def _space(self, ctx: TrainContext, schema: TableSchema, init_model: lgb.Booster | None, n_rows: int
+               ) -> SearchSpace:
         base: dict[str, Any] = {"verbosity": -1, "seed": ctx.params.seed, "deterministic": True,
-                                "force_row_wise": True, "num_threads": int(ctx.params.extra.get("threads", 0))
-                                or os.cpu_count() or 1}
+                                "force_row_wise": True, "num_threads": _threads(ctx, n_rows)}
         if schema.problem == "regression":
             base |= {"objective": "regression", "metric": "l2"}
             metric = "l2"
@@ -160,8 +162,10 @@ class TableEngine:
                                 params=DATASET_PARAMS).construct()
         booster = fit(space, best.params, dtrain, deval, rounds, ctx.should_stop, record=record)
         for name, series in record.items():
-            for i, value in enumerate(series.get(space.metric, [])):
-                ctx.curve(f"final_{name}", iteration=i + 1, **{space.metric: round(float(value), 6)})
+            values = series.get(space.metric, [])
+            step = max(1, math.ceil(len(values) / MAX_CURVE_POINTS))  # keep curves small in the job row
+            for i in [*range(0, len(values), step), *([len(values) - 1] if (len(values) - 1) % step else [])]:
+                ctx.curve(f"final_{name}", iteration=i + 1, **{space.metric: round(float(values[i]), 6)})
         latency = measure_latency_ms(booster, x[:1])
         if space.max_latency_ms is not None and latency > space.max_latency_ms:
             ctx.log(f"refit answers in {latency:.3f} ms > {space.max_latency_ms} ms: the trial's model is kept")
@@ -235,6 +239,13 @@ def _previous_model(ctx: TrainContext) -> tuple[TableSchema, lgb.Booster] | None
         return None
     ctx.log(f"incremental training: continuing from {manifest.get('training_job_id', 'the previous model')}")
     return previous, lgb.Booster(model_file=str(folder / manifest["artifacts"]["model"]))
+
+
+def _threads(ctx: TrainContext, n_rows: int) -> int:
+    """One thread below ~20k rows: OpenMP start-up and contention cost more than they save on small tables."""
+    if ctx.params.extra.get("threads"):
+        return int(ctx.params.extra["threads"])
+    return 1 if n_rows < SMALL_TABLE_ROWS else (os.cpu_count() or 1)
 
 
 def _best_metric(space: SearchSpace, best: Trial) -> dict[str, Any]:

@@ -20,8 +20,10 @@ router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])
 WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]
 
 
-def to_read(job: TrainingJob) -> TrainingJobRead:
+def to_read(job: TrainingJob, summary: bool = False) -> TrainingJobRead:
     read = TrainingJobRead.model_validate(job)
+    if summary:  # lists leave out the bulky parts; GET one job for them
+        read.logs, read.curves, read.candidates = read.logs[-5:], None, None
     if job.started_at is not None:
         end: datetime = job.finished_at or utcnow()
         read.duration_seconds = round((end - job.started_at).total_seconds(), 3)
@@ -59,12 +61,14 @@ async def list_training_jobs(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> TrainingJobList:
-    """The tenant's training jobs, newest first, filtered and paginated (``offset``/``limit``)."""
+    """The tenant's training jobs, newest first, filtered and paginated (``offset``/``limit``).
+
+    Items carry the last 5 log lines and no curves or candidates; get one job for those."""
     page = await TrainingJobService(session, runtime, principal.tenant_id).search(
         status=status, task_type=task_type, project_id=project_id, dataset_id=dataset_id,
         offset=offset, limit=limit,
     )
-    return TrainingJobList(items=[to_read(job) for job in page.items], total=page.total)
+    return TrainingJobList(items=[to_read(job, summary=True) for job in page.items], total=page.total)
 
 
 @router.get("/{job_id}", response_model=TrainingJobRead, summary="Get a training job")
