@@ -26,7 +26,7 @@ import numpy as np
 
 from shared.packages import load_predictor, read_manifest, write_manifest
 from shared.packages.table import TablePredictor, TableSchema
-from trainer.engines.base import EngineResult, TableData, TrainContext
+from trainer.engines.base import EngineResult, TrainContext
 from trainer.engines.table_data import (
     DataError, Frame, TableSplits, build_schema, encode_labels, labeled, read_table, split_frame,
 )
