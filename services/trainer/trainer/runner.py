@@ -86,7 +86,10 @@ async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
     try:
         emit("progress", percent=0.0, phase="loading data", metric=None)
         params = _params(spec)
+        # The engine's libraries (LightGBM, optuna, torch...) take seconds to import: overlap with the download.
+        engine_loading = asyncio.create_task(asyncio.to_thread(load_engine, spec.task_type))
         data = await load_version(store, spec.version, spec.task_type, work, params.train_ratio, params.seed)
+        engine = await engine_loading
         log(f"version {spec.version.get('version_name')}: {len(data.train)} train / {len(data.eval)} eval samples"
             if data.table is None else f"version {spec.version.get('version_name')}: table files downloaded")
         if spec.incremental_package_uri:
@@ -100,7 +103,7 @@ async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
             packaging_margin_seconds=spec.packaging_margin_seconds, stop_requested=stop.is_set,
             on_progress=lambda p, phase, metric: emit("progress", percent=p, phase=phase, metric=metric), log=log,
         )
-        result = await asyncio.to_thread(load_engine(spec.task_type).train, ctx)
+        result = await asyncio.to_thread(engine.train, ctx)
         _complete_manifest(ctx.package_dir, spec, result.metrics)
         emit("progress", percent=98.0, phase="uploading", metric=None)
         await _upload(store, ctx.package_dir, spec.package_uri)

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import TYPE_CHECKING
 
-from shared.logging import configure_logging, get_logger
-from shared.service import build_runtime
-from trainer.config import Settings
-from trainer.definition import SERVICE
-from trainer.jobworker import TrainingWorker
+if TYPE_CHECKING:
+    from trainer.config import Settings
 
-log = get_logger(__name__)
+# Imports stay inside the functions: a training process (multiprocessing spawn) re-imports this main
+# module, and should not pay for the web, database and broker libraries it never uses.
 
 
 async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
     """Run until ``stop`` is set; a job in progress is handed back (pending again) on the way out."""
+    from shared.service import build_runtime
+    from trainer.config import Settings
+    from trainer.definition import SERVICE
+    from trainer.jobworker import TrainingWorker
+
     runtime = build_runtime(SERVICE, settings or Settings())
     await runtime.start(background=True)
     try:
@@ -30,6 +34,9 @@ async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
 
 
 def main() -> None:
+    from shared.logging import configure_logging
+    from trainer.config import Settings
+
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
 
