@@ -137,6 +137,17 @@ async def test_stop_mid_training_keeps_the_best_model(platform_factory, workers,
     folder = await _download_package(platform.runtimes["trainer"].store, job["package_uri"], tmp_path / "pkg")
     assert load_predictor(folder).predict(json.dumps(tables.as_request_rows(version["eval_rows"][:3])).encode())
 
+    # The kept model is a starting point: an incremental job continues boosting from it.
+    again = await client.post("/v1/training-jobs", json=_create(
+        version, training_preference="performance_first", incremental_training_version=job_id))
+    assert again.status_code == 201, again.text
+    second = await _watch(client, again.json()["id"], {"completed", "failed"}, timeout=90)
+    assert second["status"] == "completed", second["error_msg"]
+    assert any("incremental training: continuing" in line for line in second["logs"]), second["logs"]
+    folder = await _download_package(platform.runtimes["trainer"].store, second["package_uri"], tmp_path / "pkg2")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["parameters"]["incremental"] is True
+
 
 async def test_killed_worker_job_is_taken_over_after_lease_expiry(platform_factory, workers, tables) -> None:
     platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 12}})
