@@ -160,7 +160,13 @@ class TableEngine:
             x_eval = schema.encode_columns(splits.eval.columns, splits.eval.n_rows)
             deval = lgb.Dataset(x_eval, splits.y_eval, reference=dtrain, free_raw_data=False,
                                 params=DATASET_PARAMS).construct()
-        booster = fit(space, best.params, dtrain, deval, rounds, ctx.should_stop, record=record)
+        # A stop request does not cut the refit short (it is brief); only the end of the budget does, and a
+        # cut refit is worse than the trial's model, so the trial's model is kept then.
+        booster = fit(space, best.params, dtrain, deval, rounds,
+                      lambda: ctx.remaining_seconds() <= ctx.packaging_margin_seconds / 2, record=record)
+        if booster.current_iteration() - init_rounds < rounds:
+            ctx.log("final fit cut by the budget: the best trial's model is kept")
+            return best.booster, f"lightgbm-trial-{best.number}"
         for name, series in record.items():
             values = series.get(space.metric, [])
             step = max(1, math.ceil(len(values) / MAX_CURVE_POINTS))  # keep curves small in the job row
