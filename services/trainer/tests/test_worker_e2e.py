@@ -208,23 +208,12 @@ async def test_worker_shutdown_hands_its_job_back(platform_factory, workers, tab
 
 
 async def test_in_process_worker_on_the_memory_bus(platform_factory, tables) -> None:
-    """The embedded mode's wiring: the same worker as a task of the service process, on the in-memory broker."""
-    from trainer.dispatch import job_queue_spec
-    from trainer.jobworker import TrainingWorker
-
-    platform = await platform_factory(["dataset", "trainer"], bus="memory",
-                                      overrides={"trainer": {"test_budget_seconds": 30, "worker_poll_seconds": 0.2}})
+    """The embedded mode's wiring: the worker as a background loop of the service runtime, in-memory broker."""
+    platform = await platform_factory(["dataset", "trainer"], bus="memory", overrides={"trainer": {
+        "test_budget_seconds": 30, "worker_poll_seconds": 0.2, "in_process_worker": True, "worker_id": "embedded"}})
     version = await tables.publish(platform)
-    runtime = platform.runtimes["trainer"]
-    await runtime.transport.declare_queue(job_queue_spec(runtime.settings, "cpu"))  # as the worker will on start
-    stop = asyncio.Event()
-    task = asyncio.create_task(TrainingWorker(runtime, "embedded").run(stop))
-    try:
-        client = platform.client("trainer")
-        created = await client.post("/v1/training-jobs", json=_create(version, training_preference="performance_first"))
-        job = await _watch(client, created.json()["id"], {"completed", "failed"}, timeout=90)
-        assert job["status"] == "completed" and job["worker_id"] == "embedded", job["error_msg"]
-        assert job["metrics"]["accuracy"] > 0.75
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, timeout=30)
+    client = platform.client("trainer")
+    created = await client.post("/v1/training-jobs", json=_create(version, training_preference="performance_first"))
+    job = await _watch(client, created.json()["id"], {"completed", "failed"}, timeout=90)
+    assert job["status"] == "completed" and job["worker_id"] == "embedded", job["error_msg"]
+    assert job["metrics"]["accuracy"] > 0.75

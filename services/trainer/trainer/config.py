@@ -11,6 +11,15 @@ from shared.settings import ServiceSettings
 class Settings(ServiceSettings):
     service_name: ClassVar[str] = "trainer"
 
+    @property
+    def runs_training_worker(self) -> bool:
+        return self.is_embedded if self.in_process_worker is None else self.in_process_worker
+
+    in_process_worker: bool | None = Field(
+        default=None,
+        description="Run the training worker inside the service runtime (default: in the embedded mode only; "
+        "the distributed mode runs `python -m trainer.worker`)",
+    )
     worker_flavors: list[str] = Field(default=["cpu"], description="Job queues this worker serves (cpu, gpu)")
     worker_id: str | None = Field(default=None, description="Name of this worker in leases (default host:pid)")
     worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker asks for a job")

@@ -12,6 +12,15 @@ def _routers():
     return [router]
 
 
+async def training_worker(runtime, stop) -> None:
+    """The training worker as a background loop of the runtime (embedded mode, `python -m trainer.worker`)."""
+    if not runtime.settings.runs_training_worker:
+        return
+    from trainer.jobworker import TrainingWorker
+
+    await TrainingWorker(runtime).run(stop)
+
+
 SERVICE = ServiceDefinition(
     name="trainer",
     title="ExeML Trainer service",
@@ -21,4 +30,5 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    background_loops=lambda: [training_worker],
 )

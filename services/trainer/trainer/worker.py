@@ -23,12 +23,13 @@ async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
     from shared.service import build_runtime
     from trainer.config import Settings
     from trainer.definition import SERVICE
-    from trainer.jobworker import TrainingWorker
 
-    runtime = build_runtime(SERVICE, settings or Settings())
+    # This process is a worker whatever the mode: the runtime's background loop runs the training worker.
+    settings = (settings or Settings()).model_copy(update={"in_process_worker": True})
+    runtime = build_runtime(SERVICE, settings)
     await runtime.start(background=True)
     try:
-        await TrainingWorker(runtime).run(stop)
+        await stop.wait()
     finally:
         await runtime.stop()
 

@@ -12,6 +12,7 @@ from trainer.engines.base import Engine
 __all__ = ["ENGINES", "load_engine"]
 
 ENGINES: dict[str, str] = {
+    "image_classification": "trainer.engines.image_classification:ImageClassificationEngine",
     "predictive_analytics": "trainer.engines.table:TableEngine",
 }
 
