@@ -64,14 +64,16 @@ def parse_number(value: Any) -> float:
 
 
 def category_key(value: Any) -> str | None:
-    """A cell as a category name; None when missing. ``3``, ``3.0`` and ``"3"`` are the same category."""
+    """A cell as a category name; None when missing. ``3``, ``3.0`` and ``"3"`` are the same category, and
+    so are ``true``, ``"True"`` and ``"TRUE"`` (a CSV written by pandas spells booleans ``True``)."""
     if _is_missing(value):
         return None
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return str(value).strip()
+    text = str(value).strip()
+    return text.lower() if text.lower() in ("true", "false") else text
 
 
 class TableSchema:

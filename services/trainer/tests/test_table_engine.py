@@ -152,3 +152,21 @@ def test_predictor_needs_only_numpy_and_lightgbm(tmp_path, tables) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["data"]["resp_data"]) == 2
+
+
+def test_cells_and_request_values_encode_alike() -> None:
+    """CSV text (as pandas writes it) and JSON request values land on the same category or number."""
+    from shared.packages.table import TableSchema, category_key, parse_number
+
+    assert category_key(True) == category_key("True") == category_key("TRUE") == "true"
+    assert category_key(3) == category_key(3.0) == category_key("3") == "3"
+    assert category_key("") is None and category_key("NA") is None and category_key(None) is None
+    assert parse_number("2.5") == parse_number(2.5) == 2.5
+    schema = TableSchema([{"name": "flag", "type": "categorical", "categories": ["false", "true"]},
+                          {"name": "x", "type": "numeric"}], "class", "classification", ["a", "b"])
+    from_csv = schema.encode_columns({"flag": ["True", "False", ""], "x": ["1", "", "NA"]}, 3)
+    from_json = schema.encode_rows([{"flag": True, "x": 1}, {"flag": "false", "x": None}, {"flag": None, "x": "NA"}])
+    import numpy as np
+
+    assert np.array_equal(from_csv, from_json, equal_nan=True)
+    assert np.isnan(from_json[2]).all() and from_json[0].tolist() == [1.0, 1.0]

@@ -124,8 +124,10 @@ async def finish(session: AsyncSession, outbox: Outbox, holder: Holder, state: d
     kind, stopping = outcome["status"], job.status == "terminating"
     if kind == "ok":
         _apply_success(job, outcome, stopping)
+        # The package's labels in class-index order; job.labels stays the version's (incremental rule).
         event: Any = JobSucceeded(**job.event_fields(), package_uri=job.package_uri, engine=job.engine,
-                                  labels=job.labels, metrics=job.metrics or {}, stopped_early=job.stopped_early)
+                                  labels=outcome["labels"] or job.labels, metrics=job.metrics or {},
+                                  stopped_early=job.stopped_early)
     elif kind == "stopped":
         job.status = "terminated"
         event = JobStopped(**job.event_fields(), reason=job.stop_reason or "user")
@@ -142,7 +144,7 @@ def _apply_success(job: TrainingJob, outcome: dict[str, Any], stopping: bool) ->
     job.status, job.progress = "completed", 100.0
     job.engine, job.candidate = outcome["engine"], outcome["candidate"]
     job.metrics, job.curves, job.candidates = outcome["metrics"], outcome["curves"], outcome["candidates"]
-    job.package_uri, job.labels = outcome["package_uri"], outcome["labels"] or job.labels
+    job.package_uri = outcome["package_uri"]
     job.stopped_early = bool(outcome["stopped_early"]) or stopping
     if job.stopped_early and job.stop_reason is None:
         job.stop_reason = "budget"

@@ -22,7 +22,7 @@ from trainer.engines.base import DataError, TableData
 __all__ = ["DataError", "Frame", "TableSplits", "build_schema", "infer_problem", "read_table", "split_frame"]
 
 MAX_CATEGORIES = 1000
-MAX_CLASSES_FOR_INT_LABEL = 20
+CONTINUOUS_DISTINCT = 25  # dataset/publish_table.py uses the same threshold
 
 
 @dataclass
@@ -62,17 +62,16 @@ def read_table(path: Path, names: list[str] | None) -> Frame:
 
 
 def infer_problem(values: list[Any], declared_type: str | None) -> str:
-    """Discrete label -> classification; continuous -> regression (integers: up to 20 distinct values)."""
+    """Discrete label -> classification; continuous -> regression: a numeric label with fewer than 25
+    distinct values is discrete (the dataset service's rule, so its version statistics agree)."""
     if declared_type in ("string", "bool"):
         return "classification"
     try:
         numbers = [parse_number(v) for v in values]
     except ValueError:
         return "classification"
-    numbers = [x for x in numbers if not math.isnan(x)]
-    if all(x.is_integer() for x in numbers) and len(set(numbers)) <= MAX_CLASSES_FOR_INT_LABEL:
-        return "classification"
-    return "regression"
+    distinct = {x for x in numbers if not math.isnan(x)}
+    return "classification" if len(distinct) < CONTINUOUS_DISTINCT else "regression"
 
 
 def _column_type(values: list[Any], declared: str | None, n_rows: int) -> dict[str, Any]:
