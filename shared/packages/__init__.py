@@ -71,6 +71,7 @@ TASK_TYPES = (
 # task_type -> "module:Class" of its predictor, imported on first use.
 PREDICTORS: dict[str, str] = {
     "image_classification": "shared.packages.image:ImageClassificationPredictor",
+    "predictive_analytics": "shared.packages.table:TablePredictor",
 }
 
 
