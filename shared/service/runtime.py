@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.auth import TokenCodec
 from shared.db import migrations
@@ -46,7 +47,9 @@ class ServiceRuntime:
     relay: OutboxRelay
     consumer: EventConsumer
     peers: Peers
+    state: dict[str, Any] = field(default_factory=dict)  # a service's own live objects (its lifespan sets them)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _lifespan: contextlib.AsyncExitStack | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _connected: bool = False
 
@@ -63,9 +66,15 @@ class ServiceRuntime:
             self._stop.clear()
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
             await self.consumer.start()
+        if self.definition.lifespan is not None:
+            self._lifespan = contextlib.AsyncExitStack()
+            await self._lifespan.enter_async_context(self.definition.lifespan(self, background))
         log.info("service runtime started", service=self.definition.name, background=background)
 
     async def stop(self) -> None:
+        if self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            await lifespan.aclose()
         self._stop.set()
         await self.consumer.stop()
         await self.peers.aclose()
@@ -119,7 +128,7 @@ def build_runtime(
     )
     definition.register_consumers(consumer)
     token_codec = TokenCodec(settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         definition=definition,
         settings=settings,
         db=db,
@@ -131,3 +140,5 @@ def build_runtime(
         consumer=consumer,
         peers=Peers(definition.name, settings, token_codec),
     )
+    consumer.runtime = runtime
+    return runtime
