@@ -20,7 +20,7 @@ from shared.messaging.envelope import make_envelope
 from shared.packages import write_manifest
 from shared.storage import ObjectStore, S3Uri
 
-__all__ = ["table_package", "tar_gz", "put_package", "publish_event", "TABLE_ROWS"]
+__all__ = ["table_package", "tar_gz", "put_package", "publish_event", "upload_version", "TABLE_ROWS"]
 
 COLUMNS = ["attr_1", "attr_2", "attr_3"]
 TABLE_ROWS = [{"attr_1": 1.5, "attr_2": 0.2, "attr_3": -1.0}, {"attr_1": -2.0, "attr_2": -0.5, "attr_3": 0.3}]
@@ -71,3 +71,11 @@ async def publish_event(transport, event, *, tenant_id: str, source: str = "/exe
     await transport.publish(OutgoingMessage(routing_key=envelope.type, body=envelope.to_bytes(),
                                             message_id=envelope.id, headers={"tenantid": tenant_id}))
     return envelope
+
+
+async def upload_version(client, name: str, files: dict[str, bytes]) -> dict:
+    """Register a package through the registry API (``POST /v1/models``); returns the new version."""
+    response = await client.post("/v1/models", data={"model_name": name},
+                                 files={"file": ("pkg.tar.gz", tar_gz(files), "application/gzip")})
+    assert response.status_code == 201, response.text
+    return response.json()

@@ -1,0 +1,54 @@
+"""What the inference service runs besides its routes: Triton (child process or remote) and the reconciler."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from inference.config import Settings
+from inference.counters import CallCounters
+from inference.reconciler import Reconciler
+from inference.routing import WeightedRouter
+from inference.triton.client import TritonModels
+from inference.triton.server import TritonProcess
+from shared.service import ServiceRuntime
+
+__all__ = ["inference_lifespan"]
+
+
+@asynccontextmanager
+async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> AsyncIterator[None]:
+    """Start Triton when no ``triton_url`` is set, connect to it, and (``background``) run the reconciler.
+
+    The reconciler runs where the consumers run: in the worker process, or in the embedded/test process.
+    """
+    settings: Settings = runtime.settings  # type: ignore[assignment]
+    process: TritonProcess | None = None
+    url, repository = settings.triton_url, settings.triton_model_repository
+    if url is None:
+        repository = (repository or settings.data_dir / "triton-models").resolve()
+        process = TritonProcess(repository, settings.triton_venv)
+        url = await process.start()
+    triton = TritonModels(url, repository)
+    counters = CallCounters(runtime.db)
+    runtime.state.update(triton=triton, router=WeightedRouter(), triton_process=process, counters=counters)
+    counting = asyncio.create_task(counters.run(), name="inference-call-counters")
+    reconciler: Reconciler | None = None
+    task: asyncio.Task[None] | None = None
+    if background:
+        reconciler = Reconciler(runtime, triton)
+        runtime.state["reconciler"] = reconciler
+        runtime.outbox.on_commit(reconciler.wake)
+        task = asyncio.create_task(reconciler.run(), name="inference-reconciler")
+    try:
+        yield
+    finally:
+        await counters.close()
+        await counting
+        if reconciler is not None and task is not None:
+            await reconciler.close()
+            await task
+        await triton.close()
+        if process is not None:
+            await process.stop()
