@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,11 +15,16 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.tables import MessagingTables
 from shared.settings import ServiceSettings
 
-__all__ = ["ServiceDefinition"]
+__all__ = ["BackgroundLoop", "ServiceDefinition"]
 
 
 def _no_consumers(_consumer: EventConsumer) -> None:
     return None
+
+
+# A loop the runtime runs beside the relay and consumers (a sweeper, a scheduler, a delivery loop): it gets
+# the runtime and an event that is set at shutdown, and must return soon after.
+BackgroundLoop = Callable[[Any, asyncio.Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -40,3 +46,4 @@ class ServiceDefinition:
     routers: Callable[[], Sequence[APIRouter]] = field(default=lambda: ())
     register_consumers: Callable[[EventConsumer], None] = _no_consumers
     lifespan: Callable[[Any, bool], AbstractAsyncContextManager[None]] | None = None
+    background_loops: Callable[[], Sequence[BackgroundLoop]] = field(default=lambda: ())

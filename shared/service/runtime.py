@@ -66,6 +66,9 @@ class ServiceRuntime:
             self._stop.clear()
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
             await self.consumer.start()
+            for loop in self.definition.background_loops():
+                name = f"{self.definition.name}-{getattr(loop, '__name__', 'loop')}"
+                self._tasks.append(asyncio.create_task(loop(self, self._stop), name=name))
         if self.definition.lifespan is not None:
             self._lifespan = contextlib.AsyncExitStack()
             await self._lifespan.enter_async_context(self.definition.lifespan(self, background))

@@ -2,9 +2,25 @@
 
 from typing import ClassVar
 
+from pydantic import Field
 
 from shared.settings import ServiceSettings
+
+MB = 1024 * 1024
 
 
 class Settings(ServiceSettings):
     service_name: ClassVar[str] = "dataset"
+
+    # Limits of the seeds (Preparing Data pages); a deployment may raise the upload limit.
+    image_max_bytes: int = Field(default=5 * MB, gt=0, description="Largest image file")
+    audio_max_bytes: int = Field(default=4 * MB, gt=0, description="Largest WAV file")
+    text_max_bytes: int = Field(default=8 * MB, gt=0, description="Largest text or CSV object file")
+    table_max_bytes: int = Field(default=100 * MB, gt=0, description="Largest table (all CSV files together)")
+    upload_max_bytes: int = Field(default=8 * MB, gt=0, description="Largest multipart upload (all files)")
+    audio_min_seconds: float = Field(default=1.0, ge=0, description="WAV files must be longer than this")
+    table_max_columns: int = Field(default=200, gt=0, description="A table must have fewer columns than this")
+    import_concurrency: int = Field(default=16, ge=1, le=256, description="Objects fetched at once by an import")
+    import_batch_size: int = Field(default=500, ge=1, le=500, description="Samples per transaction and event")
+    max_reported_errors: int = Field(default=1000, ge=1, description="Per-file errors kept on an import task")
+    task_stale_seconds: float = Field(default=300, gt=0, description="A running task without progress this long is resumed")

@@ -5,6 +5,13 @@ from dataset.consumers import register_consumers
 from dataset.models import Base, messaging
 from shared.service import ServiceDefinition
 
+
+def _routers():
+    from dataset.routes import datasets, samples, versions
+
+    return [datasets.router, samples.router, versions.router]
+
+
 SERVICE = ServiceDefinition(
     name="dataset",
     title="ExeML Dataset service",
@@ -12,5 +19,6 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    routers=_routers,
     register_consumers=register_consumers,
 )

@@ -1,0 +1,173 @@
+"""Import tasks: list an s3:// folder (or read a manifest), validate every file, store the good samples.
+
+Work is done in batches, each one transaction (samples + events + task progress), so an interruption keeps
+what was stored and a re-run (or a synchronisation) skips the files already imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from dataset.config import Settings
+from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
+from dataset.manifest_import import manifest_units
+from dataset.models import Dataset, ImportTask
+from dataset.repository import SampleRepository
+from dataset.types import KINDS, DatasetKind
+from dataset.validation import Rejected
+from dataset.writer import add_samples
+from shared.db.base import utcnow
+from shared.errors import NotFound
+from shared.events.dataset import ImportCompleted
+from shared.logging import get_logger
+from shared.service import ServiceRuntime
+from shared.storage import S3Uri
+
+__all__ = ["run_import", "claim_task"]
+
+log = get_logger(__name__)
+Loader = Callable[[str], Awaitable[bytes]]
+
+
+async def claim_task(runtime: ServiceRuntime, model: Any, tenant_id: str, task_id: str, running: str) -> bool:
+    """Take a queued (or stale running) task row; False if another runner has it or it is finished."""
+    stale = utcnow() - timedelta(seconds=runtime.settings.task_stale_seconds)  # type: ignore[attr-defined]
+    async with runtime.db.session() as session:
+        result = await session.execute(
+            sa.update(model)
+            .where(model.id == task_id, model.tenant_id == tenant_id,
+                   sa.or_(model.status == "QUEUED", sa.and_(model.status == running, model.updated_at < stale)))
+            .values(status=running, updated_at=utcnow())
+        )
+        return result.rowcount == 1
+
+
+async def run_import(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
+    if not await claim_task(runtime, ImportTask, tenant_id, task_id, "RUNNING"):
+        return
+    try:
+        await _run(runtime, tenant_id, task_id)
+    except Exception as exc:  # the task records the failure; what was stored stays stored
+        log.exception("import task failed", task_id=task_id)
+        await _finish(runtime, tenant_id, task_id, "FAILED", f"{type(exc).__name__}: {exc}"[:2000])
+
+
+def _limit_for(path: str, kind: DatasetKind, settings: Settings) -> int:
+    lower = path.lower()
+    if lower.endswith((".txt", ".xml")) and not kind.is_text:
+        return settings.text_max_bytes
+    return {0: settings.image_max_bytes, 1: settings.image_max_bytes, 100: settings.text_max_bytes,
+            200: settings.audio_max_bytes, 400: settings.table_max_bytes}[kind.code]
+
+
+async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
+    settings: Settings = runtime.settings  # type: ignore[assignment]
+    async with runtime.db.session() as session:
+        task = await session.get(ImportTask, task_id)
+        dataset = await session.get(Dataset, task.dataset_id)
+        assert task is not None and dataset is not None and dataset.tenant_id == tenant_id
+        task.started_at = task.started_at or utcnow()
+        dataset.status = 8
+        existing = await SampleRepository(session, tenant_id).source_keys(dataset.id)
+    kind = KINDS[dataset.dataset_type]
+    if task.import_type == "manifest":
+        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings)
+    else:
+        units, errors, load = await _folder_units(runtime, task.import_path, kind, settings)
+    files_done = {k.split("#", 1)[0] for k in existing}
+    todo = [u for u in units if u.uri not in files_done]
+    await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
+    table = TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema) if kind.is_table else None
+    concurrency = 1 if kind.is_table else settings.import_concurrency
+    for start in range(0, len(todo), settings.import_batch_size):
+        batch = todo[start:start + settings.import_batch_size]
+        candidates, batch_errors = await _build(batch, kind, load, settings, table, task.import_annotations, concurrency)
+        await _store_batch(runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table)
+    await _finish(runtime, tenant_id, task_id, "COMPLETED", None)
+
+
+async def _folder_units(runtime: ServiceRuntime, import_path: str, kind: DatasetKind, settings: Settings):
+    root = S3Uri.parse(import_path)
+    prefix = root.key if not root.key or root.key.endswith("/") else root.key + "/"
+    listing = await runtime.store.list(root.bucket, prefix)
+    sizes = {info.key[len(prefix):]: info.size for info in listing if not info.key.endswith("/")}
+    units, errors = group_units(sorted(sizes), kind, lambda rel: str(S3Uri(root.bucket, prefix + rel)))
+
+    async def load(rel: str) -> bytes:
+        if sizes.get(rel, 0) > _limit_for(rel, kind, settings):
+            raise Rejected("file_too_large", f"the file has {sizes[rel]} bytes; at most {_limit_for(rel, kind, settings)}")
+        try:
+            return await runtime.store.get(S3Uri(root.bucket, prefix + rel))
+        except NotFound as exc:
+            raise Rejected("file_missing", f"the object disappeared during the import: {exc}") from exc
+
+    return units, errors, load
+
+
+async def _build(units: list[Unit], kind: DatasetKind, load: Loader, settings: Settings, table: TableContext | None,
+                 import_annotations: bool, concurrency: int) -> tuple[list[Candidate], list[FileError]]:
+    semaphore = asyncio.Semaphore(concurrency)
+    errors: list[FileError] = []
+
+    async def one(unit: Unit) -> list[Candidate]:
+        async with semaphore:
+            try:
+                cands = await build_unit(unit, kind, load, settings, table, import_annotations=import_annotations,
+                                         warnings=errors)
+            except UnitRejected as exc:
+                errors.append(exc.error)
+                return []
+            if table is not None and cands:
+                table.schema = table.schema or cands[0].schema
+            return cands
+
+    results = await asyncio.gather(*(one(u) for u in units))
+    return [c for cands in results for c in cands], errors
+
+
+async def _store_batch(runtime, tenant_id, task_id, dataset_id, candidates, errors, unit_count, table) -> None:
+    failed_files = {e.file for e in errors if e.rule != "voc_box_outside"}
+    async with runtime.db.session() as session:
+        dataset = await session.get(Dataset, dataset_id)
+        if table is not None and dataset.table_schema is None and table.schema is not None:
+            dataset.table_schema = table.schema
+            if dataset.label_column is None:
+                dataset.label_column = table.schema[-1]["name"]
+        await add_samples(session, runtime, dataset, candidates, task_id)
+        task = await session.get(ImportTask, task_id)
+        task.processed_count += unit_count
+        task.added_count += len(candidates)
+        task.annotated_count += sum(1 for c in candidates if c.annotations)
+        task.failed_count += len(failed_files)
+        task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
+
+
+async def _progress(runtime, task_id, *, total: int, skipped: int, errors: list[FileError]) -> None:
+    async with runtime.db.session() as session:
+        task = await session.get(ImportTask, task_id)
+        task.total_count, task.skipped_count = total, skipped
+        task.failed_count += len(errors)
+        task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
+
+
+def _merged(current: list[dict[str, Any]] | None, new: list[FileError], cap: int) -> list[dict[str, Any]]:
+    return (list(current or []) + [e.as_dict() for e in new])[:cap]
+
+
+async def _finish(runtime: ServiceRuntime, tenant_id: str, task_id: str, status: str, error_msg: str | None) -> None:
+    async with runtime.db.session() as session:
+        task = await session.get(ImportTask, task_id)
+        dataset = await session.get(Dataset, task.dataset_id)
+        task.status, task.error_msg, task.finished_at = status, error_msg, utcnow()
+        if dataset is not None:
+            dataset.status = 1
+        await runtime.outbox.add(session, ImportCompleted(
+            dataset_id=task.dataset_id, import_id=task.id, status="completed" if status == "COMPLETED" else "failed",
+            added=task.added_count, failed=task.failed_count, error_msg=error_msg,
+        ), subject=task.dataset_id, tenant_id=tenant_id)
+    log.info("import task finished", task_id=task_id, status=status)

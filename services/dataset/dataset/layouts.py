@@ -1,0 +1,243 @@
+"""The seeds' directory layouts: which files form one sample, and how each becomes samples.
+
+A *unit* is one sample file plus its companion (image + same-stem ``.txt`` or VOC ``.xml``; text object file +
+``_result.txt``); WAV files take their label from their folder; each CSV file is one table part. Turning a unit
+into :class:`Candidate` samples validates everything and raises :class:`UnitRejected` for the files that break
+a rule, so the caller records the errors and stores nothing of that unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from dataset.config import Settings
+from dataset.table import infer_schema, read_csv
+from dataset.types import DatasetKind
+from dataset.validation import Rejected, check_audio, check_image, check_label, check_name, decode_text
+from dataset.voc import boxes_outside, parse_voc
+from shared.events.dataset import ImportedAnnotation
+
+__all__ = ["Candidate", "FileError", "Unit", "UnitRejected", "group_units", "build_unit", "TableContext"]
+
+Loader = Callable[[str], Awaitable[bytes]]
+RESULT_SUFFIX = "_result.txt"
+
+
+@dataclass
+class FileError:
+    file: str
+    rule: str
+    msg: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"file": self.file, "rule": self.rule, "msg": self.msg}
+
+
+class UnitRejected(Exception):
+    def __init__(self, error: FileError) -> None:
+        super().__init__(error.msg)
+        self.error = error
+
+
+@dataclass
+class Candidate:
+    """A sample ready to be stored (``source_key`` identifies it for synchronisation)."""
+
+    name: str
+    source: str
+    source_key: str
+    sample_type: int
+    size: int = 0
+    width: int | None = None
+    height: int | None = None
+    text: str | None = None
+    row_count: int | None = None
+    annotations: list[ImportedAnnotation] = field(default_factory=list)
+    schema: list[dict[str, Any]] | None = None
+
+
+@dataclass
+class Unit:
+    path: str  # relative to the import root
+    uri: str
+    companion: str | None = None
+    # From a manifest: the line's inline text and its annotations (None = take them from the files).
+    text: str | None = None
+    annotations: list[ImportedAnnotation] | None = None
+
+
+@dataclass
+class TableContext:
+    with_header: bool
+    label_column: str | None
+    schema: list[dict[str, Any]] | None  # the dataset's schema so far (all parts must match it)
+
+
+def _stem(path: str) -> str:
+    return posixpath.splitext(path)[0]
+
+
+def group_units(paths: list[str], kind: DatasetKind, uri_of: Callable[[str], str]) -> tuple[list[Unit], list[FileError]]:
+    """Pair sample files with their companions; files of no use to this type are reported."""
+    present = set(paths)
+    units: list[Unit] = []
+    errors: list[FileError] = []
+    companion_ext = {0: ".txt", 1: ".xml"}.get(kind.code)
+    for path in paths:
+        lower = path.lower()
+        if kind.is_text and lower.endswith(RESULT_SUFFIX):
+            continue
+        if companion_ext and lower.endswith(companion_ext):
+            continue
+        if not lower.endswith(kind.extensions):
+            errors.append(FileError(path, "file_type", f"not a {'/'.join(kind.extensions)} file for a {kind.name} dataset"))
+            continue
+        companion = None
+        if companion_ext:
+            companion = next((c for c in (_stem(path) + companion_ext, _stem(path) + companion_ext.upper()) if c in present), None)
+        elif kind.is_text:
+            result = _stem(path) + RESULT_SUFFIX
+            companion = result if result in present else None
+        units.append(Unit(path, uri_of(path), companion))
+    return units, errors
+
+
+def _reject(path: str, exc: Rejected) -> UnitRejected:
+    return UnitRejected(FileError(path, exc.rule, exc.msg))
+
+
+async def build_unit(
+    unit: Unit, kind: DatasetKind, load: Loader, settings: Settings, table: TableContext | None = None,
+    *, import_annotations: bool = True, warnings: list[FileError] | None = None,
+) -> list[Candidate]:
+    """Validate one unit and return its samples (``UnitRejected`` names the file and the rule)."""
+    if unit.text is not None:
+        return [Candidate(unit.path, f"content://{unit.text}", unit.uri, 1, len(unit.text.encode()), text=unit.text,
+                          annotations=unit.annotations or [])]
+    try:
+        check_name(unit.path, forbid_chinese=kind.is_detection)
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    companion = unit.companion if import_annotations else None
+    if kind.is_text:
+        return await _text_unit(unit, companion, load, settings)
+    try:
+        data = await load(unit.path)
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    if kind.is_table:
+        return [await asyncio.to_thread(_table_unit, unit, data, settings, table)]
+    if kind.code == 200:
+        return [_sound_unit(unit, data, settings, import_annotations)]
+    return [await _image_unit(unit, kind, data, companion, load, settings, warnings)]
+
+
+async def _image_unit(unit, kind, data, companion, load, settings, warnings) -> Candidate:
+    try:
+        info = await asyncio.to_thread(check_image, data, settings)
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    cand = Candidate(unit.path, unit.uri, unit.uri, kind.sample_type, len(data), info.width, info.height)
+    if unit.annotations is not None and companion is None:
+        return _with_boxes(cand, unit.path, [a.model_dump() for a in unit.annotations], kind, warnings)
+    if companion is None:
+        return cand
+    try:
+        raw = await load(companion)
+        if kind.is_detection:
+            objects = parse_voc(raw)
+        else:
+            lines = decode_text(raw, settings.text_max_bytes, allow_empty=True).splitlines()
+            names = list(dict.fromkeys(check_label(n) for n in lines if n.strip()))
+    except Rejected as exc:
+        raise _reject(companion, exc) from exc
+    if not kind.is_detection:
+        cand.annotations = [ImportedAnnotation(name=n) for n in names]
+        return cand
+    return _with_boxes(cand, companion, objects, kind, warnings)
+
+
+def _with_boxes(cand: Candidate, file: str, objects: list[dict[str, Any]], kind: DatasetKind,
+                warnings: list[FileError] | None) -> Candidate:
+    if not kind.is_detection:
+        cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
+        return cand
+    outside = boxes_outside(objects, cand.width or 0, cand.height or 0)
+    if outside:
+        # The seed's rule: such an image is imported, but unlabeled, and the problem is reported.
+        if warnings is not None:
+            warnings.append(FileError(file, "voc_box_outside", f"boxes of {', '.join(outside)} are not inside the "
+                                      f"{cand.width}x{cand.height} image; the image was imported unlabeled"))
+        return cand
+    cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
+    return cand
+
+
+def _sound_unit(unit: Unit, data: bytes, settings: Settings, import_annotations: bool) -> Candidate:
+    try:
+        check_audio(data, settings)
+        folder = posixpath.dirname(unit.path)
+        use_folder = folder and import_annotations and unit.annotations is None
+        label = check_label(posixpath.basename(folder)) if use_folder else None
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    cand = Candidate(unit.path, unit.uri, unit.uri, 2, len(data))
+    if unit.annotations is not None:
+        cand.annotations = unit.annotations
+    else:
+        cand.annotations = [ImportedAnnotation(name=label)] if label else []
+    return cand
+
+
+async def _text_unit(unit: Unit, companion: str | None, load: Loader, settings: Settings) -> list[Candidate]:
+    try:
+        raw = await load(unit.path)
+        lines = decode_text(raw, settings.text_max_bytes).splitlines()
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    labels: list[str] = [""] * len(lines)
+    if companion is not None:
+        try:
+            result = decode_text(await load(companion), settings.text_max_bytes, allow_empty=True).splitlines()
+            if len(result) < len(lines):
+                raise Rejected("result_lines", f"{len(result)} label lines for {len(lines)} text lines; "
+                               f"{posixpath.basename(companion)} must have one line per text line")
+            labels = [check_label(r, allow_chinese=True) if r.strip() else "" for r in result[: len(lines)]]
+        except Rejected as exc:
+            raise _reject(companion, exc) from exc
+    out = []
+    for number, (line, label) in enumerate(zip(lines, labels, strict=True), start=1):
+        if not line.strip():
+            continue
+        ann = [ImportedAnnotation(name=label)] if label else []
+        out.append(Candidate(f"{unit.path}#{number}", f"content://{line}", f"{unit.uri}#{number}", 1,
+                             len(line.encode()), text=line, annotations=ann))
+    if not out:
+        raise UnitRejected(FileError(unit.path, "empty_file", "the text file has no non-empty line"))
+    return out
+
+
+def _table_unit(unit: Unit, data: bytes, settings: Settings, table: TableContext | None) -> Candidate:
+    assert table is not None
+    try:
+        text = decode_text(data, settings.table_max_bytes)
+        frame = read_csv(text, with_header=table.with_header, max_columns=settings.table_max_columns)
+        schema = infer_schema(frame)
+        _match_schema(schema, table)
+    except Rejected as exc:
+        raise _reject(unit.path, exc) from exc
+    return Candidate(unit.path, unit.uri, unit.uri, 4, len(data), row_count=len(frame), schema=schema)
+
+
+def _match_schema(schema: list[dict[str, Any]], table: TableContext) -> None:
+    names = [c["name"] for c in schema]
+    if table.label_column and table.label_column not in names:
+        raise Rejected("label_column", f"label column {table.label_column!r} is not one of the columns {names[:10]}…")
+    if len(names) < 2:
+        raise Rejected("table_columns", "a table needs at least one feature column and a label column")
+    if table.schema is not None and names != [c["name"] for c in table.schema]:
+        raise Rejected("table_schema", f"the columns {names[:10]} differ from the dataset's columns")

@@ -1,0 +1,167 @@
+"""Queries of the dataset service, always scoped to one tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from dataset.models import Dataset, DatasetVersion, ImportTask, Sample, SampleLabel
+from shared.db import Page, Repository
+
+__all__ = ["DatasetRepository", "SampleRepository", "ImportTaskRepository", "VersionRepository", "SampleFilter"]
+
+
+class DatasetRepository(Repository[Dataset]):
+    model = Dataset
+    not_found_code = "ModelArts.4352"
+    resource_name = "dataset"
+
+    async def by_name(self, name: str) -> Dataset | None:
+        return (await self.session.execute(self.scoped().where(Dataset.name == name))).scalar_one_or_none()
+
+    async def counts(self, dataset_ids: Sequence[str]) -> dict[str, tuple[int, int, int]]:
+        """``{dataset_id: (samples, labeled, table rows)}``."""
+        if not dataset_ids:
+            return {}
+        stmt = (
+            sa.select(
+                Sample.dataset_id,
+                sa.func.count(),
+                sa.func.sum(sa.case((Sample.labeled, 1), else_=0)),
+                sa.func.sum(Sample.row_count),
+            )
+            .where(Sample.tenant_id == self.tenant_id, Sample.dataset_id.in_(dataset_ids))
+            .group_by(Sample.dataset_id)
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
+
+
+class SampleFilter:
+    def __init__(self, labeled: bool | None = None, label_name: str | None = None, usage: str | None = None,
+                 search: str | None = None, sample_type: int | None = None) -> None:
+        self.labeled, self.label_name, self.usage = labeled, label_name, usage
+        self.search, self.sample_type = search, sample_type
+
+    def where(self, dataset_id: str) -> list[Any]:
+        clauses: list[Any] = [Sample.dataset_id == dataset_id]
+        if self.labeled is not None:
+            clauses.append(Sample.labeled.is_(self.labeled))
+        if self.label_name:
+            has = sa.select(SampleLabel.sample_id).where(
+                SampleLabel.dataset_id == dataset_id, SampleLabel.name == self.label_name)
+            clauses.append(Sample.id.in_(has))
+        if self.usage:
+            clauses.append(Sample.usage == self.usage.upper())
+        if self.search:
+            clauses.append(Sample.name.contains(self.search, autoescape=True))
+        if self.sample_type is not None:
+            clauses.append(Sample.sample_type == self.sample_type)
+        return clauses
+
+
+_SORT = {"create_time": Sample.created_at, "sample_name": Sample.name, "sample_size": Sample.size}
+
+
+class SampleRepository(Repository[Sample]):
+    model = Sample
+    not_found_code = "ModelArts.4420"
+    resource_name = "sample"
+
+    async def page(self, dataset_id: str, flt: SampleFilter, *, offset: int, limit: int, sort_by: str,
+                   order: str) -> Page[Sample]:
+        column = _SORT.get(sort_by, Sample.created_at)
+        direction = column.asc() if order == "asc" else column.desc()
+        tie = Sample.id.asc() if order == "asc" else Sample.id.desc()
+        return await self.list(*flt.where(dataset_id), offset=offset, limit=limit, order_by=(direction, tie))
+
+    async def source_keys(self, dataset_id: str) -> set[str]:
+        stmt = sa.select(Sample.source_key).where(Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id)
+        return set((await self.session.execute(stmt)).scalars())
+
+    async def in_dataset(self, dataset_id: str, ids: Iterable[str]) -> list[Sample]:
+        stmt = self.scoped().where(Sample.dataset_id == dataset_id, Sample.id.in_(list(ids)))
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def all_of(self, dataset_id: str) -> list[Sample]:
+        stmt = self.scoped().where(Sample.dataset_id == dataset_id).order_by(Sample.created_at, Sample.id)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def labels_of(self, sample_ids: Sequence[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        if not sample_ids:
+            return out
+        stmt = sa.select(SampleLabel.sample_id, SampleLabel.name).where(SampleLabel.sample_id.in_(sample_ids))
+        for sample_id, name in (await self.session.execute(stmt.order_by(SampleLabel.name))).all():
+            out.setdefault(sample_id, []).append(name)
+        return out
+
+    async def set_labels(self, dataset_id: str, sample_id: str, names: Sequence[str]) -> None:
+        await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.sample_id == sample_id))
+        unique = list(dict.fromkeys(n for n in names if n))
+        if unique:
+            await self.session.execute(sa.insert(SampleLabel), [
+                {"sample_id": sample_id, "name": n, "dataset_id": dataset_id} for n in unique])
+        await self.session.execute(
+            sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id).values(labeled=bool(unique)))
+
+    async def rename_label(self, dataset_id: str, old: str, new: str) -> None:
+        having_new = sa.select(SampleLabel.sample_id).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == new)
+        await self.session.execute(sa.delete(SampleLabel).where(
+            SampleLabel.dataset_id == dataset_id, SampleLabel.name == old, SampleLabel.sample_id.in_(having_new)))
+        await self.session.execute(sa.update(SampleLabel).where(
+            SampleLabel.dataset_id == dataset_id, SampleLabel.name == old).values(name=new))
+
+    async def remove_label(self, dataset_id: str, name: str) -> None:
+        await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == name))
+        still = sa.select(SampleLabel.sample_id).where(SampleLabel.dataset_id == dataset_id)
+        await self.session.execute(sa.update(Sample).where(
+            Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id, Sample.labeled.is_(True),
+            Sample.id.not_in(still)).values(labeled=False))
+
+    async def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.sample_id.in_(ids)))
+            await self.session.execute(sa.delete(Sample).where(Sample.tenant_id == self.tenant_id, Sample.id.in_(ids)))
+
+    async def set_usage(self, dataset_id: str, usage_by_id: dict[str, str]) -> None:
+        await self.session.execute(sa.update(Sample).where(
+            Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id).values(usage=None))
+        for usage in ("TRAIN", "EVAL"):
+            ids = [i for i, u in usage_by_id.items() if u == usage]
+            for start in range(0, len(ids), 1000):
+                await self.session.execute(sa.update(Sample).where(Sample.id.in_(ids[start:start + 1000])).values(usage=usage))
+
+    async def count_referencing(self, dataset_id: str, source: str) -> int:
+        stmt = sa.select(sa.func.count()).where(
+            Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id, Sample.source_key.like(f"{source}#%"))
+        return int(await self.session.scalar(stmt) or 0)
+
+
+class ImportTaskRepository(Repository[ImportTask]):
+    model = ImportTask
+    not_found_code = "ModelArts.4357"
+    resource_name = "import task"
+
+    async def running(self, dataset_id: str) -> ImportTask | None:
+        stmt = self.scoped().where(ImportTask.dataset_id == dataset_id, ImportTask.status.in_(("QUEUED", "RUNNING")))
+        return (await self.session.execute(stmt.limit(1))).scalar_one_or_none()
+
+
+class VersionRepository(Repository[DatasetVersion]):
+    model = DatasetVersion
+    not_found_code = "ModelArts.4353"
+    resource_name = "dataset version"
+
+    async def names(self, dataset_id: str) -> list[str]:
+        stmt = sa.select(DatasetVersion.name).where(
+            DatasetVersion.tenant_id == self.tenant_id, DatasetVersion.dataset_id == dataset_id)
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def of_dataset(self, dataset_id: str, version_id: str) -> DatasetVersion:
+        version = await self.get(version_id)
+        if version.dataset_id != dataset_id:
+            await self.get("")  # same 404 as a missing version
+        return version

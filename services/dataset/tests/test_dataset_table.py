@@ -1,0 +1,66 @@
+"""Tables: CSV files with or without a header imported, published as frozen train/eval CSV files, checked."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+import pytest
+
+from shared.manifest import parse_lines
+
+pytestmark = pytest.mark.infra
+
+
+@pytest.mark.parametrize("header", [True, False])
+async def test_table_import_publish_check(harness, files, header: bool) -> None:
+    h = harness
+    parts = {"part1.csv": files.table_csv(70, header=header), "part2.csv": files.table_csv(60, header=header)}
+    ds, task = await h.import_folder(f"table{int(header)}", 400, parts, with_column_header=header)
+    assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 2, task
+    detail = (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()
+    names = [c["name"] for c in detail["table_schema"]]
+    label = "label" if header else "attr_4"
+    assert names == (["age", "income", "city", "label"] if header else ["attr_1", "attr_2", "attr_3", "attr_4"])
+    assert detail["label_column"] == label and detail["row_count"] == 130
+    assert [c["type"] for c in detail["table_schema"]] == ["int", "float", "string", "string"]
+
+    version = await h.publish(ds["dataset_id"])
+    assert version["total_sample_count"] == 130
+    assert version["train_sample_count"] == 104 and version["eval_sample_count"] == 26  # 65 yes/65 no → 52+13 each
+    lines = list(parse_lines((await h.store.get(version["manifest_path"])).decode()))
+    assert [(line.source.rsplit("/", 1)[-1], line.usage, line.sample_type) for line in lines] == [
+        ("train.csv", "TRAIN", 4), ("eval.csv", "EVAL", 4)]
+    train = pd.read_csv(io.BytesIO(await h.store.get(lines[0].source)))
+    evaluation = pd.read_csv(io.BytesIO(await h.store.get(lines[1].source)))
+    assert len(train) == 104 and len(evaluation) == 26 and list(train.columns) == names
+    assert train[label].value_counts().to_dict() == {"yes": 52, "no": 52}  # stratified
+    event = (await h.outbox_events("dataset.version.published.v1"))[-1]["data"]
+    assert event["label_column"] == label and event["labels"] == ["no", "yes"]
+    assert [c["name"] for c in event["table_schema"]] == names and event["manifest_uri"] == version["manifest_path"]
+
+    report = await h.check(ds["dataset_id"], version["version_id"])
+    assert report["passed"], report
+
+
+async def test_table_check_fails_on_timestamp_and_one_value_label(harness, files) -> None:
+    h = harness
+    ds, task = await h.import_folder("tablebad", 400, {"t.csv": files.table_csv(150, label_values=("same",),
+                                                                                  timestamp=True)})
+    assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 1
+    version = await h.publish(ds["dataset_id"])
+    report = await h.check(ds["dataset_id"], version["version_id"])
+    assert not report["passed"]
+    found = {(v["rule"], v.get("column")) for v in report["violations"]}
+    assert ("timestamp_column", "seen_at") in found and ("label_values", "label") in found, found
+    # Nothing stored changed: the dataset still has its one file and its schema.
+    detail = (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()
+    assert detail["sample_count"] == 1 and detail["row_count"] == 150
+
+
+async def test_table_small_fails_check(harness, files) -> None:
+    h = harness
+    ds, _ = await h.import_folder("tablesmall", 400, {"t.csv": files.table_csv(40)})
+    version = await h.publish(ds["dataset_id"])
+    report = await h.check(ds["dataset_id"], version["version_id"])
+    assert not report["passed"] and any(v["rule"] == "min_rows" and v["count"] == 40 for v in report["violations"])
