@@ -39,6 +39,11 @@ class Schedule(BaseModel):
     duration: int = Field(ge=1, le=24, description="Hours until the service stops: presets 1/2/4/6 or 1-24")
 
 
+def _schedule_list(value: Any) -> Any:
+    """One schedule object is taken as a list of one (the workflow service sends an object)."""
+    return [value] if isinstance(value, dict) else value
+
+
 def _check_config(config: list[ConfigEntry]) -> list[ConfigEntry]:
     if sum(e.weight for e in config) != 100:
         raise ValueError("the weights of the config entries must sum to 100")
@@ -58,10 +63,12 @@ class ServiceCreate(BaseModel):
     )
 
     _config = field_validator("config")(_check_config)
+    _schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule_list(v))
 
 
 class ServiceUpdate(BaseModel):
-    """Start/stop (``status``) **or** change config/schedule/description; with ``status``, only it applies."""
+    """Start/stop (``status``) **or** change config/schedule/description; with ``status``, only it applies.
+    ``schedule`` ``[]`` turns auto stop off; ``null`` or absent leaves it as it is."""
 
     status: Literal["running", "stopped"] | None = None
     description: str | None = Field(default=None, max_length=100, pattern=DESCRIPTION_PATTERN)
@@ -69,6 +76,7 @@ class ServiceUpdate(BaseModel):
     schedule: list[Schedule] | None = Field(default=None, max_length=1)
 
     _config = field_validator("config")(lambda cls, v: v if v is None else _check_config(v))
+    _schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule_list(v))
 
     @model_validator(mode="after")
     def _something(self) -> ServiceUpdate:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inference.models import RealTimeService, ServiceEvent
 from inference.repository import EventRepository, ServiceRepository
 from inference.schemas import ConfigEntry, Schedule, ServiceCreate, ServiceUpdate
-from inference.specs import triton_kind
+from inference.specs import canonical_specification, triton_kind
 from shared.db import utcnow
 from shared.errors import Conflict, ErrorDetail, ExeMLError, InvalidInput
 from shared.events.inference import ServedVersion, ServiceDeploying
@@ -71,13 +71,13 @@ class RealTimeServices:
 
     async def update(self, service_id: str, body: ServiceUpdate) -> RealTimeService:
         svc = await self.services.get(service_id)
-        self._refuse_when_busy(svc)
+        self._refuse_when_busy(svc, body)
         if body.status is not None:  # ModelArts: with status, the other fields are ignored
             await (self._start(svc) if body.status == "running" else self._stop(svc))
             return svc
         if body.description is not None:
             svc.description = body.description
-        if "schedule" in body.model_fields_set:
+        if body.schedule is not None:
             svc.schedule_hours = body.schedule[0].duration if body.schedule else None
             if svc.status in ACTIVE:
                 svc.due_time = due_time_for(self.runtime, svc.schedule_hours)
@@ -96,8 +96,9 @@ class RealTimeServices:
 
     # -- transitions --------------------------------------------------------------------------------
 
-    def _refuse_when_busy(self, svc: RealTimeService) -> None:
-        if svc.status in ("stopping", "deleting") or (svc.target_config is not None and svc.status in ACTIVE):
+    def _refuse_when_busy(self, svc: RealTimeService, body: ServiceUpdate) -> None:
+        busy = ("stopping", "deleting") if body.status is not None else ("stopping", "deleting", "deploying")
+        if svc.status in busy or (svc.target_config is not None and svc.status in ACTIVE):
             raise InvalidInput(
                 f"service {svc.name} is {svc.status}{' and updating' if svc.target_config else ''}: try again later",
                 error_code="ModelArts.3519",
@@ -120,11 +121,16 @@ class RealTimeServices:
         await record(self.session, svc, "stopping")
 
     async def _change_config(self, svc: RealTimeService, config: list[ConfigEntry]) -> None:
-        if svc.status not in ACTIVE:
-            raise InvalidInput(f"service {svc.name} is {svc.status}: only a running service's config can change",
-                               error_code="ModelArts.3519")
         entries = await self._resolve(config)
         before = [_public(e) for e in svc.config]
+        if svc.status not in ACTIVE:
+            # A stopped or failed service is deployed again with the new config.
+            await record(self.session, svc, "config replaced; deploying", kind="update",
+                         detail={"before": before, "after": [_public(e) for e in entries], "result": "deploying"})
+            svc.status, svc.progress, svc.error_msg, svc.transition_at = "deploying", 0, None, utcnow()
+            svc.target_config, svc.config, svc.generation = entries, [], svc.generation + 1
+            await self._emit_deploying(svc, entries)
+            return
         if _same_deployment(svc.config, entries):
             # Only the weights change: no model to load, the new split applies to the next request.
             weights = {(e["model_id"], e["model_version"]): e["weight"] for e in entries}
@@ -148,7 +154,7 @@ class RealTimeServices:
         for i, entry in enumerate(config):
             kind = triton_kind(entry.specification, self.runtime.settings.gpu_available, i)
             version = await self._version(entry, i)
-            entries.append(entry.model_dump() | {
+            entries.append(entry.model_dump() | {"specification": canonical_specification(entry.specification)} | {
                 "model_name": version["model_name"], "task_type": version["task_type"],
                 "package_uri": version["package_uri"], "kind": kind, "source_type": version["source_type"],
             })

@@ -5,7 +5,7 @@ from __future__ import annotations
 from inference.schemas import Specification
 from shared.errors import ErrorDetail, InvalidInput
 
-__all__ = ["SPECIFICATIONS", "specifications", "triton_kind"]
+__all__ = ["ALIASES", "SPECIFICATIONS", "canonical_specification", "specifications", "triton_kind"]
 
 SPECIFICATIONS: dict[str, Specification] = {
     s.specification: s
@@ -20,6 +20,14 @@ SPECIFICATIONS: dict[str, Specification] = {
 }
 
 
+# Short names other services and clients may use for the default CPU and GPU flavors.
+ALIASES = {"cpu": "modelarts.vm.cpu.2u", "gpu": "modelarts.vm.gpu.t4"}
+
+
+def canonical_specification(name: str) -> str:
+    return ALIASES.get(name.lower(), name)
+
+
 def specifications(gpu_available: bool) -> list[Specification]:
     return [s.model_copy(update={"is_open": s.is_open or (gpu_available and s.category == "GPU")})
             for s in SPECIFICATIONS.values()]
@@ -27,6 +35,7 @@ def specifications(gpu_available: bool) -> list[Specification]:
 
 def triton_kind(name: str, gpu_available: bool, index: int) -> str:
     """Triton's instance kind for a specification, refusing unknown or closed ones."""
+    name = canonical_specification(name)
     spec = next((s for s in specifications(gpu_available) if s.specification == name), None)
     if spec is None or not spec.is_open:
         rule = "specification_unknown" if spec is None else "specification_unavailable"

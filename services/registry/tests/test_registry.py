@@ -155,7 +155,7 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     async def refused():
         return (await client.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
 
-    await wait_until(refused, what="the registry to learn that svc-1 uses 0.0.1")
+    await wait_until(refused, timeout=45, what="the registry to learn that svc-1 uses 0.0.1")
     conflict = await client.delete(f"/v1/models/{model_id}")
     assert conflict.status_code == 409 and "svc-1" in conflict.json()["error_msg"]
     await publish_event(runtime.transport, ServiceStopped(service_id="svc-1", service_name="s", models=used),
@@ -164,4 +164,4 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     async def deleted():
         return (await client.delete(f"/v1/models/{model_id}")).status_code == 200
 
-    await wait_until(deleted, what="deletion once svc-1 stopped")
+    await wait_until(deleted, timeout=45, what="deletion once svc-1 stopped")
