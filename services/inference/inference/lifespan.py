@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from inference.config import Settings
 from inference.counters import CallCounters
 from inference.reconciler import Reconciler
-from inference.routing import WeightedRouter
+from inference.routing import ServingConfigCache, WeightedRouter
 from inference.triton.client import TritonModels
 from inference.triton.server import TritonProcess
 from shared.service import ServiceRuntime
@@ -32,7 +32,8 @@ async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> Async
         url = await process.start()
     triton = TritonModels(url, repository)
     counters = CallCounters(runtime.db)
-    runtime.state.update(triton=triton, router=WeightedRouter(), triton_process=process, counters=counters)
+    runtime.state.update(triton=triton, router=WeightedRouter(), triton_process=process, counters=counters,
+                         config_cache=ServingConfigCache())
     counting = asyncio.create_task(counters.run(), name="inference-call-counters")
     reconciler: Reconciler | None = None
     task: asyncio.Task[None] | None = None

@@ -103,6 +103,11 @@ class Reconciler:
                 session.expunge(svc)
             return svc
 
+    def _forget(self, service_id: str) -> None:
+        cache = self.runtime.state.get("config_cache")
+        if cache is not None:
+            cache.forget(service_id)
+
     async def _work(self, service_id: str) -> None:
         try:
             svc = await self._claim(service_id)
@@ -111,11 +116,13 @@ class Reconciler:
             if svc.status in ("stopping", "deleting"):
                 await self._unload_all(svc)
                 await self._finish_stop(service_id)
+                self._forget(service_id)
             elif svc.target_config is not None:
                 await self._roll_out(svc)
         except Exception as exc:  # noqa: BLE001
             log.exception("reconciling a service failed", service_id=service_id, error=repr(exc))
         finally:
+            self._forget(service_id)
             await self._release(service_id)
             self._working.discard(service_id)
 
@@ -142,6 +149,7 @@ class Reconciler:
             await self._roll_out_failed(svc.id, str(exc))
             return
         old = await self._switch(svc.id, target)
+        self._forget(svc.id)
         if old:
             await asyncio.sleep(self.runtime.settings.unload_grace_seconds)
             await self._unload(old)

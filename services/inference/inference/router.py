@@ -151,10 +151,17 @@ async def predict(service_id: str, request: Request, runtime: RuntimeDep, princi
         runtime.state["counters"].count(service_id, failed=failed)
 
 
-async def _serving_config(runtime: ServiceRuntime, tenant_id: str, service_id: str) -> list[dict[str, Any]]:
-    async with runtime.db.session() as session:
-        svc = await ServiceRepository(session, tenant_id).get(service_id)
-        status, config = svc.status, [e for e in svc.config if "triton_model" in e]
+async def _serving_config(
+    runtime: ServiceRuntime, tenant_id: str, service_id: str, *, fresh: bool = False
+) -> list[dict[str, Any]]:
+    cache = runtime.state["config_cache"]
+    cached = None if fresh else cache.get(tenant_id, service_id)
+    if cached is None:
+        async with runtime.db.session() as session:
+            svc = await ServiceRepository(session, tenant_id).get(service_id)
+            cached = svc.status, [e for e in svc.config if "triton_model" in e]
+        cache.put(tenant_id, service_id, *cached)
+    status, config = cached
     if status not in ACTIVE or not config:
         raise InvalidInput(f"service {service_id} is {status}, not running: start it first",
                            error_code="ModelArts.4203",
@@ -176,5 +183,5 @@ async def _infer(
             if attempt == 2:
                 raise ServiceUnavailable(f"model {entry['model_version']} did not answer: {exc}",
                                          error_code="ModelArts.4203") from exc
-            config = await _serving_config(runtime, tenant_id, service_id)
+            config = await _serving_config(runtime, tenant_id, service_id, fresh=True)
     raise AssertionError("unreachable")

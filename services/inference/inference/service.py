@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inference.models import RealTimeService, ServiceEvent
@@ -69,8 +70,16 @@ class RealTimeServices:
         await self._emit_deploying(svc, entries)
         return svc
 
+    def _forget_cached(self, service_id: str) -> None:
+        """Predictions in this process see the change at once (others within the cache's TTL)."""
+        cache = self.runtime.state.get("config_cache")
+        if cache is not None:
+            cache.forget(service_id)
+            sa_event.listen(self.session.sync_session, "after_commit", lambda _s: cache.forget(service_id), once=True)
+
     async def update(self, service_id: str, body: ServiceUpdate) -> RealTimeService:
         svc = await self.services.get(service_id)
+        self._forget_cached(svc.id)
         self._refuse_when_busy(svc, body)
         if body.status is not None:  # ModelArts: with status, the other fields are ignored
             await (self._start(svc) if body.status == "running" else self._stop(svc))
@@ -89,6 +98,7 @@ class RealTimeServices:
 
     async def delete(self, service_id: str) -> None:
         svc = await self.services.get(service_id)
+        self._forget_cached(svc.id)
         if svc.status == "deleting":
             return
         svc.status, svc.transition_at = "deleting", utcnow()

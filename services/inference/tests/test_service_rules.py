@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import json
 
-from shared.testing.model_packages import TABLE_ROWS, table_package, upload_version
+import pytest
+import sqlalchemy as sa
+
+from shared.testing.model_packages import TABLE_ROWS, service_uses, table_package, upload_version
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -39,10 +42,11 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
     assert refused.status_code == 400 and refused.json()["details"][0]["rule"] == "service_not_running"
 
     # The event reached the bus with reason auto_stop: the registry released the version.
-    async def deletable_version_free():
-        usage = await registry.get(f"/v1/models/{model_id}")
-        return usage.status_code == 200 and await _usage_inactive(platform, service_id)
-    await wait_until(deletable_version_free, what="registry to see the auto stop")
+    async def released():
+        return await service_uses(platform.runtimes["registry"], service_id) is False
+    await wait_until(released, what="registry to see the auto stop")
+    stop_events = await _events(platform, "inference.service.stopped.v1")
+    assert [e["data"]["reason"] for e in stop_events] == ["auto_stop"]
 
     assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).status_code == 200
     await wait_until(lambda: status_is("running"), timeout=60, what="running again")
@@ -54,13 +58,13 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
     await inference.put(f"/v1/services/{service_id}", json={"status": "stopped"})
     await wait_until(lambda: status_is("stopped"), timeout=30, what="stopped")
 
-async def _usage_inactive(platform, service_id: str) -> bool:
+async def _events(platform, event_type: str) -> list[dict]:
+    runtime = platform.runtimes["inference"]
+    outbox = runtime.definition.messaging.outbox
+    async with runtime.db.session() as session:
+        rows = (await session.execute(sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type))).all()
+    return [json.loads(r.envelope) for r in rows]
 
-    from registry.models import ServiceUsage
-
-    async with platform.runtimes["registry"].db.session() as session:
-        usage = await session.get(ServiceUsage, service_id)
-        return usage is not None and usage.active is False
 
 async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:
     platform = await serving_platform()

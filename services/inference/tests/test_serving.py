@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from shared.packages import load_predictor
-from shared.testing.model_packages import TABLE_ROWS, table_package, upload_version
+from shared.testing.model_packages import TABLE_ROWS, service_uses, table_package, upload_version
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -95,9 +95,10 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     assert no_rows.status_code == 400 and no_rows.json()["details"][0]["rule"] == "req_data_missing"
 
     # The registry learnt from the events that 0.0.1 is in use.
-    async def refused():
-        return (await registry.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
-    await wait_until(refused, what="registry refusing to delete a version in use")
+    async def in_use():
+        return await service_uses(platform.runtimes["registry"], service_id) is True
+    await wait_until(in_use, what="the registry to learn that the service uses 0.0.1")
+    assert (await registry.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     assert (await registry.delete(f"/v1/models/{model_id}")).status_code == 409
 
     # Config update to two versions at 70/30 on one node each, while requests keep coming: none fails.

@@ -11,7 +11,7 @@ import pytest
 
 from shared.events.inference import ServedVersion, ServiceRunning, ServiceStopped
 from shared.events.training import JobSucceeded
-from shared.testing.model_packages import publish_event, put_package, table_package, tar_gz
+from shared.testing.model_packages import publish_event, service_uses, put_package, table_package, tar_gz
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -152,16 +152,18 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     await publish_event(runtime.transport, ServiceRunning(service_id="svc-1", service_name="s", models=used),
                         tenant_id=TENANT)
 
-    async def refused():
-        return (await client.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
+    async def in_use():
+        return await service_uses(runtime, "svc-1") is True
 
-    await wait_until(refused, timeout=45, what="the registry to learn that svc-1 uses 0.0.1")
+    await wait_until(in_use, what="the registry to learn that svc-1 uses 0.0.1")
+    assert (await client.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     conflict = await client.delete(f"/v1/models/{model_id}")
     assert conflict.status_code == 409 and "svc-1" in conflict.json()["error_msg"]
     await publish_event(runtime.transport, ServiceStopped(service_id="svc-1", service_name="s", models=used),
                         tenant_id=TENANT)
 
-    async def deleted():
-        return (await client.delete(f"/v1/models/{model_id}")).status_code == 200
+    async def released():
+        return await service_uses(runtime, "svc-1") is False
 
-    await wait_until(deleted, timeout=45, what="deletion once svc-1 stopped")
+    await wait_until(released, what="the registry to learn that svc-1 stopped")
+    assert (await client.delete(f"/v1/models/{model_id}")).status_code == 200
