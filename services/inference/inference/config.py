@@ -26,6 +26,9 @@ class Settings(ServiceSettings):
     reconcile_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often deployments, stops and auto stops are checked"
     )
+    health_interval_seconds: float = Field(
+        default=10.0, gt=0, description="How often running services' models are checked on Triton (concerning)"
+    )
     unload_grace_seconds: float = Field(
         default=2.0, ge=0, description="Wait after moving traffic off a model before unloading it (in-flight calls)"
     )

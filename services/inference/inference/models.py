@@ -34,7 +34,7 @@ class RealTimeService(IdMixin, TenantMixin, TimestampMixin, Base):
     progress: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     config: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, nullable=False, default=list)
-    target_config: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON, nullable=True)
+    target_config: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
     generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     schedule_hours: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     due_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)

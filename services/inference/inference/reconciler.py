@@ -37,6 +37,7 @@ class Reconciler:
         self._stop = asyncio.Event()
         self._working: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._last_health = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -61,6 +62,10 @@ class Reconciler:
 
     async def tick(self) -> None:
         await self._auto_stop()
+        now = asyncio.get_running_loop().time()
+        if now - self._last_health >= self.runtime.settings.health_interval_seconds:
+            self._last_health = now
+            await self._check_health()
         for service_id in await self._pending():
             if service_id in self._working:
                 continue
@@ -76,6 +81,23 @@ class Reconciler:
             for svc in due:
                 svc.status, svc.stop_reason, svc.transition_at = "stopping", "auto_stop", utcnow()
                 await record(session, svc, "auto stop: due time reached")
+
+    async def _check_health(self) -> None:
+        """``concerning`` while a model of a running service is not ready on Triton (ModelArts: some
+        instances unhealthy), ``running`` again once all are."""
+        async with self.runtime.db.session() as session:
+            services = (await session.execute(sa.select(RealTimeService).where(
+                RealTimeService.status.in_(ACTIVE), RealTimeService.target_config.is_(None),
+                RealTimeService.lease_until.is_(None)))).scalars().all()
+            for svc in services:
+                names = [e["triton_model"] for e in svc.config if "triton_model" in e]
+                ready = all([await self.triton.is_ready(name) for name in names])
+                status = "running" if ready else "concerning"
+                if status != svc.status:
+                    svc.status, svc.transition_at = status, utcnow()
+                    await record(session, svc, "all models ready again" if ready else "a model is not ready on Triton",
+                                 abnormal=not ready)
+                    self._forget(svc.id)
 
     async def _pending(self) -> list[str]:
         async with self.runtime.db.session() as session:

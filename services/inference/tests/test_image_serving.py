@@ -17,7 +17,7 @@ TENANT = "tenant-a"
 
 
 async def test_image_classification_through_triton(serving_platform) -> None:
-    platform = await serving_platform()
+    platform = await serving_platform(health_interval_seconds=0.3)
     registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
     files = image_package(0)
     version = await upload_version(registry, "flowers", files)
@@ -52,3 +52,18 @@ async def test_image_classification_through_triton(serving_platform) -> None:
     assert as_json.status_code == 400 and as_json.json()["details"][0]["rule"] == "content_type"
     detail = (await inference.get(f"/v1/services/{service_id}")).json()
     assert detail["config"][0]["specification"] == "modelarts.vm.cpu.2u"
+
+    # A model that disappears from Triton behind the service's back: concerning, and a 503, not a 500.
+    triton = platform.runtimes["inference"].state["triton"]
+    (name,) = await triton.loaded_models()
+    await triton.unload(name)
+
+    async def concerning():
+        return (await inference.get(f"/v1/services/{service_id}")).json()["status"] == "concerning"
+
+    await wait_until(concerning, what="service concerning")
+    lost = await inference.post(f"/v1/infers/{service_id}", files={"images": ("a.png", image, "image/png")})
+    assert lost.status_code == 503
+    events = (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]
+    assert events[0]["event_type"] == "abnormal"
+    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "stopped"})).status_code == 200
