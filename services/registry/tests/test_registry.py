@@ -61,6 +61,19 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
 
     m = await wait_until(two_versions, what="version 0.0.2")
     assert m["latest_version"]["model_version"] == "0.0.2"
+    # A job whose package is missing is recorded as a failed version, with the reason.
+    missing = str(runtime.store.uri(platform.bucket, "trainer/jobs/job-3/nothing-here"))
+    await publish_event(runtime.transport, event.model_copy(update={"job_id": "job-3", "package_uri": missing}),
+                        tenant_id=TENANT)
+
+    async def failed_version():
+        listed = (await client.get("/v1/models", params={"model_status": "failed"})).json()
+        return listed if listed["total"] == 1 else None
+
+    listed = await wait_until(failed_version, what="a failed version")
+    latest = listed["items"][0]["latest_version"]
+    assert latest["model_version"] == "0.0.3" and latest["model_status"] == "failed"
+    assert "manifest.json" in latest["error_msg"] and latest["package_uri"] is None
 
 
 async def test_twenty_concurrent_registrations_get_versions_without_gaps(platform_factory) -> None:
