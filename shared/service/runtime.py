@@ -60,6 +60,9 @@ class ServiceRuntime:
     async def start(self, *, background: bool) -> None:
         """Connect; with ``background`` also run the outbox relay and the event consumers."""
         await self.store.ensure_bucket(self.store.default_bucket)
+        if self.definition.lifespan is not None:  # before the loops: they may use what it starts
+            self._lifespan = contextlib.AsyncExitStack()
+            await self._lifespan.enter_async_context(self.definition.lifespan(self, background))
         if background:
             await self.transport.connect()
             self._connected = True
@@ -69,15 +72,9 @@ class ServiceRuntime:
             for loop in self.definition.background_loops():
                 name = f"{self.definition.name}-{getattr(loop, '__name__', 'loop')}"
                 self._tasks.append(asyncio.create_task(loop(self, self._stop), name=name))
-        if self.definition.lifespan is not None:
-            self._lifespan = contextlib.AsyncExitStack()
-            await self._lifespan.enter_async_context(self.definition.lifespan(self, background))
         log.info("service runtime started", service=self.definition.name, background=background)
 
     async def stop(self) -> None:
-        if self._lifespan is not None:
-            lifespan, self._lifespan = self._lifespan, None
-            await lifespan.aclose()
         self._stop.set()
         await self.consumer.stop()
         await self.peers.aclose()
@@ -88,6 +85,9 @@ class ServiceRuntime:
         if self._connected:
             await self.transport.close()
             self._connected = False
+        if self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            await lifespan.aclose()
         await self.db.dispose()
 
     async def readiness(self) -> dict[str, str]:

@@ -4,7 +4,7 @@ from fastapi import APIRouter
 
 from inference.config import Settings
 from inference.consumers import register_consumers
-from inference.lifespan import inference_lifespan
+from inference.lifespan import inference_lifespan, reconcile_services
 from inference.models import Base, messaging
 from shared.service import ServiceDefinition
 
@@ -25,4 +25,5 @@ SERVICE = ServiceDefinition(
     routers=_routers,
     register_consumers=register_consumers,
     lifespan=inference_lifespan,
+    background_loops=lambda: [reconcile_services],
 )

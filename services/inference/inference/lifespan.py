@@ -1,4 +1,5 @@
-"""What the inference service runs besides its routes: Triton (child process or remote) and the reconciler."""
+"""What the inference service runs besides its routes: Triton (child process or remote), call counters,
+and (in the process that runs the background loops) the reconciler."""
 
 from __future__ import annotations
 
@@ -14,15 +15,12 @@ from inference.triton.client import TritonModels
 from inference.triton.server import TritonProcess
 from shared.service import ServiceRuntime
 
-__all__ = ["inference_lifespan"]
+__all__ = ["inference_lifespan", "reconcile_services"]
 
 
 @asynccontextmanager
 async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> AsyncIterator[None]:
-    """Start Triton when no ``triton_url`` is set, connect to it, and (``background``) run the reconciler.
-
-    The reconciler runs where the consumers run: in the worker process, or in the embedded/test process.
-    """
+    """Start Triton when no ``triton_url`` is set and connect to it; API and worker processes alike."""
     settings: Settings = runtime.settings  # type: ignore[assignment]
     process: TritonProcess | None = None
     url, repository = settings.triton_url, settings.triton_model_repository
@@ -35,21 +33,19 @@ async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> Async
     runtime.state.update(triton=triton, router=WeightedRouter(), triton_process=process, counters=counters,
                          config_cache=ServingConfigCache())
     counting = asyncio.create_task(counters.run(), name="inference-call-counters")
-    reconciler: Reconciler | None = None
-    task: asyncio.Task[None] | None = None
-    if background:
-        reconciler = Reconciler(runtime, triton)
-        runtime.state["reconciler"] = reconciler
-        runtime.outbox.on_commit(reconciler.wake)
-        task = asyncio.create_task(reconciler.run(), name="inference-reconciler")
     try:
         yield
     finally:
         await counters.close()
         await counting
-        if reconciler is not None and task is not None:
-            await reconciler.close()
-            await task
         await triton.close()
         if process is not None:
             await process.stop()
+
+
+async def reconcile_services(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Background loop: deployments, updates, stops, deletions, auto stop and health (see reconciler)."""
+    reconciler = Reconciler(runtime, runtime.state["triton"])
+    runtime.state["reconciler"] = reconciler
+    runtime.outbox.on_commit(reconciler.wake)
+    await reconciler.run(stop)

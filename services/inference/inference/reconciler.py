@@ -9,7 +9,6 @@ the new models first, switch the row to them (requests follow at once), then unl
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -34,7 +33,6 @@ class Reconciler:
     def __init__(self, runtime: ServiceRuntime, triton: TritonModels) -> None:
         self.runtime, self.triton = runtime, triton
         self._wake = asyncio.Event()
-        self._stop = asyncio.Event()
         self._working: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._last_health = 0.0
@@ -42,23 +40,24 @@ class Reconciler:
     def wake(self) -> None:
         self._wake.set()
 
-    async def run(self) -> None:
+    async def run(self, stop: asyncio.Event) -> None:
+        """Reconcile until ``stop`` is set, every ``reconcile_interval_seconds`` or when woken."""
         interval = self.runtime.settings.reconcile_interval_seconds
-        while not self._stop.is_set():
-            try:
-                await self.tick()
-            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad round
-                log.exception("reconcile round failed", error=repr(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=interval)
-            self._wake.clear()
-
-    async def close(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.tick()
+                except Exception as exc:  # noqa: BLE001 - the loop must survive a bad round
+                    log.exception("reconcile round failed", error=repr(exc))
+                waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
+                await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+                for wait in waits:
+                    wait.cancel()
+                self._wake.clear()
+        finally:
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def tick(self) -> None:
         await self._auto_stop()
