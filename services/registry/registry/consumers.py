@@ -6,6 +6,7 @@ from typing import Any
 
 from registry.repository import UsageRepository
 from registry.service import Registration, RegistryService
+from shared.errors import ExeMLError
 from shared.events.inference import (
     ServiceDeleted,
     ServiceDeploying,
@@ -26,17 +27,31 @@ def register_consumers(consumer: EventConsumer) -> None:
     @consumer.handler(JobSucceeded, name="register_trained_model")
     async def register_trained_model(session, envelope: Envelope[dict[str, Any]]) -> None:
         event = JobSucceeded.model_validate(envelope.data)
+        runtime = consumer.runtime
+        tenant_id = envelope.tenantid or ""
         reg = Registration(
             task_type=event.task_type, project_id=event.project_id,
-            name_prefix=getattr(event, "project_name", None), training_job_id=event.job_id,
+            name_prefix=getattr(event, "project_name", None) or await _project_name(runtime, tenant_id, event),
+            training_job_id=event.job_id,
             dataset_id=event.dataset_id, dataset_version_id=event.dataset_version_id, engine=event.engine,
             labels=event.labels, metrics=event.metrics,
         )
-        runtime = consumer.runtime
-        await RegistryService(runtime, session, envelope.tenantid or "").register_from_storage(event.package_uri, reg)
+        await RegistryService(runtime, session, tenant_id).register_from_storage(event.package_uri, reg)
 
     for contract in (ServiceDeploying, ServiceRunning, ServiceStopped, ServiceFailed, ServiceDeleted):
         consumer.handler(contract, name=f"usage_{contract.event_type.split('.')[2]}")(_record_usage)
+
+
+async def _project_name(runtime, tenant_id: str, event: JobSucceeded) -> str | None:
+    """The ExeML project's name (a generated model's name starts with it), asked of the workflow service;
+    without it (no workflow service, unknown project) the model is named after the project id."""
+    if not event.project_id:
+        return None
+    try:
+        project = await runtime.peers.get_json("workflow", f"/v1/projects/{event.project_id}", tenant_id=tenant_id)
+    except ExeMLError:
+        return None
+    return project.get("name") if isinstance(project, dict) else None
 
 
 async def _record_usage(session, envelope: Envelope[dict[str, Any]]) -> None:
