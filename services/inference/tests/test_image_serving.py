@@ -61,7 +61,7 @@ async def test_image_classification_through_triton(serving_platform) -> None:
     async def concerning():
         return (await inference.get(f"/v1/services/{service_id}")).json()["status"] == "concerning"
 
-    await wait_until(concerning, what="service concerning")
+    await wait_until(concerning, timeout=45, what="service concerning")
     lost = await inference.post(f"/v1/infers/{service_id}", files={"images": ("a.png", image, "image/png")})
     assert lost.status_code == 503
     events = (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]

@@ -44,7 +44,7 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
     # The event reached the bus with reason auto_stop: the registry released the version.
     async def released():
         return await service_uses(platform.runtimes["registry"], service_id) is False
-    await wait_until(released, what="registry to see the auto stop")
+    await wait_until(released, timeout=45, what="registry to see the auto stop")
     stop_events = await _events(platform, "inference.service.stopped.v1")
     assert [e["data"]["reason"] for e in stop_events] == ["auto_stop"]
 

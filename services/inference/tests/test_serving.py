@@ -97,7 +97,7 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     # The registry learnt from the events that 0.0.1 is in use.
     async def in_use():
         return await service_uses(platform.runtimes["registry"], service_id) is True
-    await wait_until(in_use, what="the registry to learn that the service uses 0.0.1")
+    await wait_until(in_use, timeout=45, what="the registry to learn that the service uses 0.0.1")
     assert (await registry.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     assert (await registry.delete(f"/v1/models/{model_id}")).status_code == 409
 
@@ -115,7 +115,7 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
         names = await triton.loaded_models()
         return names if len(names) == 2 and model_name not in names else None
 
-    loaded = await wait_until(old_model_unloaded, what="the old model unloaded after the switch")
+    loaded = await wait_until(old_model_unloaded, timeout=45, what="the old model unloaded after the switch")
     assert {(await triton.config(n))["instance_group"][0]["count"] for n in loaded} == {1}
 
     # The observed split over 2,000 predictions: 70/30 within ±5 points.
@@ -160,9 +160,9 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     assert (await inference.delete(f"/v1/services/{service_id}")).status_code == 202
     async def gone():
         return (await inference.get(f"/v1/services/{service_id}")).status_code == 404
-    await wait_until(gone, what="service deleted")
+    await wait_until(gone, timeout=45, what="service deleted")
     assert await triton.loaded_models() == []
 
     async def deletable():
         return (await registry.delete(f"/v1/models/{model_id}")).status_code == 200
-    await wait_until(deletable, what="model free once the service is gone")
+    await wait_until(deletable, timeout=45, what="model free once the service is gone")

@@ -40,7 +40,7 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
         body = (await client.get("/v1/models")).json()
         return body if body["total"] == 1 else None
 
-    body = await wait_until(registered, what="the model to be registered")
+    body = await wait_until(registered, timeout=45, what="the model to be registered")
     await asyncio.sleep(1.0)  # let the duplicates be processed too
     model = (await client.get(f"/v1/models/{body['items'][0]['model_id']}")).json()
     assert [v["model_version"] for v in model["versions"]] == ["0.0.1"]
@@ -59,7 +59,7 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
         m = (await client.get(f"/v1/models/{model['model_id']}")).json()
         return m if m["version_count"] == 2 else None
 
-    m = await wait_until(two_versions, what="version 0.0.2")
+    m = await wait_until(two_versions, timeout=45, what="version 0.0.2")
     assert m["latest_version"]["model_version"] == "0.0.2"
     # A job whose package is missing is recorded as a failed version, with the reason.
     missing = str(runtime.store.uri(platform.bucket, "trainer/jobs/job-3/nothing-here"))
@@ -70,7 +70,7 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
         listed = (await client.get("/v1/models", params={"model_status": "failed"})).json()
         return listed if listed["total"] == 1 else None
 
-    listed = await wait_until(failed_version, what="a failed version")
+    listed = await wait_until(failed_version, timeout=45, what="a failed version")
     latest = listed["items"][0]["latest_version"]
     assert latest["model_version"] == "0.0.3" and latest["model_status"] == "failed"
     assert "manifest.json" in latest["error_msg"] and latest["package_uri"] is None
@@ -168,7 +168,7 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     async def in_use():
         return await service_uses(runtime, "svc-1") is True
 
-    await wait_until(in_use, what="the registry to learn that svc-1 uses 0.0.1")
+    await wait_until(in_use, timeout=45, what="the registry to learn that svc-1 uses 0.0.1")
     assert (await client.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     conflict = await client.delete(f"/v1/models/{model_id}")
     assert conflict.status_code == 409 and "svc-1" in conflict.json()["error_msg"]
@@ -178,5 +178,5 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     async def released():
         return await service_uses(runtime, "svc-1") is False
 
-    await wait_until(released, what="the registry to learn that svc-1 stopped")
+    await wait_until(released, timeout=45, what="the registry to learn that svc-1 stopped")
     assert (await client.delete(f"/v1/models/{model_id}")).status_code == 200
