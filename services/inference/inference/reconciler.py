@@ -214,7 +214,7 @@ class Reconciler:
             svc = await session.get(RealTimeService, service_id, with_for_update=True)
             if svc is None:
                 return
-            svc.target_config = None
+            target, svc.target_config = svc.target_config, None
             if svc.status in ACTIVE:  # a failed update leaves the running config serving
                 await record(session, svc, f"config update failed: {error}", kind="update", abnormal=True,
                              detail={"result": "failed", "error_msg": error})
@@ -222,6 +222,7 @@ class Reconciler:
             if svc.status in ("stopping", "deleting"):
                 return
             svc.status, svc.error_msg, svc.transition_at = "failed", error, utcnow()
+            svc.config = [{k: v for k, v in e.items() if k != "triton_model"} for e in target or []]  # to retry
             await record(session, svc, f"deployment failed: {error}", abnormal=True)
             event = ServiceFailed(service_id=svc.id, service_name=svc.name, error_msg=error[:2000],
                                   models=served_versions(svc.config))

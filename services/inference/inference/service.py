@@ -118,7 +118,11 @@ class RealTimeServices:
         if svc.status in ACTIVE or svc.status == "deploying":
             return
         # Resolve the versions again: one may have been deleted while the service was stopped.
-        entries = await self._resolve([ConfigEntry.model_validate(e) for e in svc.config or svc.target_config or []])
+        stored = svc.config or svc.target_config or []
+        if not stored:
+            raise InvalidInput(f"service {svc.name} has no config to start: give one with PUT config",
+                               error_code="ModelArts.3519")
+        entries = await self._resolve([ConfigEntry.model_validate(e) for e in stored])
         svc.status, svc.progress, svc.error_msg, svc.transition_at = "deploying", 0, None, utcnow()
         svc.target_config, svc.config, svc.generation = entries, [], svc.generation + 1
         await record(self.session, svc, "starting: loading model versions on Triton")

@@ -118,3 +118,27 @@ async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:
         return (await inference.get(f"/v1/services/{service_id}")).status_code == 404
     await wait_until(gone, timeout=60, what="service deleted")
     assert await platform.runtimes["inference"].state["triton"].loaded_models() == []
+
+
+async def test_a_model_triton_cannot_load_fails_the_deployment(serving_platform) -> None:
+    platform = await serving_platform()
+    registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
+    broken = table_package(0) | {"model.lgb.txt": b"not a LightGBM model"}  # a valid manifest, a bad artifact
+    model_id = (await upload_version(registry, "broken", broken))["model_id"]
+    service_id = (await inference.post("/v1/services", json=body(model_id))).json()["service_id"]
+
+    async def failed():
+        got = (await inference.get(f"/v1/services/{service_id}")).json()
+        return got if got["status"] == "failed" else None
+
+    got = await wait_until(failed, timeout=60, what="deployment failed")
+    assert "could not load" in got["error_msg"] and got["config"][0]["model_version"] == "0.0.1"
+    assert await platform.runtimes["inference"].state["triton"].loaded_models() == []
+    events = (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]
+    assert events[0]["event_type"] == "abnormal" and events[0]["event_info"].startswith("deployment failed")
+    assert [e["data"]["service_id"] for e in await _events(platform, "inference.service.failed.v1")] == [service_id]
+    refused = await inference.post(f"/v1/infers/{service_id}", json={"data": {"req_data": TABLE_ROWS}})
+    assert refused.status_code == 400 and refused.json()["error_code"] == "ModelArts.4203"
+    # Starting again retries the same config (and fails the same way, visibly).
+    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).json()["status"] == "deploying"
+    await wait_until(failed, timeout=60, what="deployment failed again")
