@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-
 from inference.models import RealTimeService, ServiceEvent
 from shared.db import Page, Repository
 

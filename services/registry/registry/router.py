@@ -13,12 +13,12 @@ from registry.schemas import DeleteResult, ModelDetail, ModelList, ModelRead, Mo
 from registry.service import Registration, RegistryService
 from shared.auth import PrincipalDep, require_role
 from shared.errors import PayloadTooLarge
-from shared.packages import TASK_TYPES
 from shared.service import RuntimeDep, SessionDep
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Writer = Depends(require_role("admin", "developer"))
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+STATUS_PATTERN = "^(" + "|".join(VERSION_STATUSES) + ")$"
 
 
 def _service(runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep) -> RegistryService:
@@ -41,7 +41,7 @@ def _read(app: AIApplication, latest: tuple[ModelVersion, int] | None) -> ModelR
 async def list_models(
     service: ServiceDep,
     model_name: Annotated[str | None, Query(max_length=64, description="Part of the name")] = None,
-    model_status: Annotated[str | None, Query(pattern="^(publishing|published|failed)$")] = None,
+    model_status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
     task_type: Annotated[str | None, Query(max_length=32)] = None,
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -129,6 +129,3 @@ async def export_version(model_id: str, version: str, service: ServiceDep) -> Re
         pack_archive(files, top), media_type="application/gzip",
         headers={"Content-Disposition": f'attachment; filename="{top}.tar.gz"'},
     )
-
-
-__all__ = ["router", "TASK_TYPES", "VERSION_STATUSES"]
