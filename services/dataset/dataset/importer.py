@@ -84,10 +84,21 @@ async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
     table = TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema) if kind.is_table else None
     concurrency = 1 if kind.is_table else settings.import_concurrency
-    for start in range(0, len(todo), settings.import_batch_size):
-        batch = todo[start:start + settings.import_batch_size]
-        candidates, batch_errors = await _build(batch, kind, load, settings, table, task.import_annotations, concurrency)
+    batches = [todo[i:i + settings.import_batch_size] for i in range(0, len(todo), settings.import_batch_size)]
+
+    def build(batch: list[Unit]) -> asyncio.Task:
+        return asyncio.ensure_future(_build(batch, kind, load, settings, table, task.import_annotations, concurrency))
+
+    # Pipelined: the next batch is fetched and validated while the current one is written (tables stay
+    # sequential: each part is checked against the schema the previous ones set).
+    pending = build(batches[0]) if batches else None
+    for index, batch in enumerate(batches):
+        candidates, batch_errors = await pending
+        more = index + 1 < len(batches)
+        pending = build(batches[index + 1]) if more and not kind.is_table else None
         await _store_batch(runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table)
+        if more and pending is None:
+            pending = build(batches[index + 1])
     await _finish(runtime, tenant_id, task_id, "COMPLETED", None)
 
 
