@@ -17,6 +17,7 @@ from dataset.config import Settings
 from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
 from dataset.manifest_import import manifest_units
 from dataset.models import Dataset, ImportTask
+from dataset.paths import path_allowed
 from dataset.repository import SampleRepository
 from dataset.types import KINDS, DatasetKind
 from dataset.validation import Rejected
@@ -76,7 +77,10 @@ async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
         existing = await SampleRepository(session, tenant_id).source_keys(dataset.id)
     kind = KINDS[dataset.dataset_type]
     if task.import_type == "manifest":
-        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings)
+        def allowed(uri: str) -> bool:
+            return path_allowed(uri, runtime.store.default_bucket, tenant_id)
+
+        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings, allowed)
     else:
         units, errors, load = await _folder_units(runtime, task.import_path, kind, settings)
     files_done = {k.split("#", 1)[0] for k in existing}
@@ -173,6 +177,8 @@ def _merged(current: list[dict[str, Any]] | None, new: list[FileError], cap: int
 async def _finish(runtime: ServiceRuntime, tenant_id: str, task_id: str, status: str, error_msg: str | None) -> None:
     async with runtime.db.session() as session:
         task = await session.get(ImportTask, task_id)
+        if task is None:  # the dataset was deleted meanwhile (its tasks with it)
+            return
         dataset = await session.get(Dataset, task.dataset_id)
         task.status, task.error_msg, task.finished_at = status, error_msg, utcnow()
         if dataset is not None:
