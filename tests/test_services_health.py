@@ -30,8 +30,8 @@ REPO = Path(__file__).resolve().parents[1]
 async def test_service_app_answers_health(service: str, tmp_path) -> None:
     settings = importlib.import_module(f"{service}.config").Settings(data_dir=tmp_path)
     app = importlib.import_module(f"{service}.app").create_app(settings)
+    await app.state.runtime.migrate()  # as the migrate one-shot does before an API starts
     async with app.router.lifespan_context(app):
-        await app.state.runtime.migrate()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             health = await client.get("/healthz", headers={"X-Request-ID": "req-1"})
             assert health.status_code == 200 and health.json()["service"] == service

@@ -73,6 +73,9 @@ class EventConsumer:
         self.delivery_limit, self.prefetch = delivery_limit, prefetch
         self._handlers: dict[str, list[tuple[str, EventHandler]]] = defaultdict(list)
         self._subscription: Subscription | None = None
+        # The service runtime (outbox, peers, store) for handlers that need more than the session; set by
+        # build_runtime once the runtime exists.
+        self.runtime: Any = None
 
     def handler(self, event: str | type[EventContract], name: str | None = None):
         """Decorator registering ``fn(session, envelope)`` for an event type (a contract or its name)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -12,11 +14,16 @@ from shared.messaging.consumer import EventConsumer
 from shared.messaging.tables import MessagingTables
 from shared.settings import ServiceSettings
 
-__all__ = ["ServiceDefinition"]
+__all__ = ["BackgroundLoop", "ServiceDefinition"]
 
 
 def _no_consumers(_consumer: EventConsumer) -> None:
     return None
+
+
+# A loop the runtime runs beside the relay and consumers (a sweeper, a scheduler, a delivery loop): it gets
+# the runtime and an event that is set at shutdown, and must return soon after.
+BackgroundLoop = Callable[[Any, asyncio.Event], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -35,3 +42,4 @@ class ServiceDefinition:
     messaging: MessagingTables
     routers: Callable[[], Sequence[APIRouter]] = field(default=lambda: ())
     register_consumers: Callable[[EventConsumer], None] = _no_consumers
+    background_loops: Callable[[], Sequence[BackgroundLoop]] = field(default=lambda: ())

@@ -63,6 +63,9 @@ class ServiceRuntime:
             self._stop.clear()
             self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
             await self.consumer.start()
+            for loop in self.definition.background_loops():
+                name = f"{self.definition.name}-{getattr(loop, '__name__', 'loop')}"
+                self._tasks.append(asyncio.create_task(loop(self, self._stop), name=name))
         log.info("service runtime started", service=self.definition.name, background=background)
 
     async def stop(self) -> None:
@@ -119,7 +122,7 @@ def build_runtime(
     )
     definition.register_consumers(consumer)
     token_codec = TokenCodec(settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds)
-    return ServiceRuntime(
+    runtime = ServiceRuntime(
         definition=definition,
         settings=settings,
         db=db,
@@ -131,3 +134,5 @@ def build_runtime(
         consumer=consumer,
         peers=Peers(definition.name, settings, token_codec),
     )
+    consumer.runtime = runtime
+    return runtime

@@ -165,6 +165,11 @@ async def platform_factory(s3_server: S3Server) -> AsyncIterator[Callable[..., A
         for runtime in runtimes.values():
             for peer, app in apps.items():
                 runtime.peers.register_app(peer, app)
+        if "gateway" in apps:  # the gateway reaches the other apps in-process, as in the embedded mode
+            apps["gateway"].state.clients.update({
+                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
+                for name, app in apps.items() if name != "gateway"
+            })
         platform = Platform(namespace, bucket, runtimes, apps, settings)
         built.append((platform, schemas))
         for runtime in runtimes.values():

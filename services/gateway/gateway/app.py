@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from gateway.config import Settings
 from gateway.definition import SERVICE
-from gateway.proxy import ServiceClients, bootstrap_api_key, proxy_router
+from gateway.docs import docs_router, strip_default_docs
+from gateway.events import events_router
+from gateway.keys import ensure_bootstrap_key, keys_router
+from gateway.proxy import ServiceClients, proxy_router
 from shared.service import ServiceRuntime, create_service_app
 
 
@@ -15,9 +22,28 @@ def create_app(
     runtime: ServiceRuntime | None = None,
     clients: ServiceClients | None = None,
 ) -> FastAPI:
-    """The gateway; ``clients`` reach the services (embedded: in-process apps; default: their URLs)."""
+    """The gateway; ``clients`` reach the services (embedded: in-process apps; default: their URLs).
+
+    The gateway's own routes (API keys, webhooks, events) come before the catch-all proxy of ``/v1``.
+    """
     settings = settings or (runtime.settings if runtime else Settings())
-    app = create_service_app(SERVICE, settings, runtime, extra_routers=[proxy_router()])
+    app = create_service_app(SERVICE, settings, runtime, extra_routers=[keys_router(), events_router(), proxy_router()])
+    strip_default_docs(app)
+    app.include_router(docs_router(app))
     app.state.clients = clients if clients is not None else ServiceClients.from_settings(settings)
-    app.state.api_key = bootstrap_api_key(settings)
+    service_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        async with service_lifespan(_app):
+            # The schema exists by now (migrate one-shot, or the embedded launcher migrated first).
+            await ensure_bootstrap_key(app.state.runtime.db, settings)
+            yield
+
+    app.router.lifespan_context = lifespan
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "X-Correlation-ID"],
+        )
     return app

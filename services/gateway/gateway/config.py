@@ -11,3 +11,12 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "gateway"
 
     bootstrap_api_key: SecretStr | None = Field(default=None, description="First admin API key, registered at start")
+    cors_origins: list[str] = Field(
+        default=[], description="Origins a separate web frontend is served from (JSON list), e.g. [\"http://localhost:5173\"]"
+    )
+    # Tables may be 100 MB (seed); multipart framing adds a little.
+    max_request_bytes: int = Field(default=101 * 1024 * 1024, ge=1024, description="Largest request body accepted")
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_backoff_seconds: float = Field(default=2.0, gt=0, description="First retry delay; doubles each attempt")
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0)
+    sse_keepalive_seconds: float = Field(default=15.0, gt=0)

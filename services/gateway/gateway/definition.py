@@ -2,6 +2,7 @@
 
 from gateway.config import Settings
 from gateway.consumers import register_consumers
+from gateway.events import deliver_webhooks
 from gateway.models import Base, messaging
 from shared.service import ServiceDefinition
 
@@ -13,4 +14,5 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata,
     messaging=messaging,
     register_consumers=register_consumers,
+    background_loops=lambda: [deliver_webhooks],
 )

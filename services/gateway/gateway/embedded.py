@@ -7,7 +7,6 @@ in-process through ``httpx.ASGITransport``. Listens on ``EXEML_HOST``:``EXEML_PO
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +16,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.config import Settings as GatewaySettings
+from gateway.keys import ensure_bootstrap_key
 from gateway.proxy import SERVICES, ServiceClients
 from shared.messaging import InMemoryBroker
 from shared.service import ServiceDefinition, ServiceRuntime, build_runtime
@@ -61,6 +61,7 @@ def build_embedded_app(settings: GatewaySettings | None = None) -> FastAPI:
         for runtime in all_runtimes:
             await runtime.migrate()
             await runtime.start(background=True)
+        await ensure_bootstrap_key(gateway_runtime.db, gateway_settings)
         try:
             yield
         finally:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import secrets
-from pathlib import Path
-
 import httpx
 from fastapi import APIRouter, Request, Response
 
 from gateway.config import Settings
+from gateway.keys import authenticate
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
-from shared.errors import NotFound, ServiceUnavailable, Unauthorized
+from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
 
-__all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path", "bootstrap_api_key"]
+__all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
 
 # First path segment under /v1 -> owning service.
 ROUTES = {
@@ -64,27 +62,41 @@ def service_for_path(path: str) -> str:
     return service
 
 
-def bootstrap_api_key(settings: Settings) -> str:
-    """The admin API key: from EXEML_BOOTSTRAP_API_KEY, else generated once into <data_dir>/api-key."""
-    if settings.bootstrap_api_key is not None:
-        return settings.bootstrap_api_key.get_secret_value()
-    path = Path(settings.data_dir) / "api-key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = "exeml_" + secrets.token_urlsafe(32)
-    path.write_text(key)
-    path.chmod(0o600)
-    print(f"ExeML admin API key (also in {path}): {key}", flush=True)
-    return key
+_READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
-def _authenticate(request: Request) -> Principal:
-    presented = request.headers.get("X-Auth-Token") or request.headers.get("Authorization", "").removeprefix("Bearer ")
-    expected: str = request.app.state.api_key
-    if not presented or not secrets.compare_digest(presented.strip(), expected):
-        raise Unauthorized("missing or invalid API key", error_code="ModelArts.0203")
-    return Principal(tenant_id="default", subject="bootstrap-admin", roles=("admin",))
+def check_role(principal: Principal, method: str, path: str) -> None:
+    """Viewers read and predict; they change nothing."""
+    if method in _READ_METHODS or principal.can_write():
+        return
+    if method == "POST" and path.startswith("infers/"):
+        return
+    raise Forbidden(
+        "viewer keys may only read and predict",
+        error_code="ModelArts.0210",
+        details=[ErrorDetail(rule="role_viewer_read_only", msg=f"{method} /v1/{path} needs role developer or admin")],
+    )
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"request body of {size} bytes exceeds the gateway limit of {limit} bytes",
+        details=[ErrorDetail(rule="max_request_bytes", msg=f"at most {limit} bytes", value=size)],
+    )
 
 
 def proxy_router() -> APIRouter:
@@ -92,9 +104,11 @@ def proxy_router() -> APIRouter:
 
     @router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
-        principal = _authenticate(request)
-        clients: ServiceClients = request.app.state.clients
+        principal = await authenticate(request)
         service = service_for_path(path)
+        check_role(principal, request.method, path)
+        body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
+        clients: ServiceClients = request.app.state.clients
         if service not in clients:
             raise ServiceUnavailable(f"service {service} is not configured", error_code="ModelArts.4203")
         ctx = current_context()
@@ -106,7 +120,7 @@ def proxy_router() -> APIRouter:
         }
         try:
             upstream = await clients[service].request(
-                request.method, f"/v1/{path}", params=request.query_params, headers=headers, content=await request.body()
+                request.method, f"/v1/{path}", params=request.query_params, headers=headers, content=body
             )
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"service {service} unreachable: {exc}", error_code="ModelArts.4203") from exc

@@ -5,6 +5,13 @@ from labeling.consumers import register_consumers
 from labeling.models import Base, messaging
 from shared.service import ServiceDefinition
 
+
+def _routers():
+    from labeling.routers import routers  # imported when an app is built, not with the definition
+
+    return routers()
+
+
 SERVICE = ServiceDefinition(
     name="labeling",
     title="ExeML Labeling service",
@@ -12,5 +19,6 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    routers=_routers,
     register_consumers=register_consumers,
 )

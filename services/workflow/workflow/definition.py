@@ -3,6 +3,7 @@
 from workflow.config import Settings
 from workflow.consumers import register_consumers
 from workflow.models import Base, messaging
+from workflow.router import router
 from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
@@ -13,4 +14,5 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata,
     messaging=messaging,
     register_consumers=register_consumers,
+    routers=lambda: [router],
 )

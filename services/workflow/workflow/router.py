@@ -1,0 +1,136 @@
+"""The projects API (`/v1/projects`): ExeML projects and the actions of their workflow."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+
+from shared.auth import PrincipalDep
+from shared.service import RuntimeDep, SessionDep
+from workflow.projects import ProjectService
+from workflow.schemas import DeployRequest, ExecutionRead, ProjectCreate, ProjectList, ProjectRead, ProjectUpdate, RoundCreate
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/projects", tags=["projects"])
+
+
+def _service(session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectService:
+    return ProjectService(session, runtime, principal.tenant_id)
+
+
+@router.post("", status_code=201, response_model=ProjectRead, summary="Create an ExeML project")
+async def create_project(body: ProjectCreate, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
+    """Create a project of one of the five types on an existing dataset of that type (`dataset_id`) or on a
+    new dataset imported from `input_path`. Its first round starts at once: Label Data awaits labeling (then
+    **next**); predictive analytics starts with Publish Dataset Version."""
+    service = _service(session, runtime, principal)
+    return await service.read(await service.create(body))
+
+
+@router.get("", response_model=ProjectList, summary="List projects")
+async def list_projects(
+    session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
+    search: Annotated[str | None, Query(max_length=64, description="Part of the name")] = None,
+    project_type: str | None = None,
+    status: str | None = None,
+    phase: Annotated[str | None, Query(description="Current phase, e.g. train")] = None,
+    tag: str | None = None,
+    sort_by: Literal["name", "created_at", "updated_at", "status", "project_type"] = "created_at",
+    order: Literal["asc", "desc"] = "desc",
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> ProjectList:
+    """The tenant's projects with search, filters and sorting."""
+    service = _service(session, runtime, principal)
+    rows, total = await service.list(search=search, project_type=project_type, status=status, phase=phase, tag=tag,
+                                     sort_by=sort_by, order=order, offset=offset, limit=limit)
+    return ProjectList(items=[await service.read(r, with_execution=False) for r in rows], total=total)
+
+
+@router.get("/{project_id}", response_model=ProjectRead, summary="Get a project and its current round")
+async def get_project(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
+    """The project with its current execution: every phase's status, times, duration, progress and the
+    instance it created (dataset version, training job, model version, service)."""
+    service = _service(session, runtime, principal)
+    return await service.read(await service.engine.project(project_id))
+
+
+@router.put("/{project_id}", response_model=ProjectRead, summary="Update description or tags")
+async def update_project(project_id: str, body: ProjectUpdate, session: SessionDep, runtime: RuntimeDep,
+                         principal: PrincipalDep) -> ProjectRead:
+    """Change the description (≤ 500 characters) or the tags."""
+    service = _service(session, runtime, principal)
+    return await service.read(await service.update(await service.engine.project(project_id), body))
+
+
+@router.delete("/{project_id}", status_code=204, summary="Delete a project")
+async def delete_project(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> None:
+    """Delete the project and its rounds (its dataset, models and services stay). Refused with 409 while its
+    real-time service runs: stop the service first."""
+    service = _service(session, runtime, principal)
+    await service.delete(await service.engine.project(project_id))
+
+
+@router.get("/{project_id}/executions", response_model=list[ExecutionRead], summary="All rounds of a project")
+async def list_executions(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> list[ExecutionRead]:
+    """Every round (execution) with its phases, newest first."""
+    import sqlalchemy as sa
+
+    from workflow.models import Execution
+
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    rows = await session.scalars(sa.select(Execution).where(Execution.project_id == project.id)
+                                 .order_by(Execution.round.desc()))
+    return [await service.read_execution(e) for e in rows]
+
+
+@router.post("/{project_id}/executions", response_model=ProjectRead, status_code=201, summary="Start a new round")
+async def new_round(project_id: str, body: RoundCreate, session: SessionDep, runtime: RuntimeDep,
+                    principal: PrincipalDep) -> ProjectRead:
+    """Start the next training round (its model becomes version 0.0.N+1), optionally with other training
+    parameters; refused while a phase of the current round is running."""
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    await service.engine.start_round(project, body.training_params)
+    return await service.read(project)
+
+
+@router.post("/{project_id}/workflow/next", response_model=ProjectRead, summary="Next: labeling is done")
+async def next_phase(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
+    """Continue after Label Data: publish a dataset version, check it, train, register."""
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    await service.engine.next(project)
+    return await service.read(project)
+
+
+@router.post("/{project_id}/workflow/retry", response_model=ProjectRead, summary="Retry the failed phase")
+async def retry_phase(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
+    """Run the failed (or stopped) phase of the current round again."""
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    await service.engine.retry(project)
+    return await service.read(project)
+
+
+@router.post("/{project_id}/workflow/stop", response_model=ProjectRead, summary="Stop the current phase")
+async def stop_phase(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
+    """Stop the running phase (training stops and keeps its best model so far)."""
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    await service.engine.stop(project)
+    return await service.read(project)
+
+
+@router.post("/{project_id}/workflow/deploy", response_model=ProjectRead, summary="Deploy Service")
+async def deploy(project_id: str, body: DeployRequest, session: SessionDep, runtime: RuntimeDep,
+                 principal: PrincipalDep) -> ProjectRead:
+    """Answer the Deploy Service phase: this round's version is pre-selected; give `config` to split
+    traffic between versions (e.g. 80/20), the specification, nodes (1–5) and the auto-stop schedule."""
+    service = _service(session, runtime, principal)
+    project = await service.engine.project(project_id)
+    await service.engine.deploy(project, body.model_dump(exclude_none=True))
+    return await service.read(project)
