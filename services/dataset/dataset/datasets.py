@@ -135,7 +135,7 @@ class DatasetService:
                           import_annotations=body.import_annotations, status="QUEUED", errors=[])
         await self.tasks.add(task)
         runtime, tenant_id, task_id = self.runtime, self.tenant_id, task.id
-        tasks.start_after_commit(self.session, lambda: run_import(runtime, tenant_id, task_id), f"import-{task_id}")
+        tasks.start_after_commit(self.session, runtime, lambda: run_import(runtime, tenant_id, task_id), f"import-{task_id}")
         return task
 
     async def import_tasks(self, dataset_id: str, *, offset: int, limit: int) -> Page[ImportTask]:

@@ -17,6 +17,7 @@ from dataset.config import Settings
 from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
 from dataset.manifest_import import manifest_units
 from dataset.models import Dataset, ImportTask
+from dataset.heartbeat import heartbeat
 from dataset.paths import path_allowed
 from dataset.repository import SampleRepository
 from dataset.types import KINDS, DatasetKind
@@ -52,7 +53,8 @@ async def run_import(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> N
     if not await claim_task(runtime, ImportTask, tenant_id, task_id, "RUNNING"):
         return
     try:
-        await _run(runtime, tenant_id, task_id)
+        async with heartbeat(runtime, ImportTask, task_id):
+            await _run(runtime, tenant_id, task_id)
     except Exception as exc:  # the task records the failure; what was stored stays stored
         log.exception("import task failed", task_id=task_id)
         await _finish(runtime, tenant_id, task_id, "FAILED", f"{type(exc).__name__}: {exc}"[:2000])

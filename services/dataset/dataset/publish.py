@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from dataset.heartbeat import heartbeat
 from dataset.importer import claim_task
 from dataset.models import Dataset, DatasetVersion, Sample
 from dataset.publish_table import freeze_table
@@ -33,7 +34,8 @@ async def run_publish(runtime: ServiceRuntime, tenant_id: str, version_id: str) 
     if not await claim_task(runtime, DatasetVersion, tenant_id, version_id, "CREATING"):
         return
     try:
-        await _publish(runtime, tenant_id, version_id)
+        async with heartbeat(runtime, DatasetVersion, version_id):
+            await _publish(runtime, tenant_id, version_id)
     except Exception as exc:  # recorded on the version; the dataset is untouched
         log.exception("publishing failed", version_id=version_id)
         async with runtime.db.session() as session:

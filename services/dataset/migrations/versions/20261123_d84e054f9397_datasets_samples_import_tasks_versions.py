@@ -1,8 +1,8 @@
 """datasets samples import tasks versions
 
-Revision ID: c4f83047e5c7
+Revision ID: d84e054f9397
 Revises: b099a9f22145
-Create Date: 2026-11-23 17:42:17.713335
+Create Date: 2026-11-23 17:32:59.117794
 
 """
 from typing import Sequence, Union
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision: str = 'c4f83047e5c7'
+revision: str = 'd84e054f9397'
 down_revision: Union[str, Sequence[str], None] = 'b099a9f22145'
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
@@ -109,7 +109,6 @@ def upgrade() -> None:
     sa.Column('height', sa.Integer(), nullable=True),
     sa.Column('row_count', sa.Integer(), nullable=True),
     sa.Column('labeled', sa.Boolean(), nullable=False),
-    sa.Column('labels', sa.JSON(), nullable=False),
     sa.Column('usage', sa.String(length=16), nullable=True),
     sa.Column('import_id', sa.String(length=32), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
