@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,14 +100,25 @@ class SampleRepository(Repository[Sample]):
         stmt = self.scoped().where(Sample.dataset_id == dataset_id).order_by(Sample.created_at, Sample.id)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def set_labels(self, dataset_id: str, sample_id: str, names: Sequence[str]) -> None:
+    async def set_labels(self, dataset_id: str, sample_id: str, names: Sequence[str], as_of: datetime) -> bool:
+        """Make ``names`` the sample's labels unless a newer change (``as_of`` later) was applied already.
+
+        Events may be handled concurrently and out of order; the conditional update takes the row lock first,
+        so of two racing changes the newer one wins whatever the commit order.
+        """
+        unique = sorted(dict.fromkeys(n for n in names if n))
+        newer = sa.or_(Sample.labels_changed_at.is_(None), Sample.labels_changed_at < as_of)
+        result = await self.session.execute(
+            sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id, newer)
+            .values(labeled=bool(unique), labels=unique, labels_changed_at=as_of)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return False
         await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.sample_id == sample_id))
-        unique = list(dict.fromkeys(n for n in names if n))
         if unique:
             await self.session.execute(sa.insert(SampleLabel), [
                 {"sample_id": sample_id, "name": n, "dataset_id": dataset_id} for n in unique])
-        await self.session.execute(sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id)
-                                   .values(labeled=bool(unique), labels=sorted(unique)))
+        return True
 
     async def _refresh_labels(self, dataset_id: str, sample_ids: Sequence[str]) -> None:
         """Rewrite the label list on the rows of ``sample_ids`` from ``sample_labels``."""
