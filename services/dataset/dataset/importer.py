@@ -147,7 +147,9 @@ async def _build(units: list[Unit], kind: DatasetKind, load: Loader, settings: S
     return [c for cands in results for c in cands], errors
 
 
-async def _store_batch(runtime, tenant_id, task_id, dataset_id, candidates, errors, unit_count, table) -> None:
+async def _store_batch(runtime: ServiceRuntime, tenant_id: str, task_id: str, dataset_id: str,
+                       candidates: list[Candidate], errors: list[FileError], unit_count: int,
+                       table: TableContext | None) -> None:
     failed_files = {e.file for e in errors if e.rule != "voc_box_outside"}
     async with runtime.db.session() as session:
         dataset = await session.get(Dataset, dataset_id)
@@ -164,7 +166,7 @@ async def _store_batch(runtime, tenant_id, task_id, dataset_id, candidates, erro
         task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
 
 
-async def _progress(runtime, task_id, *, total: int, skipped: int, errors: list[FileError]) -> None:
+async def _progress(runtime: ServiceRuntime, task_id: str, *, total: int, skipped: int, errors: list[FileError]) -> None:
     async with runtime.db.session() as session:
         task = await session.get(ImportTask, task_id)
         task.total_count, task.skipped_count = total, skipped

@@ -137,7 +137,8 @@ async def build_unit(
     return [await _image_unit(unit, kind, data, companion, load, settings, warnings)]
 
 
-async def _image_unit(unit, kind, data, companion, load, settings, warnings) -> Candidate:
+async def _image_unit(unit: Unit, kind: DatasetKind, data: bytes, companion: str | None, load: Loader,
+                      settings: Settings, warnings: list[FileError] | None) -> Candidate:
     try:
         # Small images decode in microseconds: a thread hop would cost more than it saves.
         info = check_image(data, settings) if len(data) < INLINE_BYTES else await asyncio.to_thread(check_image, data, settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
 from dataset.heartbeat import heartbeat
@@ -138,9 +139,7 @@ async def _line(runtime: ServiceRuntime, kind: DatasetKind, sample: Sample, anns
     return line
 
 
-def _parse_time(value: str):
-    from datetime import datetime
-
+def _parse_time(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
