@@ -11,6 +11,7 @@ from shared.events import EventContract
 from shared.messaging import QueueSpec, RabbitMQTransport
 from shared.service import build_runtime
 from shared.storage import S3ObjectStore
+from shared.testing.bus import delete_queues
 from shared.testing.infra import AMQP_URL, require_tcp
 
 
@@ -40,8 +41,8 @@ async def test_distributed_runtime_publishes_through_rabbitmq(postgres_url, s3_s
     assert isinstance(runtime.transport, RabbitMQTransport) and isinstance(runtime.store, S3ObjectStore)
     await runtime.migrate()
     await runtime.start(background=True)
+    queue = f"test.dist.{schema}"
     try:
-        queue = f"test.dist.{schema}"
         await runtime.transport.declare_queue(QueueSpec(queue, ("dataset.wiring.#",)))
         async with runtime.db.session() as session:
             await runtime.outbox.add(session, WiringChecked(note="hi"), tenant_id="t1")
@@ -56,3 +57,4 @@ async def test_distributed_runtime_publishes_through_rabbitmq(postgres_url, s3_s
         assert (await runtime.readiness()) == {"database": "ok", "storage": "ok", "bus": "ok"}
     finally:
         await runtime.stop()
+        await delete_queues([queue, runtime.consumer.queue])

@@ -278,13 +278,12 @@ class WorkflowEngine:
         assert publish is not None
         params = {**project.training_params, **execution.parameters}
         params.pop("train_ratio", None)
-        if project.project_type == "predictive_analytics":
-            params.setdefault("label_column", project.label_column)
-            if project.label_type:
-                params.setdefault("problem", "regression" if project.label_type == "continuous" else "classification")
-        body = {"dataset_id": project.dataset_id, "dataset_version_id": publish.instance_id,
-                "task_type": project.project_type, "project_id": project.id, "project_name": project.name,
-                "flavor": params.pop("flavor", project.flavor), "parameters": params}
+        if project.project_type == "predictive_analytics" and project.label_type:
+            # The label column travels with the dataset version; its data type picks the problem.
+            params.setdefault("problem", "regression" if project.label_type == "continuous" else "classification")
+        body = {"name": f"{project.name}-r{execution.round}"[:64], "dataset_id": project.dataset_id,
+                "dataset_version_id": publish.instance_id, "task_type": project.project_type,
+                "project_id": project.id, "flavor": params.pop("flavor", project.flavor), "parameters": params}
         created = await self._call("trainer", "POST", "/v1/training-jobs", phase, json=body)
         phase.instance_type, phase.instance_id = "training_job", created.get("job_id") or created.get("id")
         phase.progress = 0.0

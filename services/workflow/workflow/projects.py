@@ -73,6 +73,9 @@ class ProjectService:
             if int(dataset.get("dataset_type", -1)) != code:
                 raise _invalid("dataset_id", "dataset_type",
                                f"dataset {body.dataset_id} is of type {dataset.get('dataset_type')}, not {code}")
+            if code == 400 and dataset.get("label_column") not in (None, body.label_column):
+                raise _invalid("label_column", "dataset_label_column",
+                               f"dataset {body.dataset_id} predicts column {dataset.get('label_column')!r}")
             return body.dataset_id
         request: dict[str, Any] = {
             "dataset_name": f"{body.name}-dataset"[:100], "dataset_type": code, "input_path": body.input_path,
