@@ -69,7 +69,10 @@ TASK_TYPES = (
     "text_classification",
 )
 # task_type -> "module:Class" of its predictor, imported on first use.
-PREDICTORS: dict[str, str] = {}
+PREDICTORS: dict[str, str] = {
+    "image_classification": "shared.packages.image:ImageClassificationPredictor",
+    "predictive_analytics": "shared.packages.table:TablePredictor",
+}
 
 
 class PackageError(ValueError):

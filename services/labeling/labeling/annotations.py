@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labeling.events import announce_changes
@@ -34,6 +36,8 @@ from labeling.schemas import (
     SnapshotAnnotation,
     SnapshotLabel,
 )
+from shared.context import new_id
+from shared.db import utcnow
 from shared.errors import ErrorDetail, InvalidInput, NotFound
 from shared.messaging import Outbox
 
@@ -43,16 +47,22 @@ def _raise_invalid(details: list[ErrorDetail]) -> None:
         raise InvalidInput("; ".join(d.msg for d in details[:5]), details=details)
 
 
-def annotation_row(ann: AnnotationLike, dataset: Dataset, sample_id: str, label: Label) -> Annotation:
-    box = ann.bndbox
-    return Annotation(
-        tenant_id=dataset.tenant_id, dataset_id=dataset.id, sample_id=sample_id, label_id=label.id,
-        xmin=box.xmin if box else None, ymin=box.ymin if box else None,
-        xmax=box.xmax if box else None, ymax=box.ymax if box else None,
-        pose=getattr(ann, "pose", "Unspecified") or "Unspecified", truncated=getattr(ann, "truncated", 0),
-        occluded=getattr(ann, "occluded", 0), difficult=getattr(ann, "difficult", 0),
-        annotated_by=getattr(ann, "annotated_by", "human"),
-    )
+def annotation_row(ann: AnnotationLike | None, dataset: Dataset, sample_id: str, label: Label) -> dict[str, Any]:
+    """The values of one annotation row (``ann`` None: a plain label put on a sample by a batch)."""
+    box = ann.bndbox if ann is not None else None
+    return {
+        "id": new_id(), "tenant_id": dataset.tenant_id, "dataset_id": dataset.id, "sample_id": sample_id,
+        "label_id": label.id, "xmin": box.xmin if box else None, "ymin": box.ymin if box else None,
+        "xmax": box.xmax if box else None, "ymax": box.ymax if box else None,
+        "pose": getattr(ann, "pose", None) or "Unspecified", "truncated": getattr(ann, "truncated", 0),
+        "occluded": getattr(ann, "occluded", 0), "difficult": getattr(ann, "difficult", 0),
+        "annotated_by": getattr(ann, "annotated_by", "human"), "created_at": utcnow(),
+    }
+
+
+async def insert_annotations(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:  # one multi-row INSERT instead of an ORM object per annotation
+        await session.execute(sa.insert(Annotation), rows)
 
 
 async def write_annotations(
@@ -68,10 +78,11 @@ async def write_annotations(
     await repo.delete_for_samples(dataset.id, list(updates))
     names = {a.name for anns in updates.values() for a in anns}
     labels = await ensure_labels(session, tenant_id, dataset, names)
-    for sample_id, anns in updates.items():
-        for ann in dedupe_classification(anns, dataset.dataset_type):
-            session.add(annotation_row(ann, dataset, sample_id, labels[ann.name]))
-    await session.flush()
+    await insert_annotations(session, [
+        annotation_row(ann, dataset, sample_id, labels[ann.name])
+        for sample_id, anns in updates.items()
+        for ann in dedupe_classification(anns, dataset.dataset_type)
+    ])
 
 
 class AnnotationService:
@@ -84,8 +95,8 @@ class AnnotationService:
         self.labels = LabelRepository(session, tenant_id)
         self.annotations = AnnotationRepository(session, tenant_id)
 
-    async def _samples(self, dataset: Dataset, sample_ids: Sequence[str]) -> dict[str, Sample]:
-        found = await self.samples.find_in(dataset.id, sample_ids)
+    async def _samples(self, dataset: Dataset, sample_ids: Sequence[str], *, lock: bool = True) -> dict[str, Sample]:
+        found = await self.samples.find_in(dataset.id, sample_ids, lock=lock)
         missing = [sid for sid in dict.fromkeys(sample_ids) if sid not in found]
         if missing:
             shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -114,7 +125,7 @@ class AnnotationService:
 
     async def read(self, dataset_id: str, sample_id: str) -> SampleAnnotations:
         dataset = await self.datasets.get_live(dataset_id)
-        return (await self.views(dataset, await self._samples(dataset, [sample_id])))[0]
+        return (await self.views(dataset, await self._samples(dataset, [sample_id], lock=False)))[0]
 
     async def replace(self, dataset_id: str, sample_id: str, annotations: list[AnnotationIn]) -> SampleAnnotations:
         dataset = await self.datasets.get_live(dataset_id)
@@ -160,10 +171,7 @@ class AnnotationService:
             targets = list(samples)
         else:
             targets = [sid for sid in samples if body.name not in current[sid]]
-        for sid in targets:
-            self.session.add(Annotation(tenant_id=self.tenant_id, dataset_id=dataset.id, sample_id=sid,
-                                        label_id=label.id, annotated_by="human"))
-        await self.session.flush()
+        await insert_annotations(self.session, [annotation_row(None, dataset, sid, label) for sid in targets])
         single = dataset.dataset_type in SINGLE_LABEL_TYPES
         changed = [sid for sid in samples if current[sid] != [body.name]] if single else targets
         await announce_changes(self.session, self.outbox, self.tenant_id, dataset.id, changed)

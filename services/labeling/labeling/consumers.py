@@ -16,7 +16,7 @@ from labeling.repository import AnnotationRepository, DatasetRepository, LabelRe
 from labeling.rules import annotation_errors
 from shared.events.dataset import AddedSample, DatasetCreated, DatasetDeleted, SamplesAdded, SamplesDeleted
 from shared.logging import get_logger
-from shared.messaging import Envelope, EventConsumer
+from shared.messaging import Envelope, EventConsumer, Outbox
 
 log = get_logger(__name__)
 
@@ -65,7 +65,9 @@ def _valid_import(dataset: Dataset, sample: AddedSample) -> list[_Imported]:
     return anns
 
 
-async def on_samples_added(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
+async def on_samples_added(
+    session: AsyncSession, envelope: Envelope[dict[str, Any]], outbox: Outbox = CONSUMER_OUTBOX
+) -> None:
     event = SamplesAdded.model_validate(envelope.data)
     tenant = envelope.tenantid
     dataset = await ensure_dataset(session, tenant, event.dataset_id, event.dataset_type)
@@ -81,7 +83,7 @@ async def on_samples_added(session: AsyncSession, envelope: Envelope[dict[str, A
     imported = {s.sample_id: _valid_import(dataset, s) for s in fresh if s.annotations}
     await write_annotations(session, tenant, dataset, imported)
     # Tell the dataset service what was kept, also where rejected annotations left a sample unlabeled.
-    await announce_changes(session, CONSUMER_OUTBOX, tenant, dataset.id, list(imported))
+    await announce_changes(session, outbox, tenant, dataset.id, list(imported))
 
 
 async def on_samples_deleted(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
@@ -108,6 +110,12 @@ async def on_dataset_deleted(session: AsyncSession, envelope: Envelope[dict[str,
 def register_consumers(consumer: EventConsumer) -> None:
     """Attach this service's event handlers to ``consumer``."""
     consumer.handler(DatasetCreated, name="labeling.dataset_created")(on_dataset_created)
-    consumer.handler(SamplesAdded, name="labeling.samples_added")(on_samples_added)
+
+    async def samples_added(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
+        # The runtime's outbox wakes the relay at commit; it is set once the runtime is built.
+        outbox = consumer.runtime.outbox if consumer.runtime is not None else CONSUMER_OUTBOX
+        await on_samples_added(session, envelope, outbox)
+
+    consumer.handler(SamplesAdded, name="labeling.samples_added")(samples_added)
     consumer.handler(SamplesDeleted, name="labeling.samples_deleted")(on_samples_deleted)
     consumer.handler(DatasetDeleted, name="labeling.dataset_deleted")(on_dataset_deleted)

@@ -14,8 +14,8 @@ from shared.messaging import Outbox
 # One event carries at most this many samples, as the dataset service does for samples.added.
 CHANGES_PER_EVENT = 500
 
-# Consumers get only the session from the runner, so they write through an outbox of their own on the
-# same table; the relay picks those rows up at its next poll.
+# For handlers run without a service runtime (the consumer's ``runtime`` unset): an outbox on the same
+# table, whose rows the relay picks up at its next poll.
 CONSUMER_OUTBOX = Outbox(messaging.outbox, source="/exeml/labeling")
 
 

@@ -123,7 +123,12 @@ class LabelService:
         )
         if label.color is None:
             label.color = auto_color(await self.labels.count(dataset.id))
-        return dataset, await self.labels.add(label)
+        try:
+            async with self.session.begin_nested():  # a concurrent request may have taken the name
+                await self.labels.add(label)
+        except IntegrityError as exc:
+            raise Conflict(f"label {body.name!r} already exists", error_code="ModelArts.4411") from exc
+        return dataset, label
 
     async def update(self, dataset_id: str, name: str, body: LabelUpdate) -> tuple[Dataset, Label]:
         dataset = await self.dataset(dataset_id)
@@ -148,8 +153,8 @@ class LabelService:
 
     async def _rename(self, dataset: Dataset, label: Label, new_name: object) -> None:
         if not isinstance(new_name, str):
-            _invalid([ErrorDetail(rule="label_name_type", field="name", msg="a label name is a string")])
-        assert isinstance(new_name, str)
+            raise InvalidInput("a label name is a string",
+                               details=[ErrorDetail(rule="label_name_type", field="name", msg="a label name is a string")])
         _invalid(label_name_errors(new_name, dataset.dataset_type, "name"))
         if await self.labels.by_name(dataset.id, new_name) is not None:
             raise Conflict(f"label {new_name!r} already exists", error_code="ModelArts.4411")

@@ -33,11 +33,15 @@ class SampleRepository(Repository[Sample]):
     def in_dataset(self, dataset_id: str) -> sa.Select[tuple[Sample]]:
         return self.scoped().where(Sample.dataset_id == dataset_id)
 
-    async def find_in(self, dataset_id: str, sample_ids: Sequence[str]) -> dict[str, Sample]:
+    async def find_in(self, dataset_id: str, sample_ids: Sequence[str], *, lock: bool = False) -> dict[str, Sample]:
+        """The samples by id; with ``lock`` their rows stay locked until commit (one writer per sample)."""
         if not sample_ids:
             return {}
-        rows = await self.session.execute(self.in_dataset(dataset_id).where(Sample.id.in_(list(sample_ids))))
-        return {s.id: s for s in rows.scalars()}
+        stmt = self.in_dataset(dataset_id).where(Sample.id.in_(list(sample_ids)))
+        if lock:  # in id order, so two batches over the same samples cannot deadlock
+            stmt = stmt.order_by(Sample.id).with_for_update()
+        found = {s.id: s for s in (await self.session.execute(stmt)).scalars()}
+        return {sid: found[sid] for sid in dict.fromkeys(sample_ids) if sid in found}
 
     async def existing_ids(self, sample_ids: Sequence[str]) -> set[str]:
         """Ids already known, whichever tenant (sample ids are global)."""

@@ -80,6 +80,8 @@ class LabelDeleteResult(BaseModel):
 class BndBox(BaseModel):
     """A rectangle in pixels, origin top-left."""
 
+    model_config = ConfigDict(allow_inf_nan=False)
+
     xmin: float
     ymin: float
     xmax: float

@@ -50,10 +50,11 @@ async def test_relabel_object_detection_boxes_inside_the_image(lab) -> None:
     assert outside.status_code == 400
     (detail,) = outside.json()["details"]
     assert (detail["rule"], detail["field"]) == ("bndbox_outside_image", "annotations[0].bndbox")
-    for bad in (lab.box("car", -1, 0, 5, 5), lab.box("car", 10, 10, 5, 20), {"name": "car"}):
+    for bad in (lab.box("car", -1, 0, 5, 5), lab.box("car", 10, 10, 5, 20), {"name": "car"},
+                lab.box("car", 1, 1, "NaN", 5)):
         response = await client.put(url, json={"annotations": [bad]})
         assert response.status_code == 400, bad
-        assert response.json()["details"][0]["rule"] in ("bndbox_invalid", "bndbox_required")
+        assert response.json()["details"][0]["rule"] in ("bndbox_invalid", "bndbox_required", "finite_number")
     # Nothing of the refused requests was stored.
     assert len((await client.get(url)).json()["annotations"]) == 3
 
@@ -190,3 +191,41 @@ async def _stats(client, dataset_id: str) -> tuple[dict[str, tuple[int, int]], t
     s = body["sample_stats"]
     return ({x["name"]: (x["count"], x["sample_count"]) for x in body["label_stats"]},
             (s["total"], s["labeled"], s["unlabeled"]))
+
+
+async def test_a_thousand_samples_labeled_at_once(lab) -> None:
+    import time
+
+    samples = [lab.image(f"{i}.jpg") for i in range(1000)]
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION)
+    for start in (0, 500):  # the dataset service sends at most 500 samples per event
+        await lab.add_samples(dataset_id, IMAGE_CLASSIFICATION, samples[start : start + 500])
+    client = lab.client()
+    started = time.perf_counter()
+    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
+                                 json={"sample_ids": [s.sample_id for s in samples], "name": "cat"})
+    seconds = time.perf_counter() - started
+    assert response.status_code == 200 and response.json()["changed_sample_count"] == 1000
+    changes = await lab.changes(dataset_id)
+    assert [len(c) for c in changes] == [500, 500]  # one event per 500 samples
+    assert all(labels == ["cat"] for c in changes for labels in c.values())
+    assert await _stats(client, dataset_id) == ({"cat": (1000, 1000)}, (1000, 1000, 0))
+    print(f"labeled 1000 samples in one request: {seconds * 1000:.0f} ms")
+    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
+                                 json={"sample_ids": [s.sample_id for s in samples] + ["x"], "name": "cat"})
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "sample_ids"
+
+
+async def test_concurrent_relabels_of_one_sample_leave_one_of_them(lab) -> None:
+    import asyncio
+
+    sample = lab.image("1.jpg", [{"name": "cat"}])
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, [sample])
+    client = lab.client()
+    url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
+    choices = [[f"l{i}", f"m{i}"] for i in range(6)]
+    responses = await asyncio.gather(*(client.put(url, json={"annotations": [{"name": n} for n in names]})
+                                       for names in choices))
+    assert [r.status_code for r in responses] == [200] * 6
+    final = (await client.get(url)).json()
+    assert final["labels"] in choices and len(final["annotations"]) == 2

@@ -104,7 +104,8 @@ async def test_rename_moves_every_annotation_and_is_announced(lab) -> None:
 
 class FakeDatasetService:
     """Stands in for the dataset service's ``POST /v1/datasets/{id}/samples/delete`` (a process boundary):
-    records each call with the tenant of its internal token. The cross-service path is the lead's test."""
+    records each call with the tenant of its internal token, or refuses it. ``test_with_dataset.py`` runs the
+    same policies against the real dataset service."""
 
     def __init__(self, lab, fail: bool = False) -> None:
         self.calls: list[dict[str, Any]] = []
@@ -170,3 +171,22 @@ async def test_refused_sample_deletion_changes_nothing(lab) -> None:
     assert await lab.events("labeling.label.deleted.v1", dataset_id) == []
     response = await client.delete(f"/v1/datasets/{dataset_id}/labels/cat", params={"delete_policy": 3})
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "delete_policy"
+
+
+async def test_concurrent_creation_of_one_label(lab) -> None:
+    import asyncio
+
+    samples = [lab.image(f"{i}.jpg") for i in range(4)]
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, samples)
+    client = lab.client()
+    created = await asyncio.gather(*(client.post(f"/v1/datasets/{dataset_id}/labels", json={"name": "cat"})
+                                     for _ in range(4)))
+    assert sorted(r.status_code for r in created) == [201, 409, 409, 409]
+    # Implicit creation by several requests at once: every request succeeds, the label exists once.
+    labeled = await asyncio.gather(*(client.put(f"/v1/datasets/{dataset_id}/annotations/{s.sample_id}",
+                                                json={"annotations": [{"name": "zebra"}]}) for s in samples))
+    assert [r.status_code for r in labeled] == [200] * 4, [r.text for r in labeled]
+    labels = (await client.get(f"/v1/datasets/{dataset_id}/labels")).json()
+    assert sorted(lbl["name"] for lbl in labels["items"]) == ["cat", "zebra"]
+    stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
+    assert {s["name"]: s["sample_count"] for s in stats["label_stats"]} == {"cat": 0, "zebra": 4}

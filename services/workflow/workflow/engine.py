@@ -259,7 +259,7 @@ class WorkflowEngine:
 
     async def _enter_publish(self, phase: Phase, project: Project, execution: Execution) -> None:
         params = {**project.training_params, **execution.parameters}
-        body = {"train_ratio": params.get("train_ratio", 0.8),
+        body = {"train_evaluate_sample_ratio": str(params.get("train_ratio", 0.8)),
                 "description": f"ExeML project {project.name}, round {execution.round}"}
         created = await self._call("dataset", "POST", f"/v1/datasets/{project.dataset_id}/versions", phase, json=body)
         phase.instance_type, phase.instance_id = "dataset_version", created.get("version_id") or created.get("id")

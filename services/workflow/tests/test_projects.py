@@ -1,0 +1,141 @@
+"""Projects API and the first phases of a round, against the real dataset and labeling services."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.testing import datagen
+from shared.testing.platform import wait_until
+
+
+async def test_image_round_labels_publishes_checks_and_fails_train_without_a_trainer(projects) -> None:
+    input_path = await projects.upload("flowers/input", datagen.image_classification_files(per_class=6))
+    project = await projects.create(name="flowers", project_type="image_classification", input_path=input_path,
+                                    output_path=f"s3://{projects.platform.bucket}/flowers/output/",
+                                    tags=["demo"])
+    phases = [(p["name"], p["title"], p["status"]) for p in project["execution"]["phases"]]
+    assert phases[0] == ("label_data", "Label Data", "awaiting_operation")
+    assert [p[0] for p in phases] == ["label_data", "publish_dataset", "check_data", "train", "register_model",
+                                      "deploy_service"]
+    assert phases[3][1] == "Classify Images" and project["status"] == "running"
+    await projects.wait_imported(project["dataset_id"], 18)
+
+    # Labels came with the data (image + .txt): wait until the labeling service has them.
+    labeling = projects.platform.client("labeling")
+
+    async def labeled():
+        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
+        return stats if sum(s["sample_count"] for s in stats["label_stats"]) == 18 else None
+
+    await wait_until(labeled, timeout=30, what="imported labels")
+    moved = await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
+    assert moved.status_code == 200, moved.text
+    again = await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
+    assert again.status_code == 409
+
+    done = await projects.wait_phase(project["id"], "check_data", "executed")
+    phases = {p["name"]: p for p in done["execution"]["phases"]}
+    assert phases["publish_dataset"]["instance"]["type"] == "dataset_version"
+    assert phases["publish_dataset"]["outputs"]["train_count"] + phases["publish_dataset"]["outputs"]["eval_count"] == 18
+    assert phases["label_data"]["duration_seconds"] is not None
+    # No trainer in this platform: the Train phase fails with the reason and can be retried.
+    failed = await projects.wait_phase(project["id"], "train", "failed")
+    train = {p["name"]: p for p in failed["execution"]["phases"]}["train"]
+    assert "trainer" in train["error_msg"] and failed["status"] == "abnormal"
+    retried = await projects.client.post(f"/v1/projects/{project['id']}/workflow/retry")
+    assert retried.status_code == 200
+    assert {p["name"]: p for p in retried.json()["execution"]["phases"]}["train"]["status"] == "failed"
+
+
+async def test_failed_data_check_fails_the_phase_with_the_violations(projects) -> None:
+    input_path = await projects.upload("few/input", datagen.image_classification_files(per_class=3, classes=("a", "b")))
+    project = await projects.create(name="few", project_type="image_classification", input_path=input_path)
+    await projects.wait_imported(project["dataset_id"], 6)
+    labeling = projects.platform.client("labeling")
+
+    async def labeled():
+        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
+        return sum(s["sample_count"] for s in stats["label_stats"]) == 6
+
+    await wait_until(labeled, timeout=30, what="imported labels")
+    await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
+    failed = await projects.wait_phase(project["id"], "check_data", "failed")
+    check = {p["name"]: p for p in failed["execution"]["phases"]}["check_data"]
+    assert "data check failed" in check["error_msg"]
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"name": "1abc"}, "name"),
+    ({"name": "a" * 65}, "name"),
+    ({"name": "has space"}, "name"),
+    ({"description": "x" * 501}, "description"),
+    ({"project_type": "video"}, "project_type"),
+    ({"training_params": {"train_ratio": 0.123456}}, "train_ratio"),
+    ({"training_params": {"max_training_duration": 5}}, "max_training_duration"),
+    ({"training_params": {"training_preference": "fastest"}}, "training_preference"),
+    ({"dataset_id": "abc"}, "dataset_id"),
+    ({"label_column": "y"}, "label_column"),
+])
+async def test_invalid_projects_are_refused_naming_the_field(projects, change, field) -> None:
+    body = {"name": "ok", "project_type": "image_classification", "input_path": "s3://b/in/"} | change
+    response = await projects.client.post("/v1/projects", json=body)
+    assert response.status_code == 400, response.text
+    assert any(field in (d.get("field") or "") for d in response.json()["details"]), response.json()
+
+
+async def test_predictive_analytics_needs_label_column_and_type(projects) -> None:
+    body = {"name": "tab", "project_type": "predictive_analytics", "input_path": "s3://b/in/"}
+    response = await projects.client.post("/v1/projects", json=body)
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "label_column"
+    response = await projects.client.post("/v1/projects", json=body | {"label_column": "label"})
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "label_type"
+
+
+async def test_names_are_unique_per_tenant_listing_filters_and_isolation(projects) -> None:
+    input_path = await projects.upload("t/input", datagen.text_files(per_class=2))
+    text = await projects.create(name="reviews", project_type="text_classification", input_path=input_path,
+                                 tags=["nlp"])
+    dup = await projects.client.post("/v1/projects", json={"name": "reviews", "project_type": "text_classification",
+                                                           "input_path": input_path})
+    assert dup.status_code == 409
+    table_input = await projects.upload("tab/input", datagen.table_files(rows=120))
+    table = await projects.create(name="churn", project_type="predictive_analytics", input_path=table_input,
+                                  label_column="label", label_type="discrete")
+    assert table["execution"]["phases"][0]["name"] == "publish_dataset"
+    listed = (await projects.client.get("/v1/projects", params={"sort_by": "name", "order": "asc"})).json()
+    assert [p["name"] for p in listed["items"]] == ["churn", "reviews"] and listed["total"] == 2
+    assert [p["name"] for p in (await projects.client.get("/v1/projects", params={"tag": "nlp"})).json()["items"]] == ["reviews"]
+    assert (await projects.client.get("/v1/projects", params={"search": "chu"})).json()["total"] == 1
+    typed = (await projects.client.get("/v1/projects", params={"project_type": "text_classification"})).json()
+    assert [p["id"] for p in typed["items"]] == [text["id"]]
+    assert (await projects.client.get("/v1/projects", params={"phase": "label_data"})).json()["total"] == 1
+
+    updated = await projects.client.put(f"/v1/projects/{text['id']}", json={"description": "new", "tags": ["a"]})
+    assert updated.json()["description"] == "new" and updated.json()["tags"] == ["a"]
+
+    other = projects.platform.client("workflow", tenant_id="tenant-b")
+    assert (await other.get("/v1/projects")).json()["total"] == 0
+    for method, path in (("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/workflow/next")):
+        response = await other.request(method, f"/v1/projects/{text['id']}{path}", json={} if method == "PUT" else None)
+        assert response.status_code == 404, (method, path)
+    # another tenant may reuse the name
+    other_input = await projects.upload("t2/input", datagen.text_files(per_class=2))
+    assert (await other.post("/v1/projects", json={"name": "reviews", "project_type": "text_classification",
+                                                     "input_path": other_input})).status_code != 409
+
+    deleted = await projects.client.delete(f"/v1/projects/{text['id']}")
+    assert deleted.status_code == 204
+    assert (await projects.client.get(f"/v1/projects/{text['id']}")).status_code == 404
+
+
+async def test_an_existing_dataset_of_another_type_is_refused(projects) -> None:
+    dataset = await projects.platform.client("dataset").post("/v1/datasets", json={
+        "dataset_name": "sounds", "dataset_type": 200, "input_path": f"s3://{projects.platform.bucket}/s/in/",
+        "work_path": f"s3://{projects.platform.bucket}/s/out/", "import_on_create": False})
+    assert dataset.status_code == 201, dataset.text
+    response = await projects.client.post("/v1/projects", json={
+        "name": "img", "project_type": "image_classification", "dataset_id": dataset.json()["dataset_id"]})
+    assert response.status_code == 400 and response.json()["details"][0]["field"] == "dataset_id"
+    ok = await projects.client.post("/v1/projects", json={
+        "name": "snd", "project_type": "sound_classification", "dataset_id": dataset.json()["dataset_id"]})
+    assert ok.status_code == 201, ok.text
