@@ -12,7 +12,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import struct
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -219,5 +218,3 @@ async def harness(platform_factory: Callable[..., Awaitable[Any]]) -> DatasetHar
 def files() -> SimpleNamespace:
     return FILES
 
-
-__all__ = ["struct"]
