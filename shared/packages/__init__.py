@@ -69,7 +69,9 @@ TASK_TYPES = (
     "text_classification",
 )
 # task_type -> "module:Class" of its predictor, imported on first use.
-PREDICTORS: dict[str, str] = {}
+PREDICTORS: dict[str, str] = {
+    "object_detection": "shared.packages.detection:DetectionPredictor",
+}
 
 
 class PackageError(ValueError):
