@@ -71,12 +71,13 @@ def previous_model(ctx: TrainContext, labels: list[str]) -> dict[str, Any] | Non
     return state
 
 
-def _setup_torch(seed: int) -> None:
-    """One intra-op thread per two cores (``EXEML_TORCH_THREADS`` overrides): spinning OpenMP pools collapse
-    on busy shared CPUs."""
+def _setup_torch(seed: int) -> torch.device:
+    """Seeds torch and picks the device (a GPU when there is one). CPU: one intra-op thread per two cores
+    (``EXEML_TORCH_THREADS`` overrides): spinning OpenMP pools collapse on busy shared CPUs."""
     threads = int(os.environ.get(THREADS_ENV) or min(8, max(1, (os.cpu_count() or 1) // 2)))
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def _pretrained_file(backbone: str) -> Path | None:
@@ -122,7 +123,7 @@ def _export(model: Detector, path: Path, size: int) -> Path:
 class Run:
     def __init__(self, ctx: TrainContext, labels: list[str], previous: dict[str, Any] | None) -> None:
         self.ctx, self.labels, self.previous = ctx, labels, previous
-        _setup_torch(ctx.params.seed)
+        self.device = _setup_torch(ctx.params.seed)
         self.truths = [_truth(s, labels) for s in ctx.data.eval]
 
     # -- candidate ----------------------------------------------------------------------------------
@@ -170,6 +171,7 @@ class Run:
             init, lr = {"weights": "incremental", "from_job": self.previous.get("training_job_id")}, 1e-3
         elif (path := _pretrained_file(candidate.backbone)) is not None:
             init, lr = {"weights": "pretrained", **_load_backbone(model, path)}, 1e-3
+        model.to(self.device)
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
         n = len(train_set)
         batch = min(BATCH_SIZE, n)
@@ -214,7 +216,7 @@ class Run:
             ctx.report(5 + 85 * min(1.0, max(epoch / max_epochs, elapsed / max(budget, 1e-3))), "training",
                        {"epoch": epoch, "map": score["map"], "map_50": score["map_50"], "split": "validation"})
         model.load_state_dict(best_state)
-        model.eval()
+        model.to("cpu").eval()
         ctx.log(f"trained {epoch} epoch(s) in {time.monotonic() - train_started:.1f} s; best epoch {best_epoch} "
                 f"(mAP {best_key[0]:.3f}, mAP@0.5 {best_key[1]:.3f})")
         return Trained(model, candidate, epoch, best_epoch, {"map": best_key[0], "map_50": best_key[1]},
@@ -225,8 +227,9 @@ class Run:
         images, boxes, classes = augment(data.images[idx], [data.boxes[i] for i in idx],
                                          [data.classes[i] for i in idx], generator, PAD_VALUE)
         heat, target, weight = build_targets(boxes, classes, len(self.labels), tuple(images.shape[-2:]))
-        logits, pred = model(to_input(images, spec))
-        loss, _ = detection_loss(logits, pred, heat, target, weight)
+        device = self.device
+        logits, pred = model(to_input(images, spec).to(device))
+        loss, _ = detection_loss(logits, pred, heat.to(device), target.to(device), weight.to(device))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 10.0)
@@ -242,7 +245,7 @@ class Run:
 
     def _evaluate(self, model: Detector, data: DetectionSet, spec: dict[str, Any]) -> dict[str, float]:
         """mAP of the torch model on ``data``, with the predictor's post-processing."""
-        found = _detect(model, data, spec)
+        found = _detect(model, data, spec, self.device)
         from trainer.engines.detection_metrics import mean_average_precision
 
         result = mean_average_precision(found, self.truths[:len(found)], len(self.labels))
@@ -309,13 +312,13 @@ class Run:
         return {"images": int(batch.shape[0]), "max_abs_diff": diffs, "opset": ONNX_OPSET}
 
 
-def _detect(model: Detector, data: DetectionSet, spec: dict[str, Any]) -> list[Any]:
+def _detect(model: Detector, data: DetectionSet, spec: dict[str, Any], device: torch.device) -> list[Any]:
     model.eval()
     wrapped = ExportedDetector(model)
     found = []
     with torch.no_grad():
         for i in range(0, len(data), 32):
-            scores, boxes = (t.numpy() for t in wrapped(to_input(data.images[i:i + 32], spec)))
+            scores, boxes = (t.cpu().numpy() for t in wrapped(to_input(data.images[i:i + 32], spec).to(device)))
             for k in range(scores.shape[0]):
                 found.append(postprocess(scores[k], boxes[k], data.scales[i + k], data.sizes[i + k], spec,
                                          score_threshold=MAP_SCORE_THRESHOLD))
