@@ -82,7 +82,8 @@ def scenes(tmp_path_factory) -> dict[str, list[Sample]]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, scenes):
     root = tmp_path_factory.mktemp("trained")
-    ctx = _context(root, scenes["train"], scenes["eval"], budget=40.0, preference="performance_first")
+    ctx = _context(root, scenes["train"], scenes["eval"], budget=70.0, preference="performance_first",
+                   extra={"max_epochs": 30})
     started = time.monotonic()
     result = ObjectDetectionEngine().train(ctx)
     return ctx, result, time.monotonic() - started
@@ -107,13 +108,20 @@ def test_detector_beats_the_mean_box_baseline_through_its_predictor(trained, sce
                                       _truths(scenes["eval"]), len(CLASSES))
     assert metrics["map_50"] >= 0.7 and metrics["map_50"] > baseline["map_50"] + 0.5, (metrics, baseline)
     assert metrics["map"] > baseline["map"] + 0.3
-    assert seconds < 40.0 and result.engine == "object_detection" and result.candidate == "centernet-resnet10t@64"
+    assert seconds < 70.0 and result.engine == "object_detection" and result.candidate == "centernet-resnet10t@64"
     # The package, loaded the way serving loads it, gives the reported mAP on the validation images.
     predictor = load_predictor(ctx.package_dir)
     assert isinstance(predictor, DetectionPredictor)
     found = predictor.detect_batch([Path(s.path).read_bytes() for s in scenes["eval"]], score_threshold=0.01)
     again = mean_average_precision(found, _truths(scenes["eval"]), len(CLASSES))
     assert again["map"] == pytest.approx(metrics["map"]) and again["map_50"] == pytest.approx(metrics["map_50"])
+    # The seed statistics are those of the served answers (score >= the manifest's threshold).
+    answers = predictor.predict_batch([Path(s.path).read_bytes() for s in scenes["eval"]])
+    served = [Detections(np.array([[b[1], b[0], b[3], b[2]] for b in a["detection_boxes"]]).reshape(-1, 4),
+                         np.array(a["detection_scores"]), np.array([CLASSES.index(c) for c in a["detection_classes"]]))
+              for a in answers]
+    table = np.array(metrics["confusion_matrix"]["matrix"])
+    assert table[:, :3].sum(axis=0).tolist() == [sum(d.classes.tolist().count(c) for d in served) for c in range(3)]
     # Seed statistics at the serving threshold, a confusion table with a background row/column.
     assert metrics["f1"] > 0.7 and metrics["accuracy"] > 0.6 and metrics["eval_count"] == 16
     assert [p["label"] for p in metrics["per_class"]] == list(CLASSES)
@@ -152,11 +160,20 @@ def test_boxes_are_ymin_xmin_ymax_xmax_in_original_pixels(trained, scenes) -> No
         out = io.BytesIO()
         image.save(out, format=fmt, quality=95)
         payloads.append(out.getvalue())
-    answers = predictor.predict_batch(payloads)
-    assert answers[1] == answers[0] and answers[2]["detection_classes"][:1] == answers[0]["detection_classes"][:1]
+    png_answer, bmp_answer, jpeg_answer = predictor.predict_batch(payloads)
+    assert bmp_answer == png_answer
+    for cls, box, score in zip(*png_answer.values()):
+        if score >= 0.6:  # confident detections survive JPEG compression
+            assert any(c == cls and _iou(b, box) >= 0.5 for c, b in zip(jpeg_answer["detection_classes"],
+                                                                      jpeg_answer["detection_boxes"]))
     with pytest.raises(PredictionInputError) as info:
         predictor.predict(payloads[0][:200])
     assert info.value.rule == "image_decode"
+
+
+def _iou(a: list[float], b: list[float]) -> float:
+    inter = max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 
 
 def test_package_contents(trained) -> None:
@@ -203,6 +220,25 @@ def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path) -> 
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["model"]["selection"]["map"] == pytest.approx(best, abs=1e-4)
     assert load_predictor(ctx.package_dir).predict(Path(scenes["eval"][0].path).read_bytes())
+
+
+def test_pretrained_backbone_and_a_stop_before_the_first_epoch(scenes, tmp_path, monkeypatch) -> None:
+    import timm
+    import torch
+
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    torch.save(timm.create_model("resnet10t", pretrained=False).state_dict(), folder / "resnet10t.pth")
+    monkeypatch.setenv("EXEML_PRETRAINED_DIR", str(folder))
+    ctx = _context(tmp_path, scenes["train"][:8], scenes["eval"][:4], budget=600.0)
+    ctx.stop_requested = lambda: True
+    started = time.monotonic()
+    result = ObjectDetectionEngine().train(ctx)
+    assert result.stopped_early and time.monotonic() - started < 20.0
+    init = json.loads((ctx.package_dir / "manifest.json").read_text())["model"]["init"]
+    assert init["weights"] == "pretrained" and init["pretrained_file"] == "resnet10t.pth"
+    assert init["loaded_tensors"] == init["backbone_tensors"]
+    assert "map_50" in result.metrics and load_predictor(ctx.package_dir).predict(Path(scenes["eval"][0].path).read_bytes())
 
 
 def test_rules_that_fail_the_job(scenes, tmp_path) -> None:
