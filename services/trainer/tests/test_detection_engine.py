@@ -201,7 +201,10 @@ def test_incremental_training_starts_from_the_previous_model(trained, scenes, tm
     assert warm.curves["training"][0]["map_50"] > 0.6 and again.metrics["map_50"] > 0.6
 
 
-def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path) -> None:
+def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path, monkeypatch) -> None:
+    from trainer.engines import detection_data
+
+    monkeypatch.setattr(detection_data, "MEMORY_LIMIT_BYTES", 0)  # canvases memory-mapped, as for big sets
     epochs: list[dict] = []
     ctx = _context(tmp_path, scenes["train"][:16], scenes["eval"][:6], budget=600.0)
     ctx.on_progress = lambda percent, phase, metric: epochs.append(metric or {}) if phase == "training" else None
@@ -220,6 +223,7 @@ def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path) -> 
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["model"]["selection"]["map"] == pytest.approx(best, abs=1e-4)
     assert load_predictor(ctx.package_dir).predict(Path(scenes["eval"][0].path).read_bytes())
+    assert list((ctx.work_dir / "canvases").glob("*.npy"))
 
 
 def test_pretrained_backbone_and_a_stop_before_the_first_epoch(scenes, tmp_path, monkeypatch) -> None:

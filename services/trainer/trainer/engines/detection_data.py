@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,10 +22,12 @@ from trainer.engines.base import Sample
 
 __all__ = ["DetectionSet", "load_set", "read_voc"]
 
+MEMORY_LIMIT_BYTES = 1 << 30  # canvases kept in memory up to 1 GiB, memory-mapped from disk beyond
+
 
 @dataclass
 class DetectionSet:
-    images: torch.Tensor  # N x 3 x S x S uint8 letterboxed canvases
+    images: Any  # N x 3 x S x S uint8 letterboxed canvases: a torch tensor, or a numpy memmap when large
     boxes: list[torch.Tensor]  # per image: K x 4 float32, xyxy canvas pixels
     classes: list[torch.Tensor]  # per image: K int64 label indices
     scales: list[tuple[float, float]]  # per image: letterbox x/y scale (canvas = original x scale)
@@ -33,6 +36,14 @@ class DetectionSet:
 
     def __len__(self) -> int:
         return len(self.samples)
+
+    def canvases(self, index: Any) -> torch.Tensor:
+        """The uint8 canvases at ``index`` (a slice or an index tensor) as a torch tensor."""
+        if isinstance(self.images, torch.Tensor):
+            return self.images[index]
+        if isinstance(index, torch.Tensor):
+            index = index.numpy()
+        return torch.from_numpy(np.ascontiguousarray(self.images[index]))
 
 
 def read_voc(xml: bytes) -> tuple[tuple[int, int] | None, list[tuple[str, tuple[float, float, float, float]]]]:
@@ -54,23 +65,38 @@ def read_voc(xml: bytes) -> tuple[tuple[int, int] | None, list[tuple[str, tuple[
     return dims, boxes
 
 
-def load_set(samples: list[Sample], labels: list[str], spec: dict) -> DetectionSet:
-    """Letterboxed canvases and scaled boxes of ``samples``; boxes of unknown labels are ignored."""
+def load_set(samples: list[Sample], labels: list[str], spec: dict, spill_dir: Path | None = None) -> DetectionSet:
+    """Letterboxed canvases and scaled boxes of ``samples``; boxes of unknown labels are ignored.
+
+    Canvases beyond :data:`MEMORY_LIMIT_BYTES` in all go to a memory-mapped file in ``spill_dir`` (the OS
+    page cache keeps what fits) instead of the process's memory.
+    """
     index = {label: i for i, label in enumerate(labels)}
-    images, boxes, classes, scales, sizes = [], [], [], [], []
-    for sample in samples:
+    height, width = (int(v) for v in spec["image_size"])
+    shape = (len(samples), 3, height, width)
+    if spill_dir is not None and int(np.prod(shape)) > MEMORY_LIMIT_BYTES:
+        spill_dir.mkdir(parents=True, exist_ok=True)
+        images: Any = np.lib.format.open_memmap(spill_dir / f"canvases-{len(samples)}-{width}.npy", mode="w+",
+                                                dtype=np.uint8, shape=shape)
+    else:
+        images = torch.zeros(shape, dtype=torch.uint8)
+    boxes, classes, scales, sizes = [], [], [], []
+    for i, sample in enumerate(samples):
         assert sample.path is not None
         image = decode_image(Path(sample.path).read_bytes())
         canvas, (sx, sy) = letterbox(image, spec)
         scales.append((sx, sy))
         sizes.append(image.size)
-        images.append(torch.from_numpy(canvas).permute(2, 0, 1))
+        chw = canvas.transpose(2, 0, 1)
+        if isinstance(images, torch.Tensor):
+            images[i] = torch.from_numpy(np.ascontiguousarray(chw))
+        else:
+            images[i] = chw
         kept = [(index[name], box) for name, box in sample.boxes if name in index]
         scale = torch.tensor([sx, sy, sx, sy], dtype=torch.float32)
         boxes.append(torch.tensor([b for _, b in kept], dtype=torch.float32).view(-1, 4) * scale)
         classes.append(torch.tensor([c for c, _ in kept], dtype=torch.int64))
-    stacked = torch.stack(images) if images else torch.zeros(0, 3, *spec["image_size"], dtype=torch.uint8)
-    return DetectionSet(stacked, boxes, classes, scales, sizes, list(samples))
+    return DetectionSet(images, boxes, classes, scales, sizes, list(samples))
 
 
 def to_input(canvases: torch.Tensor, spec: dict) -> torch.Tensor:

@@ -160,9 +160,9 @@ class Run:
         ctx, spec = self.ctx, preprocessing_spec(candidate.image_size)
         assert check_normalisation(spec) < 1e-5
         started = time.monotonic()
-        train_set = load_set(ctx.data.train, self.labels, spec)
+        train_set = load_set(ctx.data.train, self.labels, spec, ctx.work_dir / "canvases")
         selection = ctx.data.eval[:SELECTION_EVAL_IMAGES]
-        eval_set = load_set(selection, self.labels, spec)
+        eval_set = load_set(selection, self.labels, spec, ctx.work_dir / "canvases-eval")
         model = Detector(candidate.backbone, len(self.labels), candidate.channels)
         init: dict[str, Any] = {"weights": "random"}
         lr = 2e-3
@@ -224,7 +224,7 @@ class Run:
 
     def _step(self, model: Detector, optimizer: torch.optim.Optimizer, data: DetectionSet, idx: torch.Tensor,
               spec: dict[str, Any], generator: torch.Generator) -> float:
-        images, boxes, classes = augment(data.images[idx], [data.boxes[i] for i in idx],
+        images, boxes, classes = augment(data.canvases(idx), [data.boxes[i] for i in idx],
                                          [data.classes[i] for i in idx], generator, PAD_VALUE)
         heat, target, weight = build_targets(boxes, classes, len(self.labels), tuple(images.shape[-2:]))
         device = self.device
@@ -294,7 +294,7 @@ class Run:
         import onnxruntime as ort
 
         data = load_set(self.ctx.data.eval[:4], self.labels, spec)
-        batch = to_input(data.images, spec)
+        batch = to_input(data.canvases(slice(None)), spec)
         with torch.no_grad():
             expected = [t.numpy() for t in ExportedDetector(model.eval())(batch)]
             heat = torch.sigmoid(model(batch)[0])
@@ -322,7 +322,7 @@ def _detect(model: Detector, data: DetectionSet, spec: dict[str, Any], device: t
     found = []
     with torch.no_grad():
         for i in range(0, len(data), 32):
-            scores, boxes = (t.cpu().numpy() for t in wrapped(to_input(data.images[i:i + 32], spec).to(device)))
+            scores, boxes = (t.cpu().numpy() for t in wrapped(to_input(data.canvases(slice(i, i + 32)), spec).to(device)))
             for k in range(scores.shape[0]):
                 found.append(postprocess(scores[k], boxes[k], data.scales[i + k], data.sizes[i + k], spec,
                                          score_threshold=MAP_SCORE_THRESHOLD))
