@@ -69,7 +69,9 @@ def decode_image(payload: bytes) -> Any:
             probe.verify()  # the file's structure (truncation, bad chunks) without decoding the pixels
         if fmt not in ALLOWED_FORMATS:
             raise PredictionInputError(
-                "image_format", f"image format {fmt} is not supported; use JPG, JPEG, PNG or BMP", field="images"
+                "image_format",
+                f"image format {fmt} is not supported; use JPG, JPEG, PNG or BMP",
+                field="images",
             )
         with Image.open(io.BytesIO(payload)) as image:
             image.load()
@@ -78,7 +80,9 @@ def decode_image(payload: bytes) -> Any:
     except PredictionInputError:
         raise
     except Image.DecompressionBombError as exc:
-        raise PredictionInputError("image_too_large", f"the image has too many pixels: {exc}", field="images") from exc
+        raise PredictionInputError(
+            "image_too_large", f"the image has too many pixels: {exc}", field="images"
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise PredictionInputError(
             "image_decode", f"the file is not a readable JPG, PNG or BMP image: {exc}", field="images"
@@ -136,7 +140,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
 
 
 class Detections:
-    """Boxes of one image in original pixels: ``boxes`` (K x 4, xyxy), ``scores`` (K), ``classes`` (K ints)."""
+    """Boxes of one image in original pixels: ``boxes`` (K x 4 xyxy), ``scores`` (K), ``classes`` (K ints)."""
 
     __slots__ = ("boxes", "classes", "scores")
 
@@ -202,7 +206,9 @@ class DetectionPredictor(Predictor):
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(str(self.model_path), options, providers=list(self.providers))
+            self._session = ort.InferenceSession(
+                str(self.model_path), options, providers=list(self.providers)
+            )
             self._input_name = self.spec.get("input_name") or self._session.get_inputs()[0].name
         return self._session
 

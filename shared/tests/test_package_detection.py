@@ -1,5 +1,6 @@
 """The object detection predictor on a hand-built ONNX package (no torch): decode rules, letterbox inverse,
-threshold, per-class NMS, the ModelArts response shape (``[y_min, x_min, y_max, x_max]`` in original pixels)."""
+threshold, per-class NMS, the ModelArts response shape (``[y_min, x_min, y_max, x_max]``, original
+pixels)."""
 
 from __future__ import annotations
 
@@ -51,8 +52,10 @@ def _build_model(path: Path) -> None:
         ],
         "constant-detector",
         [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["batch", 3, SIZE, SIZE])],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 2, 8, 8]),
-         helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["batch", 4, 8, 8])],
+        [
+            helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["batch", 2, 8, 8]),
+            helper.make_tensor_value_info("boxes", TensorProto.FLOAT, ["batch", 4, 8, 8]),
+        ],
         initializer=[
             helper.make_tensor("axes", TensorProto.INT64, [3], [1, 2, 3]),
             helper.make_tensor("zero", TensorProto.FLOAT, [], [0.0]),
@@ -70,15 +73,28 @@ def _build_model(path: Path) -> None:
 def package(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("detpkg")
     _build_model(folder / "model.onnx")
-    write_manifest(folder, {
-        "task_type": "object_detection",
-        "labels": LABELS,
-        "artifacts": {"model": "model.onnx"},
-        "preprocessing": {"image_size": [SIZE, SIZE], "resize": "letterbox", "pad_value": 114,
-                          "interpolation": "bilinear", "scale": 1 / 255, "mean": [0.5] * 3, "std": [0.25] * 3,
-                          "input_name": "images", "outputs": {"scores": "scores", "boxes": "boxes"},
-                          "score_threshold": 0.3, "nms_iou": 0.5, "max_detections": 100},
-    })
+    write_manifest(
+        folder,
+        {
+            "task_type": "object_detection",
+            "labels": LABELS,
+            "artifacts": {"model": "model.onnx"},
+            "preprocessing": {
+                "image_size": [SIZE, SIZE],
+                "resize": "letterbox",
+                "pad_value": 114,
+                "interpolation": "bilinear",
+                "scale": 1 / 255,
+                "mean": [0.5] * 3,
+                "std": [0.25] * 3,
+                "input_name": "images",
+                "outputs": {"scores": "scores", "boxes": "boxes"},
+                "score_threshold": 0.3,
+                "nms_iou": 0.5,
+                "max_detections": 100,
+            },
+        },
+    )
     return folder
 
 
@@ -130,18 +146,34 @@ def test_bad_images_raise_typed_errors(package: Path, payload: bytes, rule: str)
 
 
 def test_package_errors(tmp_path: Path, package: Path) -> None:
-    write_manifest(tmp_path, {"task_type": "object_detection", "labels": LABELS, "artifacts": {"model": "model.onnx"},
-                              "preprocessing": {"image_size": [SIZE, SIZE], "mean": [0] * 3, "std": [1] * 3}})
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "object_detection",
+            "labels": LABELS,
+            "artifacts": {"model": "model.onnx"},
+            "preprocessing": {"image_size": [SIZE, SIZE], "mean": [0] * 3, "std": [1] * 3},
+        },
+    )
     with pytest.raises(PackageError, match="missing"):
         load_predictor(tmp_path)
-    write_manifest(tmp_path, {"task_type": "object_detection", "labels": LABELS, "artifacts": {"model": "m"},
-                              "preprocessing": {"image_size": [SIZE, SIZE]}})
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "object_detection",
+            "labels": LABELS,
+            "artifacts": {"model": "m"},
+            "preprocessing": {"image_size": [SIZE, SIZE]},
+        },
+    )
     with pytest.raises(PackageError, match="mean"):
         load_predictor(tmp_path)
 
 
 def test_letterbox_and_nms() -> None:
-    canvas, scale = letterbox(Image.new("RGB", (64, 16), (255, 0, 0)), {"image_size": [32, 32], "pad_value": 7})
+    canvas, scale = letterbox(
+        Image.new("RGB", (64, 16), (255, 0, 0)), {"image_size": [32, 32], "pad_value": 7}
+    )
     assert scale == (0.5, 0.5) and canvas.shape == (32, 32, 3)
     assert canvas[:8, :, 0].min() == 255 and canvas[8:].max() == 7
     boxes = np.array([[0, 0, 10, 10], [1, 1, 10, 10], [20, 20, 30, 30], [0, 0, 10, 9.0]])
@@ -156,7 +188,8 @@ def test_predictor_imports_no_torch(package: Path) -> None:
         f"p = load_predictor({str(package)!r}); "
         "import io; from PIL import Image; b = io.BytesIO(); Image.new('RGB', (8, 8)).save(b, 'PNG'); "
         "p.predict(b.getvalue()); "
-        "bad = [m for m in ('torch', 'torchvision', 'timm', 'trainer', 'pydantic', 'sklearn') if m in sys.modules]; "
+        "bad = [m for m in ('torch', 'torchvision', 'timm', 'trainer', 'pydantic', 'sklearn') "
+        "if m in sys.modules]; "
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])

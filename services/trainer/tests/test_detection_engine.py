@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
-from shared.packages import PredictionInputError, load_predictor
-from shared.packages.detection import DetectionPredictor, Detections
-from shared.testing.datagen import detection_files, png, voc_xml
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.detection_data import read_voc
 from trainer.engines.detection_metrics import Truth, confusion, detection_metrics, mean_average_precision
 from trainer.engines.object_detection import DataError, ObjectDetectionEngine, _candidates
+
+from shared.packages import PredictionInputError, load_predictor
+from shared.packages.detection import DetectionPredictor, Detections
+from shared.testing.datagen import detection_files, png, voc_xml
 
 CLASSES = ("red", "blue", "green")
 WIDTH, HEIGHT, SHIFT = 96, 64, 32  # scenes of 64 x 64 pasted at x = 32 into a 96 x 64 noisy image
@@ -56,18 +56,35 @@ def _samples(folder: Path, files: dict[str, bytes]) -> list[Sample]:
         if name.endswith(".png"):
             (folder / name).write_bytes(files[name])
             (width, height), boxes = read_voc(files[name[:-4] + ".xml"])
-            samples.append(Sample(sample_id=name, labels=sorted({b[0] for b in boxes}), path=folder / name,
-                                  boxes=boxes, width=width, height=height))
+            samples.append(
+                Sample(
+                    sample_id=name,
+                    labels=sorted({b[0] for b in boxes}),
+                    path=folder / name,
+                    boxes=boxes,
+                    width=width,
+                    height=height,
+                )
+            )
     return samples
 
 
-def _context(root: Path, train: list[Sample], evaluation: list[Sample], budget: float, **params) -> TrainContext:
+def _context(
+    root: Path, train: list[Sample], evaluation: list[Sample], budget: float, **params
+) -> TrainContext:
     extra = {"detection_candidates": CANDIDATE, **params.pop("extra", {})}
     return TrainContext(
         params=TrainingParams(extra=extra, **params),
-        data=VersionData(task_type="object_detection", labels=list(CLASSES), train=train, eval=evaluation,
-                         dataset={"dataset_id": "d1", "version_id": "v1", "version_name": "V001"}),
-        work_dir=root / "work", package_dir=root / "package", deadline=time.monotonic() + budget,
+        data=VersionData(
+            task_type="object_detection",
+            labels=list(CLASSES),
+            train=train,
+            eval=evaluation,
+            dataset={"dataset_id": "d1", "version_id": "v1", "version_name": "V001"},
+        ),
+        work_dir=root / "work",
+        package_dir=root / "package",
+        deadline=time.monotonic() + budget,
         packaging_margin_seconds=3.0,
     )
 
@@ -75,28 +92,40 @@ def _context(root: Path, train: list[Sample], evaluation: list[Sample], budget: 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory) -> dict[str, list[Sample]]:
     root = tmp_path_factory.mktemp("scenes")
-    return {"train": _samples(root / "train", _wide_files(40, seed=1)),
-            "eval": _samples(root / "eval", _wide_files(16, seed=2))}
+    return {
+        "train": _samples(root / "train", _wide_files(40, seed=1)),
+        "eval": _samples(root / "eval", _wide_files(16, seed=2)),
+    }
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, scenes):
     root = tmp_path_factory.mktemp("trained")
-    ctx = _context(root, scenes["train"], scenes["eval"], budget=70.0, preference="performance_first",
-                   extra={"max_epochs": 30})
+    ctx = _context(
+        root,
+        scenes["train"],
+        scenes["eval"],
+        budget=70.0,
+        preference="performance_first",
+        extra={"max_epochs": 30},
+    )
     started = time.monotonic()
     result = ObjectDetectionEngine().train(ctx)
     return ctx, result, time.monotonic() - started
 
 
 def _truths(samples: list[Sample]) -> list[Truth]:
-    return [Truth(np.array([b for _, b in s.boxes]), np.array([CLASSES.index(n) for n, _ in s.boxes]))
-            for s in samples]
+    return [
+        Truth(np.array([b for _, b in s.boxes]), np.array([CLASSES.index(n) for n, _ in s.boxes]))
+        for s in samples
+    ]
 
 
 def _mean_box_baseline(train: list[Sample], evaluation: list[Sample]) -> list[Detections]:
     """The trivial detector: every image gets each class's mean training box, all with score 1."""
-    means = {c: np.mean([b for n, b in [x for s in train for x in s.boxes] if n == c], axis=0) for c in CLASSES}
+    means = {
+        c: np.mean([b for n, b in [x for s in train for x in s.boxes] if n == c], axis=0) for c in CLASSES
+    }
     boxes = np.stack([means[c] for c in CLASSES])
     return [Detections(boxes, np.ones(len(CLASSES)), np.arange(len(CLASSES))) for _ in evaluation]
 
@@ -104,24 +133,38 @@ def _mean_box_baseline(train: list[Sample], evaluation: list[Sample]) -> list[De
 def test_detector_beats_the_mean_box_baseline_through_its_predictor(trained, scenes) -> None:
     ctx, result, seconds = trained
     metrics = result.metrics
-    baseline = mean_average_precision(_mean_box_baseline(scenes["train"], scenes["eval"]),
-                                      _truths(scenes["eval"]), len(CLASSES))
+    baseline = mean_average_precision(
+        _mean_box_baseline(scenes["train"], scenes["eval"]), _truths(scenes["eval"]), len(CLASSES)
+    )
     assert metrics["map_50"] >= 0.7 and metrics["map_50"] > baseline["map_50"] + 0.5, (metrics, baseline)
     assert metrics["map"] > baseline["map"] + 0.3
-    assert seconds < 70.0 and result.engine == "object_detection" and result.candidate == "centernet-resnet10t@64"
+    assert (
+        seconds < 70.0
+        and result.engine == "object_detection"
+        and result.candidate == "centernet-resnet10t@64"
+    )
     # The package, loaded the way serving loads it, gives the reported mAP on the validation images.
     predictor = load_predictor(ctx.package_dir)
     assert isinstance(predictor, DetectionPredictor)
     found = predictor.detect_batch([Path(s.path).read_bytes() for s in scenes["eval"]], score_threshold=0.01)
     again = mean_average_precision(found, _truths(scenes["eval"]), len(CLASSES))
-    assert again["map"] == pytest.approx(metrics["map"]) and again["map_50"] == pytest.approx(metrics["map_50"])
+    assert again["map"] == pytest.approx(metrics["map"]) and again["map_50"] == pytest.approx(
+        metrics["map_50"]
+    )
     # The seed statistics are those of the served answers (score >= the manifest's threshold).
     answers = predictor.predict_batch([Path(s.path).read_bytes() for s in scenes["eval"]])
-    served = [Detections(np.array([[b[1], b[0], b[3], b[2]] for b in a["detection_boxes"]]).reshape(-1, 4),
-                         np.array(a["detection_scores"]), np.array([CLASSES.index(c) for c in a["detection_classes"]]))
-              for a in answers]
+    served = [
+        Detections(
+            np.array([[b[1], b[0], b[3], b[2]] for b in a["detection_boxes"]]).reshape(-1, 4),
+            np.array(a["detection_scores"]),
+            np.array([CLASSES.index(c) for c in a["detection_classes"]]),
+        )
+        for a in answers
+    ]
     table = np.array(metrics["confusion_matrix"]["matrix"])
-    assert table[:, :3].sum(axis=0).tolist() == [sum(d.classes.tolist().count(c) for d in served) for c in range(3)]
+    assert table[:, :3].sum(axis=0).tolist() == [
+        sum(d.classes.tolist().count(c) for d in served) for c in range(3)
+    ]
     # Seed statistics at the serving threshold, a confusion table with a background row/column.
     assert metrics["f1"] > 0.7 and metrics["accuracy"] > 0.6 and metrics["eval_count"] == 16
     assert [p["label"] for p in metrics["per_class"]] == list(CLASSES)
@@ -139,13 +182,19 @@ def test_boxes_are_ymin_xmin_ymax_xmax_in_original_pixels(trained, scenes) -> No
     for sample in scenes["eval"]:
         answer = predictor.predict(Path(sample.path).read_bytes())
         assert set(answer) == {"detection_classes", "detection_boxes", "detection_scores"}
-        assert len(answer["detection_classes"]) == len(answer["detection_boxes"]) == len(answer["detection_scores"])
+        assert (
+            len(answer["detection_classes"])
+            == len(answer["detection_boxes"])
+            == len(answer["detection_scores"])
+        )
         assert answer["detection_scores"] == sorted(answer["detection_scores"], reverse=True)
         assert all(isinstance(v, float) for box in answer["detection_boxes"] for v in box)
         for y_min, x_min, y_max, x_max in answer["detection_boxes"]:
             assert 0 <= x_min <= x_max <= WIDTH and 0 <= y_min <= y_max <= HEIGHT
         for label, (x1, y1, x2, y2) in sample.boxes:
-            for cls, (y_min, x_min, y_max, x_max) in zip(answer["detection_classes"], answer["detection_boxes"]):
+            for cls, (y_min, x_min, y_max, x_max) in zip(
+                answer["detection_classes"], answer["detection_boxes"]
+            ):
                 inter = max(0, min(x2, x_max) - max(x1, x_min)) * max(0, min(y2, y_max) - max(y1, y_min))
                 union = (x2 - x1) * (y2 - y1) + (x_max - x_min) * (y_max - y_min) - inter
                 if cls == label and inter / union >= 0.5:
@@ -164,8 +213,10 @@ def test_boxes_are_ymin_xmin_ymax_xmax_in_original_pixels(trained, scenes) -> No
     assert bmp_answer == png_answer
     for cls, box, score in zip(*png_answer.values()):
         if score >= 0.6:  # confident detections survive JPEG compression
-            assert any(c == cls and _iou(b, box) >= 0.5 for c, b in zip(jpeg_answer["detection_classes"],
-                                                                      jpeg_answer["detection_boxes"]))
+            assert any(
+                c == cls and _iou(b, box) >= 0.5
+                for c, b in zip(jpeg_answer["detection_classes"], jpeg_answer["detection_boxes"])
+            )
     with pytest.raises(PredictionInputError) as info:
         predictor.predict(payloads[0][:200])
     assert info.value.rule == "image_decode"
@@ -181,9 +232,16 @@ def test_package_contents(trained) -> None:
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["task_type"] == "object_detection" and manifest["labels"] == list(CLASSES)
     assert manifest["artifacts"] == {"model": "model.onnx", "weights": "model.pt"}
-    assert manifest["preprocessing"]["image_size"] == [64, 64] and manifest["preprocessing"]["resize"] == "letterbox"
+    assert (
+        manifest["preprocessing"]["image_size"] == [64, 64]
+        and manifest["preprocessing"]["resize"] == "letterbox"
+    )
     check = manifest["model"]["onnx_check"]
-    assert check["opset"] >= 17 and check["max_abs_diff"]["scores"] < 1e-3 and check["max_abs_diff"]["boxes"] < 0.1
+    assert (
+        check["opset"] >= 17
+        and check["max_abs_diff"]["scores"] < 1e-3
+        and check["max_abs_diff"]["boxes"] < 0.1
+    )
     assert manifest["model"]["best_epoch"] >= 1 and manifest["model"]["init"]["weights"] == "random"
     assert manifest["metrics"]["map_50"] == pytest.approx(result.metrics["map_50"])
     assert manifest["model"]["latency_ms"]["value"] > 0
@@ -191,9 +249,16 @@ def test_package_contents(trained) -> None:
 
 
 def test_incremental_training_starts_from_the_previous_model(trained, scenes, tmp_path) -> None:
-    ctx, result, _ = trained
-    warm = _context(tmp_path, scenes["train"], scenes["eval"], budget=12.0, preference="performance_first",
-                    incremental_package_dir=ctx.package_dir, extra={"max_epochs": 2})
+    ctx, _, _ = trained
+    warm = _context(
+        tmp_path,
+        scenes["train"],
+        scenes["eval"],
+        budget=12.0,
+        preference="performance_first",
+        incremental_package_dir=ctx.package_dir,
+        extra={"max_epochs": 2},
+    )
     again = ObjectDetectionEngine().train(warm)
     manifest = json.loads((warm.package_dir / "manifest.json").read_text())
     assert manifest["model"]["init"]["weights"] == "incremental" and manifest["parameters"]["incremental"]
@@ -207,7 +272,9 @@ def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path, mon
     monkeypatch.setattr(detection_data, "MEMORY_LIMIT_BYTES", 0)  # canvases memory-mapped, as for big sets
     epochs: list[dict] = []
     ctx = _context(tmp_path, scenes["train"][:16], scenes["eval"][:6], budget=600.0)
-    ctx.on_progress = lambda percent, phase, metric: epochs.append(metric or {}) if phase == "training" else None
+    ctx.on_progress = lambda percent, phase, metric: (
+        epochs.append(metric or {}) if phase == "training" else None
+    )
     stop_at: list[float] = []
 
     def stop() -> bool:
@@ -242,15 +309,18 @@ def test_pretrained_backbone_and_a_stop_before_the_first_epoch(scenes, tmp_path,
     init = json.loads((ctx.package_dir / "manifest.json").read_text())["model"]["init"]
     assert init["weights"] == "pretrained" and init["pretrained_file"] == "resnet10t.pth"
     assert init["loaded_tensors"] == init["backbone_tensors"]
-    assert "map_50" in result.metrics and load_predictor(ctx.package_dir).predict(Path(scenes["eval"][0].path).read_bytes())
+    assert "map_50" in result.metrics and load_predictor(ctx.package_dir).predict(
+        Path(scenes["eval"][0].path).read_bytes()
+    )
 
 
 def test_rules_that_fail_the_job(scenes, tmp_path) -> None:
     with pytest.raises(DataError, match="validation"):
         ObjectDetectionEngine().train(_context(tmp_path, scenes["train"], [], budget=30.0))
     with pytest.raises(DataError, match="max_inference"):
-        ObjectDetectionEngine().train(_context(tmp_path, scenes["train"][:4], scenes["eval"][:2], budget=30.0,
-                                               max_inference_ms=0.01))
+        ObjectDetectionEngine().train(
+            _context(tmp_path, scenes["train"][:4], scenes["eval"][:2], budget=30.0, max_inference_ms=0.01)
+        )
     unboxed = [Sample(sample_id=s.sample_id, labels=[], path=s.path) for s in scenes["train"]]
     with pytest.raises(DataError, match="boxes"):
         ObjectDetectionEngine().train(_context(tmp_path, unboxed, scenes["eval"], budget=30.0))
@@ -269,14 +339,21 @@ def test_preference_picks_the_candidate(scenes, tmp_path) -> None:
 
 def test_metrics_matching_rules() -> None:
     truth = [Truth(np.array([[0, 0, 10, 10], [20, 20, 30, 30], [40, 40, 50, 50.0]]), np.array([0, 1, 1]))]
-    found = [Detections(np.array([[0, 0, 10, 10], [20, 20, 30, 31], [60, 60, 70, 70], [1, 1, 10, 10.0]]),
-                        np.array([0.9, 0.8, 0.7, 0.2]), np.array([0, 0, 1, 0]))]
+    found = [
+        Detections(
+            np.array([[0, 0, 10, 10], [20, 20, 30, 31], [60, 60, 70, 70], [1, 1, 10, 10.0]]),
+            np.array([0.9, 0.8, 0.7, 0.2]),
+            np.array([0, 0, 1, 0]),
+        )
+    ]
     matrix = confusion(found, truth, 2, 0.5)
     # rows truth (a, b, background), columns detection: a found; b taken for an a; b missed; a false alarm;
     # the 0.2 duplicate is under the threshold.
     assert matrix.tolist() == [[1, 0, 0], [1, 0, 1], [0, 1, 0]]
     metrics = detection_metrics(found, truth, ["a", "b"], 0.5)
     assert metrics["accuracy"] == pytest.approx(1 / 4)
-    assert metrics["per_class"][0]["precision"] == pytest.approx(0.5) and metrics["per_class"][1]["recall"] == 0
+    assert (
+        metrics["per_class"][0]["precision"] == pytest.approx(0.5) and metrics["per_class"][1]["recall"] == 0
+    )
     perfect = mean_average_precision([Detections(truth[0].boxes, np.ones(3), truth[0].classes)], truth, 2)
     assert perfect["map"] == pytest.approx(1.0) and perfect["map_50"] == pytest.approx(1.0)

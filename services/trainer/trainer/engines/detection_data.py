@@ -1,10 +1,10 @@
 """Detection training data: samples letterboxed once into memory, batches with box-aware augmentation.
 
-Every image is decoded and letterboxed with the *predictor's* code (:func:`shared.packages.detection.letterbox`)
-so training sees exactly what serving feeds the model; its boxes are scaled the same way. Augmentation
-works on whole batches in torch: horizontal flip, random zoom (0.7–1.3) and shift (±15 %) through one affine
-resampling, brightness/contrast jitter; boxes follow the same transform, are clipped to the canvas and
-dropped when less than a third of them stays visible.
+Every image is decoded and letterboxed with the *predictor's* code
+(:func:`shared.packages.detection.letterbox`) so training sees exactly what serving feeds the model; its
+boxes are scaled the same way. Augmentation works on whole batches in torch: horizontal flip, random zoom
+(0.7–1.3) and shift (±15 %) through one affine resampling, brightness/contrast jitter; boxes follow the same
+transform, are clipped to the canvas and dropped when less than a third of them stays visible.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F
+from trainer.engines.base import Sample
 
 from shared.packages.detection import decode_image, letterbox, normalize
-from trainer.engines.base import Sample
 
 __all__ = ["DetectionSet", "load_set", "read_voc"]
 
@@ -46,7 +46,9 @@ class DetectionSet:
         return torch.from_numpy(np.ascontiguousarray(self.images[index]))
 
 
-def read_voc(xml: bytes) -> tuple[tuple[int, int] | None, list[tuple[str, tuple[float, float, float, float]]]]:
+def read_voc(
+    xml: bytes,
+) -> tuple[tuple[int, int] | None, list[tuple[str, tuple[float, float, float, float]]]]:
     """``(width, height)`` and ``(label, (xmin, ymin, xmax, ymax))`` boxes of a PASCAL VOC annotation."""
     from defusedxml import ElementTree
 
@@ -65,7 +67,9 @@ def read_voc(xml: bytes) -> tuple[tuple[int, int] | None, list[tuple[str, tuple[
     return dims, boxes
 
 
-def load_set(samples: list[Sample], labels: list[str], spec: dict, spill_dir: Path | None = None) -> DetectionSet:
+def load_set(
+    samples: list[Sample], labels: list[str], spec: dict, spill_dir: Path | None = None
+) -> DetectionSet:
     """Letterboxed canvases and scaled boxes of ``samples``; boxes of unknown labels are ignored.
 
     Canvases beyond :data:`MEMORY_LIMIT_BYTES` in all go to a memory-mapped file in ``spill_dir`` (the OS
@@ -76,8 +80,9 @@ def load_set(samples: list[Sample], labels: list[str], spec: dict, spill_dir: Pa
     shape = (len(samples), 3, height, width)
     if spill_dir is not None and int(np.prod(shape)) > MEMORY_LIMIT_BYTES:
         spill_dir.mkdir(parents=True, exist_ok=True)
-        images: Any = np.lib.format.open_memmap(spill_dir / f"canvases-{len(samples)}-{width}.npy", mode="w+",
-                                                dtype=np.uint8, shape=shape)
+        images: Any = np.lib.format.open_memmap(
+            spill_dir / f"canvases-{len(samples)}-{width}.npy", mode="w+", dtype=np.uint8, shape=shape
+        )
     else:
         images = torch.zeros(shape, dtype=torch.uint8)
     boxes, classes, scales, sizes = [], [], [], []
@@ -108,17 +113,20 @@ def to_input(canvases: torch.Tensor, spec: dict) -> torch.Tensor:
 
 
 def check_normalisation(spec: dict) -> float:
-    """Max difference between :func:`to_input` and the predictor's numpy :func:`normalize` on random pixels."""
+    """Max difference between :func:`to_input` and the predictor's :func:`normalize` on random pixels."""
     pixels = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
     ours = to_input(torch.from_numpy(pixels).permute(2, 0, 1)[None], spec)[0].numpy()
     return float(np.abs(ours - normalize(pixels, spec)).max())
 
 
 def augment(
-    canvases: torch.Tensor, boxes: list[torch.Tensor], classes: list[torch.Tensor], generator: torch.Generator,
+    canvases: torch.Tensor,
+    boxes: list[torch.Tensor],
+    classes: list[torch.Tensor],
+    generator: torch.Generator,
     pad_value: int,
 ) -> tuple[torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
-    """A randomly flipped, zoomed, shifted and colour-jittered copy of a uint8 batch and its boxes (float out)."""
+    """A randomly flipped, zoomed, shifted and colour-jittered float copy of a uint8 batch, its boxes too."""
     n, _, h, w = canvases.shape
     rand = torch.rand(n, 6, generator=generator)
     flip = rand[:, 0] < 0.5
@@ -133,7 +141,9 @@ def augment(
     theta[:, 1, 2] = -(shift_y / (h / 2)) / zoom
     images = canvases.float() - pad_value
     grid = F.affine_grid(theta, [n, 3, h, w], align_corners=False)
-    images = F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad_value
+    images = (
+        F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False) + pad_value
+    )
     contrast = (0.75 + 0.5 * rand[:, 4]).view(n, 1, 1, 1)
     brightness = ((rand[:, 5] - 0.5) * 40).view(n, 1, 1, 1)
     mean = images.mean(dim=(1, 2, 3), keepdim=True)

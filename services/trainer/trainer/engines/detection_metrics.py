@@ -52,16 +52,20 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1.0), 0.0)
 
 
-def mean_average_precision(detections: Sequence[Any], truths: Sequence[Truth], num_classes: int) -> dict[str, Any]:
+def mean_average_precision(
+    detections: Sequence[Any], truths: Sequence[Truth], num_classes: int
+) -> dict[str, Any]:
     """COCO mAP of ``detections`` (objects with ``boxes``, ``scores``, ``classes``) against ``truths``."""
     import torch
     from torchmetrics.detection import MeanAveragePrecision
 
     metric = MeanAveragePrecision(iou_type="bbox", class_metrics=True, backend="pycocotools")
     preds = [
-        {"boxes": torch.as_tensor(np.asarray(d.boxes, dtype=np.float32).reshape(-1, 4)),
-         "scores": torch.as_tensor(np.asarray(d.scores, dtype=np.float32).reshape(-1)),
-         "labels": torch.as_tensor(np.asarray(d.classes, dtype=np.int64).reshape(-1))}
+        {
+            "boxes": torch.as_tensor(np.asarray(d.boxes, dtype=np.float32).reshape(-1, 4)),
+            "scores": torch.as_tensor(np.asarray(d.scores, dtype=np.float32).reshape(-1)),
+            "labels": torch.as_tensor(np.asarray(d.classes, dtype=np.int64).reshape(-1)),
+        }
         for d in detections
     ]
     target = [
@@ -75,11 +79,17 @@ def mean_average_precision(detections: Sequence[Any], truths: Sequence[Truth], n
     values = result["map_per_class"].reshape(-1).tolist()
     per_class = {int(c): float(v) for c, v in zip(classes, values)}
     # AP@0.5 per class: one more pass at that IoU only.
-    metric50 = MeanAveragePrecision(iou_type="bbox", class_metrics=True, iou_thresholds=[0.5], backend="pycocotools")
+    metric50 = MeanAveragePrecision(
+        iou_type="bbox", class_metrics=True, iou_thresholds=[0.5], backend="pycocotools"
+    )
     metric50.update(preds, target)
     result50 = metric50.compute()
-    per_class50 = {int(c): float(v) for c, v in zip(result50["classes"].reshape(-1).tolist(),
-                                                    result50["map_per_class"].reshape(-1).tolist())}
+    per_class50 = {
+        int(c): float(v)
+        for c, v in zip(
+            result50["classes"].reshape(-1).tolist(), result50["map_per_class"].reshape(-1).tolist()
+        )
+    }
     return {
         "map": max(0.0, float(result["map"])),
         "map_50": max(0.0, float(result["map_50"])),
@@ -101,7 +111,9 @@ def _greedy(ious: np.ndarray, allowed: np.ndarray) -> list[tuple[int, int]]:
     return pairs
 
 
-def confusion(detections: Sequence[Any], truths: Sequence[Truth], num_classes: int, threshold: float) -> np.ndarray:
+def confusion(
+    detections: Sequence[Any], truths: Sequence[Truth], num_classes: int, threshold: float
+) -> np.ndarray:
     """(C+1) x (C+1) counts, rows = truth, columns = detection, index C = background."""
     matrix = np.zeros((num_classes + 1, num_classes + 1), dtype=np.int64)
     bg = num_classes
@@ -146,9 +158,18 @@ def detection_metrics(
         precision = correct / predicted if predicted else 0.0
         recall = correct / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class.append({"label": str(label), "precision": precision, "recall": recall, "f1": f1,
-                          "support": support, "detections": predicted,
-                          "ap_50": ap["ap50_per_class"][c], "ap": ap["ap_per_class"][c]})
+        per_class.append(
+            {
+                "label": str(label),
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": support,
+                "detections": predicted,
+                "ap_50": ap["ap50_per_class"][c],
+                "ap": ap["ap_per_class"][c],
+            }
+        )
     present = [p for p in per_class if p["support"] or p["detections"]] or per_class
     total = int(matrix.sum())
     return {

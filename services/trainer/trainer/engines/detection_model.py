@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import generalized_box_iou_loss
 
-__all__ = ["Detector", "ExportedDetector", "build_targets", "detection_loss", "STRIDE"]
+__all__ = ["STRIDE", "Detector", "ExportedDetector", "build_targets", "detection_loss"]
 
 STRIDE = 4
 GAUSSIAN_ALPHA = 0.54  # TTFNet: Gaussian radius as a share of the box size (heat map and regression area)
@@ -35,7 +35,9 @@ PRIOR = 0.01  # initial heat-map probability (focal-loss bias initialisation)
 
 
 def _conv(cin: int, cout: int, k: int) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, k, padding=k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class Detector(nn.Module):
@@ -83,7 +85,7 @@ def _decode(distances: torch.Tensor) -> torch.Tensor:
 
 
 class ExportedDetector(nn.Module):
-    """``images`` → ``scores`` (peak class probabilities) and ``boxes``: what the package's ONNX file computes."""
+    """``images`` → ``scores`` (peak class probabilities) and ``boxes``: what the package's ONNX computes."""
 
     def __init__(self, detector: Detector) -> None:
         super().__init__()
@@ -101,7 +103,8 @@ class ExportedDetector(nn.Module):
 def build_targets(
     boxes: list[torch.Tensor], classes: list[torch.Tensor], num_classes: int, size: tuple[int, int]
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Training targets of a batch: heat map (N x C x H x W), box (N x 4 x H x W) and regression weight (N x H x W).
+    """Training targets of a batch at stride 4: heat map (N x C x H x W), box (N x 4 x H x W) and regression
+    weight (N x H x W).
 
     ``boxes[i]`` are the xyxy boxes (input pixels) of image i, ``classes[i]`` their class indices. Larger
     objects are drawn first so that small ones own the cells they share.

@@ -34,6 +34,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+# Nothing here may reach a model hub, whatever a library decides on its own (timm → huggingface_hub).
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 from trainer.engines.base import EngineResult, TrainContext
 
 try:  # the trainer core's "fail without retries" error (not on every branch yet)
@@ -44,7 +47,7 @@ except ImportError:  # pragma: no cover - depends on the merge order
         """The version cannot give a detector (no boxes, no validation images, no candidate fast enough)."""
 
 
-__all__ = ["Candidate", "DataError", "ObjectDetectionEngine", "PORTFOLIO"]
+__all__ = ["PORTFOLIO", "Candidate", "DataError", "ObjectDetectionEngine"]
 
 CANDIDATES_ENV = "EXEML_DETECTION_CANDIDATES"
 # Preference → candidates (backbone, largest input size, neck channels), best first.
@@ -74,10 +77,20 @@ class Candidate:
 
 def preprocessing_spec(size: int) -> dict[str, Any]:
     return {
-        "image_size": [size, size], "resize": "letterbox", "pad_value": PAD_VALUE, "interpolation": "bilinear",
-        "channel_order": "RGB", "layout": "NCHW", "scale": 1.0 / 255.0, "mean": MEAN, "std": STD,
-        "input_name": "images", "outputs": {"scores": "scores", "boxes": "boxes"},
-        "score_threshold": SCORE_THRESHOLD, "nms_iou": 0.5, "max_detections": 100,
+        "image_size": [size, size],
+        "resize": "letterbox",
+        "pad_value": PAD_VALUE,
+        "interpolation": "bilinear",
+        "channel_order": "RGB",
+        "layout": "NCHW",
+        "scale": 1.0 / 255.0,
+        "mean": MEAN,
+        "std": STD,
+        "input_name": "images",
+        "outputs": {"scores": "scores", "boxes": "boxes"},
+        "score_threshold": SCORE_THRESHOLD,
+        "nms_iou": 0.5,
+        "max_detections": 100,
     }
 
 
@@ -86,30 +99,43 @@ class ObjectDetectionEngine:
     task_types: ClassVar[tuple[str, ...]] = ("object_detection",)
 
     def train(self, ctx: TrainContext) -> EngineResult:
+        from trainer.engines import detection_package
         from trainer.engines import detection_training as training
 
         started = time.monotonic()
         ctx.report(1, "preparing data")
         labels = _labels(ctx)
         _check_data(ctx, labels)
-        previous = training.previous_model(ctx, labels)
+        previous = detection_package.previous_model(ctx, labels)
         candidates = _candidates(ctx, previous)
-        ctx.log(f"object detection: {len(ctx.data.train)} training / {len(ctx.data.eval)} validation images, "
-                f"labels {labels}, candidates {[c.name for c in candidates]}")
+        ctx.log(
+            f"object detection: {len(ctx.data.train)} training / {len(ctx.data.eval)} validation images, "
+            f"labels {labels}, candidates {[c.name for c in candidates]}"
+        )
         run = training.Run(ctx, labels, previous)
         candidate, tried = run.pick_candidate(candidates)
         trained = run.fit(candidate)
         ctx.report(92, "packaging")
         metrics = run.package(trained, preprocessing_spec(candidate.image_size))
-        ctx.log(f"object detection: mAP@0.5 {metrics['map_50']:.3f}, mAP@0.5:0.95 {metrics['map']:.3f} "
-                f"in {time.monotonic() - started:.1f} s")
+        ctx.log(
+            f"object detection: mAP@0.5 {metrics['map_50']:.3f}, mAP@0.5:0.95 {metrics['map']:.3f} "
+            f"in {time.monotonic() - started:.1f} s"
+        )
         ctx.report(100, "done", {"map_50": metrics["map_50"], "map": metrics["map"]})
         return EngineResult(
             engine=self.name,
             candidate=candidate.name,
             metrics=metrics,
-            candidates=[*tried, {"name": candidate.name, "score": metrics["map"], "seconds": trained.seconds,
-                                 "epochs": trained.epochs, "best_epoch": trained.best_epoch}],
+            candidates=[
+                *tried,
+                {
+                    "name": candidate.name,
+                    "score": metrics["map"],
+                    "seconds": trained.seconds,
+                    "epochs": trained.epochs,
+                    "best_epoch": trained.best_epoch,
+                },
+            ],
             stopped_early=trained.stopped_early,
         )
 
@@ -153,7 +179,8 @@ def _candidates(ctx: TrainContext, previous: dict[str, Any] | None) -> list[Cand
 
 
 def _size_cap(ctx: TrainContext) -> int:
-    """The images' typical longer side rounded up to a multiple of 32 (at least 64): no pointless upscaling."""
+    """The images' typical longer side rounded up to a multiple of 32 (at least 64): no pointless
+    upscaling."""
     from PIL import Image
 
     sides = []
@@ -164,4 +191,4 @@ def _size_cap(ctx: TrainContext) -> int:
             with Image.open(s.path) as image:
                 sides.append(max(image.size))
     side = float(np.percentile(sides, 90)) if sides else 320.0
-    return max(64, int(math.ceil(side / 32.0)) * 32)
+    return max(64, math.ceil(side / 32.0) * 32)
