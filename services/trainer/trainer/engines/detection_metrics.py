@@ -6,7 +6,8 @@
 * the seed's statistics at the package's serving ``score_threshold`` (what the deployed service answers):
   a detection is correct when it overlaps an unmatched true box of *its own class* with IoU >= 0.5
   (greedy, best score first). Per class: precision = correct / detections of the class, recall =
-  correct / true boxes of the class, F1; overall ``precision``/``recall``/``f1`` are their macro means;
+  correct / true boxes of the class, F1; overall ``precision``/``recall``/``f1`` are their macro means
+  over the classes present in the validation split (true boxes or detections);
 * a confusion table over ``labels + ["background"]`` (rows = truth, columns = detection): after the
   same-class matching, leftover detections are matched to leftover true boxes of another class (IoU >= 0.5)
   — a misclassification —, true boxes left are a miss (column background), detections left a false alarm
