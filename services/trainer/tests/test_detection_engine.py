@@ -284,7 +284,7 @@ def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path, mon
 
     ctx.stop_requested = stop
     result = ObjectDetectionEngine().train(ctx)
-    assert result.stopped_early and stop_at and time.monotonic() - stop_at[0] < 15.0
+    assert result.stopped_early and stop_at and time.monotonic() - stop_at[0] < 30.0
     assert len(ctx.curves["training"]) == 2
     best = max(p["map"] for p in ctx.curves["training"])
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
@@ -305,7 +305,7 @@ def test_pretrained_backbone_and_a_stop_before_the_first_epoch(scenes, tmp_path,
     ctx.stop_requested = lambda: True
     started = time.monotonic()
     result = ObjectDetectionEngine().train(ctx)
-    assert result.stopped_early and time.monotonic() - started < 20.0
+    assert result.stopped_early and time.monotonic() - started < 30.0
     init = json.loads((ctx.package_dir / "manifest.json").read_text())["model"]["init"]
     assert init["weights"] == "pretrained" and init["pretrained_file"] == "resnet10t.pth"
     assert init["loaded_tensors"] == init["backbone_tensors"]
