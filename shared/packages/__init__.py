@@ -72,6 +72,7 @@ TASK_TYPES = (
 PREDICTORS: dict[str, str] = {
     "image_classification": "shared.packages.image:ImageClassificationPredictor",
     "predictive_analytics": "shared.packages.table:TablePredictor",
+    "object_detection": "shared.packages.detection:DetectionPredictor",
 }
 
 
