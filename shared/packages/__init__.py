@@ -69,7 +69,10 @@ TASK_TYPES = (
     "text_classification",
 )
 # task_type -> "module:Class" of its predictor, imported on first use.
-PREDICTORS: dict[str, str] = {}
+PREDICTORS: dict[str, str] = {
+    "sound_classification": "shared.packages.sound:SoundPredictor",
+    "text_classification": "shared.packages.text:TextPredictor",
+}
 
 
 class PackageError(ValueError):

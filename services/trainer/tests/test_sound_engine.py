@@ -1,0 +1,131 @@
+"""The sound engine on generated tones (no infrastructure): learns, packages, reproduces, stops, warm-starts."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from shared.packages import load_predictor
+from shared.testing.datagen import wav_bytes
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.sound_classification import DataError, SoundClassificationEngine
+
+CLASSES = {"low": 300.0, "mid": 900.0, "high": 2400.0}
+RATES = (8000, 16000, 22050, 44100)
+
+
+def _stereo(freq: float, rate: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(1.5 * rate)) / rate
+    left = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
+    out = io.BytesIO()
+    sf.write(out, np.stack([left, 0.8 * left], axis=1).astype(np.float32), rate, subtype="PCM_16", format="WAV")
+    return out.getvalue()
+
+
+def _write_clips(folder: Path, per_class: int, seed: int) -> list[Sample]:
+    """Tones per class with pitch jitter, at several sample rates, one stereo 44.1 kHz file per class."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for label, freq in CLASSES.items():
+        for i in range(per_class):
+            f = freq * rng.uniform(0.9, 1.1)
+            rate = RATES[i % len(RATES)]
+            payload = _stereo(f, 44100, seed + i) if i == 0 else wav_bytes(
+                f, seconds=float(rng.uniform(1.1, 2.0)), rate=rate, seed=seed * 100 + i)
+            path = folder / f"{label}_{i:03d}.wav"
+            path.write_bytes(payload)
+            samples.append(Sample(sample_id=f"{seed}-{label}-{i}", labels=[label], path=path))
+    return samples
+
+
+def _context(tmp_path: Path, name: str, budget: float = 25.0, **params) -> TrainContext:
+    data = VersionData(task_type="sound_classification", labels=list(CLASSES),
+                       train=_write_clips(tmp_path / "train", 8, seed=1),
+                       eval=_write_clips(tmp_path / "eval", 4, seed=2),
+                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
+    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
+                        package_dir=tmp_path / name, deadline=time.monotonic() + budget,
+                        packaging_margin_seconds=2.0, log=lambda line: None)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sound")
+    ctx = _context(tmp, "package", preference="performance_first", seed=3)
+    started = time.monotonic()
+    result = SoundClassificationEngine().train(ctx)
+    return ctx, result, time.monotonic() - started
+
+
+def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
+    ctx, result, seconds = trained
+    metrics = result.metrics
+    assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/3
+    assert seconds < 30.0
+    assert {"precision", "recall", "f1", "per_class", "confusion_matrix"} <= set(metrics)
+    assert metrics["confusion_matrix"]["labels"] == list(CLASSES)
+    assert metrics["onnx_check"]["max_abs_diff"] < 1e-3
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["task_type"] == "sound_classification" and manifest["labels"] == list(CLASSES)
+    spec = manifest["preprocessing"]
+    assert spec["sample_rate"] == 16000 and {"n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax",
+                                             "log_offset", "window_frames"} <= set(spec)
+    assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
+    assert ctx.curves["training"], "no training curve"
+
+    predictor = load_predictor(ctx.package_dir)
+    answers = [predictor.predict(s.path.read_bytes()) for s in ctx.data.eval]
+    correct = sum(a["predicted_label"] == s.labels[0] for a, s in zip(answers, ctx.data.eval, strict=True))
+    assert correct / len(answers) == pytest.approx(metrics["accuracy"])
+    for answer in answers:
+        assert answer["score"] == answer["scores"][0][1]
+        assert sum(score for _, score in answer["scores"]) == pytest.approx(1.0, abs=1e-6)
+    # a long clip (several windows) and a short one (padded) predict the right class
+    long_clip = wav_bytes(2400.0, seconds=6.0, rate=22050, seed=9)
+    short_clip = wav_bytes(300.0, seconds=0.4, rate=16000, seed=9)
+    assert predictor.predict(long_clip)["predicted_label"] == "high"
+    assert predictor.predict(short_clip)["predicted_label"] == "low"
+
+
+def test_stop_mid_training_still_packages_the_best_epoch(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", preference="balance")
+    ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 2
+    result = SoundClassificationEngine().train(ctx)
+    assert result.stopped_early
+    assert len(ctx.curves["training"]) == 2  # stopped after the second epoch, second candidate never ran
+    assert [c.get("epochs") for c in result.candidates if "epochs" in c] == [2]
+    assert load_predictor(ctx.package_dir).predict(wav_bytes(900.0))["predicted_label"] in CLASSES
+
+
+def test_incremental_training_warm_starts_from_the_previous_package(trained, tmp_path) -> None:
+    previous_ctx, previous, _ = trained
+    ctx = _context(tmp_path, "package", budget=12.0, preference="accuracy_first",
+                   incremental_package_dir=previous_ctx.package_dir)
+    ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
+    result = SoundClassificationEngine().train(ctx)
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["parameters"]["incremental"] is True
+    assert result.candidate == previous.candidate  # the previous architecture, not the preference's
+    assert result.metrics["accuracy"] >= 0.9  # one epoch on top of a trained model
+
+
+def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=20.0, max_inference_ms=0.001)
+    with pytest.raises(DataError, match="max_inference_ms"):
+        SoundClassificationEngine().train(ctx)
+
+
+def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=20.0)
+    bad = ctx.data.train[0].path
+    bad.write_bytes(wav_bytes(300.0, subtype="PCM_U8"))
+    with pytest.raises(DataError, match=bad.name):
+        SoundClassificationEngine().train(ctx)
