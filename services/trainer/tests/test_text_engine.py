@@ -1,0 +1,105 @@
+"""The text engine on a generated Chinese corpus (no infrastructure): learns, packages, reproduces, stops."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.packages import PredictionInputError, load_predictor
+from shared.testing.datagen import text_files
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.text_classification import DataError, TextClassificationEngine
+
+
+def _samples(per_class: int, seed: int) -> list[Sample]:
+    files = text_files(per_class=per_class, seed=seed)
+    lines = files["corpus.txt"].decode().splitlines()
+    labels = files["corpus_result.txt"].decode().splitlines()
+    return [Sample(sample_id=f"{seed}-{i}", labels=[lab], text=text)
+            for i, (text, lab) in enumerate(zip(lines, labels, strict=True))]
+
+
+def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
+    data = VersionData(task_type="text_classification", labels=["positive", "negative"],
+                       train=_samples(25, seed=1), eval=_samples(10, seed=2),
+                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
+    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
+                        package_dir=tmp_path / "package", deadline=time.monotonic() + budget,
+                        packaging_margin_seconds=2.0, log=lambda line: None)
+
+
+def _reproduced(ctx: TrainContext, accuracy: float) -> None:
+    predictor = load_predictor(ctx.package_dir)
+    answers = [predictor.predict(s.text.encode()) for s in ctx.data.eval]
+    correct = sum(a["predicted_label"] == s.labels[0] for a, s in zip(answers, ctx.data.eval, strict=True))
+    assert correct / len(answers) == pytest.approx(accuracy)
+    for answer in answers:
+        assert answer["score"] == answer["scores"][0][1]
+        assert sum(score for _, score in answer["scores"]) == pytest.approx(1.0, abs=1e-9)
+
+
+def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> None:
+    ctx = _context(tmp_path, preference="performance_first")
+    result = TextClassificationEngine().train(ctx)
+    assert result.candidate.startswith("char-tfidf")
+    metrics = result.metrics
+    assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/2
+    assert {"precision", "recall", "f1", "per_class", "confusion_matrix", "latency_ms"} <= set(metrics)
+    assert len(result.candidates) == 2 and all("latency_ms" in c for c in result.candidates)
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["preprocessing"]["kind"] == "char_tfidf"
+    assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
+    _reproduced(ctx, metrics["accuracy"])
+    predictor = load_predictor(ctx.package_dir)
+    assert predictor.predict("很好喜欢满意".encode())["predicted_label"] == "positive"
+    assert predictor.predict("糟糕失望退货".encode())["predicted_label"] == "negative"
+    unseen = predictor.predict("龘靐齉爩 xyz".encode())  # no character of it was ever seen
+    assert unseen["predicted_label"] in ("positive", "negative")
+    assert sum(s for _, s in unseen["scores"]) == pytest.approx(1.0)
+    for bad, rule in ((b"", "text_empty"), (" \n\t ".encode(), "text_empty"), ("很好".encode("gbk"), "text_encoding")):
+        with pytest.raises(PredictionInputError) as caught:
+            predictor.predict(bad)
+        assert caught.value.rule == rule
+
+
+def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monkeypatch) -> None:
+    from trainer.engines import text_classification
+
+    monkeypatch.setitem(text_classification.PORTFOLIO, "balance", (("transformer", "bert-tiny"),))
+    monkeypatch.setattr(text_classification, "MIN_TRANSFORMER_SECONDS", 1.0)
+    ctx = _context(tmp_path, budget=15.0, preference="balance")
+    result = TextClassificationEngine().train(ctx)
+    assert result.candidate == "bert-tiny"
+    assert result.metrics["onnx_check"]["max_abs_diff"] < 1e-3
+    assert result.metrics["accuracy"] >= 0.75, result.metrics
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["preprocessing"]["kind"] == "transformer"
+    assert set(manifest["artifacts"]) == {"model", "vocabulary"}
+    _reproduced(ctx, result.metrics["accuracy"])
+    assert load_predictor(ctx.package_dir).predict("龘靐齉爩".encode())["predicted_label"] in ("positive", "negative")
+
+
+def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
+    ctx = _context(tmp_path, preference="accuracy_first")
+    ctx.stop_requested = lambda: len(ctx.curves.get("candidates", [])) >= 1
+    result = TextClassificationEngine().train(ctx)
+    assert result.stopped_early
+    assert len(result.candidates) == 1
+    _reproduced(ctx, result.metrics["accuracy"])
+
+
+def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
+    ctx = _context(tmp_path, preference="performance_first", max_inference_ms=0.0001)
+    with pytest.raises(DataError, match="max_inference_ms"):
+        TextClassificationEngine().train(ctx)
+
+
+def test_one_class_is_refused(tmp_path) -> None:
+    ctx = _context(tmp_path)
+    for sample in ctx.data.train + ctx.data.eval:
+        sample.labels = ["positive"]
+    with pytest.raises(DataError, match="too few"):
+        TextClassificationEngine().train(ctx)
