@@ -103,3 +103,26 @@ def test_one_class_is_refused(tmp_path) -> None:
         sample.labels = ["positive"]
     with pytest.raises(DataError, match="too few"):
         TextClassificationEngine().train(ctx)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> None:
+    import numpy as np
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    from shared.packages import write_manifest
+    from trainer.engines.text_models import fit_tfidf
+
+    samples = _samples(20, seed=3)
+    texts = [s.text for s in samples]
+    y = np.array([(["positive", "negative"].index(s.labels[0]) + (i % 2 if n_classes == 3 else 0)) % n_classes
+                  for i, s in enumerate(samples)])
+    fitted = fit_tfidf(texts, y, n_classes, tmp_path, ngram_range=(1, 3), c=10.0, seed=0)
+    write_manifest(tmp_path, {"task_type": "text_classification", "labels": [f"l{i}" for i in range(n_classes)],
+                              "artifacts": fitted.artifacts, "preprocessing": fitted.preprocessing})
+    ours = load_predictor(tmp_path).probabilities_batch([*texts[:10], "新的句子 unseen"])
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, max_features=300_000)
+    model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(vectorizer.fit_transform(texts), y)
+    theirs = model.predict_proba(vectorizer.transform([*texts[:10], "新的句子 unseen"]))
+    assert np.max(np.abs(ours - theirs)) < 1e-9
