@@ -48,7 +48,7 @@ def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> Non
     metrics = result.metrics
     assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/2
     assert {"precision", "recall", "f1", "per_class", "confusion_matrix", "latency_ms"} <= set(metrics)
-    assert len(result.candidates) == 2 and all("latency_ms" in c for c in result.candidates)
+    assert len(result.candidates) == 3 and all("latency_ms" in c for c in result.candidates)
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["preprocessing"]["kind"] == "char_tfidf"
     assert manifest["metrics"]["accuracy"] == metrics["accuracy"]

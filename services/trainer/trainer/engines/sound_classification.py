@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from shared.packages import PredictionInputError, load_predictor, read_manifest, write_manifest
-from shared.packages.sound import DEFAULT_SPEC, SoundPredictor, decode_wav
+from shared.packages.sound import DEFAULT_SPEC, SoundPredictor, decode_wav, windows
 from trainer.engines.base import EngineResult, Sample, TrainContext
 from trainer.engines.sound_model import (
     ARCHITECTURES, Clip, SoundCNN, check_onnx, export_onnx, filterbank_for, measure_latency_ms, prepare_clip,
@@ -123,8 +123,6 @@ class SoundClassificationEngine:
         folder = ctx.package_dir
         folder.mkdir(parents=True, exist_ok=True)
         export_onnx(model, folder / "model.onnx", spec)
-        from shared.packages.sound import windows
-
         onnx_check = check_onnx(model, folder / "model.onnx", np.concatenate([windows(c.variants[0], spec)
                                                                                for c in valid[:8]]))
         torch.save({"candidate": chosen["name"], "widths": ARCHITECTURES[chosen["name"]], "labels": labels,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 import time
 import warnings
 from collections.abc import Callable
@@ -111,6 +112,8 @@ def fit_transformer(
 
     started = time.monotonic()
     torch.manual_seed(seed)
+    # half the cores unless EXEML_TORCH_THREADS says otherwise: spinning threads collapse on a shared CPU
+    torch.set_num_threads(int(os.environ.get("EXEML_TORCH_THREADS") or max(1, (os.cpu_count() or 2) // 2)))
     rng = np.random.default_rng(seed)
     vocab, spec, _ = train_wordpiece(texts, vocab_size=8000, max_length=max_length)
     tokenizer = WordPiece(vocab, spec)
