@@ -31,12 +31,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
-
-from shared.packages import load_predictor
-from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.sound_classification import SoundClassificationEngine
 from trainer.engines.text_classification import TextClassificationEngine
+
+from shared.packages import load_predictor
+from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample
 
 SEED = 0
 SOUND_CLASSES = ("chirp_up", "chirp_down", "steady_tone", "beeps", "clicks", "modulated_noise")
@@ -65,7 +65,8 @@ def _sound(label: str, rng: np.random.Generator) -> tuple[bytes, str]:
         signal = np.zeros_like(t)
         period = int(rate / rng.uniform(4, 15))
         burst = np.sin(2 * np.pi * rng.uniform(800, 2500) * t[: int(0.01 * rate)]) * np.exp(
-            -np.arange(int(0.01 * rate)) / (0.002 * rate))
+            -np.arange(int(0.01 * rate)) / (0.002 * rate)
+        )
         for start in range(int(rng.integers(0, period)), t.size - burst.size, period):
             signal[start : start + burst.size] += burst
     else:  # modulated band noise
@@ -110,8 +111,33 @@ TOPICS = {
     "科技": ["手机", "芯片", "软件", "网络", "数据", "智能", "电脑", "系统", "算法", "研发", "屏幕", "电池"],
     "美食": ["餐厅", "味道", "米饭", "面条", "厨师", "火锅", "甜点", "新鲜", "口感", "菜单", "饺子", "汤"],
 }
-COMMON = ["今天", "我们", "他们", "这个", "非常", "已经", "表示", "记者", "消息", "发布", "认为", "一个", "新的",
-          "可能", "今年", "时候", "情况", "问题", "发展", "进行", "公司", "城市", "很多", "最近", "报道"]
+COMMON = [
+    "今天",
+    "我们",
+    "他们",
+    "这个",
+    "非常",
+    "已经",
+    "表示",
+    "记者",
+    "消息",
+    "发布",
+    "认为",
+    "一个",
+    "新的",
+    "可能",
+    "今年",
+    "时候",
+    "情况",
+    "问题",
+    "发展",
+    "进行",
+    "公司",
+    "城市",
+    "很多",
+    "最近",
+    "报道",
+]
 
 
 def text_dataset(per_class: int, seed: int) -> list[tuple[str, str]]:
@@ -132,12 +158,25 @@ def text_dataset(per_class: int, seed: int) -> list[tuple[str, str]]:
 
 
 # -- contestants ----------------------------------------------------------------------------------------
-def _context(work: Path, task: str, labels: list[str], train: list[Sample], valid: list[Sample], budget: float,
-             preference: str) -> TrainContext:
+def _context(
+    work: Path,
+    task: str,
+    labels: list[str],
+    train: list[Sample],
+    valid: list[Sample],
+    budget: float,
+    preference: str,
+) -> TrainContext:
     data = VersionData(task_type=task, labels=labels, train=train, eval=valid)
-    return TrainContext(params=TrainingParams(preference=preference, seed=SEED), data=data, work_dir=work,
-                        package_dir=work / "package", deadline=time.monotonic() + budget,
-                        packaging_margin_seconds=min(10.0, budget / 6), log=lambda line: None)
+    return TrainContext(
+        params=TrainingParams(preference=preference, seed=SEED),
+        data=data,
+        work_dir=work,
+        package_dir=work / "package",
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=min(10.0, budget / 6),
+        log=lambda line: None,
+    )
 
 
 def _split(rows: list, share: float = 0.2) -> tuple[list, list]:
@@ -157,8 +196,11 @@ def bench_sound(budget: float, preference: str, work: Path) -> None:
     random.Random(SEED).shuffle(data)
     train_rows, test_rows = _split(data, 0.25)
     fit_rows, valid_rows = _split(train_rows, 0.2)
-    print(f"sound: {len(SOUND_CLASSES)} classes, {len(train_rows)} training clips, {len(test_rows)} test clips, "
-          f"budget {budget:.0f} s")
+    print(
+        f"sound: {len(SOUND_CLASSES)} classes, {len(train_rows)} training clips, {len(test_rows)} test clips,"
+        " "
+        f"budget {budget:.0f} s"
+    )
     files = work / "wav"
     files.mkdir()
 
@@ -172,13 +214,25 @@ def bench_sound(budget: float, preference: str, work: Path) -> None:
 
     truth = [label for _, label in test_rows]
     started = time.monotonic()
-    ctx = _context(work, "sound_classification", list(SOUND_CLASSES), samples(fit_rows, "t"),
-                   samples(valid_rows, "v"), budget, preference)
+    ctx = _context(
+        work,
+        "sound_classification",
+        list(SOUND_CLASSES),
+        samples(fit_rows, "t"),
+        samples(valid_rows, "v"),
+        budget,
+        preference,
+    )
     result = SoundClassificationEngine().train(ctx)
     predictor = load_predictor(ctx.package_dir)
     predicted = [predictor.predict(payload)["predicted_label"] for payload, _ in test_rows]
-    platform = _line(f"platform ({result.candidate})", truth, predicted, time.monotonic() - started,
-                     f"latency {result.metrics['latency_ms']:.1f} ms/clip")
+    platform = _line(
+        f"platform ({result.candidate})",
+        truth,
+        predicted,
+        time.monotonic() - started,
+        f"latency {result.metrics['latency_ms']:.1f} ms/clip",
+    )
 
     baselines = []
     for rows_used, tag in ((fit_rows, "train"), (train_rows, "train+valid")):
@@ -188,8 +242,10 @@ def bench_sound(budget: float, preference: str, work: Path) -> None:
         model.fit(x, [lab for _, lab in rows_used])
         predicted = list(model.predict(np.stack([mfcc_stats(p) for p, _ in test_rows])))
         baselines.append(_line(f"baseline MFCC + LR ({tag})", truth, predicted, time.monotonic() - started))
-    print(f"  platform / baseline accuracy: {platform / max(baselines[0], 1e-9):.2f} (same training clips), "
-          f"{platform / max(baselines[1], 1e-9):.2f} (baseline also trained on the validation clips)")
+    print(
+        f"  platform / baseline accuracy: {platform / max(baselines[0], 1e-9):.2f} (same training clips), "
+        f"{platform / max(baselines[1], 1e-9):.2f} (baseline also trained on the validation clips)"
+    )
 
 
 def bench_text(budget: float, preference: str, work: Path) -> None:
@@ -197,21 +253,29 @@ def bench_text(budget: float, preference: str, work: Path) -> None:
     train_rows, test_rows = _split(rows, 0.25)
     fit_rows, valid_rows = _split(train_rows, 0.2)
     labels = list(TOPICS)
-    print(f"text: {len(labels)} topics, {len(train_rows)} training texts, {len(test_rows)} test texts, "
-          f"budget {budget:.0f} s")
+    print(
+        f"text: {len(labels)} topics, {len(train_rows)} training texts, {len(test_rows)} test texts, "
+        f"budget {budget:.0f} s"
+    )
 
     def samples(part: list) -> list[Sample]:
         return [Sample(sample_id=str(i), labels=[label], text=text) for i, (text, label) in enumerate(part)]
 
     truth = [label for _, label in test_rows]
     started = time.monotonic()
-    ctx = _context(work, "text_classification", labels, samples(fit_rows), samples(valid_rows), budget,
-                   preference)
+    ctx = _context(
+        work, "text_classification", labels, samples(fit_rows), samples(valid_rows), budget, preference
+    )
     result = TextClassificationEngine().train(ctx)
     predictor = load_predictor(ctx.package_dir)
     predicted = [predictor.predict(text.encode())["predicted_label"] for text, _ in test_rows]
-    platform = _line(f"platform ({result.candidate})", truth, predicted, time.monotonic() - started,
-                     f"latency {result.metrics['latency_ms']:.2f} ms/text")
+    platform = _line(
+        f"platform ({result.candidate})",
+        truth,
+        predicted,
+        time.monotonic() - started,
+        f"latency {result.metrics['latency_ms']:.2f} ms/text",
+    )
     tried = ", ".join(f"{c['name']}={c.get('score', c.get('skipped'))}" for c in result.candidates)
     print(f"    candidates (validation accuracy): {tried}")
 
@@ -220,19 +284,26 @@ def bench_text(budget: float, preference: str, work: Path) -> None:
     baselines = []
     for rows_used, tag in ((fit_rows, "train"), (train_rows, "train+valid")):
         started = time.monotonic()
-        model = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 2)), LogisticRegression(max_iter=2000))
+        model = make_pipeline(
+            TfidfVectorizer(analyzer="char", ngram_range=(1, 2)), LogisticRegression(max_iter=2000)
+        )
         model.fit([t for t, _ in rows_used], [lab for _, lab in rows_used])
         predicted = list(model.predict([t for t, _ in test_rows]))
         baselines.append(_line(f"baseline TF-IDF + LR ({tag})", truth, predicted, time.monotonic() - started))
-    print(f"  platform / baseline accuracy: {platform / max(baselines[0], 1e-9):.2f} (same training texts), "
-          f"{platform / max(baselines[1], 1e-9):.2f} (baseline also trained on the validation texts)")
+    print(
+        f"  platform / baseline accuracy: {platform / max(baselines[0], 1e-9):.2f} (same training texts), "
+        f"{platform / max(baselines[1], 1e-9):.2f} (baseline also trained on the validation texts)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--budget", type=float, default=90.0, help="seconds per platform training run")
-    parser.add_argument("--preference", default="balance",
-                        choices=["performance_first", "balance", "accuracy_first"])
+    parser.add_argument(
+        "--preference", default="balance", choices=["performance_first", "balance", "accuracy_first"]
+    )
     parser.add_argument("--only", choices=["sound", "text"])
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

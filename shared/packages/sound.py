@@ -105,7 +105,7 @@ def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
     if rate == target:
         return np.asarray(signal, dtype=np.float32)
     n = signal.shape[0]
-    m = max(1, int(round(n * target / rate)))
+    m = max(1, round(n * target / rate))
     spectrum = np.fft.rfft(signal.astype(np.float64))
     keep = min(spectrum.shape[0], m // 2 + 1)
     out = np.zeros(m // 2 + 1, dtype=np.complex128)
@@ -219,7 +219,9 @@ class SoundPredictor(Predictor):
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(str(self.model_path), options, providers=list(self.providers))
+            self._session = ort.InferenceSession(
+                str(self.model_path), options, providers=list(self.providers)
+            )
         return self._session
 
     def probabilities(self, payload: bytes) -> np.ndarray:

@@ -86,9 +86,14 @@ def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
 
 def _is_cjk(cp: int) -> bool:
     return (
-        0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2A6DF
-        or 0x2A700 <= cp <= 0x2B73F or 0x2B740 <= cp <= 0x2B81F or 0x2B820 <= cp <= 0x2CEAF
-        or 0xF900 <= cp <= 0xFAFF or 0x2F800 <= cp <= 0x2FA1F
+        0x4E00 <= cp <= 0x9FFF
+        or 0x3400 <= cp <= 0x4DBF
+        or 0x20000 <= cp <= 0x2A6DF
+        or 0x2A700 <= cp <= 0x2B73F
+        or 0x2B740 <= cp <= 0x2B81F
+        or 0x2B820 <= cp <= 0x2CEAF
+        or 0xF900 <= cp <= 0xFAFF
+        or 0x2F800 <= cp <= 0x2FA1F
     )
 
 
@@ -109,8 +114,10 @@ class WordPiece:
         self.max_length = int(spec.get("max_length", 128))
         self.prefix = spec.get("continuing_subword_prefix", "##")
         self.max_word = int(spec.get("max_input_chars_per_word", 100))
-        self.unk, self.cls, self.sep = (self.ids[spec.get(k, d)] for k, d in
-                                        (("unk_token", "[UNK]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]")))
+        self.unk, self.cls, self.sep = (
+            self.ids[spec.get(k, d)]
+            for k, d in (("unk_token", "[UNK]"), ("cls_token", "[CLS]"), ("sep_token", "[SEP]"))
+        )
         self.pad = self.ids[spec.get("pad_token", "[PAD]")]
 
     def normalize(self, text: str) -> str:
@@ -219,13 +226,16 @@ class TextPredictor(Predictor):
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(str(self.model_path), options, providers=list(self.providers))
+            self._session = ort.InferenceSession(
+                str(self.model_path), options, providers=list(self.providers)
+            )
         return self._session
 
     def tfidf_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF values of one text (scikit-learn's transform, sparse)."""
         counts = Counter(
-            self.columns[g] for g in char_ngrams(text, self.ngram_range, self.spec.get("lowercase", True))
+            self.columns[g]
+            for g in char_ngrams(text, self.ngram_range, self.spec.get("lowercase", True))
             if g in self.columns
         )
         if not counts:

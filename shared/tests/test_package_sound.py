@@ -1,4 +1,4 @@
-"""The sound package predictor: WAV decoding rules, numpy features (checked against torch), windows, typed errors."""
+"""The sound predictor: WAV decoding rules, numpy features (checked against torch), windows, typed errors."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ def package(tmp_path) -> Path:
     weights[: n_mels // 2, 0] = 1.0
     weights[n_mels // 2 :, 1] = 1.0
     graph = helper.make_graph(
-        [helper.make_node("ReduceMean", ["features"], ["pooled"], axes=[1, 3], keepdims=0),
-         helper.make_node("MatMul", ["pooled", "w"], ["logits"])],
+        [
+            helper.make_node("ReduceMean", ["features"], ["pooled"], axes=[1, 3], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "w"], ["logits"]),
+        ],
         "toy",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, n_mels, "frames"])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
@@ -49,8 +51,15 @@ def package(tmp_path) -> Path:
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.save(model, tmp_path / "model.onnx")
-    write_manifest(tmp_path, {"task_type": "sound_classification", "labels": ["low", "high"],
-                              "artifacts": {"model": "model.onnx"}, "preprocessing": dict(DEFAULT_SPEC)})
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "sound_classification",
+            "labels": ["low", "high"],
+            "artifacts": {"model": "model.onnx"},
+            "preprocessing": dict(DEFAULT_SPEC),
+        },
+    )
     return tmp_path
 
 
@@ -99,15 +108,25 @@ def test_resampling_keeps_the_pitch(rate) -> None:
 
 def test_log_mel_equals_torch_stft_with_the_same_filterbank() -> None:
     import torch
+
     spec = DEFAULT_SPEC
-    signal = (_tone(700, 16000, 1.3) + 0.01 * np.random.default_rng(0).standard_normal(20800)).astype(np.float32)
+    signal = (_tone(700, 16000, 1.3) + 0.01 * np.random.default_rng(0).standard_normal(20800)).astype(
+        np.float32
+    )
     ours = log_mel(signal, spec)
     window = torch.hann_window(spec["win_length"], periodic=True)
     # torch centres the win_length window inside each n_fft frame: shift the signal so the frames line up
     shift = (spec["n_fft"] - spec["win_length"]) // 2
     shifted = torch.from_numpy(np.concatenate([np.zeros(shift, dtype=np.float32), signal]))
-    stft = torch.stft(shifted, n_fft=spec["n_fft"], hop_length=spec["hop_length"],
-                      win_length=spec["win_length"], window=window, center=False, return_complex=True)
+    stft = torch.stft(
+        shifted,
+        n_fft=spec["n_fft"],
+        hop_length=spec["hop_length"],
+        win_length=spec["win_length"],
+        window=window,
+        center=False,
+        return_complex=True,
+    )
     power = stft.abs() ** 2  # [freq, frames]
     theirs = torch.log(torch.from_numpy(mel_filterbank(spec)) @ power + spec["log_offset"]).numpy()
     assert ours.shape == (spec["n_mels"], 1 + (20800 - 400) // 160)
@@ -138,7 +157,11 @@ def test_predictor_scores_and_response_shape(package) -> None:
     low = predictor.predict(_wav(_tone(200, 22050, 2.5), 22050))
     high = predictor.predict(_wav(np.stack([_tone(5000, 44100)] * 2, axis=1), 44100))
     short = predictor.predict(_wav(_tone(200, 8000, 0.3), 8000))
-    assert (low["predicted_label"], high["predicted_label"], short["predicted_label"]) == ("low", "high", "low")
+    assert (low["predicted_label"], high["predicted_label"], short["predicted_label"]) == (
+        "low",
+        "high",
+        "low",
+    )
     assert set(low) == {"predicted_label", "score", "scores"}
     assert low["score"] == low["scores"][0][1] and sum(s for _, s in low["scores"]) == pytest.approx(1.0)
     assert [label for label, _ in low["scores"]] == ["low", "high"]
@@ -148,8 +171,14 @@ def test_predictor_scores_and_response_shape(package) -> None:
 
 
 def test_a_package_without_feature_spec_is_refused(package) -> None:
-    write_manifest(package, {"task_type": "sound_classification", "labels": ["low", "high"],
-                             "artifacts": {"model": "model.onnx"}})
+    write_manifest(
+        package,
+        {
+            "task_type": "sound_classification",
+            "labels": ["low", "high"],
+            "artifacts": {"model": "model.onnx"},
+        },
+    )
     with pytest.raises(PackageError, match="preprocessing"):
         load_predictor(package)
 
@@ -166,6 +195,8 @@ def test_predictor_runs_without_torch_scipy_or_sklearn(package) -> None:
         "sf.write(out, 0.5 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000), 16000, format='WAV')\n"
         f"print(load_predictor({str(package)!r}).predict(out.getvalue())['predicted_label'])\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "low"

@@ -40,7 +40,9 @@ def test_wordpiece_equals_hugging_face_tokenizers() -> None:
     tokenizer = BertWordPieceTokenizer(lowercase=True)
     tokenizer.train_from_iterator(TEXTS[:4] * 3, vocab_size=120, min_frequency=1, show_progress=False)
     vocab = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
-    tokenizer.post_processor = BertProcessing(("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]")))
+    tokenizer.post_processor = BertProcessing(
+        ("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]"))
+    )
     tokenizer.enable_truncation(16)
     ours = WordPiece(vocab, {"max_length": 16})
     for text in [*TEXTS, "未见过的字符龘靐", "unseenword xyz", "Ünïcödé ÀÉÎ", "\u200bzero\u200dwidth\x00"]:
@@ -54,12 +56,21 @@ def _tfidf_package(folder: Path, labels: list[str]) -> Path:
     coef[0, 0], coef[1, 1] = 4.0, 4.0
     (folder / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
     np.savez(folder / "model.npz", idf=np.array([1.5, 1.5, 1.0]), coef=coef, intercept=np.zeros(len(labels)))
-    write_manifest(folder, {
-        "task_type": "text_classification", "labels": labels,
-        "artifacts": {"model": "model.npz", "vocabulary": "vocabulary.json"},
-        "preprocessing": {"kind": "char_tfidf", "ngram_range": [1, 1], "lowercase": True, "sublinear_tf": True,
-                          "norm": "l2"},
-    })
+    write_manifest(
+        folder,
+        {
+            "task_type": "text_classification",
+            "labels": labels,
+            "artifacts": {"model": "model.npz", "vocabulary": "vocabulary.json"},
+            "preprocessing": {
+                "kind": "char_tfidf",
+                "ngram_range": [1, 1],
+                "lowercase": True,
+                "sublinear_tf": True,
+                "norm": "l2",
+            },
+        },
+    )
     return folder
 
 
@@ -79,8 +90,13 @@ def test_tfidf_predictor_response_and_unseen_characters(tmp_path) -> None:
 
 @pytest.mark.parametrize(
     ("payload", "rule"),
-    [(b"", "text_empty"), (b"   \n\t  ", "text_empty"), ("\u3000".encode(), "text_empty"),
-     ("很好".encode("gbk"), "text_encoding"), (b"\xff\xfe\x00", "text_encoding")],
+    [
+        (b"", "text_empty"),
+        (b"   \n\t  ", "text_empty"),
+        ("\u3000".encode(), "text_empty"),
+        ("很好".encode("gbk"), "text_encoding"),
+        (b"\xff\xfe\x00", "text_encoding"),
+    ],
 )
 def test_bad_text_raises_a_typed_error(tmp_path, payload, rule) -> None:
     predictor = load_predictor(_tfidf_package(tmp_path, ["positive", "negative"]))
@@ -94,8 +110,15 @@ def test_decode_text_keeps_the_text() -> None:
 
 
 def test_unknown_model_kind_is_refused(tmp_path) -> None:
-    write_manifest(tmp_path, {"task_type": "text_classification", "labels": ["a", "b"], "artifacts": {},
-                              "preprocessing": {"kind": "magic"}})
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "text_classification",
+            "labels": ["a", "b"],
+            "artifacts": {},
+            "preprocessing": {"kind": "magic"},
+        },
+    )
     with pytest.raises(PackageError, match="magic"):
         load_predictor(tmp_path)
 
@@ -110,6 +133,8 @@ def test_predictor_runs_without_sklearn_tokenizers_or_torch(tmp_path) -> None:
         "from shared.packages import load_predictor\n"
         f"print(load_predictor({str(tmp_path)!r}).predict('很差'.encode())['predicted_label'])\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "negative"

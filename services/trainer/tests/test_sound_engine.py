@@ -1,4 +1,4 @@
-"""The sound engine on generated tones (no infrastructure): learns, packages, reproduces, stops, warm-starts."""
+"""The sound engine on generated tones learns, packages, reproduces, stops, warm-starts."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.sound_classification import DataError, SoundClassificationEngine
 
 from shared.packages import load_predictor
 from shared.testing.datagen import wav_bytes
-from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.sound_classification import DataError, SoundClassificationEngine
 
 CLASSES = {"low": 300.0, "mid": 900.0, "high": 2400.0}
 RATES = (8000, 16000, 22050, 44100)
@@ -25,7 +25,9 @@ def _stereo(freq: float, rate: int, seed: int) -> bytes:
     t = np.arange(int(1.5 * rate)) / rate
     left = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
     out = io.BytesIO()
-    sf.write(out, np.stack([left, 0.8 * left], axis=1).astype(np.float32), rate, subtype="PCM_16", format="WAV")
+    sf.write(
+        out, np.stack([left, 0.8 * left], axis=1).astype(np.float32), rate, subtype="PCM_16", format="WAV"
+    )
     return out.getvalue()
 
 
@@ -38,8 +40,11 @@ def _write_clips(folder: Path, per_class: int, seed: int) -> list[Sample]:
         for i in range(per_class):
             f = freq * rng.uniform(0.9, 1.1)
             rate = RATES[i % len(RATES)]
-            payload = _stereo(f, 44100, seed + i) if i == 0 else wav_bytes(
-                f, seconds=float(rng.uniform(1.1, 2.0)), rate=rate, seed=seed * 100 + i)
+            payload = (
+                _stereo(f, 44100, seed + i)
+                if i == 0
+                else wav_bytes(f, seconds=float(rng.uniform(1.1, 2.0)), rate=rate, seed=seed * 100 + i)
+            )
             path = folder / f"{label}_{i:03d}.wav"
             path.write_bytes(payload)
             samples.append(Sample(sample_id=f"{seed}-{label}-{i}", labels=[label], path=path))
@@ -47,13 +52,22 @@ def _write_clips(folder: Path, per_class: int, seed: int) -> list[Sample]:
 
 
 def _context(tmp_path: Path, name: str, budget: float = 25.0, **params) -> TrainContext:
-    data = VersionData(task_type="sound_classification", labels=list(CLASSES),
-                       train=_write_clips(tmp_path / "train", 8, seed=1),
-                       eval=_write_clips(tmp_path / "eval", 4, seed=2),
-                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
-    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
-                        package_dir=tmp_path / name, deadline=time.monotonic() + budget,
-                        packaging_margin_seconds=2.0, log=lambda line: None)
+    data = VersionData(
+        task_type="sound_classification",
+        labels=list(CLASSES),
+        train=_write_clips(tmp_path / "train", 8, seed=1),
+        eval=_write_clips(tmp_path / "eval", 4, seed=2),
+        dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
+    )
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=tmp_path,
+        package_dir=tmp_path / name,
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+        log=lambda line: None,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,8 +90,16 @@ def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["task_type"] == "sound_classification" and manifest["labels"] == list(CLASSES)
     spec = manifest["preprocessing"]
-    assert spec["sample_rate"] == 16000 and {"n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax",
-                                             "log_offset", "window_frames"} <= set(spec)
+    assert spec["sample_rate"] == 16000 and {
+        "n_fft",
+        "hop_length",
+        "win_length",
+        "n_mels",
+        "fmin",
+        "fmax",
+        "log_offset",
+        "window_frames",
+    } <= set(spec)
     assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
     assert ctx.curves["training"], "no training curve"
 
@@ -107,8 +129,13 @@ def test_stop_mid_training_still_packages_the_best_epoch(tmp_path) -> None:
 
 def test_incremental_training_warm_starts_from_the_previous_package(trained, tmp_path) -> None:
     previous_ctx, previous, _ = trained
-    ctx = _context(tmp_path, "package", budget=12.0, preference="accuracy_first",
-                   incremental_package_dir=previous_ctx.package_dir)
+    ctx = _context(
+        tmp_path,
+        "package",
+        budget=12.0,
+        preference="accuracy_first",
+        incremental_package_dir=previous_ctx.package_dir,
+    )
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
     result = SoundClassificationEngine().train(ctx)
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())

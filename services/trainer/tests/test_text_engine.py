@@ -7,28 +7,40 @@ import time
 from pathlib import Path
 
 import pytest
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.text_classification import DataError, TextClassificationEngine
 
 from shared.packages import PredictionInputError, load_predictor
 from shared.testing.datagen import text_files
-from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.text_classification import DataError, TextClassificationEngine
 
 
 def _samples(per_class: int, seed: int) -> list[Sample]:
     files = text_files(per_class=per_class, seed=seed)
     lines = files["corpus.txt"].decode().splitlines()
     labels = files["corpus_result.txt"].decode().splitlines()
-    return [Sample(sample_id=f"{seed}-{i}", labels=[lab], text=text)
-            for i, (text, lab) in enumerate(zip(lines, labels, strict=True))]
+    return [
+        Sample(sample_id=f"{seed}-{i}", labels=[lab], text=text)
+        for i, (text, lab) in enumerate(zip(lines, labels, strict=True))
+    ]
 
 
 def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
-    data = VersionData(task_type="text_classification", labels=["positive", "negative"],
-                       train=_samples(25, seed=1), eval=_samples(10, seed=2),
-                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
-    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
-                        package_dir=tmp_path / "package", deadline=time.monotonic() + budget,
-                        packaging_margin_seconds=2.0, log=lambda line: None)
+    data = VersionData(
+        task_type="text_classification",
+        labels=["positive", "negative"],
+        train=_samples(25, seed=1),
+        eval=_samples(10, seed=2),
+        dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
+    )
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=tmp_path,
+        package_dir=tmp_path / "package",
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+        log=lambda line: None,
+    )
 
 
 def _reproduced(ctx: TrainContext, accuracy: float) -> None:
@@ -59,7 +71,11 @@ def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> Non
     unseen = predictor.predict("龘靐齉爩 xyz".encode())  # no character of it was ever seen
     assert unseen["predicted_label"] in ("positive", "negative")
     assert sum(s for _, s in unseen["scores"]) == pytest.approx(1.0)
-    for bad, rule in ((b"", "text_empty"), (" \n\t ".encode(), "text_empty"), ("很好".encode("gbk"), "text_encoding")):
+    for bad, rule in (
+        (b"", "text_empty"),
+        (b" \n\t ", "text_empty"),
+        ("很好".encode("gbk"), "text_encoding"),
+    ):
         with pytest.raises(PredictionInputError) as caught:
             predictor.predict(bad)
         assert caught.value.rule == rule
@@ -79,7 +95,10 @@ def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monk
     assert manifest["preprocessing"]["kind"] == "transformer"
     assert set(manifest["artifacts"]) == {"model", "vocabulary"}
     _reproduced(ctx, result.metrics["accuracy"])
-    assert load_predictor(ctx.package_dir).predict("龘靐齉爩".encode())["predicted_label"] in ("positive", "negative")
+    assert load_predictor(ctx.package_dir).predict("龘靐齉爩".encode())["predicted_label"] in (
+        "positive",
+        "negative",
+    )
 
 
 def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
@@ -110,17 +129,28 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
+    from trainer.engines.text_models import fit_tfidf
 
     from shared.packages import write_manifest
-    from trainer.engines.text_models import fit_tfidf
 
     samples = _samples(20, seed=3)
     texts = [s.text for s in samples]
-    y = np.array([(["positive", "negative"].index(s.labels[0]) + (i % 2 if n_classes == 3 else 0)) % n_classes
-                  for i, s in enumerate(samples)])
+    y = np.array(
+        [
+            (["positive", "negative"].index(s.labels[0]) + (i % 2 if n_classes == 3 else 0)) % n_classes
+            for i, s in enumerate(samples)
+        ]
+    )
     fitted = fit_tfidf(texts, y, n_classes, tmp_path, ngram_range=(1, 3), c=10.0, seed=0)
-    write_manifest(tmp_path, {"task_type": "text_classification", "labels": [f"l{i}" for i in range(n_classes)],
-                              "artifacts": fitted.artifacts, "preprocessing": fitted.preprocessing})
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "text_classification",
+            "labels": [f"l{i}" for i in range(n_classes)],
+            "artifacts": fitted.artifacts,
+            "preprocessing": fitted.preprocessing,
+        },
+    )
     ours = load_predictor(tmp_path).probabilities_batch([*texts[:10], "新的句子 unseen"])
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True, max_features=300_000)
     model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(vectorizer.fit_transform(texts), y)

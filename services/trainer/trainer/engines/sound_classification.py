@@ -21,21 +21,31 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from trainer.engines.base import EngineResult, Sample, TrainContext
+from trainer.engines.sound_model import (
+    ARCHITECTURES,
+    Clip,
+    SoundCNN,
+    check_onnx,
+    export_onnx,
+    filterbank_for,
+    measure_latency_ms,
+    prepare_clip,
+    set_normalization,
+    train_candidate,
+)
+from trainer.metrics import classification_metrics
 
 from shared.packages import PredictionInputError, load_predictor, read_manifest, write_manifest
 from shared.packages.sound import DEFAULT_SPEC, SoundPredictor, decode_wav, windows
-from trainer.engines.base import EngineResult, Sample, TrainContext
-from trainer.engines.sound_model import (
-    ARCHITECTURES, Clip, SoundCNN, check_onnx, export_onnx, filterbank_for, measure_latency_ms, prepare_clip,
-    set_normalization, train_candidate,
-)
-from trainer.metrics import classification_metrics
 
 try:  # the trainer core's error for unusable data (a failed job with a clear message)
     from trainer.engines.base import DataError  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover - before the trainer core is merged
+
     class DataError(ValueError):  # type: ignore[no-redef]
         pass
+
 
 __all__ = ["PORTFOLIO", "SoundClassificationEngine"]
 
@@ -70,13 +80,17 @@ class SoundClassificationEngine:
             latency = _latency(name, labels, spec, typical)
             entry = {"name": name, "latency_ms": round(latency, 3)}
             if ctx.params.max_inference_ms is not None and latency > ctx.params.max_inference_ms:
-                entry["skipped"] = f"latency {latency:.1f} ms > max_inference_ms {ctx.params.max_inference_ms}"
+                entry["skipped"] = (
+                    f"latency {latency:.1f} ms > max_inference_ms {ctx.params.max_inference_ms}"
+                )
                 ctx.log(f"{name}: {entry['skipped']}")
             candidates.append(entry)
         runnable = [c for c in candidates if "skipped" not in c]
         if not runnable:
-            raise DataError(f"no sound model answers within max_inference_ms={ctx.params.max_inference_ms} "
-                            f"(fastest: {min(c['latency_ms'] for c in candidates)} ms on CPU)")
+            raise DataError(
+                f"no sound model answers within max_inference_ms={ctx.params.max_inference_ms} "
+                f"(fastest: {min(c['latency_ms'] for c in candidates)} ms on CPU)"
+            )
 
         best: tuple[tuple[float, float], Any, dict[str, Any]] | None = None
         stopped = False
@@ -84,7 +98,9 @@ class SoundClassificationEngine:
             if best is not None and ctx.should_stop():
                 stopped = True
                 break
-            seconds = (ctx.remaining_seconds() - ctx.packaging_margin_seconds - PACKAGE_SECONDS) / (len(runnable) - index)
+            seconds = (ctx.remaining_seconds() - ctx.packaging_margin_seconds - PACKAGE_SECONDS) / (
+                len(runnable) - index
+            )
             model = SoundCNN(int(spec["n_mels"]), len(labels), ARCHITECTURES[entry["name"]])
             set_normalization(model, train)
             lr = 3e-3
@@ -98,14 +114,28 @@ class SoundClassificationEngine:
                 ctx.report(5 + 80 * share, f"training {name}", {"val_accuracy": point["val_accuracy"]})
 
             outcome = train_candidate(
-                model, train, valid, spec, seconds=max(0.0, seconds), should_stop=ctx.should_stop,
-                seed=ctx.params.seed + index, lr=lr, on_epoch=on_epoch,
+                model,
+                train,
+                valid,
+                spec,
+                seconds=max(0.0, seconds),
+                should_stop=ctx.should_stop,
+                seed=ctx.params.seed + index,
+                lr=lr,
+                on_epoch=on_epoch,
             )
             stopped = stopped or outcome.stopped
-            entry.update(score=round(outcome.accuracy, 5), val_loss=round(outcome.loss, 5), epochs=outcome.epochs,
-                         best_epoch=outcome.best_epoch, seconds=round(outcome.seconds, 2))
-            ctx.log(f"{entry['name']}: val accuracy {outcome.accuracy:.4f} (epoch {outcome.best_epoch}/"
-                    f"{outcome.epochs}, {outcome.seconds:.1f} s)")
+            entry.update(
+                score=round(outcome.accuracy, 5),
+                val_loss=round(outcome.loss, 5),
+                epochs=outcome.epochs,
+                best_epoch=outcome.best_epoch,
+                seconds=round(outcome.seconds, 2),
+            )
+            ctx.log(
+                f"{entry['name']}: val accuracy {outcome.accuracy:.4f} (epoch {outcome.best_epoch}/"
+                f"{outcome.epochs}, {outcome.seconds:.1f} s)"
+            )
             key = (outcome.accuracy, -outcome.loss)
             if best is None or key > best[0]:
                 best = (key, outcome.model, entry)
@@ -114,34 +144,66 @@ class SoundClassificationEngine:
 
         ctx.report(90, "packaging")
         metrics = self._package(ctx, model, chosen, labels, spec, valid, valid_samples, previous is not None)
-        return EngineResult(engine=self.name, candidate=chosen["name"], metrics=metrics, candidates=candidates,
-                            stopped_early=stopped or ctx.stop_requested())
+        return EngineResult(
+            engine=self.name,
+            candidate=chosen["name"],
+            metrics=metrics,
+            candidates=candidates,
+            stopped_early=stopped or ctx.stop_requested(),
+        )
 
-    def _package(self, ctx: TrainContext, model: SoundCNN, chosen: dict[str, Any], labels: list[str],
-                 spec: dict[str, Any], valid: list[Clip], valid_samples: list[Sample], incremental: bool
-                 ) -> dict[str, Any]:
+    def _package(
+        self,
+        ctx: TrainContext,
+        model: SoundCNN,
+        chosen: dict[str, Any],
+        labels: list[str],
+        spec: dict[str, Any],
+        valid: list[Clip],
+        valid_samples: list[Sample],
+        incremental: bool,
+    ) -> dict[str, Any]:
         folder = ctx.package_dir
         folder.mkdir(parents=True, exist_ok=True)
         export_onnx(model, folder / "model.onnx", spec)
-        onnx_check = check_onnx(model, folder / "model.onnx", np.concatenate([windows(c.variants[0], spec)
-                                                                               for c in valid[:8]]))
-        torch.save({"candidate": chosen["name"], "widths": ARCHITECTURES[chosen["name"]], "labels": labels,
-                    "spec": spec, "state_dict": model.state_dict()}, folder / "model.pt")
+        onnx_check = check_onnx(
+            model, folder / "model.onnx", np.concatenate([windows(c.variants[0], spec) for c in valid[:8]])
+        )
+        torch.save(
+            {
+                "candidate": chosen["name"],
+                "widths": ARCHITECTURES[chosen["name"]],
+                "labels": labels,
+                "spec": spec,
+                "state_dict": model.state_dict(),
+            },
+            folder / "model.pt",
+        )
         manifest = _manifest(self.name, chosen, labels, spec, ctx, incremental)
         write_manifest(folder, manifest)
         predictor = load_predictor(folder)
         assert isinstance(predictor, SoundPredictor)
         predictions = [predictor.predict(s.path.read_bytes())["predicted_label"] for s in valid_samples]
         metrics = classification_metrics([s.labels[0] for s in valid_samples], predictions, labels)
-        metrics.update(latency_ms=chosen["latency_ms"], latency_hardware="CPU", onnx_check=onnx_check,
-                       max_inference_ms=ctx.params.max_inference_ms)
+        metrics.update(
+            latency_ms=chosen["latency_ms"],
+            latency_hardware="CPU",
+            onnx_check=onnx_check,
+            max_inference_ms=ctx.params.max_inference_ms,
+        )
         manifest["metrics"] = metrics
         write_manifest(folder, manifest)
         return metrics
 
 
-def _manifest(engine: str, chosen: dict[str, Any], labels: list[str], spec: dict[str, Any], ctx: TrainContext,
-              incremental: bool) -> dict[str, Any]:
+def _manifest(
+    engine: str,
+    chosen: dict[str, Any],
+    labels: list[str],
+    spec: dict[str, Any],
+    ctx: TrainContext,
+    incremental: bool,
+) -> dict[str, Any]:
     from importlib.metadata import version
 
     return {
@@ -150,11 +212,19 @@ def _manifest(engine: str, chosen: dict[str, Any], labels: list[str], spec: dict
         "artifacts": {"model": "model.onnx", "weights": "model.pt"},
         "preprocessing": spec,
         "metrics": {},
-        "parameters": {"preference": ctx.params.preference, "architecture": chosen["name"],
-                       "widths": list(ARCHITECTURES[chosen["name"]]), "epochs": chosen.get("epochs"),
-                       "best_epoch": chosen.get("best_epoch"), "incremental": incremental},
-        "engine": {"name": engine, "candidate": chosen["name"],
-                   "versions": {k: version(k) for k in ("torch", "onnx", "onnxruntime", "numpy", "soundfile")}},
+        "parameters": {
+            "preference": ctx.params.preference,
+            "architecture": chosen["name"],
+            "widths": list(ARCHITECTURES[chosen["name"]]),
+            "epochs": chosen.get("epochs"),
+            "best_epoch": chosen.get("best_epoch"),
+            "incremental": incremental,
+        },
+        "engine": {
+            "name": engine,
+            "candidate": chosen["name"],
+            "versions": {k: version(k) for k in ("torch", "onnx", "onnxruntime", "numpy", "soundfile")},
+        },
         "dataset": dict(ctx.data.dataset),
     }
 
@@ -172,7 +242,7 @@ def _split(ctx: TrainContext, labels: list[str]) -> tuple[list[Sample], list[Sam
         for label in labels:
             group = [s for s in train if s.labels[0] == label]
             rng.shuffle(group)
-            n_hold = int(round(len(group) * (1 - ctx.params.train_ratio))) if len(group) > 1 else 0
+            n_hold = round(len(group) * (1 - ctx.params.train_ratio)) if len(group) > 1 else 0
             hold += group[:n_hold]
             keep += group[n_hold:]
         train, valid = keep, hold
@@ -181,8 +251,14 @@ def _split(ctx: TrainContext, labels: list[str]) -> tuple[list[Sample], list[Sam
     return train, valid
 
 
-def _clip(sample: Sample, labels: list[str], spec: dict[str, Any], rng: np.random.Generator,
-          filterbank: np.ndarray, noisy: int) -> Clip:
+def _clip(
+    sample: Sample,
+    labels: list[str],
+    spec: dict[str, Any],
+    rng: np.random.Generator,
+    filterbank: np.ndarray,
+    noisy: int,
+) -> Clip:
     assert sample.path is not None
     try:
         signal, rate = decode_wav(sample.path.read_bytes())
@@ -203,8 +279,15 @@ def _latency(name: str, labels: list[str], spec: dict[str, Any], payload: bytes)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         export_onnx(model, folder / "model.onnx", spec)
-        write_manifest(folder, {"task_type": "sound_classification", "labels": labels,
-                                "artifacts": {"model": "model.onnx"}, "preprocessing": spec})
+        write_manifest(
+            folder,
+            {
+                "task_type": "sound_classification",
+                "labels": labels,
+                "artifacts": {"model": "model.onnx"},
+                "preprocessing": spec,
+            },
+        )
         predictor = load_predictor(folder)
         return measure_latency_ms(lambda: predictor.predict(payload), budget_seconds=0.5)
 
@@ -216,7 +299,9 @@ def _previous(ctx: TrainContext, spec: dict[str, Any], labels: list[str]) -> dic
     manifest = read_manifest(folder)
     weights = Path(folder) / manifest["artifacts"].get("weights", "model.pt")
     if manifest.get("task_type") != "sound_classification" or not weights.is_file():
-        ctx.log("incremental training: the previous package has no sound model weights, training from scratch")
+        ctx.log(
+            "incremental training: the previous package has no sound model weights, training from scratch"
+        )
         return None
     checkpoint = torch.load(weights, map_location="cpu", weights_only=True)
     if checkpoint.get("spec") != spec or checkpoint.get("candidate") not in ARCHITECTURES:

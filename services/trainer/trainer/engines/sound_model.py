@@ -42,7 +42,7 @@ __all__ = [
 ]
 
 ONNX_OPSET = 17
-# name -> conv block widths (each block: 3x3 conv + BN + ReLU, twice except in the first block, then 2x2 max-pool)
+# name -> conv block widths; a block is 3x3 conv + BN + ReLU (twice, except in the first block) + 2x2 max-pool
 ARCHITECTURES: dict[str, tuple[int, ...]] = {
     "cnn-small": (16, 32, 64),
     "cnn-medium": (24, 48, 96, 96),
@@ -59,8 +59,15 @@ class Clip:
     seconds: float
 
 
-def prepare_clip(signal: np.ndarray, rate: int, label: int, spec: dict[str, Any], rng: np.random.Generator,
-                 filterbank: np.ndarray, noisy_copies: int = 1) -> Clip:
+def prepare_clip(
+    signal: np.ndarray,
+    rate: int,
+    label: int,
+    spec: dict[str, Any],
+    rng: np.random.Generator,
+    filterbank: np.ndarray,
+    noisy_copies: int = 1,
+) -> Clip:
     signal = resample(signal, rate, int(spec["sample_rate"]))
     variants = [log_mel(signal, spec, filterbank)]
     power = float(np.mean(signal.astype(np.float64) ** 2)) + 1e-10
@@ -79,10 +86,17 @@ class SoundCNN(nn.Module):
         layers: list[nn.Module] = []
         channels = 1
         for index, width in enumerate(widths):
-            layers += [nn.Conv2d(channels, width, 3, padding=1, bias=False), nn.BatchNorm2d(width), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Conv2d(channels, width, 3, padding=1, bias=False),
+                nn.BatchNorm2d(width),
+                nn.ReLU(inplace=True),
+            ]
             if index:  # the full-resolution first block has one conv: most of the cost, little of the gain
-                layers += [nn.Conv2d(width, width, 3, padding=1, bias=False), nn.BatchNorm2d(width),
-                           nn.ReLU(inplace=True)]
+                layers += [
+                    nn.Conv2d(width, width, 3, padding=1, bias=False),
+                    nn.BatchNorm2d(width),
+                    nn.ReLU(inplace=True),
+                ]
             layers.append(nn.MaxPool2d(2))
             channels = width
         self.body = nn.Sequential(*layers)
@@ -130,7 +144,9 @@ def _spec_augment(z: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
     return z
 
 
-def _batch(clips: list[Clip], spec: dict[str, Any], rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(
+    clips: list[Clip], spec: dict[str, Any], rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     size = int(spec["window_frames"])
     xs = []
     for clip in clips:
@@ -142,8 +158,9 @@ def _batch(clips: list[Clip], spec: dict[str, Any], rng: np.random.Generator) ->
 
 
 @torch.no_grad()
-def evaluate(model: SoundCNN, clips: list[Clip], spec: dict[str, Any], device: torch.device
-             ) -> tuple[float, float, list[int]]:
+def evaluate(
+    model: SoundCNN, clips: list[Clip], spec: dict[str, Any], device: torch.device
+) -> tuple[float, float, list[int]]:
     """Accuracy, mean log-loss and predictions on clean clips, windows averaged as the predictor does."""
     model.eval()
     predictions, losses = [], []
@@ -169,8 +186,17 @@ class TrainOutcome:
 
 
 def train_candidate(
-    model: SoundCNN, train: list[Clip], valid: list[Clip], spec: dict[str, Any], *, seconds: float,
-    should_stop: Callable[[], bool], seed: int, lr: float = 3e-3, max_epochs: int = 80, patience: int = 15,
+    model: SoundCNN,
+    train: list[Clip],
+    valid: list[Clip],
+    spec: dict[str, Any],
+    *,
+    seconds: float,
+    should_stop: Callable[[], bool],
+    seed: int,
+    lr: float = 3e-3,
+    max_epochs: int = 80,
+    patience: int = 15,
     on_epoch: Callable[[dict[str, Any]], None] = lambda point: None,
 ) -> TrainOutcome:
     """Trains within ``seconds``; the returned model holds the weights of the best validation epoch."""
@@ -198,6 +224,8 @@ def train_candidate(
         order = rng.permutation(len(train))
         train_loss, batches = 0.0, 0
         for i in range(0, len(order), batch_size):
+            if batches and (should_stop() or time.monotonic() - started > seconds):
+                break  # a long epoch on a large dataset ends early: the budget and a stop come first
             chosen = [train[j] for j in order[i : i + batch_size]]
             if len(chosen) < 2:
                 continue
@@ -213,8 +241,13 @@ def train_candidate(
         epoch += 1
         accuracy, loss, _ = evaluate(model, valid, spec, device)
         epoch_seconds = time.monotonic() - t0
-        point = {"epoch": epoch, "train_loss": round(train_loss / max(1, batches), 5),
-                 "val_loss": round(loss, 5), "val_accuracy": round(accuracy, 5), "seconds": round(epoch_seconds, 3)}
+        point = {
+            "epoch": epoch,
+            "train_loss": round(train_loss / max(1, batches), 5),
+            "val_loss": round(loss, 5),
+            "val_accuracy": round(accuracy, 5),
+            "seconds": round(epoch_seconds, 3),
+        }
         history.append(point)
         on_epoch(point)
         if (accuracy, -loss) > best_key:
@@ -223,24 +256,43 @@ def train_candidate(
             break
     model.load_state_dict(best_state)
     model.to("cpu").eval()
-    return TrainOutcome(model, best_key[0], -best_key[1], epoch, best_epoch, time.monotonic() - started,
-                        stopped, history)
+    return TrainOutcome(
+        model, best_key[0], -best_key[1], epoch, best_epoch, time.monotonic() - started, stopped, history
+    )
 
 
 def export_onnx(model: SoundCNN, path: Path, spec: dict[str, Any]) -> Path:
     """``features`` ``[batch, 1, n_mels, window_frames]`` float32 → ``logits``, dynamic batch, one file."""
     model = model.eval().to("cpu")
     dummy = torch.zeros(1, 1, int(spec["n_mels"]), int(spec["window_frames"]))
-    names = {"input_names": [spec["input_name"]], "output_names": [spec["output"]], "opset_version": ONNX_OPSET}
+    names = {
+        "input_names": [spec["input_name"]],
+        "output_names": [spec["output"]],
+        "opset_version": ONNX_OPSET,
+    }
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            torch.onnx.export(model, (dummy,), str(path), dynamo=False,
-                              dynamic_axes={spec["input_name"]: {0: "batch"}, spec["output"]: {0: "batch"}}, **names)
+            torch.onnx.export(
+                model,
+                (dummy,),
+                str(path),
+                dynamo=False,
+                dynamic_axes={spec["input_name"]: {0: "batch"}, spec["output"]: {0: "batch"}},
+                **names,
+            )
         except Exception:  # noqa: BLE001 - the legacy exporter failed: the torch.export one
             batch = torch.export.Dim("batch", min=1, max=4096)
-            torch.onnx.export(model, (dummy,), str(path), dynamo=True, dynamic_shapes=({0: batch},),
-                              external_data=False, verbose=False, **names)
+            torch.onnx.export(
+                model,
+                (dummy,),
+                str(path),
+                dynamo=True,
+                dynamic_shapes=({0: batch},),
+                external_data=False,
+                verbose=False,
+                **names,
+            )
     return path
 
 

@@ -32,7 +32,7 @@ TRANSFORMERS: dict[str, tuple[int, int, int]] = {
 
 @dataclass
 class Fitted:
-    """A trained candidate written as a package folder (``artifacts`` + ``preprocessing`` for the manifest)."""
+    """A trained candidate written as a package folder (the manifest's ``artifacts``, ``preprocessing``)."""
 
     name: str
     folder: Path
@@ -43,15 +43,29 @@ class Fitted:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def fit_tfidf(texts: list[str], y: np.ndarray, n_classes: int, folder: Path, *, ngram_range: tuple[int, int],
-              c: float, seed: int) -> Fitted:
+def fit_tfidf(
+    texts: list[str],
+    y: np.ndarray,
+    n_classes: int,
+    folder: Path,
+    *,
+    ngram_range: tuple[int, int],
+    c: float,
+    seed: int,
+) -> Fitted:
     """``TfidfVectorizer(analyzer="char")`` + multinomial ``LogisticRegression``, exported to JSON + NPZ."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     started = time.monotonic()
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, lowercase=True, sublinear_tf=True,
-                                 max_features=300_000, dtype=np.float64)
+    vectorizer = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=ngram_range,
+        lowercase=True,
+        sublinear_tf=True,
+        max_features=300_000,
+        dtype=np.float64,
+    )
     x = vectorizer.fit_transform(texts)
     model = LogisticRegression(C=c, max_iter=2000, random_state=seed)
     model.fit(x, y)
@@ -74,15 +88,30 @@ def fit_tfidf(texts: list[str], y: np.ndarray, n_classes: int, folder: Path, *, 
     np.savez_compressed(folder / "model.npz", idf=vectorizer.idf_, coef=coef, intercept=intercept)
     name = f"char-tfidf{ngram_range[0]}{ngram_range[1]}-lr-c{c:g}"
     return Fitted(
-        name, folder, {"model": "model.npz", "vocabulary": "vocabulary.json"},
-        {"kind": "char_tfidf", "analyzer": "char", "ngram_range": list(ngram_range), "lowercase": True,
-         "sublinear_tf": True, "norm": "l2"},
-        {"model": "logistic_regression", "C": c, "ngram_range": list(ngram_range), "features": len(vocabulary)},
+        name,
+        folder,
+        {"model": "model.npz", "vocabulary": "vocabulary.json"},
+        {
+            "kind": "char_tfidf",
+            "analyzer": "char",
+            "ngram_range": list(ngram_range),
+            "lowercase": True,
+            "sublinear_tf": True,
+            "norm": "l2",
+        },
+        {
+            "model": "logistic_regression",
+            "C": c,
+            "ngram_range": list(ngram_range),
+            "features": len(vocabulary),
+        },
         time.monotonic() - started,
     )
 
 
-def train_wordpiece(texts: list[str], vocab_size: int, max_length: int) -> tuple[list[str], dict[str, Any], Any]:
+def train_wordpiece(
+    texts: list[str], vocab_size: int, max_length: int
+) -> tuple[list[str], dict[str, Any], Any]:
     """A BERT WordPiece vocabulary trained on ``texts`` (CJK characters are single tokens)."""
     from tokenizers import BertWordPieceTokenizer
     from tokenizers.processors import BertProcessing
@@ -90,19 +119,43 @@ def train_wordpiece(texts: list[str], vocab_size: int, max_length: int) -> tuple
     tokenizer = BertWordPieceTokenizer(lowercase=True, clean_text=True, handle_chinese_chars=True)
     tokenizer.train_from_iterator(texts, vocab_size=vocab_size, min_frequency=1, show_progress=False)
     vocab = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])]
-    tokenizer.post_processor = BertProcessing(("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]")))
+    tokenizer.post_processor = BertProcessing(
+        ("[SEP]", vocab.index("[SEP]")), ("[CLS]", vocab.index("[CLS]"))
+    )
     tokenizer.enable_truncation(max_length)
-    spec = {"kind": "transformer", "tokenizer": "bert-wordpiece", "lowercase": True, "max_length": max_length,
-            "unk_token": "[UNK]", "cls_token": "[CLS]", "sep_token": "[SEP]", "pad_token": "[PAD]",
-            "continuing_subword_prefix": "##", "max_input_chars_per_word": 100,
-            "input_names": ["input_ids", "attention_mask"], "output": "logits"}
+    spec = {
+        "kind": "transformer",
+        "tokenizer": "bert-wordpiece",
+        "lowercase": True,
+        "max_length": max_length,
+        "unk_token": "[UNK]",
+        "cls_token": "[CLS]",
+        "sep_token": "[SEP]",
+        "pad_token": "[PAD]",
+        "continuing_subword_prefix": "##",
+        "max_input_chars_per_word": 100,
+        "input_names": ["input_ids", "attention_mask"],
+        "output": "logits",
+    }
     return vocab, spec, tokenizer
 
 
 def fit_transformer(
-    texts: list[str], y: np.ndarray, valid_texts: list[str], valid_y: np.ndarray, n_classes: int, folder: Path,
-    *, name: str, seconds: float, should_stop: Callable[[], bool], seed: int, max_length: int = 128,
-    max_epochs: int = 60, patience: int = 8, on_epoch: Callable[[dict[str, Any]], None] = lambda p: None,
+    texts: list[str],
+    y: np.ndarray,
+    valid_texts: list[str],
+    valid_y: np.ndarray,
+    n_classes: int,
+    folder: Path,
+    *,
+    name: str,
+    seconds: float,
+    should_stop: Callable[[], bool],
+    seed: int,
+    max_length: int = 128,
+    max_epochs: int = 60,
+    patience: int = 8,
+    on_epoch: Callable[[dict[str, Any]], None] = lambda p: None,
 ) -> Fitted:
     """A small BERT (random init) trained within ``seconds``, best validation epoch kept, exported to ONNX."""
     import torch
@@ -118,9 +171,17 @@ def fit_transformer(
     vocab, spec, _ = train_wordpiece(texts, vocab_size=8000, max_length=max_length)
     tokenizer = WordPiece(vocab, spec)
     hidden, layers, heads = TRANSFORMERS[name]
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=layers,
-                        num_attention_heads=heads, intermediate_size=4 * hidden, max_position_embeddings=max_length,
-                        num_labels=n_classes, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=max_length,
+        num_labels=n_classes,
+        hidden_dropout_prob=0.1,
+        attention_probs_dropout_prob=0.1,
+    )
     config._attn_implementation = "eager"  # plain ops: exported to ONNX exactly
     model = _logits_module(BertForSequenceClassification(config))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -138,7 +199,11 @@ def fit_transformer(
             mask = np.zeros_like(ids)
             for row, e in enumerate(chosen):
                 ids[row, : len(e)], mask[row, : len(e)] = e, 1
-            yield torch.from_numpy(ids).to(device), torch.from_numpy(mask).to(device), order[i : i + batch_size]
+            yield (
+                torch.from_numpy(ids).to(device),
+                torch.from_numpy(mask).to(device),
+                order[i : i + batch_size],
+            )
 
     valid_encoded = [tokenizer.encode(t) for t in valid_texts]
 
@@ -162,6 +227,8 @@ def fit_transformer(
         model.train()
         total = 0.0
         for ids, mask, rows in batches(encoded, rng.permutation(len(encoded))):
+            if total and (should_stop() or time.monotonic() - started > seconds):
+                break  # a long epoch on a large corpus ends early: the budget and a stop come first
             loss = loss_fn(model(ids, mask), torch.from_numpy(y[rows]).to(device))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -170,8 +237,15 @@ def fit_transformer(
         epoch += 1
         accuracy, val_loss = validate()
         epoch_seconds = time.monotonic() - t0
-        on_epoch({"epoch": epoch, "train_loss": round(total / len(encoded), 5), "val_loss": round(val_loss, 5),
-                  "val_accuracy": round(accuracy, 5), "seconds": round(epoch_seconds, 3)})
+        on_epoch(
+            {
+                "epoch": epoch,
+                "train_loss": round(total / len(encoded), 5),
+                "val_loss": round(val_loss, 5),
+                "val_accuracy": round(accuracy, 5),
+                "seconds": round(epoch_seconds, 3),
+            }
+        )
         if (accuracy, -val_loss) > best_key:
             best_key, best_state, best_epoch = (accuracy, -val_loss), copy.deepcopy(model.state_dict()), epoch
         elif epoch - best_epoch >= patience:
@@ -183,10 +257,21 @@ def fit_transformer(
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     check = _export(model, folder / "model.onnx", tokenizer, valid_texts[:16] or texts[:16])
     return Fitted(
-        name, folder, {"model": "model.onnx", "vocabulary": "vocab.txt"}, spec,
-        {"model": name, "hidden_size": hidden, "layers": layers, "heads": heads, "vocab_size": len(vocab),
-         "epochs": epoch, "best_epoch": best_epoch},
-        time.monotonic() - started, {"onnx_check": check, "stopped": stopped},
+        name,
+        folder,
+        {"model": "model.onnx", "vocabulary": "vocab.txt"},
+        spec,
+        {
+            "model": name,
+            "hidden_size": hidden,
+            "layers": layers,
+            "heads": heads,
+            "vocab_size": len(vocab),
+            "epochs": epoch,
+            "best_epoch": best_epoch,
+        },
+        time.monotonic() - started,
+        {"onnx_check": check, "stopped": stopped},
     )
 
 
@@ -205,8 +290,9 @@ def _logits_module(inner: Any) -> Any:
     return Logits(inner)
 
 
-def _export(model: Any, path: Path, tokenizer: Any, sample_texts: list[str], tolerance: float = 1e-3
-            ) -> dict[str, Any]:
+def _export(
+    model: Any, path: Path, tokenizer: Any, sample_texts: list[str], tolerance: float = 1e-3
+) -> dict[str, Any]:
     """ONNX export (dynamic batch and length), checked against torch on ``sample_texts``."""
     import onnxruntime as ort
     import torch
@@ -214,12 +300,23 @@ def _export(model: Any, path: Path, tokenizer: Any, sample_texts: list[str], tol
     model.eval()
     ids, mask = tokenizer.batch(sample_texts)
     inputs = (torch.from_numpy(ids), torch.from_numpy(mask))
-    axes = {"input_ids": {0: "batch", 1: "length"}, "attention_mask": {0: "batch", 1: "length"},
-            "logits": {0: "batch"}}
+    axes = {
+        "input_ids": {0: "batch", 1: "length"},
+        "attention_mask": {0: "batch", 1: "length"},
+        "logits": {0: "batch"},
+    }
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, inputs, str(path), dynamo=False, input_names=["input_ids", "attention_mask"],
-                          output_names=["logits"], dynamic_axes=axes, opset_version=ONNX_OPSET)
+        torch.onnx.export(
+            model,
+            inputs,
+            str(path),
+            dynamo=False,
+            input_names=["input_ids", "attention_mask"],
+            output_names=["logits"],
+            dynamic_axes=axes,
+            opset_version=ONNX_OPSET,
+        )
         model.eval()  # the exporter restores the mode it found; make sure dropout stays off
         expected = model(*inputs).numpy()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
