@@ -70,6 +70,8 @@ TASK_TYPES = (
 )
 # task_type -> "module:Class" of its predictor, imported on first use.
 PREDICTORS: dict[str, str] = {
+    "image_classification": "shared.packages.image:ImageClassificationPredictor",
+    "predictive_analytics": "shared.packages.table:TablePredictor",
     "sound_classification": "shared.packages.sound:SoundPredictor",
     "text_classification": "shared.packages.text:TextPredictor",
 }

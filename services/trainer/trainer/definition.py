@@ -5,6 +5,22 @@ from trainer.consumers import register_consumers
 from trainer.models import Base, messaging
 from shared.service import ServiceDefinition
 
+
+def _routers():
+    from trainer.jobs.router import router
+
+    return [router]
+
+
+async def training_worker(runtime, stop) -> None:
+    """The training worker as a background loop of the runtime (embedded mode, `python -m trainer.worker`)."""
+    if not runtime.settings.runs_training_worker:
+        return
+    from trainer.jobworker import TrainingWorker
+
+    await TrainingWorker(runtime).run(stop)
+
+
 SERVICE = ServiceDefinition(
     name="trainer",
     title="ExeML Trainer service",
@@ -12,5 +28,7 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    routers=_routers,
     register_consumers=register_consumers,
+    background_loops=lambda: [training_worker],
 )

@@ -24,9 +24,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-__all__ = ["Engine", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams", "VersionData"]
+__all__ = ["DataError", "Engine", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams", "VersionData"]
 
 Preference = Literal["performance_first", "balance", "accuracy_first"]
+
+
+class DataError(ValueError):
+    """The version cannot be trained on (too few rows or classes, unusable columns...): the job fails with
+    this message, without retries."""
 
 
 @dataclass(frozen=True)

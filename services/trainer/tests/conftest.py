@@ -1,0 +1,203 @@
+"""Fixtures of the trainer tests: generated tables (numeric, categorical and missing values, a learnable
+label)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+COLUMNS = ["age", "income", "city", "plan", "visits", "class"]
+SCHEMA = [
+    {"name": "age", "type": "int"},
+    {"name": "income", "type": "float"},
+    {"name": "city", "type": "string"},
+    {"name": "plan", "type": "string"},
+    {"name": "visits", "type": "int"},
+    {"name": "class", "type": "string"},
+]
+
+
+def make_rows(n: int, seed: int = 0, regression: bool = False) -> list[list[str]]:
+    """Rows as CSV cells; the label depends on income, city and plan (learnable, not trivial)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        age = int(rng.integers(18, 80))
+        income = float(rng.normal(50, 15))
+        city = str(rng.choice(["paris", "lyon", "nice", "lille"]))
+        plan = str(rng.choice(["free", "pro", "team"]))
+        visits = int(rng.poisson(5))
+        score = 0.05 * (income - 50) + (1.2 if city in ("paris", "nice") else -0.8) + {"free": -1, "pro": 0.5,
+                                                                                        "team": 1.0}[plan]
+        score += rng.normal(0, 0.5)
+        label = f"{score * 10 + 100:.3f}" if regression else ("yes" if score > 0 else "no")
+        cells = [str(age), f"{income:.2f}", city, plan, str(visits), label]
+        if rng.random() < 0.08:
+            cells[1] = ""  # missing income
+        if rng.random() < 0.05:
+            cells[2] = "NA"  # missing city
+        rows.append(cells)
+    return rows
+
+
+def to_csv(rows: list[list[str]], header: bool = True) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    if header:
+        writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def as_request_rows(rows: list[list[str]]) -> list[dict[str, str]]:
+    """Rows as prediction request objects (label column left out)."""
+    return [dict(zip(COLUMNS[:-1], r[:-1])) for r in rows]
+
+
+
+
+# -- platform helpers ------------------------------------------------------------------------------------
+
+WORKER_ENV = {  # short leases so that crash tests take seconds, not minutes
+    "EXEML_TRAINER_LEASE_SECONDS": "3",
+    "EXEML_TRAINER_HEARTBEAT_SECONDS": "0.5",
+    "EXEML_TRAINER_SWEEP_SECONDS": "0.5",
+    "EXEML_TRAINER_WORKER_POLL_SECONDS": "0.2",
+    "EXEML_TRAINER_LOG_JSON": "false",
+}
+
+
+async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_train: int = 400, n_eval: int = 100,
+                                dataset_id: str = "ds-table", version_id: str | None = None) -> dict:
+    """Write train.csv/eval.csv and a manifest to S3, announce the version through the dataset service's
+    outbox (``dataset.version.published.v1``) and wait until the trainer's read model knows it."""
+    from shared.context import new_id
+    from shared.events.dataset import VersionPublished
+    from shared.manifest import ManifestLine, dump_lines
+    from shared.testing.platform import wait_until
+    from trainer.models import PublishedVersion
+    import sqlalchemy as sa
+
+    version_id = version_id or new_id()
+    dataset = platform.runtimes["dataset"]
+    store = dataset.store
+    prefix = f"datasets/{tenant_id}/{dataset_id}/versions/{version_id}"
+    train_rows, eval_rows = make_rows(n_train, seed=1), make_rows(n_eval, seed=2)
+    train_uri = store.uri(store.default_bucket, f"{prefix}/train.csv")
+    eval_uri = store.uri(store.default_bucket, f"{prefix}/eval.csv")
+    await store.put(train_uri, to_csv(train_rows), content_type="text/csv")
+    await store.put(eval_uri, to_csv(eval_rows), content_type="text/csv")
+    manifest_uri = store.uri(store.default_bucket, f"{prefix}/V001.manifest")
+    lines = [ManifestLine(source=str(train_uri), usage="TRAIN", sample_type=4),
+             ManifestLine(source=str(eval_uri), usage="EVAL", sample_type=4)]
+    await store.put(manifest_uri, dump_lines(lines).encode(), content_type="application/jsonl")
+    event = VersionPublished(
+        dataset_id=dataset_id, version_id=version_id, version_name="V001", dataset_type=400,
+        dataset_type_name="table", manifest_uri=str(manifest_uri), train_ratio=0.8,
+        sample_count=n_train + n_eval, train_count=n_train, eval_count=n_eval, labels=["no", "yes"],
+        label_column="class", table_schema=SCHEMA,
+    )
+    async with dataset.db.session() as session:
+        await dataset.outbox.add(session, event, tenant_id=tenant_id)
+    trainer = platform.runtimes["trainer"]
+
+    async def known() -> bool:
+        async with trainer.db.session() as session:
+            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == version_id)
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    await wait_until(known, timeout=20, what="the trainer to record the published version")
+    return {"dataset_id": dataset_id, "version_id": version_id, "eval_rows": eval_rows, "train_rows": train_rows}
+
+
+class WorkerProcess:
+    """``python -m trainer.worker`` started separately, as a deployment runs it."""
+
+    def __init__(self, platform, worker_id: str, log_dir, extra_env: dict | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        env = {**os.environ, **platform.env("trainer"), **WORKER_ENV, "EXEML_TRAINER_WORKER_ID": worker_id,
+               **(extra_env or {})}
+        self.worker_id = worker_id
+        self.log_path = log_dir / f"{worker_id}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen([sys.executable, "-m", "trainer.worker"], env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def children(self) -> list[int]:
+        from pathlib import Path
+
+        pids: list[int] = []
+        for task in Path(f"/proc/{self.pid}/task").glob("*"):
+            text = (task / "children").read_text() if (task / "children").exists() else ""
+            pids += [int(p) for p in text.split()]
+        return pids
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self) -> None:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+
+def process_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie counts as dead)."""
+    from pathlib import Path
+
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().split(")")[-1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+@pytest.fixture
+def workers(tmp_path, platform_factory):
+    """Start worker processes for a platform; all are stopped after the test, before the platform."""
+    started: list[WorkerProcess] = []
+
+    async def start(platform, worker_id: str, **extra_env: str) -> WorkerProcess:
+        from trainer.dispatch import job_queue_spec
+
+        settings = platform.settings["trainer"]
+        spec = job_queue_spec(settings, "cpu")
+        if spec.name not in platform.cleanup_queues:
+            platform.cleanup_queues.append(spec.name)
+            # Declared now, as the worker will on start: a job created before then must not be unroutable.
+            await platform.runtimes["trainer"].transport.declare_queue(spec)
+        worker = WorkerProcess(platform, worker_id, tmp_path, extra_env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+@pytest.fixture
+def tables() -> SimpleNamespace:
+    """The helpers of this module (test modules cannot import a conftest under --import-mode=importlib)."""
+    return SimpleNamespace(COLUMNS=COLUMNS, SCHEMA=SCHEMA, make_rows=make_rows, to_csv=to_csv,
+                           as_request_rows=as_request_rows, publish=publish_table_version,
+                           process_alive=process_alive)

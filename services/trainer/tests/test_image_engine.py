@@ -1,0 +1,335 @@
+"""The image classification engine on generated images (coloured shapes on noise) with tiny timm models.
+
+The TrainContext is built here directly; the job/worker plumbing has its own tests.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pytest
+import timm
+import torch
+from PIL import Image, ImageDraw
+
+from shared.packages import load_predictor, read_manifest
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.image_classification import PORTFOLIOS, Candidate, ImageClassificationEngine
+from trainer.engines.vision import EngineError, find_pretrained_file, load_pretrained
+
+LABELS = ["red", "green", "blue"]
+COLOURS = {"red": (210, 40, 40), "green": (40, 190, 40), "blue": (40, 40, 210)}
+TINY = {"model": "test_efficientnet", "image_size": 32}
+OTHER_TINY = {"model": "test_resnet", "image_size": 32}
+
+
+def _draw(path: Path, label: str, rng: random.Random) -> Path:
+    """A coloured disc or square at a random place on grey noise; formats vary (PNG, JPEG, BMP)."""
+    noise = np.random.default_rng(rng.randrange(1 << 30)).integers(60, 170, (48, 48), dtype=np.uint8)
+    image = Image.fromarray(noise).convert("RGB")
+    size, x, y = rng.randint(18, 28), rng.randint(0, 18), rng.randint(0, 18)
+    colour = tuple(min(255, max(0, c + rng.randint(-25, 25))) for c in COLOURS[label])
+    draw = ImageDraw.Draw(image)
+    (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x, y, x + size, y + size), fill=colour)
+    fmt = rng.choice(["PNG", "JPEG", "BMP"])
+    path = path.with_suffix({"PNG": ".png", "JPEG": ".jpg", "BMP": ".bmp"}[fmt])
+    image.save(path, format=fmt)
+    return path
+
+
+def _samples(folder: Path, per_label: int, seed: int, multi_label: bool = False) -> list[Sample]:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for label in LABELS:
+        for i in range(per_label):
+            path = _draw(folder / f"{label}-{i}", label, rng)
+            labels = [label]
+            if multi_label and i % 3 == 0:  # a second label that the engine must ignore (first label wins)
+                labels.append(rng.choice([x for x in LABELS if x != label]))
+            samples.append(Sample(sample_id=f"{label}{i}", labels=labels, path=path))
+    return samples
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory) -> dict[str, list[Sample]]:
+    root = tmp_path_factory.mktemp("images")
+    return {"train": _samples(root / "train", 14, 1, multi_label=True), "eval": _samples(root / "eval", 6, 2)}
+
+
+def _context(
+    tmp: Path, images, seconds: float = 60.0, margin: float = 5.0, stop=None, **params
+) -> TrainContext:
+    extra = {"image_candidates": [TINY], "max_epochs": 12, "patience": 4, "learning_rate": 3e-3}
+    extra.update(params.pop("extra", {}))
+    return TrainContext(
+        params=TrainingParams(
+            preference="performance_first", max_training_seconds=seconds, extra=extra, **params
+        ),
+        data=VersionData(
+            task_type="image_classification",
+            labels=list(LABELS),
+            train=images["train"],
+            eval=images["eval"],
+            dataset={"dataset_id": "d1", "version_id": "v1", "version_name": "V001"},
+        ),
+        work_dir=tmp / "work",
+        package_dir=tmp / "package",
+        deadline=time.monotonic() + seconds,
+        packaging_margin_seconds=margin,
+        stop_requested=stop or (lambda: False),
+        log=lambda msg: None,
+    )
+
+
+def _served_accuracy(package: Path, samples: list[Sample]) -> float:
+    predictor = load_predictor(package)
+    answers = predictor.predict_batch([s.path.read_bytes() for s in samples])
+    return sum(a["predicted_label"] == s.labels[0] for a, s in zip(answers, samples, strict=True)) / len(
+        samples
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, images):
+    tmp = tmp_path_factory.mktemp("trained")
+    ctx = _context(tmp, images)
+    started = time.monotonic()
+    result = ImageClassificationEngine().train(ctx)
+    return ctx, result, time.monotonic() - started
+
+
+def test_trains_well_above_chance_and_the_package_reproduces_the_accuracy(trained, images) -> None:
+    ctx, result, seconds = trained
+    assert seconds < 60
+    assert result.engine == "image_classification" and result.candidate == "test_efficientnet@32"
+    assert result.metrics["accuracy"] >= 0.8  # chance is 0.33
+    assert result.metrics["eval_count"] == len(images["eval"])
+    assert _served_accuracy(ctx.package_dir, images["eval"]) == result.metrics["accuracy"]
+    manifest = read_manifest(ctx.package_dir)
+    assert manifest["metrics"] == result.metrics
+    assert manifest["labels"] == LABELS
+    assert manifest["dataset"]["version_id"] == "v1"
+    assert {"torch", "timm", "onnxruntime"} <= set(manifest["engine"]["versions"])
+
+
+def test_the_manifest_records_the_onnx_check_and_the_preprocessing(trained) -> None:
+    ctx, _, _ = trained
+    manifest = read_manifest(ctx.package_dir)
+    check = manifest["model"]["onnx_check"]
+    assert check["samples"] > 0 and check["max_abs_diff"] <= check["limit"] <= 1e-2
+    assert check["opset"] >= 17
+    spec = manifest["preprocessing"]
+    assert spec["image_size"] == [32, 32] and spec["resize_shorter"] == 37 and spec["channel_order"] == "RGB"
+    assert len(spec["mean"]) == len(spec["std"]) == 3
+    assert manifest["model"]["training_label_policy"] == "first label of each image"
+    assert manifest["model"]["latency_ms"]["value"] > 0
+    assert (ctx.package_dir / "model.onnx").is_file() and (ctx.package_dir / "model.pt").is_file()
+
+
+def test_curves_have_one_point_per_epoch(trained) -> None:
+    ctx, result, _ = trained
+    epochs = result.candidates[0]["epochs"]
+    assert epochs >= 2
+    for name in ("train_loss", "val_accuracy", "val_loss"):
+        assert [p["epoch"] for p in ctx.curves[name]] == list(range(1, epochs + 1))
+    best = max(p["value"] for p in ctx.curves["val_accuracy"])
+    assert result.candidates[0]["score"] == pytest.approx(best, abs=1e-6)
+
+
+def test_a_stop_request_mid_training_still_packages_the_best_model_so_far(tmp_path, images) -> None:
+    progress: list[tuple[float, str]] = []
+    ctx = _context(tmp_path, images, extra={"max_epochs": 200, "patience": 200})
+    ctx.on_progress = lambda p, phase, metric: progress.append((p, phase))
+    stop_after = 3  # epochs
+    ctx.stop_requested = lambda: len(ctx.curves.get("val_accuracy", [])) >= stop_after
+    started = time.monotonic()
+    result = ImageClassificationEngine().train(ctx)
+    assert time.monotonic() - started < 40
+    assert result.stopped_early
+    assert result.candidates[0]["epochs"] == stop_after
+    assert _served_accuracy(ctx.package_dir, images["eval"]) == result.metrics["accuracy"]
+    assert progress[-1] == (100, "completed")
+
+
+def test_a_stop_before_the_first_epoch_ends_still_packages_a_model_quickly(tmp_path, images) -> None:
+    stopped_at: list[float] = []
+
+    def stop() -> bool:
+        stopped_at.append(time.monotonic())
+        return True
+
+    ctx = _context(tmp_path, images, stop=stop, extra={"max_epochs": 200, "patience": 200})
+    result = ImageClassificationEngine().train(ctx)
+    assert time.monotonic() - stopped_at[0] < 15  # one batch, one evaluation, export and packaging
+    assert result.stopped_early and result.candidates[0]["epochs"] == 1
+    assert _served_accuracy(ctx.package_dir, images["eval"]) == result.metrics["accuracy"]
+
+
+def test_the_time_budget_ends_training_and_leaves_the_margin_for_packaging(tmp_path, images) -> None:
+    ctx = _context(tmp_path, images, seconds=12, margin=6, extra={"max_epochs": 500, "patience": 500})
+    result = ImageClassificationEngine().train(ctx)
+    assert result.stopped_early
+    assert ctx.remaining_seconds() > 0  # finished before the deadline
+    assert (ctx.package_dir / "model.onnx").is_file()
+
+
+class _FakeLatencyEngine(ImageClassificationEngine):
+    """Latencies fixed per candidate so that the rule is tested without timing noise."""
+
+    LATENCY: ClassVar[dict[str, float]] = {"test_resnet@32": 50.0, "test_efficientnet@32": 5.0}
+
+    def candidate_latency_ms(self, candidate: Candidate, labels, payload, ctx) -> float:
+        return self.LATENCY[candidate.name]
+
+
+def test_a_candidate_slower_than_the_max_inference_duration_is_never_trained(tmp_path, images) -> None:
+    ctx = _context(
+        tmp_path, images, max_inference_ms=10, extra={"image_candidates": [OTHER_TINY, TINY], "max_epochs": 2}
+    )
+    result = _FakeLatencyEngine().train(ctx)
+    assert result.candidate == "test_efficientnet@32"
+    status = {c["name"]: (c["status"], c["latency_ms"]) for c in result.candidates}
+    assert status == {"test_resnet@32": ("too_slow", 50.0), "test_efficientnet@32": ("trained", 5.0)}
+    assert {p["candidate"] for p in ctx.curves["val_accuracy"]} == {"test_efficientnet@32"}
+
+
+def test_latency_is_measured_through_the_predictor_and_no_fit_is_a_clear_error(tmp_path, images) -> None:
+    ctx = _context(tmp_path, images, max_inference_ms=0.001)
+    with pytest.raises(
+        EngineError, match=r"max inference duration of 0.001 ms on CPU.*test_efficientnet@32, takes"
+    ):
+        ImageClassificationEngine().train(ctx)
+    measured = ImageClassificationEngine().candidate_latency_ms(
+        Candidate(**TINY), LABELS, images["eval"][0].path.read_bytes(), ctx
+    )
+    assert 0 < measured < 1000
+    assert not (ctx.package_dir / "model.onnx").exists()
+
+
+def test_a_gpu_limit_without_a_cuda_runtime_is_checked_against_the_cpu_time(tmp_path, images) -> None:
+    import onnxruntime
+
+    cuda = "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    ctx = _context(tmp_path, images, max_inference_ms=0.001, inference_hardware="GPU")
+    with pytest.raises(
+        EngineError, match=r"0.001 ms on GPU: " if cuda else r"0.001 ms on GPU \(measured on CPU\)"
+    ):
+        ImageClassificationEngine().train(ctx)
+
+
+def test_the_portfolio_grows_with_the_preference_and_names_real_timm_models() -> None:
+    for preference, candidates in PORTFOLIOS.items():
+        assert all(timm.is_model(c.model) for c in candidates), preference
+    first = {p: PORTFOLIOS[p][0] for p in PORTFOLIOS}
+    assert first["performance_first"].image_size < first["balance"].image_size
+    sizes = {p: sum(p_.numel() for p_ in timm.create_model(c.model).parameters()) for p, c in first.items()}
+    assert sizes["performance_first"] < sizes["balance"] < sizes["accuracy_first"]
+
+
+def test_operators_replace_the_portfolio_through_the_environment(tmp_path, images, monkeypatch) -> None:
+    engine = ImageClassificationEngine()
+    ctx = _context(tmp_path, images, extra={"image_candidates": []})
+    monkeypatch.setenv("EXEML_IMAGE_CANDIDATES", "test_efficientnet@32, test_resnet@48")
+    assert engine._portfolio(ctx) == [Candidate("test_efficientnet", 32), Candidate("test_resnet", 48)]
+    monkeypatch.setenv("EXEML_IMAGE_CANDIDATES", "resnet18")
+    with pytest.raises(EngineError, match="timm_model@size"):
+        engine._portfolio(ctx)
+    monkeypatch.delenv("EXEML_IMAGE_CANDIDATES")
+    assert engine._portfolio(ctx) == list(PORTFOLIOS["performance_first"])
+
+
+def test_pretrained_weights_load_from_the_configured_folder_without_the_head(tmp_path, monkeypatch) -> None:
+    source = timm.create_model("test_efficientnet", pretrained=False, num_classes=1000)
+    torch.save(source.state_dict(), tmp_path / "test_efficientnet.pth")
+    monkeypatch.setenv("EXEML_PRETRAINED_DIR", str(tmp_path))
+    path = find_pretrained_file("test_efficientnet")
+    assert path == tmp_path / "test_efficientnet.pth"
+    assert find_pretrained_file("resnet18") is None
+    target = timm.create_model("test_efficientnet", pretrained=False, num_classes=3)
+    info = load_pretrained(target, path, ("classifier.",))
+    assert info["loaded_tensors"] == info["model_tensors"] and info["skipped_head_tensors"] == 2
+    body = "conv_stem.weight"
+    assert torch.equal(target.state_dict()[body], source.state_dict()[body])
+    assert target.classifier.weight.shape == (3, target.classifier.in_features)
+
+
+def test_the_engine_fine_tunes_from_safetensors_in_the_pretrained_folder(
+    tmp_path, images, monkeypatch
+) -> None:
+    from safetensors.torch import save_file
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    source = timm.create_model("test_efficientnet", pretrained=False, num_classes=1000)
+    save_file(
+        {k: v.contiguous() for k, v in source.state_dict().items()}, weights / "test_efficientnet.safetensors"
+    )
+    monkeypatch.setenv("EXEML_PRETRAINED_DIR", str(weights))
+    ctx = _context(tmp_path, images, extra={"max_epochs": 1})
+    result = ImageClassificationEngine().train(ctx)
+    init = read_manifest(ctx.package_dir)["model"]["init"]
+    assert init["source"] == "pretrained" and init["file"] == "test_efficientnet.safetensors"
+    assert init["loaded_tensors"] == init["model_tensors"]
+    assert result.candidates[0]["init"]["source"] == "pretrained"
+
+
+def test_incremental_training_warm_starts_from_the_previous_package(tmp_path, images, trained) -> None:
+    previous, _, _ = trained
+    ctx = _context(
+        tmp_path,
+        images,
+        incremental_package_dir=previous.package_dir,
+        extra={"image_candidates": [OTHER_TINY], "max_epochs": 1, "learning_rate": 1e-5},
+    )
+    result = ImageClassificationEngine().train(ctx)
+    assert (
+        result.candidate == "test_efficientnet@32"
+    )  # the previous model's architecture, not the portfolio's
+    assert result.candidates[0]["init"] == {"source": "incremental", "head": "kept"}
+    assert ctx.curves["val_accuracy"][0]["value"] >= 0.7  # a random start is near 0.33 after one epoch
+
+
+def test_the_warm_start_loads_every_weight_of_the_previous_model(tmp_path, trained) -> None:
+    previous, _, _ = trained
+    engine = ImageClassificationEngine()
+    ctx = _context(tmp_path, {"train": [], "eval": []}, incremental_package_dir=previous.package_dir)
+    candidate = engine._warm_candidate(ctx)
+    assert candidate == Candidate("test_efficientnet", 32, warm_start=previous.package_dir / "model.pt")
+    saved = torch.load(candidate.warm_start, weights_only=True)["state_dict"]
+    model = timm.create_model("test_efficientnet", num_classes=3)
+    assert engine._initialise(model, candidate, LABELS, ctx) == {"source": "incremental", "head": "kept"}
+    assert all(torch.equal(v, saved[k]) for k, v in model.state_dict().items())
+    other = timm.create_model("test_efficientnet", num_classes=4)  # another label set: all but the head
+    info = engine._initialise(other, candidate, [*LABELS, "yellow"], ctx)
+    assert info["source"] == "incremental" and info["loaded_tensors"] == info["model_tensors"]
+    assert torch.equal(other.state_dict()["conv_stem.weight"], saved["conv_stem.weight"])
+
+
+def test_a_sample_with_an_unreadable_file_is_skipped(tmp_path, images) -> None:
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("not an image")
+    data = {
+        "train": [*images["train"], Sample(sample_id="bad", labels=["red"], path=bad)],
+        "eval": images["eval"],
+    }
+    ctx = _context(tmp_path, data, extra={"max_epochs": 1})
+    logs: list[str] = []
+    ctx.log = logs.append
+    ImageClassificationEngine().train(ctx)
+    assert any("bad" in line for line in logs)
+
+
+def test_early_stopping_sees_progress_in_accuracy_or_loss_and_keeps_the_best_epoch() -> None:
+    from trainer.engines.image_classification import _Run
+
+    model = torch.nn.Linear(2, 3)
+    run = _Run(Candidate(**TINY), model, {}, {"source": "random"})
+    steps = [(0.5, 1.00), (0.5, 0.90), (0.4, 0.95), (0.5, 0.95), (0.6, 1.20)]
+    progress = [ImageClassificationEngine._keep_best(run, model, i + 1, a, v) for i, (a, v) in enumerate(steps)]
+    assert progress == [True, True, False, False, True]
+    assert (run.best_epoch, run.best_accuracy, run.best_loss) == (5, 0.6, 1.2)

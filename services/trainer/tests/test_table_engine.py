@@ -1,0 +1,172 @@
+"""The table engine on generated data, without infrastructure: search, package, predictor, metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.packages import PredictionInputError, load_predictor
+from trainer.engines.base import DataError, TableData, TrainContext, TrainingParams, VersionData
+from trainer.engines.table import TableEngine
+
+
+def _context(tmp_path: Path, tables, *, n: int = 400, budget: float = 15.0, header: bool = True,
+             regression: bool = False, seed: int = 1, **params) -> TrainContext:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    train = tmp_path / "train.csv"
+    evaluation = tmp_path / "eval.csv"
+    train.write_bytes(tables.to_csv(tables.make_rows(n, seed=seed, regression=regression), header=header))
+    evaluation.write_bytes(tables.to_csv(tables.make_rows(n // 4, seed=2, regression=regression), header=header))
+    schema = [*tables.SCHEMA[:-1], {"name": "class", "type": "float" if regression else "string"}]
+    data = VersionData(task_type="predictive_analytics", labels=[],
+                       table=TableData(train, evaluation, "class", schema),
+                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
+    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
+                        package_dir=tmp_path / "package", deadline=time.monotonic() + budget,
+                        packaging_margin_seconds=2.0)
+
+
+def _eval_rows(tables) -> list[list[str]]:
+    return tables.make_rows(100, seed=2)
+
+
+def test_classification_package_reproduces_its_metrics(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, preference="performance_first")
+    result = TableEngine().train(ctx)
+    assert result.metrics["problem"] == "classification"
+    assert result.metrics["accuracy"] > 0.75, result.metrics
+    assert len(result.metrics["confusion_matrix"]["matrix"]) == 2
+    assert 1 <= len(result.candidates) <= 15 and "search" in ctx.curves
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    schema = {c["name"]: c for c in manifest["input_schema"]["columns"]}
+    assert schema["city"]["type"] == "categorical" and set(schema["city"]["categories"]) >= {"paris", "lyon"}
+    assert schema["income"]["type"] == "numeric" and manifest["labels"] == ["no", "yes"]
+    # The reference predictor, fed the eval rows as request objects, gives the reported accuracy.
+    predictor = load_predictor(ctx.package_dir)
+    rows = _eval_rows(tables)
+    answer = predictor.predict(json.dumps(tables.as_request_rows(rows)).encode())["data"]["resp_data"]
+    accuracy = sum(a["predict"] == r[-1] for a, r in zip(answer, rows)) / len(rows)
+    assert accuracy == pytest.approx(result.metrics["accuracy"])
+    assert set(answer[0]["probabilities"]) == {"no", "yes"}
+
+
+def test_predictor_rejects_unknown_and_missing_columns(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, n=200, preference="performance_first")
+    TableEngine().train(ctx)
+    predictor = load_predictor(ctx.package_dir)
+    row = tables.as_request_rows(tables.make_rows(1))[0]
+    with pytest.raises(PredictionInputError) as unknown:
+        predictor.predict(json.dumps([{**row, "colour": "red"}]).encode())
+    assert unknown.value.rule == "unknown_column" and "colour" in unknown.value.field
+    with pytest.raises(PredictionInputError) as missing:
+        predictor.predict(json.dumps([{k: v for k, v in row.items() if k != "plan"}]).encode())
+    assert missing.value.rule == "missing_column"
+    with pytest.raises(PredictionInputError) as bad:
+        predictor.predict(json.dumps([{**row, "age": "old"}]).encode())
+    assert bad.value.rule == "value_not_numeric"
+    # Missing values and unseen categories are fine; the label column and the request envelope too.
+    odd = {**row, "income": None, "city": "berlin", "class": "yes"}
+    answer = predictor.predict(json.dumps({"data": {"req_data": [odd]}}).encode())
+    assert answer["data"]["resp_data"][0]["predict"] in ("no", "yes")
+
+
+def test_regression_headerless_and_split_by_ratio(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, regression=True, header=False, preference="performance_first",
+                   train_ratio=0.75)
+    ctx.data.table.eval_csv = None  # no split in the version: the engine splits by train_ratio
+    result = TableEngine().train(ctx)
+    assert result.metrics["problem"] == "regression"
+    assert result.metrics["eval_count"] == 100  # 25 % of 400 rows
+    assert result.metrics["r2"] > 0.5 and result.metrics["rmse"] > 0
+
+
+def test_stop_request_keeps_the_best_model(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, budget=60, preference="accuracy_first")
+    started = time.monotonic()
+    ctx.stop_requested = lambda: time.monotonic() - started > 2.0
+    result = TableEngine().train(ctx)
+    assert result.stopped_early and time.monotonic() - started < 15
+    assert (ctx.package_dir / "model.lgb.txt").is_file() and result.metrics["accuracy"] > 0.6
+
+
+def test_budget_is_honoured(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, budget=8, preference="accuracy_first")
+    started = time.monotonic()
+    TableEngine().train(ctx)
+    assert time.monotonic() - started <= 8 + 1.0
+
+
+def test_incremental_training_continues_from_the_previous_model(tmp_path, tables) -> None:
+    first = _context(tmp_path / "a", tables, n=200, preference="performance_first")
+    TableEngine().train(first)
+    rounds_before = json.loads((first.package_dir / "manifest.json").read_text())["parameters"]["rounds"]
+    second = _context(tmp_path / "b", tables, n=600, seed=3, preference="performance_first",
+                      incremental_package_dir=first.package_dir)
+    result = TableEngine().train(second)
+    manifest = json.loads((second.package_dir / "manifest.json").read_text())
+    assert manifest["parameters"]["incremental"] is True
+    assert manifest["parameters"]["rounds"] > rounds_before
+    assert result.metrics["accuracy"] > 0.7
+
+
+def test_one_class_label_is_a_data_error(tmp_path, tables) -> None:
+    rows = [r[:-1] + ["yes"] for r in tables.make_rows(50)]
+    ctx = _context(tmp_path, tables, n=50)
+    ctx.data.table.train_csv.write_bytes(tables.to_csv(rows))
+    with pytest.raises(DataError, match="distinct value"):
+        TableEngine().train(ctx)
+
+
+def test_inference_time_limit_rejects_slow_candidates(tmp_path, tables) -> None:
+    ctx = _context(tmp_path, tables, n=200, preference="performance_first", max_inference_ms=1e-6)
+    with pytest.raises(DataError, match="max_inference_duration_ms"):
+        TableEngine().train(ctx)
+
+
+BLOCKED_IMPORTS = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"pydantic", "pandas", "sklearn", "sqlalchemy", "fastapi", "optuna", "trainer"}:
+            raise ImportError(f"{name} is not in the Triton venv")
+sys.meta_path.insert(0, Block())
+import json
+from shared.packages import load_predictor
+predictor = load_predictor(sys.argv[1])
+print(json.dumps(predictor.predict(sys.argv[2].encode())))
+"""
+
+
+def test_predictor_needs_only_numpy_and_lightgbm(tmp_path, tables) -> None:
+    """The Triton python backend's venv has numpy 1.26 and lightgbm, not pydantic, pandas or scikit-learn."""
+    import subprocess
+    import sys
+
+    ctx = _context(tmp_path, tables, n=200, preference="performance_first")
+    TableEngine().train(ctx)
+    rows = json.dumps(tables.as_request_rows(tables.make_rows(2)))
+    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORTS, str(ctx.package_dir), rows],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert len(json.loads(done.stdout)["data"]["resp_data"]) == 2
+
+
+def test_cells_and_request_values_encode_alike() -> None:
+    """CSV text (as pandas writes it) and JSON request values land on the same category or number."""
+    from shared.packages.table import TableSchema, category_key, parse_number
+
+    assert category_key(True) == category_key("True") == category_key("TRUE") == "true"
+    assert category_key(3) == category_key(3.0) == category_key("3") == "3"
+    assert category_key("") is None and category_key("NA") is None and category_key(None) is None
+    assert parse_number("2.5") == parse_number(2.5) == 2.5
+    schema = TableSchema([{"name": "flag", "type": "categorical", "categories": ["false", "true"]},
+                          {"name": "x", "type": "numeric"}], "class", "classification", ["a", "b"])
+    from_csv = schema.encode_columns({"flag": ["True", "False", ""], "x": ["1", "", "NA"]}, 3)
+    from_json = schema.encode_rows([{"flag": True, "x": 1}, {"flag": "false", "x": None}, {"flag": None, "x": "NA"}])
+    import numpy as np
+
+    assert np.array_equal(from_csv, from_json, equal_nan=True)
+    assert np.isnan(from_json[2]).all() and from_json[0].tolist() == [1.0, 1.0]

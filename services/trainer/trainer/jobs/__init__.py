@@ -1,0 +1,1 @@
+"""Training jobs: the ``/v1/training-jobs`` resource."""

@@ -1,0 +1,101 @@
+"""``/v1/training-jobs``: create, list, get, stop and delete training jobs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from shared.auth import Principal, PrincipalDep, require_role
+from shared.db import utcnow
+from shared.service import RuntimeDep, SessionDep
+from trainer.jobs.schemas import Status, TrainingJobCreate, TrainingJobList, TrainingJobRead
+from trainer.jobs.service import TrainingJobService
+from trainer.models import TrainingJob
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])
+WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]
+
+
+def to_read(job: TrainingJob, summary: bool = False) -> TrainingJobRead:
+    read = TrainingJobRead.model_validate(job)
+    if summary:  # lists leave out the bulky parts; GET one job for them
+        read.logs, read.curves, read.candidates = read.logs[-5:], None, None
+    if job.started_at is not None:
+        end: datetime = job.finished_at or utcnow()
+        read.duration_seconds = round((end - job.started_at).total_seconds(), 3)
+    return read
+
+
+@router.post("", status_code=201, response_model=TrainingJobRead, summary="Create a training job")
+async def create_training_job(
+    body: TrainingJobCreate, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
+) -> TrainingJobRead:
+    """Train a model on a published dataset version.
+
+    The version must be published (known from ``dataset.version.published.v1``) and belong to
+    ``dataset_id``; ``task_type`` must match the dataset's type. Parameters follow the ExeML training
+    configuration: ``train_ratio`` 0-1 with at most 5 decimals (used when the version has no split),
+    ``max_training_duration`` 6-6000 minutes (the whole run: data, search, export, evaluation),
+    ``training_preference``, ``incremental_training_version`` (a completed job of the same project and
+    label set), ``inference_hardware`` and ``max_inference_duration_ms`` (1-20000). The job is queued on
+    ``trainer.jobs.<flavor>`` and answered with status ``pending``; a bad parameter is a 400 whose
+    details name the field.
+    """
+    job = await TrainingJobService(session, runtime, principal.tenant_id).create(body)
+    return to_read(job)
+
+
+@router.get("", response_model=TrainingJobList, summary="List training jobs")
+async def list_training_jobs(
+    principal: PrincipalDep,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    status: Annotated[Status | None, Query(description="Only jobs in this status")] = None,
+    task_type: Annotated[str | None, Query()] = None,
+    project_id: Annotated[str | None, Query()] = None,
+    dataset_id: Annotated[str | None, Query()] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> TrainingJobList:
+    """The tenant's training jobs, newest first, filtered and paginated (``offset``/``limit``).
+
+    Items carry the last 5 log lines and no curves or candidates; get one job for those."""
+    page = await TrainingJobService(session, runtime, principal.tenant_id).search(
+        status=status, task_type=task_type, project_id=project_id, dataset_id=dataset_id,
+        offset=offset, limit=limit,
+    )
+    return TrainingJobList(items=[to_read(job, summary=True) for job in page.items], total=page.total)
+
+
+@router.get("/{job_id}", response_model=TrainingJobRead, summary="Get a training job")
+async def get_training_job(
+    job_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+) -> TrainingJobRead:
+    """Status, progress (%), phase timings, best metric so far, the last log lines, and once done the
+    validation metrics, training curves, the candidates tried and the model package URI."""
+    return to_read(await TrainingJobService(session, runtime, principal.tenant_id).get(job_id))
+
+
+@router.post("/{job_id}/stop", response_model=TrainingJobRead, summary="Stop a training job")
+async def stop_training_job(
+    job_id: str, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
+) -> TrainingJobRead:
+    """Stop a job. A pending job ends ``terminated`` at once. A running job turns ``terminating``: its
+    worker sees the request at the next heartbeat, the engine packages the best model found so far and
+    the job ends ``completed`` with ``stopped_early`` true (``terminated`` if no model existed yet).
+    A finished job answers 409."""
+    return to_read(await TrainingJobService(session, runtime, principal.tenant_id).stop(job_id))
+
+
+@router.delete("/{job_id}", status_code=204, summary="Delete a training job")
+async def delete_training_job(
+    job_id: str, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
+) -> Response:
+    """Delete a job that is not running (409 otherwise). Its model package stays in storage, since a
+    registered model version may point at it."""
+    await TrainingJobService(session, runtime, principal.tenant_id).delete(job_id)
+    return Response(status_code=204)

@@ -1,0 +1,175 @@
+"""The training process: one job run, started by a worker with ``multiprocessing`` (spawn).
+
+It reads the dataset version (manifest + files from storage), runs the engine of the task type under the
+deadline, completes the package manifest and uploads the package to
+``s3://<bucket>/training/<tenant>/<job_id>/package/``. It talks to its worker through a queue (progress,
+log lines) and an event (stop requested), and leaves its outcome in ``result.json`` in the work folder.
+It dies with its worker: a worker killed with SIGKILL leaves no orphan training on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import signal
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from shared.packages import MANIFEST_NAME
+from shared.storage import ObjectStore, S3Uri, object_store_from_settings
+from trainer.config import Settings
+from trainer.data import VersionReadError, load_version
+from trainer.engines import load_engine
+from trainer.engines.base import DataError, TrainContext, TrainingParams
+
+__all__ = ["DATA_ERROR", "ENGINE_ERROR", "RESULT_FILE", "RunSpec", "run_training"]
+
+RESULT_FILE = "result.json"
+DATA_ERROR = "ModelArts.2791"  # the version cannot be read or trained on: not retried
+ENGINE_ERROR = "ModelArts.2792"  # the engine failed unexpectedly
+
+
+@dataclass
+class RunSpec:
+    job_id: str
+    tenant_id: str
+    attempt: int
+    task_type: str
+    parameters: dict[str, Any]
+    deadline_epoch: float  # time.time() by which the whole run, package uploaded, must be done
+    packaging_margin_seconds: float
+    version: dict[str, Any]
+    package_uri: str
+    work_dir: str
+    settings: Settings
+    incremental_package_uri: str | None = None
+
+
+def run_training(spec: RunSpec, channel: Any, stop: Any) -> None:
+    """Entry point of the child process."""
+    _die_with_parent()
+    outcome = asyncio.run(_run(spec, channel, stop))
+    (Path(spec.work_dir) / RESULT_FILE).write_text(json.dumps(outcome, default=str), encoding="utf-8")
+
+
+def _die_with_parent() -> None:
+    parent = os.getppid()
+    with contextlib.suppress(Exception):  # Linux: the kernel kills us when the worker dies
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+    def watch() -> None:  # elsewhere (and as a fallback): notice being re-parented
+        while True:
+            if os.getppid() != parent:
+                os._exit(70)
+            time.sleep(0.5)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
+    def emit(kind: str, **data: Any) -> None:
+        channel.put((kind, data))
+
+    def log(line: str) -> None:
+        emit("log", line=f"{datetime.now(UTC):%H:%M:%S} {line}")
+
+    store = object_store_from_settings(spec.settings)
+    work = Path(spec.work_dir)
+    try:
+        emit("progress", percent=0.0, phase="loading data", metric=None)
+        params = _params(spec)
+        # The engine's libraries (LightGBM, optuna, torch...) take seconds to import: overlap with the download.
+        engine_loading = asyncio.create_task(asyncio.to_thread(load_engine, spec.task_type))
+        data = await load_version(store, spec.version, spec.task_type, work, params.train_ratio, params.seed)
+        engine = await engine_loading
+        log(f"version {spec.version.get('version_name')}: {len(data.train)} train / {len(data.eval)} eval samples"
+            if data.table is None else f"version {spec.version.get('version_name')}: table files downloaded")
+        if spec.incremental_package_uri:
+            params = _with_previous(params, await _download_prefix(store, spec.incremental_package_uri,
+                                                                   work / "previous"))
+        if stop.is_set():
+            return {"status": "stopped"}
+        ctx = TrainContext(
+            params=params, data=data, work_dir=work, package_dir=work / "package",
+            deadline=time.monotonic() + (spec.deadline_epoch - time.time()),
+            packaging_margin_seconds=spec.packaging_margin_seconds, stop_requested=stop.is_set,
+            on_progress=lambda p, phase, metric: emit("progress", percent=p, phase=phase, metric=metric), log=log,
+        )
+        result = await asyncio.to_thread(engine.train, ctx)
+        _complete_manifest(ctx.package_dir, spec, result.metrics)
+        emit("progress", percent=98.0, phase="uploading", metric=None)
+        await _upload(store, ctx.package_dir, spec.package_uri)
+        log(f"package written to {spec.package_uri}")
+        return {"status": "ok", "engine": result.engine, "candidate": result.candidate, "metrics": result.metrics,
+                "candidates": result.candidates, "stopped_early": result.stopped_early, "curves": ctx.curves,
+                "package_uri": spec.package_uri, "labels": _labels(ctx.package_dir)}
+    except (VersionReadError, DataError) as exc:
+        log(f"error: {exc}")
+        return {"status": "error", "error_code": DATA_ERROR, "error_msg": str(exc)}
+    except Exception as exc:  # the job fails with the message; the trace goes to the job's log
+        for line in traceback.format_exc().splitlines()[-20:]:
+            log(line)
+        return {"status": "error", "error_code": ENGINE_ERROR, "error_msg": f"{type(exc).__name__}: {exc}"}
+
+
+def _params(spec: RunSpec) -> TrainingParams:
+    p = spec.parameters
+    return TrainingParams(
+        preference=p.get("training_preference", "balance"),
+        max_training_seconds=max(0.0, spec.deadline_epoch - time.time()),
+        max_inference_ms=p.get("max_inference_duration_ms"),
+        inference_hardware=p.get("inference_hardware", "CPU"),
+        train_ratio=float(p.get("train_ratio", 0.8)),
+        problem=p.get("problem"),
+    )
+
+
+def _with_previous(params: TrainingParams, folder: Path) -> TrainingParams:
+    from dataclasses import replace
+
+    return replace(params, incremental_package_dir=folder)
+
+
+def _complete_manifest(package_dir: Path, spec: RunSpec, metrics: dict[str, Any]) -> None:
+    """Add what only the run knows: job, dataset version, time, training parameters."""
+    path = package_dir / MANIFEST_NAME
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    manifest["training_job_id"] = spec.job_id
+    manifest["created_at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    manifest["dataset"] = {k: spec.version.get(k) for k in ("dataset_id", "version_id", "version_name")}
+    manifest.setdefault("metrics", metrics or {})
+    manifest.setdefault("parameters", {})["training"] = spec.parameters
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
+
+
+def _labels(package_dir: Path) -> list[str]:
+    return list(json.loads((package_dir / MANIFEST_NAME).read_text(encoding="utf-8")).get("labels", []))
+
+
+async def _upload(store: ObjectStore, folder: Path, prefix_uri: str) -> None:
+    prefix = S3Uri.parse(prefix_uri)
+    with contextlib.suppress(Exception):  # leftovers of an earlier attempt of the same job
+        await store.delete_prefix(prefix.bucket, prefix.key.rstrip("/") + "/")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        content_type = "application/json" if path.suffix == ".json" else "application/octet-stream"
+        with path.open("rb") as fh:
+            await store.put(prefix.join(path.relative_to(folder).as_posix()), fh, length=path.stat().st_size,
+                            content_type=content_type)
+
+
+async def _download_prefix(store: ObjectStore, prefix_uri: str, folder: Path) -> Path:
+    prefix = S3Uri.parse(prefix_uri)
+    key = prefix.key.rstrip("/") + "/"
+    for info in await store.list(prefix.bucket, key):
+        target = folder / info.key[len(key):]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await store.get(info.uri))
+    return folder
