@@ -156,3 +156,86 @@ def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
     bad.write_bytes(wav_bytes(300.0, subtype="PCM_U8"))
     with pytest.raises(DataError, match=bad.name):
         SoundClassificationEngine().train(ctx)
+
+
+# -- end to end: a published version trained by a worker process ---------------------------------------
+
+
+async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
+    """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
+    import sqlalchemy as sa
+
+    from shared.events.dataset import VersionPublished
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.testing.datagen import sound_files
+    from shared.testing.platform import wait_until
+    from trainer.models import PublishedVersion
+
+    store = platform.runtimes["dataset"].store
+    files = sound_files(per_class=10, seed=4)
+    lines, evaluation = [], {}
+    for i, name in enumerate(sorted(files)):
+        label = name.split("/")[0]
+        uri = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/{name}")
+        await store.put(uri, files[name], content_type="audio/wav")
+        usage = "EVAL" if i % 4 == 0 else "TRAIN"
+        if usage == "EVAL":
+            evaluation[str(uri)] = (files[name], label)
+        annotation = ManifestAnnotation(type="modelarts/audio_classification", name=label)
+        lines.append(ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation]))
+    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/versions/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    event = VersionPublished(
+        dataset_id="ds-snd", version_id="v-snd", version_name="V001", dataset_type=200,
+        dataset_type_name="sound_classification", manifest_uri=str(manifest), train_ratio=0.75,
+        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+        labels=["high", "low"],
+    )  # fmt: skip
+    dataset = platform.runtimes["dataset"]
+    async with dataset.db.session() as session:
+        await dataset.outbox.add(session, event, tenant_id=tenant_id)
+    trainer = platform.runtimes["trainer"]
+
+    async def known() -> bool:
+        async with trainer.db.session() as session:
+            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == "v-snd")
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    await wait_until(known, timeout=20, what="the trainer to record the sound version")
+    return evaluation
+
+
+async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
+    from shared.storage import S3Uri
+    from shared.testing.platform import wait_until
+
+    platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}})
+    evaluation = await _publish_sounds(platform)
+    await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
+    client = platform.client("trainer")
+    created = await client.post("/v1/training-jobs", json={
+        "dataset_id": "ds-snd", "dataset_version_id": "v-snd", "task_type": "sound_classification",
+        "parameters": {"training_preference": "performance_first"}})  # fmt: skip
+    assert created.status_code == 201, created.text
+
+    async def finished() -> dict | None:
+        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
+        return job if job["status"] in ("completed", "failed", "abnormal") else None
+
+    job = await wait_until(finished, timeout=150, interval=0.5, what="the sound job to finish")
+    assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
+    assert job["metrics"]["eval_count"] == len(evaluation)
+    assert job["metrics"]["accuracy"] >= 0.8, job["metrics"]
+
+    store = platform.runtimes["trainer"].store
+    prefix = S3Uri.parse(job["package_uri"])
+    folder = tmp_path / "package"
+    for info in await store.list(prefix.bucket, prefix.key + "/"):
+        target = folder / info.key[len(prefix.key) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await store.get(info.uri))
+    assert {p.name for p in folder.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
+    predictor = load_predictor(folder)
+    answers = predictor.predict_batch([wav for wav, _ in evaluation.values()])
+    correct = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values(), strict=True))
+    assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])

@@ -156,3 +156,81 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(vectorizer.fit_transform(texts), y)
     theirs = model.predict_proba(vectorizer.transform([*texts[:10], "新的句子 unseen"]))
     assert np.max(np.abs(ours - theirs)) < 1e-9
+
+
+# -- end to end: a published version trained by a worker process ---------------------------------------
+
+
+async def _publish_texts(platform, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
+    """Inline texts (``content://``) in a manifest with TRAIN/EVAL usages, the published event."""
+    import sqlalchemy as sa
+
+    from shared.events.dataset import VersionPublished
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.testing.platform import wait_until
+    from trainer.models import PublishedVersion
+
+    store = platform.runtimes["dataset"].store
+    lines, evaluation = [], []
+    for i, sample in enumerate(_samples(25, seed=5)):
+        usage = "EVAL" if i % 5 == 0 else "TRAIN"
+        if usage == "EVAL":
+            evaluation.append((sample.text, sample.labels[0]))
+        annotation = ManifestAnnotation(type="modelarts/text_classification", name=sample.labels[0])
+        lines.append(ManifestLine(source=f"content://{sample.text}", usage=usage, id=f"t{i}", sample_type=1,
+                                  annotations=[annotation]))  # fmt: skip
+    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-txt/versions/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    event = VersionPublished(
+        dataset_id="ds-txt", version_id="v-txt", version_name="V001", dataset_type=100,
+        dataset_type_name="text_classification", manifest_uri=str(manifest), train_ratio=0.8,
+        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+        labels=["negative", "positive"],
+    )  # fmt: skip
+    dataset = platform.runtimes["dataset"]
+    async with dataset.db.session() as session:
+        await dataset.outbox.add(session, event, tenant_id=tenant_id)
+    trainer = platform.runtimes["trainer"]
+
+    async def known() -> bool:
+        async with trainer.db.session() as session:
+            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == "v-txt")
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    await wait_until(known, timeout=20, what="the trainer to record the text version")
+    return evaluation
+
+
+async def test_text_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
+    from shared.storage import S3Uri
+    from shared.testing.platform import wait_until
+
+    platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}})
+    evaluation = await _publish_texts(platform)
+    await workers(platform, "worker-txt")
+    client = platform.client("trainer")
+    created = await client.post("/v1/training-jobs", json={
+        "dataset_id": "ds-txt", "dataset_version_id": "v-txt", "task_type": "text_classification",
+        "parameters": {"training_preference": "performance_first"}})  # fmt: skip
+    assert created.status_code == 201, created.text
+
+    async def finished() -> dict | None:
+        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
+        return job if job["status"] in ("completed", "failed", "abnormal") else None
+
+    job = await wait_until(finished, timeout=120, interval=0.5, what="the text job to finish")
+    assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
+    assert job["metrics"]["eval_count"] == len(evaluation)
+    assert job["metrics"]["accuracy"] >= 0.9, job["metrics"]
+
+    store = platform.runtimes["trainer"].store
+    prefix = S3Uri.parse(job["package_uri"])
+    folder = tmp_path / "package"
+    for info in await store.list(prefix.bucket, prefix.key + "/"):
+        target = folder / info.key[len(prefix.key) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await store.get(info.uri))
+    predictor = load_predictor(folder)
+    answers = predictor.predict_batch([text.encode() for text, _ in evaluation])
+    correct = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation, strict=True))
+    assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])

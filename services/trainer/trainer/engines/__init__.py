@@ -14,6 +14,8 @@ __all__ = ["ENGINES", "load_engine"]
 ENGINES: dict[str, str] = {
     "image_classification": "trainer.engines.image_classification:ImageClassificationEngine",
     "predictive_analytics": "trainer.engines.table:TableEngine",
+    "sound_classification": "trainer.engines.sound_classification:SoundClassificationEngine",
+    "text_classification": "trainer.engines.text_classification:TextClassificationEngine",
 }
 
 

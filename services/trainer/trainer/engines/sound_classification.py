@@ -16,12 +16,16 @@ labels are the same; otherwise only the layers whose shapes fit).
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from trainer.engines.base import EngineResult, Sample, TrainContext
+
+from shared.packages import PredictionInputError, load_predictor, read_manifest, write_manifest
+from shared.packages.sound import DEFAULT_SPEC, SoundPredictor, decode_wav, windows
+from trainer.engines.base import DataError, EngineResult, Sample, TrainContext
 from trainer.engines.sound_model import (
     ARCHITECTURES,
     Clip,
@@ -36,17 +40,6 @@ from trainer.engines.sound_model import (
 )
 from trainer.metrics import classification_metrics
 
-from shared.packages import PredictionInputError, load_predictor, read_manifest, write_manifest
-from shared.packages.sound import DEFAULT_SPEC, SoundPredictor, decode_wav, windows
-
-try:  # the trainer core's error for unusable data (a failed job with a clear message)
-    from trainer.engines.base import DataError  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - before the trainer core is merged
-
-    class DataError(ValueError):  # type: ignore[no-redef]
-        pass
-
-
 __all__ = ["PORTFOLIO", "SoundClassificationEngine"]
 
 PORTFOLIO: dict[str, tuple[str, ...]] = {
@@ -54,7 +47,7 @@ PORTFOLIO: dict[str, tuple[str, ...]] = {
     "balance": ("cnn-small", "cnn-medium"),
     "accuracy_first": ("cnn-medium", "cnn-large"),
 }
-PACKAGE_SECONDS = 8.0  # export + ONNX check + evaluation through the predictor, on top of the margin
+MIN_CANDIDATE_SECONDS = 20.0  # a share of the budget below this goes to the candidates before it instead
 
 
 class SoundClassificationEngine:
@@ -76,6 +69,7 @@ class SoundClassificationEngine:
         typical = _typical_payload(train_samples)
 
         candidates: list[dict[str, Any]] = []
+        probe_started = time.monotonic()
         for name in names:
             latency = _latency(name, labels, spec, typical)
             entry = {"name": name, "latency_ms": round(latency, 3)}
@@ -85,6 +79,10 @@ class SoundClassificationEngine:
                 )
                 ctx.log(f"{name}: {entry['skipped']}")
             candidates.append(entry)
+        probe_seconds = (time.monotonic() - probe_started) / len(names)
+        # export + ONNX check + evaluation through the predictor: beyond the margin, keep what it will take
+        packaging = 2 * probe_seconds + 1.5 * len(valid) * max(c["latency_ms"] for c in candidates) / 1000
+        reserve = max(0.0, packaging - ctx.packaging_margin_seconds)
         runnable = [c for c in candidates if "skipped" not in c]
         if not runnable:
             raise DataError(
@@ -98,9 +96,13 @@ class SoundClassificationEngine:
             if best is not None and ctx.should_stop():
                 stopped = True
                 break
-            seconds = (ctx.remaining_seconds() - ctx.packaging_margin_seconds - PACKAGE_SECONDS) / (
-                len(runnable) - index
-            )
+            left = ctx.remaining_seconds() - ctx.packaging_margin_seconds - reserve
+            if best is not None and left < MIN_CANDIDATE_SECONDS:
+                entry["skipped"] = f"{max(0.0, left):.0f} s of budget left"
+                continue
+            seconds = left / (len(runnable) - index)
+            if seconds < MIN_CANDIDATE_SECONDS:  # too short to share: this candidate gets all of it
+                seconds = left
             model = SoundCNN(int(spec["n_mels"]), len(labels), ARCHITECTURES[entry["name"]])
             set_normalization(model, train)
             lr = 3e-3

@@ -17,20 +17,12 @@ import time
 from typing import Any, ClassVar
 
 import numpy as np
-from trainer.engines.base import EngineResult, Sample, TrainContext
-from trainer.engines.text_models import Fitted, fit_tfidf, fit_transformer
-from trainer.metrics import classification_metrics
 
 from shared.packages import load_predictor, read_manifest, write_manifest
 from shared.packages.text import TextPredictor
-
-try:  # the trainer core's error for unusable data (a failed job with a clear message)
-    from trainer.engines.base import DataError  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - before the trainer core is merged
-
-    class DataError(ValueError):  # type: ignore[no-redef]
-        pass
-
+from trainer.engines.base import DataError, EngineResult, Sample, TrainContext
+from trainer.engines.text_models import Fitted, fit_tfidf, fit_transformer
+from trainer.metrics import classification_metrics
 
 __all__ = ["PORTFOLIO", "TextClassificationEngine"]
 
