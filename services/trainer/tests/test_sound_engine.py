@@ -164,12 +164,12 @@ def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
 async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
     """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
     import sqlalchemy as sa
+    from trainer.models import PublishedVersion
 
     from shared.events.dataset import VersionPublished
     from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
     from shared.testing.datagen import sound_files
     from shared.testing.platform import wait_until
-    from trainer.models import PublishedVersion
 
     store = platform.runtimes["dataset"].store
     files = sound_files(per_class=10, seed=4)
@@ -182,7 +182,9 @@ async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tu
         if usage == "EVAL":
             evaluation[str(uri)] = (files[name], label)
         annotation = ManifestAnnotation(type="modelarts/audio_classification", name=label)
-        lines.append(ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation]))
+        lines.append(
+            ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation])
+        )
     manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/versions/V001.manifest")
     await store.put(manifest, dump_lines(lines).encode())
     event = VersionPublished(
@@ -209,7 +211,9 @@ async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, 
     from shared.storage import S3Uri
     from shared.testing.platform import wait_until
 
-    platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}})
+    platform = await platform_factory(
+        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
+    )
     evaluation = await _publish_sounds(platform)
     await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
     client = platform.client("trainer")
@@ -237,5 +241,7 @@ async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, 
     assert {p.name for p in folder.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
     predictor = load_predictor(folder)
     answers = predictor.predict_batch([wav for wav, _ in evaluation.values()])
-    correct = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values(), strict=True))
+    correct = sum(
+        a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values(), strict=True)
+    )
     assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])

@@ -164,11 +164,11 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
 async def _publish_texts(platform, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
     """Inline texts (``content://``) in a manifest with TRAIN/EVAL usages, the published event."""
     import sqlalchemy as sa
+    from trainer.models import PublishedVersion
 
     from shared.events.dataset import VersionPublished
     from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
     from shared.testing.platform import wait_until
-    from trainer.models import PublishedVersion
 
     store = platform.runtimes["dataset"].store
     lines, evaluation = [], []
@@ -205,7 +205,9 @@ async def test_text_job_trained_by_a_worker_process(platform_factory, workers, t
     from shared.storage import S3Uri
     from shared.testing.platform import wait_until
 
-    platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}})
+    platform = await platform_factory(
+        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
+    )
     evaluation = await _publish_texts(platform)
     await workers(platform, "worker-txt")
     client = platform.client("trainer")
