@@ -245,3 +245,32 @@ async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, 
         a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values(), strict=True)
     )
     assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])
+
+
+async def test_a_version_read_by_the_trainer_is_trained_by_the_registered_engine(tmp_path) -> None:
+    """The trainer core's manifest reader (WAV files downloaded) and engine registry, no worker process."""
+    from trainer.data import load_version
+    from trainer.engines import load_engine
+
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.storage.local import LocalObjectStore
+    from shared.testing.datagen import sound_files
+
+    store = LocalObjectStore(tmp_path / "store", "http://localhost", "secret")
+    await store.ensure_bucket(store.default_bucket)
+    lines = []
+    for i, (name, payload) in enumerate(sorted(sound_files(per_class=8, seed=7).items())):
+        uri = store.uri(store.default_bucket, f"ds/{name}")
+        await store.put(uri, payload)
+        annotation = ManifestAnnotation(type="modelarts/audio_classification", name=name.split("/")[0])
+        lines.append(ManifestLine(source=str(uri), id=f"s{i}", sample_type=2, annotations=[annotation]))
+    manifest = store.uri(store.default_bucket, "ds/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    version = {"manifest_uri": str(manifest), "labels": ["high", "low"], "version_id": "v"}
+    data = await load_version(store, version, "sound_classification", tmp_path / "work", train_ratio=0.75)
+    assert data.eval and all(s.path.is_file() for s in data.train + data.eval)
+    ctx = TrainContext(params=TrainingParams(preference="performance_first"), data=data, work_dir=tmp_path / "work",
+                       package_dir=tmp_path / "package", deadline=time.monotonic() + 20, packaging_margin_seconds=2,
+                       log=lambda line: None)  # fmt: skip
+    result = load_engine("sound_classification").train(ctx)
+    assert result.metrics["accuracy"] >= 0.9 and result.metrics["eval_count"] == len(data.eval)

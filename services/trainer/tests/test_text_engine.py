@@ -236,3 +236,30 @@ async def test_text_job_trained_by_a_worker_process(platform_factory, workers, t
     answers = predictor.predict_batch([text.encode() for text, _ in evaluation])
     correct = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation, strict=True))
     assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])
+
+
+async def test_a_version_read_by_the_trainer_is_trained_by_the_registered_engine(tmp_path) -> None:
+    """The trainer core's manifest reader (``content://`` texts) and engine registry, no worker process."""
+    from trainer.data import load_version
+    from trainer.engines import load_engine
+
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.storage.local import LocalObjectStore
+
+    store = LocalObjectStore(tmp_path / "store", "http://localhost", "secret")
+    await store.ensure_bucket(store.default_bucket)
+    lines = [
+        ManifestLine(source=f"content://{s.text}", id=f"t{i}", sample_type=1,
+                     annotations=[ManifestAnnotation(type="modelarts/text_classification", name=s.labels[0])])
+        for i, s in enumerate(_samples(20, seed=6))
+    ]  # fmt: skip
+    manifest = store.uri(store.default_bucket, "ds/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    version = {"manifest_uri": str(manifest), "labels": ["negative", "positive"], "version_id": "v"}
+    data = await load_version(store, version, "text_classification", tmp_path / "work", train_ratio=0.8)
+    assert data.eval and all(s.text for s in data.train + data.eval)
+    ctx = TrainContext(params=TrainingParams(preference="performance_first"), data=data, work_dir=tmp_path / "work",
+                       package_dir=tmp_path / "package", deadline=time.monotonic() + 20, packaging_margin_seconds=2,
+                       log=lambda line: None)  # fmt: skip
+    result = load_engine("text_classification").train(ctx)
+    assert result.metrics["accuracy"] >= 0.9 and result.metrics["eval_count"] == len(data.eval)

@@ -116,10 +116,15 @@ class SoundCNN(nn.Module):
         return self.classify(self.normalize(x))
 
 
-def set_normalization(model: SoundCNN, clips: list[Clip]) -> None:
-    stacked = np.concatenate([c.variants[0] for c in clips], axis=1)
+def set_normalization(model: SoundCNN, clips: list[Clip], min_std: float = 0.5) -> None:
+    """Per-band mean/std over every variant (clean and noisy) of the training clips.
+
+    The floor keeps a band that is empty in every clean clip (e.g. above 4 kHz when all files are 8 kHz
+    recordings) from turning the noise of an augmented copy or of a served file into huge inputs.
+    """
+    stacked = np.concatenate([v for c in clips for v in c.variants], axis=1)
     model.mean.copy_(torch.from_numpy(stacked.mean(axis=1, keepdims=True)))
-    model.std.copy_(torch.from_numpy(np.maximum(stacked.std(axis=1, keepdims=True), 1e-3)))
+    model.std.copy_(torch.from_numpy(np.maximum(stacked.std(axis=1, keepdims=True), min_std)))
 
 
 def _crop(features: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
