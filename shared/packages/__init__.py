@@ -73,6 +73,8 @@ PREDICTORS: dict[str, str] = {
     "image_classification": "shared.packages.image:ImageClassificationPredictor",
     "predictive_analytics": "shared.packages.table:TablePredictor",
     "object_detection": "shared.packages.detection:DetectionPredictor",
+    "sound_classification": "shared.packages.sound:SoundPredictor",
+    "text_classification": "shared.packages.text:TextPredictor",
 }
 
 

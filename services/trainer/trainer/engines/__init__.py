@@ -13,7 +13,10 @@ __all__ = ["ENGINES", "load_engine"]
 
 ENGINES: dict[str, str] = {
     "image_classification": "trainer.engines.image_classification:ImageClassificationEngine",
+    "object_detection": "trainer.engines.object_detection:ObjectDetectionEngine",
     "predictive_analytics": "trainer.engines.table:TableEngine",
+    "sound_classification": "trainer.engines.sound_classification:SoundClassificationEngine",
+    "text_classification": "trainer.engines.text_classification:TextClassificationEngine",
 }
 
 

@@ -1,0 +1,276 @@
+"""The sound engine on generated tones learns, packages, reproduces, stops, warm-starts."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.sound_classification import DataError, SoundClassificationEngine
+
+from shared.packages import load_predictor
+from shared.testing.datagen import wav_bytes
+
+CLASSES = {"low": 300.0, "mid": 900.0, "high": 2400.0}
+RATES = (8000, 16000, 22050, 44100)
+
+
+def _stereo(freq: float, rate: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(1.5 * rate)) / rate
+    left = 0.5 * np.sin(2 * np.pi * freq * t) + 0.05 * rng.standard_normal(t.size)
+    out = io.BytesIO()
+    sf.write(
+        out, np.stack([left, 0.8 * left], axis=1).astype(np.float32), rate, subtype="PCM_16", format="WAV"
+    )
+    return out.getvalue()
+
+
+def _write_clips(folder: Path, per_class: int, seed: int) -> list[Sample]:
+    """Tones per class with pitch jitter, at several sample rates, one stereo 44.1 kHz file per class."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for label, freq in CLASSES.items():
+        for i in range(per_class):
+            f = freq * rng.uniform(0.9, 1.1)
+            rate = RATES[i % len(RATES)]
+            payload = (
+                _stereo(f, 44100, seed + i)
+                if i == 0
+                else wav_bytes(f, seconds=float(rng.uniform(1.1, 2.0)), rate=rate, seed=seed * 100 + i)
+            )
+            path = folder / f"{label}_{i:03d}.wav"
+            path.write_bytes(payload)
+            samples.append(Sample(sample_id=f"{seed}-{label}-{i}", labels=[label], path=path))
+    return samples
+
+
+def _context(tmp_path: Path, name: str, budget: float = 25.0, **params) -> TrainContext:
+    data = VersionData(
+        task_type="sound_classification",
+        labels=list(CLASSES),
+        train=_write_clips(tmp_path / "train", 8, seed=1),
+        eval=_write_clips(tmp_path / "eval", 4, seed=2),
+        dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
+    )
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=tmp_path,
+        package_dir=tmp_path / name,
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+        log=lambda line: None,
+    )
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("sound")
+    ctx = _context(tmp, "package", preference="performance_first", seed=3)
+    started = time.monotonic()
+    result = SoundClassificationEngine().train(ctx)
+    return ctx, result, time.monotonic() - started
+
+
+def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
+    ctx, result, seconds = trained
+    metrics = result.metrics
+    assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/3
+    assert seconds < 30.0
+    assert {"precision", "recall", "f1", "per_class", "confusion_matrix"} <= set(metrics)
+    assert metrics["confusion_matrix"]["labels"] == list(CLASSES)
+    assert metrics["onnx_check"]["max_abs_diff"] < 1e-3
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["task_type"] == "sound_classification" and manifest["labels"] == list(CLASSES)
+    spec = manifest["preprocessing"]
+    assert spec["sample_rate"] == 16000 and {
+        "n_fft",
+        "hop_length",
+        "win_length",
+        "n_mels",
+        "fmin",
+        "fmax",
+        "log_offset",
+        "window_frames",
+    } <= set(spec)
+    assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
+    assert ctx.curves["training"], "no training curve"
+
+    predictor = load_predictor(ctx.package_dir)
+    answers = [predictor.predict(s.path.read_bytes()) for s in ctx.data.eval]
+    correct = sum(a["predicted_label"] == s.labels[0] for a, s in zip(answers, ctx.data.eval, strict=True))
+    assert correct / len(answers) == pytest.approx(metrics["accuracy"])
+    for answer in answers:
+        assert answer["score"] == answer["scores"][0][1]
+        assert sum(score for _, score in answer["scores"]) == pytest.approx(1.0, abs=1e-6)
+    # a long clip (several windows) and a short one (padded) predict the right class
+    long_clip = wav_bytes(2400.0, seconds=6.0, rate=22050, seed=9)
+    short_clip = wav_bytes(300.0, seconds=0.4, rate=16000, seed=9)
+    assert predictor.predict(long_clip)["predicted_label"] == "high"
+    assert predictor.predict(short_clip)["predicted_label"] == "low"
+
+
+def test_stop_mid_training_still_packages_the_best_epoch(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", preference="balance")
+    ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 2
+    result = SoundClassificationEngine().train(ctx)
+    assert result.stopped_early
+    assert len(ctx.curves["training"]) == 2  # stopped after the second epoch, second candidate never ran
+    assert [c.get("epochs") for c in result.candidates if "epochs" in c] == [2]
+    assert load_predictor(ctx.package_dir).predict(wav_bytes(900.0))["predicted_label"] in CLASSES
+
+
+def test_incremental_training_warm_starts_from_the_previous_package(trained, tmp_path) -> None:
+    previous_ctx, previous, _ = trained
+    ctx = _context(
+        tmp_path,
+        "package",
+        budget=12.0,
+        preference="accuracy_first",
+        incremental_package_dir=previous_ctx.package_dir,
+    )
+    ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
+    result = SoundClassificationEngine().train(ctx)
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["parameters"]["incremental"] is True
+    assert result.candidate == previous.candidate  # the previous architecture, not the preference's
+    assert result.metrics["accuracy"] >= 0.9  # one epoch on top of a trained model
+
+
+def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=20.0, max_inference_ms=0.001)
+    with pytest.raises(DataError, match="max_inference_ms"):
+        SoundClassificationEngine().train(ctx)
+
+
+def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=20.0)
+    bad = ctx.data.train[0].path
+    bad.write_bytes(wav_bytes(300.0, subtype="PCM_U8"))
+    with pytest.raises(DataError, match=bad.name):
+        SoundClassificationEngine().train(ctx)
+
+
+# -- end to end: a published version trained by a worker process ---------------------------------------
+
+
+async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
+    """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
+    import sqlalchemy as sa
+    from trainer.models import PublishedVersion
+
+    from shared.events.dataset import VersionPublished
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.testing.datagen import sound_files
+    from shared.testing.platform import wait_until
+
+    store = platform.runtimes["dataset"].store
+    files = sound_files(per_class=10, seed=4)
+    lines, evaluation = [], {}
+    for i, name in enumerate(sorted(files)):
+        label = name.split("/")[0]
+        uri = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/{name}")
+        await store.put(uri, files[name], content_type="audio/wav")
+        usage = "EVAL" if i % 4 == 0 else "TRAIN"
+        if usage == "EVAL":
+            evaluation[str(uri)] = (files[name], label)
+        annotation = ManifestAnnotation(type="modelarts/audio_classification", name=label)
+        lines.append(
+            ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation])
+        )
+    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/versions/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    event = VersionPublished(
+        dataset_id="ds-snd", version_id="v-snd", version_name="V001", dataset_type=200,
+        dataset_type_name="sound_classification", manifest_uri=str(manifest), train_ratio=0.75,
+        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+        labels=["high", "low"],
+    )  # fmt: skip
+    dataset = platform.runtimes["dataset"]
+    async with dataset.db.session() as session:
+        await dataset.outbox.add(session, event, tenant_id=tenant_id)
+    trainer = platform.runtimes["trainer"]
+
+    async def known() -> bool:
+        async with trainer.db.session() as session:
+            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == "v-snd")
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    await wait_until(known, timeout=20, what="the trainer to record the sound version")
+    return evaluation
+
+
+async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
+    from shared.storage import S3Uri
+    from shared.testing.platform import wait_until
+
+    platform = await platform_factory(
+        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
+    )
+    evaluation = await _publish_sounds(platform)
+    await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
+    client = platform.client("trainer")
+    created = await client.post("/v1/training-jobs", json={
+        "dataset_id": "ds-snd", "dataset_version_id": "v-snd", "task_type": "sound_classification",
+        "parameters": {"training_preference": "performance_first"}})  # fmt: skip
+    assert created.status_code == 201, created.text
+
+    async def finished() -> dict | None:
+        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
+        return job if job["status"] in ("completed", "failed", "abnormal") else None
+
+    job = await wait_until(finished, timeout=150, interval=0.5, what="the sound job to finish")
+    assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
+    assert job["metrics"]["eval_count"] == len(evaluation)
+    assert job["metrics"]["accuracy"] >= 0.8, job["metrics"]
+
+    store = platform.runtimes["trainer"].store
+    prefix = S3Uri.parse(job["package_uri"])
+    folder = tmp_path / "package"
+    for info in await store.list(prefix.bucket, prefix.key + "/"):
+        target = folder / info.key[len(prefix.key) + 1 :]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await store.get(info.uri))
+    assert {p.name for p in folder.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
+    predictor = load_predictor(folder)
+    answers = predictor.predict_batch([wav for wav, _ in evaluation.values()])
+    correct = sum(
+        a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values(), strict=True)
+    )
+    assert correct / len(answers) == pytest.approx(job["metrics"]["accuracy"])
+
+
+async def test_a_version_read_by_the_trainer_is_trained_by_the_registered_engine(tmp_path) -> None:
+    """The trainer core's manifest reader (WAV files downloaded) and engine registry, no worker process."""
+    from trainer.data import load_version
+    from trainer.engines import load_engine
+
+    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.storage.local import LocalObjectStore
+    from shared.testing.datagen import sound_files
+
+    store = LocalObjectStore(tmp_path / "store", "http://localhost", "secret")
+    await store.ensure_bucket(store.default_bucket)
+    lines = []
+    for i, (name, payload) in enumerate(sorted(sound_files(per_class=8, seed=7).items())):
+        uri = store.uri(store.default_bucket, f"ds/{name}")
+        await store.put(uri, payload)
+        annotation = ManifestAnnotation(type="modelarts/audio_classification", name=name.split("/")[0])
+        lines.append(ManifestLine(source=str(uri), id=f"s{i}", sample_type=2, annotations=[annotation]))
+    manifest = store.uri(store.default_bucket, "ds/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    version = {"manifest_uri": str(manifest), "labels": ["high", "low"], "version_id": "v"}
+    data = await load_version(store, version, "sound_classification", tmp_path / "work", train_ratio=0.75)
+    assert data.eval and all(s.path.is_file() for s in data.train + data.eval)
+    ctx = TrainContext(params=TrainingParams(preference="performance_first"), data=data, work_dir=tmp_path / "work",
+                       package_dir=tmp_path / "package", deadline=time.monotonic() + 20, packaging_margin_seconds=2,
+                       log=lambda line: None)  # fmt: skip
+    result = load_engine("sound_classification").train(ctx)
+    assert result.metrics["accuracy"] >= 0.9 and result.metrics["eval_count"] == len(data.eval)

@@ -1,0 +1,202 @@
+"""The sound predictor: WAV decoding rules, numpy features (checked against torch), windows, typed errors."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
+from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample, windows
+from shared.testing.datagen import wav_bytes
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _wav(signal: np.ndarray, rate: int, subtype: str = "PCM_16", fmt: str = "WAV") -> bytes:
+    out = io.BytesIO()
+    sf.write(out, signal.astype(np.float32), rate, subtype=subtype, format=fmt)
+    return out.getvalue()
+
+
+def _tone(freq: float, rate: int, seconds: float = 1.0) -> np.ndarray:
+    return 0.5 * np.sin(2 * np.pi * freq * np.arange(int(rate * seconds)) / rate)
+
+
+@pytest.fixture
+def package(tmp_path) -> Path:
+    """A hand-made ONNX model: mean log-mel of the lower half of the bands vs the upper half."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    n_mels = DEFAULT_SPEC["n_mels"]
+    weights = np.zeros((n_mels, 2), dtype=np.float32)
+    weights[: n_mels // 2, 0] = 1.0
+    weights[n_mels // 2 :, 1] = 1.0
+    graph = helper.make_graph(
+        [
+            helper.make_node("ReduceMean", ["features"], ["pooled"], axes=[1, 3], keepdims=0),
+            helper.make_node("MatMul", ["pooled", "w"], ["logits"]),
+        ],
+        "toy",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, ["batch", 1, n_mels, "frames"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, tmp_path / "model.onnx")
+    write_manifest(
+        tmp_path,
+        {
+            "task_type": "sound_classification",
+            "labels": ["low", "high"],
+            "artifacts": {"model": "model.onnx"},
+            "preprocessing": dict(DEFAULT_SPEC),
+        },
+    )
+    return tmp_path
+
+
+def test_16bit_wav_of_any_rate_and_channel_count_is_decoded() -> None:
+    stereo = np.stack([_tone(440, 44100), 0.5 * _tone(440, 44100)], axis=1)
+    signal, rate = decode_wav(_wav(stereo, 44100))
+    assert rate == 44100 and signal.ndim == 1 and signal.shape[0] == 44100
+    assert np.allclose(signal, 0.75 * _tone(440, 44100), atol=1e-3)  # channels averaged
+    for fmt in ("WAV", "WAVEX", "RF64"):
+        assert decode_wav(_wav(_tone(440, 8000), 8000, fmt=fmt))[1] == 8000
+
+
+@pytest.mark.parametrize(
+    ("payload", "rule"),
+    [
+        (b"", "audio_empty"),
+        (b"RIFF\x00\x00\x00\x00WAVEjunk", "audio_decode"),
+        (b"not audio at all", "audio_decode"),
+        ("8bit", "audio_bit_depth"),
+        ("24bit", "audio_bit_depth"),
+        ("float", "audio_bit_depth"),
+        ("flac", "audio_format"),
+    ],
+)
+def test_bad_audio_raises_a_typed_error(payload, rule) -> None:
+    made = {
+        "8bit": lambda: wav_bytes(440.0, subtype="PCM_U8"),
+        "24bit": lambda: wav_bytes(440.0, subtype="PCM_24"),
+        "float": lambda: wav_bytes(440.0, subtype="FLOAT"),
+        "flac": lambda: _wav(_tone(440, 16000), 16000, fmt="FLAC"),
+    }
+    data = made[payload]() if isinstance(payload, str) else payload
+    with pytest.raises(PredictionInputError) as caught:
+        decode_wav(data)
+    assert caught.value.rule == rule and caught.value.field == "audio"
+
+
+@pytest.mark.parametrize("rate", [8000, 22050, 44100, 48000])
+def test_resampling_keeps_the_pitch(rate) -> None:
+    out = resample(_tone(1000, rate).astype(np.float32), rate, 16000)
+    assert out.shape[0] == 16000
+    peak = np.argmax(np.abs(np.fft.rfft(out))) * 16000 / out.shape[0]
+    assert peak == pytest.approx(1000, abs=2)
+    assert np.max(np.abs(out[100:-100])) == pytest.approx(0.5, abs=0.02)
+
+
+def test_log_mel_equals_torch_stft_with_the_same_filterbank() -> None:
+    import torch
+
+    spec = DEFAULT_SPEC
+    signal = (_tone(700, 16000, 1.3) + 0.01 * np.random.default_rng(0).standard_normal(20800)).astype(
+        np.float32
+    )
+    ours = log_mel(signal, spec)
+    window = torch.hann_window(spec["win_length"], periodic=True)
+    # torch centres the win_length window inside each n_fft frame: shift the signal so the frames line up
+    shift = (spec["n_fft"] - spec["win_length"]) // 2
+    shifted = torch.from_numpy(np.concatenate([np.zeros(shift, dtype=np.float32), signal]))
+    stft = torch.stft(
+        shifted,
+        n_fft=spec["n_fft"],
+        hop_length=spec["hop_length"],
+        win_length=spec["win_length"],
+        window=window,
+        center=False,
+        return_complex=True,
+    )
+    power = stft.abs() ** 2  # [freq, frames]
+    theirs = torch.log(torch.from_numpy(mel_filterbank(spec)) @ power + spec["log_offset"]).numpy()
+    assert ours.shape == (spec["n_mels"], 1 + (20800 - 400) // 160)
+    common = min(ours.shape[1], theirs.shape[1])
+    assert common >= ours.shape[1] - 1
+    assert np.max(np.abs(ours[:, :common] - theirs[:, :common])) < 1e-3
+
+
+def test_filterbank_is_triangles_in_increasing_frequency() -> None:
+    fb = mel_filterbank(DEFAULT_SPEC)
+    assert fb.shape == (64, 257) and fb.min() >= 0 and fb.max() <= 1
+    peaks = fb.argmax(axis=1)
+    assert np.all(np.diff(peaks) >= 0) and peaks[-1] > peaks[0]
+
+
+def test_windows_cover_long_clips_and_short_clips_fill_one() -> None:
+    spec = DEFAULT_SPEC
+    long = windows(log_mel(_tone(300, 16000, 5.0).astype(np.float32), spec), spec)
+    frames = 1 + (80000 - 400) // 160
+    assert long.shape[1:] == (1, 64, 96)
+    assert long.shape[0] == len(range(0, frames - 96 + 1, 48)) + 1  # the last window aligned to the end
+    short = windows(log_mel(_tone(300, 16000, 0.2).astype(np.float32), spec), spec)
+    assert short.shape == (1, 1, 64, 96)
+
+
+def test_predictor_scores_and_response_shape(package) -> None:
+    predictor = load_predictor(package)
+    low = predictor.predict(_wav(_tone(200, 22050, 2.5), 22050))
+    high = predictor.predict(_wav(np.stack([_tone(5000, 44100)] * 2, axis=1), 44100))
+    short = predictor.predict(_wav(_tone(200, 8000, 0.3), 8000))
+    assert (low["predicted_label"], high["predicted_label"], short["predicted_label"]) == (
+        "low",
+        "high",
+        "low",
+    )
+    assert set(low) == {"predicted_label", "score", "scores"}
+    assert low["score"] == low["scores"][0][1] and sum(s for _, s in low["scores"]) == pytest.approx(1.0)
+    assert [label for label, _ in low["scores"]] == ["low", "high"]
+    with pytest.raises(PredictionInputError) as caught:
+        predictor.predict(wav_bytes(440.0, subtype="PCM_U8"))
+    assert caught.value.rule == "audio_bit_depth"
+
+
+def test_a_package_without_feature_spec_is_refused(package) -> None:
+    write_manifest(
+        package,
+        {
+            "task_type": "sound_classification",
+            "labels": ["low", "high"],
+            "artifacts": {"model": "model.onnx"},
+        },
+    )
+    with pytest.raises(PackageError, match="preprocessing"):
+        load_predictor(package)
+
+
+def test_predictor_runs_without_torch_scipy_or_sklearn(package) -> None:
+    """What Triton's python backend has: numpy, soundfile, onnxruntime; nothing else is imported."""
+    code = (
+        "import sys\n"
+        "for name in ('torch', 'scipy', 'sklearn', 'librosa', 'pydantic'):\n"
+        "    sys.modules[name] = None\n"
+        "from shared.packages import load_predictor\n"
+        "import io, numpy as np, soundfile as sf\n"
+        "out = io.BytesIO()\n"
+        "sf.write(out, 0.5 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000), 16000, format='WAV')\n"
+        f"print(load_predictor({str(package)!r}).predict(out.getvalue())['predicted_label'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "low"
