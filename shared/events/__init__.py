@@ -13,6 +13,6 @@ from shared.events.base import (
 )
 
 # Importing the contract modules registers their event types.
-from shared.events import dataset, labeling, training, workflow  # noqa: E402,F401
+from shared.events import dataset, inference, labeling, registry, training, workflow  # noqa: E402,F401
 
 __all__ = ["EVENT_TYPE_PATTERN", "EventContract", "contract_for", "registered_contracts"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
 import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,9 @@ class ServiceDefinition:
     """One service: its name, settings class, tables, routers and event handlers.
 
     ``routers`` and ``register_consumers`` are called when an app or worker is built, so importing a
-    definition stays cheap.
+    definition stays cheap. ``lifespan(runtime, background)``, if given, is entered when the runtime starts
+    and left when it stops: a service's own resources and loops (a child server, a scheduler), with
+    ``background`` telling whether this process also runs the relay and consumers.
     """
 
     name: str
@@ -42,4 +45,5 @@ class ServiceDefinition:
     messaging: MessagingTables
     routers: Callable[[], Sequence[APIRouter]] = field(default=lambda: ())
     register_consumers: Callable[[EventConsumer], None] = _no_consumers
+    lifespan: Callable[[Any, bool], AbstractAsyncContextManager[None]] | None = None
     background_loops: Callable[[], Sequence[BackgroundLoop]] = field(default=lambda: ())

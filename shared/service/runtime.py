@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from shared.auth import TokenCodec
 from shared.db import migrations
@@ -46,7 +47,9 @@ class ServiceRuntime:
     relay: OutboxRelay
     consumer: EventConsumer
     peers: Peers
+    state: dict[str, Any] = field(default_factory=dict)  # a service's own live objects (its lifespan sets them)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
+    _lifespan: contextlib.AsyncExitStack | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _connected: bool = False
 
@@ -57,6 +60,9 @@ class ServiceRuntime:
     async def start(self, *, background: bool) -> None:
         """Connect; with ``background`` also run the outbox relay and the event consumers."""
         await self.store.ensure_bucket(self.store.default_bucket)
+        if self.definition.lifespan is not None:  # before the loops: they may use what it starts
+            self._lifespan = contextlib.AsyncExitStack()
+            await self._lifespan.enter_async_context(self.definition.lifespan(self, background))
         if background:
             await self.transport.connect()
             self._connected = True
@@ -79,6 +85,9 @@ class ServiceRuntime:
         if self._connected:
             await self.transport.close()
             self._connected = False
+        if self._lifespan is not None:
+            lifespan, self._lifespan = self._lifespan, None
+            await lifespan.aclose()
         await self.db.dispose()
 
     async def readiness(self) -> dict[str, str]:

@@ -23,4 +23,5 @@ class Settings(ServiceSettings):
     import_concurrency: int = Field(default=16, ge=1, le=256, description="Objects fetched at once by an import")
     import_batch_size: int = Field(default=500, ge=1, le=500, description="Samples per transaction and event")
     max_reported_errors: int = Field(default=1000, ge=1, description="Per-file errors kept on an import task")
-    task_stale_seconds: float = Field(default=300, gt=0, description="A running task without progress this long is resumed")
+    task_stale_seconds: float = Field(default=300, gt=0, description="A running task without heartbeat this long is resumed")
+    task_sweep_seconds: float = Field(default=30, gt=0, description="How often abandoned tasks are looked for")

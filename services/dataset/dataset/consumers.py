@@ -28,9 +28,9 @@ async def on_annotations_changed(session: AsyncSession, envelope: Envelope[dict[
         return
     repo = SampleRepository(session, envelope.tenantid)
     present = {s.id for s in await repo.in_dataset(event.dataset_id, [c.sample_id for c in event.changes])}
-    for change in event.changes:
+    for change in sorted(event.changes, key=lambda c: c.sample_id):  # one lock order for concurrent handlers
         if change.sample_id in present:  # a sample deleted meanwhile stays deleted
-            await repo.set_labels(event.dataset_id, change.sample_id, change.labels)
+            await repo.set_labels(event.dataset_id, change.sample_id, change.labels, envelope.time)
 
 
 async def on_label_renamed(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:

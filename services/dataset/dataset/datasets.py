@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from dataset import tasks
 from dataset.importer import run_import
 from dataset.models import Dataset, ImportTask
+from dataset.paths import path_allowed
 from dataset.repository import DatasetRepository, ImportTaskRepository
 from dataset.schemas import DatasetCreate, DatasetRead, DatasetUpdate, ImportTaskCreate, ImportTaskRead
 from dataset.types import KINDS
 from shared.context import new_id
 from shared.db import Page
-from shared.errors import Conflict, ErrorDetail, InvalidInput
+from shared.errors import Conflict, ErrorDetail, Forbidden, InvalidInput
 from shared.events.dataset import DatasetCreated, DatasetDeleted
 from shared.service import ServiceRuntime
 
@@ -50,6 +51,12 @@ class DatasetService:
         self.datasets = DatasetRepository(session, tenant_id)
         self.tasks = ImportTaskRepository(session, tenant_id)
 
+    def _own_path(self, path: str | None, field: str) -> None:
+        """The platform's own ``datasets/<tenant>/`` area of the default bucket is private to each tenant."""
+        if path is not None and not path_allowed(path, self.runtime.store.default_bucket, self.tenant_id):
+            raise Forbidden(f"{field} {path} lies in another tenant's storage area", details=[
+                ErrorDetail("storage_area", "choose a path outside s3://<bucket>/datasets/<other tenant>/", field=field)])
+
     def _default_path(self, dataset_id: str, leaf: str) -> str:
         return str(self.runtime.store.uri(self.runtime.store.default_bucket, f"datasets/{self.tenant_id}/{dataset_id}/{leaf}/"))
 
@@ -58,6 +65,8 @@ class DatasetService:
             raise Conflict(f"dataset {body.dataset_name} already exists", error_code="ModelArts.4351",
                            details=[ErrorDetail("dataset_name_unique", "dataset names are unique", field="dataset_name")])
         assert body.dataset_type is not None
+        self._own_path(body.input_path, "input_path")
+        self._own_path(body.work_path, "work_path")
         ds = Dataset(name=body.dataset_name, description=body.description, dataset_type=body.dataset_type,
                      input_path="", work_path="", label_column=body.label_column,
                      with_column_header=body.with_column_header, status=1)
@@ -119,13 +128,14 @@ class DatasetService:
     async def start_import(self, ds: Dataset, body: ImportTaskCreate, *, kind: str = "import") -> ImportTask:
         if await self.tasks.running(ds.id) is not None:
             raise Conflict("an import or synchronisation of this dataset is running", error_code="ModelArts.4356")
+        self._own_path(body.import_path, "import_path")
         path = body.import_path or ds.input_path
         import_type = body.import_type or ("manifest" if path.endswith(".manifest") else "dir")
         task = ImportTask(dataset_id=ds.id, import_path=path, import_type=import_type, kind=kind,
                           import_annotations=body.import_annotations, status="QUEUED", errors=[])
         await self.tasks.add(task)
         runtime, tenant_id, task_id = self.runtime, self.tenant_id, task.id
-        tasks.start_after_commit(self.session, lambda: run_import(runtime, tenant_id, task_id), f"import-{task_id}")
+        tasks.start_after_commit(self.session, runtime, lambda: run_import(runtime, tenant_id, task_id), f"import-{task_id}")
         return task
 
     async def import_tasks(self, dataset_id: str, *, offset: int, limit: int) -> Page[ImportTask]:

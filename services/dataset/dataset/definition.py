@@ -12,6 +12,12 @@ def _routers():
     return [datasets.router, samples.router, versions.router]
 
 
+def _loops():
+    from dataset.resume import task_sweeper
+
+    return [task_sweeper]
+
+
 SERVICE = ServiceDefinition(
     name="dataset",
     title="ExeML Dataset service",
@@ -21,4 +27,5 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    background_loops=_loops,
 )

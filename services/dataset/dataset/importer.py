@@ -17,6 +17,8 @@ from dataset.config import Settings
 from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
 from dataset.manifest_import import manifest_units
 from dataset.models import Dataset, ImportTask
+from dataset.heartbeat import heartbeat
+from dataset.paths import path_allowed
 from dataset.repository import SampleRepository
 from dataset.types import KINDS, DatasetKind
 from dataset.validation import Rejected
@@ -51,7 +53,8 @@ async def run_import(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> N
     if not await claim_task(runtime, ImportTask, tenant_id, task_id, "RUNNING"):
         return
     try:
-        await _run(runtime, tenant_id, task_id)
+        async with heartbeat(runtime, ImportTask, task_id):
+            await _run(runtime, tenant_id, task_id)
     except Exception as exc:  # the task records the failure; what was stored stays stored
         log.exception("import task failed", task_id=task_id)
         await _finish(runtime, tenant_id, task_id, "FAILED", f"{type(exc).__name__}: {exc}"[:2000])
@@ -76,7 +79,10 @@ async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
         existing = await SampleRepository(session, tenant_id).source_keys(dataset.id)
     kind = KINDS[dataset.dataset_type]
     if task.import_type == "manifest":
-        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings)
+        def allowed(uri: str) -> bool:
+            return path_allowed(uri, runtime.store.default_bucket, tenant_id)
+
+        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings, allowed)
     else:
         units, errors, load = await _folder_units(runtime, task.import_path, kind, settings)
     files_done = {k.split("#", 1)[0] for k in existing}
@@ -84,10 +90,21 @@ async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
     table = TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema) if kind.is_table else None
     concurrency = 1 if kind.is_table else settings.import_concurrency
-    for start in range(0, len(todo), settings.import_batch_size):
-        batch = todo[start:start + settings.import_batch_size]
-        candidates, batch_errors = await _build(batch, kind, load, settings, table, task.import_annotations, concurrency)
+    batches = [todo[i:i + settings.import_batch_size] for i in range(0, len(todo), settings.import_batch_size)]
+
+    def build(batch: list[Unit]) -> asyncio.Task:
+        return asyncio.ensure_future(_build(batch, kind, load, settings, table, task.import_annotations, concurrency))
+
+    # Pipelined: the next batch is fetched and validated while the current one is written (tables stay
+    # sequential: each part is checked against the schema the previous ones set).
+    pending = build(batches[0]) if batches else None
+    for index, batch in enumerate(batches):
+        candidates, batch_errors = await pending
+        more = index + 1 < len(batches)
+        pending = build(batches[index + 1]) if more and not kind.is_table else None
         await _store_batch(runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table)
+        if more and pending is None:
+            pending = build(batches[index + 1])
     await _finish(runtime, tenant_id, task_id, "COMPLETED", None)
 
 
@@ -130,7 +147,9 @@ async def _build(units: list[Unit], kind: DatasetKind, load: Loader, settings: S
     return [c for cands in results for c in cands], errors
 
 
-async def _store_batch(runtime, tenant_id, task_id, dataset_id, candidates, errors, unit_count, table) -> None:
+async def _store_batch(runtime: ServiceRuntime, tenant_id: str, task_id: str, dataset_id: str,
+                       candidates: list[Candidate], errors: list[FileError], unit_count: int,
+                       table: TableContext | None) -> None:
     failed_files = {e.file for e in errors if e.rule != "voc_box_outside"}
     async with runtime.db.session() as session:
         dataset = await session.get(Dataset, dataset_id)
@@ -147,7 +166,7 @@ async def _store_batch(runtime, tenant_id, task_id, dataset_id, candidates, erro
         task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
 
 
-async def _progress(runtime, task_id, *, total: int, skipped: int, errors: list[FileError]) -> None:
+async def _progress(runtime: ServiceRuntime, task_id: str, *, total: int, skipped: int, errors: list[FileError]) -> None:
     async with runtime.db.session() as session:
         task = await session.get(ImportTask, task_id)
         task.total_count, task.skipped_count = total, skipped
@@ -162,6 +181,8 @@ def _merged(current: list[dict[str, Any]] | None, new: list[FileError], cap: int
 async def _finish(runtime: ServiceRuntime, tenant_id: str, task_id: str, status: str, error_msg: str | None) -> None:
     async with runtime.db.session() as session:
         task = await session.get(ImportTask, task_id)
+        if task is None:  # the dataset was deleted meanwhile (its tasks with it)
+            return
         dataset = await session.get(Dataset, task.dataset_id)
         task.status, task.error_msg, task.finished_at = status, error_msg, utcnow()
         if dataset is not None:

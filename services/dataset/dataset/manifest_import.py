@@ -33,22 +33,27 @@ def _annotations(line: ManifestLine, kind: DatasetKind) -> list[ImportedAnnotati
             for a in line.annotations if (name := a.name)]
 
 
-def _unit(line: ManifestLine, number: int, manifest: str, kind: DatasetKind) -> Unit:
+def _unit(line: ManifestLine, number: int, manifest: str, kind: DatasetKind, allowed) -> Unit:
     annotations = _annotations(line, kind)
     if line.is_inline_text:
         if not kind.is_text:
             raise Rejected("manifest_source", "inline content:// text only belongs in a text dataset")
         return Unit(f"line {number}", f"{manifest}#{number}", text=line.text, annotations=annotations or [])
     uri = S3Uri.parse(line.source)
+    if not allowed(str(uri)):
+        raise Rejected("storage_area", "the source lies in another tenant's storage area")
     companion = None
     if annotations is None:
         loc = next(a.annotation_loc for a in line.annotations if a.annotation_loc)
         loc_uri = S3Uri.parse(loc.replace("obs://", "s3://", 1))
+        if not allowed(str(loc_uri)):
+            raise Rejected("storage_area", "the annotation file lies in another tenant's storage area")
         companion = f"{loc_uri.bucket}/{loc_uri.key}"
     return Unit(f"{uri.bucket}/{uri.key}", str(uri), companion, annotations=annotations)
 
 
-async def manifest_units(store: ObjectStore, manifest: str, kind: DatasetKind, settings: Settings):
+async def manifest_units(store: ObjectStore, manifest: str, kind: DatasetKind, settings: Settings,
+                         allowed=lambda _uri: True):
     """Units of every line that parses; the others are reported with their line number."""
     if kind.is_table:
         return [], [FileError(manifest, "manifest_type", "tables are imported from CSV folders, not manifests")], None
@@ -59,7 +64,7 @@ async def manifest_units(store: ObjectStore, manifest: str, kind: DatasetKind, s
         if not raw.strip():
             continue
         try:
-            units.append(_unit(parse_line(raw, number), number, manifest, kind))
+            units.append(_unit(parse_line(raw, number), number, manifest, kind, allowed))
         except ManifestError as exc:
             errors.append(FileError(f"{manifest}#{number}", "manifest_line", str(exc)))
         except (Rejected, ExeMLError, ValueError, KeyError, TypeError) as exc:

@@ -51,6 +51,10 @@ class Sample(IdMixin, TenantMixin, Base):
     height: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     row_count: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     labeled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The label names again, on the row, so a page of samples is one query (sample_labels serves the filter).
+    labels: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    # Time of the labeling event last applied (events can arrive out of order; an older one never wins).
+    labels_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     usage: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     import_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

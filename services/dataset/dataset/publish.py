@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import datetime
 from typing import Any
 
+from dataset.heartbeat import heartbeat
 from dataset.importer import claim_task
 from dataset.models import Dataset, DatasetVersion, Sample
 from dataset.publish_table import freeze_table
@@ -33,7 +35,8 @@ async def run_publish(runtime: ServiceRuntime, tenant_id: str, version_id: str) 
     if not await claim_task(runtime, DatasetVersion, tenant_id, version_id, "CREATING"):
         return
     try:
-        await _publish(runtime, tenant_id, version_id)
+        async with heartbeat(runtime, DatasetVersion, version_id):
+            await _publish(runtime, tenant_id, version_id)
     except Exception as exc:  # recorded on the version; the dataset is untouched
         log.exception("publishing failed", version_id=version_id)
         async with runtime.db.session() as session:
@@ -136,9 +139,7 @@ async def _line(runtime: ServiceRuntime, kind: DatasetKind, sample: Sample, anns
     return line
 
 
-def _parse_time(value: str):
-    from datetime import datetime
-
+def _parse_time(value: str) -> datetime:
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -75,7 +76,17 @@ class SampleRepository(Repository[Sample]):
         column = _SORT.get(sort_by, Sample.created_at)
         direction = column.asc() if order == "asc" else column.desc()
         tie = Sample.id.asc() if order == "asc" else Sample.id.desc()
-        return await self.list(*flt.where(dataset_id), offset=offset, limit=limit, order_by=(direction, tie))
+        where = [Sample.tenant_id == self.tenant_id, *flt.where(dataset_id)]
+        total = await self.session.scalar(sa.select(sa.func.count()).select_from(Sample).where(*where))
+        rows = await self.session.execute(
+            sa.select(Sample).where(*where).order_by(direction, tie).offset(offset).limit(limit))
+        return Page(rows.scalars().all(), int(total or 0))
+
+    async def index_labels(self, samples: Sequence[Sample]) -> None:
+        """Add the ``sample_labels`` rows of new samples (their ``labels`` list)."""
+        rows = [{"sample_id": s.id, "name": n, "dataset_id": s.dataset_id} for s in samples for n in s.labels or []]
+        if rows:
+            await self.session.execute(sa.insert(SampleLabel), rows)
 
     async def source_keys(self, dataset_id: str) -> set[str]:
         stmt = sa.select(Sample.source_key).where(Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id)
@@ -89,37 +100,56 @@ class SampleRepository(Repository[Sample]):
         stmt = self.scoped().where(Sample.dataset_id == dataset_id).order_by(Sample.created_at, Sample.id)
         return list((await self.session.execute(stmt)).scalars())
 
-    async def labels_of(self, sample_ids: Sequence[str]) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        if not sample_ids:
-            return out
-        stmt = sa.select(SampleLabel.sample_id, SampleLabel.name).where(SampleLabel.sample_id.in_(sample_ids))
-        for sample_id, name in (await self.session.execute(stmt.order_by(SampleLabel.name))).all():
-            out.setdefault(sample_id, []).append(name)
-        return out
+    async def set_labels(self, dataset_id: str, sample_id: str, names: Sequence[str], as_of: datetime) -> bool:
+        """Make ``names`` the sample's labels unless a newer change (``as_of`` later) was applied already.
 
-    async def set_labels(self, dataset_id: str, sample_id: str, names: Sequence[str]) -> None:
+        Events may be handled concurrently and out of order; the conditional update takes the row lock first,
+        so of two racing changes the newer one wins whatever the commit order.
+        """
+        unique = sorted(dict.fromkeys(n for n in names if n))
+        newer = sa.or_(Sample.labels_changed_at.is_(None), Sample.labels_changed_at < as_of)
+        result = await self.session.execute(
+            sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id, newer)
+            .values(labeled=bool(unique), labels=unique, labels_changed_at=as_of)
+            .execution_options(synchronize_session=False))
+        if result.rowcount != 1:
+            return False
         await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.sample_id == sample_id))
-        unique = list(dict.fromkeys(n for n in names if n))
         if unique:
             await self.session.execute(sa.insert(SampleLabel), [
                 {"sample_id": sample_id, "name": n, "dataset_id": dataset_id} for n in unique])
-        await self.session.execute(
-            sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id).values(labeled=bool(unique)))
+        return True
+
+    async def _refresh_labels(self, dataset_id: str, sample_ids: Sequence[str]) -> None:
+        """Rewrite the label list on the rows of ``sample_ids`` from ``sample_labels``."""
+        if not sample_ids:
+            return
+        rows = await self.session.execute(sa.select(SampleLabel.sample_id, SampleLabel.name).where(
+            SampleLabel.dataset_id == dataset_id, SampleLabel.sample_id.in_(sample_ids)))
+        names: dict[str, list[str]] = {i: [] for i in sample_ids}
+        for sample_id, name in rows.all():
+            names[sample_id].append(name)
+        for sample_id, labels in names.items():
+            await self.session.execute(sa.update(Sample).where(Sample.id == sample_id, Sample.tenant_id == self.tenant_id)
+                                       .values(labels=sorted(labels), labeled=bool(labels)))
+
+    async def _carrying(self, dataset_id: str, name: str) -> list[str]:
+        stmt = sa.select(SampleLabel.sample_id).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == name)
+        return list((await self.session.execute(stmt)).scalars())
 
     async def rename_label(self, dataset_id: str, old: str, new: str) -> None:
+        affected = await self._carrying(dataset_id, old)
         having_new = sa.select(SampleLabel.sample_id).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == new)
         await self.session.execute(sa.delete(SampleLabel).where(
             SampleLabel.dataset_id == dataset_id, SampleLabel.name == old, SampleLabel.sample_id.in_(having_new)))
         await self.session.execute(sa.update(SampleLabel).where(
             SampleLabel.dataset_id == dataset_id, SampleLabel.name == old).values(name=new))
+        await self._refresh_labels(dataset_id, affected)
 
     async def remove_label(self, dataset_id: str, name: str) -> None:
+        affected = await self._carrying(dataset_id, name)
         await self.session.execute(sa.delete(SampleLabel).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == name))
-        still = sa.select(SampleLabel.sample_id).where(SampleLabel.dataset_id == dataset_id)
-        await self.session.execute(sa.update(Sample).where(
-            Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id, Sample.labeled.is_(True),
-            Sample.id.not_in(still)).values(labeled=False))
+        await self._refresh_labels(dataset_id, affected)
 
     async def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:

@@ -1,6 +1,14 @@
-"""Resuming the import and publish tasks a stopped process left behind."""
+"""The sweeper that resumes abandoned background tasks (running ones keep a heartbeat, see ``heartbeat``).
+
+A task row that stays ``QUEUED`` (the process that should start it died after the commit) or whose ``RUNNING``
+heartbeat stopped for ``task_stale_seconds`` (its process died) is picked up by the sweeper of any dataset
+process running background loops (the worker, or the embedded platform); the claim keeps it to one runner.
+"""
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
 
 import sqlalchemy as sa
 
@@ -11,16 +19,16 @@ from dataset.publish import run_publish
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 
-log = get_logger(__name__)
+__all__ = ["resume_pending", "task_sweeper"]
 
-__all__ = ["resume_pending"]
+log = get_logger(__name__)
 
 
 async def resume_pending(runtime: ServiceRuntime) -> int:
-    """Start a runner for every unfinished task (each claims its row, so only stale or queued ones run)."""
+    """Start a runner for every unfinished task (each claims its row, so only queued or stale ones run)."""
     try:
         return await _resume(runtime)
-    except Exception as exc:  # startup goes on; the tasks stay visible as QUEUED/RUNNING
+    except Exception as exc:  # the tasks stay visible as QUEUED/RUNNING; the next sweep tries again
         log.warning("could not resume pending dataset tasks", error=repr(exc))
         return 0
 
@@ -32,7 +40,19 @@ async def _resume(runtime: ServiceRuntime) -> int:
         versions = (await session.execute(sa.select(DatasetVersion.tenant_id, DatasetVersion.id).where(
             DatasetVersion.status.in_(("QUEUED", "CREATING"))))).all()
     for tenant_id, task_id in imports:
-        tasks.spawn(run_import(runtime, tenant_id, task_id), f"import-{task_id}")
+        tasks.spawn(runtime, run_import(runtime, tenant_id, task_id), f"import-{task_id}")
     for tenant_id, version_id in versions:
-        tasks.spawn(run_publish(runtime, tenant_id, version_id), f"publish-{version_id}")
+        tasks.spawn(runtime, run_publish(runtime, tenant_id, version_id), f"publish-{version_id}")
     return len(imports) + len(versions)
+
+
+async def task_sweeper(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Background loop: resume abandoned import and publish tasks every ``task_sweep_seconds``."""
+    interval = runtime.settings.task_sweep_seconds  # type: ignore[attr-defined]
+    try:
+        while not stop.is_set():
+            await resume_pending(runtime)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=interval)
+    finally:
+        await tasks.stop_all(runtime)

@@ -29,11 +29,11 @@ from shared.storage import S3Uri
 __all__ = ["SampleService", "sample_read"]
 
 
-def sample_read(sample: Sample, labels: list[str], dataset_id: str, url: str | None = None) -> SampleRead:
+def sample_read(sample: Sample, dataset_id: str, url: str | None = None) -> SampleRead:
     return SampleRead(
         sample_id=sample.id, sample_name=sample.name, sample_type=sample.sample_type, source=sample.source,
         text=sample.text, sample_size=sample.size, width=sample.width, height=sample.height,
-        row_count=sample.row_count, labels=labels, labeled=sample.labeled,
+        row_count=sample.row_count, labels=list(sample.labels or []), labeled=sample.labeled,
         sample_status="MANUAL_ANNOTATION" if sample.labeled else "UN_ANNOTATION", usage=sample.usage,
         create_time=sample.created_at, url=url,
         content_url=f"/v1/datasets/{dataset_id}/samples/{sample.id}/content",
@@ -87,7 +87,7 @@ class SampleService:
             ds.table_schema = table.schema
             ds.label_column = ds.label_column or (table.schema[-1]["name"] if table.schema else None)
         rows = await add_samples(self.session, self.runtime, ds, candidates, None)
-        return [sample_read(r, [a.name for a in c.annotations], ds.id) for r, c in zip(rows, candidates, strict=True)]
+        return [sample_read(r, ds.id) for r in rows]
 
     def _target(self, ds: Dataset, rel: str) -> str:
         return str(S3Uri.parse(ds.input_path).join(rel))
@@ -127,8 +127,7 @@ class SampleService:
                    order: str) -> Page[SampleRead]:
         await self.datasets.get(dataset_id)
         page = await self.samples.page(dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order)
-        labels = await self.samples.labels_of([s.id for s in page.items])
-        return Page([sample_read(s, labels.get(s.id, []), dataset_id) for s in page.items], page.total)
+        return Page([sample_read(s, dataset_id) for s in page.items], page.total)
 
     async def get(self, dataset_id: str, sample_id: str) -> Sample:
         await self.datasets.get(dataset_id)
@@ -142,8 +141,7 @@ class SampleService:
         url = None
         if sample.source.startswith("s3://"):
             url = await self.runtime.store.presigned_get_url(sample.source, expires=timedelta(hours=1))
-        labels = await self.samples.labels_of([sample.id])
-        return sample_read(sample, labels.get(sample.id, []), dataset_id, url)
+        return sample_read(sample, dataset_id, url)
 
     async def content(self, dataset_id: str, sample_id: str, thumbnail: bool) -> tuple[Any, str]:
         """The object's bytes (a stream), or a JPEG thumbnail of an image, or a text sample's text."""

@@ -17,31 +17,37 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.logging import get_logger
 
-__all__ = ["start_after_commit", "spawn", "drain"]
+__all__ = ["start_after_commit", "spawn", "stop_all"]
 
 log = get_logger(__name__)
 
-_running: set[asyncio.Task[Any]] = set()
+# The running tasks of each runtime (several runtimes share a process in tests and the embedded mode).
+_running: dict[int, set[asyncio.Task[Any]]] = {}
 
 
-def spawn(coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+def spawn(owner: object, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
     task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
-    _running.add(task)
-    task.add_done_callback(_running.discard)
+    tasks = _running.setdefault(id(owner), set())
+    tasks.add(task)
+    task.add_done_callback(tasks.discard)
     return task
 
 
-def start_after_commit(session: AsyncSession, make: Callable[[], Awaitable[Any]], name: str) -> None:
-    """Start ``make()`` as a background task once ``session``'s transaction has committed."""
+def start_after_commit(session: AsyncSession, owner: object, make: Callable[[], Awaitable[Any]], name: str) -> None:
+    """Start ``make()`` as a background task of ``owner`` once ``session``'s transaction has committed."""
     loop = asyncio.get_running_loop()
 
     def on_commit(_session: Any) -> None:
-        loop.call_soon(lambda: spawn(make(), name))
+        loop.call_soon(lambda: spawn(owner, make(), name))
 
     sa_event.listen(session.sync_session, "after_commit", on_commit, once=True)
 
 
-async def drain(timeout: float = 60.0) -> None:
-    """Wait for the background tasks running now (tests, benchmarks, shutdown)."""
-    if _running:
-        await asyncio.wait(list(_running), timeout=timeout)
+async def stop_all(owner: object, timeout: float = 5.0) -> None:
+    """Cancel ``owner``'s running tasks at shutdown: their rows stay RUNNING and are resumed once stale,
+    rather than holding database transactions open while the process goes away."""
+    tasks = list(_running.pop(id(owner), set()))
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=timeout)

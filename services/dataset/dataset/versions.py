@@ -60,7 +60,7 @@ class VersionService:
         await self.versions.add(version)
         ds.status = 6
         runtime, tenant_id, version_id = self.runtime, self.tenant_id, version.id
-        tasks.start_after_commit(self.session, lambda: run_publish(runtime, tenant_id, version_id), f"publish-{version_id}")
+        tasks.start_after_commit(self.session, runtime, lambda: run_publish(runtime, tenant_id, version_id), f"publish-{version_id}")
         return version_read(version)
 
     async def _require_samples(self, ds: Dataset) -> None:

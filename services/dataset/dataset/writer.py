@@ -25,21 +25,19 @@ async def add_samples(
     """Insert ``candidates`` as samples of ``dataset`` and announce them (with the labels found in the data)."""
     if not candidates:
         return []
-    repo = SampleRepository(session, dataset.tenant_id)
     now = utcnow()
     rows = [
         Sample(
             tenant_id=dataset.tenant_id, dataset_id=dataset.id, name=c.name[:1024], source_key=c.source_key,
             source=c.source[:1100], text=c.text, sample_type=c.sample_type, size=c.size, width=c.width,
             height=c.height, row_count=c.row_count, labeled=bool(c.annotations), import_id=import_id, created_at=now,
+            labels=sorted({a.name for a in c.annotations}),
         )
         for c in candidates
     ]
     session.add_all(rows)
     await session.flush()
-    for row, cand in zip(rows, candidates, strict=True):
-        if cand.annotations:
-            await repo.set_labels(dataset.id, row.id, [a.name for a in cand.annotations])
+    await SampleRepository(session, dataset.tenant_id).index_labels(rows)
     for start in range(0, len(rows), EVENT_CHUNK):
         chunk = list(zip(rows, candidates, strict=True))[start:start + EVENT_CHUNK]
         event = SamplesAdded(

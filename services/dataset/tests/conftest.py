@@ -1,7 +1,8 @@
 """Fixtures of the dataset tests: sample files in the seeds' layouts, a running dataset service, and a
 stand-in for the labeling service's internal annotation API.
 
-The stand-in answers ``GET /internal/datasets/{id}/annotations`` (the contract the labeling service
+Most tests run the dataset service alone with the stand-in (fast, and independent of labeling's internals);
+``test_dataset_with_labeling.py`` runs both real services together. The stand-in answers ``GET /internal/datasets/{id}/annotations`` (the contract the labeling service
 implements) from what the dataset service announced in its ``dataset.samples.added`` events, and
 "relabels" by publishing ``labeling.annotations.changed.v1`` on the real bus, as the labeling service does.
 """
@@ -136,7 +137,7 @@ class LabelingStandIn:
 
 
 class DatasetHarness:
-    def __init__(self, platform: Any, tenant_id: str = "tenant-a") -> None:
+    def __init__(self, platform: Any, tenant_id: str = "tenant-a", *, stand_in: bool = True) -> None:
         self.platform = platform
         self.runtime = platform.runtimes["dataset"]
         self.store = self.runtime.store
@@ -144,7 +145,8 @@ class DatasetHarness:
         self.client = platform.client("dataset", tenant_id=tenant_id)
         self.tenant_id = tenant_id
         self.labeling = LabelingStandIn(self.runtime)
-        self.runtime.peers.register_app("labeling", self.labeling.app)
+        if stand_in:  # else the real labeling service of the platform answers
+            self.runtime.peers.register_app("labeling", self.labeling.app)
 
     def uri(self, key: str) -> str:
         return f"s3://{self.bucket}/{key}"

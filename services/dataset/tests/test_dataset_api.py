@@ -183,3 +183,20 @@ async def test_publish_without_labels_refused(harness, files) -> None:
     ds, _ = await h.import_folder("nolabels", 0, {"a.jpg": files.image(fmt="JPEG")})
     response = await h.client.post(f"/v1/datasets/{ds['dataset_id']}/versions", json={})
     assert response.status_code == 400 and response.json()["error_code"] == "ModelArts.4711"
+
+
+async def test_other_tenants_storage_area_is_refused(harness, files) -> None:
+    h = harness
+    ds = await h.create("ownarea", 0, None)
+    other_area = h.uri("datasets/tenant-b/x/input/")
+    response = await h.client.post("/v1/datasets", json={"dataset_name": "steal", "dataset_type": 0,
+                                                         "input_path": other_area})
+    assert response.status_code == 403 and response.json()["details"][0]["rule"] == "storage_area"
+    stolen = await h.client.post(f"/v1/datasets/{ds['dataset_id']}/import-tasks", json={"import_path": other_area})
+    assert stolen.status_code == 403
+    await h.store.put(h.uri("datasets/tenant-b/x/input/a.jpg"), files.image(fmt="JPEG"))
+    await h.store.put(h.uri("m/in.manifest"), json.dumps({"source": h.uri("datasets/tenant-b/x/input/a.jpg")}).encode())
+    task = (await h.client.post(f"/v1/datasets/{ds['dataset_id']}/import-tasks",
+                                json={"import_path": h.uri("m/in.manifest")})).json()
+    task = await h.wait_task(ds["dataset_id"], task["task_id"])
+    assert [e["rule"] for e in task["errors"]] == ["storage_area"] and task["imported_sample_count"] == 0

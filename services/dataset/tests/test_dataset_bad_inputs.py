@@ -136,3 +136,22 @@ async def test_dataset_fields_validated(harness) -> None:
     assert (await c.post("/v1/datasets", json={"dataset_name": "same", "dataset_type_name": "table"})).status_code == 201
     dup = await c.post("/v1/datasets", json={"dataset_name": "same", "dataset_type": 400})
     assert dup.status_code == 409 and dup.json()["error_code"] == "ModelArts.4351"
+
+
+async def test_text_and_sound_uploads(harness, files) -> None:
+    h = harness
+    text = await h.create("txtup", 100, None)
+    ok = await h.client.post(f"/v1/datasets/{text['dataset_id']}/samples", files=[
+        ("files", ("t.txt", "好评\nbad one\n".encode(), "text/plain")),
+        ("files", ("t_result.txt", "正面\nneg\n".encode(), "text/plain"))])
+    assert ok.status_code == 201, ok.text
+    assert [(s["text"], s["labels"]) for s in ok.json()["samples"]] == [("好评", ["正面"]), ("bad one", ["neg"])]
+    gbk = await h.client.post(f"/v1/datasets/{text['dataset_id']}/samples",
+                              files=[("files", ("g.txt", "中文".encode("gbk"), "text/plain"))])
+    assert gbk.status_code == 400 and gbk.json()["details"][0] == {
+        "rule": "text_encoding", "msg": gbk.json()["details"][0]["msg"], "file": "g.txt"}
+    sound = await h.create("sndup", 200, None)
+    url = f"/v1/datasets/{sound['dataset_id']}/samples"
+    assert (await h.client.post(url, files=[("files", ("s.wav", files.wav(1.5), "audio/wav"))])).status_code == 201
+    short = await h.client.post(url, files=[("files", ("short.wav", files.wav(0.5), "audio/wav"))])
+    assert short.status_code == 400 and short.json()["details"][0]["rule"] == "audio_duration"

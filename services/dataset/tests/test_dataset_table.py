@@ -64,3 +64,32 @@ async def test_table_small_fails_check(harness, files) -> None:
     version = await h.publish(ds["dataset_id"])
     report = await h.check(ds["dataset_id"], version["version_id"])
     assert not report["passed"] and any(v["rule"] == "min_rows" and v["count"] == 40 for v in report["violations"])
+
+
+async def test_label_column_change_makes_a_regression_table(harness, files) -> None:
+    h = harness
+    ds, _ = await h.import_folder("tblreg", 400, {"t.csv": files.table_csv(120)})
+    url = f"/v1/datasets/{ds['dataset_id']}"
+    bad = await h.client.put(url, json={"label_column": "nope"})
+    assert bad.status_code == 400 and bad.json()["details"][0]["rule"] == "label_column"
+    changed = await h.client.put(url, json={"label_column": "income", "description": "incomes", "dataset_name": "tblreg2"})
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["label_column"], changed.json()["dataset_name"]) == ("income", "tblreg2")
+    assert (await h.client.put(url, json={"description": "a<b"})).status_code == 400
+    version = await h.publish(ds["dataset_id"])
+    assert version["label_column"] == "income" and version["labels"] == []
+    assert version["statistics"]["task"] == "regression" and version["train_sample_count"] == 96
+
+
+async def test_upload_csv_parts_must_share_the_schema(harness, files) -> None:
+    h = harness
+    ds = await h.create("tblup", 400, None)
+    url = f"/v1/datasets/{ds['dataset_id']}/samples"
+    first = await h.client.post(url, files=[("files", ("a.csv", files.table_csv(50), "text/csv"))])
+    assert first.status_code == 201, first.text
+    assert (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()["label_column"] == "label"
+    other = await h.client.post(url, files=[("files", ("b.csv", files.table_csv(50, timestamp=True), "text/csv"))])
+    assert other.status_code == 400 and other.json()["details"][0]["rule"] == "table_schema"
+    same = await h.client.post(url, files=[("files", ("c.csv", files.table_csv(60), "text/csv"))])
+    assert same.status_code == 201
+    assert (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()["row_count"] == 110

@@ -1,7 +1,61 @@
 """ORM tables of the inference service (schema ``inference`` on PostgreSQL)."""
 
-from shared.db import make_base
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, make_base, utcnow
 from shared.messaging import messaging_tables
 
 Base = make_base()
 messaging = messaging_tables(Base.metadata)
+
+STATUSES = ("deploying", "running", "concerning", "failed", "stopped", "stopping", "deleting")
+
+
+class RealTimeService(IdMixin, TenantMixin, TimestampMixin, Base):
+    """A real-time service: model versions with traffic weights, served by Triton.
+
+    ``config`` is what serves now (each entry names its Triton model); ``target_config`` is a change the
+    reconciler is rolling out (create, start, config update): it loads the target's models first, then
+    switches ``config`` to them and unloads the old ones, so requests never lack a loaded model.
+    """
+
+    __tablename__ = "services"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    description: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="deploying", index=True)
+    progress: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    config: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, nullable=False, default=list)
+    target_config: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    schedule_hours: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    due_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+    stop_reason: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    invocation_times: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    failed_times: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    transition_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+    # A reconciler holds a service while it works on it, so two workers never deploy it twice.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class ServiceEvent(IdMixin, TenantMixin, Base):
+    """What happened to a service (``kind`` ``event``) and its update history (``kind`` ``update``)."""
+
+    __tablename__ = "service_events"
+
+    service_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("services.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind: Mapped[str] = mapped_column(sa.String(8), nullable=False, default="event")
+    event_type: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="normal")
+    event_info: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    occur_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)

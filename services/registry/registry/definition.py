@@ -1,9 +1,18 @@
 """The registry service as the shared runtime sees it."""
 
+from fastapi import APIRouter
+
 from registry.config import Settings
 from registry.consumers import register_consumers
 from registry.models import Base, messaging
 from shared.service import ServiceDefinition
+
+
+def _routers() -> list[APIRouter]:
+    from registry.router import router
+
+    return [router]
+
 
 SERVICE = ServiceDefinition(
     name="registry",
@@ -12,5 +21,6 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    routers=_routers,
     register_consumers=register_consumers,
 )

@@ -1,0 +1,133 @@
+"""Loading, unloading and calling ExeML models on Triton (explicit model control, ``tritonclient``).
+
+One Triton model per deployed (service, generation, version): its version folder ``1/`` holds the generic
+``model.py``, the model package under ``package/`` and a copy of ``shared/packages`` under ``exeml_lib/``.
+With a local model repository (the bundled server) the files are written there and Triton is asked to load
+the model; with a remote Triton (compose) they travel in the load request itself (``files=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tritonclient.http.aio as triton_http
+from tritonclient.utils import InferenceServerException
+
+import shared.packages
+
+__all__ = ["ModelFiles", "TritonError", "TritonModels", "model_config"]
+
+MODEL_PY = Path(__file__).with_name("model.py")
+PACKAGES_DIR = Path(shared.packages.__file__).parent
+INPUT, OUTPUT = "PAYLOAD", "RESPONSE"
+
+
+class TritonError(RuntimeError):
+    """Triton refused or failed a load, unload or inference."""
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The files of one model version folder: relative path -> bytes."""
+
+    files: dict[str, bytes]
+
+    @classmethod
+    def for_package(cls, package: dict[str, bytes]) -> ModelFiles:
+        files = {"model.py": MODEL_PY.read_bytes(), "exeml_lib/shared/__init__.py": b""}
+        for source in sorted(PACKAGES_DIR.glob("*.py")):
+            files[f"exeml_lib/shared/packages/{source.name}"] = source.read_bytes()
+        files |= {f"package/{name}": data for name, data in package.items()}
+        return cls(files)
+
+
+def model_config(name: str, instance_count: int, kind: str) -> dict[str, Any]:
+    """Triton model configuration (JSON form of config.pbtxt): one BYTES in, one BYTES out."""
+    return {
+        "name": name,
+        "backend": "python",
+        "max_batch_size": 0,
+        "input": [{"name": INPUT, "data_type": "TYPE_STRING", "dims": [1]}],
+        "output": [{"name": OUTPUT, "data_type": "TYPE_STRING", "dims": [1]}],
+        "instance_group": [{"count": instance_count, "kind": kind}],
+        "version_policy": {"specific": {"versions": [1]}},
+    }
+
+
+class TritonModels:
+    """The inference service's view of one Triton server."""
+
+    def __init__(self, url: str, repository: Path | None = None, *, timeout: float = 120.0) -> None:
+        self.url = url
+        self.repository = repository
+        self._client = triton_http.InferenceServerClient(url, conn_timeout=timeout)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self._client.is_server_ready())
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return False
+
+    async def load(self, name: str, files: ModelFiles, *, instance_count: int, kind: str) -> None:
+        config = json.dumps(model_config(name, instance_count, kind))
+        try:
+            if self.repository is not None:
+                await asyncio.to_thread(self._write, name, files)
+                await self._client.load_model(name, config=config)
+            else:
+                await self._client.load_model(
+                    name, config=config, files={f"file:1/{path}": data for path, data in files.files.items()}
+                )
+        except InferenceServerException as exc:
+            raise TritonError(f"Triton could not load {name}: {exc.message()}") from exc
+
+    def _write(self, name: str, files: ModelFiles) -> None:
+        assert self.repository is not None
+        folder = self.repository / name
+        shutil.rmtree(folder, ignore_errors=True)
+        for path, data in files.files.items():
+            target = folder / "1" / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+    async def unload(self, name: str) -> None:
+        try:
+            await self._client.unload_model(name)
+        except InferenceServerException as exc:
+            if "not found" not in (exc.message() or "").lower():
+                raise TritonError(f"Triton could not unload {name}: {exc.message()}") from exc
+        if self.repository is not None:
+            await asyncio.to_thread(shutil.rmtree, self.repository / name, True)
+
+    async def is_ready(self, name: str) -> bool:
+        try:
+            return bool(await self._client.is_model_ready(name))
+        except InferenceServerException:
+            return False
+
+    async def config(self, name: str) -> dict[str, Any]:
+        return await self._client.get_model_config(name)
+
+    async def loaded_models(self) -> list[str]:
+        index = await self._client.get_model_repository_index()
+        return [m["name"] for m in index if m.get("state") == "READY"]
+
+    async def infer(self, name: str, payload: bytes) -> dict[str, Any]:
+        """The model's answer: ``{"ok": body}`` or ``{"error": {rule, msg, field}}``."""
+        tensor = triton_http.InferInput(INPUT, [1], "BYTES")
+        tensor.set_data_from_numpy(np.array([payload], dtype=np.object_), binary_data=True)
+        output = triton_http.InferRequestedOutput(OUTPUT, binary_data=True)
+        try:
+            result = await self._client.infer(name, [tensor], outputs=[output])
+        except InferenceServerException as exc:
+            raise TritonError(f"Triton inference on {name} failed: {exc.message()}") from exc
+        return json.loads(result.as_numpy(OUTPUT).reshape(-1)[0])

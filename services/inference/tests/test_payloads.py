@@ -1,0 +1,70 @@
+"""How a predict request becomes a predictor payload, for every task type (no Triton needed)."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from inference.predict import extract_payload
+from inference.routing import WeightedRouter
+from shared.service.http import install_error_handlers
+
+
+@pytest.fixture
+def client():
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/{task_type}")
+    async def echo(task_type: str, request: Request) -> JSONResponse:
+        payload, meta = await extract_payload(request, task_type, max_bytes=2048)
+        return JSONResponse({"payload": payload.decode("latin-1"), "echo": meta})
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+@pytest.mark.parametrize("task_type", ["image_classification", "object_detection"])
+async def test_image_field_images_or_file(client, task_type: str) -> None:
+    for field in ("images", "file"):
+        r = await client.post(f"/{task_type}", files={field: ("a.png", b"PNGDATA", "image/png")})
+        assert r.json()["payload"] == "PNGDATA"
+    wrong = await client.post(f"/{task_type}", files={"sound": ("a.wav", b"x", "audio/wav")})
+    assert wrong.status_code == 400 and wrong.json()["details"][0]["rule"] == "file_missing"
+    as_json = await client.post(f"/{task_type}", json={"images": "x"})
+    assert as_json.status_code == 400 and as_json.json()["details"][0]["rule"] == "content_type"
+    empty = await client.post(f"/{task_type}", files={"images": ("a.png", b"", "image/png")})
+    assert empty.json()["details"][0]["rule"] == "file_empty"
+
+
+async def test_sound_field_sound_file_or_images(client) -> None:
+    for field in ("sound", "file", "images"):
+        r = await client.post("/sound_classification", files={field: ("a.wav", b"RIFF", "audio/wav")})
+        assert r.status_code == 200 and r.json()["payload"] == "RIFF"
+
+
+async def test_text_and_table_bodies(client) -> None:
+    assert (await client.post("/text_classification", json={"text": "héllo"})).json()["payload"] == "hÃ©llo"
+    assert (await client.post("/text_classification", json={"input": "x"})).json()["payload"] == "x"
+    no_text = await client.post("/text_classification", json={"txt": "x"})
+    assert no_text.status_code == 400 and no_text.json()["details"][0]["field"] == "text"
+    rows = [{"attr_1": 1}]
+    table = await client.post("/predictive_analytics", json={"meta": {"uuid": "u"}, "data": {"req_data": rows}})
+    assert json.loads(table.json()["payload"]) == rows and table.json()["echo"] == {"meta": {"uuid": "u"}}
+    broken = await client.post("/predictive_analytics", content=b"{", headers={"content-type": "application/json"})
+    assert broken.status_code == 400 and broken.json()["details"][0]["rule"] == "json_invalid"
+    empty = await client.post("/predictive_analytics", content=b"", headers={"content-type": "application/json"})
+    assert empty.status_code == 400 and empty.json()["error_code"] == "ModelArts.4202"
+    big = await client.post("/predictive_analytics", json={"data": {"req_data": [{"a": "x" * 4000}]}})
+    assert big.status_code == 413
+
+
+def test_weighted_round_robin_is_exact_and_interleaved() -> None:
+    router = WeightedRouter()
+    picks = [router.pick("s", [("a", 70), ("b", 30)]) for _ in range(1000)]
+    assert picks.count(0) == 700 and picks.count(1) == 300
+    assert max(len(run) for run in "".join(map(str, picks)).split("1")) <= 3  # no long runs of one version
+    assert {router.pick("s", [("a", 0), ("b", 100)]) for _ in range(50)} == {1}

@@ -1,0 +1,144 @@
+"""Factories of small, genuine model packages for tests of the registry and the inference service.
+
+``table_package(seed)`` trains a tiny LightGBM classifier on generated rows (three numeric columns
+``attr_1…attr_3``, labels ``no``/``yes``) and returns the package's files in the ``shared.packages`` format
+(``predictive_analytics``, served by ``shared.packages.table:TablePredictor``). Different seeds give
+models that answer differently, so tests can tell versions apart.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from shared.messaging import OutgoingMessage
+from shared.messaging.envelope import make_envelope
+from shared.packages import write_manifest
+from shared.storage import ObjectStore, S3Uri
+
+__all__ = ["service_uses", "table_package", "image_package", "png_bytes", "tar_gz", "put_package", "publish_event", "upload_version", "TABLE_ROWS"]
+
+COLUMNS = ["attr_1", "attr_2", "attr_3"]
+TABLE_ROWS = [{"attr_1": 1.5, "attr_2": 0.2, "attr_3": -1.0}, {"attr_1": -2.0, "attr_2": -0.5, "attr_3": 0.3}]
+
+
+def table_package(seed: int = 0) -> dict[str, bytes]:
+    import lightgbm
+
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(300, 3))
+    y = (x[:, 0] + (0.5 + seed) * x[:, 1] > 0).astype(int)
+    booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed},
+                             lightgbm.Dataset(x, y), num_boost_round=10 + seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        booster.save_model(str(folder / "model.lgb.txt"))
+        write_manifest(folder, {
+            "task_type": "predictive_analytics", "problem": "classification", "labels": ["no", "yes"],
+            "artifacts": {"model": "model.lgb.txt"},
+            "input_schema": {"label_column": "class", "problem": "classification", "labels": ["no", "yes"],
+                             "columns": [{"name": c, "type": "numeric"} for c in COLUMNS]},
+            "metrics": {"accuracy": 0.9}, "engine": {"name": "lightgbm"},
+        })
+        return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+IMAGE_LABELS = ["bird", "cat", "dog"]
+
+
+def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
+    """A tiny image classifier (conv → relu → global pool → dense) as ONNX with random weights, in the
+    format of ``shared.packages.image`` (``image_classification``)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(seed)
+    weights = {
+        "conv_w": rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "conv_b": np.zeros(8, np.float32),
+        "fc_w": rng.normal(size=(8, len(IMAGE_LABELS))).astype(np.float32),
+        "fc_b": rng.normal(size=len(IMAGE_LABELS)).astype(np.float32),
+    }
+    nodes = [
+        helper.make_node("Conv", ["images", "conv_w", "conv_b"], ["conv"], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["conv"], ["relu"]),
+        helper.make_node("GlobalAveragePool", ["relu"], ["pool"]),
+        helper.make_node("Flatten", ["pool"], ["flat"]),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(IMAGE_LABELS)])],
+        [numpy_helper.from_array(v, k) for k, v in weights.items()],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        onnx.save(model, str(folder / "model.onnx"))
+        write_manifest(folder, {
+            "task_type": "image_classification", "labels": IMAGE_LABELS, "artifacts": {"model": "model.onnx"},
+            "preprocessing": {"image_size": [size, size], "resize_shorter": size, "crop": "center",
+                              "interpolation": "bilinear", "channel_order": "RGB", "layout": "NCHW",
+                              "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
+                              "input_name": "images", "output": "logits"},
+            "metrics": {"accuracy": 0.5}, "engine": {"name": "onnx"},
+        })
+        return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def png_bytes(width: int = 48, height: int = 40, seed: int = 0) -> bytes:
+    from PIL import Image
+
+    pixels = np.random.default_rng(seed).integers(0, 256, size=(height, width, 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def tar_gz(files: dict[str, bytes], top: str | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"{top}/{name}" if top else name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+async def put_package(store: ObjectStore, prefix: S3Uri, files: dict[str, bytes]) -> str:
+    """Write a package as the trainer does; returns its ``s3://`` prefix."""
+    for name, data in files.items():
+        await store.put(prefix.join(name), data)
+    return str(prefix)
+
+
+async def publish_event(transport, event, *, tenant_id: str, source: str = "/exeml/test", envelope=None):
+    """Put an event on the bus as another service's relay would (``envelope`` again: a redelivery);
+    returns the envelope."""
+    envelope = envelope or make_envelope(event, source=source, tenant_id=tenant_id)
+    await transport.publish(OutgoingMessage(routing_key=envelope.type, body=envelope.to_bytes(),
+                                            message_id=envelope.id, headers={"tenantid": tenant_id}))
+    return envelope
+
+
+async def upload_version(client, name: str, files: dict[str, bytes]) -> dict:
+    """Register a package through the registry API (``POST /v1/models``); returns the new version."""
+    response = await client.post("/v1/models", data={"model_name": name},
+                                 files={"file": ("pkg.tar.gz", tar_gz(files), "application/gzip")})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def service_uses(registry_runtime, service_id: str) -> bool | None:
+    """The registry's read model of a service (from inference events): True while it holds its versions,
+    False once stopped, None before any event. Tests wait on it instead of probing with a DELETE, which
+    would delete the version when the event has not arrived yet."""
+    from registry.models import ServiceUsage
+
+    async with registry_runtime.db.session() as session:
+        usage = await session.get(ServiceUsage, service_id)
+        return None if usage is None else usage.active

@@ -1,0 +1,105 @@
+"""End to end through the gateway only, for each of the five project types.
+
+Data in the seed's layout is put in S3 → dataset created from it → project → label (where the type has a
+labeling phase) → Next → publish → check → train (short test budget) → register 0.0.1 → deploy with auto stop →
+predict in the documented format → second round → 0.0.2 → deploy both at 80/20 → predict → stop.
+
+Runs on PostgreSQL, RabbitMQ, S3 and the Triton server bundled in .venv-triton (``distributed``), and once more in
+the embedded mode (SQLite, in-memory bus, local storage, everything in one process as ``make run`` starts it).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.testing import datagen
+
+TYPES = ["image_classification", "object_detection", "predictive_analytics", "sound_classification",
+         "text_classification"]
+
+
+def _predict_request(project_type: str) -> dict:
+    if project_type == "image_classification":
+        image = datagen.image_classification_files(per_class=1, seed=99)
+        return {"files": {"images": ("probe.png", next(v for k, v in image.items() if k.endswith(".png")), "image/png")}}
+    if project_type == "object_detection":
+        scene = datagen.detection_files(images=1, seed=99)
+        return {"files": {"images": ("probe.png", scene["scene_000.png"], "image/png")}}
+    if project_type == "sound_classification":
+        return {"files": {"sound": ("probe.wav", datagen.wav_bytes(300.0, seed=5), "audio/wav")}}
+    if project_type == "text_classification":
+        return {"json": {"text": "这个产品很好我很喜欢"}}
+    return {"json": {"data": {"req_data": [{"age": 30, "income": 52.5, "city": "north", "score": 0.3},
+                                           {"age": 70, "income": 20.0, "city": "west", "score": -1.0}]}}}
+
+
+def assert_documented_format(project_type: str, body: dict) -> None:
+    if project_type == "image_classification":
+        assert isinstance(body["predicted_label"], str)
+        assert body["scores"] and all(len(pair) == 2 for pair in body["scores"])
+    elif project_type == "object_detection":
+        assert set(body) >= {"detection_classes", "detection_boxes", "detection_scores"}
+        assert len(body["detection_classes"]) == len(body["detection_boxes"]) == len(body["detection_scores"])
+        for box in body["detection_boxes"]:
+            y_min, x_min, y_max, x_max = box
+            assert y_min <= y_max and x_min <= x_max
+    elif project_type in ("sound_classification", "text_classification"):
+        assert isinstance(body["predicted_label"], str) and 0 <= float(body["score"]) <= 1
+    else:
+        rows = body["data"]["resp_data"]
+        assert len(rows) == 2 and all("predict" in row for row in rows)
+
+
+@pytest.mark.parametrize("mode", ["distributed", "embedded"])
+@pytest.mark.parametrize("project_type", TYPES)
+async def test_project_end_to_end(project_type: str, mode: str, e2e_factory) -> None:
+    e2e = await e2e_factory(mode)
+    project = await e2e.create_project(project_type)
+    pid = project["id"]
+
+    # Round 1: label (a user relabels one sample), Next, and the services take it from there.
+    if project_type != "predictive_analytics":
+        await e2e.wait_labeled(project)
+        await e2e.relabel_one(project)
+        await e2e.ok("POST", f"/v1/projects/{pid}/workflow/next")
+    round1 = await e2e.wait_phase(pid, "deploy_service", "awaiting_input")
+    phases = {p["name"]: p for p in round1["execution"]["phases"]}
+    assert phases["register_model"]["outputs"]["model_version"] == "0.0.1"
+    metrics = phases["train"]["outputs"]["metrics"]
+    assert metrics, "training reported no metrics"
+    model_id = phases["register_model"]["outputs"]["model_id"]
+
+    await e2e.ok("POST", f"/v1/projects/{pid}/workflow/deploy",
+                 json={"schedule": {"type": "stop", "time_unit": "HOURS", "duration": 2}})
+    deployed = await e2e.wait_phase(pid, "deploy_service", "executed", timeout=180)
+    assert deployed["execution"]["status"] == "completed"
+    service_id = deployed["service_id"]
+    service = await e2e.ok("GET", f"/v1/services/{service_id}")
+    assert service["status"] == "running"
+    predicted = await e2e.ok("POST", f"/v1/infers/{service_id}", **_predict_request(project_type))
+    assert_documented_format(project_type, predicted)
+
+    # Round 2 → 0.0.2, deployed beside 0.0.1 at 80/20.
+    await e2e.ok("POST", f"/v1/projects/{pid}/executions", json={})
+    if project_type != "predictive_analytics":
+        await e2e.wait_phase(pid, "label_data", "awaiting_operation")
+        await e2e.ok("POST", f"/v1/projects/{pid}/workflow/next")
+    round2 = await e2e.wait_phase(pid, "deploy_service", "awaiting_input")
+    assert {p["name"]: p for p in round2["execution"]["phases"]}["register_model"]["outputs"]["model_version"] == "0.0.2"
+    config = [{"model_id": model_id, "model_version": "0.0.1", "weight": 80, "specification": "cpu"},
+              {"model_id": model_id, "model_version": "0.0.2", "weight": 20, "specification": "cpu"}]
+    await e2e.ok("POST", f"/v1/projects/{pid}/workflow/deploy", json={"config": config})
+    await e2e.wait_phase(pid, "deploy_service", "executed", timeout=180)
+    service = await e2e.ok("GET", f"/v1/services/{service_id}")
+    assert sorted((c["model_version"], c["weight"]) for c in service["config"]) == [("0.0.1", 80), ("0.0.2", 20)]
+    for _ in range(5):
+        assert_documented_format(project_type, await e2e.ok("POST", f"/v1/infers/{service_id}",
+                                                            **_predict_request(project_type)))
+    versions = await e2e.ok("GET", f"/v1/models/{model_id}/versions")
+    assert sorted(v["model_version"] for v in versions["items"]) == ["0.0.1", "0.0.2"]
+
+    # Stop: the service stops and a prediction is refused with a clear 4xx.
+    await e2e.ok("PUT", f"/v1/services/{service_id}", json={"status": "stopped"})
+    await e2e.wait_service(service_id, "stopped")
+    refused = await e2e.client.post(f"/v1/infers/{service_id}", **_predict_request(project_type))
+    assert 400 <= refused.status_code < 500, refused.text
