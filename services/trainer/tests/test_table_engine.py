@@ -40,6 +40,7 @@ def test_classification_package_reproduces_its_metrics(tmp_path, tables) -> None
     assert result.metrics["accuracy"] > 0.75, result.metrics
     assert len(result.metrics["confusion_matrix"]["matrix"]) == 2
     assert 1 <= len(result.candidates) <= 15 and "search" in ctx.curves
+    assert result.candidate.startswith("lightgbm-refit") and ctx.curves["final_train"], ctx.curves.keys()
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     schema = {c["name"]: c for c in manifest["input_schema"]["columns"]}
     assert schema["city"]["type"] == "categorical" and set(schema["city"]["categories"]) >= {"paris", "lyon"}

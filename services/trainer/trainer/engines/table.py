@@ -163,7 +163,7 @@ class TableEngine:
         # A stop request does not cut the refit short (it is brief); only the end of the budget does, and a
         # cut refit is worse than the trial's model, so the trial's model is kept then.
         booster = fit(space, best.params, dtrain, deval, rounds,
-                      lambda: ctx.remaining_seconds() <= ctx.packaging_margin_seconds / 2, record=record)
+                      lambda: ctx.remaining_seconds() <= ctx.packaging_margin_seconds, record=record)
         if booster.current_iteration() - init_rounds < rounds:
             ctx.log("final fit cut by the budget: the best trial's model is kept")
             return best.booster, f"lightgbm-trial-{best.number}"
