@@ -23,6 +23,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import torch  # after HF_HUB_OFFLINE is set
 
+from trainer.engines.base import DataError
+
 __all__ = [
     "EngineError",
     "check_onnx",
@@ -40,7 +42,7 @@ THREADS_ENV = "EXEML_TORCH_THREADS"
 ONNX_OPSET = 17
 
 
-class EngineError(ValueError):
+class EngineError(DataError):
     """The version or the parameters cannot give a model that follows the job's rules (too few images, no
     candidate within the max inference duration, unusable incremental version...): the message says why."""
 
