@@ -68,8 +68,8 @@ class E2E:
 
     async def wait_labeled(self, project: dict) -> None:
         async def labeled():
-            stats = await self.ok("GET", f"/v1/datasets/{project['dataset_id']}/annotations/stats")
-            return stats.get("labeled", 0) > 0 and stats.get("unlabeled", 1) == 0
+            stats = (await self.ok("GET", f"/v1/datasets/{project['dataset_id']}/annotations/stats"))["sample_stats"]
+            return stats["labeled"] > 0 and stats["unlabeled"] == 0
 
         await wait_until(labeled, timeout=60, what="imported labels")
 
@@ -79,8 +79,9 @@ class E2E:
         samples = await self.ok("GET", f"/v1/datasets/{dataset_id}/samples", params={"limit": 1})
         sample_id = samples["items"][0]["sample_id"]
         current = await self.ok("GET", f"/v1/datasets/{dataset_id}/annotations/{sample_id}")
-        await self.ok("PUT", f"/v1/datasets/{dataset_id}/annotations/{sample_id}",
-                      json={"annotations": current["annotations"]})
+        keep = ("name", "bndbox", "pose", "truncated", "occluded", "difficult")
+        body = [{k: a[k] for k in keep if a.get(k) is not None} for a in current["annotations"]]
+        await self.ok("PUT", f"/v1/datasets/{dataset_id}/annotations/{sample_id}", json={"annotations": body})
 
     async def project(self, project_id: str) -> dict:
         return await self.ok("GET", f"/v1/projects/{project_id}")
