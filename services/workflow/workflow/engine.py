@@ -51,8 +51,12 @@ class WorkflowEngine:
         return list(rows)
 
     async def phase_by_instance(self, instance_type: str, instance_id: str) -> Phase | None:
-        return await self.session.scalar(sa.select(Phase).where(
-            Phase.tenant_id == self.tenant_id, Phase.instance_type == instance_type, Phase.instance_id == instance_id))
+        """The phase that created the instance; a service outlives rounds, so the running phase comes first,
+        then the newest."""
+        return await self.session.scalar(
+            sa.select(Phase).where(Phase.tenant_id == self.tenant_id, Phase.instance_type == instance_type,
+                                   Phase.instance_id == instance_id)
+            .order_by((Phase.status == "running").desc(), Phase.created_at.desc()).limit(1))
 
     async def sibling(self, phase: Phase, name: str) -> Phase | None:
         return await self.session.scalar(
