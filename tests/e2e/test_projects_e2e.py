@@ -10,7 +10,14 @@ the embedded mode (SQLite, in-memory bus, local storage, everything in one proce
 
 from __future__ import annotations
 
+import io
+import json
+import tarfile
+from pathlib import Path
+
 import pytest
+
+from shared.packages import load_predictor
 
 from shared.testing import datagen
 
@@ -33,6 +40,37 @@ def _predict_request(project_type: str) -> dict:
                                            {"age": 70, "income": 20.0, "city": "west", "score": -1.0}]}}}
 
 
+def _payload(project_type: str, request: dict) -> bytes:
+    """What the inference service hands the predictor for this request (the reference predictor's input)."""
+    if "files" in request:
+        return next(iter(request["files"].values()))[1]
+    if project_type == "text_classification":
+        return request["json"]["text"].encode()
+    return json.dumps(request["json"]["data"]["req_data"]).encode()
+
+
+async def reference_prediction(e2e, model_id: str, version: str, project_type: str, request: dict, tmp: Path) -> dict:
+    """The exported package's own predictor on the same payload: serving must answer exactly this."""
+    response = await e2e.client.get(f"/v1/models/{model_id}/versions/{version}/export")
+    assert response.status_code == 200, response.text
+    with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:gz") as archive:
+        archive.extractall(tmp, filter="data")
+    package_dir = next(p.parent for p in tmp.rglob("manifest.json"))
+    return load_predictor(package_dir).predict(_payload(project_type, request))
+
+
+def same_answer(a, b) -> bool:
+    """Equal structure, labels and strings; numbers equal up to 1e-5 (the serving venv's numpy 1.26 may differ
+    from the tests' numpy 2 in the last bits of an FFT or a softmax)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_answer(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_answer(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
+        return abs(a - b) <= 1e-5
+    return a == b
+
+
 def assert_documented_format(project_type: str, body: dict) -> None:
     if project_type == "image_classification":
         assert isinstance(body["predicted_label"], str)
@@ -52,7 +90,7 @@ def assert_documented_format(project_type: str, body: dict) -> None:
 
 @pytest.mark.parametrize("mode", ["distributed", "embedded"])
 @pytest.mark.parametrize("project_type", TYPES)
-async def test_project_end_to_end(project_type: str, mode: str, e2e_factory) -> None:
+async def test_project_end_to_end(project_type: str, mode: str, e2e_factory, tmp_path) -> None:
     e2e = await e2e_factory(mode)
     project = await e2e.create_project(project_type)
     pid = project["id"]
@@ -76,8 +114,12 @@ async def test_project_end_to_end(project_type: str, mode: str, e2e_factory) -> 
     service_id = deployed["service_id"]
     service = await e2e.ok("GET", f"/v1/services/{service_id}")
     assert service["status"] == "running"
-    predicted = await e2e.ok("POST", f"/v1/infers/{service_id}", **_predict_request(project_type))
+    request = _predict_request(project_type)
+    predicted = await e2e.ok("POST", f"/v1/infers/{service_id}", **request)
     assert_documented_format(project_type, predicted)
+    # Through Triton the answer is exactly what the package's reference predictor gives.
+    reference = await reference_prediction(e2e, model_id, "0.0.1", project_type, request, tmp_path / "pkg")
+    assert same_answer(predicted, reference), (predicted, reference)
 
     # Round 2 → 0.0.2, deployed beside 0.0.1 at 80/20.
     await e2e.ok("POST", f"/v1/projects/{pid}/executions", json={})
