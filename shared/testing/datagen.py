@@ -155,3 +155,32 @@ def table_files(rows: int = 200, seed: int = 0, header: bool = True, regression:
         label = f"{value:.3f}" if regression else ("yes" if value > 5.2 else "no")
         out.write(f"{age},{income:.2f},{city},{score:.3f},{label}\n")
     return {"data/table.csv": out.getvalue().encode()}
+
+
+GENERATORS = {
+    "image_classification": image_classification_files,
+    "object_detection": detection_files,
+    "sound_classification": sound_files,
+    "text_classification": text_files,
+    "predictive_analytics": table_files,
+}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m shared.testing.datagen <project type> <folder>``: demo data in the seed's layout."""
+    import sys
+    from pathlib import Path
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in GENERATORS:
+        raise SystemExit(f"usage: python -m shared.testing.datagen {{{','.join(GENERATORS)}}} <folder>")
+    folder = Path(args[1])
+    for path, data in GENERATORS[args[0]]().items():
+        target = folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    print(f"wrote {len(GENERATORS[args[0]]())} files to {folder}")
+
+
+if __name__ == "__main__":
+    main()
