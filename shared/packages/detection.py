@@ -30,14 +30,14 @@ numbers rounded to 4 decimals; the three lists are aligned and sorted by decreas
 
 from __future__ import annotations
 
-import io
 import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages import PackageError, Predictor
+from shared.packages.image import ALLOWED_FORMATS, decode_image  # one decoder for every image task
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -51,42 +51,9 @@ __all__ = [
 
 # Pillow format names of the image types the seed accepts (JPG, JPEG, PNG, BMP); MPO is the multi-picture
 # JPEG many phone cameras write (still a .jpg; the first frame is used).
-ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP")
 # onnxruntime threads per session; one by default (serving scales with Triton instances, and spinning
 # thread pools collapse on shared CPUs).
 THREADS_ENV = "EXEML_ORT_THREADS"
-
-
-def decode_image(payload: bytes) -> Any:
-    """The RGB ``PIL.Image`` of JPG/PNG/BMP file bytes; anything else raises :class:`PredictionInputError`."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
-    if not payload:
-        raise PredictionInputError("image_empty", "the image file is empty", field="images")
-    try:
-        with Image.open(io.BytesIO(payload)) as probe:
-            fmt = probe.format
-            probe.verify()  # the file's structure (truncation, bad chunks) without decoding the pixels
-        if fmt not in ALLOWED_FORMATS:
-            raise PredictionInputError(
-                "image_format",
-                f"image format {fmt} is not supported; use JPG, JPEG, PNG or BMP",
-                field="images",
-            )
-        with Image.open(io.BytesIO(payload)) as image:
-            image.load()
-            image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
-    except PredictionInputError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise PredictionInputError(
-            "image_too_large", f"the image has too many pixels: {exc}", field="images"
-        ) from exc
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-        raise PredictionInputError(
-            "image_decode", f"the file is not a readable JPG, PNG or BMP image: {exc}", field="images"
-        ) from exc
 
 
 def letterbox(image: Any, spec: dict[str, Any]) -> tuple[np.ndarray, tuple[float, float]]:
