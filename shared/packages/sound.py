@@ -191,9 +191,8 @@ def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
     best = int(order[0])
     return {
         "predicted_label": labels[best],
-        # 6 decimals: the answer must not depend on the numpy build's last FFT bits (serving runs numpy 1.26).
-        "score": round(float(probabilities[best]), 6),
-        "scores": [[labels[int(i)], round(float(probabilities[int(i)]), 6)] for i in order[:TOP_K]],
+        "score": float(probabilities[best]),
+        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
     }
 
 
