@@ -30,8 +30,9 @@ DATA = {
 
 
 class E2E:
-    def __init__(self, client: httpx.AsyncClient, store: Any, bucket: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, store: Any, bucket: str, platform: Any = None) -> None:
         self.client, self.store, self.bucket = client, store, bucket
+        self.platform = platform  # the distributed setting's services (None in the embedded mode)
 
     async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.client.request(method, path, **kwargs)
@@ -124,7 +125,7 @@ async def e2e_factory(platform_factory, tmp_path, monkeypatch) -> AsyncIterator[
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=platform.apps["gateway"]),
                                    base_url="http://gateway", headers={"X-Auth-Token": ADMIN_KEY}, timeout=120)
         opened.append(client)
-        return E2E(client, platform.runtimes["dataset"].store, platform.bucket)
+        return E2E(client, platform.runtimes["dataset"].store, platform.bucket, platform)
 
     yield make
     for item in reversed(opened):
