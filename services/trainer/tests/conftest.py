@@ -72,6 +72,33 @@ WORKER_ENV = {  # short leases so that crash tests take seconds, not minutes
 }
 
 
+async def announce_version(platform, event, tenant_id: str) -> None:
+    """Publish ``dataset.version.published.v1`` through the dataset service's outbox and wait until the
+    trainer's read model knows the version."""
+    import sqlalchemy as sa
+    from trainer.models import PublishedVersion
+
+    from shared.testing.platform import wait_until
+
+    dataset = platform.runtimes["dataset"]
+    async with dataset.db.session() as session:
+        await dataset.outbox.add(session, event, tenant_id=tenant_id)
+    trainer = platform.runtimes["trainer"]
+
+    async def known() -> bool:
+        async with trainer.db.session() as session:
+            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == event.version_id)
+            return (await session.execute(stmt)).scalar_one_or_none() is not None
+
+    await wait_until(known, timeout=20, what=f"the trainer to record version {event.version_id}")
+
+
+@pytest.fixture
+def announce():
+    """``await announce(platform, event, tenant_id)``: see :func:`announce_version`."""
+    return announce_version
+
+
 async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_train: int = 400, n_eval: int = 100,
                                 dataset_id: str = "ds-table", version_id: str | None = None) -> dict:
     """Write train.csv/eval.csv and a manifest to S3, announce the version through the dataset service's
@@ -79,9 +106,6 @@ async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_trai
     from shared.context import new_id
     from shared.events.dataset import VersionPublished
     from shared.manifest import ManifestLine, dump_lines
-    from shared.testing.platform import wait_until
-    from trainer.models import PublishedVersion
-    import sqlalchemy as sa
 
     version_id = version_id or new_id()
     dataset = platform.runtimes["dataset"]
@@ -102,16 +126,7 @@ async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_trai
         sample_count=n_train + n_eval, train_count=n_train, eval_count=n_eval, labels=["no", "yes"],
         label_column="class", table_schema=SCHEMA,
     )
-    async with dataset.db.session() as session:
-        await dataset.outbox.add(session, event, tenant_id=tenant_id)
-    trainer = platform.runtimes["trainer"]
-
-    async def known() -> bool:
-        async with trainer.db.session() as session:
-            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == version_id)
-            return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-    await wait_until(known, timeout=20, what="the trainer to record the published version")
+    await announce_version(platform, event, tenant_id)
     return {"dataset_id": dataset_id, "version_id": version_id, "eval_rows": eval_rows, "train_rows": train_rows}
 
 

@@ -161,15 +161,12 @@ def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
+async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
     """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
-    import sqlalchemy as sa
-    from trainer.models import PublishedVersion
 
     from shared.events.dataset import VersionPublished
     from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
     from shared.testing.datagen import sound_files
-    from shared.testing.platform import wait_until
 
     store = platform.runtimes["dataset"].store
     files = sound_files(per_class=10, seed=4)
@@ -193,28 +190,18 @@ async def _publish_sounds(platform, tenant_id: str = "tenant-a") -> dict[str, tu
         sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
         labels=["high", "low"],
     )  # fmt: skip
-    dataset = platform.runtimes["dataset"]
-    async with dataset.db.session() as session:
-        await dataset.outbox.add(session, event, tenant_id=tenant_id)
-    trainer = platform.runtimes["trainer"]
-
-    async def known() -> bool:
-        async with trainer.db.session() as session:
-            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == "v-snd")
-            return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-    await wait_until(known, timeout=20, what="the trainer to record the sound version")
+    await announce(platform, event, tenant_id)
     return evaluation
 
 
-async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
+async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
     from shared.storage import S3Uri
     from shared.testing.platform import wait_until
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
     )
-    evaluation = await _publish_sounds(platform)
+    evaluation = await _publish_sounds(platform, announce)
     await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={

@@ -162,14 +162,11 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_texts(platform, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
+async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
     """Inline texts (``content://``) in a manifest with TRAIN/EVAL usages, the published event."""
-    import sqlalchemy as sa
-    from trainer.models import PublishedVersion
 
     from shared.events.dataset import VersionPublished
     from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
-    from shared.testing.platform import wait_until
 
     store = platform.runtimes["dataset"].store
     lines, evaluation = [], []
@@ -188,28 +185,18 @@ async def _publish_texts(platform, tenant_id: str = "tenant-a") -> list[tuple[st
         sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
         labels=["negative", "positive"],
     )  # fmt: skip
-    dataset = platform.runtimes["dataset"]
-    async with dataset.db.session() as session:
-        await dataset.outbox.add(session, event, tenant_id=tenant_id)
-    trainer = platform.runtimes["trainer"]
-
-    async def known() -> bool:
-        async with trainer.db.session() as session:
-            stmt = sa.select(PublishedVersion.id).where(PublishedVersion.version_id == "v-txt")
-            return (await session.execute(stmt)).scalar_one_or_none() is not None
-
-    await wait_until(known, timeout=20, what="the trainer to record the text version")
+    await announce(platform, event, tenant_id)
     return evaluation
 
 
-async def test_text_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
+async def test_text_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
     from shared.storage import S3Uri
     from shared.testing.platform import wait_until
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
     )
-    evaluation = await _publish_texts(platform)
+    evaluation = await _publish_texts(platform, announce)
     await workers(platform, "worker-txt")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={
