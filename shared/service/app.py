@@ -15,6 +15,7 @@ import shared
 from shared.logging import configure_logging
 from shared.service.definition import ServiceDefinition
 from shared.service.http import RequestContextMiddleware, install_error_handlers
+from shared.service.openapi import install_openapi
 from shared.service.runtime import ServiceRuntime, build_runtime
 from shared.settings import ServiceSettings
 
@@ -97,4 +98,5 @@ def create_service_app(
     app.include_router(health_router(definition.name))
     for router in (*definition.routers(), *extra_routers):
         app.include_router(router)
+    install_openapi(app)
     return app

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse
 import shared
 from shared.events import registered_contracts
 from shared.logging import get_logger
+from shared.service.openapi import SHARED_SCHEMAS, complete_openapi
 from shared.messaging.transport import EVENTS_EXCHANGE
 
 __all__ = ["asyncapi_document", "docs_router", "merge_openapi", "strip_default_docs"]
@@ -39,8 +40,12 @@ def strip_default_docs(app: FastAPI) -> None:
 
 def _prefixed(doc: dict[str, Any], prefix: str) -> dict[str, Any]:
     text = json.dumps(doc).replace('"#/components/schemas/', f'"#/components/schemas/{prefix}_')
+    for name in SHARED_SCHEMAS:  # one copy of the error body for all
+        text = text.replace(f'"#/components/schemas/{prefix}_{name}"', f'"#/components/schemas/{name}"')
     out = json.loads(text)
-    out["components"] = {"schemas": {f"{prefix}_{k}": v for k, v in out.get("components", {}).get("schemas", {}).items()}}
+    out["components"] = {"schemas": {
+        (k if k in SHARED_SCHEMAS else f"{prefix}_{k}"): v for k, v in out.get("components", {}).get("schemas", {}).items()
+    }}
     return out
 
 
@@ -111,7 +116,7 @@ def docs_router(app: FastAPI) -> APIRouter:
 
     @router.get("/openapi.json")
     async def openapi(request: Request) -> dict[str, Any]:
-        own = get_openapi(title="gateway", version=shared.__version__, routes=app.routes)
+        own = complete_openapi(get_openapi(title="gateway", version=shared.__version__, routes=app.routes))
         services: dict[str, dict[str, Any]] = {}
         for name, client in request.app.state.clients.items():
             try:
