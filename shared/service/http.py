@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from fastapi import FastAPI, Request
@@ -9,14 +10,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from fastapi.routing import iter_route_contexts
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bind_context, current_context, new_id
 from shared.errors import ErrorDetail, ExeMLError, InvalidInput, error_body
 from shared.logging import get_logger
 
-__all__ = ["RequestContextMiddleware", "install_error_handlers", "HTTP_REQUESTS", "HTTP_LATENCY"]
+__all__ = ["RequestContextMiddleware", "allowed_methods", "install_error_handlers", "HTTP_REQUESTS", "HTTP_LATENCY"]
 
 log = get_logger("exeml.http")
 
@@ -31,13 +33,45 @@ _STATUS_CODES = {400: "ModelArts.0101", 401: "ModelArts.0201", 403: "ModelArts.0
                  405: "ModelArts.0405", 409: "ModelArts.0409", 413: "ModelArts.0413", 415: "ModelArts.0415"}
 
 
+def _route_table(app: ASGIApp) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
+    """(path regex, template, methods) of every route of ``app``, included routers flattened.
+
+    FastAPI keeps included routers as one entry of ``app.routes``; ``iter_route_contexts`` yields their
+    routes with the prefixes applied. Built once per app, on its first request (all routers are in by then).
+    """
+    state = getattr(app, "state", None)
+    table = getattr(state, "_route_table", None) if state is not None else None
+    if table is None:
+        table = []
+        for context in iter_route_contexts(list(getattr(app, "routes", []))):
+            if context.path:
+                regex, template, _ = compile_path(context.path)
+                table.append((regex, template, frozenset(context.methods or ())))
+        if state is not None:
+            state._route_table = table
+    return table
+
+
 def _route_template(app: ASGIApp, scope: Scope) -> str:
     # Label metrics by route template, not raw path, so ids do not explode the series count.
-    for route in getattr(app, "routes", []):
-        match, _ = route.matches(scope)
-        if match == Match.FULL:
-            return getattr(route, "path", scope["path"])
+    path, method = scope.get("path", ""), scope.get("method")
+    for regex, template, methods in _route_table(app):
+        if regex.match(path) and (not methods or method in methods):
+            return template
     return "unmatched"
+
+
+def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
+    """Every method some route of ``app`` accepts on the request's path (Starlette's 405 names only the first).
+
+    Routes that accept the request's own method are not counted: a catch-all (the gateway's proxy) matches.
+    """
+    path, method = scope.get("path", ""), scope.get("method")
+    methods: set[str] = set()
+    for regex, _template, route_methods in _route_table(app):
+        if route_methods and method not in route_methods and regex.match(path):
+            methods |= route_methods
+    return sorted(methods)
 
 
 class RequestContextMiddleware:
@@ -99,9 +133,14 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     return JSONResponse(err.body(), status_code=400)
 
 
-async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     code = _STATUS_CODES.get(exc.status_code, f"ModelArts.0{exc.status_code}")
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        allow = allowed_methods(request.app, request.scope)
+        if allow:
+            headers["Allow"] = ", ".join(allow)
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:

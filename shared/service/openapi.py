@@ -83,9 +83,9 @@ def example_of(schema: dict[str, Any], schemas: dict[str, Any], _depth: int = 0)
         target = _resolve(schema, schemas)
         return example_of(target, schemas, _depth + 1) if target is not schema else None
     if schema.get("examples"):
-        return copy.deepcopy(schema["examples"][0])
+        return _with_nulls(copy.deepcopy(schema["examples"][0]), schema, schemas)
     if "example" in schema:
-        return copy.deepcopy(schema["example"])
+        return _with_nulls(copy.deepcopy(schema["example"]), schema, schemas)
     if "const" in schema:
         return schema["const"]
     if schema.get("enum"):
@@ -116,6 +116,26 @@ def example_of(schema: dict[str, Any], schemas: dict[str, Any], _depth: int = 0)
                 out[name] = value
         return out
     return None
+
+
+def _with_nulls(value: Any, schema: dict[str, Any], schemas: dict[str, Any], _depth: int = 0) -> Any:
+    """Put back the ``null`` values of required fields: FastAPI drops every ``None`` from the document."""
+    schema = _resolve(schema, schemas)
+    if _depth > 12:
+        return value
+    if isinstance(value, dict) and "properties" in schema:
+        for name, prop in schema["properties"].items():
+            if name in value:
+                value[name] = _with_nulls(value[name], prop, schemas, _depth + 1)
+            elif name in schema.get("required", []) and _is_nullable(prop, schemas):
+                value[name] = None
+    elif isinstance(value, list) and isinstance(schema.get("items"), dict):
+        value = [_with_nulls(item, schema["items"], schemas, _depth + 1) for item in value]
+    elif isinstance(value, dict):
+        for option in schema.get("anyOf", []):
+            if _resolve(option, schemas).get("properties"):
+                return _with_nulls(value, option, schemas, _depth + 1)
+    return value
 
 
 def _is_nullable(schema: dict[str, Any], schemas: dict[str, Any]) -> bool:

@@ -80,3 +80,19 @@ def test_internal_token_round_trip_and_tampering() -> None:
     with pytest.raises(Unauthorized) as err:
         codec.verify(expired)
     assert err.value.error_code == "ModelArts.0202"
+
+
+def test_405_names_every_method_of_the_path() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.service.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.get("/v1/things/{thing_id}")(lambda thing_id: {})
+    app.put("/v1/things/{thing_id}")(lambda thing_id: {})
+    response = TestClient(app).delete("/v1/things/t1")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, PUT"  # Starlette alone names only the first route's methods
+    assert response.json()["error_code"] == "ModelArts.0405"

@@ -19,13 +19,13 @@ import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import PrincipalDep, require_admin
@@ -158,7 +158,16 @@ class WebhookCreate(BaseModel):
     )
 
 
+_HOOK_EXAMPLE = {"id": "b41c9e2d7f3a4c5e9d8b7a6f5e4d3c2b", "url": "https://ci.example.com/exeml-hook",
+                 "event_types": ["training.job.*", "inference.service.*"], "active": True,
+                 "created_at": "2026-11-23T10:15:00Z"}
+_DELIVERY_EXAMPLE = {"id": "e8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3", "event_id": "0c1d2e3f4a5b6c7d8e9f0a1b2c3d4e5f",
+                     "event_type": "training.job.completed.v1", "status": "delivered", "attempts": 1,
+                     "response_status": 200, "last_error": None, "next_attempt_at": "2026-11-23T10:20:03Z"}
+
+
 class WebhookRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_HOOK_EXAMPLE]})
     id: str
     url: str
     event_types: list[str]
@@ -167,18 +176,30 @@ class WebhookRead(BaseModel):
 
 
 class WebhookCreated(WebhookRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [_HOOK_EXAMPLE | {"secret": "q8VtR2mZ0cYx5LwN7pKd3hFs9GjB1aEu4oTi6nMy"}]})
     secret: str = Field(description="HMAC-SHA256 key of the X-ExeML-Signature header: shown once")
 
 
+class WebhookList(BaseModel):
+    items: list[WebhookRead]
+    total: int = Field(examples=[1])
+
+
 class DeliveryRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_DELIVERY_EXAMPLE]})
     id: str
     event_id: str
     event_type: str
-    status: str
+    status: Literal["pending", "delivered", "failed"]
     attempts: int
     response_status: int | None
     last_error: str | None
     next_attempt_at: datetime
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryRead]
+    total: int = Field(examples=[1])
 
 
 class WebhookRepository(Repository[Webhook]):
@@ -236,15 +257,16 @@ def events_router() -> APIRouter:
                 Webhook(url=str(body.url), event_types=body.event_types, secret=secrets.token_urlsafe(32)))
             return WebhookCreated(**_read(hook).model_dump(), secret=hook.secret)
 
-    @router.get("/v1/webhooks", tags=["webhooks"], summary="List webhooks")
-    async def list_webhooks(principal: PrincipalDep, request: Request) -> dict[str, Any]:
+    @router.get("/v1/webhooks", tags=["webhooks"], summary="List webhooks", response_model=WebhookList)
+    async def list_webhooks(principal: PrincipalDep, request: Request) -> WebhookList:
         """The tenant's webhooks (secrets are not shown again)."""
         async with request.app.state.runtime.db.session() as session:
             page = await WebhookRepository(session, principal.tenant_id).list(limit=1000)
-            return {"items": [_read(h).model_dump(mode="json") for h in page.items], "total": page.total}
+            return WebhookList(items=[_read(h) for h in page.items], total=page.total)
 
-    @router.get("/v1/webhooks/{webhook_id}/deliveries", tags=["webhooks"], summary="Deliveries of a webhook")
-    async def list_deliveries(webhook_id: str, principal: PrincipalDep, request: Request) -> dict[str, Any]:
+    @router.get("/v1/webhooks/{webhook_id}/deliveries", tags=["webhooks"], summary="Deliveries of a webhook",
+                response_model=DeliveryList)
+    async def list_deliveries(webhook_id: str, principal: PrincipalDep, request: Request) -> DeliveryList:
         """The latest deliveries with their status, attempts and last error."""
         async with request.app.state.runtime.db.session() as session:
             await WebhookRepository(session, principal.tenant_id).get(webhook_id)
@@ -253,8 +275,8 @@ def events_router() -> APIRouter:
                 .order_by(WebhookDelivery.created_at.desc()).limit(100))).scalars().all()
             items = [DeliveryRead(id=r.id, event_id=r.event_id, event_type=r.event_type, status=r.status,
                                   attempts=r.attempts, response_status=r.response_status, last_error=r.last_error,
-                                  next_attempt_at=r.next_attempt_at).model_dump(mode="json") for r in rows]
-            return {"items": items, "total": len(items)}
+                                  next_attempt_at=r.next_attempt_at) for r in rows]
+            return DeliveryList(items=items, total=len(items))
 
     @router.delete("/v1/webhooks/{webhook_id}", status_code=204, tags=["webhooks"], summary="Delete a webhook")
     async def delete_webhook(webhook_id: str, principal: PrincipalDep, request: Request) -> None:

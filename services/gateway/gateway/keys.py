@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.config import Settings
 from gateway.models import ApiKey
@@ -27,6 +27,7 @@ from shared.db.base import utcnow
 from shared.db.engine import Database
 from shared.errors import ErrorDetail, Forbidden, InvalidInput, Unauthorized
 from shared.logging import get_logger
+from shared.service.params import Offset, limit_query
 
 __all__ = ["OPERATOR_TENANT", "authenticate", "ensure_bootstrap_key", "hash_key", "keys_router", "new_key"]
 
@@ -111,7 +112,15 @@ class ApiKeyCreate(BaseModel):
     )
 
 
+_KEY_EXAMPLE = {
+    "id": "7d1e0c5b9a2f4e3d8c6b5a4f3e2d1c0b", "name": "ci-pipeline", "tenant_id": "default", "roles": ["developer"],
+    "key_prefix": "exeml_Xk3q9Z", "created_at": "2026-11-23T10:15:00Z", "last_used_at": "2026-11-23T11:02:41Z",
+    "revoked_at": None,
+}
+
+
 class ApiKeyRead(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_KEY_EXAMPLE]})
     id: str
     name: str
     tenant_id: str
@@ -129,12 +138,14 @@ class ApiKeyRead(BaseModel):
 
 
 class ApiKeyCreated(ApiKeyRead):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        _KEY_EXAMPLE | {"last_used_at": None, "key": "exeml_Xk3q9Z0vYc1Lr7TnWb2hPa5sDe8fGj4k"}]})
     key: str = Field(description="The key itself: shown once, store it now")
 
 
 class ApiKeyList(BaseModel):
     items: list[ApiKeyRead]
-    total: int
+    total: int = Field(examples=[1])
 
 
 def keys_router() -> APIRouter:
@@ -159,7 +170,7 @@ def keys_router() -> APIRouter:
     @router.get("", response_model=ApiKeyList, summary="List the tenant's API keys (admins)")
     async def list_keys(
         principal: PrincipalDep, request: Request,
-        offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=100)] = 100,
+        offset: Offset = 0, limit: Annotated[int, limit_query(100, 100)] = 100,
     ) -> ApiKeyList:
         """Keys of the caller's tenant, newest first; the keys themselves are never shown again."""
         require_admin(principal)

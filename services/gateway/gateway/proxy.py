@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import httpx
 from fastapi import APIRouter, Request, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from gateway.config import Settings
 from gateway.keys import authenticate
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
 from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
+from shared.service.http import allowed_methods
 
 __all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
 
@@ -99,12 +101,25 @@ def _too_large(size: int, limit: int) -> PayloadTooLarge:
     )
 
 
+def _raw_path(request: Request) -> str:
+    """The path as the client encoded it: decoded ids (control characters, ``%2F``) must not be re-parsed."""
+    raw = request.scope.get("raw_path")
+    return raw.decode("ascii", "replace") if raw else request.url.path
+
+
+# OPTIONS and HEAD go to the services too: they answer 405 naming the methods the path allows.
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+
+
 def proxy_router() -> APIRouter:
     router = APIRouter()
 
-    @router.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    @router.api_route("/v1/{path:path}", methods=[*_METHODS], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
         principal = await authenticate(request)
+        own_methods = allowed_methods(request.app, request.scope)
+        if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
+            raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
         service = service_for_path(path)
         check_role(principal, request.method, path)
         body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
@@ -120,7 +135,7 @@ def proxy_router() -> APIRouter:
         }
         try:
             upstream = await clients[service].request(
-                request.method, f"/v1/{path}", params=request.query_params, headers=headers, content=body
+                request.method, _raw_path(request), params=request.query_params, headers=headers, content=body
             )
         except httpx.TransportError as exc:
             raise ServiceUnavailable(f"service {service} unreachable: {exc}", error_code="ModelArts.4203") from exc
