@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
@@ -61,17 +62,23 @@ def _route_template(app: ASGIApp, scope: Scope) -> str:
     return "unmatched"
 
 
-def allowed_methods(app: ASGIApp, scope: Scope) -> list[str]:
-    """Every method some route of ``app`` accepts on the request's path (Starlette's 405 names only the first).
+def allowed_methods(app: ASGIApp, scope: Scope, *, ignore: tuple[str, ...] = ()) -> list[str]:
+    """The methods the request's path allows, when its own method is not one of them (else ``[]``).
 
-    Routes that accept the request's own method are not counted: a catch-all (the gateway's proxy) matches.
+    Starlette's 405 names only the first route's methods; this names all of them. Only the most specific
+    templates count: ``/samples/delete`` (POST) is not also ``/samples/{sample_id}`` (GET). ``ignore``
+    leaves out templates such as the gateway's catch-all proxy.
     """
     path, method = scope.get("path", ""), scope.get("method")
-    methods: set[str] = set()
-    for regex, _template, route_methods in _route_table(app):
-        if route_methods and method not in route_methods and regex.match(path):
-            methods |= route_methods
-    return sorted(methods)
+    matching = [(template.count("{"), route_methods) for regex, template, route_methods in _route_table(app)
+                if route_methods and template not in ignore and regex.match(path)]
+    if not matching:
+        return []
+    fewest = min(params for params, _ in matching)
+    best = [route_methods for params, route_methods in matching if params == fewest]
+    if any(method in route_methods for route_methods in best):
+        return []
+    return sorted(set().union(*best))
 
 
 class RequestContextMiddleware:
@@ -143,6 +150,16 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
 
 
+async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
+    # The database refused a value (NUL byte, too long, out of range) that the API's own rules let through:
+    # the request is at fault, and each such rule belongs in the schema too; this is the safety net.
+    reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+    log.warning("value refused by the database", reason=reason)
+    err = InvalidInput(f"a value of the request cannot be stored: {reason}",
+                       details=[ErrorDetail(rule="storage_limit", msg=reason)])
+    return JSONResponse(err.body(), status_code=400)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error=repr(exc))
     msg = f"internal error (request id {current_context().request_id})"
@@ -154,4 +171,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ExeMLError, _exeml_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DataError, _data_error)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -96,3 +96,38 @@ def test_405_names_every_method_of_the_path() -> None:
     assert response.status_code == 405
     assert response.headers["allow"] == "GET, PUT"  # Starlette alone names only the first route's methods
     assert response.json()["error_code"] == "ModelArts.0405"
+
+
+def test_405_names_only_the_most_specific_template() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from shared.service.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+    app.post("/v1/things/delete")(lambda: {})
+    app.get("/v1/things/{thing_id}")(lambda thing_id: {})
+    assert TestClient(app).options("/v1/things/delete").headers["allow"] == "POST"
+    assert TestClient(app).options("/v1/things/t1").headers["allow"] == "GET"
+
+
+def test_a_value_the_database_refuses_is_a_400_naming_the_reason() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from sqlalchemy.exc import DataError
+
+    from shared.service.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/things")
+    def create() -> None:
+        raise DataError("INSERT", {}, Exception("value too long for type character varying(64)"))
+
+    response = TestClient(app).post("/v1/things")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["error_code"] == "ModelArts.0101" and body["details"][0]["rule"] == "storage_limit"
+    assert "character varying(64)" in body["error_msg"]

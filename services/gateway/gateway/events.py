@@ -25,7 +25,7 @@ import httpx
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.keys import PrincipalDep, require_admin
@@ -151,7 +151,7 @@ async def _attempt(client: httpx.AsyncClient, delivery: WebhookDelivery, hook: W
 
 
 class WebhookCreate(BaseModel):
-    url: HttpUrl = Field(examples=["https://ci.example.com/exeml-hook"])
+    url: Annotated[HttpUrl, UrlConstraints(max_length=2048)] = Field(examples=["https://ci.example.com/exeml-hook"])
     event_types: list[str] = Field(
         min_length=1, max_length=50, examples=[["training.job.*", "inference.service.*"]],
         description="Event types or glob patterns (`*` matches any part)",

@@ -17,7 +17,7 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.config import Settings
 from gateway.models import ApiKey
@@ -105,11 +105,20 @@ def require_admin(principal: Principal) -> None:
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["ci-pipeline"])
-    roles: list[Role] = Field(min_length=1, examples=[["developer"]])
+    roles: list[Role] = Field(min_length=1, max_length=3, examples=[["developer"]],
+                              json_schema_extra={"uniqueItems": True})
     tenant_id: str | None = Field(
         default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
         description="Another tenant (operator admins only); default: the caller's tenant",
     )
+
+    @field_validator("roles")
+    @classmethod
+    def _unique(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles must not repeat")
+        return roles
+
 
 
 _KEY_EXAMPLE = {

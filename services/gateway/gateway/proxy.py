@@ -109,15 +109,16 @@ def _raw_path(request: Request) -> str:
 
 # OPTIONS and HEAD go to the services too: they answer 405 naming the methods the path allows.
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
+_PROXY_PATH = "/v1/{path:path}"
 
 
 def proxy_router() -> APIRouter:
     router = APIRouter()
 
-    @router.api_route("/v1/{path:path}", methods=[*_METHODS], include_in_schema=False)
+    @router.api_route(_PROXY_PATH, methods=[*_METHODS], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
         principal = await authenticate(request)
-        own_methods = allowed_methods(request.app, request.scope)
+        own_methods = allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH,))
         if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
             raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
         service = service_for_path(path)

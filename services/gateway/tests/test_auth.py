@@ -54,6 +54,11 @@ async def test_invalid_key_requests_name_the_field(gateway) -> None:
                                          headers=gateway.with_key(gateway.admin_key))
     assert response.status_code == 400
     assert any("roles" in (d.get("field") or "") for d in response.json()["details"])
+    for roles in (["viewer", "viewer"], ["admin", "developer", "viewer", "admin"]):  # stored joined in 64 chars
+        response = await gateway.client.post("/v1/api-keys", json={"name": "x", "roles": roles},
+                                             headers=gateway.with_key(gateway.admin_key))
+        assert response.status_code == 400, roles
+        assert any("roles" in (d.get("field") or "") for d in response.json()["details"])
 
 
 async def test_operator_admin_creates_a_tenant_whose_admin_is_confined_to_it(gateway) -> None:

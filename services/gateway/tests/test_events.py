@@ -82,3 +82,11 @@ async def test_webhook_input_is_validated(gateway) -> None:
     assert response.status_code == 400
     fields = {d.get("field") for d in response.json()["details"]}
     assert {"body.url", "body.event_types"} <= fields or {"url", "event_types"} <= fields
+
+
+async def test_webhook_urls_longer_than_2048_characters_are_refused(gateway) -> None:
+    url = "https://ci.example.com/" + "a" * 2048
+    response = await gateway.client.post("/v1/webhooks", json={"url": url, "event_types": ["training.job.*"]},
+                                         headers=gateway.with_key(gateway.admin_key))
+    assert response.status_code == 400, response.text
+    assert any("url" in (d.get("field") or "") for d in response.json()["details"])
