@@ -7,7 +7,7 @@ generated requests (``EXEML_FUZZ_EXAMPLES`` per operation, default 12) with an a
 must be no 5xx, carry a documented status code and content type, and match the documented schema.
 
 A few resources are created first and their ids handed to Schemathesis, so generated requests reach
-real datasets, projects and jobs and not only 404s.
+real datasets, samples, versions, projects, models and services and not only 404s.
 """
 
 from __future__ import annotations
