@@ -7,7 +7,7 @@ generated requests (``EXEML_FUZZ_EXAMPLES`` per operation, default 12) with an a
 must be no 5xx, carry a documented status code and content type, and match the documented schema.
 
 A few resources are created first and their ids handed to Schemathesis, so generated requests reach
-real datasets, samples, versions, projects, models and services and not only 404s.
+real resources (datasets, samples, versions, jobs, projects, models, services …) and not only 404s.
 """
 
 from __future__ import annotations
@@ -71,6 +71,7 @@ def live_gateway(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) 
         "EXEML_LOG_LEVEL": "WARNING",
         "EXEML_TORCH_THREADS": "1",
         "EXEML_TRAINER_TEST_BUDGET_SECONDS": "5",
+        "EXEML_IMAGE_CANDIDATES": "test_efficientnet@32",
     } | {f"EXEML_{name.upper()}_DB_SCHEMA": schema for name, schema in schemas.items()}
     log_path = data_dir / "platform.log"
     with log_path.open("wb") as log:
@@ -109,8 +110,9 @@ def _wait_healthy(base: str, process: subprocess.Popen, log_path: Path) -> None:
 
 
 def _seed(base: str, s3_server: S3Server, bucket: str) -> dict[str, list[str]]:
-    """Real resources for the path parameters: a dataset with samples and a version, a project, a model
-    version and a service serving it. Returns parameter name -> ids."""
+    """Real resources for the path parameters: a dataset with samples, its import task and a version, a
+    training job, a project, a model version, a service serving it, a webhook and an API key.
+    Returns parameter name -> ids."""
     import boto3
 
     endpoint = s3_server.endpoint if "://" in s3_server.endpoint else f"http://{s3_server.endpoint}"
@@ -149,8 +151,18 @@ def _seed(base: str, s3_server: S3Server, bucket: str) -> dict[str, list[str]]:
     service = ok("POST", "/v1/services", json={"service_name": "seed-service", "config": [
         {"model_id": model["model_id"], "model_version": model["model_version"], "weight": 100,
          "specification": "cpu", "instance_count": 1}]})
+    tasks = ok("GET", f"/v1/datasets/{dataset_id}/import-tasks")["items"]
+    job_body = {"dataset_id": dataset_id, "dataset_version_id": version["version_id"],
+                "task_type": "image_classification", "name": "seed-job"}
+    # The trainer learns of the version from its event: retry until it knows it.
+    job = until("the trainer to accept a job", lambda: (r := api.post("/v1/training-jobs", json=job_body)).is_success
+                and r.json())
+    hook = ok("POST", "/v1/webhooks", json={"url": "https://ci.example.com/exeml-hook", "event_types": ["*"]})
+    key = ok("POST", "/v1/api-keys", json={"name": "seed-viewer", "roles": ["viewer"]})
     api.close()
     return {
+        "task_id": [t["task_id"] for t in tasks], "job_id": [job["id"]], "webhook_id": [hook["id"]],
+        "key_id": [key["id"]],
         "dataset_id": [dataset_id], "sample_id": [s["sample_id"] for s in samples],
         "version_id": [version["version_id"]], "project_id": [project["id"]],
         "model_id": [model["model_id"]], "version": [model["model_version"]], "service_id": [service["service_id"]],
