@@ -28,7 +28,12 @@ def _service(session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) 
 async def create_project(body: ProjectCreate, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
     """Create a project of one of the five types on an existing dataset of that type (`dataset_id`) or on a
     new dataset imported from `input_path`. Its first round starts at once: Label Data awaits labeling (then
-    **next**); predictive analytics starts with Publish Dataset Version."""
+    **next**); predictive analytics starts with Publish Dataset Version.
+
+    The example creates an image classification project. A table project also names the column to predict and its
+    type: `{"name": "churn", "project_type": "predictive_analytics", "input_path": "s3://exeml/churn/input/",
+    "label_column": "churned", "label_type": "discrete", "with_column_header": true}` (`label_column` and
+    `label_type` are refused for the other four types)."""
     service = _service(session, runtime, principal)
     return await service.read(await service.create(body))
 
