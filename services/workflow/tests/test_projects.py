@@ -75,12 +75,57 @@ async def test_failed_data_check_fails_the_phase_with_the_violations(projects) -
     ({"training_params": {"training_preference": "fastest"}}, "training_preference"),
     ({"dataset_id": "abc"}, "dataset_id"),
     ({"label_column": "y"}, "label_column"),
+    ({"description": "nul \x00 byte"}, "description"),
+    ({"input_path": "s3://b/in/\x01"}, "input_path"),
+    ({"tags": [""]}, "tags"),
 ])
 async def test_invalid_projects_are_refused_naming_the_field(projects, change, field) -> None:
     body = {"name": "ok", "project_type": "image_classification", "input_path": "s3://b/in/"} | change
     response = await projects.client.post("/v1/projects", json=body)
     assert response.status_code == 400, response.text
     assert any(field in (d.get("field") or "") for d in response.json()["details"]), response.json()
+
+
+async def test_ids_and_parameters_that_cannot_exist_are_refused_before_the_database(projects) -> None:
+    # Not an id we hand out (control characters, other lengths): 404, as an unknown project.
+    for project_id in ("%01%0Eb", "a%00b", "nope", "3F9C2A7E41D84C0B9D7E5A1F2B3C4D5E"):
+        for method, path in (("GET", ""), ("GET", "/executions"), ("DELETE", ""), ("POST", "/workflow/stop")):
+            response = await projects.client.request(method, f"/v1/projects/{project_id}{path}")
+            assert response.status_code == 404, (project_id, method, path, response.text)
+            assert response.json()["error_code"] == "ModelArts.7512"
+    for params in ({"offset": 10**12}, {"limit": 0}, {"status": "done"}, {"phase": "fly"}, {"project_type": "video"},
+                   {"search": "a\x00b"}):
+        response = await projects.client.get("/v1/projects", params=params)
+        assert response.status_code == 400, (params, response.text)
+    unknown = "0" * 32
+    response = await projects.client.post(f"/v1/projects/{unknown}/executions",
+                                          json={"training_params": {"max_training_duration": 5}})
+    assert response.status_code == 400 and "max_training_duration" in response.json()["details"][0]["field"]
+    response = await projects.client.post(f"/v1/projects/{unknown}/workflow/deploy",
+                                          json={"config": [{"model_id": "m", "model_version": "1", "weight": 100}]})
+    assert response.status_code == 400 and "model_version" in response.json()["details"][0]["field"]
+    response = await projects.client.put(f"/v1/projects/{unknown}", json={"description": "\x00"})
+    assert response.status_code == 400
+
+
+async def test_the_documented_create_example_is_accepted_and_rounds_follow_the_documented_shapes(projects) -> None:
+    from workflow.schemas import ExecutionRead, ProjectCreate
+
+    example = ProjectCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    input_path = await projects.upload("flowers/input", datagen.image_classification_files(per_class=5))
+    created = await projects.create(**example | {"input_path": input_path,
+                                                 "output_path": f"s3://{projects.platform.bucket}/flowers/output/"})
+    assert created["project_type"] == "image_classification" and created["label_type"] is None
+    stopped = await projects.client.post(f"/v1/projects/{created['id']}/workflow/stop")
+    assert stopped.status_code == 200 and stopped.json()["execution"]["phases"][0]["status"] == "stopped"
+    deploy = await projects.client.post(f"/v1/projects/{created['id']}/workflow/deploy", json={})
+    assert deploy.status_code == 409, deploy.text
+    again = await projects.client.post(f"/v1/projects/{created['id']}/executions",
+                                       json={"training_params": {"max_training_duration": 120}})
+    assert again.status_code == 201 and again.json()["rounds"] == 2, again.text
+    rounds = (await projects.client.get(f"/v1/projects/{created['id']}/executions")).json()
+    assert [ExecutionRead.model_validate(r).round for r in rounds] == [2, 1]
+    assert rounds[1]["status"] == "stopped" and rounds[0]["phases"][0]["status"] == "awaiting_operation"
 
 
 async def test_predictive_analytics_needs_label_column_and_type(projects) -> None:

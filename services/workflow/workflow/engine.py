@@ -9,6 +9,7 @@ the workflow has seen the training job succeed) is completed early and skipped w
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,6 +26,7 @@ from workflow.phases import phase_plan
 __all__ = ["WorkflowEngine"]
 
 log = get_logger(__name__)
+_ID = re.compile(r"[0-9a-f]{32}")
 ACTIVE = ("running", "awaiting_operation", "awaiting_input")
 
 
@@ -34,6 +36,8 @@ class WorkflowEngine:
 
     # ---- queries -------------------------------------------------------------------------------------
     async def project(self, project_id: str) -> Project:
+        if not _ID.fullmatch(project_id):  # not an id we hand out (control characters never reach PostgreSQL)
+            raise NotFound(f"project {project_id[:64]!r} does not exist", error_code="ModelArts.7512")
         row = await self.session.scalar(
             sa.select(Project).where(Project.id == project_id, Project.tenant_id == self.tenant_id))
         if row is None:

@@ -83,7 +83,8 @@ class ProjectService:
             "import_on_create": True,
         }
         if body.project_type == "predictive_analytics":
-            request |= {"label_column": body.label_column, "with_column_header": body.with_column_header}
+            request |= {"label_column": body.label_column,
+                        "with_column_header": body.with_column_header is not False}
         created = (await self.runtime.peers.request(
             "dataset", "POST", "/v1/datasets", tenant_id=self.tenant_id, json=request)).json()
         return created.get("dataset_id") or created["id"]

@@ -8,8 +8,12 @@ from fastapi import APIRouter, Query
 
 from shared.auth import PrincipalDep
 from shared.service import RuntimeDep, SessionDep
+from shared.service.params import Offset, limit_query
 from workflow.projects import ProjectService
-from workflow.schemas import DeployRequest, ExecutionRead, ProjectCreate, ProjectList, ProjectRead, ProjectUpdate, RoundCreate
+from workflow.schemas import (
+    EXECUTIONS_EXAMPLE, PLAIN_PATTERN, DeployRequest, ExecutionRead, PhaseName, ProjectCreate, ProjectList, ProjectRead,
+    ProjectStatus, ProjectType, ProjectUpdate, RoundCreate,
+)
 
 __all__ = ["router"]
 
@@ -24,7 +28,12 @@ def _service(session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) 
 async def create_project(body: ProjectCreate, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> ProjectRead:
     """Create a project of one of the five types on an existing dataset of that type (`dataset_id`) or on a
     new dataset imported from `input_path`. Its first round starts at once: Label Data awaits labeling (then
-    **next**); predictive analytics starts with Publish Dataset Version."""
+    **next**); predictive analytics starts with Publish Dataset Version.
+
+    The example creates an image classification project. A table project also names the column to predict and its
+    type: `{"name": "churn", "project_type": "predictive_analytics", "input_path": "s3://exeml/churn/input/",
+    "label_column": "churned", "label_type": "discrete", "with_column_header": true}` (`label_column` and
+    `label_type` are refused for the other four types)."""
     service = _service(session, runtime, principal)
     return await service.read(await service.create(body))
 
@@ -32,17 +41,20 @@ async def create_project(body: ProjectCreate, session: SessionDep, runtime: Runt
 @router.get("", response_model=ProjectList, summary="List projects")
 async def list_projects(
     session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    search: Annotated[str | None, Query(max_length=64, description="Part of the name")] = None,
-    project_type: str | None = None,
-    status: str | None = None,
-    phase: Annotated[str | None, Query(description="Current phase, e.g. train")] = None,
-    tag: str | None = None,
+    search: Annotated[str | None, Query(max_length=64, pattern=PLAIN_PATTERN, description="Part of the name",
+                                        examples=["flow"])] = None,
+    project_type: ProjectType | None = None,
+    status: ProjectStatus | None = None,
+    phase: Annotated[PhaseName | None, Query(description="Current phase, e.g. train")] = None,
+    tag: Annotated[str | None, Query(max_length=64, description="Projects carrying this tag", examples=["demo"])] = None,
     sort_by: Literal["name", "created_at", "updated_at", "status", "project_type"] = "created_at",
     order: Literal["asc", "desc"] = "desc",
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(20, 100)] = 20,
 ) -> ProjectList:
-    """The tenant's projects with search, filters and sorting."""
+    """The tenant's projects (without their current round: get one project for its phases), filtered by part of
+    the name, type, status, current phase or tag, sorted by name, creation or update time, status or type;
+    `total` counts all matches."""
     service = _service(session, runtime, principal)
     rows, total = await service.list(search=search, project_type=project_type, status=status, phase=phase, tag=tag,
                                      sort_by=sort_by, order=order, offset=offset, limit=limit)
@@ -73,9 +85,15 @@ async def delete_project(project_id: str, session: SessionDep, runtime: RuntimeD
     await service.delete(await service.engine.project(project_id))
 
 
-@router.get("/{project_id}/executions", response_model=list[ExecutionRead], summary="All rounds of a project")
+@router.get("/{project_id}/executions", response_model=list[ExecutionRead], summary="All rounds of a project",
+            responses={200: {"description": "The rounds, newest first",
+                             "content": {"application/json": {"example": EXECUTIONS_EXAMPLE}}}})
 async def list_executions(project_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep) -> list[ExecutionRead]:
-    """Every round (execution) with its phases, newest first."""
+    """Every round (execution) of the project, newest first, as a plain list. Each has its status (`running`,
+    `completed`, `stopped`, `abnormal`) and its phases in order, each with its status (`init`,
+    `awaiting_operation`, `awaiting_input`, `running`, `executed`, `failed`, `stopped`), start and end time,
+    duration, training progress, the instance it created (`{"type": "training_job", "id": …}`), its outputs and
+    the error of a failed phase."""
     import sqlalchemy as sa
 
     from workflow.models import Execution
@@ -94,7 +112,7 @@ async def new_round(project_id: str, body: RoundCreate, session: SessionDep, run
     parameters; refused while a phase of the current round is running."""
     service = _service(session, runtime, principal)
     project = await service.engine.project(project_id)
-    await service.engine.start_round(project, body.training_params)
+    await service.engine.start_round(project, body.training_params.model_dump(exclude_none=True))
     return await service.read(project)
 
 
