@@ -68,6 +68,13 @@ class DatasetCreate(BaseModel):
 
     _paths = field_validator("input_path", "work_path")(_s3_path)
 
+    @field_validator("dataset_type", mode="before")
+    @classmethod
+    def _code_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON false/true are not the codes 0/1
+            raise ValueError("dataset_type is a number: 0, 1, 100, 200 or 400")
+        return value
+
     @model_validator(mode="after")
     def _type_known(self) -> DatasetCreate:
         kind = kind_of(self.dataset_type, None) if self.dataset_type is not None else kind_of(None, self.dataset_type_name)

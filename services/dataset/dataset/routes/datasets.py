@@ -26,7 +26,7 @@ from shared.service.params import Offset, limit_query
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=201, response_model=DatasetRead)
+@router.post("", summary="Create a dataset", status_code=201, response_model=DatasetRead)
 async def create_dataset(body: DatasetCreate, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
     """Create a dataset of one of the five types (``dataset_type`` 0, 1, 100, 200, 400 or ``dataset_type_name``).
 
@@ -36,7 +36,7 @@ async def create_dataset(body: DatasetCreate, session: SessionDep, runtime: Runt
     return await DatasetService(session, runtime, principal.tenant_id).create(body)
 
 
-@router.get("", response_model=DatasetList)
+@router.get("", summary="List datasets", response_model=DatasetList)
 async def list_datasets(
     session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
     offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10,
@@ -50,26 +50,27 @@ async def list_datasets(
     return DatasetList(items=page.items, total=page.total)
 
 
-@router.get("/{dataset_id}", response_model=DatasetRead)
+@router.get("/{dataset_id}", summary="Get a dataset", response_model=DatasetRead)
 async def get_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
     """One dataset with its counts (samples, labeled, unlabeled; table rows) and, for tables, the schema."""
     return await DatasetService(session, runtime, principal.tenant_id).read(dataset_id)
 
 
-@router.put("/{dataset_id}", response_model=DatasetRead)
+@router.put("/{dataset_id}", summary="Update a dataset", response_model=DatasetRead)
 async def update_dataset(dataset_id: DatasetId, body: DatasetUpdate, session: SessionDep, runtime: RuntimeDep,
                          principal: WriterDep):
     """Rename a dataset, change its description or (tables) its label column."""
     return await DatasetService(session, runtime, principal.tenant_id).update(dataset_id, body)
 
 
-@router.delete("/{dataset_id}", status_code=204)
+@router.delete("/{dataset_id}", summary="Delete a dataset", status_code=204)
 async def delete_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep) -> None:
     """Delete a dataset, its samples, tasks and versions (the source objects stay in storage)."""
     await DatasetService(session, runtime, principal.tenant_id).delete(dataset_id)
 
 
-@router.post("/{dataset_id}/import-tasks", status_code=201, response_model=ImportTaskRead)
+@router.post("/{dataset_id}/import-tasks", summary="Import data into a dataset", status_code=201,
+             response_model=ImportTaskRead)
 async def create_import_task(dataset_id: DatasetId, body: ImportTaskCreate, session: SessionDep, runtime: RuntimeDep,
                              principal: WriterDep):
     """Import a folder (the seeds' layouts) or a ModelArts manifest, asynchronously.
@@ -82,7 +83,8 @@ async def create_import_task(dataset_id: DatasetId, body: ImportTaskCreate, sess
     return task_read(task)
 
 
-@router.post("/{dataset_id}/sync", status_code=201, response_model=ImportTaskRead)
+@router.post("/{dataset_id}/sync", summary="Synchronise a dataset with its input path", status_code=201,
+             response_model=ImportTaskRead)
 async def sync_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
     """Pick up the files that appeared under the input path since the last import (no duplicates)."""
     service = DatasetService(session, runtime, principal.tenant_id)
@@ -90,7 +92,7 @@ async def sync_dataset(dataset_id: DatasetId, session: SessionDep, runtime: Runt
     return task_read(task)
 
 
-@router.get("/{dataset_id}/import-tasks", response_model=ImportTaskList)
+@router.get("/{dataset_id}/import-tasks", summary="List import tasks", response_model=ImportTaskList)
 async def list_import_tasks(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
                             offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10) -> ImportTaskList:
     """The dataset's import and synchronisation tasks, newest first."""
@@ -98,7 +100,8 @@ async def list_import_tasks(dataset_id: DatasetId, session: SessionDep, runtime:
     return ImportTaskList(items=[task_read(t) for t in page.items], total=page.total)
 
 
-@router.get("/{dataset_id}/import-tasks/{task_id}", response_model=ImportTaskRead)
+@router.get("/{dataset_id}/import-tasks/{task_id}", summary="Get an import task",
+             response_model=ImportTaskRead)
 async def get_import_task(dataset_id: DatasetId, task_id: TaskId, session: SessionDep, runtime: RuntimeDep,
                           principal: PrincipalDep):
     """Status and progress of one import task: counts and the per-file errors."""

@@ -36,7 +36,7 @@ _CONTENT_TYPES = {
 }
 
 
-@router.post("", status_code=201, response_model=UploadResult,
+@router.post("", summary="Upload samples", status_code=201, response_model=UploadResult,
              openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": _UPLOAD_CURL}]})
 async def upload_samples(dataset_id: DatasetId, request: Request, session: SessionDep, runtime: RuntimeDep,
                          principal: WriterDep,
@@ -58,7 +58,7 @@ async def upload_samples(dataset_id: DatasetId, request: Request, session: Sessi
         {"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples])
 
 
-@router.get("", response_model=SampleList)
+@router.get("", summary="List samples", response_model=SampleList)
 async def list_samples(
     dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
     offset: Offset = 0, limit: Annotated[int, limit_query(10, 1000)] = 10,
@@ -80,7 +80,7 @@ async def list_samples(
     return SampleList(items=page.items, total=page.total)
 
 
-@router.post("/delete", response_model=SampleDeleteResult)
+@router.post("/delete", summary="Delete samples", response_model=SampleDeleteResult)
 async def delete_samples(dataset_id: DatasetId, body: SampleDelete, session: SessionDep, runtime: RuntimeDep,
                          principal: WriterDep) -> SampleDeleteResult:
     """Delete samples by id (``{"samples": [...], "delete_source": false}``); with ``delete_source`` the
@@ -89,15 +89,15 @@ async def delete_samples(dataset_id: DatasetId, body: SampleDelete, session: Ses
     return SampleDeleteResult.model_validate(result)
 
 
-@router.get("/{sample_id}", response_model=SampleRead)
+@router.get("/{sample_id}", summary="Get a sample", response_model=SampleRead)
 async def get_sample(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
     """One sample with a presigned ``url`` (valid one hour) and a ``content_url`` on this API."""
     return await SampleService(session, runtime, principal.tenant_id).detail(dataset_id, sample_id)
 
 
-@router.get("/{sample_id}/content", response_class=Response, responses={200: {
-    "description": "The sample's bytes in its own media type (a text sample's line as text/plain)",
-    "content": _CONTENT_TYPES}})
+@router.get("/{sample_id}/content", summary="Download a sample's content", response_class=Response,
+             responses={200: {"description": "The sample's bytes in its own media type (a text sample's line as "
+                                             "text/plain)", "content": _CONTENT_TYPES}})
 async def get_sample_content(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep,
                              principal: PrincipalDep,
                              thumbnail: bool = Query(False, description="Images: a JPEG at most 200 px wide")) -> Response:

@@ -16,7 +16,7 @@ from shared.service.params import Offset, limit_query
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/versions", tags=["versions"])
 
 
-@router.post("", status_code=201, response_model=VersionRead)
+@router.post("", summary="Publish a dataset version", status_code=201, response_model=VersionRead)
 async def publish_version(dataset_id: DatasetId, body: VersionCreate, session: SessionDep, runtime: RuntimeDep,
                           principal: WriterDep):
     """Publish a version (asynchronous): labeled samples and their annotations frozen into a manifest with a
@@ -25,7 +25,7 @@ async def publish_version(dataset_id: DatasetId, body: VersionCreate, session: S
     return await VersionService(session, runtime, principal.tenant_id).publish(dataset_id, body)
 
 
-@router.get("", response_model=VersionList)
+@router.get("", summary="List dataset versions", response_model=VersionList)
 async def list_versions(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
                         offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10) -> VersionList:
     """The dataset's versions, newest first."""
@@ -33,21 +33,21 @@ async def list_versions(dataset_id: DatasetId, session: SessionDep, runtime: Run
     return VersionList(items=page.items, total=page.total)
 
 
-@router.get("/{version_id}", response_model=VersionRead)
+@router.get("/{version_id}", summary="Get a dataset version", response_model=VersionRead)
 async def get_version(dataset_id: DatasetId, version_id: VersionId, session: SessionDep, runtime: RuntimeDep,
                       principal: PrincipalDep):
     """One version: status, manifest path, counts per usage and label, the last check report."""
     return version_read(await VersionService(session, runtime, principal.tenant_id).get(dataset_id, version_id))
 
 
-@router.delete("/{version_id}", status_code=204)
+@router.delete("/{version_id}", summary="Delete a dataset version", status_code=204)
 async def delete_version(dataset_id: DatasetId, version_id: VersionId, session: SessionDep, runtime: RuntimeDep,
                          principal: WriterDep) -> None:
     """Delete a version and its frozen files."""
     await VersionService(session, runtime, principal.tenant_id).delete(dataset_id, version_id)
 
 
-@router.post("/{version_id}/check", response_model=CheckReport)
+@router.post("/{version_id}/check", summary="Check a dataset version", response_model=CheckReport)
 async def check_version(dataset_id: DatasetId, version_id: VersionId, session: SessionDep, runtime: RuntimeDep,
                         principal: WriterDep):
     """Check the version against the rules of its type; the report (violations with counts, ``passed``) is
