@@ -287,6 +287,9 @@ class SampleDeleteResult(BaseModel):
     results: list[SampleDeleteItem]
 
 
+_Ratio = Annotated[str, Field(pattern=_RATIO.pattern)] | Annotated[float, Field(ge=0, le=1)]
+
+
 class VersionCreate(BaseModel):
     """Publish a version; every field has a default (V001, V002…, ratio 0.8)."""
 
@@ -295,7 +298,8 @@ class VersionCreate(BaseModel):
 
     version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
     description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN)
-    train_evaluate_sample_ratio: str | float = Field(default="0.8", description="0–1 with 1 to 5 decimals")
+    train_evaluate_sample_ratio: _Ratio = Field(
+        default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)")
 
     @field_validator("train_evaluate_sample_ratio")
     @classmethod
