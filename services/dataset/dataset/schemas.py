@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
@@ -14,15 +14,23 @@ from shared.storage import S3Uri
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
 _VERSION_NAME = r"^[A-Za-z0-9_-]{1,32}$"
-_FORBIDDEN_DESC = set("^!<>=&\"'")
+# Descriptions: no ^ ! < > = & " ' (ModelArts) and no control characters.
+DESCRIPTION_PATTERN = r"^[^\x00-\x1f\x7f^!<>=&\"']*$"
+# Free text stored as is (a column name, a search): no control characters.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+# Resource ids: 32 hex characters here; ModelArts' ids are letters and digits.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _RATIO = re.compile(r"^(0(\.\d{1,5})?|1(\.0{1,5})?)$")
 
-
-def _description(value: str) -> str:
-    bad = sorted(set(value) & _FORBIDDEN_DESC)
-    if bad:
-        raise ValueError(f"description must not contain {' '.join(bad)}")
-    return value
+DatasetTypeCode = Literal[0, 1, 100, 200, 400]
+DatasetTypeName = Literal["image_classification", "object_detection", "text_classification", "sound_classification",
+                          "table"]
+_TIME = "2026-11-23T10:15:00Z"
+_DATASET_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
+_TASK_ID = "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d"
+_VERSION_ID = "5e7a9c1b3d2f4e6a8b0c1d2e3f4a5b6c"
+_SAMPLE_ID = "c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f"
+_SAMPLE_ID_2 = "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d"
 
 
 def _s3_path(value: str | None) -> str | None:
@@ -33,19 +41,39 @@ def _s3_path(value: str | None) -> str | None:
 
 
 class DatasetCreate(BaseModel):
-    dataset_name: str = Field(pattern=_NAME)
-    dataset_type: int | None = Field(default=None, description="ModelArts code: 0, 1, 100, 200 or 400")
-    dataset_type_name: str | None = Field(default=None, description="Readable type, e.g. 'object_detection'")
-    description: str = Field(default="", max_length=256)
-    input_path: str | None = Field(default=None, description="s3:// prefix the data comes from")
-    work_path: str | None = Field(default=None, description="s3:// prefix published versions are written to")
-    label_column: str | None = Field(default=None, max_length=256, description="Tables: the label column (default: last)")
+    """A new dataset: a name and a type (``dataset_type`` or ``dataset_type_name``); paths default to the
+    platform's own storage area."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "dataset_name": "flowers", "dataset_type": 0, "description": "Five kinds of flowers",
+        "input_path": "s3://exeml/flowers/input/", "work_path": "s3://exeml/flowers/output/",
+        "import_on_create": True, "import_annotations": True,
+    }]})
+
+    dataset_name: str = Field(pattern=_NAME, description="1–100 letters, digits, '-', '_'; unique in the tenant")
+    dataset_type: DatasetTypeCode | None = Field(
+        default=None, description="ModelArts code: 0 image classification, 1 object detection, 100 text "
+                                  "classification, 200 sound classification, 400 table")
+    dataset_type_name: DatasetTypeName | None = Field(default=None, description="Readable type (instead of the code)")
+    description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN,
+                             description="At most 256 characters, none of ^ ! < > = & \" '")
+    input_path: str | None = Field(default=None, max_length=1000, description="s3:// prefix the data comes from")
+    work_path: str | None = Field(default=None, max_length=1000,
+                                  description="s3:// prefix published versions are written to")
+    label_column: str | None = Field(default=None, max_length=256, pattern=TEXT_PATTERN,
+                                     description="Tables: the label column (default: last)")
     with_column_header: bool = Field(default=True, description="Tables: the CSV files start with a header line")
     import_on_create: bool = Field(default=True, description="Start importing the input path at once")
-    import_annotations: bool = True
+    import_annotations: bool = Field(default=True, description="Import the annotations found next to the files")
 
-    _desc = field_validator("description")(_description)
     _paths = field_validator("input_path", "work_path")(_s3_path)
+
+    @field_validator("dataset_type", mode="before")
+    @classmethod
+    def _code_not_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # JSON false/true are not the codes 0/1
+            raise ValueError("dataset_type is a number: 0, 1, 100, 200 or 400")
+        return value
 
     @model_validator(mode="after")
     def _type_known(self) -> DatasetCreate:
@@ -62,63 +90,135 @@ class DatasetCreate(BaseModel):
 
 
 class DatasetUpdate(BaseModel):
-    dataset_name: str | None = Field(default=None, pattern=_NAME)
-    description: str | None = Field(default=None, max_length=256)
-    label_column: str | None = Field(default=None, max_length=256)
+    """The fields to change; the others stay."""
 
-    _desc = field_validator("description")(lambda v: v if v is None else _description(v))
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"dataset_name": "flowers-2026", "description": "Five kinds of flowers, relabeled"}]})
+
+    dataset_name: str | None = Field(default=None, pattern=_NAME)
+    description: str | None = Field(default=None, max_length=256, pattern=DESCRIPTION_PATTERN)
+    label_column: str | None = Field(default=None, max_length=256, pattern=TEXT_PATTERN,
+                                     description="Tables: the label column")
+
+
+class TableColumn(BaseModel):
+    name: str = Field(examples=["income"])
+    type: Literal["int", "float", "string", "bool"] = Field(examples=["float"])
+    timestamp: bool = Field(default=False, description="The column holds dates or times")
+
+
+_DATASET_EXAMPLE: dict[str, Any] = {
+    "dataset_id": _DATASET_ID, "dataset_name": "flowers", "dataset_type": 0,
+    "dataset_type_name": "image_classification", "description": "Five kinds of flowers",
+    "input_path": "s3://exeml/flowers/input/", "work_path": "s3://exeml/flowers/output/", "label_column": None,
+    "with_column_header": True, "table_schema": None, "status": 1, "sample_count": 120,
+    "labeled_sample_count": 100, "unlabeled_sample_count": 20, "row_count": None,
+    "create_time": _TIME, "update_time": "2026-11-23T10:20:00Z", "import_task_id": None,
+}
 
 
 class DatasetRead(BaseModel):
+    """A dataset with its counts (ModelArts field names)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_DATASET_EXAMPLE]})
+
     dataset_id: str
     dataset_name: str
-    dataset_type: int
-    dataset_type_name: str
+    dataset_type: DatasetTypeCode
+    dataset_type_name: DatasetTypeName
     description: str
     input_path: str
     work_path: str
-    label_column: str | None
+    label_column: str | None = None
     with_column_header: bool
-    table_schema: list[dict[str, Any]] | None
-    status: int
+    table_schema: list[TableColumn] | None = Field(default=None, description="Tables: the columns, in order")
+    status: int = Field(description="ModelArts status: 1 normal, 6 publishing a version, 8 importing")
     sample_count: int = 0
     labeled_sample_count: int = 0
     unlabeled_sample_count: int = 0
-    row_count: int | None = None
+    row_count: int | None = Field(default=None, description="Tables: the number of rows")
     create_time: datetime
     update_time: datetime
-    import_task_id: str | None = None
+    import_task_id: str | None = Field(default=None, description="Create: the import task started at once")
+
+
+class DatasetList(BaseModel):
+    items: list[DatasetRead]
+    total: int = Field(description="Datasets matching the filters", examples=[1])
 
 
 class ImportTaskCreate(BaseModel):
-    import_path: str | None = Field(default=None, description="s3:// folder or .manifest file (default: input path)")
+    """Where to import from; everything defaults (the dataset's input path, by its ending)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"import_path": "s3://exeml/flowers/more/", "import_type": "dir", "import_annotations": True}]})
+
+    import_path: str | None = Field(default=None, max_length=1000,
+                                    description="s3:// folder or .manifest file (default: input path)")
     import_type: Literal["dir", "manifest"] | None = Field(default=None, description="Default: by the path's ending")
     import_annotations: bool = True
 
     _path = field_validator("import_path")(_s3_path)
 
 
+class ImportFileError(BaseModel):
+    file: str = Field(examples=["daisy/broken.jpg"])
+    rule: str = Field(examples=["image_decode"])
+    msg: str = Field(examples=["not a readable JPG/PNG/BMP image: cannot identify image file"])
+
+
 class ImportTaskRead(BaseModel):
+    """An import or synchronisation task: status, counts and the per-file errors."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "task_id": _TASK_ID, "dataset_id": _DATASET_ID, "import_path": "s3://exeml/flowers/input/",
+        "import_type": "dir", "kind": "import", "status": "COMPLETED", "total_sample_count": 121,
+        "processed_sample_count": 121, "imported_sample_count": 120, "skipped_sample_count": 0,
+        "failed_sample_count": 1, "annotated_sample_count": 100,
+        "errors": [{"file": "daisy/broken.jpg", "rule": "image_decode",
+                    "msg": "not a readable JPG/PNG/BMP image: cannot identify image file"}],
+        "error_msg": None, "create_time": _TIME, "started_at": "2026-11-23T10:15:01Z",
+        "finished_at": "2026-11-23T10:15:09Z",
+    }]})
+
     task_id: str
     dataset_id: str
     import_path: str
-    import_type: str
-    kind: str
-    status: str
+    import_type: Literal["dir", "manifest"]
+    kind: Literal["import", "sync"]
+    status: Literal["QUEUED", "RUNNING", "COMPLETED", "FAILED"]
     total_sample_count: int
     processed_sample_count: int
     imported_sample_count: int
-    skipped_sample_count: int
+    skipped_sample_count: int = Field(description="Already imported")
     failed_sample_count: int
     annotated_sample_count: int
-    errors: list[dict[str, Any]]
-    error_msg: str | None
+    errors: list[ImportFileError] = Field(description="Per-file errors (the first ones)")
+    error_msg: str | None = Field(default=None, description="Why the whole task failed")
     create_time: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ImportTaskList(BaseModel):
+    items: list[ImportTaskRead]
+    total: int = Field(examples=[1])
+
+
+_SAMPLE_EXAMPLE: dict[str, Any] = {
+    "sample_id": _SAMPLE_ID, "sample_name": "daisy/daisy_001.jpg", "sample_type": 0,
+    "source": "s3://exeml/flowers/input/daisy/daisy_001.jpg", "text": None, "sample_size": 48213,
+    "width": 500, "height": 375, "row_count": None, "labels": ["daisy"], "labeled": True,
+    "sample_status": "MANUAL_ANNOTATION", "usage": None, "create_time": _TIME, "url": None,
+    "content_url": f"/v1/datasets/{_DATASET_ID}/samples/{_SAMPLE_ID}/content",
+}
 
 
 class SampleRead(BaseModel):
+    """A sample: its file (or text line), size, labels and state."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SAMPLE_EXAMPLE]})
+
     sample_id: str
     sample_name: str
     sample_type: int
@@ -131,23 +231,75 @@ class SampleRead(BaseModel):
     labels: list[str]
     labeled: bool
     sample_status: Literal["MANUAL_ANNOTATION", "UN_ANNOTATION"]
-    usage: str | None
+    usage: str | None = Field(default=None, description="TRAIN or EVAL once a published version used it")
     create_time: datetime
     url: str | None = Field(default=None, description="Presigned GET URL of the object (detail only)")
     content_url: str | None = Field(default=None, description="API path streaming the object")
 
 
+class SampleList(BaseModel):
+    items: list[SampleRead]
+    total: int = Field(description="Samples matching the filters", examples=[1])
+
+
+class UploadFileResult(BaseModel):
+    success: bool = Field(examples=[True])
+    name: str = Field(description="The sample's name", examples=["daisy/daisy_001.jpg"])
+    info: str = Field(description="The new sample's id", examples=[_SAMPLE_ID])
+
+
+class UploadResult(BaseModel):
+    """Every file was stored: the new samples, and per file (ModelArts style) its sample id."""
+
+    success: bool = Field(examples=[True])
+    samples: list[SampleRead]
+    results: list[UploadFileResult]
+
+
 class SampleDelete(BaseModel):
-    samples: list[str] = Field(min_length=1, max_length=10000)
+    """The samples to delete; ``delete_source`` removes their objects from storage too."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"samples": [_SAMPLE_ID, _SAMPLE_ID_2], "delete_source": False}]})
+
+    samples: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=10000)
     delete_source: bool = False
 
 
-class VersionCreate(BaseModel):
-    version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
-    description: str = Field(default="", max_length=256)
-    train_evaluate_sample_ratio: str | float = Field(default="0.8", description="0–1 with 1 to 5 decimals")
+class SampleDeleteItem(BaseModel):
+    sample_id: str
+    success: bool
+    error_code: str | None = Field(default=None, description="Why this sample was not deleted")
+    error_msg: str | None = None
 
-    _desc = field_validator("description")(_description)
+
+class SampleDeleteResult(BaseModel):
+    """Per sample whether it was deleted (ModelArts.4420: no such sample)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "success": False, "deleted": 1, "results": [
+            {"sample_id": _SAMPLE_ID, "success": True},
+            {"sample_id": _SAMPLE_ID_2, "success": False, "error_code": "ModelArts.4420",
+             "error_msg": "sample does not exist"}]}]})
+
+    success: bool = Field(description="Every listed sample was deleted")
+    deleted: int
+    results: list[SampleDeleteItem]
+
+
+_Ratio = Annotated[str, Field(pattern=_RATIO.pattern)] | Annotated[float, Field(ge=0, le=1)]
+
+
+class VersionCreate(BaseModel):
+    """Publish a version; every field has a default (V001, V002…, ratio 0.8)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"version_name": "V001", "description": "First training round", "train_evaluate_sample_ratio": "0.8"}]})
+
+    version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
+    description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN)
+    train_evaluate_sample_ratio: _Ratio = Field(
+        default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)")
 
     @field_validator("train_evaluate_sample_ratio")
     @classmethod
@@ -160,28 +312,61 @@ class VersionCreate(BaseModel):
         return text
 
 
-class VersionRead(BaseModel):
-    version_id: str
-    version_name: str
-    dataset_id: str
-    description: str
-    status: str
-    train_evaluate_sample_ratio: str
-    manifest_path: str | None
-    total_sample_count: int
-    train_sample_count: int
-    eval_sample_count: int
-    labels: list[str]
-    statistics: dict[str, Any]
-    table_schema: list[dict[str, Any]] | None
-    label_column: str | None
-    error_msg: str | None
-    check_result: dict[str, Any] | None
-    create_time: datetime
+_CHECK_EXAMPLE: dict[str, Any] = {
+    "version_id": _VERSION_ID, "passed": True, "checked_at": "2026-11-23T10:30:00Z", "violations": [
+        {"rule": "few_samples_per_class", "level": "warning",
+         "msg": "label tulip has 15 samples; 20 or more give better models", "count": 15, "label": "tulip", "column": None}],
+}
 
 
 class CheckReport(BaseModel):
+    """The version checked against the rules of its type: ``passed`` unless a violation is an error."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_CHECK_EXAMPLE]})
+
     version_id: str
     passed: bool
     violations: list[CheckViolation]
     checked_at: datetime
+
+
+class VersionRead(BaseModel):
+    """A published (or publishing) version: status, manifest, counts per usage and label."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "version_id": _VERSION_ID, "version_name": "V001", "dataset_id": _DATASET_ID,
+        "description": "First training round", "status": "NORMAL", "train_evaluate_sample_ratio": "0.8",
+        "manifest_path": "s3://exeml/flowers/output/V001/V001.manifest", "total_sample_count": 100,
+        "train_sample_count": 80, "eval_sample_count": 20, "labels": ["daisy", "rose", "tulip"],
+        "statistics": {
+            "labels": {"daisy": {"sample_count": 45, "object_count": 45, "train": 36, "eval": 9},
+                       "rose": {"sample_count": 40, "object_count": 40, "train": 32, "eval": 8},
+                       "tulip": {"sample_count": 15, "object_count": 15, "train": 12, "eval": 3}},
+            "usage": {"TRAIN": 80, "EVAL": 20}, "total_sample_count": 100, "unlabeled_count": 20,
+            "multi_label_count": 0, "label_type": "single"},
+        "table_schema": None, "label_column": None, "error_msg": None, "check_result": _CHECK_EXAMPLE,
+        "create_time": _TIME,
+    }]})
+
+    version_id: str
+    version_name: str
+    dataset_id: str
+    description: str
+    status: Literal["QUEUED", "CREATING", "NORMAL", "FAILED"] = Field(description="NORMAL once published")
+    train_evaluate_sample_ratio: str
+    manifest_path: str | None = None
+    total_sample_count: int
+    train_sample_count: int
+    eval_sample_count: int
+    labels: list[str]
+    statistics: dict[str, Any] = Field(description="Per label and usage counts (tables: per column)")
+    table_schema: list[TableColumn] | None = None
+    label_column: str | None = None
+    error_msg: str | None = None
+    check_result: CheckReport | None = Field(default=None, description="The last check (POST .../check)")
+    create_time: datetime
+
+
+class VersionList(BaseModel):
+    items: list[VersionRead]
+    total: int = Field(examples=[1])

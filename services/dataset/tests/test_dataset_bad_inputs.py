@@ -155,3 +155,27 @@ async def test_text_and_sound_uploads(harness, files) -> None:
     assert (await h.client.post(url, files=[("files", ("s.wav", files.wav(1.5), "audio/wav"))])).status_code == 201
     short = await h.client.post(url, files=[("files", ("short.wav", files.wav(0.5), "audio/wav"))])
     assert short.status_code == 400 and short.json()["details"][0]["rule"] == "audio_duration"
+
+
+async def test_control_characters_and_odd_ids_are_refused_before_the_database(harness) -> None:
+    """Ids are letters, digits, '-', '_'; free text has no control characters; offsets are bounded: all 400."""
+    c = harness.client
+    ds = await harness.create("ctrl", 0, None)
+    base = f"/v1/datasets/{ds['dataset_id']}"
+    for path in (f"/v1/datasets/a%00b", f"{base}/samples/%0E%7Fx", f"{base}/samples/d%C3%A6/content",
+                 f"{base}/versions/W%1A", f"{base}/import-tasks/t%00"):
+        response = await c.get(path)
+        assert response.status_code == 400, (path, response.text)
+        assert response.json()["details"][0]["rule"] == "string_pattern_mismatch", response.text
+    assert (await c.post(f"{base}/versions/v%0C/check")).status_code == 400
+    assert (await c.delete(f"{base}/versions/v%00")).status_code == 400
+    for body in ({"dataset_name": "x", "dataset_type": 0, "description": "a\x00b"},
+                 {"dataset_name": "x", "dataset_type": 0, "label_column": "a\nb"},
+                 {"dataset_name": "x", "dataset_type": False}):
+        assert (await c.post("/v1/datasets", json=body)).status_code == 400, body
+    assert (await c.post(f"{base}/samples/delete", json={"samples": ["a\x00"]})).status_code == 400
+    assert (await c.post(f"{base}/versions", json={"description": "\x07"})).status_code == 400
+    assert (await c.get("/v1/datasets", params={"search_content": "a\x00"})).status_code == 400
+    assert (await c.get(f"{base}/samples", params={"search": "\x1f"})).status_code == 400
+    assert (await c.get(f"{base}/import-tasks", params={"offset": 2**64 - 1})).status_code == 400
+    assert (await c.get(f"{base}/samples/{'0' * 32}")).status_code == 404

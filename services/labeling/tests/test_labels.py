@@ -190,3 +190,21 @@ async def test_concurrent_creation_of_one_label(lab) -> None:
     assert sorted(lbl["name"] for lbl in labels["items"]) == ["cat", "zebra"]
     stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
     assert {s["name"]: s["sample_count"] for s in stats["label_stats"]} == {"cat": 0, "zebra": 4}
+
+
+async def test_control_characters_and_odd_ids_are_refused_before_the_database(lab) -> None:
+    client = lab.client()
+    dataset_id = await lab.dataset(OBJECT_DETECTION)
+    base = f"/v1/datasets/{dataset_id}"
+    for response in (
+        await client.get(f"{base}/annotations/%F1%A4%A6%B0%1E"),
+        await client.get(f"/v1/datasets/a%00/labels"),
+        await client.put(f"{base}/labels/a%00b", json={"color": "#ff0000"}),
+        await client.delete(f"{base}/labels/%3F%C2%90Q"),
+        await client.post(f"{base}/annotations/remove", json={"sample_ids": ["a"], "name": "car\x00"}),
+        await client.post(f"{base}/annotations/add", json={"sample_ids": ["a\x00"], "name": "car"}),
+        await client.put(f"{base}/annotations", json={"samples": [{"sample_id": "\x01", "annotations": []}]}),
+    ):
+        assert response.status_code == 400, response.text
+    # A well-formed name that does not exist is still a 404.
+    assert (await client.delete(f"{base}/labels/car")).status_code == 404

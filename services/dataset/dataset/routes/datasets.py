@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from dataset.datasets import DatasetService, task_read
-from dataset.routes import WriterDep
-from dataset.schemas import DatasetCreate, DatasetRead, DatasetUpdate, ImportTaskCreate, ImportTaskRead
+from dataset.routes import DatasetId, TaskId, WriterDep
+from dataset.schemas import (
+    TEXT_PATTERN,
+    DatasetCreate,
+    DatasetList,
+    DatasetRead,
+    DatasetTypeCode,
+    DatasetUpdate,
+    ImportTaskCreate,
+    ImportTaskList,
+    ImportTaskRead,
+)
 from shared.auth import PrincipalDep
 from shared.service import RuntimeDep, SessionDep
+from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/datasets", tags=["datasets"])
 
 
-@router.post("", status_code=201, response_model=DatasetRead)
+@router.post("", summary="Create a dataset", status_code=201, response_model=DatasetRead)
 async def create_dataset(body: DatasetCreate, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
     """Create a dataset of one of the five types (``dataset_type`` 0, 1, 100, 200, 400 or ``dataset_type_name``).
 
@@ -25,39 +36,42 @@ async def create_dataset(body: DatasetCreate, session: SessionDep, runtime: Runt
     return await DatasetService(session, runtime, principal.tenant_id).create(body)
 
 
-@router.get("")
+@router.get("", summary="List datasets", response_model=DatasetList)
 async def list_datasets(
     session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=100),
-    dataset_type: int | None = None, search_content: str | None = Query(None, max_length=100),
-) -> dict[str, Any]:
+    offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10,
+    dataset_type: Annotated[DatasetTypeCode | None, Query(description="Only datasets of this type")] = None,
+    search_content: Annotated[str | None, Query(max_length=100, pattern=TEXT_PATTERN,
+                                                description="Part of the dataset name")] = None,
+) -> DatasetList:
     """List the tenant's datasets (newest first) with their sample counts."""
     page = await DatasetService(session, runtime, principal.tenant_id).list(
         offset=offset, limit=limit, dataset_type=dataset_type, search=search_content)
-    return {"items": page.items, "total": page.total}
+    return DatasetList(items=page.items, total=page.total)
 
 
-@router.get("/{dataset_id}", response_model=DatasetRead)
-async def get_dataset(dataset_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
+@router.get("/{dataset_id}", summary="Get a dataset", response_model=DatasetRead)
+async def get_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
     """One dataset with its counts (samples, labeled, unlabeled; table rows) and, for tables, the schema."""
     return await DatasetService(session, runtime, principal.tenant_id).read(dataset_id)
 
 
-@router.put("/{dataset_id}", response_model=DatasetRead)
-async def update_dataset(dataset_id: str, body: DatasetUpdate, session: SessionDep, runtime: RuntimeDep,
+@router.put("/{dataset_id}", summary="Update a dataset", response_model=DatasetRead)
+async def update_dataset(dataset_id: DatasetId, body: DatasetUpdate, session: SessionDep, runtime: RuntimeDep,
                          principal: WriterDep):
     """Rename a dataset, change its description or (tables) its label column."""
     return await DatasetService(session, runtime, principal.tenant_id).update(dataset_id, body)
 
 
-@router.delete("/{dataset_id}", status_code=204)
-async def delete_dataset(dataset_id: str, session: SessionDep, runtime: RuntimeDep, principal: WriterDep) -> None:
+@router.delete("/{dataset_id}", summary="Delete a dataset", status_code=204)
+async def delete_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep) -> None:
     """Delete a dataset, its samples, tasks and versions (the source objects stay in storage)."""
     await DatasetService(session, runtime, principal.tenant_id).delete(dataset_id)
 
 
-@router.post("/{dataset_id}/import-tasks", status_code=201, response_model=ImportTaskRead)
-async def create_import_task(dataset_id: str, body: ImportTaskCreate, session: SessionDep, runtime: RuntimeDep,
+@router.post("/{dataset_id}/import-tasks", summary="Import data into a dataset", status_code=201,
+             response_model=ImportTaskRead)
+async def create_import_task(dataset_id: DatasetId, body: ImportTaskCreate, session: SessionDep, runtime: RuntimeDep,
                              principal: WriterDep):
     """Import a folder (the seeds' layouts) or a ModelArts manifest, asynchronously.
 
@@ -69,24 +83,26 @@ async def create_import_task(dataset_id: str, body: ImportTaskCreate, session: S
     return task_read(task)
 
 
-@router.post("/{dataset_id}/sync", status_code=201, response_model=ImportTaskRead)
-async def sync_dataset(dataset_id: str, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
+@router.post("/{dataset_id}/sync", summary="Synchronise a dataset with its input path", status_code=201,
+             response_model=ImportTaskRead)
+async def sync_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
     """Pick up the files that appeared under the input path since the last import (no duplicates)."""
     service = DatasetService(session, runtime, principal.tenant_id)
     task = await service.start_import(await service.datasets.get(dataset_id), ImportTaskCreate(), kind="sync")
     return task_read(task)
 
 
-@router.get("/{dataset_id}/import-tasks")
-async def list_import_tasks(dataset_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-                            offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=100)) -> dict[str, Any]:
+@router.get("/{dataset_id}/import-tasks", summary="List import tasks", response_model=ImportTaskList)
+async def list_import_tasks(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
+                            offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10) -> ImportTaskList:
     """The dataset's import and synchronisation tasks, newest first."""
     page = await DatasetService(session, runtime, principal.tenant_id).import_tasks(dataset_id, offset=offset, limit=limit)
-    return {"items": [task_read(t) for t in page.items], "total": page.total}
+    return ImportTaskList(items=[task_read(t) for t in page.items], total=page.total)
 
 
-@router.get("/{dataset_id}/import-tasks/{task_id}", response_model=ImportTaskRead)
-async def get_import_task(dataset_id: str, task_id: str, session: SessionDep, runtime: RuntimeDep,
+@router.get("/{dataset_id}/import-tasks/{task_id}", summary="Get an import task",
+             response_model=ImportTaskRead)
+async def get_import_task(dataset_id: DatasetId, task_id: TaskId, session: SessionDep, runtime: RuntimeDep,
                           principal: PrincipalDep):
     """Status and progress of one import task: counts and the per-file errors."""
     return task_read(await DatasetService(session, runtime, principal.tenant_id).import_task(dataset_id, task_id))

@@ -2,25 +2,46 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
 
 from dataset.repository import SampleFilter
-from dataset.routes import WriterDep
+from dataset.routes import DatasetId, SampleId, WriterDep
 from dataset.samples import SampleService
-from dataset.schemas import SampleDelete, SampleRead
+from dataset.schemas import TEXT_PATTERN, SampleDelete, SampleDeleteResult, SampleList, SampleRead, UploadResult
 from shared.auth import PrincipalDep
 from shared.errors import ErrorDetail, PayloadTooLarge
 from shared.service import RuntimeDep, SessionDep
+from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/samples", tags=["samples"])
 
+_UPLOAD_CURL = (
+    'curl -X POST "http://localhost:8000/v1/datasets/3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e/samples" \\\n'
+    '  -H "Authorization: Bearer $KEY" \\\n'
+    '  -F "files=@daisy_001.jpg;type=image/jpeg" \\\n'
+    '  -F "files=@daisy_001.txt;type=text/plain" \\\n'
+    '  -F "files=@rose_002.jpg;type=image/jpeg"'
+)
+_CONTENT_TYPES = {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "image/bmp": {"schema": {"type": "string", "format": "binary"}},
+    "audio/wav": {"schema": {"type": "string", "format": "binary"}},
+    "text/plain": {"schema": {"type": "string"}, "example": "The battery lasts two days and charges fast"},
+    "text/csv": {"schema": {"type": "string"}, "example": "age,income,churn\n42,5300.5,no\n"},
+    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+}
 
-@router.post("", status_code=201)
-async def upload_samples(dataset_id: str, request: Request, session: SessionDep, runtime: RuntimeDep,
-                         principal: WriterDep, files: list[UploadFile] = File(...)) -> dict[str, Any]:
+
+@router.post("", summary="Upload samples", status_code=201, response_model=UploadResult,
+             openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": _UPLOAD_CURL}]})
+async def upload_samples(dataset_id: DatasetId, request: Request, session: SessionDep, runtime: RuntimeDep,
+                         principal: WriterDep,
+                         files: list[UploadFile] = File(..., description="The files; companions (x.txt/x.xml "
+                                                        "labels) next to their samples")) -> UploadResult:
     """Upload several files (multipart field ``files``) into the dataset's input path.
 
     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
@@ -33,20 +54,22 @@ async def upload_samples(dataset_id: str, request: Request, session: SessionDep,
         raise PayloadTooLarge(f"the upload is larger than {limit} bytes", details=[
             ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")])
     samples = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
-    return {"success": True, "samples": samples, "results": [
-        {"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples]}
+    return UploadResult(success=True, samples=samples, results=[
+        {"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples])
 
 
-@router.get("")
+@router.get("", summary="List samples", response_model=SampleList)
 async def list_samples(
-    dataset_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    offset: int = Query(0, ge=0), limit: int = Query(10, ge=1, le=1000),
+    dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
+    offset: Offset = 0, limit: Annotated[int, limit_query(10, 1000)] = 10,
     sample_state: Literal["__ALL__", "__NONE__"] | None = Query(None, description="__ALL__ labeled, __NONE__ unlabeled"),
-    labeled: bool | None = None, label_name: str | None = Query(None, max_length=64),
-    usage: Literal["TRAIN", "EVAL", "train", "eval"] | None = None, search: str | None = Query(None, max_length=200),
+    labeled: bool | None = None,
+    label_name: str | None = Query(None, max_length=64, pattern=TEXT_PATTERN, description="Only samples with this label"),
+    usage: Literal["TRAIN", "EVAL", "train", "eval"] | None = None,
+    search: str | None = Query(None, max_length=200, pattern=TEXT_PATTERN, description="Part of the sample name"),
     sort_by: Literal["create_time", "sample_name", "sample_size"] = "create_time",
     order: Literal["asc", "desc"] = "desc",
-) -> dict[str, Any]:
+) -> SampleList:
     """Page through samples: labeled/unlabeled (``labeled`` or ModelArts ``sample_state``), by label, by usage,
     by name; sorted by ``sort_by`` and ``order``."""
     if sample_state is not None and labeled is None:
@@ -54,27 +77,34 @@ async def list_samples(
     flt = SampleFilter(labeled=labeled, label_name=label_name, usage=usage, search=search)
     page = await SampleService(session, runtime, principal.tenant_id).list(
         dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order)
-    return {"items": page.items, "total": page.total}
+    return SampleList(items=page.items, total=page.total)
 
 
-@router.post("/delete")
-async def delete_samples(dataset_id: str, body: SampleDelete, session: SessionDep, runtime: RuntimeDep,
-                         principal: WriterDep) -> dict[str, Any]:
+@router.post("/delete", summary="Delete samples", response_model=SampleDeleteResult)
+async def delete_samples(dataset_id: DatasetId, body: SampleDelete, session: SessionDep, runtime: RuntimeDep,
+                         principal: WriterDep) -> SampleDeleteResult:
     """Delete samples by id (``{"samples": [...], "delete_source": false}``); with ``delete_source`` the
     objects go too. Answers per sample, ModelArts style."""
-    return await SampleService(session, runtime, principal.tenant_id).delete(dataset_id, body.samples, body.delete_source)
+    result = await SampleService(session, runtime, principal.tenant_id).delete(dataset_id, body.samples, body.delete_source)
+    return SampleDeleteResult.model_validate(result)
 
 
-@router.get("/{sample_id}", response_model=SampleRead)
-async def get_sample(dataset_id: str, sample_id: str, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
+@router.get("/{sample_id}", summary="Get a sample", response_model=SampleRead)
+async def get_sample(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
     """One sample with a presigned ``url`` (valid one hour) and a ``content_url`` on this API."""
     return await SampleService(session, runtime, principal.tenant_id).detail(dataset_id, sample_id)
 
 
-@router.get("/{sample_id}/content")
-async def get_sample_content(dataset_id: str, sample_id: str, session: SessionDep, runtime: RuntimeDep,
-                             principal: PrincipalDep, thumbnail: bool = False) -> Response:
-    """The sample's bytes, for a browser to show or play; ``thumbnail=true`` gives a 200 px JPEG of an image."""
+@router.get("/{sample_id}/content", summary="Download a sample's content", response_class=Response,
+             responses={200: {"description": "The sample's bytes in its own media type (a text sample's line as "
+                                             "text/plain)", "content": _CONTENT_TYPES}})
+async def get_sample_content(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep,
+                             principal: PrincipalDep,
+                             thumbnail: bool = Query(False, description="Images: a JPEG at most 200 px wide")) -> Response:
+    """The sample's bytes, for a browser to show or play; ``thumbnail=true`` gives a 200 px JPEG of an image.
+
+    The media type follows the file: ``image/jpeg``, ``image/png``, ``image/bmp``, ``audio/wav``,
+    ``text/plain`` (text samples), ``text/csv`` (tables)."""
     body, media_type = await SampleService(session, runtime, principal.tenant_id).content(dataset_id, sample_id, thumbnail)
     if isinstance(body, bytes):
         return Response(body, media_type=media_type)
