@@ -160,6 +160,13 @@ async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
     return JSONResponse(err.body(), status_code=400)
 
 
+async def _unencodable_text(_request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+    # JSON may escape a lone surrogate ("\\udc00"); no UTF-8 store (PostgreSQL, S3 keys) can hold one.
+    err = InvalidInput("the request holds text that is not valid Unicode (a lone surrogate)",
+                       details=[ErrorDetail(rule="invalid_unicode", msg=str(exc)[:200])])
+    return JSONResponse(err.body(), status_code=400)
+
+
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error=repr(exc))
     msg = f"internal error (request id {current_context().request_id})"
@@ -172,4 +179,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(DataError, _data_error)
+    app.add_exception_handler(UnicodeEncodeError, _unencodable_text)
     app.add_exception_handler(Exception, _unexpected_error)

@@ -131,3 +131,23 @@ def test_a_value_the_database_refuses_is_a_400_naming_the_reason() -> None:
     body = response.json()
     assert body["error_code"] == "ModelArts.0101" and body["details"][0]["rule"] == "storage_limit"
     assert "character varying(64)" in body["error_msg"]
+
+
+def test_text_with_a_lone_surrogate_is_a_400() -> None:
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from fastapi import Body
+
+    from shared.service.http import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/v1/things")
+    def create(name: str = Body(embed=True)) -> None:  # noqa: B008
+        name.encode()  # what the database driver does
+
+    response = TestClient(app).post("/v1/things", content=b'{"name": "a\\udc00b"}',
+                                    headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["details"][0]["rule"] == "invalid_unicode"
