@@ -33,7 +33,7 @@ class TrainingParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     train_ratio: float = Field(
-        default=0.8,
+        default=0.8, ge=0, le=1,
         description="Training share when the version has no train/validation split: 0-1, at most 5 decimals",
     )
     max_training_duration: int = Field(
@@ -135,45 +135,44 @@ _JOB_EXAMPLE: dict[str, Any] = {
 
 
 class TrainingJobRead(BaseModel):
-    """A training job. Fields that may be null default to null (the OpenAPI document cannot show a null
-    example of a required field: FastAPI drops null values from examples)."""
+    """A training job: its configuration, progress and, once finished, metrics and model package."""
 
     model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_JOB_EXAMPLE]})
 
     id: str
     name: str
     description: str
-    project_id: str | None = None
+    project_id: str | None
     dataset_id: str
     dataset_version_id: str
-    task_type: str
-    flavor: str
+    task_type: TaskType
+    flavor: Literal["cpu", "gpu"]
     parameters: dict[str, Any]
     budget_seconds: float
     labels: list[str]
     status: Status
     progress: float = Field(description="Percent done, 0-100")
-    phase: str | None = None
+    phase: str | None
     phase_timings: list[dict[str, Any]] = Field(description="[{phase, started_at, seconds}] in order")
-    best_metric: dict[str, Any] | None = Field(default=None, description="Best validation score of the search so far")
+    best_metric: dict[str, Any] | None = Field(description="Best validation score of the search so far")
     logs: list[str] = Field(description="The last log lines of the run")
-    worker_id: str | None = None
-    lease_expires_at: datetime | None = None
+    worker_id: str | None
+    lease_expires_at: datetime | None
     attempt: int
     attempts: list[dict[str, Any]] = Field(description="Every run of the job: worker, claimed/ended, outcome")
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    started_at: datetime | None
+    finished_at: datetime | None
     duration_seconds: float | None = None
-    engine: str | None = None
-    candidate: str | None = None
-    metrics: dict[str, Any] | None = None
-    curves: dict[str, Any] | None = None
-    candidates: list[dict[str, Any]] | None = None
-    package_uri: str | None = None
+    engine: str | None
+    candidate: str | None
+    metrics: dict[str, Any] | None
+    curves: dict[str, Any] | None
+    candidates: list[dict[str, Any]] | None
+    package_uri: str | None
     stopped_early: bool
-    stop_reason: str | None = None
-    error_code: str | None = None
-    error_msg: str | None = None
+    stop_reason: str | None
+    error_code: str | None
+    error_msg: str | None
     created_at: datetime
     updated_at: datetime
 
