@@ -141,7 +141,9 @@ async def service_updates(
 
 @infer_router.post("/{service_id}", summary="Predict", response_model=PredictAnswer,
                    responses=PREDICT_RESPONSES, openapi_extra=PREDICT_OPENAPI)
-async def predict(service_id: ServiceId, request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> JSONResponse:
+async def predict(
+    service_id: ServiceId, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
     """Send one sample in the format of the service's task type, as ModelArts' real-time services take it:
 
     * image classification and object detection: ``multipart/form-data`` with the image file under
