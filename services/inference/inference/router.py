@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from inference.models import STATUSES, RealTimeService
+from inference.models import RealTimeService
 from inference.predict import extract_payload
+from inference.predict_docs import PREDICT_OPENAPI, PREDICT_RESPONSES
 from inference.repository import ServiceRepository
 from inference.schemas import (
+    ID_PATTERN,
+    SERVICE_ID,
+    PredictAnswer,
     Schedule,
     ServedConfig,
     ServiceCreate,
@@ -18,6 +22,7 @@ from inference.schemas import (
     ServiceEventRead,
     ServiceList,
     ServiceRead,
+    ServiceStatus,
     ServiceUpdate,
     SpecificationList,
 )
@@ -27,11 +32,13 @@ from inference.triton.client import TritonError
 from shared.auth import PrincipalDep, require_role
 from shared.errors import ErrorDetail, InvalidInput, ServiceUnavailable
 from shared.service import RuntimeDep, ServiceRuntime, SessionDep
+from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 infer_router = APIRouter(prefix="/v1/infers", tags=["predictions"])
 Writer = Depends(require_role("admin", "developer"))
-STATUS_PATTERN = "^(" + "|".join(STATUSES) + ")$"
+ServiceId = Annotated[str, Path(pattern=ID_PATTERN, description="The service's id", examples=[SERVICE_ID])]
+PageLimit = Annotated[int, limit_query(100, 1000)]
 
 
 def _services(runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep) -> RealTimeServices:
@@ -75,10 +82,11 @@ async def create_service(body: ServiceCreate, runtime: RuntimeDep, services: Ser
 async def list_services(
     runtime: RuntimeDep,
     services: ServicesDep,
-    service_name: Annotated[str | None, Query(max_length=64)] = None,
-    status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    service_name: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                              description="Part of the name")] = None,
+    status: Annotated[ServiceStatus | None, Query(description="Only services in this status")] = None,
+    offset: Offset = 0,
+    limit: PageLimit = 100,
 ) -> ServiceList:
     """Real-time services of the tenant, newest first; filter by part of the name and by status."""
     page = await services.services.search(name=service_name, status=status, offset=offset, limit=limit)
@@ -86,14 +94,14 @@ async def list_services(
 
 
 @router.get("/{service_id}", response_model=ServiceRead, summary="Get a service")
-async def get_service(service_id: str, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
+async def get_service(service_id: ServiceId, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
     """Status, progress, error, config, auto stop due time, invocation and failure counts."""
     return _read(runtime, await services.services.get(service_id))
 
 
 @router.put("/{service_id}", response_model=ServiceRead, dependencies=[Writer], summary="Start, stop or update")
 async def update_service(
-    service_id: str, body: ServiceUpdate, runtime: RuntimeDep, services: ServicesDep
+    service_id: ServiceId, body: ServiceUpdate, runtime: RuntimeDep, services: ServicesDep
 ) -> ServiceRead:
     """``{"status": "running"}`` starts, ``{"status": "stopped"}`` stops (with ``status``, other fields are
     ignored). A new ``config`` of a running service rolls out without downtime: weight-only changes apply
@@ -103,7 +111,7 @@ async def update_service(
 
 
 @router.delete("/{service_id}", status_code=202, dependencies=[Writer], summary="Delete a service")
-async def delete_service(service_id: str, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
+async def delete_service(service_id: ServiceId, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
     """The service goes ``deleting``; its models are unloaded and it disappears."""
     await services.delete(service_id)
     return _read(runtime, await services.services.get(service_id))
@@ -111,8 +119,8 @@ async def delete_service(service_id: str, runtime: RuntimeDep, services: Service
 
 @router.get("/{service_id}/events", response_model=ServiceEventList, summary="Service events")
 async def service_events(
-    service_id: str, services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    service_id: ServiceId, services: ServicesDep,
+    offset: Offset = 0, limit: PageLimit = 100,
 ) -> ServiceEventList:
     """What happened to the service (deploying, running, stopped, failures), newest first."""
     await services.services.get(service_id)
@@ -122,8 +130,8 @@ async def service_events(
 
 @router.get("/{service_id}/logs", response_model=ServiceEventList, summary="Update history")
 async def service_updates(
-    service_id: str, services: ServicesDep,
-    offset: Annotated[int, Query(ge=0)] = 0, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    service_id: ServiceId, services: ServicesDep,
+    offset: Offset = 0, limit: PageLimit = 100,
 ) -> ServiceEventList:
     """Config and schedule updates with the config before and after and their result, newest first."""
     await services.services.get(service_id)
@@ -131,11 +139,27 @@ async def service_updates(
     return ServiceEventList(items=[ServiceEventRead.model_validate(e) for e in page.items], total=page.total)
 
 
-@infer_router.post("/{service_id}", summary="Predict", responses={200: {"description": "The model's answer"}})
-async def predict(service_id: str, request: Request, runtime: RuntimeDep, principal: PrincipalDep) -> JSONResponse:
-    """Image: multipart ``images``; sound: multipart ``sound``; text: ``{"text": …}``; table:
-    ``{"data": {"req_data": [{…}]}}``. Answers as ModelArts does; the header ``X-ExeML-Model-Version``
-    names the version that answered. A payload the model cannot read is a 400 naming the rule."""
+@infer_router.post("/{service_id}", summary="Predict", response_model=PredictAnswer,
+                   responses=PREDICT_RESPONSES, openapi_extra=PREDICT_OPENAPI)
+async def predict(
+    service_id: ServiceId, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+) -> JSONResponse:
+    """Send one sample in the format of the service's task type, as ModelArts' real-time services take it:
+
+    * image classification and object detection: ``multipart/form-data`` with the image file under
+      ``images`` (or ``file``);
+    * sound classification: ``multipart/form-data`` with the WAV file under ``sound`` (or ``file``,
+      ``audio``, ``images``);
+    * text classification: ``application/json`` ``{"text": "…"}`` (or ``{"input": "…"}``);
+    * predictive analytics: ``application/json`` ``{"meta": {…}, "data": {"req_data": [{<column>: <value>,
+      …}, …]}}``, every feature column of the training table per row.
+
+    The answer has the shape of the task type: ``{"predicted_label", "scores"}`` (image classification,
+    top 5, scores as strings), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes
+    ``[y_min, x_min, y_max, x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text),
+    ``{"meta", "data": {"resp_data": [{"predict", "probabilities"}]}}`` (tables). The header
+    ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
+    naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203."""
     config = await _serving_config(runtime, principal.tenant_id, service_id)
     failed = True
     try:
@@ -152,7 +176,7 @@ async def predict(service_id: str, request: Request, runtime: RuntimeDep, princi
 
 
 async def _serving_config(
-    runtime: ServiceRuntime, tenant_id: str, service_id: str, *, fresh: bool = False
+    runtime: ServiceRuntime, tenant_id: str, service_id: ServiceId, *, fresh: bool = False
 ) -> list[dict[str, Any]]:
     cache = runtime.state["config_cache"]
     cached = None if fresh else cache.get(tenant_id, service_id)
@@ -170,7 +194,7 @@ async def _serving_config(
 
 
 async def _infer(
-    runtime: ServiceRuntime, service_id: str, tenant_id: str, config: list[dict[str, Any]], payload: bytes
+    runtime: ServiceRuntime, service_id: ServiceId, tenant_id: str, config: list[dict[str, Any]], payload: bytes
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Route by weight and call Triton; once more on fresh config if the model was just swapped out."""
     triton, router_ = runtime.state["triton"], runtime.state["router"]

@@ -5,20 +5,43 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from typing_extensions import TypeAliasType
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inference.models import STATUSES
 
 VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-DESCRIPTION_PATTERN = r"^[^!<>+&\"']*$"
+DESCRIPTION_PATTERN = r"^[^!<>+&\"'\x00-\x1f\x7f]*$"
+ServiceStatus = Literal[STATUSES]  # type: ignore[valid-type]
 SCHEDULE_PRESETS_HOURS = (1, 2, 4, 6)  # the console's presets; any integer 1-24 is accepted as "custom"
+# Ids (services, models): letters, digits, '_' and '-'; control characters never reach the database.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+
+SERVICE_ID = "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f"
+MODEL_ID = "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c"
+_CONFIG_EXAMPLE: dict[str, Any] = {"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100,
+                                   "specification": "modelarts.vm.cpu.2u", "instance_count": 1}
+_SERVED_EXAMPLE: dict[str, Any] = {**_CONFIG_EXAMPLE, "model_name": "flowers", "task_type": "image_classification",
+                                   "source_type": "auto"}
+_SERVICE_EXAMPLE: dict[str, Any] = {
+    "service_id": SERVICE_ID, "service_name": "flowers-service", "description": "Flower classifier",
+    "infer_type": "real-time", "status": "running", "progress": 100, "error_msg": None,
+    "config": [_SERVED_EXAMPLE], "pending_config": None,
+    "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}], "due_time": "2026-11-23T11:36:05Z",
+    "invocation_times": 42, "failed_times": 1, "access_address": f"http://localhost:8000/v1/infers/{SERVICE_ID}",
+    "publish_at": "2026-11-23T10:35:00Z", "update_time": "2026-11-23T10:36:05Z",
+    "transition_at": "2026-11-23T10:36:05Z",
+}
 
 
 class ConfigEntry(BaseModel):
     """One model version of a service with its share of the traffic and its compute nodes."""
 
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [_CONFIG_EXAMPLE]})
 
-    model_id: str = Field(min_length=1, max_length=64)
+    model_id: str = Field(pattern=ID_PATTERN, description="An AI application (GET /v1/models)")
     model_version: str = Field(pattern=VERSION_PATTERN, description="0.0.1, 0.0.2, …")
     weight: int = Field(ge=0, le=100, description="Traffic ratio in percent; the weights of a service sum to 100")
     specification: str = Field(default="modelarts.vm.cpu.2u", description="One of GET /v1/services/specifications")
@@ -54,6 +77,11 @@ def _check_config(config: list[ConfigEntry]) -> list[ConfigEntry]:
 
 
 class ServiceCreate(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "service_name": "flowers-service", "description": "Flower classifier", "infer_type": "real-time",
+        "config": [_CONFIG_EXAMPLE], "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}],
+    }]})
+
     service_name: str = Field(pattern=NAME_PATTERN)
     description: str = Field(default="", max_length=100, pattern=DESCRIPTION_PATTERN)
     infer_type: Literal["real-time"] = "real-time"
@@ -68,7 +96,9 @@ class ServiceCreate(BaseModel):
 
 class ServiceUpdate(BaseModel):
     """Start/stop (``status``) **or** change config/schedule/description; with ``status``, only it applies.
-    ``schedule`` ``[]`` turns auto stop off; ``null`` or absent leaves it as it is."""
+    ``schedule`` ``[]`` turns auto stop off; ``null`` or absent leaves it as it is. At least one field."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [{"status": "stopped"}]})
 
     status: Literal["running", "stopped"] | None = None
     description: str | None = Field(default=None, max_length=100, pattern=DESCRIPTION_PATTERN)
@@ -86,7 +116,7 @@ class ServiceUpdate(BaseModel):
 
 
 class ServedConfig(BaseModel):
-    model_config = ConfigDict(protected_namespaces=())
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [_SERVED_EXAMPLE]})
 
     model_id: str
     model_name: str
@@ -99,17 +129,21 @@ class ServedConfig(BaseModel):
 
 
 class ServiceRead(BaseModel):
+    """A real-time service (ModelArts' service detail)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_SERVICE_EXAMPLE]})
+
     service_id: str
     service_name: str
     description: str
     infer_type: str = "real-time"
-    status: str
-    progress: int
+    status: ServiceStatus
+    progress: int = Field(description="Deployment progress in percent, 0-100")
     error_msg: str | None
-    config: list[ServedConfig]
+    config: list[ServedConfig] = Field(description="The versions serving now (while deploying: being loaded)")
     pending_config: list[ServedConfig] | None = Field(description="A config update being rolled out")
-    schedule: list[Schedule]
-    due_time: datetime | None
+    schedule: list[Schedule] = Field(description="Auto stop; [] when off")
+    due_time: datetime | None = Field(description="When auto stop stops the service")
     invocation_times: int
     failed_times: int
     access_address: str
@@ -120,24 +154,37 @@ class ServiceRead(BaseModel):
 
 class ServiceList(BaseModel):
     items: list[ServiceRead]
-    total: int
+    total: int = Field(description="Services matching the filters", examples=[1])
 
 
 class ServiceEventRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """One event (``/events``) or update record (``/logs``, with the config before and after in ``detail``)."""
 
-    event_type: str
-    event_info: str
-    detail: dict[str, Any] | None
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
+        "event_type": "normal", "event_info": "traffic weights updated",
+        "detail": {"before": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
+                   "after": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
+                   "result": "succeeded"},
+        "occur_time": "2026-11-23T10:40:12Z",
+    }]})
+
+    event_type: Literal["normal", "abnormal"]
+    event_info: str = Field(description="What happened, in words")
+    detail: dict[str, Any] | None = Field(description="Updates: before, after and result")
     occur_time: datetime
 
 
 class ServiceEventList(BaseModel):
     items: list[ServiceEventRead]
-    total: int
+    total: int = Field(description="Events of the service", examples=[1])
 
 
 class Specification(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "specification": "modelarts.vm.cpu.2u", "category": "CPU", "cpu": 2.0, "memory_gb": 8,
+        "display_en": "CPU: 2 vCPUs | 8 GiB", "is_open": True,
+    }]})
+
     specification: str
     category: Literal["CPU", "GPU"]
     cpu: float
@@ -148,4 +195,77 @@ class Specification(BaseModel):
 
 class SpecificationList(BaseModel):
     items: list[Specification]
-    total: int
+    total: int = Field(examples=[3])
+
+
+# -- predictions (POST /v1/infers/{service_id}) -------------------------------------------------------------
+# The answer is what the model package's predictor returns (shared.packages), per task type.
+
+
+class ImageClassificationAnswer(BaseModel):
+    """Image classification: the best label and the top 5 ``[label, score]`` pairs (scores are strings
+    with 3 decimals, as ExeML answers)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "predicted_label": "sunflowers",
+        "scores": [["sunflowers", "0.972"], ["daisy", "0.021"], ["roses", "0.007"]],
+    }]})
+
+    predicted_label: str
+    scores: list[tuple[str, str]] = Field(description="Top 5 [label, score], best first")
+
+
+class ObjectDetectionAnswer(BaseModel):
+    """Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
+    in pixels of the original image (origin top left)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "detection_classes": ["face", "arm"],
+        "detection_boxes": [[33.6, 42.6, 104.5, 203.4], [103.1, 92.8, 765.6, 945.7]],
+        "detection_scores": [0.9912, 0.7305],
+    }]})
+
+    detection_classes: list[str]
+    detection_boxes: list[tuple[float, float, float, float]]
+    detection_scores: list[float]
+
+
+class LabelAnswer(BaseModel):
+    """Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "predicted_label": "positive", "score": 0.9431,
+        "scores": [["positive", 0.9431], ["neutral", 0.0412], ["negative", 0.0157]],
+    }]})
+
+    predicted_label: str
+    score: float
+    scores: list[tuple[str, float]] = Field(description="Top 5 [label, score], best first")
+
+
+class TableRowAnswer(BaseModel):
+    predict: str | float = Field(description="The predicted label (classification) or value (regression)")
+    probabilities: dict[str, float] | None = Field(
+        default=None, description="Classification: the probability of every label (absent for regression)"
+    )
+
+
+class TableAnswerData(BaseModel):
+    resp_data: list[TableRowAnswer] = Field(description="One result per row of req_data, in order")
+
+
+class TableAnswer(BaseModel):
+    """Predictive analytics: one result per request row; ``meta`` is echoed when the request had one."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"},
+        "data": {"resp_data": [{"predict": "yes", "probabilities": {"no": 0.1342, "yes": 0.8658}}]},
+    }]})
+
+    meta: dict[str, Any] | None = Field(default=None, description="The request's meta, echoed")
+    data: TableAnswerData
+
+
+PredictAnswer = TypeAliasType(
+    "PredictAnswer", ImageClassificationAnswer | ObjectDetectionAnswer | LabelAnswer | TableAnswer
+)

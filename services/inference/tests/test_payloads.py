@@ -68,3 +68,35 @@ def test_weighted_round_robin_is_exact_and_interleaved() -> None:
     assert picks.count(0) == 700 and picks.count(1) == 300
     assert max(len(run) for run in "".join(map(str, picks)).split("1")) <= 3  # no long runs of one version
     assert {router.pick("s", [("a", 0), ("b", 100)]) for _ in range(50)} == {1}
+
+
+def test_the_documented_predict_formats_validate_their_examples() -> None:
+    """POST /v1/infers documents a multipart file and JSON bodies per task type and a typed answer; every
+    named example validates against its schema, and an answer of each predictor matches the answer schema."""
+    from fastapi.openapi.utils import get_openapi
+    from jsonschema import Draft202012Validator
+
+    from inference.router import infer_router
+
+    app = FastAPI()
+    app.include_router(infer_router)
+    doc = get_openapi(title="t", version="1", routes=app.routes)
+    op = doc["paths"]["/v1/infers/{service_id}"]["post"]
+    assert {"multipart/form-data", "application/json"} == set(op["requestBody"]["content"])
+    assert len(op["x-codeSamples"]) == 5
+    answer = op["responses"]["200"]["content"]["application/json"]
+    request = op["requestBody"]["content"]["application/json"]
+
+    def valid(value, media) -> bool:
+        return Draft202012Validator({**media["schema"], "components": doc["components"]}).is_valid(value)
+
+    assert all(valid(e["value"], request) for e in request["examples"].values())
+    assert all(valid(e["value"], answer) for e in answer["examples"].values())
+    assert valid({"input": "x"}, request) and not valid({"txt": "x"}, request)
+    assert not valid({"data": {"req_data": []}}, request)
+    for produced in ({"predicted_label": "a", "scores": [["a", "0.900"], ["b", "0.100"]]},
+                     {"predicted_label": "a", "score": 0.9, "scores": [["a", 0.9]]},
+                     {"detection_classes": [], "detection_boxes": [], "detection_scores": []},
+                     {"data": {"resp_data": [{"predict": 12.5}]}}):
+        assert valid(produced, answer), produced
+    assert not valid({"label": "a"}, answer)

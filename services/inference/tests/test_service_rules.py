@@ -142,3 +142,27 @@ async def test_a_model_triton_cannot_load_fails_the_deployment(serving_platform)
     # Starting again retries the same config (and fails the same way, visibly).
     assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).json()["status"] == "deploying"
     await wait_until(failed, timeout=60, what="deployment failed again")
+
+
+async def test_ids_pages_and_empty_updates_are_refused_before_the_database(serving_platform) -> None:
+    """Control characters in service ids and offsets beyond BIGINT are a 400, not a 500; so is ``PUT {}``."""
+    platform = await serving_platform()
+    inference = platform.client("inference", TENANT)
+
+    def fields(response) -> list[str]:
+        return [d.get("field") for d in response.json()["details"]]
+
+    for method, path in (("GET", "/v1/services/s%00x"), ("DELETE", "/v1/services/s%09x"),
+                         ("GET", "/v1/services/s%1Bx/events"), ("POST", "/v1/infers/s%00x")):
+        response = await inference.request(method, path)
+        assert response.status_code == 400 and fields(response) == ["service_id"], (path, response.text)
+    for query, field in (("offset=20225217254065361125376", "offset"), ("service_name=a%00", "service_name"),
+                         ("status=sleeping", "status")):
+        response = await inference.get(f"/v1/services?{query}")
+        assert response.status_code == 400 and fields(response) == [field], (query, response.text)
+    logs = await inference.get("/v1/services/nope/logs?offset=20225217254065361125376")
+    assert logs.status_code == 400 and fields(logs) == ["offset"]
+    empty = await inference.put("/v1/services/nope", json={})
+    assert empty.status_code == 400 and "nothing to update" in empty.text
+    bad_model = await inference.post("/v1/services", json=body("m\x00"))
+    assert bad_model.status_code == 400 and fields(bad_model) == ["config.0.model_id"]

@@ -2,23 +2,45 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, File, Form, Query, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, UploadFile
 from fastapi.responses import Response
 
 from registry.models import VERSION_STATUSES, AIApplication, ModelVersion
 from registry.packages import pack_archive, unpack_archive
-from registry.schemas import DeleteResult, ModelDetail, ModelList, ModelRead, ModelVersionList, ModelVersionRead
+from registry.schemas import (
+    MODEL_ID,
+    DeleteResult,
+    ModelDetail,
+    ModelList,
+    ModelRead,
+    ModelVersionList,
+    ModelVersionRead,
+)
 from registry.service import Registration, RegistryService
 from shared.auth import PrincipalDep, require_role
 from shared.errors import PayloadTooLarge
+from shared.packages import TASK_TYPES
 from shared.service import RuntimeDep, SessionDep
+from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Writer = Depends(require_role("admin", "developer"))
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-STATUS_PATTERN = "^(" + "|".join(VERSION_STATUSES) + ")$"
+Status = Literal[VERSION_STATUSES]  # type: ignore[valid-type]
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # ids never hold control characters: they do not reach the database
+VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
+ModelId = Annotated[str, Path(pattern=ID_PATTERN, description="The AI application's id", examples=[MODEL_ID])]
+Version = Annotated[str, Path(pattern=VERSION_PATTERN, description="The version: Digit.Digit.Digit",
+                              examples=["0.0.1"])]
+TaskType = Literal[TASK_TYPES]  # type: ignore[valid-type]
+UPLOAD_SAMPLE = """curl -X POST http://localhost:8000/v1/models \\
+  -H "Authorization: Bearer $KEY" \\
+  -F "file=@flowers-package.tar.gz" \\
+  -F "model_name=flowers-custom" \\
+  -F "description=ResNet retrained offline"
+"""
 
 
 def _service(runtime: RuntimeDep, session: SessionDep, principal: PrincipalDep) -> RegistryService:
@@ -40,11 +62,12 @@ def _read(app: AIApplication, latest: tuple[ModelVersion, int] | None) -> ModelR
 @router.get("", response_model=ModelList, summary="List AI applications")
 async def list_models(
     service: ServiceDep,
-    model_name: Annotated[str | None, Query(max_length=64, description="Part of the name")] = None,
-    model_status: Annotated[str | None, Query(pattern=STATUS_PATTERN)] = None,
-    task_type: Annotated[str | None, Query(max_length=32)] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    model_name: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                            description="Part of the name")] = None,
+    model_status: Annotated[Status | None, Query(description="A status some version has")] = None,
+    task_type: Annotated[TaskType | None, Query(description="Only AI applications of this task type")] = None,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(100, 1000)] = 100,
 ) -> ModelList:
     """AI applications of the tenant, newest first, each with its latest version; filters by part of the
     name, by a status some version has, and by task type."""
@@ -55,13 +78,14 @@ async def list_models(
 
 
 @router.post("", response_model=ModelVersionRead, status_code=201, dependencies=[Writer],
-             summary="Register a model package uploaded from outside")
+             summary="Register a model package uploaded from outside",
+             openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": UPLOAD_SAMPLE}]})
 async def upload_model(
     runtime: RuntimeDep,
     service: ServiceDep,
     file: Annotated[UploadFile, File(description="zip or tar(.gz) of a model package (manifest.json at the root)")],
-    model_name: Annotated[str, Form(pattern=MODEL_NAME_PATTERN)],
-    description: Annotated[str, Form(max_length=100, pattern=r"^[^&!'\"<>=]*$")] = "",
+    model_name: Annotated[str, Form(pattern=MODEL_NAME_PATTERN, description="The AI application (created if new)")],
+    description: Annotated[str, Form(max_length=100, pattern=r"^[^&!'\"<>=\x00-\x1f\x7f]*$")] = "",
 ) -> ModelVersionRead:
     """Validates the package (manifest and artifacts, ``shared.packages`` format) and records it as the next
     version of the AI application ``model_name`` (created if new), with ``source_type`` ``custom``."""
@@ -76,7 +100,7 @@ async def upload_model(
 
 
 @router.get("/{model_id}", response_model=ModelDetail, summary="Get an AI application and its versions")
-async def get_model(model_id: str, service: ServiceDep) -> ModelDetail:
+async def get_model(model_id: ModelId, service: ServiceDep) -> ModelDetail:
     """The AI application with every version, newest first."""
     app = await service.apps.get(model_id)
     versions = (await service.versions.of(model_id)).items
@@ -86,17 +110,17 @@ async def get_model(model_id: str, service: ServiceDep) -> ModelDetail:
 
 @router.delete("/{model_id}", response_model=DeleteResult, dependencies=[Writer],
                summary="Delete an AI application with all its versions")
-async def delete_model(model_id: str, service: ServiceDep) -> DeleteResult:
+async def delete_model(model_id: ModelId, service: ServiceDep) -> DeleteResult:
     """Refused with 409 while a service that is not stopped uses one of its versions."""
     return DeleteResult(deleted_versions=await service.delete_model(model_id))
 
 
 @router.get("/{model_id}/versions", response_model=ModelVersionList, summary="List versions")
 async def list_versions(
-    model_id: str,
+    model_id: ModelId,
     service: ServiceDep,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(100, 1000)] = 100,
 ) -> ModelVersionList:
     """Versions of an AI application, newest first."""
     await service.apps.get(model_id)
@@ -105,7 +129,7 @@ async def list_versions(
 
 
 @router.get("/{model_id}/versions/{version}", response_model=ModelVersionRead, summary="Get a version")
-async def get_version(model_id: str, version: str, service: ServiceDep) -> ModelVersionRead:
+async def get_version(model_id: ModelId, version: Version, service: ServiceDep) -> ModelVersionRead:
     """One version (``0.0.1``…): package location, task type, metrics, labels, lineage."""
     await service.apps.get(model_id)
     return ModelVersionRead.model_validate(await service.versions.get_version(model_id, version))
@@ -113,14 +137,14 @@ async def get_version(model_id: str, version: str, service: ServiceDep) -> Model
 
 @router.delete("/{model_id}/versions/{version}", response_model=DeleteResult, dependencies=[Writer],
                summary="Delete a version")
-async def delete_version(model_id: str, version: str, service: ServiceDep) -> DeleteResult:
+async def delete_version(model_id: ModelId, version: Version, service: ServiceDep) -> DeleteResult:
     """Refused with 409 while a service that is not stopped uses the version."""
     return DeleteResult(deleted_versions=await service.delete_version(model_id, version))
 
 
 @router.get("/{model_id}/versions/{version}/export", summary="Download a version's package (tar.gz)",
             response_class=Response, responses={200: {"content": {"application/gzip": {}}}})
-async def export_version(model_id: str, version: str, service: ServiceDep) -> Response:
+async def export_version(model_id: ModelId, version: Version, service: ServiceDep) -> Response:
     """The model package as a tar.gz (ExeML forbids downloads; this platform allows them)."""
     app = await service.apps.get(model_id)
     _row, files = await service.package_files(model_id, version)

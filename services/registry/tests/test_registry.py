@@ -180,3 +180,23 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
 
     await wait_until(released, timeout=45, what="the registry to learn that svc-1 stopped")
     assert (await client.delete(f"/v1/models/{model_id}")).status_code == 200
+
+
+async def test_ids_versions_and_pages_are_checked_before_the_database(platform_factory) -> None:
+    """Control characters in ids, versions that are not Digit.Digit.Digit and offsets beyond BIGINT are a 400."""
+    platform = await platform_factory(["registry"], bus="memory")
+    client = platform.client("registry", TENANT)
+
+    def fields(response) -> list[str]:
+        return [d.get("field") for d in response.json()["details"]]
+
+    for method, path, field in (("GET", "/v1/models/m%00x", "model_id"), ("DELETE", "/v1/models/m%0Dx", "model_id"),
+                                ("GET", "/v1/models/m1/versions/0.0.1%00", "version"),
+                                ("GET", "/v1/models/m1/versions/latest/export", "version")):
+        response = await client.request(method, path)
+        assert response.status_code == 400 and fields(response) == [field], (path, response.text)
+    assert (await client.get("/v1/models/m1/versions/0.0.1")).status_code == 404
+    for query, field in (("offset=20225217254065361125376", "offset"), ("model_name=a%00", "model_name"),
+                         ("task_type=speech", "task_type"), ("model_status=ready", "model_status")):
+        response = await client.get(f"/v1/models?{query}")
+        assert response.status_code == 400 and fields(response) == [field], (query, response.text)

@@ -133,3 +133,23 @@ async def test_incremental_version_must_be_same_project_and_label_set(platform_f
         assert (detail["field"], detail["rule"]) == (field, rule)
     accepted = await client.post("/v1/training-jobs", json=_body(version, incremental_training_version=good))
     assert accepted.status_code == 201, accepted.text
+
+
+async def test_ids_task_types_and_pages_are_checked_before_the_database(platform_factory) -> None:
+    """Control characters in ids, unknown task types and offsets beyond BIGINT are a 400, not a 500."""
+    platform = await platform_factory(["trainer"], bus="memory")
+    client = platform.client("trainer")
+    for method, path in (("GET", "/v1/training-jobs/job%00one"), ("POST", "/v1/training-jobs/job%0Aone/stop"),
+                         ("DELETE", "/v1/training-jobs/job%7Fone")):
+        response = await client.request(method, path)
+        assert response.status_code == 400 and _fields(response) == ["job_id"], (path, response.text)
+    assert (await client.get("/v1/training-jobs/nope")).status_code == 404
+    for query, field in (("offset=20225217254065361125376", "offset"), ("dataset_id=ds%00", "dataset_id"),
+                         ("task_type=speech", "task_type")):
+        response = await client.get(f"/v1/training-jobs?{query}")
+        assert response.status_code == 400 and _fields(response) == [field], (query, response.text)
+    body = {"dataset_id": "ds1", "dataset_version_id": "v1", "task_type": "speech_to_text"}
+    for change, field in (({}, "task_type"), ({"task_type": "image_classification", "dataset_version_id": "v\x00"},
+                                              "dataset_version_id")):
+        response = await client.post("/v1/training-jobs", json={**body, **change})
+        assert response.status_code == 400 and _fields(response) == [field], (change, response.text)

@@ -5,12 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from shared.auth import Principal, PrincipalDep, require_role
 from shared.db import utcnow
 from shared.service import RuntimeDep, SessionDep
-from trainer.jobs.schemas import Status, TrainingJobCreate, TrainingJobList, TrainingJobRead
+from shared.service.params import Offset, limit_query
+from trainer.jobs.schemas import (
+    ID_PATTERN,
+    JOB_ID,
+    Status,
+    TaskType,
+    TrainingJobCreate,
+    TrainingJobList,
+    TrainingJobRead,
+)
 from trainer.jobs.service import TrainingJobService
 from trainer.models import TrainingJob
 
@@ -18,6 +27,8 @@ __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])
 WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]
+JobId = Annotated[str, Path(pattern=ID_PATTERN, description="The training job's id", examples=[JOB_ID])]
+IdFilter = Query(pattern=ID_PATTERN)
 
 
 def to_read(job: TrainingJob, summary: bool = False) -> TrainingJobRead:
@@ -55,11 +66,11 @@ async def list_training_jobs(
     session: SessionDep,
     runtime: RuntimeDep,
     status: Annotated[Status | None, Query(description="Only jobs in this status")] = None,
-    task_type: Annotated[str | None, Query()] = None,
-    project_id: Annotated[str | None, Query()] = None,
-    dataset_id: Annotated[str | None, Query()] = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
-    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    task_type: Annotated[TaskType | None, Query(description="Only jobs of this task type")] = None,
+    project_id: Annotated[str | None, IdFilter] = None,
+    dataset_id: Annotated[str | None, IdFilter] = None,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(10, 100)] = 10,
 ) -> TrainingJobList:
     """The tenant's training jobs, newest first, filtered and paginated (``offset``/``limit``).
 
@@ -73,7 +84,7 @@ async def list_training_jobs(
 
 @router.get("/{job_id}", response_model=TrainingJobRead, summary="Get a training job")
 async def get_training_job(
-    job_id: str, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
+    job_id: JobId, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
 ) -> TrainingJobRead:
     """Status, progress (%), phase timings, best metric so far, the last log lines, and once done the
     validation metrics, training curves, the candidates tried and the model package URI."""
@@ -82,7 +93,7 @@ async def get_training_job(
 
 @router.post("/{job_id}/stop", response_model=TrainingJobRead, summary="Stop a training job")
 async def stop_training_job(
-    job_id: str, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
+    job_id: JobId, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
 ) -> TrainingJobRead:
     """Stop a job. A pending job ends ``terminated`` at once. A running job turns ``terminating``: its
     worker sees the request at the next heartbeat, the engine packages the best model found so far and
@@ -93,7 +104,7 @@ async def stop_training_job(
 
 @router.delete("/{job_id}", status_code=204, summary="Delete a training job")
 async def delete_training_job(
-    job_id: str, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
+    job_id: JobId, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
 ) -> Response:
     """Delete a job that is not running (409 otherwise). Its model package stays in storage, since a
     registered model version may point at it."""

@@ -8,12 +8,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from trainer.engines import ENGINES
 from trainer.models import JOB_STATUSES
 
-__all__ = ["TrainingJobCreate", "TrainingJobList", "TrainingJobRead", "TrainingParameters"]
+__all__ = ["ID_PATTERN", "TaskType", "TrainingJobCreate", "TrainingJobList", "TrainingJobRead", "TrainingParameters"]
 
 Preference = Literal["performance_first", "balance", "accuracy_first"]
 Status = Literal[JOB_STATUSES]  # type: ignore[valid-type]
+TaskType = Literal[tuple(ENGINES)]  # type: ignore[valid-type]
+# Ids of jobs, datasets, versions and projects: letters, digits, '_' and '-' (no control characters reach the DB).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Free text: anything but control characters.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+JOB_ID = "5b8e2c1f9a7d4e3b8c6f0a1d2e3f4a5b"
+DATASET_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
+VERSION_ID = "8d2e4f6a1b3c4d5e9f0a7b6c5d4e3f2a"
+PROJECT_ID = "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f"
 
 
 class TrainingParameters(BaseModel):
@@ -22,7 +33,7 @@ class TrainingParameters(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     train_ratio: float = Field(
-        default=0.8,
+        default=0.8, ge=0, le=1,
         description="Training share when the version has no train/validation split: 0-1, at most 5 decimals",
     )
     max_training_duration: int = Field(
@@ -33,7 +44,8 @@ class TrainingParameters(BaseModel):
         description="performance_first: short run, small model; balance; accuracy_first: longer run, larger model",
     )
     incremental_training_version: str | None = Field(
-        default=None, description="Id of a completed job of the same project and label set to start from"
+        default=None, pattern=ID_PATTERN, examples=[None],
+        description="Id of a completed job of the same project and label set to start from",
     )
     inference_hardware: Literal["CPU", "GPU"] = Field(default="CPU", description="Expected inference hardware")
     max_inference_duration_ms: int = Field(
@@ -60,20 +72,72 @@ class TrainingParameters(BaseModel):
 
 
 class TrainingJobCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{
+        "name": "flowers-train-01", "description": "ExeML round 1 of the flowers project",
+        "project_id": PROJECT_ID, "dataset_id": DATASET_ID, "dataset_version_id": VERSION_ID,
+        "task_type": "image_classification", "flavor": "cpu",
+        "parameters": {"train_ratio": 0.8, "max_training_duration": 60, "training_preference": "balance",
+                       "inference_hardware": "CPU", "max_inference_duration_ms": 500},
+    }]})
 
-    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
-    description: str = Field(default="", max_length=256)
-    project_id: str | None = Field(default=None, min_length=1, max_length=64)
-    dataset_id: str = Field(min_length=1, max_length=64)
-    dataset_version_id: str = Field(min_length=1, max_length=64)
-    task_type: str = Field(description="predictive_analytics, image_classification, ...")
+    name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+                             description="Default: job-<yyyymmdd-HHMMSS>")
+    description: str = Field(default="", max_length=256, pattern=TEXT_PATTERN)
+    project_id: str | None = Field(default=None, pattern=ID_PATTERN, description="The ExeML project, if any")
+    dataset_id: str = Field(pattern=ID_PATTERN)
+    dataset_version_id: str = Field(pattern=ID_PATTERN, description="A published version of the dataset")
+    task_type: TaskType = Field(description="Must match the dataset type (table: predictive_analytics)")
     flavor: Literal["cpu", "gpu"] = Field(default="cpu", description="Instance flavor: the job queue it waits in")
     parameters: TrainingParameters = Field(default_factory=TrainingParameters)
 
 
+_METRICS = {
+    "accuracy": 0.9412, "precision": 0.9398, "recall": 0.9405, "f1": 0.9401,
+    "per_class": [
+        {"label": "daisy", "precision": 0.95, "recall": 0.9268, "f1": 0.9383, "support": 41},
+        {"label": "roses", "precision": 0.9302, "recall": 0.9524, "f1": 0.9412, "support": 42},
+        {"label": "sunflowers", "precision": 0.9394, "recall": 0.9394, "f1": 0.9394, "support": 33},
+    ],
+    "confusion_matrix": {"labels": ["daisy", "roses", "sunflowers"], "matrix": [[38, 2, 1], [1, 40, 1], [1, 1, 31]]},
+    "eval_count": 116,
+}
+_JOB_EXAMPLE: dict[str, Any] = {
+    "id": JOB_ID, "name": "flowers-train-01", "description": "ExeML round 1 of the flowers project",
+    "project_id": PROJECT_ID, "dataset_id": DATASET_ID, "dataset_version_id": VERSION_ID,
+    "task_type": "image_classification", "flavor": "cpu",
+    "parameters": {"train_ratio": 0.8, "max_training_duration": 60, "training_preference": "balance",
+                   "incremental_training_version": None, "inference_hardware": "CPU",
+                   "max_inference_duration_ms": 500, "problem": None},
+    "budget_seconds": 3600.0, "labels": ["daisy", "roses", "sunflowers"],
+    "status": "completed", "progress": 100.0, "phase": "completed",
+    "phase_timings": [
+        {"phase": "queued", "started_at": "2026-11-23T10:15:00Z", "seconds": 2.1},
+        {"phase": "loading data", "started_at": "2026-11-23T10:15:02Z", "seconds": 14.6},
+        {"phase": "training", "started_at": "2026-11-23T10:15:17Z", "seconds": 1011.3},
+        {"phase": "uploading", "started_at": "2026-11-23T10:32:08Z", "seconds": 6.0},
+        {"phase": "completed", "started_at": "2026-11-23T10:32:14Z", "seconds": None},
+    ],
+    "best_metric": {"accuracy": 0.9412},
+    "logs": ["candidate mobilenetv3_large_100: epoch 12 val_accuracy 0.9412",
+             "packaging mobilenetv3_large_100 (ONNX)", "evaluation on 116 validation images: accuracy 0.9412"],
+    "worker_id": "trainer-host-1:4711", "lease_expires_at": None, "attempt": 1,
+    "attempts": [{"attempt": 1, "worker_id": "trainer-host-1:4711", "claimed_at": "2026-11-23T10:15:02Z",
+                  "ended_at": "2026-11-23T10:32:14Z", "outcome": "completed"}],
+    "started_at": "2026-11-23T10:15:02Z", "finished_at": "2026-11-23T10:32:14Z", "duration_seconds": 1032.0,
+    "engine": "image_classification", "candidate": "mobilenetv3_large_100", "metrics": _METRICS,
+    "curves": {"val_accuracy": [{"candidate": "mobilenetv3_large_100", "epoch": 12, "value": 0.9412}]},
+    "candidates": [{"name": "mobilenetv3_large_100", "latency_ms": 18.4, "status": "trained", "score": 0.9412,
+                    "best_epoch": 12, "epochs": 14, "seconds": 1003.2}],
+    "package_uri": f"s3://exeml/training/default/{JOB_ID}/package",
+    "stopped_early": False, "stop_reason": None, "error_code": None, "error_msg": None,
+    "created_at": "2026-11-23T10:15:00Z", "updated_at": "2026-11-23T10:32:14Z",
+}
+
+
 class TrainingJobRead(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
+    """A training job: its configuration, progress and, once finished, metrics and model package."""
+
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [_JOB_EXAMPLE]})
 
     id: str
     name: str
@@ -81,8 +145,8 @@ class TrainingJobRead(BaseModel):
     project_id: str | None
     dataset_id: str
     dataset_version_id: str
-    task_type: str
-    flavor: str
+    task_type: TaskType
+    flavor: Literal["cpu", "gpu"]
     parameters: dict[str, Any]
     budget_seconds: float
     labels: list[str]
@@ -115,4 +179,4 @@ class TrainingJobRead(BaseModel):
 
 class TrainingJobList(BaseModel):
     items: list[TrainingJobRead]
-    total: int
+    total: int = Field(description="Jobs matching the filters", examples=[1])
