@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
@@ -62,9 +62,9 @@ class DatasetCreate(BaseModel):
                                   description="s3:// prefix published versions are written to")
     label_column: str | None = Field(default=None, max_length=256, pattern=TEXT_PATTERN,
                                      description="Tables: the label column (default: last)")
-    with_column_header: bool = Field(default=True, description="Tables: the CSV files start with a header line")
-    import_on_create: bool = Field(default=True, description="Start importing the input path at once")
-    import_annotations: bool = Field(default=True, description="Import the annotations found next to the files")
+    with_column_header: StrictBool = Field(default=True, description="Tables: the CSV files start with a header line")
+    import_on_create: StrictBool = Field(default=True, description="Start importing the input path at once")
+    import_annotations: StrictBool = Field(default=True, description="Import the annotations found next to the files")
 
     _paths = field_validator("input_path", "work_path")(_s3_path)
 
@@ -156,7 +156,7 @@ class ImportTaskCreate(BaseModel):
     import_path: str | None = Field(default=None, max_length=1000,
                                     description="s3:// folder or .manifest file (default: input path)")
     import_type: Literal["dir", "manifest"] | None = Field(default=None, description="Default: by the path's ending")
-    import_annotations: bool = True
+    import_annotations: StrictBool = True
 
     _path = field_validator("import_path")(_s3_path)
 
@@ -263,7 +263,7 @@ class SampleDelete(BaseModel):
         {"samples": [_SAMPLE_ID, _SAMPLE_ID_2], "delete_source": False}]})
 
     samples: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=10000)
-    delete_source: bool = False
+    delete_source: StrictBool = False
 
 
 class SampleDeleteItem(BaseModel):

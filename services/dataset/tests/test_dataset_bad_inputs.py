@@ -128,6 +128,7 @@ async def test_dataset_fields_validated(harness) -> None:
         {"dataset_name": "x", "dataset_type_name": "video"},
         {"dataset_name": "x", "dataset_type": 0, "input_path": "http://example.com/a"},
         {"dataset_name": "x", "dataset_type": 0, "description": "a<b"},
+        {"dataset_name": "x", "dataset_type": 0, "import_on_create": 0},  # flags are JSON booleans, not 0/1
     ]
     for body in bad:
         response = await c.post("/v1/datasets", json=body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
 
 ProjectType = Literal[
     "image_classification", "object_detection", "predictive_analytics", "sound_classification", "text_classification"
@@ -181,7 +181,7 @@ class ProjectCreate(BaseModel):
                                      description="Predictive analytics only: the column to predict")
     label_type: Literal["discrete", "continuous"] | None = Field(
         default=None, description="Predictive analytics only: discrete → classification, continuous → regression")
-    with_column_header: bool | None = Field(
+    with_column_header: StrictBool | None = Field(
         default=None, description="Predictive analytics only: the CSV files have a header row (default true)")
     tags: list[Tag] = Field(default_factory=list, max_length=20)
 
