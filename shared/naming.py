@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["LABEL_NAME_MAX", "check_file_name", "check_label_name", "has_chinese"]
+__all__ = ["ID_PATTERN", "LABEL_NAME_MAX", "PLAIN_TEXT_PATTERN", "check_file_name", "check_label_name", "has_chinese"]
+
+# Resource ids in paths and bodies: what the services hand out (32 hex digits) fits; control characters,
+# spaces and non-ASCII never reach a database query (a 400 or 404 instead of a driver error).
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+# Free text (names, descriptions, search terms): anything but control characters (NUL cannot be stored).
+PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 LABEL_NAME_MAX = 32
 _CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

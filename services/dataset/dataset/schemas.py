@@ -11,15 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
 from shared.storage import S3Uri
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
 _VERSION_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 # Descriptions: no ^ ! < > = & " ' (ModelArts) and no control characters.
 DESCRIPTION_PATTERN = r"^[^\x00-\x1f\x7f^!<>=&\"']*$"
 # Free text stored as is (a column name, a search): no control characters.
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 # Resource ids: 32 hex characters here; ModelArts' ids are letters and digits.
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 _RATIO = re.compile(r"^(0(\.\d{1,5})?|1(\.0{1,5})?)$")
 
 DatasetTypeCode = Literal[0, 1, 100, 200, 400]
@@ -60,7 +59,7 @@ class DatasetCreate(BaseModel):
     input_path: str | None = Field(default=None, max_length=1000, description="s3:// prefix the data comes from")
     work_path: str | None = Field(default=None, max_length=1000,
                                   description="s3:// prefix published versions are written to")
-    label_column: str | None = Field(default=None, max_length=256, pattern=TEXT_PATTERN,
+    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN,
                                      description="Tables: the label column (default: last)")
     with_column_header: StrictBool = Field(default=True, description="Tables: the CSV files start with a header line")
     import_on_create: StrictBool = Field(default=True, description="Start importing the input path at once")
@@ -97,7 +96,7 @@ class DatasetUpdate(BaseModel):
 
     dataset_name: str | None = Field(default=None, pattern=_NAME)
     description: str | None = Field(default=None, max_length=256, pattern=DESCRIPTION_PATTERN)
-    label_column: str | None = Field(default=None, max_length=256, pattern=TEXT_PATTERN,
+    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN,
                                      description="Tables: the label column")
 
 

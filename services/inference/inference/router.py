@@ -33,6 +33,7 @@ from shared.auth import PrincipalDep, require_role
 from shared.errors import ErrorDetail, InvalidInput, ServiceUnavailable
 from shared.service import RuntimeDep, ServiceRuntime, SessionDep
 from shared.service.params import Offset, limit_query
+from shared.naming import PLAIN_TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 infer_router = APIRouter(prefix="/v1/infers", tags=["predictions"])
@@ -82,7 +83,7 @@ async def create_service(body: ServiceCreate, runtime: RuntimeDep, services: Ser
 async def list_services(
     runtime: RuntimeDep,
     services: ServicesDep,
-    service_name: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$",
+    service_name: Annotated[str | None, Query(max_length=64, pattern=PLAIN_TEXT_PATTERN,
                                               description="Part of the name")] = None,
     status: Annotated[ServiceStatus | None, Query(description="Only services in this status")] = None,
     offset: Offset = 0,

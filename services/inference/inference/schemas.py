@@ -10,6 +10,7 @@ from typing_extensions import TypeAliasType
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inference.models import STATUSES
+from shared.naming import ID_PATTERN
 
 VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -17,7 +18,6 @@ DESCRIPTION_PATTERN = r"^[^!<>+&\"'\x00-\x1f\x7f]*$"
 ServiceStatus = Literal[STATUSES]  # type: ignore[valid-type]
 SCHEDULE_PRESETS_HOURS = (1, 2, 4, 6)  # the console's presets; any integer 1-24 is accepted as "custom"
 # Ids (services, models): letters, digits, '_' and '-'; control characters never reach the database.
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 
 SERVICE_ID = "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f"
 MODEL_ID = "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c"

@@ -6,16 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
 SHORTCUT_PATTERN = r"^[A-Za-z0-9]$"
 MAX_BATCH = 1000
 # Resource ids: letters, digits, '-', '_' (the platform's are 32 hex characters).
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # A label name in a path: the characters a label name may have (naming rules: shared.naming).
 LABEL_NAME_PATTERN = r"^[A-Za-z0-9_\-\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]{1,32}$"
 # Free text stored as is: no control characters (the naming rules are checked by the service).
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 SampleIdStr = Annotated[str, Field(pattern=ID_PATTERN, examples=["c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f"])]
 
 _TIME = "2026-11-23T10:15:00Z"
@@ -53,7 +52,7 @@ class LabelCreate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "car", "color": "#3399ff"}]})
 
-    name: str = Field(pattern=TEXT_PATTERN, description="1–32 letters, digits, '-', '_' (text classification: Chinese too)")
+    name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="1–32 letters, digits, '-', '_' (text classification: Chinese too)")
     color: str | None = Field(default=None, pattern=COLOR_PATTERN, description="Hex '#rrggbb'; required for "
                               "object detection and text classification")
     shortcut: str | None = Field(default=None, pattern=SHORTCUT_PATTERN, description="Sound: one key, unique")
@@ -66,7 +65,7 @@ class LabelUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "vehicle", "color": "#ff6600"}]})
 
-    name: str | None = Field(default=None, pattern=TEXT_PATTERN, description="New name: every annotation follows")
+    name: str | None = Field(default=None, pattern=PLAIN_TEXT_PATTERN, description="New name: every annotation follows")
     color: str | None = Field(default=None, pattern=COLOR_PATTERN)
     shortcut: str | None = Field(default=None, pattern=SHORTCUT_PATTERN)
     attributes: list[LabelAttribute] | None = None
@@ -128,9 +127,9 @@ class BndBox(BaseModel):
 class AnnotationIn(BaseModel):
     """A label on the sample; object detection: with its rectangle."""
 
-    name: str = Field(pattern=TEXT_PATTERN, description="The label's name", examples=["car"])
+    name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="The label's name", examples=["car"])
     bndbox: BndBox | None = Field(default=None, description="Object detection: the rectangle (required there)")
-    pose: str = Field(default="Unspecified", max_length=64, pattern=TEXT_PATTERN)
+    pose: str = Field(default="Unspecified", max_length=64, pattern=PLAIN_TEXT_PATTERN)
     truncated: int = Field(default=0, ge=0, le=1)
     occluded: int = Field(default=0, ge=0, le=1)
     difficult: int = Field(default=0, ge=0, le=1)
@@ -195,7 +194,7 @@ class BatchLabel(BaseModel):
         {"sample_ids": [_SAMPLE_ID, _SAMPLE_ID_2], "name": "daisy"}]})
 
     sample_ids: list[SampleIdStr] = Field(min_length=1, max_length=MAX_BATCH)
-    name: str = Field(pattern=TEXT_PATTERN, description="The label's name")
+    name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="The label's name")
 
 
 class BatchResult(BaseModel):

@@ -24,12 +24,12 @@ from shared.errors import PayloadTooLarge
 from shared.packages import TASK_TYPES
 from shared.service import RuntimeDep, SessionDep
 from shared.service.params import Offset, limit_query
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
 Writer = Depends(require_role("admin", "developer"))
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Status = Literal[VERSION_STATUSES]  # type: ignore[valid-type]
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"  # ids never hold control characters: they do not reach the database
 VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
 ModelId = Annotated[str, Path(pattern=ID_PATTERN, description="The AI application's id", examples=[MODEL_ID])]
 Version = Annotated[str, Path(pattern=VERSION_PATTERN, description="The version: Digit.Digit.Digit",
@@ -62,7 +62,7 @@ def _read(app: AIApplication, latest: tuple[ModelVersion, int] | None) -> ModelR
 @router.get("", response_model=ModelList, summary="List AI applications")
 async def list_models(
     service: ServiceDep,
-    model_name: Annotated[str | None, Query(max_length=64, pattern=r"^[^\x00-\x1f\x7f]*$",
+    model_name: Annotated[str | None, Query(max_length=64, pattern=PLAIN_TEXT_PATTERN,
                                             description="Part of the name")] = None,
     model_status: Annotated[Status | None, Query(description="A status some version has")] = None,
     task_type: Annotated[TaskType | None, Query(description="Only AI applications of this task type")] = None,

@@ -11,7 +11,7 @@ from shared.service import RuntimeDep, SessionDep
 from shared.service.params import Offset, limit_query
 from workflow.projects import ProjectService
 from workflow.schemas import (
-    EXECUTIONS_EXAMPLE, PLAIN_PATTERN, DeployRequest, ExecutionRead, PhaseName, ProjectCreate, ProjectList, ProjectRead,
+    EXECUTIONS_EXAMPLE, PLAIN_TEXT_PATTERN, DeployRequest, ExecutionRead, PhaseName, ProjectCreate, ProjectList, ProjectRead,
     ProjectStatus, ProjectType, ProjectUpdate, RoundCreate,
 )
 
@@ -41,7 +41,7 @@ async def create_project(body: ProjectCreate, session: SessionDep, runtime: Runt
 @router.get("", response_model=ProjectList, summary="List projects")
 async def list_projects(
     session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    search: Annotated[str | None, Query(max_length=64, pattern=PLAIN_PATTERN, description="Part of the name",
+    search: Annotated[str | None, Query(max_length=64, pattern=PLAIN_TEXT_PATTERN, description="Part of the name",
                                         examples=["flow"])] = None,
     project_type: ProjectType | None = None,
     status: ProjectStatus | None = None,

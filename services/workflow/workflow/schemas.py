@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from shared.naming import PLAIN_TEXT_PATTERN
 
 ProjectType = Literal[
     "image_classification", "object_detection", "predictive_analytics", "sound_classification", "text_classification"
@@ -21,8 +22,7 @@ ID_PATTERN = r"^[0-9a-f]{32}$"
 # Free text may hold tabs and line breaks, but no other control character (PostgreSQL refuses NUL in text).
 TEXT_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 # One word-like value: no control characters at all.
-PLAIN_PATTERN = r"^[^\x00-\x1f\x7f]*$"
-Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PLAIN_PATTERN)]
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=PLAIN_TEXT_PATTERN)]
 
 _PROJECT_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
 _DATASET_ID = "8d2e6b1f0c4a4e9d9b7a3c5e1f2d4a6b"
@@ -121,7 +121,7 @@ class TrainingParams(BaseModel):
     inference_hardware: Literal["CPU", "GPU"] = "CPU"
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
     incremental_training_version: str | None = Field(
-        default=None, max_length=64, pattern=PLAIN_PATTERN, description="A model version of the project to start from",
+        default=None, max_length=64, pattern=PLAIN_TEXT_PATTERN, description="A model version of the project to start from",
         examples=["0.0.1"])
 
 
@@ -137,7 +137,7 @@ class RoundParams(BaseModel):
     training_preference: Literal["performance_first", "balance", "accuracy_first"] | None = None
     inference_hardware: Literal["CPU", "GPU"] | None = None
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
-    incremental_training_version: str | None = Field(default=None, max_length=64, pattern=PLAIN_PATTERN)
+    incremental_training_version: str | None = Field(default=None, max_length=64, pattern=PLAIN_TEXT_PATTERN)
 
 
 class ProjectCreate(BaseModel):
@@ -161,15 +161,15 @@ class ProjectCreate(BaseModel):
     project_type: ProjectType
     description: str = Field(default="", max_length=500, pattern=TEXT_PATTERN)
     dataset_id: str | None = Field(default=None, pattern=ID_PATTERN, description="An existing dataset of the same type")
-    input_path: str | None = Field(default=None, max_length=1024, pattern=PLAIN_PATTERN,
+    input_path: str | None = Field(default=None, max_length=1024, pattern=PLAIN_TEXT_PATTERN,
                                    description="s3://… folder to create the dataset from",
                                    examples=["s3://exeml/flowers/input/"])
-    output_path: str | None = Field(default=None, max_length=1024, pattern=PLAIN_PATTERN,
+    output_path: str | None = Field(default=None, max_length=1024, pattern=PLAIN_TEXT_PATTERN,
                                     description="s3://… folder for the dataset's versions (its work path)",
                                     examples=["s3://exeml/flowers/output/"])
     flavor: Literal["cpu", "gpu"] = "cpu"
     training_params: TrainingParams = Field(default_factory=TrainingParams)
-    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_PATTERN,
+    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN,
                                      description="Predictive analytics only: the column to predict")
     label_type: Literal["discrete", "continuous"] | None = Field(
         default=None, description="Predictive analytics only: discrete → classification, continuous → regression")
@@ -274,10 +274,10 @@ class ProjectList(BaseModel):
 class DeployConfigEntry(BaseModel):
     """One model version of the service and its share of the traffic (as the inference service's `config`)."""
 
-    model_id: str = Field(min_length=1, max_length=64, pattern=PLAIN_PATTERN, examples=[_MODEL_ID])
+    model_id: str = Field(min_length=1, max_length=64, pattern=PLAIN_TEXT_PATTERN, examples=[_MODEL_ID])
     model_version: str = Field(pattern=r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$", examples=["0.0.2"])
     weight: int = Field(ge=0, le=100, description="Traffic in percent; the weights sum to 100", examples=[100])
-    specification: str = Field(default="cpu", max_length=64, pattern=PLAIN_PATTERN,
+    specification: str = Field(default="cpu", max_length=64, pattern=PLAIN_TEXT_PATTERN,
                                description="`cpu`, `gpu` or one of GET /v1/services/specifications")
     instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes, 1–5")
 
@@ -306,7 +306,7 @@ class DeployRequest(BaseModel):
     config: list[DeployConfigEntry] | None = Field(
         default=None, min_length=1, max_length=5,
         description="Split the traffic between model versions (e.g. 80/20); the weights sum to 100")
-    specification: str = Field(default="cpu", max_length=64, pattern=PLAIN_PATTERN,
+    specification: str = Field(default="cpu", max_length=64, pattern=PLAIN_TEXT_PATTERN,
                                description="Without `config`: `cpu`, `gpu` or one of GET /v1/services/specifications")
     instance_count: int = Field(default=1, ge=1, le=5, description="Without `config`: compute nodes, 1–5")
     schedule: DeploySchedule | None = Field(default=None, description="Auto stop; left out: the service's default")

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path
 
-from dataset.schemas import ID_PATTERN
+from shared.naming import ID_PATTERN
 from shared.auth import Principal, require_role
 
 WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]

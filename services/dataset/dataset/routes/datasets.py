@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from dataset.datasets import DatasetService, task_read
 from dataset.routes import DatasetId, TaskId, WriterDep
 from dataset.schemas import (
-    TEXT_PATTERN,
+    PLAIN_TEXT_PATTERN,
     DatasetCreate,
     DatasetList,
     DatasetRead,
@@ -41,7 +41,7 @@ async def list_datasets(
     session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
     offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10,
     dataset_type: Annotated[DatasetTypeCode | None, Query(description="Only datasets of this type")] = None,
-    search_content: Annotated[str | None, Query(max_length=100, pattern=TEXT_PATTERN,
+    search_content: Annotated[str | None, Query(max_length=100, pattern=PLAIN_TEXT_PATTERN,
                                                 description="Part of the dataset name")] = None,
 ) -> DatasetList:
     """List the tenant's datasets (newest first) with their sample counts."""

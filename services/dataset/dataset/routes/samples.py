@@ -10,7 +10,8 @@ from fastapi.responses import Response, StreamingResponse
 from dataset.repository import SampleFilter
 from dataset.routes import DatasetId, SampleId, WriterDep
 from dataset.samples import SampleService
-from dataset.schemas import TEXT_PATTERN, SampleDelete, SampleDeleteResult, SampleList, SampleRead, UploadResult
+from dataset.schemas import SampleDelete, SampleDeleteResult, SampleList, SampleRead, UploadResult
+from shared.naming import PLAIN_TEXT_PATTERN
 from shared.auth import PrincipalDep
 from shared.errors import ErrorDetail, PayloadTooLarge
 from shared.service import RuntimeDep, SessionDep
@@ -64,9 +65,9 @@ async def list_samples(
     offset: Offset = 0, limit: Annotated[int, limit_query(10, 1000)] = 10,
     sample_state: Literal["__ALL__", "__NONE__"] | None = Query(None, description="__ALL__ labeled, __NONE__ unlabeled"),
     labeled: bool | None = None,
-    label_name: str | None = Query(None, max_length=64, pattern=TEXT_PATTERN, description="Only samples with this label"),
+    label_name: str | None = Query(None, max_length=64, pattern=PLAIN_TEXT_PATTERN, description="Only samples with this label"),
     usage: Literal["TRAIN", "EVAL", "train", "eval"] | None = None,
-    search: str | None = Query(None, max_length=200, pattern=TEXT_PATTERN, description="Part of the sample name"),
+    search: str | None = Query(None, max_length=200, pattern=PLAIN_TEXT_PATTERN, description="Part of the sample name"),
     sort_by: Literal["create_time", "sample_name", "sample_size"] = "create_time",
     order: Literal["asc", "desc"] = "desc",
 ) -> SampleList:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from trainer.engines import ENGINES
 from trainer.models import JOB_STATUSES
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 __all__ = ["ID_PATTERN", "TaskType", "TrainingJobCreate", "TrainingJobList", "TrainingJobRead", "TrainingParameters"]
 
@@ -17,9 +18,7 @@ Preference = Literal["performance_first", "balance", "accuracy_first"]
 Status = Literal[JOB_STATUSES]  # type: ignore[valid-type]
 TaskType = Literal[tuple(ENGINES)]  # type: ignore[valid-type]
 # Ids of jobs, datasets, versions and projects: letters, digits, '_' and '-' (no control characters reach the DB).
-ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Free text: anything but control characters.
-TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
 
 JOB_ID = "5b8e2c1f9a7d4e3b8c6f0a1d2e3f4a5b"
 DATASET_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
@@ -82,7 +81,7 @@ class TrainingJobCreate(BaseModel):
 
     name: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
                              description="Default: job-<yyyymmdd-HHMMSS>")
-    description: str = Field(default="", max_length=256, pattern=TEXT_PATTERN)
+    description: str = Field(default="", max_length=256, pattern=PLAIN_TEXT_PATTERN)
     project_id: str | None = Field(default=None, pattern=ID_PATTERN, description="The ExeML project, if any")
     dataset_id: str = Field(pattern=ID_PATTERN)
     dataset_version_id: str = Field(pattern=ID_PATTERN, description="A published version of the dataset")
