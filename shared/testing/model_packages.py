@@ -8,9 +8,11 @@ models that answer differently, so tests can tell versions apart.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import tarfile
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,8 @@ from shared.messaging.envelope import make_envelope
 from shared.packages import write_manifest
 from shared.storage import ObjectStore, S3Uri
 
-__all__ = ["service_uses", "table_package", "image_package", "png_bytes", "tar_gz", "put_package", "publish_event", "upload_version", "TABLE_ROWS"]
+__all__ = ["service_uses", "table_package", "image_package", "png_bytes", "tar_gz", "put_package", "publish_event", "upload_version",
+           "download_package", "watch_job", "TABLE_ROWS"]
 
 COLUMNS = ["attr_1", "attr_2", "attr_3"]
 TABLE_ROWS = [{"attr_1": 1.5, "attr_2": 0.2, "attr_3": -1.0}, {"attr_1": -2.0, "attr_2": -0.5, "attr_3": 0.3}]
@@ -142,3 +145,27 @@ async def service_uses(registry_runtime, service_id: str) -> bool | None:
     async with registry_runtime.db.session() as session:
         usage = await session.get(ServiceUsage, service_id)
         return None if usage is None else usage.active
+
+
+async def watch_job(client, job_id: str, until: set[str], timeout: float, seen: list[str] | None = None) -> dict:
+    """Poll a training job (``GET /v1/training-jobs/{id}``) until its status is in ``until``; ``seen``
+    collects every status observed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
+        if seen is not None and (not seen or seen[-1] != job["status"]):
+            seen.append(job["status"])
+        if job["status"] in until:
+            return job
+        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout}s: {job['logs'][-10:]}"
+        await asyncio.sleep(0.2)
+
+
+async def download_package(store: ObjectStore, package_uri: str, folder: Path) -> Path:
+    """A trained package from the object store into ``folder`` (for ``load_predictor``)."""
+    prefix = S3Uri.parse(package_uri)
+    for info in await store.list(prefix.bucket, prefix.key + "/"):
+        target = folder / info.key[len(prefix.key) + 1:]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(await store.get(info.uri))
+    return folder

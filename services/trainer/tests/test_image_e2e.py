@@ -9,8 +9,8 @@ import sqlalchemy as sa
 from shared.events.dataset import VersionPublished
 from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
 from shared.packages import load_predictor
-from shared.storage import S3Uri
 from shared.testing.datagen import IMAGE_CLASSES, image_classification_files
+from shared.testing.model_packages import download_package, watch_job
 from shared.testing.platform import wait_until
 from trainer.models import PublishedVersion
 
@@ -61,22 +61,13 @@ async def test_image_job_trained_by_a_worker_process(platform_factory, workers, 
         "task_type": "image_classification", "parameters": {"training_preference": "performance_first"}})
     assert created.status_code == 201, created.text
 
-    async def finished() -> dict | None:
-        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
-        return job if job["status"] in ("completed", "failed", "abnormal") else None
-
-    job = await wait_until(finished, timeout=150, interval=0.5, what="the image job to finish")
+    job = await watch_job(client, created.json()["id"], {"completed", "failed", "abnormal"}, timeout=150)
     assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
     assert job["metrics"]["eval_count"] == len(evaluation)
 
     # The package's predictor on the EVAL images gives the reported accuracy.
     store = platform.runtimes["trainer"].store
-    prefix = S3Uri.parse(job["package_uri"])
-    folder = tmp_path / "package"
-    for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = folder / info.key[len(prefix.key) + 1:]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await store.get(info.uri))
+    folder = await download_package(store, job["package_uri"], tmp_path / "package")
     predictor = load_predictor(folder)
     answers = predictor.predict_batch([image for image, _ in evaluation.values()])
     accuracy = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation.values())) / len(answers)

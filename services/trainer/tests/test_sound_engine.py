@@ -195,8 +195,7 @@ async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> di
 
 
 async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
-    from shared.storage import S3Uri
-    from shared.testing.platform import wait_until
+    from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
@@ -209,22 +208,13 @@ async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, 
         "parameters": {"training_preference": "performance_first"}})  # fmt: skip
     assert created.status_code == 201, created.text
 
-    async def finished() -> dict | None:
-        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
-        return job if job["status"] in ("completed", "failed", "abnormal") else None
-
-    job = await wait_until(finished, timeout=150, interval=0.5, what="the sound job to finish")
+    job = await watch_job(client, created.json()["id"], {"completed", "failed", "abnormal"}, timeout=150)
     assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
     assert job["metrics"]["eval_count"] == len(evaluation)
     assert job["metrics"]["accuracy"] >= 0.8, job["metrics"]
 
     store = platform.runtimes["trainer"].store
-    prefix = S3Uri.parse(job["package_uri"])
-    folder = tmp_path / "package"
-    for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = folder / info.key[len(prefix.key) + 1 :]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await store.get(info.uri))
+    folder = await download_package(store, job["package_uri"], tmp_path / "package")
     assert {p.name for p in folder.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
     predictor = load_predictor(folder)
     answers = predictor.predict_batch([wav for wav, _ in evaluation.values()])

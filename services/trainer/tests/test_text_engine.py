@@ -190,8 +190,7 @@ async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> lis
 
 
 async def test_text_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
-    from shared.storage import S3Uri
-    from shared.testing.platform import wait_until
+    from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
@@ -204,22 +203,13 @@ async def test_text_job_trained_by_a_worker_process(platform_factory, workers, a
         "parameters": {"training_preference": "performance_first"}})  # fmt: skip
     assert created.status_code == 201, created.text
 
-    async def finished() -> dict | None:
-        job = (await client.get(f"/v1/training-jobs/{created.json()['id']}")).json()
-        return job if job["status"] in ("completed", "failed", "abnormal") else None
-
-    job = await wait_until(finished, timeout=120, interval=0.5, what="the text job to finish")
+    job = await watch_job(client, created.json()["id"], {"completed", "failed", "abnormal"}, timeout=120)
     assert job["status"] == "completed", (job["error_msg"], job["logs"][-15:])
     assert job["metrics"]["eval_count"] == len(evaluation)
     assert job["metrics"]["accuracy"] >= 0.9, job["metrics"]
 
     store = platform.runtimes["trainer"].store
-    prefix = S3Uri.parse(job["package_uri"])
-    folder = tmp_path / "package"
-    for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = folder / info.key[len(prefix.key) + 1 :]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await store.get(info.uri))
+    folder = await download_package(store, job["package_uri"], tmp_path / "package")
     predictor = load_predictor(folder)
     answers = predictor.predict_batch([text.encode() for text, _ in evaluation])
     correct = sum(a["predicted_label"] == label for a, (_, label) in zip(answers, evaluation, strict=True))

@@ -8,7 +8,7 @@ import json
 
 from shared.manifest import parse_lines
 from shared.packages import load_predictor
-from shared.storage import S3Uri
+from shared.testing.model_packages import download_package
 from shared.testing.platform import wait_until
 
 
@@ -60,11 +60,7 @@ async def test_table_published_by_the_dataset_service_is_trained(platform_factor
     lines = list(parse_lines((await store.get(version["manifest_path"])).decode()))
     eval_csv = next(line.source for line in lines if line.usage == "EVAL")
     rows = list(csv.DictReader(io.StringIO((await store.get(eval_csv)).decode())))
-    prefix = S3Uri.parse(job["package_uri"])
-    for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = tmp_path / info.key[len(prefix.key) + 1:]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await store.get(info.uri))
+    await download_package(store, job["package_uri"], tmp_path)
     requests = [{k: v for k, v in row.items() if k != "class"} for row in rows]
     answers = load_predictor(tmp_path).predict(json.dumps(requests).encode())["data"]["resp_data"]
     accuracy = sum(a["predict"] == row["class"] for a, row in zip(answers, rows)) / len(rows)

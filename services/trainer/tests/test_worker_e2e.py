@@ -12,11 +12,10 @@ import os
 import signal
 import time
 from datetime import datetime
-from pathlib import Path
 
 from shared.messaging import QueueSpec, decode_envelope
 from shared.packages import load_predictor
-from shared.storage import S3Uri
+from shared.testing.model_packages import download_package, watch_job
 from shared.testing.platform import wait_until
 
 # What a finished run may take beyond its budget: the package upload and the final database write after
@@ -27,28 +26,6 @@ PACKAGING_MARGIN_SECONDS = 5.0
 def _create(version: dict, **parameters) -> dict:
     return {"dataset_id": version["dataset_id"], "dataset_version_id": version["version_id"],
             "task_type": "predictive_analytics", "project_id": "p1", "parameters": parameters}
-
-
-async def _watch(client, job_id: str, until: set[str], timeout: float, seen: list[str] | None = None) -> dict:
-    """Poll the job until its status is in ``until``; ``seen`` collects every status observed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
-        if seen is not None and (not seen or seen[-1] != job["status"]):
-            seen.append(job["status"])
-        if job["status"] in until:
-            return job
-        assert time.monotonic() < deadline, f"job still {job['status']} after {timeout}s: {job['logs'][-10:]}"
-        await asyncio.sleep(0.2)
-
-
-async def _download_package(store, package_uri: str, folder: Path) -> Path:
-    prefix = S3Uri.parse(package_uri)
-    for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = folder / info.key[len(prefix.key) + 1:]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(await store.get(info.uri))
-    return folder
 
 
 async def test_table_job_trained_by_a_worker_process_within_its_budget(platform_factory, workers, tables,
@@ -66,7 +43,7 @@ async def test_table_job_trained_by_a_worker_process_within_its_budget(platform_
     created = await client.post("/v1/training-jobs", json=_create(version, training_preference="accuracy_first"))
     assert created.status_code == 201, created.text
     job_id, seen = created.json()["id"], [created.json()["status"]]
-    job = await _watch(client, job_id, {"completed", "failed", "abnormal"}, timeout=120, seen=seen)
+    job = await watch_job(client, job_id, {"completed", "failed", "abnormal"}, timeout=120, seen=seen)
     assert job["status"] == "completed", (job["error_msg"], worker.log_text()[-3000:])
     assert seen == ["pending", "running", "completed"], seen
 
@@ -85,7 +62,7 @@ async def test_table_job_trained_by_a_worker_process_within_its_budget(platform_
 
     # The package's reference predictor reproduces the reported validation accuracy on eval.csv.
     store = platform.runtimes["trainer"].store
-    folder = await _download_package(store, job["package_uri"], tmp_path / "package")
+    folder = await download_package(store, job["package_uri"], tmp_path / "package")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["training_job_id"] == job_id and manifest["dataset"]["version_id"] == version["version_id"]
     predictor = load_predictor(folder)
@@ -131,20 +108,20 @@ async def test_stop_mid_training_keeps_the_best_model(platform_factory, workers,
     asked = time.monotonic()
     stopping = await client.post(f"/v1/training-jobs/{job_id}/stop")
     assert stopping.status_code == 200 and stopping.json()["status"] == "terminating"
-    job = await _watch(client, job_id, {"completed", "terminated", "failed"}, timeout=60)
+    job = await watch_job(client, job_id, {"completed", "terminated", "failed"}, timeout=60)
     assert time.monotonic() - asked < 20, "the stop was not seen at the next heartbeat"
     assert job["status"] == "completed" and job["stopped_early"] and job["stop_reason"] == "user", job
-    folder = await _download_package(platform.runtimes["trainer"].store, job["package_uri"], tmp_path / "pkg")
+    folder = await download_package(platform.runtimes["trainer"].store, job["package_uri"], tmp_path / "pkg")
     assert load_predictor(folder).predict(json.dumps(tables.as_request_rows(version["eval_rows"][:3])).encode())
 
     # The kept model is a starting point: an incremental job continues boosting from it.
     again = await client.post("/v1/training-jobs", json=_create(
         version, training_preference="performance_first", incremental_training_version=job_id))
     assert again.status_code == 201, again.text
-    second = await _watch(client, again.json()["id"], {"completed", "failed"}, timeout=90)
+    second = await watch_job(client, again.json()["id"], {"completed", "failed"}, timeout=90)
     assert second["status"] == "completed", second["error_msg"]
     assert any("incremental training: continuing" in line for line in second["logs"]), second["logs"]
-    folder = await _download_package(platform.runtimes["trainer"].store, second["package_uri"], tmp_path / "pkg2")
+    folder = await download_package(platform.runtimes["trainer"].store, second["package_uri"], tmp_path / "pkg2")
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["parameters"]["incremental"] is True
 
@@ -171,7 +148,7 @@ async def test_killed_worker_job_is_taken_over_after_lease_expiry(platform_facto
     # The training child dies with its worker: it cannot keep writing a package next to the new run.
     await wait_until(lambda: _all_dead(tables, children), timeout=5, what="the killed worker's children to exit")
 
-    job = await _watch(client, job_id, {"completed", "failed", "abnormal"}, timeout=90)
+    job = await watch_job(client, job_id, {"completed", "failed", "abnormal"}, timeout=90)
     assert job["status"] == "completed", (job, other.log_text()[-3000:])
     assert job["worker_id"] == other.worker_id and job["attempt"] == 2
     first, second = job["attempts"]
@@ -204,7 +181,11 @@ async def test_worker_shutdown_hands_its_job_back(platform_factory, workers, tab
     job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
     assert job["status"] == "pending" and job["worker_id"] is None, job
     assert job["attempts"][-1]["outcome"] == "released"
-    assert not any(tables.process_alive(pid) for pid in children)
+
+    async def no_orphans() -> bool:  # grandchildren die by PR_SET_PDEATHSIG, a moment after the worker
+        return not any(tables.process_alive(pid) for pid in children)
+
+    await wait_until(no_orphans, timeout=10, what="the worker's training processes to end")
 
 
 async def test_in_process_worker_on_the_memory_bus(platform_factory, tables) -> None:
@@ -214,6 +195,6 @@ async def test_in_process_worker_on_the_memory_bus(platform_factory, tables) -> 
     version = await tables.publish(platform)
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json=_create(version, training_preference="performance_first"))
-    job = await _watch(client, created.json()["id"], {"completed", "failed"}, timeout=90)
+    job = await watch_job(client, created.json()["id"], {"completed", "failed"}, timeout=90)
     assert job["status"] == "completed" and job["worker_id"] == "embedded", job["error_msg"]
     assert job["metrics"]["accuracy"] > 0.75
