@@ -49,6 +49,17 @@ class WorkflowEngine:
             sa.select(Execution).where(Execution.project_id == project.id, Execution.tenant_id == self.tenant_id)
             .order_by(Execution.round.desc()).limit(1))
 
+    async def current_round(self, project: Project) -> tuple[Execution | None, list[Phase]]:
+        """The latest execution and its phases, read in one statement: one snapshot, so a reader never sees
+        the last phase executed while its execution still runs (two queries could straddle a commit)."""
+        latest = (sa.select(sa.func.max(Execution.round))
+                  .where(Execution.project_id == project.id, Execution.tenant_id == self.tenant_id).scalar_subquery())
+        rows = (await self.session.execute(
+            sa.select(Execution, Phase).join(Phase, Phase.execution_id == Execution.id)
+            .where(Execution.project_id == project.id, Execution.tenant_id == self.tenant_id, Execution.round == latest)
+            .order_by(Phase.position))).all()
+        return (rows[0][0], [phase for _, phase in rows]) if rows else (None, [])
+
     async def phases(self, execution: Execution) -> list[Phase]:
         rows = await self.session.scalars(
             sa.select(Phase).where(Phase.execution_id == execution.id).order_by(Phase.position))

@@ -134,7 +134,7 @@ class ProjectService:
         return service.get("status") not in ("stopped", "failed", "deleting")
 
     async def read(self, project: Project, *, with_execution: bool = True) -> ProjectRead:
-        execution = await self.engine.current_execution(project) if with_execution else None
+        execution, phases = await self.engine.current_round(project) if with_execution else (None, [])
         return ProjectRead(
             id=project.id, name=project.name, project_type=project.project_type,  # type: ignore[arg-type]
             description=project.description, dataset_id=project.dataset_id, output_path=project.output_path,
@@ -142,14 +142,17 @@ class ProjectService:
             label_type=project.label_type, tags=project.tags, status=project.status,
             current_phase=project.current_phase, rounds=project.rounds, model_id=project.model_id,
             service_id=project.service_id, created_at=project.created_at, updated_at=project.updated_at,
-            execution=await self.read_execution(execution) if execution else None,
+            execution=_read_execution(execution, phases) if execution else None,
         )
 
     async def read_execution(self, execution: Execution) -> ExecutionRead:
-        phases = await self.engine.phases(execution)
-        return ExecutionRead(id=execution.id, round=execution.round, status=execution.status,
-                             created_at=execution.created_at, ended_at=execution.ended_at,
-                             phases=[read_phase(p) for p in phases])
+        return _read_execution(execution, await self.engine.phases(execution))
+
+
+def _read_execution(execution: Execution, phases: list[Phase]) -> ExecutionRead:
+    return ExecutionRead(id=execution.id, round=execution.round, status=execution.status,
+                         created_at=execution.created_at, ended_at=execution.ended_at,
+                         phases=[read_phase(p) for p in phases])
 
 
 def read_phase(phase: Phase) -> PhaseRead:
