@@ -1,0 +1,132 @@
+"""ExeML projects, their rounds (executions) and phases."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from exeml_client.models._base import APIModel
+
+ProjectType = Literal[
+    "image_classification",
+    "object_detection",
+    "predictive_analytics",
+    "sound_classification",
+    "text_classification",
+]
+RunStatus = Literal["init", "running", "completed", "stopped", "abnormal"]
+PhaseName = Literal[
+    "label_data", "publish_dataset", "check_data", "train", "register_model", "deploy_service"
+]
+PhaseStatus = Literal[
+    "init", "awaiting_operation", "awaiting_input", "running", "executed", "failed", "stopped"
+]
+
+
+class InstanceRef(APIModel):
+    __schema__ = "workflow_InstanceRef"
+    type: Literal["dataset_version", "dataset_check", "training_job", "model_version", "service"]
+    id: str
+
+
+class Phase(APIModel):
+    __schema__ = "workflow_PhaseRead"
+    name: PhaseName
+    title: str
+    status: PhaseStatus
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    duration_seconds: float | None = None
+    progress: float | None = None
+    instance: InstanceRef | None = None
+    outputs: dict[str, Any]
+    error_msg: str | None = None
+
+
+class Execution(APIModel):
+    __schema__ = "workflow_ExecutionRead"
+    id: str
+    round: int
+    status: RunStatus
+    created_at: datetime
+    ended_at: datetime | None = None
+    phases: list[Phase]
+
+    def phase(self, name: PhaseName) -> Phase:
+        return next(p for p in self.phases if p.name == name)
+
+
+class Project(APIModel):
+    __schema__ = "workflow_ProjectRead"
+    id: str
+    name: str
+    project_type: ProjectType
+    description: str
+    dataset_id: str
+    output_path: str | None = None
+    flavor: Literal["cpu", "gpu"]
+    training_params: dict[str, Any]
+    label_column: str | None = None
+    label_type: Literal["discrete", "continuous"] | None = None
+    tags: list[str]
+    status: RunStatus
+    current_phase: PhaseName | None = None
+    rounds: int
+    model_id: str | None = None
+    service_id: str | None = None
+    created_at: datetime
+    updated_at: datetime
+    execution: Execution | None = None
+
+
+class TrainingParams(APIModel):
+    __schema__ = "workflow_TrainingParams"
+    train_ratio: float = 0.8
+    max_training_duration: int = Field(default=60, description="Minutes")
+    training_preference: Literal["performance_first", "balance", "accuracy_first"] = "balance"
+    inference_hardware: Literal["CPU", "GPU"] = "CPU"
+    max_inference_duration_ms: int | None = None
+    incremental_training_version: str | None = None
+
+
+class ProjectCreate(APIModel):
+    __schema__ = "workflow_ProjectCreate"
+    name: str
+    project_type: ProjectType
+    description: str = ""
+    dataset_id: str | None = None
+    input_path: str | None = None
+    output_path: str | None = None
+    flavor: Literal["cpu", "gpu"] = "cpu"
+    training_params: TrainingParams = Field(default_factory=TrainingParams)
+    label_column: str | None = None
+    label_type: Literal["discrete", "continuous"] | None = None
+    with_column_header: bool | None = None
+    tags: list[str] = Field(default_factory=list)
+
+
+class DeployConfigEntry(APIModel):
+    __schema__ = "workflow_DeployConfigEntry"
+    model_id: str
+    model_version: str
+    weight: int
+    specification: str = "cpu"
+    instance_count: int = 1
+
+
+class DeploySchedule(APIModel):
+    __schema__ = "workflow_DeploySchedule"
+    type: Literal["stop"] = "stop"
+    time_unit: Literal["HOURS"] = "HOURS"
+    duration: int
+
+
+class DeployRequest(APIModel):
+    __schema__ = "workflow_DeployRequest"
+    config: list[DeployConfigEntry] | None = None
+    specification: str = "cpu"
+    instance_count: int = 1
+    schedule: DeploySchedule | None = None
+    service_name: str | None = None

@@ -1,0 +1,121 @@
+"""The Python client against ``make run``'s process: paging, typed errors, events; retries against a stand-in
+network (httpx's MockTransport) since a real server does not fail on demand."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import httpx
+import pytest
+from exeml_client import AsyncClient, Client, NotFound, Unauthorized
+from exeml_client.errors import ServiceUnavailable
+
+from shared.testing import datagen
+
+
+class _Recording(httpx.HTTPTransport):
+    """Real HTTP that notes the ``offset`` of every request."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offsets: list[int] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.offsets.append(int(request.url.params["offset"]))
+        return super().handle_request(request)
+
+
+def _text_dataset(api: Client, name: str, samples: int) -> str:
+    dataset = api.datasets.create(name, "text_classification")
+    files = datagen.text_files(per_class=samples // 2)
+    api.datasets.upload(dataset.dataset_id, [(n, data, "text/plain") for n, data in files.items()])
+    return dataset.dataset_id
+
+
+def test_iterators_page_through_250_samples(gateway, api: Client) -> None:
+    dataset_id = _text_dataset(api, f"paging-{int(time.time())}", 250)
+    assert api.datasets.get(dataset_id).sample_count == 250
+    network = _Recording()
+    with Client(gateway.url, gateway.key, transport=network) as counting:
+        ids = [s.sample_id for s in counting.datasets.samples(dataset_id, page_size=40)]
+    assert len(ids) == len(set(ids)) == 250
+    assert network.offsets == [
+        0,
+        40,
+        80,
+        120,
+        160,
+        200,
+        240,
+    ]  # seven requests, each where the last page ended
+
+    async def walk() -> list[str]:
+        async with AsyncClient(gateway.url, gateway.key) as aapi:
+            return [s.sample_id async for s in aapi.datasets.samples(dataset_id, labeled=True, page_size=100)]
+
+    assert sorted(asyncio.run(walk())) == sorted(ids)
+    # The usage filter is documented as TRAIN/EVAL and still takes any case (no version yet: no sample has one).
+    for usage in ("TRAIN", "train", "Eval"):
+        answer = httpx.get(
+            f"{gateway.url}/v1/datasets/{dataset_id}/samples",
+            params={"usage": usage},
+            headers={"X-Auth-Token": gateway.key},
+            timeout=60,
+        )
+        assert answer.status_code == 200 and answer.json()["total"] == 0, answer.text
+
+
+def test_errors_are_typed_with_modelarts_code_and_message(gateway, api: Client) -> None:
+    with pytest.raises(NotFound) as missing:
+        api.datasets.get("0" * 32)
+    assert missing.value.status_code == 404 and missing.value.error_code.startswith("ModelArts.")
+    assert "0" * 32 in missing.value.error_msg
+    with Client(gateway.url, "exeml_wrong-key") as stranger, pytest.raises(Unauthorized) as refused:
+        stranger.datasets.get("0" * 32)
+    assert refused.value.error_code == "ModelArts.0203"
+
+
+def test_events_iterate_the_tenants_server_sent_events(gateway) -> None:
+    async def first_dataset_event() -> tuple[str, str]:
+        async with AsyncClient(gateway.url, gateway.key) as aapi:
+            stream = aapi.events(["dataset.*"])
+            reader = asyncio.ensure_future(anext(stream))
+            await asyncio.sleep(1)  # the stream is connected before the dataset exists
+            created = await aapi.datasets.create(f"events-{int(time.time())}", "text_classification")
+            event = await asyncio.wait_for(reader, timeout=30)
+            await stream.aclose()
+            return created.dataset_id, event
+
+    dataset_id, event = asyncio.run(first_dataset_event())
+    assert event.type == "dataset.created.v1" and event.data["dataset_id"] == dataset_id
+
+
+class _Flaky:
+    """A network answering 503 twice, then 200; it counts the requests."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.calls <= 2:
+            return httpx.Response(
+                503, json={"error_code": "ModelArts.0503", "error_msg": "database restarting"}
+            )
+        return httpx.Response(200, json={"items": [], "total": 0})
+
+
+def test_only_idempotent_calls_are_retried() -> None:
+    flaky = _Flaky()
+    with Client("http://exeml.test", "k", transport=httpx.MockTransport(flaky)) as api:
+        assert list(api.datasets.list()) == []
+    assert flaky.calls == 3  # a GET: two 503s retried with backoff, then the answer
+
+    flaky = _Flaky()
+    with (
+        Client("http://exeml.test", "k", transport=httpx.MockTransport(flaky)) as api,
+        pytest.raises(ServiceUnavailable) as refused,
+    ):
+        api.projects.next("p" * 32)
+    assert flaky.calls == 1 and refused.value.error_msg == "database restarting"  # a POST is sent once
