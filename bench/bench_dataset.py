@@ -89,7 +89,7 @@ def _p99(values: list[float]) -> float:
 
 async def bench_import(runtime, client: httpx.AsyncClient, bucket: str) -> None:
     store = runtime.store
-    prefix = "bench-images/"
+    prefix = f"{runtime.storage_policy.home(TENANT).key}bench-images/"  # the tenant's own area
     await _gather_limited([store.put(store.uri(bucket, f"{prefix}img_{i:05d}.png"), _png(i)) for i in range(IMAGES)], 32)
 
     started = time.perf_counter()
@@ -100,7 +100,7 @@ async def bench_import(runtime, client: httpx.AsyncClient, bucket: str) -> None:
     started = time.perf_counter()
     created = (await client.post("/v1/datasets", json={
         "dataset_name": "bench-import", "dataset_type": 0, "input_path": f"s3://{bucket}/{prefix}",
-        "work_path": f"s3://{bucket}/bench-out/"})).json()
+        "work_path": f"s3://{bucket}/{runtime.storage_policy.home(TENANT).key}bench-out/"})).json()
     while True:
         task = (await client.get(f"/v1/datasets/{created['dataset_id']}/import-tasks/{created['import_task_id']}")).json()
         if task["status"] in ("COMPLETED", "FAILED"):

@@ -8,7 +8,7 @@ valid internal token a route answers 401, so a service is not reachable around t
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -16,13 +16,15 @@ import jwt
 from fastapi import Depends, Request
 
 from shared.context import bind_context
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import CredentialsExpired, Forbidden, InvalidCredentials, Unauthorized
 
 __all__ = [
     "INTERNAL_TOKEN_HEADER",
+    "WRITER_ROLES",
     "Principal",
-    "TokenCodec",
     "PrincipalDep",
+    "TokenCodec",
+    "WriterDep",
     "require_principal",
     "require_role",
 ]
@@ -31,6 +33,7 @@ INTERNAL_TOKEN_HEADER = "X-ExeML-Internal-Token"
 _ISSUER = "exeml-gateway"
 _AUDIENCE = "exeml-services"
 ROLES = ("admin", "developer", "viewer")
+WRITER_ROLES = ("admin", "developer")  # viewers may only read and predict
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,9 @@ class TokenCodec:
                 options={"require": ["exp", "sub", "tenant"]},
             )
         except jwt.ExpiredSignatureError as exc:
-            raise Unauthorized("internal token expired", error_code="ModelArts.0202") from exc
+            raise CredentialsExpired("internal token expired") from exc
         except jwt.PyJWTError as exc:
-            raise Unauthorized(f"invalid internal token: {exc}", error_code="ModelArts.0203") from exc
+            raise InvalidCredentials(f"invalid internal token: {exc}") from exc
         roles = tuple(r for r in claims.get("roles", []) if r in ROLES) or ("viewer",)
         return Principal(tenant_id=str(claims["tenant"]), subject=str(claims["sub"]), roles=roles)
 
@@ -99,22 +102,24 @@ async def require_principal(request: Request) -> AsyncIterator[Principal]:
     codec: TokenCodec = request.app.state.token_codec
     token = _token_from(request)
     if not token:
-        raise Unauthorized("missing internal token", error_code="ModelArts.0201")
+        raise Unauthorized("missing internal token")
     principal = codec.verify(token)
     request.state.principal = principal
     with bind_context(tenant_id=principal.tenant_id, subject=principal.subject):
         yield principal
 
 
-def require_role(*roles: str):
+def require_role(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """Dependency factory: the caller must hold one of ``roles``."""
 
     async def check(principal: Annotated[Principal, Depends(require_principal)]) -> Principal:
         if not set(roles) & set(principal.roles):
-            raise Forbidden(f"role {'/'.join(roles)} required", error_code="ModelArts.0210")
+            raise Forbidden(f"role {'/'.join(roles)} required")
         return principal
 
     return check
 
 
 PrincipalDep = Annotated[Principal, Depends(require_principal)]
+# The caller, who must be allowed to change things (a developer or an admin): the one writer dependency.
+WriterDep = Annotated[Principal, Depends(require_role(*WRITER_ROLES))]

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 import structlog
 
 __all__ = [
+    "CORRELATION_ID_HEADER",
+    "REQUEST_ID_HEADER",
     "RequestContext",
     "bind_context",
     "current_context",
     "new_id",
-    "REQUEST_ID_HEADER",
-    "CORRELATION_ID_HEADER",
 ]
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -36,7 +36,7 @@ class RequestContext:
     subject: str | None = None
 
 
-_context: ContextVar[RequestContext] = ContextVar("exeml_context", default=RequestContext())
+_context: ContextVar[RequestContext] = ContextVar("exeml_context", default=RequestContext())  # noqa: B039  # frozen
 
 
 def new_id() -> str:

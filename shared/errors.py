@@ -5,25 +5,35 @@ Every error the platform returns to a client has the body::
     {"error_code": "ModelArts.4352", "error_msg": "Dataset does not exist", "details": [...]}
 
 ``details`` names the field, file and rule for validation problems, so a user knows what to fix.
+
+A code is named once, by a class: the generic ones below, those several services raise (``DatasetNotFound``,
+``PeerUnavailable``) here too, and each service's own in its ``errors`` module. Raise
+sites name the class, never a ``ModelArts.NNNN`` string (``error_code=`` is for relaying a peer's code).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 __all__ = [
+    "Conflict",
+    "CredentialsExpired",
+    "DatasetNotFound",
     "ErrorDetail",
     "ExeMLError",
-    "InvalidInput",
-    "Unauthorized",
     "Forbidden",
-    "NotFound",
-    "Conflict",
-    "PayloadTooLarge",
-    "ServiceUnavailable",
     "InternalError",
+    "InvalidCredentials",
+    "InvalidInput",
+    "MethodNotAllowed",
+    "NotFound",
+    "PayloadTooLarge",
+    "PeerUnavailable",
+    "ServiceUnavailable",
+    "Unauthorized",
+    "UnsupportedMediaType",
     "error_body",
 ]
 
@@ -63,6 +73,13 @@ class ExeMLError(Exception):
         self.error_msg = error_msg
         self.error_code = error_code or self.default_code
         self.details = list(details)
+
+    @classmethod
+    def for_field(
+        cls, field: str | None, rule: str, msg: str, *, value: Any = None, file: str | None = None
+    ) -> Self:
+        """The error with one detail naming the field (or file) and the rule it broke."""
+        return cls(msg, details=[ErrorDetail(rule=rule, msg=msg, field=field, file=file, value=value)])
 
     def body(self) -> dict[str, Any]:
         return error_body(self.error_code, self.error_msg, [d.as_dict() for d in self.details])
@@ -104,6 +121,16 @@ class PayloadTooLarge(ExeMLError):
     status_code, default_code = 413, "ModelArts.0413"
 
 
+class MethodNotAllowed(ExeMLError):
+    """The path exists, not with this HTTP method (the response's ``Allow`` header lists those it has)."""
+
+    status_code, default_code = 405, "ModelArts.0405"
+
+
+class UnsupportedMediaType(ExeMLError):
+    status_code, default_code = 415, "ModelArts.0415"
+
+
 class ServiceUnavailable(ExeMLError):
     """A dependency is down; retrying later may work."""
 
@@ -114,6 +141,31 @@ class InternalError(ExeMLError):
     """An unexpected failure; the message is safe to show, the cause is in the logs."""
 
 
-def error_body(error_code: str, error_msg: str, details: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+class CredentialsExpired(Unauthorized):
+    default_code = "ModelArts.0202"
+
+
+class InvalidCredentials(Unauthorized):
+    """A credential was presented but is not valid (unknown, revoked, forged)."""
+
+    default_code = "ModelArts.0203"
+
+
+class PeerUnavailable(ServiceUnavailable):
+    """Another service (or the one a request is routed to) cannot be reached."""
+
+    default_code = "ModelArts.4203"
+
+
+class DatasetNotFound(NotFound):
+    """The dataset (or the published version) does not exist for the tenant; services that keep a read model
+    of datasets answer the dataset service's code."""
+
+    default_code = "ModelArts.4352"
+
+
+def error_body(
+    error_code: str, error_msg: str, details: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     """The one error body shape every service and the gateway produce."""
     return {"error_code": error_code, "error_msg": error_msg, "details": details or []}

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from shared import json_limits
+from shared.errors import ExeMLError
+
 __all__ = [
     "ANNOTATION_TYPES",
     "SAMPLE_TYPES",
@@ -97,8 +100,17 @@ class ManifestAnnotation:
         data = {_norm_key(k): v for k, v in raw.items()}
         if "type" not in data or not isinstance(data["type"], str):
             raise ManifestError("annotation without a 'type'")
-        known = {"type", "name", "annotated-by", "creation-time", "confidence", "annotation-loc",
-                 "annotation-format", "objects", "size"}
+        known = {
+            "type",
+            "name",
+            "annotated-by",
+            "creation-time",
+            "confidence",
+            "annotation-loc",
+            "annotation-format",
+            "objects",
+            "size",
+        }
         return cls(
             type=data["type"],
             name=data.get("name"),
@@ -132,8 +144,10 @@ class ManifestAnnotation:
 
     def boxes(self) -> list[tuple[str, Box]]:
         """The detection objects as ``(label, Box)`` pairs."""
-        return [(str(o["name"]), Box(**{k: float(o["bndbox"][k]) for k in ("xmin", "ymin", "xmax", "ymax")}))
-                for o in self.objects]
+        return [
+            (str(o["name"]), Box(**{k: float(o["bndbox"][k]) for k in ("xmin", "ymin", "xmax", "ymax")}))
+            for o in self.objects
+        ]
 
 
 @dataclass
@@ -183,9 +197,9 @@ class ManifestLine:
 
 def parse_line(text: str, line_no: int | None = None) -> ManifestLine:
     try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(f"not JSON: {exc.msg}", line_no) from exc
+        raw = json_limits.loads(text, what="the line")
+    except ExeMLError as exc:  # invalid JSON, or nested deeper than any manifest line is
+        raise ManifestError(exc.error_msg, line_no) from exc
     if not isinstance(raw, dict):
         raise ManifestError("a manifest line must be a JSON object", line_no)
     data = {_norm_key(k): v for k, v in raw.items()}

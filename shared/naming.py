@@ -13,7 +13,14 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ID_PATTERN", "LABEL_NAME_MAX", "PLAIN_TEXT_PATTERN", "check_file_name", "check_label_name", "has_chinese"]
+__all__ = [
+    "ID_PATTERN",
+    "LABEL_NAME_MAX",
+    "PLAIN_TEXT_PATTERN",
+    "check_file_name",
+    "check_label_name",
+    "has_chinese",
+]
 
 # Resource ids in paths and bodies: what the services hand out (32 hex digits) fits; control characters,
 # spaces and non-ASCII never reach a database query (a 400 or 404 instead of a driver error).
@@ -35,7 +42,10 @@ def check_label_name(name: str, *, allow_chinese: bool = False) -> tuple[str, st
     if not name:
         return "label_name_empty", "a label name must not be empty"
     if len(name) > LABEL_NAME_MAX:
-        return "label_name_length", f"label name {name[:40]!r} has {len(name)} characters; at most {LABEL_NAME_MAX}"
+        return (
+            "label_name_length",
+            f"label name {name[:40]!r} has {len(name)} characters; at most {LABEL_NAME_MAX}",
+        )
     pattern = _LABEL_WITH_CHINESE if allow_chinese else _LABEL_ASCII
     if not pattern.match(name):
         allowed = "Chinese characters, letters" if allow_chinese else "letters"
@@ -46,7 +56,10 @@ def check_label_name(name: str, *, allow_chinese: bool = False) -> tuple[str, st
 def check_file_name(path: str, *, forbid_chinese: bool = False) -> tuple[str, str] | None:
     """Check a sample's file name (the last path part) and that the path cannot escape its folder."""
     if "\x00" in path or "\\" in path or path.startswith("/") or any(p == ".." for p in path.split("/")):
-        return "path_traversal", f"file path {path!r} must stay inside its folder (no '..', '/' prefix or '\\\\')"
+        return (
+            "path_traversal",
+            f"file path {path!r} must stay inside its folder (no '..', '/' prefix or '\\\\')",
+        )
     name = path.rsplit("/", 1)[-1]
     if not name or name in (".", ".."):
         return "file_name_empty", "a file name must not be empty"
@@ -54,5 +67,8 @@ def check_file_name(path: str, *, forbid_chinese: bool = False) -> tuple[str, st
         if char in name:
             return "file_name_characters", f"file name {name!r} must not contain {label}"
     if forbid_chinese and has_chinese(name):
-        return "file_name_chinese", f"file name {name!r} must not contain Chinese characters (object detection)"
+        return (
+            "file_name_chinese",
+            f"file name {name!r} must not contain Chinese characters (object detection)",
+        )
     return None

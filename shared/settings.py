@@ -73,6 +73,22 @@ class ServiceSettings(BaseSettings):
     s3_secret_key: SecretStr | None = None
     s3_secure: bool = False
     s3_region: str = "us-east-1"
+    storage_grants: dict[str, list[str]] = Field(
+        default={},
+        description="Operator grants (JSON): tenant id -> s3:// buckets or prefixes it may name besides its own "
+        'areas of the platform bucket, e.g. {"acme": ["s3://acme-data/"]} (docs/adr/0008-storage-tenancy.md)',
+    )
+    storage_platform_areas: list[str] = Field(
+        default=[],
+        description="s3:// prefixes the platform keeps for itself besides models/, training/, triton/, manifests/ "
+        "and internal/ of the platform bucket (e.g. a Triton repository in its own bucket): no path reaches them",
+    )
+    max_json_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest JSON request body (413 above)"
+    )
+    max_json_depth: int = Field(
+        default=64, ge=4, le=500, description="Deepest nesting of a JSON body (400 above)"
+    )
 
     internal_token_secret: SecretStr | None = None
     internal_token_ttl_seconds: int = Field(default=900, ge=10)
@@ -86,7 +102,9 @@ class ServiceSettings(BaseSettings):
     registry_url: str | None = Field(default=None, description="Base URL of the registry service")
     inference_url: str | None = Field(default=None, description="Base URL of the inference service")
     workflow_url: str | None = Field(default=None, description="Base URL of the workflow service")
-    request_timeout_seconds: float = Field(default=60.0, gt=0, description="Timeout of calls to other services")
+    request_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="Timeout of calls to other services"
+    )
 
     @classmethod
     def env_prefix(cls) -> str:
@@ -117,14 +135,14 @@ class ServiceSettings(BaseSettings):
 
     def _fill_embedded_defaults(self) -> None:
         data_dir = self.data_dir
-        self.database_url = self.database_url or f"sqlite+aiosqlite:///{data_dir / (self.service_name + '.db')}"
+        self.database_url = (
+            self.database_url or f"sqlite+aiosqlite:///{data_dir / (self.service_name + '.db')}"
+        )
         self.bus = self.bus or "memory"
         self.storage = self.storage or "local"
         self.storage_root = self.storage_root or data_dir / "objects"
         if self.bus == "rabbitmq" and not self.amqp_url:
             self.amqp_url = "amqp://guest:guest@127.0.0.1:5672/"
-        if self.internal_token_secret is None:
-            self.internal_token_secret = SecretStr(_embedded_secret(data_dir))
 
     def _require_distributed(self) -> None:
         self.bus = self.bus or "rabbitmq"
@@ -143,9 +161,24 @@ class ServiceSettings(BaseSettings):
             }
         elif self.storage_root is None:
             required["STORAGE_ROOT"] = None
-        missing = [f"{PLATFORM_PREFIX}{name} (or {self.env_prefix()}{name})" for name, v in required.items() if v in (None, "")]
+        missing = [
+            f"{PLATFORM_PREFIX}{name} (or {self.env_prefix()}{name})"
+            for name, v in required.items()
+            if v in (None, "")
+        ]
         if missing:
             raise SettingsError(f"{self.service_name}: distributed mode needs " + ", ".join(missing))
+
+    def ensure_token_secret(self) -> SecretStr:
+        """The internal-token secret; in the embedded mode without one configured, the installation's own,
+        kept under the data dir (created on the first start, so tokens survive a restart of ``make run``).
+
+        Called when a runtime is built, not while validating: reading settings has no side effect."""
+        if self.internal_token_secret is None:
+            if not self.is_embedded:  # the validator already refused this; a caller cleared it
+                raise SettingsError(f"{self.service_name}: {PLATFORM_PREFIX}INTERNAL_TOKEN_SECRET is not set")
+            self.internal_token_secret = SecretStr(_embedded_secret(self.data_dir))
+        return self.internal_token_secret
 
     def bus_queue(self, base: str) -> str:
         """The broker name of queue ``base`` (``dataset.events``, ``trainer.jobs.cpu``) in this namespace."""

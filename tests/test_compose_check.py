@@ -354,4 +354,4 @@ def test_real_compose_file_passes() -> None:
     """The repository's docker-compose.yml, against the real service packages and settings classes."""
     problems, count = cc.run_checks(REPO_ROOT / "docker-compose.yml")
     assert problems == []
-    assert count == 26  # 5 infrastructure containers + 7 services x (migrate, API, worker)
+    assert count == 27  # 5 infrastructure containers + 7 services x (migrate, API, worker) + the web console

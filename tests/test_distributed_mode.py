@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from urllib.parse import urlparse
 
 from dataset.config import Settings
 from dataset.definition import SERVICE
+
 from shared.events import EventContract
 from shared.messaging import QueueSpec, RabbitMQTransport
 from shared.service import build_runtime
@@ -37,7 +39,9 @@ async def test_distributed_runtime_publishes_through_rabbitmq(postgres_url, s3_s
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    runtime = build_runtime(SERVICE, Settings())
+    # The dataset service, also declaring the test's own event (a routing key no real queue binds).
+    definition = dataclasses.replace(SERVICE, publishes=(*SERVICE.publishes, WiringChecked))
+    runtime = build_runtime(definition, Settings())
     assert isinstance(runtime.transport, RabbitMQTransport) and isinstance(runtime.store, S3ObjectStore)
     await runtime.migrate()
     await runtime.start(background=True)

@@ -32,7 +32,9 @@ async def test_events_cross_services_in_their_own_namespace(platform_factory) ->
     async with platform.runtimes["dataset"].db.session() as session:
         await platform.runtimes["dataset"].outbox.add(
             session,
-            DatasetCreated(dataset_id="d1", name="n", dataset_type=0, dataset_type_name="image_classification"),
+            DatasetCreated(
+                dataset_id="d1", name="n", dataset_type=0, dataset_type_name="image_classification"
+            ),
             tenant_id="tenant-a",
         )
 

@@ -3,18 +3,21 @@ and one Alembic tree per service."""
 
 from shared.db.base import (
     NAMING_CONVENTION,
+    TYPE_ANNOTATION_MAP,
     IdMixin,
     TenantMixin,
     TimestampMixin,
     UTCDateTime,
-    make_base,
+    service_metadata,
     utcnow,
 )
 from shared.db.engine import Database
+from shared.db.hooks import after_commit
 from shared.db.repository import Page, Repository
 
 __all__ = [
     "NAMING_CONVENTION",
+    "TYPE_ANNOTATION_MAP",
     "Database",
     "IdMixin",
     "Page",
@@ -22,6 +25,7 @@ __all__ = [
     "TenantMixin",
     "TimestampMixin",
     "UTCDateTime",
-    "make_base",
+    "after_commit",
+    "service_metadata",
     "utcnow",
 ]

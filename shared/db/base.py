@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from shared.context import new_id
 
 __all__ = [
     "NAMING_CONVENTION",
-    "UTCDateTime",
-    "utcnow",
-    "make_base",
+    "TYPE_ANNOTATION_MAP",
     "IdMixin",
     "TenantMixin",
     "TimestampMixin",
+    "UTCDateTime",
+    "service_metadata",
+    "utcnow",
 ]
 
 # Deterministic constraint names make migrations portable between PostgreSQL and SQLite and let
@@ -53,14 +55,17 @@ class UTCDateTime(sa.types.TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def make_base() -> type[DeclarativeBase]:
-    """A fresh declarative base with its own metadata (one per service) and the naming convention."""
+# A service's declarative base, written out in its models.py so type checkers see a class:
+#
+#     class Base(DeclarativeBase):
+#         metadata = service_metadata()
+#         type_annotation_map = TYPE_ANNOTATION_MAP
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {datetime: UTCDateTime()}
 
-    class Base(DeclarativeBase):
-        metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
-        type_annotation_map = {datetime: UTCDateTime()}
 
-    return Base
+def service_metadata() -> sa.MetaData:
+    """A service's own metadata (its tables, one schema per service), with the naming convention."""
+    return sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
 class IdMixin:
@@ -73,7 +78,7 @@ class TenantMixin:
     """Every resource row belongs to a tenant; repositories filter on it in every query."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[str]:  # noqa: N805
+    def tenant_id(cls) -> Mapped[str]:
         return mapped_column(sa.String(64), nullable=False, index=True)
 
 

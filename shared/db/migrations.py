@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import sqlalchemy as sa
 from alembic import command
@@ -21,19 +21,20 @@ from shared.db.engine import engine_options, sync_url
 if TYPE_CHECKING:
     from shared.settings import ServiceSettings
 
-__all__ = ["alembic_config", "run_alembic_env", "upgrade", "downgrade", "check", "service_settings"]
+__all__ = ["alembic_config", "check", "downgrade", "run_alembic_env", "service_settings", "upgrade"]
 
 VERSION_TABLE = "alembic_version"
 
 
 def service_settings(service: str) -> ServiceSettings:
     """The settings of ``service`` read from the environment (its ``config.Settings``)."""
-    module = importlib.import_module(f"{service}.config")
-    return module.Settings()
+    settings: ServiceSettings = importlib.import_module(f"{service}.config").Settings()
+    return settings
 
 
 def migrations_dir(service: str) -> Path:
     package = importlib.import_module(service)
+    assert package.__file__ is not None  # a regular package, not a namespace
     return Path(package.__file__).resolve().parents[1] / "migrations"
 
 
@@ -42,9 +43,7 @@ def alembic_config(service: str, settings: ServiceSettings | None = None) -> Con
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("exeml_service", service)
-    cfg.set_main_option(
-        "file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s"
-    )
+    cfg.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["settings"] = settings or service_settings(service)
     return cfg
 
@@ -62,7 +61,7 @@ def check(service: str, settings: ServiceSettings | None = None) -> None:
     command.check(alembic_config(service, settings))
 
 
-def _render_plain_types(type_: str, obj: object, _ctx: object) -> str | bool:
+def _render_plain_types(type_: str, obj: object, _ctx: object) -> str | Literal[False]:
     """Render our TypeDecorators as their SQL type, so migration files never import service code."""
     if type_ == "type" and isinstance(obj, sa.types.TypeDecorator):
         return f"sa.{obj.impl!r}"
@@ -74,7 +73,10 @@ def run_alembic_env(metadata: sa.MetaData) -> None:
     from alembic import context
 
     config = context.config
-    settings = config.attributes.get("settings") or service_settings(config.get_main_option("exeml_service"))
+    settings = config.attributes.get("settings") or service_settings(
+        config.get_main_option("exeml_service", "")
+    )
+    assert settings.database_url is not None  # the settings fill it in (embedded: a SQLite file)
     url = sync_url(settings.database_url)
     schema = settings.db_schema if make_url(url).get_backend_name() == "postgresql" else None
     if context.is_offline_mode():

@@ -5,14 +5,13 @@ contract is a pydantic model registered under its type; a breaking change gets a
 and the old one stays until no consumer needs it. ``asyncapi_document()`` documents them for integrators.
 """
 
+# Importing the contract modules registers their event types.
+from shared.events import dataset, inference, labeling, registry, training, workflow  # noqa: F401
 from shared.events.base import (
     EVENT_TYPE_PATTERN,
     EventContract,
     contract_for,
     registered_contracts,
 )
-
-# Importing the contract modules registers their event types.
-from shared.events import dataset, inference, labeling, registry, training, workflow  # noqa: E402,F401
 
 __all__ = ["EVENT_TYPE_PATTERN", "EventContract", "contract_for", "registered_contracts"]

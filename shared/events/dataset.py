@@ -9,16 +9,17 @@ from pydantic import BaseModel, Field
 from shared.events.base import EventContract
 
 __all__ = [
-    "ImportedAnnotation",
     "AddedSample",
+    "CheckViolation",
     "DatasetCreated",
     "DatasetDeleted",
+    "ImportCompleted",
+    "ImportedAnnotation",
     "SamplesAdded",
     "SamplesDeleted",
-    "ImportCompleted",
-    "VersionPublished",
     "VersionChecked",
-    "CheckViolation",
+    "VersionFailed",
+    "VersionPublished",
 ]
 
 # ModelArts dataset type codes and our readable names.
@@ -120,6 +121,17 @@ class VersionPublished(EventContract):
     table_schema: list[dict[str, Any]] | None = Field(
         default=None, description="Tables: [{'name', 'type': 'int'|'float'|'string'|'bool'}] in column order"
     )
+
+
+class VersionFailed(EventContract):
+    """A version could not be published (storage unreachable, the dataset changed under it...): it stays
+    listed with status FAILED and its message; the dataset and its samples are untouched."""
+
+    event_type = "dataset.version.failed.v1"
+    dataset_id: str
+    version_id: str
+    version_name: str
+    error_msg: str
 
 
 class CheckViolation(BaseModel):

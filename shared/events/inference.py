@@ -8,11 +8,12 @@ from shared.events.base import EventContract
 
 __all__ = [
     "ServedVersion",
+    "ServiceDeleted",
     "ServiceDeploying",
+    "ServiceEvent",
+    "ServiceFailed",
     "ServiceRunning",
     "ServiceStopped",
-    "ServiceFailed",
-    "ServiceDeleted",
 ]
 
 
@@ -22,33 +23,36 @@ class ServedVersion(BaseModel):
     weight: int
 
 
-class _ServiceEvent(EventContract):
+class ServiceEvent(EventContract):
+    """What every ``inference.service.*`` event carries (an abstract base: it has no event type)."""
+
     service_id: str
     service_name: str
     models: list[ServedVersion] = Field(
-        default_factory=list, description="The model versions the service uses (or will use) and their weights"
+        default_factory=list,
+        description="The model versions the service uses (or will use) and their weights",
     )
 
 
-class ServiceDeploying(_ServiceEvent):
+class ServiceDeploying(ServiceEvent):
     """Models are being loaded: on create, start or a config update."""
 
     event_type = "inference.service.deploying.v1"
 
 
-class ServiceRunning(_ServiceEvent):
+class ServiceRunning(ServiceEvent):
     event_type = "inference.service.running.v1"
 
 
-class ServiceStopped(_ServiceEvent):
+class ServiceStopped(ServiceEvent):
     event_type = "inference.service.stopped.v1"
     reason: str = Field(default="user", description="user | auto_stop")
 
 
-class ServiceFailed(_ServiceEvent):
+class ServiceFailed(ServiceEvent):
     event_type = "inference.service.failed.v1"
     error_msg: str
 
 
-class ServiceDeleted(_ServiceEvent):
+class ServiceDeleted(ServiceEvent):
     event_type = "inference.service.deleted.v1"

@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from shared.events.base import EventContract
 
-__all__ = ["AnnotationChange", "AnnotationsChanged", "LabelRenamed", "LabelDeleted"]
+__all__ = ["AnnotationChange", "AnnotationsChanged", "LabelDeleted", "LabelRenamed"]
 
 
 class AnnotationChange(BaseModel):

@@ -8,7 +8,7 @@ from pydantic import Field
 
 from shared.events.base import EventContract
 
-__all__ = ["ModelVersionRegistered", "ModelVersionDeleted"]
+__all__ = ["ModelVersionDeleted", "ModelVersionRegistered"]
 
 
 class _VersionEvent(EventContract):

@@ -8,12 +8,15 @@ from pydantic import Field
 
 from shared.events.base import EventContract
 
-__all__ = ["JobCreated", "JobStarted", "JobProgressed", "JobSucceeded", "JobFailed", "JobStopped"]
+__all__ = ["JobCreated", "JobFailed", "JobProgressed", "JobStarted", "JobStopped", "JobSucceeded"]
 
 
 class _JobEvent(EventContract):
     job_id: str
     project_id: str | None = None
+    project_name: str | None = Field(
+        default=None, description="The ExeML project's name, when the job has one"
+    )
     dataset_id: str | None = None
     dataset_version_id: str | None = None
     task_type: str | None = None
@@ -45,13 +48,21 @@ class JobSucceeded(_JobEvent):
     engine: str
     labels: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
-    stopped_early: bool = Field(default=False, description="Stopped by the user or the budget: best model kept")
+    stopped_early: bool = Field(
+        default=False, description="Stopped by the user or the budget: best model kept"
+    )
+    quality: dict[str, Any] | None = Field(
+        default=None, description="The quality gate's record (see the job)"
+    )
 
 
 class JobFailed(_JobEvent):
     event_type = "training.job.failed.v1"
     error_code: str
     error_msg: str
+    quality: dict[str, Any] | None = Field(
+        default=None, description="Set when the quality gate failed the job"
+    )
 
 
 class JobStopped(_JobEvent):

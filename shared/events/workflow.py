@@ -8,7 +8,7 @@ from pydantic import Field
 
 from shared.events.base import EventContract
 
-__all__ = ["PhaseChanged", "ExecutionCompleted"]
+__all__ = ["ExecutionCompleted", "PhaseChanged"]
 
 
 class PhaseChanged(EventContract):

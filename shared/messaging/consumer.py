@@ -1,17 +1,22 @@
 """Consumer runner: typed handlers, inbox idempotency, ack after commit, retry vs dead-letter.
 
-For each delivery: decode the envelope (undecodable → dead-letter), then for each handler of its type
-open a transaction, claim ``(event_id, handler)`` in the inbox (already there → skip), run the handler,
-commit. Only when every handler has committed is the message acked. A transient failure requeues it;
-once it has been tried ``delivery_limit`` times, or on a :class:`PermanentFailure` or a 4xx
-:class:`~shared.errors.ExeMLError`, it is dead-lettered to ``exeml.dlx``.
+A handler is registered for an event *contract* (``@consumer.handler(VersionPublished)``) and receives the
+envelope with ``data`` already validated into that contract (``Envelope[VersionPublished]``), so it reads
+typed fields, never ``data.get(...)``. For each delivery: decode the envelope and validate its payload (not
+an envelope, or a payload that breaks the contract → dead-letter at once, the validation error as the
+reason), then for each handler of its type open a transaction, claim ``(event_id, handler)`` in the inbox
+(already there → skip), run the handler, commit. Only when every handler has committed is the message
+acked. A transient failure requeues it; once it has been tried ``delivery_limit`` times, or on a
+:class:`PermanentFailure` or a 4xx :class:`~shared.errors.ExeMLError`, it is dead-lettered to ``exeml.dlx``
+with the error as the reason.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,11 +31,12 @@ from shared.logging import get_logger
 from shared.messaging.envelope import Envelope, EnvelopeError, decode_envelope
 from shared.messaging.transport import Delivery, QueueSpec, Subscription, Transport
 
-__all__ = ["EventHandler", "EventConsumer", "PermanentFailure", "claim_inbox"]
+__all__ = ["EventConsumer", "EventHandler", "HandlerRegistry", "PermanentFailure", "claim_inbox"]
 
 log = get_logger(__name__)
 
-EventHandler = Callable[[AsyncSession, Envelope[dict[str, Any]]], Awaitable[None]]
+ContractT = TypeVar("ContractT", bound=EventContract)
+EventHandler = Callable[[AsyncSession, Envelope[ContractT]], Awaitable[None]]
 
 
 class PermanentFailure(Exception):
@@ -39,7 +45,7 @@ class PermanentFailure(Exception):
 
 async def claim_inbox(session: AsyncSession, inbox: sa.Table, envelope: Envelope[Any], handler: str) -> bool:
     """Record that ``handler`` processes this event; False if it already did (in a committed tx)."""
-    dialect = session.bind.dialect.name
+    dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = (
         insert(inbox)
@@ -54,7 +60,54 @@ def _is_permanent(exc: Exception) -> bool:
     return isinstance(exc, PermanentFailure) or (isinstance(exc, ExeMLError) and exc.status_code < 500)
 
 
-class EventConsumer:
+@dataclass(frozen=True)
+class _Registration:
+    name: str  # the inbox key: keep it stable, a renamed handler would apply old events again
+    contract: type[EventContract]
+    fn: EventHandler[Any]
+
+
+class HandlerRegistry:
+    """The handlers of one service by contract, without a connection (what a service consumes, for
+    :class:`EventConsumer` and for the AsyncAPI document)."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._handlers: dict[str, list[_Registration]] = defaultdict(list)
+        # The service runtime (outbox, peers, store) for handlers that need more than the session; set by
+        # build_runtime once the runtime exists.
+        self.runtime: Any = None
+
+    def handler(
+        self, contract: type[ContractT], name: str | None = None
+    ) -> Callable[[EventHandler[ContractT]], EventHandler[ContractT]]:
+        """Decorator registering ``fn(session, envelope)`` for the events of ``contract``; ``envelope.data``
+        is a validated ``contract`` instance when ``fn`` runs."""
+        if not (
+            isinstance(contract, type)
+            and issubclass(contract, EventContract)
+            and "event_type" in vars(contract)
+        ):
+            raise TypeError(f"handlers are registered for an event contract class, not {contract!r}")
+        others = {r.contract for r in self._handlers.get(contract.event_type, [])} - {contract}
+        if others:
+            raise TypeError(f"{contract.event_type} already has handlers for another contract: {others}")
+
+        def register(fn: EventHandler[ContractT]) -> EventHandler[ContractT]:
+            self._handlers[contract.event_type].append(
+                _Registration(name or f"{fn.__module__}.{fn.__qualname__}", contract, fn)
+            )
+            return fn
+
+        return register
+
+    @property
+    def contracts(self) -> list[type[EventContract]]:
+        """The contracts this service consumes, by event type."""
+        return [regs[0].contract for _, regs in sorted(self._handlers.items()) if regs]
+
+
+class EventConsumer(HandlerRegistry):
     """The handlers of one service, bound to one durable queue ``<service>.events``."""
 
     def __init__(
@@ -68,24 +121,11 @@ class EventConsumer:
         delivery_limit: int = 5,
         prefetch: int = 16,
     ) -> None:
-        self.service, self.db, self.inbox, self.transport = service, db, inbox, transport
+        super().__init__(service)
+        self.db, self.inbox, self.transport = db, inbox, transport
         self.queue = queue or f"{service}.events"
         self.delivery_limit, self.prefetch = delivery_limit, prefetch
-        self._handlers: dict[str, list[tuple[str, EventHandler]]] = defaultdict(list)
         self._subscription: Subscription | None = None
-        # The service runtime (outbox, peers, store) for handlers that need more than the session; set by
-        # build_runtime once the runtime exists.
-        self.runtime: Any = None
-
-    def handler(self, event: str | type[EventContract], name: str | None = None):
-        """Decorator registering ``fn(session, envelope)`` for an event type (a contract or its name)."""
-        event_type = event if isinstance(event, str) else event.event_type
-
-        def register(fn: EventHandler) -> EventHandler:
-            self._handlers[event_type].append((name or f"{fn.__module__}.{fn.__qualname__}", fn))
-            return fn
-
-        return register
 
     @property
     def queue_spec(self) -> QueueSpec:
@@ -104,29 +144,38 @@ class EventConsumer:
 
     async def handle_delivery(self, delivery: Delivery) -> None:
         try:
-            envelope = decode_envelope(delivery.body)
+            raw = decode_envelope(delivery.body, check_payload=False)
+            registrations = self._handlers.get(raw.type, [])
+            envelope = raw.typed(registrations[0].contract) if registrations else raw
         except EnvelopeError as exc:
-            log.error("dead-lettering undecodable message", queue=self.queue, error=str(exc))
-            await delivery.dead_letter()
+            log.error(
+                "dead-lettering an invalid event",
+                queue=self.queue,
+                message_id=delivery.message_id,
+                error=str(exc),
+            )
+            await delivery.dead_letter(str(exc))
             return
         with bind_context(tenant_id=envelope.tenantid, correlation_id=envelope.correlationid):
-            await self._dispatch(delivery, envelope)
+            await self._dispatch(delivery, envelope, registrations)
 
-    async def _dispatch(self, delivery: Delivery, envelope: Envelope[dict[str, Any]]) -> None:
+    async def _dispatch(
+        self, delivery: Delivery, envelope: Envelope[Any], registrations: list[_Registration]
+    ) -> None:
         try:
-            for name, fn in self._handlers.get(envelope.type, []):
-                await self._apply(name, fn, envelope)
-        except Exception as exc:
+            for registration in registrations:
+                await self._apply(registration, envelope)
+        except Exception as exc:  # noqa: BLE001  # any failure is settled: requeued or dead-lettered
             await self._settle_failure(delivery, envelope, exc)
             return
         await delivery.ack()
 
-    async def _apply(self, name: str, fn: EventHandler, envelope: Envelope[dict[str, Any]]) -> None:
+    async def _apply(self, registration: _Registration, envelope: Envelope[Any]) -> None:
         async with self.db.session() as session:
-            if not await claim_inbox(session, self.inbox, envelope, name):
-                log.info("event already processed", event_id=envelope.id, handler=name)
+            if not await claim_inbox(session, self.inbox, envelope, registration.name):
+                log.info("event already processed", event_id=envelope.id, handler=registration.name)
                 return
-            await fn(session, envelope)
+            await registration.fn(session, envelope)
 
     async def _settle_failure(self, delivery: Delivery, envelope: Envelope[Any], exc: Exception) -> None:
         final = _is_permanent(exc) or delivery.attempt >= self.delivery_limit
@@ -138,4 +187,7 @@ class EventConsumer:
             dead_lettered=final,
             error=repr(exc),
         )
-        await (delivery.dead_letter() if final else delivery.requeue())
+        if final:
+            await delivery.dead_letter(f"handler failed on attempt {delivery.attempt}: {exc!r}")
+        else:
+            await delivery.requeue()

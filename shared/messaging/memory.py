@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from shared.messaging.transport import (
     Delivery,
@@ -19,6 +19,7 @@ from shared.messaging.transport import (
     QueueSpec,
     Subscription,
     Transport,
+    dead_letter_headers,
     topic_matches,
 )
 
@@ -75,10 +76,14 @@ class InMemoryBroker:
         else:
             await self.queues[queue].put(item, front=True)
 
-    async def dead_letter(self, queue: str, item: _Message) -> None:
+    async def dead_letter(self, queue: str, item: _Message, reason: str | None = None) -> None:
         spec = self.queues[queue].spec
-        if spec is not None:
-            await self.queues[spec.dead_letter_queue].put(_Message(item.message))
+        if spec is None:
+            return
+        message = item.message
+        if reason is not None:
+            message = replace(message, headers=dead_letter_headers(message.headers, reason))
+        await self.queues[spec.dead_letter_queue].put(_Message(message))
 
 
 class _MemoryDelivery(Delivery):
@@ -102,9 +107,9 @@ class _MemoryDelivery(Delivery):
         await self._settle()
         await self._transport.broker.give_back(self._queue, self._item)
 
-    async def dead_letter(self) -> None:
+    async def dead_letter(self, reason: str) -> None:
         await self._settle()
-        await self._transport.broker.dead_letter(self._queue, self._item)
+        await self._transport.broker.dead_letter(self._queue, self._item, reason)
 
     async def return_unsettled(self) -> None:
         if not self.settled:
@@ -167,7 +172,7 @@ class InMemoryTransport(Transport):
             self._unacked.add(delivery)
             try:
                 await handler(delivery)
-            except Exception:  # a handler bug must not kill the consumer; the broker retries
+            except Exception:  # noqa: BLE001  # a handler bug must not kill the consumer; the broker retries
                 await delivery.return_unsettled()
 
     async def get(self, queue: str) -> Delivery | None:

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import utcnow
 from shared.db.engine import Database
+from shared.db.hooks import after_commit
 from shared.events.base import EventContract
 from shared.logging import get_logger
 from shared.messaging.envelope import Envelope, make_envelope
@@ -29,11 +29,18 @@ log = get_logger(__name__)
 
 
 class Outbox:
-    """Writes events into a service's ``outbox`` table inside the caller's transaction."""
+    """Writes events into a service's ``outbox`` table inside the caller's transaction.
 
-    def __init__(self, table: sa.Table, source: str) -> None:
+    ``publishes`` (the service definition's list) are the contracts it may write: another one is a
+    programming error, so the list the AsyncAPI document shows cannot fall behind the code.
+    """
+
+    def __init__(
+        self, table: sa.Table, source: str, publishes: Collection[type[EventContract]] | None = None
+    ) -> None:
         self.table = table
         self.source = source
+        self.publishes = None if publishes is None else frozenset(c.event_type for c in publishes)
         self._commit_listeners: list[Callable[[], None]] = []
 
     def on_commit(self, listener: Callable[[], None]) -> None:
@@ -48,6 +55,8 @@ class Outbox:
         subject: str | None = None,
         tenant_id: str | None = None,
     ) -> Envelope[dict[str, Any]]:
+        if self.publishes is not None and event.event_type not in self.publishes:
+            raise TypeError(f"{event.event_type} is not among the events {self.source} declares it publishes")
         envelope = make_envelope(event, source=self.source, subject=subject, tenant_id=tenant_id)
         await session.execute(
             self.table.insert().values(
@@ -58,12 +67,10 @@ class Outbox:
                 created_at=utcnow(),
             )
         )
-        sync_session = session.sync_session
-        if not sa_event.contains(sync_session, "after_commit", self._notify):
-            sa_event.listen(sync_session, "after_commit", self._notify, once=True)
+        after_commit(session, self._notify, key=self)
         return envelope
 
-    def _notify(self, _session: Any) -> None:
+    def _notify(self) -> None:
         for listener in self._commit_listeners:
             listener()
 
@@ -90,7 +97,9 @@ class OutboxRelay:
         table = self.outbox.table
         async with self.db.session() as session:
             stmt = (
-                sa.select(table.c.id, table.c.event_id, table.c.event_type, table.c.tenant_id, table.c.envelope)
+                sa.select(
+                    table.c.id, table.c.event_id, table.c.event_type, table.c.tenant_id, table.c.envelope
+                )
                 .where(table.c.published_at.is_(None))
                 .order_by(table.c.id)
                 .limit(self.batch_size)
@@ -101,7 +110,7 @@ class OutboxRelay:
             for row in rows:
                 try:
                     await self.transport.publish(self._message(row))
-                except Exception as exc:  # broker down: keep order, record, retry the rest later
+                except Exception as exc:  # noqa: BLE001  # broker down: keep order, record, retry the rest later
                     await self._record_failure(session, row.id, exc)
                     break
                 await session.execute(
@@ -134,7 +143,7 @@ class OutboxRelay:
             self._wake.clear()  # before the drain: a commit during it must wake the next wait
             try:
                 published = await self.run_once()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # the relay outlives a database or broker hiccup
                 log.warning("outbox relay error", error=str(exc))
                 published = 0
             if published >= self.batch_size:

@@ -25,19 +25,20 @@ from shared.messaging.transport import (
     QueueSpec,
     Subscription,
     Transport,
+    dead_letter_headers,
 )
 
 __all__ = ["RabbitMQTransport"]
 
 
 class _RabbitDelivery(Delivery):
-    def __init__(self, message: AbstractIncomingMessage) -> None:
-        self._message = message
+    def __init__(self, message: AbstractIncomingMessage, transport: RabbitMQTransport, queue: str) -> None:
+        self._message, self._transport, self._queue = message, transport, queue
         self.body = message.body
         self.routing_key = message.routing_key or ""
         self.message_id = message.message_id
         headers = dict(message.headers or {})
-        self.attempt = int(headers.pop("x-delivery-count", 0) or 0) + 1
+        self.attempt = int(str(headers.pop("x-delivery-count", 0) or 0)) + 1
         self.headers = {k: v.decode() if isinstance(v, bytes) else str(v) for k, v in headers.items()}
 
     async def ack(self) -> None:
@@ -46,9 +47,18 @@ class _RabbitDelivery(Delivery):
     async def requeue(self) -> None:
         await self._message.nack(requeue=True)
 
-    async def dead_letter(self) -> None:
-        # The queue's x-dead-letter-exchange routes a rejected message to exeml.dlx.
-        await self._message.reject(requeue=False)
+    async def dead_letter(self, reason: str) -> None:
+        # A reject would dead-letter through the queue's x-dead-letter-exchange, but without our reason:
+        # publish the copy with it (confirmed) and then ack. A crash in between dead-letters it twice.
+        copy = aio_pika.Message(
+            body=self.body,
+            message_id=self.message_id,
+            headers=dict(dead_letter_headers(self.headers, reason)),
+            content_type=self._message.content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await self._transport.publish_dead_letter(copy, self._queue)
+        await self._message.ack()
 
 
 class _RabbitSubscription(Subscription):
@@ -73,21 +83,29 @@ class RabbitMQTransport(Transport):
         self._connection: AbstractRobustConnection | None = None
         self._publish_channel: AbstractChannel | None = None
         self._events: AbstractExchange | None = None
+        self._dead_letters: AbstractExchange | None = None
         self._get_channel: AbstractChannel | None = None
 
     async def connect(self) -> None:
         self._connection = await aio_pika.connect_robust(self.url)
         self._publish_channel = await self._connection.channel(publisher_confirms=True)
-        self._events = await self._declare_exchanges(self._publish_channel)
+        self._events, self._dead_letters = await self._declare_exchanges(self._publish_channel)
 
-    async def _declare_exchanges(self, channel: AbstractChannel) -> AbstractExchange:
-        await channel.declare_exchange(self.dead_letter_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
-        return await channel.declare_exchange(self.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True)
+    async def _declare_exchanges(self, channel: AbstractChannel) -> tuple[AbstractExchange, AbstractExchange]:
+        """The events exchange and the dead-letter exchange."""
+        dlx = await channel.declare_exchange(
+            self.dead_letter_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        events = await channel.declare_exchange(
+            self.events_exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+        return events, dlx
 
     async def close(self) -> None:
         if self._connection is not None:
             await self._connection.close()
-        self._connection = self._publish_channel = self._events = self._get_channel = None
+        self._connection = self._publish_channel = self._get_channel = None
+        self._events = self._dead_letters = None
 
     def _require_connection(self) -> AbstractRobustConnection:
         if self._connection is None or self._connection.is_closed:
@@ -113,11 +131,16 @@ class RabbitMQTransport(Transport):
             routing_key=message.routing_key,
         )
 
+    async def publish_dead_letter(self, message: aio_pika.Message, queue: str) -> None:
+        """Put ``message`` into ``<queue>.dlq`` (bound to the dead-letter exchange by the queue's name)."""
+        await self.ping()
+        assert self._dead_letters is not None
+        await self._dead_letters.publish(message, routing_key=queue)
+
     async def declare_queue(self, spec: QueueSpec) -> None:
         channel = await self._require_connection().channel()
         try:
-            events = await self._declare_exchanges(channel)
-            dlx = await channel.get_exchange(self.dead_letter_exchange)
+            events, dlx = await self._declare_exchanges(channel)
             dlq = await channel.declare_queue(
                 spec.dead_letter_queue, durable=True, arguments={"x-queue-type": "quorum"}
             )
@@ -143,7 +166,7 @@ class RabbitMQTransport(Transport):
         source = await channel.get_queue(queue, ensure=True)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
-            await handler(_RabbitDelivery(message))
+            await handler(_RabbitDelivery(message, self, queue))
 
         tag = await source.consume(on_message)
         return _RabbitSubscription(channel, source, tag)
@@ -154,7 +177,7 @@ class RabbitMQTransport(Transport):
         channel = await self._getter_channel()
         source = await channel.get_queue(queue, ensure=True)
         message = await source.get(no_ack=False, fail=False)
-        return _RabbitDelivery(message) if message is not None else None
+        return _RabbitDelivery(message, self, queue) if message is not None else None
 
     async def _getter_channel(self) -> AbstractChannel:
         if self._get_channel is None or self._get_channel.is_closed:

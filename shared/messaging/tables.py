@@ -27,7 +27,9 @@ def messaging_tables(metadata: sa.MetaData) -> MessagingTables:
     outbox = sa.Table(
         "outbox",
         metadata,
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column(
+            "id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True
+        ),
         sa.Column("event_id", sa.String(64), nullable=False, unique=True),
         sa.Column("event_type", sa.String(200), nullable=False),
         sa.Column("tenant_id", sa.String(64), nullable=False),

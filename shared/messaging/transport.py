@@ -12,12 +12,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 __all__ = [
-    "EVENTS_EXCHANGE",
     "DEAD_LETTER_EXCHANGE",
-    "OutgoingMessage",
-    "QueueSpec",
+    "DEAD_LETTER_REASON_HEADER",
+    "EVENTS_EXCHANGE",
     "Delivery",
     "DeliveryHandler",
+    "OutgoingMessage",
+    "QueueSpec",
     "Subscription",
     "Transport",
     "topic_matches",
@@ -26,6 +27,14 @@ __all__ = [
 EVENTS_EXCHANGE = "exeml.events"
 DEAD_LETTER_EXCHANGE = "exeml.dlx"
 CONTENT_TYPE = "application/cloudevents+json"
+# Why a consumer dead-lettered a message (a validation error, the last failure), on its copy in ``<queue>.dlq``.
+DEAD_LETTER_REASON_HEADER = "x-exeml-dead-letter-reason"
+REASON_MAX_CHARS = 2000
+
+
+def dead_letter_headers(headers: dict[str, str], reason: str) -> dict[str, str]:
+    """The headers of a dead-lettered copy: the original ones plus the (bounded) reason."""
+    return {**headers, DEAD_LETTER_REASON_HEADER: reason[:REASON_MAX_CHARS]}
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,8 @@ class Delivery(ABC):
         """Give the message back for another try (counts toward the delivery limit)."""
 
     @abstractmethod
-    async def dead_letter(self) -> None:
-        """Never retry: route the message to the dead-letter queue."""
+    async def dead_letter(self, reason: str) -> None:
+        """Never retry: route the message to the dead-letter queue, its ``reason`` in a header."""
 
 
 DeliveryHandler = Callable[[Delivery], Awaitable[None]]

@@ -16,24 +16,38 @@ The package's ``manifest["preprocessing"]`` is the feature spec (:data:`DEFAULT_
 
 A clip shorter than one window is repeated to fill one window; a longer one is cut into windows (hop
 ``window_hop_frames``, the last one aligned to the end) whose softmax scores are averaged.
+
+A package holds one model or an ensemble: ``preprocessing["models"]`` lists the artifact roles whose class
+probabilities are averaged — ``"linear"`` (logistic regression on clip statistics, numpy weights in an
+``.npz``), ``"boosted"`` (LightGBM on the same statistics) and ``"model"`` (the ONNX network above). The
+statistics are :func:`shared.packages.sound_features.clip_statistics` of the same log-mel, with the spec
+``preprocessing["statistics"]``. Without ``models`` the package is a network alone (older packages).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.sound_features import clip_statistics, dct_matrix
 
 __all__ = [
     "DEFAULT_SPEC",
+    "MODEL_ROLES",
+    "BoostedModel",
+    "LinearModel",
+    "NetworkModel",
     "SoundPredictor",
     "decode_wav",
     "features_of_wav",
+    "load_model",
     "log_mel",
     "mel_filterbank",
     "resample",
@@ -100,19 +114,42 @@ def decode_wav(payload: bytes) -> tuple[np.ndarray, int]:
     return data.mean(axis=1).astype(np.float32), int(rate)
 
 
+def _smooth_size(n: int) -> int:
+    """The smallest 2^a·3^b·5^c ≥ ``n``: an FFT length pocketfft computes fast."""
+    best, a = 2 * n, 1
+    while a < 2 * n:
+        b = a
+        while b < 2 * n:
+            c = b
+            while c < n:
+                c *= 5
+            best, b = min(best, c), b * 3
+        a *= 2
+    return best
+
+
 def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """``signal`` at ``target`` Hz by the FFT method (ideal low-pass: no aliasing), numpy only."""
+    """``signal`` at ``target`` Hz by the FFT method (ideal low-pass: no aliasing), numpy only.
+
+    The signal is zero-padded so that both FFT lengths have small factors (a 1.5 s clip of a prime number
+    of samples took 20 ms instead of 1 ms) and so that the resampled length is exact; the result is then cut
+    to ``round(n * target / rate)`` samples.
+    """
     if rate == target:
         return np.asarray(signal, dtype=np.float32)
     n = signal.shape[0]
     m = max(1, round(n * target / rate))
-    spectrum = np.fft.rfft(signal.astype(np.float64))
-    keep = min(spectrum.shape[0], m // 2 + 1)
-    out = np.zeros(m // 2 + 1, dtype=np.complex128)
+    step = math.gcd(rate, target)
+    up, down = target // step, rate // step
+    padded_n = down * _smooth_size(-(-n // down))
+    padded_m = up * (padded_n // down)
+    spectrum = np.fft.rfft(signal.astype(np.float64), n=padded_n)
+    keep = min(spectrum.shape[0], padded_m // 2 + 1)
+    out = np.zeros(padded_m // 2 + 1, dtype=np.complex128)
     out[:keep] = spectrum[:keep]
-    if m < n and m % 2 == 0:
-        out[m // 2] = out[m // 2].real  # the new Nyquist bin of a real signal is real
-    return (np.fft.irfft(out, n=m) * (m / n)).astype(np.float32)
+    if padded_m < padded_n and padded_m % 2 == 0:
+        out[padded_m // 2] = out[padded_m // 2].real  # the new Nyquist bin of a real signal is real
+    return (np.fft.irfft(out, n=padded_m)[:m] * (padded_m / padded_n)).astype(np.float32)
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -196,20 +233,43 @@ def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
     }
 
 
-class SoundPredictor(Predictor):
-    """Loads ``model.onnx`` of a sound classification package and classifies WAV file bytes."""
+class LinearModel:
+    """Logistic regression on clip statistics: ``softmax(((x - mean) / scale) @ coef.T + intercept)``."""
 
-    providers: tuple[str, ...] | list[str] = ("CPUExecutionProvider",)
+    needs = "statistics"
 
-    def __init__(self, package_dir: Path, manifest: dict[str, Any]) -> None:
-        super().__init__(package_dir, manifest)
-        self.spec: dict[str, Any] = {**DEFAULT_SPEC, **(manifest.get("preprocessing") or {})}
-        if not manifest.get("preprocessing"):
-            raise PackageError("manifest has no 'preprocessing' feature spec")
-        if not self.labels:
-            raise PackageError("manifest has no labels")
-        self.model_path = self.artifact("model")
-        self.filterbank = mel_filterbank(self.spec)
+    def __init__(self, arrays: Mapping[str, np.ndarray]) -> None:
+        self.mean, self.scale = arrays["mean"], arrays["scale"]
+        self.coef, self.intercept = arrays["coef"], arrays["intercept"]
+
+    def probabilities(self, stats: np.ndarray) -> np.ndarray:
+        """``[n, classes]`` of ``[n, features]`` statistics."""
+        z = (np.asarray(stats, dtype=np.float64) - self.mean) / self.scale
+        return softmax(z @ self.coef.T + self.intercept)
+
+
+class BoostedModel:
+    """A LightGBM multiclass (or binary) booster on clip statistics."""
+
+    needs = "statistics"
+
+    def __init__(self, path: Path) -> None:
+        import lightgbm as lgb
+
+        self.booster = lgb.Booster(model_file=str(path))
+
+    def probabilities(self, stats: np.ndarray) -> np.ndarray:
+        raw = np.asarray(self.booster.predict(np.asarray(stats, dtype=np.float64), num_threads=1))
+        return np.stack([1.0 - raw, raw], axis=1) if raw.ndim == 1 else raw
+
+
+class NetworkModel:
+    """The ONNX network over log-mel windows; a clip's probabilities are the mean of its windows'."""
+
+    needs = "log_mel"
+
+    def __init__(self, path: Path, spec: dict[str, Any]) -> None:
+        self.path, self.spec = path, spec
         self._session: Any = None
 
     @property
@@ -219,16 +279,70 @@ class SoundPredictor(Predictor):
 
             options = ort.SessionOptions()
             options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(self.providers)
-            )
+            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
         return self._session
 
-    def probabilities(self, payload: bytes) -> np.ndarray:
-        """Class probabilities of one WAV file: the mean of its windows' softmax scores."""
-        batch = windows(features_of_wav(payload, self.spec, self.filterbank), self.spec)
+    def probabilities(self, log_mel_matrix: np.ndarray) -> np.ndarray:
+        """``[classes]`` of one clip's ``[n_mels, frames]`` log-mel."""
+        batch = windows(log_mel_matrix, self.spec)
         logits = self.session.run(None, {self.spec["input_name"]: batch})[0]
         return softmax(np.asarray(logits, dtype=np.float64)).mean(axis=0)
+
+
+MODEL_ROLES = ("linear", "boosted", "model")  # artifact role of each kind: statistics models, the network
+
+
+def load_model(role: str, path: Path, spec: dict[str, Any]) -> LinearModel | BoostedModel | NetworkModel:
+    """The model of artifact ``role`` (one of :data:`MODEL_ROLES`)."""
+    if role == "linear":
+        with np.load(path) as arrays:
+            return LinearModel(dict(arrays))
+    if role == "boosted":
+        return BoostedModel(path)
+    if role == "model":
+        return NetworkModel(path, spec)
+    raise PackageError(f"unknown sound model role {role!r}; expected one of {MODEL_ROLES}")
+
+
+class SoundPredictor(Predictor):
+    """Classifies WAV file bytes with the mean probabilities of the package's models.
+
+    ``preprocessing["models"]`` lists their artifact roles (:data:`MODEL_ROLES`); a package without the list
+    (written before statistics models existed) holds only the network, ``model``. The statistics models read
+    :func:`shared.packages.sound_features.clip_statistics` of ``preprocessing["statistics"]``.
+    """
+
+    def __init__(self, package_dir: Path, manifest: dict[str, Any]) -> None:
+        super().__init__(package_dir, manifest)
+        self.spec: dict[str, Any] = {**DEFAULT_SPEC, **(manifest.get("preprocessing") or {})}
+        if not manifest.get("preprocessing"):
+            raise PackageError("manifest has no 'preprocessing' feature spec")
+        if not self.labels:
+            raise PackageError("manifest has no labels")
+        roles = list(self.spec.get("models") or ["model"])
+        self.models = [load_model(role, self.artifact(role), self.spec) for role in roles]
+        if any(m.needs == "statistics" for m in self.models) and not self.spec.get("statistics"):
+            raise PackageError("manifest has statistics models but no 'statistics' spec in 'preprocessing'")
+        self.filterbank = mel_filterbank(self.spec)
+        statistics = self.spec.get("statistics")
+        self.dct = dct_matrix(int(self.spec["n_mels"]), int(statistics["n_mfcc"])) if statistics else None
+
+    def probabilities_of(self, log_mel_matrix: np.ndarray) -> np.ndarray:
+        """Class probabilities of one clip's log-mel: the mean over the package's models."""
+        stats = None
+        found = []
+        for model in self.models:
+            if model.needs == "statistics":
+                if stats is None:
+                    stats = clip_statistics(log_mel_matrix, self.spec["statistics"], self.dct)[None]
+                found.append(model.probabilities(stats)[0])
+            else:
+                found.append(model.probabilities(log_mel_matrix))
+        return np.mean(found, axis=0)
+
+    def probabilities(self, payload: bytes) -> np.ndarray:
+        """Class probabilities of one WAV file."""
+        return self.probabilities_of(features_of_wav(payload, self.spec, self.filterbank))
 
     def predict(self, payload: bytes) -> dict[str, Any]:
         return response(self.labels, self.probabilities(payload))

@@ -14,10 +14,18 @@ Encoding: numeric values become floats; categorical values become the index of t
 categorical features); missing values (``null``, empty, ``NA``, ``?``…) and unseen categories become NaN,
 which LightGBM routes as missing. ``ignored`` columns (free text, identifiers) are accepted and unused.
 
-Request payload: a JSON array of row objects (``req_data``); every feature column must be present (its
-value may be null); the label column may be present and is ignored; any other key is an error.
+Request payload: a JSON array of row objects (``req_data``); a feature column left out of a row, or given as
+``null``, is a missing value, exactly as an empty cell was in training; the label column may be present and
+is ignored; any other key is an error (400 naming it).
 Response: ``{"data": {"resp_data": [{"predict": "yes", "probabilities": {"no": 0.1, "yes": 0.9}}, ...]}}``
 (regression: ``{"predict": 12.3}``).
+
+Models: ``artifacts["model"]`` alone is one LightGBM booster (``model.lgb.txt``). An ensemble lists its
+members in ``manifest["ensemble"]``: ``[{"kind": "lightgbm" | "linear", "artifact": <role>, "weight": w}]``;
+the prediction is the weighted mean of the members' class probabilities (regression: of their values).
+A ``linear`` member is an NPZ (:class:`LinearModel`): numeric columns imputed with the training median,
+standardised, with a missing-value indicator; categorical columns one-hot (unseen and missing share a
+column); then ``softmax(x @ coef.T + intercept)`` (binary: the sigmoid) or ``x @ coef.T + intercept``.
 
 Imports only numpy and the standard library at module level; lightgbm is imported when a model loads.
 """
@@ -34,7 +42,7 @@ import numpy as np
 
 from shared.packages import PredictionInputError, Predictor
 
-__all__ = ["MISSING_TOKENS", "TableSchema", "TablePredictor", "category_key", "parse_number"]
+__all__ = ["MISSING_TOKENS", "LinearModel", "TableSchema", "TablePredictor", "category_key", "parse_number"]
 
 # Spellings of a missing value in CSV cells and request values (pandas' defaults plus "?").
 MISSING_TOKENS = frozenset(
@@ -140,7 +148,6 @@ class TableSchema:
             raise PredictionInputError("too_many_rows", f"at most {MAX_ROWS_PER_REQUEST} rows per request",
                                        field="req_data")
         known = {c["name"] for c in self.columns} | {self.label_column}
-        needed = self.feature_names
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
                 raise PredictionInputError("row_not_object", f"row {i} is not an object", field=f"req_data[{i}]")
@@ -148,23 +155,56 @@ class TableSchema:
             if unknown:
                 raise PredictionInputError("unknown_column", f"row {i}: unknown column(s) {', '.join(unknown)}",
                                            field=f"req_data[{i}].{unknown[0]}")
-            missing = [name for name in needed if name not in row]
-            if missing:
-                raise PredictionInputError("missing_column", f"row {i}: missing column(s) {', '.join(missing)}",
-                                           field=f"req_data[{i}].{missing[0]}")
-        columns = {name: [row[name] for row in rows] for name in needed}
+        # A column left out of a row is a missing value, as an empty cell of the training CSV was.
+        columns = {name: [row.get(name) for row in rows] for name in self.feature_names}
         return self.encode_columns(columns, len(rows))
 
 
+class LinearModel:
+    """A linear model over the encoded features (see the module doc), evaluated with numpy."""
+
+    def __init__(self, path: Path) -> None:
+        with np.load(path) as arrays:
+            self.numeric = arrays["numeric"].astype(np.int64)  # feature indices
+            self.median, self.mean, self.scale = arrays["median"], arrays["mean"], arrays["scale"]
+            self.categorical = arrays["categorical"].astype(np.int64)
+            self.sizes = arrays["sizes"].astype(np.int64)  # categories of each (one more column: other/missing)
+            self.coef, self.intercept = arrays["coef"], arrays["intercept"]
+
+    @staticmethod
+    def design(matrix: np.ndarray, numeric: np.ndarray, median: np.ndarray, mean: np.ndarray, scale: np.ndarray,
+               categorical: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+        """The linear model's inputs of an encoded feature matrix (the trainer builds them with this too)."""
+        x = matrix[:, numeric]
+        missing = np.isnan(x)
+        filled = np.where(missing, median, x)
+        parts = [(filled - mean) / scale, missing.astype(np.float64)]
+        for j, size in zip(categorical, sizes):
+            codes = matrix[:, j]
+            index = np.where(np.isnan(codes) | (codes < 0) | (codes >= size), size, np.nan_to_num(codes))
+            parts.append(np.eye(size + 1)[index.astype(np.int64)])
+        return np.hstack(parts) if parts else np.zeros((len(matrix), 0))
+
+    def raw(self, matrix: np.ndarray) -> np.ndarray:
+        x = self.design(matrix, self.numeric, self.median, self.mean, self.scale, self.categorical, self.sizes)
+        return x @ self.coef.T + self.intercept
+
+
 class TablePredictor(Predictor):
-    """Loads ``model.lgb.txt`` and the input schema; answers ``{"data": {"resp_data": [...]}}``."""
+    """Loads the LightGBM model (or the ensemble) and the input schema; answers ``{"data": {"resp_data": [...]}}``."""
 
     def __init__(self, package_dir: Path, manifest: dict[str, Any]) -> None:
         super().__init__(package_dir, manifest)
+        self.schema = TableSchema.from_dict(manifest["input_schema"])
+        members = manifest.get("ensemble") or [{"kind": "lightgbm", "artifact": "model", "weight": 1.0}]
+        self.members = [(m["kind"], self._load(m["kind"], m["artifact"]), float(m["weight"])) for m in members]
+
+    def _load(self, kind: str, role: str) -> Any:
+        if kind == "linear":
+            return LinearModel(self.artifact(role))
         import lightgbm  # lazily: the Triton venv imports this module before it needs the runtime
 
-        self.schema = TableSchema.from_dict(manifest["input_schema"])
-        self.booster = lightgbm.Booster(model_file=str(self.artifact("model")))
+        return lightgbm.Booster(model_file=str(self.artifact(role)))
 
     def predict(self, payload: bytes) -> dict[str, Any]:
         try:
@@ -180,18 +220,42 @@ class TablePredictor(Predictor):
         """One ``{"predict": …}`` per row object."""
         return self.predict_matrix(self.schema.encode_rows(rows))
 
-    def predict_matrix(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+    def values(self, matrix: np.ndarray) -> np.ndarray:
+        """Class probabilities (rows x labels), or predicted values (regression), of an encoded matrix."""
+        total: np.ndarray | None = None
+        for kind, model, weight in self.members:
+            part = weight * self._member_values(kind, model, matrix)
+            total = part if total is None else total + part
+        assert total is not None
+        return total / sum(w for _, _, w in self.members)
+
+    def _member_values(self, kind: str, model: Any, matrix: np.ndarray) -> np.ndarray:
+        if kind == "linear":
+            raw = model.raw(matrix)
+            if self.schema.problem == "regression":
+                return raw[:, 0]
+            if raw.shape[1] == 1:
+                return _class_probabilities(1.0 / (1.0 + np.exp(-raw[:, 0])), 2)
+            return _softmax(raw)
         # One thread for small batches: OpenMP start-up costs more than it saves on a few rows.
         threads = {"num_threads": 1} if len(matrix) < 256 else {}
-        raw = np.asarray(self.booster.predict(matrix, **threads))
+        raw = np.asarray(model.predict(matrix, **threads))
+        return raw if self.schema.problem == "regression" else _class_probabilities(raw, len(self.labels))
+
+    def predict_matrix(self, matrix: np.ndarray) -> list[dict[str, Any]]:
+        values = self.values(matrix)
         if self.schema.problem == "regression":
-            return [{"predict": float(v)} for v in raw]
-        probabilities = _class_probabilities(raw, len(self.labels))
-        best = probabilities.argmax(axis=1)
+            return [{"predict": float(v)} for v in values]
+        best = values.argmax(axis=1)
         return [
             {"predict": self.labels[k], "probabilities": {lab: round(float(p), 6) for lab, p in zip(self.labels, row)}}
-            for k, row in zip(best, probabilities)
+            for k, row in zip(best, values)
         ]
+
+
+def _softmax(raw: np.ndarray) -> np.ndarray:
+    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _class_probabilities(raw: np.ndarray, n_labels: int) -> np.ndarray:

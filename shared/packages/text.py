@@ -8,6 +8,12 @@ names the kind:
   — scikit-learn's ``TfidfVectorizer(analyzer="char")`` reproduced exactly; artifacts ``vocabulary``
   (JSON list: n-gram of each column) and ``model`` (NPZ: ``idf``, ``coef`` ``[classes, columns]``,
   ``intercept``); scores are ``softmax(x @ coef.T + intercept)``.
+* ``{"kind": "tfidf_linear", "blocks": [{"analyzer": "char" | "word", "ngram_range": [1, 3],
+  "lowercase": true, "sublinear_tf": true, "norm": "l2", "vocabulary": "<artifact role>"}, ...]}`` — several
+  scikit-learn TF-IDF blocks side by side (characters, words: ``(?u)\b\w\w+\b`` tokens), one linear model
+  or an ensemble over their concatenation; artifact ``model`` (NPZ: ``idf_<i>`` per block, ``coef``
+  ``[members, classes, columns]``, ``intercept`` ``[members, classes]``, ``weights`` ``[members]``); the
+  scores are the weighted mean of the members' ``softmax(x @ coef.T + intercept)``.
 * ``{"kind": "transformer", "max_length": 128, "lowercase": true, "unk_token": "[UNK]", ...}`` — a BERT
   WordPiece tokenizer (vocabulary trained on the data with ``tokenizers``, re-implemented in
   :class:`WordPiece`) and ``model.onnx`` (``input_ids``, ``attention_mask`` int64 → ``logits``).
@@ -32,11 +38,12 @@ import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
 
-__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "response", "softmax"]
+__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "response", "softmax", "word_ngrams"]
 
 TOP_K = 5
 THREADS_ENV = "EXEML_ORT_THREADS"
 _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's _white_spaces
+_TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
 
 def decode_text(payload: bytes | str) -> str:
@@ -66,6 +73,34 @@ def char_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True)
     for n in range(low, min(high, len(text)) + 1):
         grams.extend(text[i : i + n] for i in range(len(text) - n + 1))
     return grams
+
+
+def word_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True) -> list[str]:
+    """The word n-grams scikit-learn's ``analyzer="word"`` (default token pattern) yields for ``text``."""
+    tokens = _TOKEN.findall(text.lower() if lowercase else text)
+    low, high = ngram_range
+    grams: list[str] = list(tokens) if low == 1 else []
+    for n in range(max(low, 2), min(high, len(tokens)) + 1):
+        grams.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
+    return grams
+
+
+def _tfidf(grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dict[str, Any]
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and TF-IDF values of one text's n-grams (scikit-learn's transform, sparse)."""
+    counts = Counter(columns[g] for g in grams if g in columns)
+    if not counts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+    tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+    if spec.get("sublinear_tf", False):
+        tf = 1.0 + np.log(tf)
+    values = tf * idf[cols]
+    if spec.get("norm", "l2") == "l2":
+        norm = math.sqrt(float(values @ values))
+        if norm > 0:
+            values = values / norm
+    return cols, values
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -211,6 +246,18 @@ class TextPredictor(Predictor):
                 self.coef = arrays["coef"].astype(np.float64)
                 self.intercept = arrays["intercept"].astype(np.float64)
             self.ngram_range = tuple(int(v) for v in self.spec["ngram_range"])
+        elif self.kind == "tfidf_linear":
+            self.blocks = []
+            with np.load(self.artifact("model")) as arrays:
+                offset = 0
+                for i, block in enumerate(self.spec["blocks"]):
+                    vocab = json.loads(self.artifact(block["vocabulary"]).read_text(encoding="utf-8"))
+                    idf = arrays[f"idf_{i}"].astype(np.float64)
+                    self.blocks.append((block, {g: j for j, g in enumerate(vocab)}, idf, offset))
+                    offset += len(vocab)
+                self.coef = arrays["coef"].astype(np.float64)  # members x classes x columns
+                self.intercept = arrays["intercept"].astype(np.float64)
+                self.weights = arrays["weights"].astype(np.float64)
         elif self.kind == "transformer":
             vocab = self.artifact("vocabulary").read_text(encoding="utf-8").splitlines()
             self.tokenizer = WordPiece(vocab, self.spec)
@@ -233,25 +280,28 @@ class TextPredictor(Predictor):
 
     def tfidf_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Column indices and TF-IDF values of one text (scikit-learn's transform, sparse)."""
-        counts = Counter(
-            self.columns[g]
-            for g in char_ngrams(text, self.ngram_range, self.spec.get("lowercase", True))
-            if g in self.columns
-        )
-        if not counts:
-            return np.zeros(0, dtype=np.int64), np.zeros(0)
-        cols = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
-        tf = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
-        if self.spec.get("sublinear_tf", False):
-            tf = 1.0 + np.log(tf)
-        values = tf * self.idf[cols]
-        if self.spec.get("norm", "l2") == "l2":
-            norm = math.sqrt(float(values @ values))
-            if norm > 0:
-                values = values / norm
-        return cols, values
+        grams = char_ngrams(text, self.ngram_range, self.spec.get("lowercase", True))
+        return _tfidf(grams, self.columns, self.idf, self.spec)
+
+    def blocks_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """Columns and values of one text in the concatenated TF-IDF blocks."""
+        cols, values = [], []
+        for block, columns, idf, offset in self.blocks:
+            ngrams = word_ngrams if block.get("analyzer") == "word" else char_ngrams
+            grams = ngrams(text, tuple(block["ngram_range"]), block.get("lowercase", True))
+            c, v = _tfidf(grams, columns, idf, block)
+            cols.append(c + offset)
+            values.append(v)
+        return np.concatenate(cols), np.concatenate(values)
 
     def probabilities_batch(self, texts: list[str]) -> np.ndarray:
+        if self.kind == "tfidf_linear":
+            total = np.zeros((len(texts), self.coef.shape[1]))
+            for row, text in enumerate(texts):
+                cols, values = self.blocks_row(text)
+                logits = self.intercept + self.coef[:, :, cols] @ values  # members x classes
+                total[row] = self.weights @ softmax(logits)
+            return total / self.weights.sum()
         if self.kind == "char_tfidf":
             logits = np.tile(self.intercept, (len(texts), 1))
             for row, text in enumerate(texts):

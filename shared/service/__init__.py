@@ -1,12 +1,20 @@
 """Building blocks of a service process: definition, runtime, app factory, worker."""
 
-from shared.service.app import RuntimeDep, SessionDep, create_service_app, get_runtime, get_session
-from shared.service.definition import ServiceDefinition
+from shared.service.app import (
+    RuntimeDep,
+    SessionDep,
+    create_service_app,
+    get_runtime,
+    get_session,
+    tenant_service,
+)
+from shared.service.definition import PLATFORM_SERVICES, ServiceDefinition, load_definition, load_service_app
 from shared.service.peers import PeerError, Peers
 from shared.service.runtime import ServiceRuntime, build_runtime
 from shared.service.worker import run_worker, serve_worker
 
 __all__ = [
+    "PLATFORM_SERVICES",
     "PeerError",
     "Peers",
     "RuntimeDep",
@@ -17,6 +25,9 @@ __all__ = [
     "create_service_app",
     "get_runtime",
     "get_session",
+    "load_definition",
+    "load_service_app",
     "run_worker",
     "serve_worker",
+    "tenant_service",
 ]

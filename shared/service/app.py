@@ -2,28 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import shared
+from shared.auth import Principal, require_principal
 from shared.logging import configure_logging
 from shared.service.definition import ServiceDefinition
 from shared.service.http import RequestContextMiddleware, install_error_handlers
+from shared.service.json_guard import JsonLimitMiddleware
 from shared.service.openapi import install_openapi
-from shared.service.runtime import ServiceRuntime, build_runtime
-from shared.settings import ServiceSettings
+from shared.service.runtime import ServiceRuntime, SettingsT, build_runtime
 
-__all__ = ["create_service_app", "get_runtime", "get_session", "RuntimeDep", "SessionDep"]
+__all__ = ["RuntimeDep", "SessionDep", "create_service_app", "get_runtime", "get_session", "tenant_service"]
+
+ServiceT = TypeVar("ServiceT")
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    return request.app.state.runtime
+def get_runtime(request: Request) -> ServiceRuntime[Any]:
+    runtime: ServiceRuntime[Any] = request.app.state.runtime
+    return runtime
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -32,8 +37,35 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-RuntimeDep = Annotated[ServiceRuntime, Depends(get_runtime)]
+RuntimeDep = Annotated[ServiceRuntime[Any], Depends(get_runtime)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+def tenant_service(
+    factory: Callable[[AsyncSession, ServiceRuntime[Any], str], ServiceT],
+    authenticate: Callable[..., Any] = require_principal,
+) -> Callable[..., ServiceT]:
+    """The dependency that builds a service object for the caller's tenant, in the request's transaction: a
+    router declares ``ServiceDep = Annotated[XService, Depends(tenant_service(XService))]`` and its routes take
+    ``service: ServiceDep`` (writes add ``WriterDep``). ``authenticate`` finds the caller: the internal token
+    (services), or the gateway's API key check."""
+
+    def dependency(
+        session: SessionDep,
+        runtime: RuntimeDep,
+        # A default, not an Annotated alias: the authentication is chosen per call of tenant_service.
+        principal: Principal = Depends(authenticate),
+    ) -> ServiceT:
+        return factory(session, runtime, principal.tenant_id)
+
+    return dependency
+
+
+def operation_id(route: APIRoute) -> str:
+    """The route function's name (``list_datasets``): what generated clients name their methods after, so it
+    must be stable and unique across the services (the gateway's OpenAPI test checks it); FastAPI's default
+    appends the path and method (``list_datasets_v1_datasets_get``)."""
+    return route.name
 
 
 def health_router(service: str) -> APIRouter:
@@ -47,7 +79,11 @@ def health_router(service: str) -> APIRouter:
     async def readyz(runtime: RuntimeDep) -> JSONResponse:
         checks = await runtime.readiness()
         ready = all(v == "ok" for v in checks.values())
-        body: dict[str, Any] = {"status": "ok" if ready else "unavailable", "service": service, "checks": checks}
+        body: dict[str, Any] = {
+            "status": "ok" if ready else "unavailable",
+            "service": service,
+            "checks": checks,
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
@@ -58,9 +94,9 @@ def health_router(service: str) -> APIRouter:
 
 
 def create_service_app(
-    definition: ServiceDefinition,
-    settings: ServiceSettings | None = None,
-    runtime: ServiceRuntime | None = None,
+    definition: ServiceDefinition[SettingsT],
+    settings: SettingsT | None = None,
+    runtime: ServiceRuntime[SettingsT] | None = None,
     extra_routers: Sequence[APIRouter] = (),
 ) -> FastAPI:
     """Build a service's FastAPI app.
@@ -90,9 +126,14 @@ def create_service_app(
         description=definition.description,
         version=shared.__version__,
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.runtime = runtime
     app.state.token_codec = runtime.token_codec
+    # Added first, so it runs inside the request context (its 400/413 carry request ids and are logged).
+    app.add_middleware(
+        JsonLimitMiddleware, max_bytes=settings.max_json_bytes, max_depth=settings.max_json_depth
+    )
     app.add_middleware(RequestContextMiddleware, service=definition.name)
     install_error_handlers(app)
     app.include_router(health_router(definition.name))

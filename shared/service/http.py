@@ -4,22 +4,43 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from fastapi.routing import iter_route_contexts
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, bind_context, current_context, new_id
-from shared.errors import ErrorDetail, ExeMLError, InvalidInput, error_body
+from shared.errors import (
+    Conflict,
+    ErrorDetail,
+    ExeMLError,
+    Forbidden,
+    InternalError,
+    InvalidInput,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+    error_body,
+)
 from shared.logging import get_logger
 
-__all__ = ["RequestContextMiddleware", "allowed_methods", "install_error_handlers", "HTTP_REQUESTS", "HTTP_LATENCY"]
+__all__ = [
+    "HTTP_LATENCY",
+    "HTTP_REQUESTS",
+    "RequestContextMiddleware",
+    "allowed_methods",
+    "install_error_handlers",
+]
 
 log = get_logger("exeml.http")
 
@@ -30,8 +51,20 @@ HTTP_LATENCY = Histogram(
     "exeml_http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
 
-_STATUS_CODES = {400: "ModelArts.0101", 401: "ModelArts.0201", 403: "ModelArts.0210", 404: "ModelArts.0404",
-                 405: "ModelArts.0405", 409: "ModelArts.0409", 413: "ModelArts.0413", 415: "ModelArts.0415"}
+# The code of an HTTP error raised below our handlers (routing, body parsing): the generic error of its status.
+_STATUS_CODES = {
+    cls.status_code: cls.default_code
+    for cls in (
+        InvalidInput,
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        MethodNotAllowed,
+        Conflict,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
+}
 
 
 def _route_table(app: ASGIApp) -> list[tuple[re.Pattern[str], str, frozenset[str]]]:
@@ -70,8 +103,11 @@ def allowed_methods(app: ASGIApp, scope: Scope, *, ignore: tuple[str, ...] = ())
     leaves out templates such as the gateway's catch-all proxy.
     """
     path, method = scope.get("path", ""), scope.get("method")
-    matching = [(template.count("{"), route_methods) for regex, template, route_methods in _route_table(app)
-                if route_methods and template not in ignore and regex.match(path)]
+    matching = [
+        (template.count("{"), route_methods)
+        for regex, template, route_methods in _route_table(app)
+        if route_methods and template not in ignore and regex.match(path)
+    ]
     if not matching:
         return []
     fewest = min(params for params, _ in matching)
@@ -127,7 +163,9 @@ def _validation_details(exc: RequestValidationError) -> list[ErrorDetail]:
     details = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-        details.append(ErrorDetail(rule=err.get("type", "invalid"), msg=err.get("msg", ""), field=".".join(loc) or None))
+        details.append(
+            ErrorDetail(rule=err.get("type", "invalid"), msg=err.get("msg", ""), field=".".join(loc) or None)
+        )
     return details
 
 
@@ -147,7 +185,9 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
         allow = allowed_methods(request.app, request.scope)
         if allow:
             headers["Allow"] = ", ".join(allow)
-    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None)
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=headers or None
+    )
 
 
 async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
@@ -155,29 +195,38 @@ async def _data_error(_request: Request, exc: DataError) -> JSONResponse:
     # the request is at fault, and each such rule belongs in the schema too; this is the safety net.
     reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
     log.warning("value refused by the database", reason=reason)
-    err = InvalidInput(f"a value of the request cannot be stored: {reason}",
-                       details=[ErrorDetail(rule="storage_limit", msg=reason)])
+    err = InvalidInput(
+        f"a value of the request cannot be stored: {reason}",
+        details=[ErrorDetail(rule="storage_limit", msg=reason)],
+    )
     return JSONResponse(err.body(), status_code=400)
 
 
 async def _unencodable_text(_request: Request, exc: UnicodeEncodeError) -> JSONResponse:
     # JSON may escape a lone surrogate ("\\udc00"); no UTF-8 store (PostgreSQL, S3 keys) can hold one.
-    err = InvalidInput("the request holds text that is not valid Unicode (a lone surrogate)",
-                       details=[ErrorDetail(rule="invalid_unicode", msg=str(exc)[:200])])
+    err = InvalidInput(
+        "the request holds text that is not valid Unicode (a lone surrogate)",
+        details=[ErrorDetail(rule="invalid_unicode", msg=str(exc)[:200])],
+    )
     return JSONResponse(err.body(), status_code=400)
 
 
 async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error=repr(exc))
     msg = f"internal error (request id {current_context().request_id})"
-    return JSONResponse(error_body("ModelArts.0500", msg), status_code=500)
+    return JSONResponse(error_body(InternalError.default_code, msg), status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as ``{"error_code", "error_msg", "details"}``."""
-    app.add_exception_handler(ExeMLError, _exeml_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DataError, _data_error)
-    app.add_exception_handler(UnicodeEncodeError, _unencodable_text)
-    app.add_exception_handler(Exception, _unexpected_error)
+    # Each handler takes its own exception class; Starlette types the argument as Exception.
+    handlers: dict[type[Exception], Callable[[Request, Any], Awaitable[JSONResponse]]] = {
+        ExeMLError: _exeml_error,
+        RequestValidationError: _validation_error,
+        StarletteHTTPException: _http_error,
+        DataError: _data_error,
+        UnicodeEncodeError: _unencodable_text,
+        Exception: _unexpected_error,
+    }
+    for exc_class, handler in handlers.items():
+        app.add_exception_handler(exc_class, handler)

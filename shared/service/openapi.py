@@ -21,6 +21,8 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.errors import Conflict, Forbidden, InvalidCredentials, InvalidInput, NotFound
+
 __all__ = ["SHARED_SCHEMAS", "ErrorBody", "complete_openapi", "example_of", "install_openapi"]
 
 # Schemas every service documents identically (the gateway keeps one copy when it merges the documents).
@@ -29,9 +31,14 @@ SHARED_SCHEMAS = ("Error", "ErrorDetailBody")
 
 class ErrorDetailBody(BaseModel):
     rule: str = Field(description="The rule that was broken", examples=["string_pattern_mismatch"])
-    msg: str = Field(description="What is wrong, in words", examples=["String should match pattern '^[A-Za-z0-9_-]{1,100}$'"])
+    msg: str = Field(
+        description="What is wrong, in words",
+        examples=["String should match pattern '^[A-Za-z0-9_-]{1,100}$'"],
+    )
     field: str | None = Field(default=None, description="The request field", examples=["dataset_name"])
-    file: str | None = Field(default=None, description="The file (imports, uploads)", examples=["images/cat_001.jpg"])
+    file: str | None = Field(
+        default=None, description="The file (imports, uploads)", examples=["images/cat_001.jpg"]
+    )
     value: Any = Field(default=None, description="The offending value, where it is safe to echo")
 
 
@@ -39,7 +46,7 @@ class ErrorBody(BaseModel):
     """The error body of every service and the gateway, as ModelArts returns it."""
 
     model_config = ConfigDict(title="Error")
-    error_code: str = Field(examples=["ModelArts.0101"])
+    error_code: str = Field(examples=[InvalidInput.default_code])
     error_msg: str = Field(examples=["request validation failed"])
     details: list[ErrorDetailBody] = Field(default_factory=list)
 
@@ -49,20 +56,49 @@ def _error(code: str, msg: str, details: list[dict[str, Any]] | None = None) -> 
 
 
 _ERRORS: dict[str, tuple[str, dict[str, Any]]] = {
-    "400": ("The request breaks a documented rule; `details` name the field or file and the rule",
-            _error("ModelArts.0101", "request validation failed",
-                   [{"rule": "string_pattern_mismatch", "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
-                     "field": "dataset_name"}])),
-    "401": ("No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`)",
-            _error("ModelArts.0203", "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'")),
-    "403": ("The key's role may not do this (viewer keys only read and predict)",
-            _error("ModelArts.0210", "viewer keys may only read and predict",
-                   [{"rule": "role_viewer_read_only", "msg": "POST /v1/datasets needs role developer or admin"}])),
-    "404": ("The resource does not exist for this tenant (another tenant's resources look the same)",
-            _error("ModelArts.0404", "dataset 3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e does not exist")),
-    "default": ("Any other error in the same body: 409 the resource's state forbids it, 413 too large, "
-                "503 a dependency is down (retry later)",
-                _error("ModelArts.0409", "dataset is being imported; retry when the import task has finished")),
+    "400": (
+        "The request breaks a documented rule; `details` name the field or file and the rule",
+        _error(
+            InvalidInput.default_code,
+            "request validation failed",
+            [
+                {
+                    "rule": "string_pattern_mismatch",
+                    "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                    "field": "dataset_name",
+                }
+            ],
+        ),
+    ),
+    "401": (
+        "No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`)",
+        _error(
+            InvalidCredentials.default_code,
+            "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'",
+        ),
+    ),
+    "403": (
+        (
+            "The key's role may not do this (viewer keys only read and predict), or a path lies outside the "
+            "tenant's storage areas (`details` name the path, field and rule)"
+        ),
+        _error(
+            Forbidden.default_code,
+            "viewer keys may only read and predict",
+            [{"rule": "role_viewer_read_only", "msg": "POST /v1/datasets needs role developer or admin"}],
+        ),
+    ),
+    "404": (
+        "The resource does not exist for this tenant (another tenant's resources look the same)",
+        _error(NotFound.default_code, "dataset 3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e does not exist"),
+    ),
+    "default": (
+        (
+            "Any other error in the same body: 409 the resource's state forbids it, 413 too large, "
+            "503 a dependency is down (retry later)"
+        ),
+        _error(Conflict.default_code, "dataset is being imported; retry when the import task has finished"),
+    ),
 }
 _WRITES = {"post", "put", "patch", "delete"}
 _REF = "#/components/schemas/"
@@ -70,7 +106,7 @@ _REF = "#/components/schemas/"
 
 def _resolve(schema: dict[str, Any], schemas: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in schema and schema["$ref"].startswith(_REF):
-        schema = schemas.get(schema["$ref"][len(_REF):], {})
+        schema = schemas.get(schema["$ref"][len(_REF) :], {})
     return schema
 
 
@@ -154,15 +190,19 @@ def _fill_media_examples(content: dict[str, Any], schemas: dict[str, Any]) -> No
 
 def _error_response(code: str) -> dict[str, Any]:
     description, example = _ERRORS[code]
-    return {"description": description,
-            "content": {"application/json": {"schema": {"$ref": f"{_REF}Error"}, "example": example}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"{_REF}Error"}, "example": example}},
+    }
 
 
 def complete_openapi(doc: dict[str, Any]) -> dict[str, Any]:
     """Rewrite ``doc`` in place: real error responses, and examples wherever the models give them."""
     schemas = doc.setdefault("components", {}).setdefault("schemas", {})
     schemas.update(ErrorBody.model_json_schema(ref_template=_REF + "{model}")["$defs"])
-    schemas["Error"] = {k: v for k, v in ErrorBody.model_json_schema(ref_template=_REF + "{model}").items() if k != "$defs"}
+    schemas["Error"] = {
+        k: v for k, v in ErrorBody.model_json_schema(ref_template=_REF + "{model}").items() if k != "$defs"
+    }
     for path, operations in doc.get("paths", {}).items():
         for method, op in operations.items():
             responses = op.setdefault("responses", {})
@@ -192,9 +232,14 @@ def install_openapi(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            app.openapi_schema = complete_openapi(get_openapi(
-                title=app.title, version=app.version, description=app.description, routes=app.routes,
-            ))
+            app.openapi_schema = complete_openapi(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema

@@ -5,7 +5,7 @@ internal token for the tenant (subject ``service:<caller>``). In the distributed
 ``EXEML_<PEER>_URL`` (``settings.<peer>_url``); in the embedded mode and in tests the peer's app is
 registered in-process (:meth:`Peers.register_app`) and reached through ``httpx.ASGITransport``.
 
-Errors map to ours: a transport failure or a 5xx is :class:`ServiceUnavailable` (503, retryable); a 4xx
+Errors map to ours: a transport failure or a 5xx is :class:`PeerUnavailable` (503, retryable); a 4xx
 from the peer is re-raised as an :class:`ExeMLError` of the same status, with the peer's code and message.
 """
 
@@ -17,10 +17,10 @@ import httpx
 
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal, TokenCodec
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
-from shared.errors import ErrorDetail, ExeMLError, ServiceUnavailable
+from shared.errors import ErrorDetail, ExeMLError, InvalidInput, PeerUnavailable
 from shared.settings import ServiceSettings
 
-__all__ = ["PEER_NAMES", "Peers", "PeerError"]
+__all__ = ["PEER_NAMES", "PeerError", "Peers"]
 
 PEER_NAMES = ("dataset", "labeling", "trainer", "registry", "inference", "workflow")
 
@@ -32,7 +32,10 @@ class PeerError(ExeMLError):
         self.status_code = status_code  # type: ignore[misc]  # the peer's status, not the class default
         details = [
             ErrorDetail(
-                rule=str(d.get("rule", "")), msg=str(d.get("msg", "")), field=d.get("field"), file=d.get("file"),
+                rule=str(d.get("rule", "")),
+                msg=str(d.get("msg", "")),
+                field=d.get("field"),
+                file=d.get("file"),
                 value=d.get("value"),
             )
             for d in body.get("details", [])
@@ -41,7 +44,7 @@ class PeerError(ExeMLError):
         super().__init__(
             str(body.get("error_msg", "peer service refused the request")),
             details=details,
-            error_code=str(body.get("error_code", "ModelArts.0101")),
+            error_code=str(body.get("error_code", InvalidInput.default_code)),
         )
 
 
@@ -66,10 +69,10 @@ class Peers:
         if peer not in self._clients:
             url = getattr(self._settings, f"{peer}_url", None)
             if not url:
-                raise ServiceUnavailable(
-                    f"service {peer} is not configured: set EXEML_{peer.upper()}_URL", error_code="ModelArts.4203"
-                )
-            self._clients[peer] = httpx.AsyncClient(base_url=url, timeout=self._settings.request_timeout_seconds)
+                raise PeerUnavailable(f"service {peer} is not configured: set EXEML_{peer.upper()}_URL")
+            self._clients[peer] = httpx.AsyncClient(
+                base_url=url, timeout=self._settings.request_timeout_seconds
+            )
         return self._clients[peer]
 
     def headers(self, tenant_id: str) -> dict[str, str]:
@@ -98,24 +101,32 @@ class Peers:
         """Send one request; return the 2xx response or raise (see the module docstring)."""
         try:
             response = await self.client(peer).request(
-                method, path, headers=self.headers(tenant_id), json=json, params=params, content=content,
-                files=files, data=data,
+                method,
+                path,
+                headers=self.headers(tenant_id),
+                json=json,
+                params=params,
+                content=content,
+                files=files,
+                data=data,
             )
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"service {peer} unreachable: {exc!r}", error_code="ModelArts.4203") from exc
+            raise PeerUnavailable(f"service {peer} unreachable: {exc!r}") from exc
         if response.status_code >= 500:
-            raise ServiceUnavailable(
-                f"service {peer} failed: {response.status_code} {response.text[:300]}", error_code="ModelArts.4203"
-            )
+            raise PeerUnavailable(f"service {peer} failed: {response.status_code} {response.text[:300]}")
         if response.status_code >= 400:
             try:
                 body = response.json()
             except ValueError:
                 body = {"error_msg": response.text[:300]}
-            raise PeerError(response.status_code, body if isinstance(body, dict) else {"error_msg": str(body)})
+            raise PeerError(
+                response.status_code, body if isinstance(body, dict) else {"error_msg": str(body)}
+            )
         return response
 
-    async def get_json(self, peer: str, path: str, *, tenant_id: str, params: dict[str, Any] | None = None) -> Any:
+    async def get_json(
+        self, peer: str, path: str, *, tenant_id: str, params: dict[str, Any] | None = None
+    ) -> Any:
         return (await self.request(peer, "GET", path, tenant_id=tenant_id, params=params)).json()
 
     async def aclose(self) -> None:

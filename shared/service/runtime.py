@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from shared.auth import TokenCodec
 from shared.db import migrations
@@ -20,10 +21,13 @@ from shared.service.definition import ServiceDefinition
 from shared.service.peers import Peers
 from shared.settings import ServiceSettings
 from shared.storage import ObjectStore, object_store_from_settings
+from shared.storage.tenancy import StoragePolicy, TenantStorage
 
 __all__ = ["ServiceRuntime", "build_runtime", "transport_from_settings"]
 
 log = get_logger(__name__)
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+ComponentT = TypeVar("ComponentT")
 
 
 def transport_from_settings(settings: ServiceSettings, broker: InMemoryBroker | None = None) -> Transport:
@@ -33,12 +37,13 @@ def transport_from_settings(settings: ServiceSettings, broker: InMemoryBroker | 
     return InMemoryTransport(broker)
 
 
-@dataclass
-class ServiceRuntime:
-    """Everything a service's routes and workers use; started once per process."""
+@dataclass(eq=False)
+class ServiceRuntime(Generic[SettingsT]):
+    """Everything a service's routes and workers use; started once per process. Typed by the service's
+    settings class: ``ServiceRuntime[Settings]`` in a service's code reads its own settings' fields."""
 
-    definition: ServiceDefinition
-    settings: ServiceSettings
+    definition: ServiceDefinition[SettingsT]
+    settings: SettingsT
     db: Database
     store: ObjectStore
     transport: Transport
@@ -47,11 +52,26 @@ class ServiceRuntime:
     relay: OutboxRelay
     consumer: EventConsumer
     peers: Peers
-    state: dict[str, Any] = field(default_factory=dict)  # a service's own live objects (its lifespan sets them)
+    storage_policy: StoragePolicy
+    # A service's own live objects, set by its lifespan (untyped: prefer component(Kind)).
+    state: dict[str, Any] = field(default_factory=dict)
+    _components: dict[type[Any], Any] = field(default_factory=dict)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
     _lifespan: contextlib.AsyncExitStack | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _connected: bool = False
+
+    def component(self, kind: type[ComponentT]) -> ComponentT:
+        """This runtime's one object of class ``kind``, made by ``kind()`` on first use: the typed way for a
+        service to keep a live in-process object (the gateway's event hub) that its routes and consumers share."""
+        if kind not in self._components:
+            self._components[kind] = kind()
+        found: ComponentT = self._components[kind]
+        return found
+
+    def tenant_storage(self, tenant_id: str) -> TenantStorage:
+        """The object store as ``tenant_id`` may use it: the one way to reach a path a user supplied."""
+        return TenantStorage(self.store, self.storage_policy, tenant_id)
 
     async def migrate(self) -> None:
         """Bring the schema to head (embedded mode and tests; compose runs a one-shot container)."""
@@ -67,7 +87,9 @@ class ServiceRuntime:
             await self.transport.connect()
             self._connected = True
             self._stop.clear()
-            self._tasks.append(asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay"))
+            self._tasks.append(
+                asyncio.create_task(self.relay.run(self._stop), name=f"{self.definition.name}-relay")
+            )
             await self.consumer.start()
             for loop in self.definition.background_loops():
                 name = f"{self.definition.name}-{getattr(loop, '__name__', 'loop')}"
@@ -94,32 +116,37 @@ class ServiceRuntime:
         """Each dependency's state: ``ok`` or the error text."""
         checks: dict[str, str] = {}
         checks["database"] = await _check(self.db.ping())
-        checks["storage"] = await _check(self.store.exists(self.store.uri(self.store.default_bucket, "readyz")))
+        checks["storage"] = await _check(
+            self.store.exists(self.store.uri(self.store.default_bucket, "readyz"))
+        )
         if self._connected:
             checks["bus"] = await _check(self.transport.ping())
         return checks
 
 
-async def _check(awaitable) -> str:
+async def _check(awaitable: Awaitable[Any]) -> str:
     try:
         await asyncio.wait_for(awaitable, timeout=5)
-    except Exception as exc:  # readiness reports, it does not raise
+    except Exception as exc:  # noqa: BLE001  # readiness reports, it does not raise
         return f"error: {exc!r}"[:300]
     return "ok"
 
 
 def build_runtime(
-    definition: ServiceDefinition,
-    settings: ServiceSettings | None = None,
+    definition: ServiceDefinition[SettingsT],
+    settings: SettingsT | None = None,
     *,
     broker: InMemoryBroker | None = None,
-) -> ServiceRuntime:
+) -> ServiceRuntime[SettingsT]:
     """Wire a service's resources from its settings (nothing connects until ``start``)."""
     settings = settings or definition.settings_cls()
-    assert settings.database_url is not None and settings.internal_token_secret is not None
+    secret = settings.ensure_token_secret()
+    assert settings.database_url is not None
     db = Database(settings.database_url, settings.db_schema, echo=settings.db_echo)
     transport = transport_from_settings(settings, broker)
-    outbox = Outbox(definition.messaging.outbox, source=f"/exeml/{definition.name}")
+    outbox = Outbox(
+        definition.messaging.outbox, source=f"/exeml/{definition.name}", publishes=definition.publishes
+    )
     consumer = EventConsumer(
         service=definition.name,
         db=db,
@@ -130,7 +157,7 @@ def build_runtime(
         prefetch=settings.bus_prefetch,
     )
     definition.register_consumers(consumer)
-    token_codec = TokenCodec(settings.internal_token_secret.get_secret_value(), settings.internal_token_ttl_seconds)
+    token_codec = TokenCodec(secret.get_secret_value(), settings.internal_token_ttl_seconds)
     runtime = ServiceRuntime(
         definition=definition,
         settings=settings,
@@ -142,6 +169,7 @@ def build_runtime(
         relay=OutboxRelay(db, outbox, transport, poll_seconds=settings.outbox_poll_seconds),
         consumer=consumer,
         peers=Peers(definition.name, settings, token_codec),
+        storage_policy=StoragePolicy.from_settings(settings),
     )
     consumer.runtime = runtime
     return runtime

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import BinaryIO, TypeAlias
 
-from shared.errors import ErrorDetail, InvalidInput, NotFound
+from shared.errors import InvalidInput, NotFound
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -47,7 +47,7 @@ _CONTROL_RE = re.compile(r"[\x01-\x1f\x7f]")
 
 def invalid_input(rule: str, msg: str, field: str, value: object) -> InvalidInput:
     """An ``InvalidInput`` with one detail naming the field and the rule (used by the backends too)."""
-    return InvalidInput(msg, details=[ErrorDetail(rule=rule, msg=msg, field=field, value=value)])
+    return InvalidInput.for_field(field, rule, msg, value=value)
 
 
 def validate_bucket_name(bucket: str) -> str:

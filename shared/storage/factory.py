@@ -25,14 +25,12 @@ def object_store_from_settings(settings: ServiceSettings) -> ObjectStore:
 
 
 def _local_store(settings: ServiceSettings) -> LocalObjectStore:
-    if settings.storage_root is None or settings.internal_token_secret is None:
-        raise SettingsError(
-            f"{settings.service_name}: local storage needs STORAGE_ROOT and INTERNAL_TOKEN_SECRET"
-        )
+    if settings.storage_root is None:
+        raise SettingsError(f"{settings.service_name}: local storage needs STORAGE_ROOT")
     return LocalObjectStore(
         settings.storage_root,
         settings.public_base_url,
-        settings.internal_token_secret.get_secret_value(),
+        settings.ensure_token_secret().get_secret_value(),
         default_bucket=settings.storage_bucket,
     )
 

@@ -14,6 +14,7 @@ Unlike S3, a directory cannot also be a file: keys ``a`` and ``a/b`` cannot both
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import hmac
 import json
@@ -238,7 +239,11 @@ class LocalObjectStore(ObjectStore):
             meta = json.loads(self._meta_path(uri).read_text())
         except (OSError, ValueError):
             return None
-        if meta.get("size") != st.st_size or meta.get("mtime_ns") != st.st_mtime_ns:
+        if (
+            not isinstance(meta, dict)
+            or meta.get("size") != st.st_size
+            or meta.get("mtime_ns") != st.st_mtime_ns
+        ):
             return None
         return meta
 
@@ -271,7 +276,7 @@ class LocalObjectStore(ObjectStore):
             file.close()
             raise
 
-    def _list_sync(self, bucket: str, prefix: str, recursive: bool) -> list[ObjectInfo]:
+    def _list_sync(self, bucket: str, prefix: str, recursive: bool) -> builtins.list[ObjectInfo]:
         bucket_dir = self._existing_bucket_dir(bucket)
         start = bucket_dir.joinpath(*prefix.split("/")[:-1])
         infos = []

@@ -20,13 +20,27 @@ def local_object_router(store: LocalObjectStore) -> APIRouter:
     router = APIRouter(tags=["objects"])
 
     @router.get(
-        "/v1/objects/{bucket}/{key:path}", response_class=StreamingResponse, summary="Download through a presigned URL",
-        responses={200: {"description": "The object's bytes, with its content type",
-                         "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}},
+        "/v1/objects/{bucket}/{key:path}",
+        response_class=StreamingResponse,
+        summary="Download through a presigned URL",
+        responses={
+            200: {
+                "description": "The object's bytes, with its content type",
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
         # The signature is the credential: links work without an API key (browsers, <img src>).
-        openapi_extra={"security": [], "x-codeSamples": [{"lang": "curl", "label": "curl", "source":
-                       "curl -o cat_001.jpg 'http://localhost:8000/v1/objects/exeml/flowers/input/cat_001.jpg"
-                       "?expires=1795436100&signature=6b1f0c2e9a'"}]},
+        openapi_extra={
+            "security": [],
+            "x-codeSamples": [
+                {
+                    "lang": "curl",
+                    "label": "curl",
+                    "source": "curl -o cat_001.jpg 'http://localhost:8000/v1/objects/exeml/flowers/input/cat_001.jpg"
+                    "?expires=1795436100&signature=6b1f0c2e9a'",
+                }
+            ],
+        },
     )
     async def download_object(
         bucket: str, key: str, expires: str | None = None, signature: str | None = None

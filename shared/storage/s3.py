@@ -7,10 +7,11 @@ times with tenacity and then surface as ``ServiceUnavailable``; server-side 5xx 
 from __future__ import annotations
 
 import asyncio
+import builtins
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
@@ -119,7 +120,7 @@ class S3ObjectStore(ObjectStore):
             size=obj.size or 0,
             etag=obj.etag or "",
             content_type=obj.content_type,
-            last_modified=obj.last_modified,
+            last_modified=obj.last_modified or datetime.now(UTC),  # MinIO always sends it
         )
 
     async def list(self, bucket: str, prefix: str = "", *, recursive: bool = True) -> list[ObjectInfo]:
@@ -207,7 +208,7 @@ class S3ObjectStore(ObjectStore):
             response.close()
             response.release_conn()
 
-    def _list_sync(self, bucket: str, prefix: str, recursive: bool) -> list[ObjectInfo]:
+    def _list_sync(self, bucket: str, prefix: str, recursive: bool) -> builtins.list[ObjectInfo]:
         objects = self._client.list_objects(bucket, prefix=prefix or None, recursive=recursive)
         infos = [
             ObjectInfo(

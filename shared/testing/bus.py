@@ -2,21 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any
 from urllib.parse import urlparse
 
+import aio_pika
 import pytest
 
-import aio_pika
-
-from shared.messaging import InMemoryBroker, InMemoryTransport, QueueSpec, RabbitMQTransport, Transport
+from shared.events import EventContract
+from shared.messaging import (
+    Envelope,
+    InMemoryBroker,
+    InMemoryTransport,
+    OutgoingMessage,
+    QueueSpec,
+    RabbitMQTransport,
+    Transport,
+    make_envelope,
+)
 from shared.testing.infra import AMQP_URL, require_tcp
 
-__all__ = ["delete_queues", "transport_factory"]
+__all__ = ["delete_queues", "publish_event", "transport_factory"]
 
 
 @pytest.fixture(params=["rabbitmq", "memory"])
-async def transport_factory(request: pytest.FixtureRequest) -> AsyncIterator[Callable[[], Transport]]:
+async def transport_factory(
+    request: pytest.FixtureRequest,
+) -> AsyncIterator[Callable[[], Awaitable[Transport]]]:
     """Makes connected transports to one broker (several "connections" for crash tests)."""
     if request.param == "rabbitmq":
         parsed = urlparse(AMQP_URL)
@@ -35,7 +47,7 @@ async def transport_factory(request: pytest.FixtureRequest) -> AsyncIterator[Cal
             declared.add(spec.name)
             await declare(spec)
 
-        transport.declare_queue = recording_declare  # type: ignore[method-assign]
+        transport.declare_queue = recording_declare  # type: ignore[method-assign]  # records queues to delete after the test
         return transport
 
     yield make
@@ -45,14 +57,38 @@ async def transport_factory(request: pytest.FixtureRequest) -> AsyncIterator[Cal
         await delete_queues(sorted(declared))
 
 
-async def delete_queues(names: list[str]) -> None:
-    """Delete test queues and their dead-letter queues: a broker full of leftover quorum queues slows down
-    (and on two cores, stalls) every later run."""
+async def delete_queues(names: list[str], exchanges: Sequence[str] = ()) -> None:
+    """Delete test queues and their dead-letter queues (and ``exchanges``): a broker full of leftover quorum
+    queues slows down (and on two cores, stalls) every later run."""
     connection = await aio_pika.connect(AMQP_URL)
     try:
         channel = await connection.channel()
         for name in names:
             for queue in (name, f"{name}.dlq"):
                 await channel.queue_delete(queue)
+        for exchange in exchanges:
+            await channel.exchange_delete(exchange)
     finally:
         await connection.close()
+
+
+async def publish_event(
+    transport: Transport,
+    event: EventContract,
+    *,
+    tenant_id: str,
+    source: str = "/exeml/test",
+    envelope: Envelope[Any] | None = None,
+) -> Envelope[Any]:
+    """Put an event on the bus as another service's relay would (``envelope`` again: a redelivery);
+    returns the envelope."""
+    envelope = envelope or make_envelope(event, source=source, tenant_id=tenant_id)
+    await transport.publish(
+        OutgoingMessage(
+            routing_key=envelope.type,
+            body=envelope.to_bytes(),
+            message_id=envelope.id,
+            headers={"tenantid": tenant_id},
+        )
+    )
+    return envelope

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import random
+from collections.abc import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -43,8 +44,9 @@ def _noise(rng: np.random.Generator, size: int) -> Image.Image:
     return Image.fromarray(rng.integers(90, 160, (size, size, 3), dtype=np.uint8))
 
 
-def image_classification_files(per_class: int = 12, size: int = 32, seed: int = 0,
-                               classes: tuple[str, ...] = IMAGE_CLASSES) -> dict[str, bytes]:
+def image_classification_files(
+    per_class: int = 12, size: int = 32, seed: int = 0, classes: tuple[str, ...] = IMAGE_CLASSES
+) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     files: dict[str, bytes] = {}
     for c, label in enumerate(classes):
@@ -62,19 +64,24 @@ def image_classification_files(per_class: int = 12, size: int = 32, seed: int = 
 
 
 def voc_xml(filename: str, width: int, height: int, objects: list[tuple[str, int, int, int, int]]) -> bytes:
-    parts = [f"<annotation><folder>input</folder><filename>{filename}</filename>",
-             "<source><database>Unknown</database></source>",
-             f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size><segmented>0</segmented>"]
+    parts = [
+        f"<annotation><folder>input</folder><filename>{filename}</filename>",
+        "<source><database>Unknown</database></source>",
+        f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size><segmented>0</segmented>",
+    ]
     for name, xmin, ymin, xmax, ymax in objects:
-        parts.append(f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
-                     f"<occluded>0</occluded><difficult>0</difficult><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
-                     f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>")
+        parts.append(
+            f"<object><name>{name}</name><pose>Unspecified</pose><truncated>0</truncated>"
+            f"<occluded>0</occluded><difficult>0</difficult><bndbox><xmin>{xmin}</xmin><ymin>{ymin}</ymin>"
+            f"<xmax>{xmax}</xmax><ymax>{ymax}</ymax></bndbox></object>"
+        )
     parts.append("</annotation>")
     return "".join(parts).encode()
 
 
-def detection_files(images: int = 24, size: int = 64, seed: int = 0,
-                    classes: tuple[str, ...] = ("red", "blue")) -> dict[str, bytes]:
+def detection_files(
+    images: int = 24, size: int = 64, seed: int = 0, classes: tuple[str, ...] = ("red", "blue")
+) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     files: dict[str, bytes] = {}
     for i in range(images):
@@ -88,7 +95,9 @@ def detection_files(images: int = 24, size: int = 64, seed: int = 0,
             x0 = int(rng.integers(0, half - w)) + (half if k else 0)
             y0 = int(rng.integers(0, size - w))
             box = (x0, y0, x0 + w, y0 + w)
-            (draw.ellipse if label == classes[-1] else draw.rectangle)(box, fill=_COLOURS.get(label, (0, 0, 0)))
+            (draw.ellipse if label == classes[-1] else draw.rectangle)(
+                box, fill=_COLOURS.get(label, (0, 0, 0))
+            )
             objects.append((label, *box))
         stem = f"scene_{i:03d}"
         files[f"{stem}.png"] = png(image)
@@ -96,7 +105,9 @@ def detection_files(images: int = 24, size: int = 64, seed: int = 0,
     return files
 
 
-def wav_bytes(freq: float, seconds: float = 1.5, rate: int = 8000, seed: int = 0, subtype: str = "PCM_16") -> bytes:
+def wav_bytes(
+    freq: float, seconds: float = 1.5, rate: int = 8000, seed: int = 0, subtype: str = "PCM_16"
+) -> bytes:
     import soundfile as sf
 
     rng = np.random.default_rng(seed)
@@ -107,7 +118,9 @@ def wav_bytes(freq: float, seconds: float = 1.5, rate: int = 8000, seed: int = 0
     return out.getvalue()
 
 
-def sound_files(per_class: int = 8, seed: int = 0, classes: dict[str, float] | None = None) -> dict[str, bytes]:
+def sound_files(
+    per_class: int = 8, seed: int = 0, classes: dict[str, float] | None = None
+) -> dict[str, bytes]:
     classes = classes or {"low": 300.0, "high": 1800.0}
     rng = random.Random(seed)
     return {
@@ -141,7 +154,9 @@ def text_files(per_class: int = 25, seed: int = 0) -> dict[str, bytes]:
     }
 
 
-def table_files(rows: int = 200, seed: int = 0, header: bool = True, regression: bool = False) -> dict[str, bytes]:
+def table_files(
+    rows: int = 200, seed: int = 0, header: bool = True, regression: bool = False
+) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     out = io.StringIO()
     if header:
@@ -157,7 +172,7 @@ def table_files(rows: int = 200, seed: int = 0, header: bool = True, regression:
     return {"data/table.csv": out.getvalue().encode()}
 
 
-GENERATORS = {
+GENERATORS: dict[str, Callable[[], dict[str, bytes]]] = {
     "image_classification": image_classification_files,
     "object_detection": detection_files,
     "sound_classification": sound_files,

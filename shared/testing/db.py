@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from shared.context import new_id
+from shared.db import Database
 from shared.testing.infra import POSTGRES_URL, require_tcp
 
-__all__ = ["database_url", "postgres_url"]
+__all__ = ["database_url", "database_with", "postgres_url"]
 
 
 def _fresh_postgres_schema() -> Iterator[tuple[str, str]]:
@@ -26,7 +28,7 @@ def _fresh_postgres_schema() -> Iterator[tuple[str, str]]:
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str, str]]:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """(async URL, schema) for an empty database; the PostgreSQL schema is dropped afterwards."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}", "main"
@@ -38,3 +40,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[tuple[str
 def postgres_url() -> Iterator[tuple[str, str]]:
     """(async URL, schema) of a fresh PostgreSQL schema (distributed-mode tests)."""
     yield from _fresh_postgres_schema()
+
+
+async def database_with(url_and_schema: tuple[str, str], metadata: sa.MetaData) -> Database:
+    """A :class:`Database` on ``database_url``'s database with ``metadata``'s tables created (the caller
+    disposes it): for tests of ``shared`` that bring their own small tables."""
+    url, schema = url_and_schema
+    database = Database(url, schema)
+    async with database.engine.begin() as conn:
+        if database.dialect == "postgresql":
+            await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    async with database.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return database

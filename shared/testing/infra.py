@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-__all__ = ["InfraMissing", "require_tcp", "POSTGRES_URL", "AMQP_URL"]
+__all__ = ["AMQP_URL", "POSTGRES_URL", "InfraMissing", "require_tcp"]
 
 POSTGRES_URL = os.environ.get("EXEML_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 AMQP_URL = os.environ.get("EXEML_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")

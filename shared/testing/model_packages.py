@@ -14,16 +14,28 @@ import tarfile
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import numpy as np
+import sqlalchemy as sa
 
-from shared.messaging import OutgoingMessage
-from shared.messaging.envelope import make_envelope
 from shared.packages import write_manifest
+from shared.service import ServiceRuntime
 from shared.storage import ObjectStore, S3Uri
 
-__all__ = ["service_uses", "table_package", "image_package", "png_bytes", "tar_gz", "put_package", "publish_event", "upload_version",
-           "download_package", "watch_job", "TABLE_ROWS"]
+__all__ = [
+    "TABLE_ROWS",
+    "download_package",
+    "image_package",
+    "png_bytes",
+    "put_package",
+    "service_uses",
+    "table_package",
+    "tar_gz",
+    "upload_version",
+    "watch_job",
+]
 
 COLUMNS = ["attr_1", "attr_2", "attr_3"]
 TABLE_ROWS = [{"attr_1": 1.5, "attr_2": 0.2, "attr_3": -1.0}, {"attr_1": -2.0, "attr_2": -0.5, "attr_3": 0.3}]
@@ -35,18 +47,31 @@ def table_package(seed: int = 0) -> dict[str, bytes]:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(300, 3))
     y = (x[:, 0] + (0.5 + seed) * x[:, 1] > 0).astype(int)
-    booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed},
-                             lightgbm.Dataset(x, y), num_boost_round=10 + seed)
+    booster = lightgbm.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 4, "seed": seed},
+        lightgbm.Dataset(x, y),
+        num_boost_round=10 + seed,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         booster.save_model(str(folder / "model.lgb.txt"))
-        write_manifest(folder, {
-            "task_type": "predictive_analytics", "problem": "classification", "labels": ["no", "yes"],
-            "artifacts": {"model": "model.lgb.txt"},
-            "input_schema": {"label_column": "class", "problem": "classification", "labels": ["no", "yes"],
-                             "columns": [{"name": c, "type": "numeric"} for c in COLUMNS]},
-            "metrics": {"accuracy": 0.9}, "engine": {"name": "lightgbm"},
-        })
+        write_manifest(
+            folder,
+            {
+                "task_type": "predictive_analytics",
+                "problem": "classification",
+                "labels": ["no", "yes"],
+                "artifacts": {"model": "model.lgb.txt"},
+                "input_schema": {
+                    "label_column": "class",
+                    "problem": "classification",
+                    "labels": ["no", "yes"],
+                    "columns": [{"name": c, "type": "numeric"} for c in COLUMNS],
+                },
+                "metrics": {"accuracy": 0.9},
+                "engine": {"name": "lightgbm"},
+            },
+        )
         return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
@@ -61,7 +86,8 @@ def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
 
     rng = np.random.default_rng(seed)
     weights = {
-        "conv_w": rng.normal(size=(8, 3, 3, 3)).astype(np.float32), "conv_b": np.zeros(8, np.float32),
+        "conv_w": rng.normal(size=(8, 3, 3, 3)).astype(np.float32),
+        "conv_b": np.zeros(8, np.float32),
         "fc_w": rng.normal(size=(8, len(IMAGE_LABELS))).astype(np.float32),
         "fc_b": rng.normal(size=len(IMAGE_LABELS)).astype(np.float32),
     }
@@ -73,7 +99,9 @@ def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
         helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["logits"]),
     ]
     graph = helper.make_graph(
-        nodes, "tiny", [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])],
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["N", 3, size, size])],
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(IMAGE_LABELS)])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
@@ -82,14 +110,29 @@ def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         onnx.save(model, str(folder / "model.onnx"))
-        write_manifest(folder, {
-            "task_type": "image_classification", "labels": IMAGE_LABELS, "artifacts": {"model": "model.onnx"},
-            "preprocessing": {"image_size": [size, size], "resize_shorter": size, "crop": "center",
-                              "interpolation": "bilinear", "channel_order": "RGB", "layout": "NCHW",
-                              "scale": 1 / 255, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5],
-                              "input_name": "images", "output": "logits"},
-            "metrics": {"accuracy": 0.5}, "engine": {"name": "onnx"},
-        })
+        write_manifest(
+            folder,
+            {
+                "task_type": "image_classification",
+                "labels": IMAGE_LABELS,
+                "artifacts": {"model": "model.onnx"},
+                "preprocessing": {
+                    "image_size": [size, size],
+                    "resize_shorter": size,
+                    "crop": "center",
+                    "interpolation": "bilinear",
+                    "channel_order": "RGB",
+                    "layout": "NCHW",
+                    "scale": 1 / 255,
+                    "mean": [0.5, 0.5, 0.5],
+                    "std": [0.5, 0.5, 0.5],
+                    "input_name": "images",
+                    "output": "logits",
+                },
+                "metrics": {"accuracy": 0.5},
+                "engine": {"name": "onnx"},
+            },
+        )
         return {p.name: p.read_bytes() for p in folder.iterdir()}
 
 
@@ -119,40 +162,39 @@ async def put_package(store: ObjectStore, prefix: S3Uri, files: dict[str, bytes]
     return str(prefix)
 
 
-async def publish_event(transport, event, *, tenant_id: str, source: str = "/exeml/test", envelope=None):
-    """Put an event on the bus as another service's relay would (``envelope`` again: a redelivery);
-    returns the envelope."""
-    envelope = envelope or make_envelope(event, source=source, tenant_id=tenant_id)
-    await transport.publish(OutgoingMessage(routing_key=envelope.type, body=envelope.to_bytes(),
-                                            message_id=envelope.id, headers={"tenantid": tenant_id}))
-    return envelope
-
-
-async def upload_version(client, name: str, files: dict[str, bytes]) -> dict:
+async def upload_version(client: httpx.AsyncClient, name: str, files: dict[str, bytes]) -> dict[str, Any]:
     """Register a package through the registry API (``POST /v1/models``); returns the new version."""
-    response = await client.post("/v1/models", data={"model_name": name},
-                                 files={"file": ("pkg.tar.gz", tar_gz(files), "application/gzip")})
+    response = await client.post(
+        "/v1/models",
+        data={"model_name": name},
+        files={"file": ("pkg.tar.gz", tar_gz(files), "application/gzip")},
+    )
     assert response.status_code == 201, response.text
-    return response.json()
+    version: dict[str, Any] = response.json()
+    return version
 
 
-async def service_uses(registry_runtime, service_id: str) -> bool | None:
+async def service_uses(registry_runtime: ServiceRuntime[Any], service_id: str) -> bool | None:
     """The registry's read model of a service (from inference events): True while it holds its versions,
     False once stopped, None before any event. Tests wait on it instead of probing with a DELETE, which
-    would delete the version when the event has not arrived yet."""
-    from registry.models import ServiceUsage
-
+    would delete the version when the event has not arrived yet. Read through the runtime's own metadata, so
+    this library does not import a service."""
+    usages = registry_runtime.definition.metadata.tables["service_usages"]
     async with registry_runtime.db.session() as session:
-        usage = await session.get(ServiceUsage, service_id)
-        return None if usage is None else usage.active
+        active = (
+            await session.execute(sa.select(usages.c.active).where(usages.c.service_id == service_id))
+        ).first()
+        return None if active is None else bool(active[0])
 
 
-async def watch_job(client, job_id: str, until: set[str], timeout: float, seen: list[str] | None = None) -> dict:
+async def watch_job(
+    client: httpx.AsyncClient, job_id: str, until: set[str], timeout: float, seen: list[str] | None = None
+) -> dict[str, Any]:
     """Poll a training job (``GET /v1/training-jobs/{id}``) until its status is in ``until``; ``seen``
     collects every status observed."""
     deadline = time.monotonic() + timeout
     while True:
-        job = (await client.get(f"/v1/training-jobs/{job_id}")).json()
+        job: dict[str, Any] = (await client.get(f"/v1/training-jobs/{job_id}")).json()
         if seen is not None and (not seen or seen[-1] != job["status"]):
             seen.append(job["status"])
         if job["status"] in until:
@@ -165,7 +207,7 @@ async def download_package(store: ObjectStore, package_uri: str, folder: Path) -
     """A trained package from the object store into ``folder`` (for ``load_predictor``)."""
     prefix = S3Uri.parse(package_uri)
     for info in await store.list(prefix.bucket, prefix.key + "/"):
-        target = folder / info.key[len(prefix.key) + 1:]
+        target = folder / info.key[len(prefix.key) + 1 :]
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(await store.get(info.uri))
     return folder

@@ -6,12 +6,16 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase
 
 from shared.context import new_id
-from shared.db import Database, make_base
+from shared.db import TYPE_ANNOTATION_MAP, Database, service_metadata
 from shared.events import EventContract
 from shared.messaging import (
+    DEAD_LETTER_REASON_HEADER,
+    Envelope,
     EventConsumer,
+    HandlerRegistry,
     Outbox,
     OutboxRelay,
     OutgoingMessage,
@@ -19,10 +23,18 @@ from shared.messaging import (
     messaging_tables,
 )
 from shared.messaging.envelope import make_envelope
+from shared.testing.db import database_with
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 TABLES = messaging_tables(Base.metadata)
-effects = sa.Table("effects", Base.metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("value", sa.String(50)))
+effects = sa.Table(
+    "effects", Base.metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("value", sa.String(50))
+)
 
 
 class Pinged(EventContract):
@@ -46,14 +58,8 @@ def _message(value: str, event_id: str | None = None) -> OutgoingMessage:
 
 
 @pytest.fixture
-async def db(database_url, tmp_path):
-    url, schema = database_url
-    database = Database(url, schema)
-    async with database.engine.begin() as conn:
-        if database.dialect == "postgresql":
-            await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    async with database.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+async def db(database_url):
+    database = await database_with(database_url, Base.metadata)
     yield database
     await database.dispose()
 
@@ -68,13 +74,16 @@ async def _count_effects(db: Database) -> int:
 
 
 def _consumer(db: Database, transport, queue: str, limit: int = 3) -> EventConsumer:
-    consumer = EventConsumer(service="testsvc", db=db, inbox=TABLES.inbox, transport=transport, queue=queue, delivery_limit=limit)
+    consumer = EventConsumer(
+        service="testsvc", db=db, inbox=TABLES.inbox, transport=transport, queue=queue, delivery_limit=limit
+    )
 
     @consumer.handler(Pinged)
-    async def record(session, envelope) -> None:
-        if envelope.data["value"] == "boom":
+    async def record(session, envelope: Envelope[Pinged]) -> None:
+        assert isinstance(envelope.data, Pinged)  # validated into the contract before the handler runs
+        if envelope.data.value == "boom":
             raise RuntimeError("transient failure")
-        await session.execute(effects.insert().values(value=envelope.data["value"]))
+        await session.execute(effects.insert().values(value=envelope.data.value))
 
     return consumer
 
@@ -109,7 +118,13 @@ async def test_same_event_twice_has_one_effect(transport_factory, db) -> None:
 
 async def _has_inbox(db: Database, event_id: str) -> bool:
     async with db.session() as s:
-        return bool(await s.scalar(sa.select(sa.func.count()).select_from(TABLES.inbox).where(TABLES.inbox.c.event_id == event_id)))
+        return bool(
+            await s.scalar(
+                sa.select(sa.func.count())
+                .select_from(TABLES.inbox)
+                .where(TABLES.inbox.c.event_id == event_id)
+            )
+        )
 
 
 async def test_consumer_dying_before_ack_gets_message_again(transport_factory) -> None:
@@ -145,17 +160,47 @@ async def test_undecodable_message_is_dead_lettered(transport_factory, db) -> No
     queue = _queue()
     consumer = _consumer(db, transport, queue)
     await consumer.start()
-    await transport.publish(OutgoingMessage(routing_key=Pinged.event_type, body=b"\xffnot json", message_id="bad"))
+    await transport.publish(
+        OutgoingMessage(routing_key=Pinged.event_type, body=b"\xffnot json", message_id="bad")
+    )
 
     async def in_dlq() -> bool:
         delivery = await transport.get(f"{queue}.dlq")
         if delivery is None:
             return False
         assert delivery.body == b"\xffnot json"
+        assert delivery.headers[DEAD_LETTER_REASON_HEADER].startswith("not a CloudEvents envelope: ")
         await delivery.ack()
         return True
 
     await _wait_for(in_dlq)
+
+
+async def test_payload_breaking_its_contract_is_dead_lettered_with_the_validation_error(
+    transport_factory, db
+) -> None:
+    transport = await transport_factory()
+    queue = _queue()
+    consumer = _consumer(db, transport, queue)
+    await consumer.start()
+    good = make_envelope(Pinged(value="x"), source="/test", tenant_id="t1")
+    bad = good.model_copy(update={"data": {"value": ["not", "a", "string"]}})
+    await transport.publish(OutgoingMessage(routing_key=bad.type, body=bad.to_bytes(), message_id=bad.id))
+    dead: list = []
+
+    async def in_dlq() -> bool:
+        delivery = await transport.get(f"{queue}.dlq")
+        if delivery is not None:
+            dead.append(delivery)
+            await delivery.ack()
+        return bool(dead)
+
+    await _wait_for(in_dlq)
+    assert dead[0].body == bad.to_bytes() and dead[0].attempt == 1  # at once, not after the delivery limit
+    assert dead[0].headers[DEAD_LETTER_REASON_HEADER] == (
+        "testsvc.thing.pinged.v1 payload does not match Pinged: data.value: Input should be a valid string"
+    )
+    assert await _count_effects(db) == 0 and not await _has_inbox(db, bad.id)
 
 
 async def test_transient_failure_is_retried_then_dead_lettered(transport_factory, db) -> None:
@@ -169,6 +214,7 @@ async def test_transient_failure_is_retried_then_dead_lettered(transport_factory
         delivery = await transport.get(f"{queue}.dlq")
         if delivery is None:
             return False
+        assert "RuntimeError('transient failure')" in delivery.headers[DEAD_LETTER_REASON_HEADER]
         await delivery.ack()
         return True
 
@@ -231,5 +277,37 @@ async def test_relay_crash_after_publish_has_one_effect(transport_factory, db) -
     await asyncio.sleep(0.5)
     assert await _count_effects(db) == 1
     async with db.session() as s:
-        pending = await s.scalar(sa.select(sa.func.count()).select_from(TABLES.outbox).where(TABLES.outbox.c.published_at.is_(None)))
+        pending = await s.scalar(
+            sa.select(sa.func.count())
+            .select_from(TABLES.outbox)
+            .where(TABLES.outbox.c.published_at.is_(None))
+        )
     assert pending == 0
+
+
+class Unannounced(EventContract):
+    event_type = "testsvc.thing.unannounced.v1"
+
+
+async def test_outbox_writes_only_the_events_its_service_declares(db) -> None:
+    outbox = Outbox(TABLES.outbox, source="/test", publishes=[Pinged])
+    async with db.session() as s:
+        await outbox.add(s, Pinged(value="declared"), tenant_id="t1")
+        with pytest.raises(
+            TypeError, match="testsvc.thing.unannounced.v1 is not among the events /test declares"
+        ):
+            await outbox.add(s, Unannounced(), tenant_id="t1")
+
+
+def test_handlers_are_registered_by_contract_class_only() -> None:
+    registry = HandlerRegistry("testsvc")
+    with pytest.raises(TypeError, match="event contract class"):
+        registry.handler("testsvc.thing.pinged.v1")  # type: ignore[arg-type]  # the mistake under test
+    with pytest.raises(TypeError, match="event contract class"):
+        registry.handler(EventContract)  # the abstract base has no event type
+
+    async def noop(session, envelope) -> None:
+        return None
+
+    registry.handler(Pinged)(noop)
+    assert registry.contracts == [Pinged]

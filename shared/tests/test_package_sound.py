@@ -1,8 +1,10 @@
-"""The sound predictor: WAV decoding rules, numpy features (checked against torch), windows, typed errors."""
+"""The sound predictor: WAV decoding rules, numpy features (checked against torch and scipy), windows, clip
+statistics, ensembles of models, typed errors, the serving interpreter."""
 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import soundfile as sf
 
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample, windows
+from shared.packages.sound_features import STATS_SPEC, active_span, clip_statistics, dct_matrix, feature_names
 from shared.testing.datagen import wav_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -200,3 +203,114 @@ def test_predictor_runs_without_torch_scipy_or_sklearn(package) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "low"
+
+
+# -- clip statistics and packages of several models ------------------------------------------------------
+
+
+def _two_tones(first: float, second: float, rate: int = 16000) -> np.ndarray:
+    return np.concatenate([_tone(first, rate, 0.5), _tone(second, rate, 0.5)]).astype(np.float32)
+
+
+def _stats(signal: np.ndarray) -> np.ndarray:
+    return clip_statistics(log_mel(signal, DEFAULT_SPEC), STATS_SPEC)
+
+
+def test_dct_matrix_is_the_orthonormal_dct_ii() -> None:
+    from scipy.fft import dct
+
+    matrix = np.random.default_rng(0).standard_normal((64, 30))
+    expected = dct(matrix, type=2, axis=0, norm="ortho")[:20]
+    assert np.allclose(dct_matrix(64, 20) @ matrix, expected, atol=1e-5)
+
+
+def test_statistics_ignore_the_gain_and_find_the_word_in_silence() -> None:
+    noise = 0.001 * np.random.default_rng(1).standard_normal(48000).astype(np.float32)
+    word = _two_tones(400, 1200)
+    assert np.allclose(_stats(word), _stats(0.1 * word), atol=0.05)  # log(g²p + offset) vs log(p + offset)
+    clip = noise.copy()
+    clip[12800 : 12800 + word.shape[0]] += word  # 0.8 s of near-silence, the word, 0.2 s
+    first, last = active_span(log_mel(clip, DEFAULT_SPEC))
+    assert abs(first - 80) <= 3 and abs(last - 180) <= 3  # frames of 10 ms
+    assert _stats(clip).shape == (len(feature_names(STATS_SPEC)),)
+
+
+def test_statistics_tell_the_order_of_sounds_that_means_and_deviations_cannot() -> None:
+    names = feature_names(STATS_SPEC)
+    up, down = _stats(_two_tones(400, 1200)), _stats(_two_tones(1200, 400))
+    whole = [i for i, n in enumerate(names) if n.startswith("mfcc") and n.endswith(("_mean", "_std")) and "delta" not in n]
+    timed = [i for i, n in enumerate(names) if "_seg" in n]
+    assert np.max(np.abs(up[whole] - down[whole])) < 0.05 * np.max(np.abs(up[whole]))
+    assert np.max(np.abs(up[timed] - down[timed])) > 0.5 * np.max(np.abs(up[timed]))
+
+
+def test_a_rising_pitch_shifts_the_low_bands_up() -> None:
+    t = np.arange(16000) / 16000
+    rising = 0.5 * np.sin(2 * np.pi * (150 * t + 350 * t**2))  # 150 → 850 Hz
+    shift = {name: value for name, value in zip(feature_names(STATS_SPEC), _stats(rising.astype(np.float32)))}
+    falling = _stats(rising[::-1].astype(np.float32))[feature_names(STATS_SPEC).index("shift_mean")]
+    assert shift["shift_mean"] > 0.1 and falling < -0.1
+
+
+@pytest.fixture
+def ensemble(package) -> Path:
+    """The toy network of ``package`` with a logistic regression and a LightGBM model on clip statistics."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(2)
+    width = len(feature_names(STATS_SPEC))
+    np.savez(package / "linear.npz", mean=rng.standard_normal(width), scale=rng.uniform(0.5, 2.0, width),
+             coef=0.1 * rng.standard_normal((2, width)), intercept=np.array([0.2, -0.2]))  # fmt: skip
+    x = rng.standard_normal((40, width))
+    lgb.train({"objective": "binary", "verbosity": -1, "min_data_in_leaf": 2}, lgb.Dataset(x, (x[:, 0] > 0) * 1),
+              num_boost_round=5).save_model(str(package / "boosted.lgb.txt"))  # fmt: skip
+    write_manifest(package, {
+        "task_type": "sound_classification", "labels": ["low", "high"],
+        "artifacts": {"model": "model.onnx", "linear": "linear.npz", "boosted": "boosted.lgb.txt"},
+        "preprocessing": {**DEFAULT_SPEC, "statistics": STATS_SPEC, "models": ["linear", "boosted", "model"]},
+    })  # fmt: skip
+    return package
+
+
+def test_an_ensemble_answers_the_mean_of_its_models(ensemble) -> None:
+    predictor = load_predictor(ensemble)
+    payload = _wav(_two_tones(300, 2500, 22050), 22050)
+    mel = log_mel(resample(decode_wav(payload)[0], 22050, 16000), DEFAULT_SPEC)
+    stats = clip_statistics(mel, STATS_SPEC)[None]
+    each = [model.probabilities(mel if model.needs == "log_mel" else stats) for model in predictor.models]
+    expected = np.mean([p.reshape(-1) for p in each], axis=0)
+    assert np.allclose(predictor.probabilities(payload), expected)
+    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}  # models differ
+    answer = predictor.predict(payload)
+    assert answer["score"] == pytest.approx(float(expected.max()))
+
+
+def test_a_statistics_model_without_its_spec_is_refused(ensemble) -> None:
+    manifest = json.loads((ensemble / "manifest.json").read_text())
+    del manifest["preprocessing"]["statistics"]
+    write_manifest(ensemble, manifest)
+    with pytest.raises(PackageError, match="statistics"):
+        load_predictor(ensemble)
+
+
+def test_the_ensemble_answers_the_same_in_the_serving_interpreter(ensemble) -> None:
+    """``.venv-triton`` (numpy 1.26, onnxruntime, lightgbm; what Triton's python backend runs) gives the
+    answer this interpreter gives."""
+    python = ROOT / ".venv-triton" / "bin" / "python"
+    assert python.is_file(), "no .venv-triton: `make install` creates it"
+    payload = _wav(np.stack([_two_tones(300, 2500, 44100)] * 2, axis=1), 44100)
+    (ensemble.parent / "probe.wav").write_bytes(payload)
+    code = (
+        "import json, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "for name in ('torch', 'sklearn', 'librosa', 'pydantic'):\n"
+        "    sys.modules[name] = None\n"
+        "from shared.packages import load_predictor\n"
+        f"answer = load_predictor({str(ensemble)!r}).predict(open({str(ensemble.parent / 'probe.wav')!r}, 'rb').read())\n"
+        "print(json.dumps(answer))\n"
+    )
+    done = subprocess.run([str(python), "-c", code], check=False, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    served, here = json.loads(done.stdout), load_predictor(ensemble).predict(payload)
+    assert served["predicted_label"] == here["predicted_label"]
+    assert served["score"] == pytest.approx(here["score"], abs=1e-5)

@@ -99,7 +99,7 @@ async def test_put_overwrites_and_accepts_streams(store: ObjectStore) -> None:
     assert await store.get(uri) == b"new bytes"
     await store.put(uri, io.BytesIO(b"abcdef"), length=3)
     assert await store.get(uri) == b"abc"
-    info = await store.put(uri, _OneWayStream(b"one way"))  # type: ignore[arg-type]
+    info = await store.put(uri, _OneWayStream(b"one way"))  # type: ignore[arg-type]  # a stream that is not bytes: the case under test
     assert (info.size, await store.get(uri)) == (7, b"one way")
 
 
@@ -295,7 +295,7 @@ async def test_local_failed_upload_keeps_previous_object(local_store: LocalObjec
     await local_store.put(uri, b"version 1", content_type="application/json")
     with pytest.raises(ConnectionResetError):
         broken = _BrokenStream(b"half of version 2")
-        await local_store.put(uri, broken, length=10_000)  # type: ignore[arg-type]
+        await local_store.put(uri, broken, length=10_000)  # type: ignore[arg-type]  # a failing stream: the case under test
     assert await local_store.get(uri) == b"version 1"
     assert (await local_store.stat(uri)).content_type == "application/json"
     assert list((local_store.root / ".tmp").iterdir()) == []

@@ -9,52 +9,69 @@ from typing import Any
 
 import httpx
 import pytest
-
 from gateway.keys import ensure_bootstrap_key
+
+from shared.storage.tenancy import StoragePolicy
 from shared.testing import datagen
-from shared.testing.platform import wait_until
+from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV, TRAIN_BUDGET_SECONDS, wait_until
 
 ADMIN_KEY = "exeml_e2e-admin-key-000000000000000000000000"
 ALL = ["gateway", "dataset", "labeling", "trainer", "registry", "inference", "workflow"]
-TRAIN_BUDGET_SECONDS = 20
-# Small, fast candidates for the tests (the engines' portfolios are replaceable through the environment).
-ENGINE_ENV = {"EXEML_IMAGE_CANDIDATES": "test_efficientnet@32", "EXEML_TORCH_THREADS": "1", "EXEML_ORT_THREADS": "1"}
+ENGINE_ENV = FAST_ENGINE_ENV
 
 DATA = {
     "image_classification": lambda: datagen.image_classification_files(per_class=8),
     "object_detection": lambda: datagen.detection_files(images=16),
-    "sound_classification": lambda: datagen.sound_files(per_class=6),
+    # 20 per class: 8 validation clips, so that the quality gate's binomial test can be passed (7 of 8 right)
+    "sound_classification": lambda: datagen.sound_files(per_class=20),
     "text_classification": lambda: datagen.text_files(per_class=22),
     "predictive_analytics": lambda: datagen.table_files(rows=150),
 }
 
 
 class E2E:
-    def __init__(self, client: httpx.AsyncClient, store: Any, bucket: str, platform: Any = None) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        store: Any,
+        bucket: str,
+        platform: Any = None,
+        gateway_app: Any = None,
+        runtimes: dict[str, Any] | None = None,
+    ) -> None:
         self.client, self.store, self.bucket = client, store, bucket
         self.platform = platform  # the distributed setting's services (None in the embedded mode)
+        self.gateway_app, self.runtimes = gateway_app, runtimes or {}
+
+    def tenant_uri(self, rel: str = "", tenant_id: str = "default") -> str:
+        """Where a tenant keeps its own files (the admin key's tenant is ``default``)."""
+        return f"{StoragePolicy(self.bucket).home(tenant_id)}{rel}"
 
     async def ok(self, method: str, path: str, **kwargs: Any) -> Any:
         response = await self.client.request(method, path, **kwargs)
         assert response.status_code < 300, f"{method} {path}: {response.status_code} {response.text[:2000]}"
         return response.json() if response.content else None
 
-    async def create_project(self, project_type: str) -> dict:
+    async def create_project(self, project_type: str, files: dict[str, bytes] | None = None) -> dict:
         prefix = f"{project_type}-{int(time.time() * 1000)}"
-        for path, data in DATA[project_type]().items():
-            await self.store.put(self.store.uri(self.bucket, f"{prefix}/input/{path}"), data)
+        for path, data in (files if files is not None else DATA[project_type]()).items():
+            await self.store.put(self.tenant_uri(f"{prefix}/input/{path}"), data)
         body: dict[str, Any] = {
             "dataset_name": f"ds-{prefix}"[:100].replace("_", "-"),
             "dataset_type_name": "table" if project_type == "predictive_analytics" else project_type,
-            "input_path": f"s3://{self.bucket}/{prefix}/input/",
-            "work_path": f"s3://{self.bucket}/{prefix}/output/",
+            "input_path": self.tenant_uri(f"{prefix}/input/"),
+            "work_path": self.tenant_uri(f"{prefix}/output/"),
         }
         if project_type == "predictive_analytics":
             body["label_column"] = "label"
         dataset = await self.ok("POST", "/v1/datasets", json=body)
         await self.wait_imported(dataset["dataset_id"])
-        project = {"name": f"p{prefix.replace('_', '')}"[:64], "project_type": project_type,
-                   "dataset_id": dataset["dataset_id"], "training_params": {"max_training_duration": 6}}
+        project = {
+            "name": f"p{prefix.replace('_', '')}"[:64],
+            "project_type": project_type,
+            "dataset_id": dataset["dataset_id"],
+            "training_params": {"max_training_duration": 6},
+        }
         if project_type == "predictive_analytics":
             project |= {"label_column": "label", "label_type": "discrete"}
         return await self.ok("POST", "/v1/projects", json=project)
@@ -69,7 +86,9 @@ class E2E:
 
     async def wait_labeled(self, project: dict) -> None:
         async def labeled():
-            stats = (await self.ok("GET", f"/v1/datasets/{project['dataset_id']}/annotations/stats"))["sample_stats"]
+            stats = (await self.ok("GET", f"/v1/datasets/{project['dataset_id']}/annotations/stats"))[
+                "sample_stats"
+            ]
             return stats["labeled"] > 0 and stats["unlabeled"] == 0
 
         await wait_until(labeled, timeout=60, what="imported labels")
@@ -110,22 +129,44 @@ async def e2e_factory(platform_factory, tmp_path, monkeypatch) -> AsyncIterator[
         monkeypatch.setenv(key, value)
     opened: list[Any] = []
 
-    async def make(mode: str) -> E2E:
+    async def make(mode: str, budget: float = TRAIN_BUDGET_SECONDS) -> E2E:
         if mode == "embedded":
             return await _embedded(tmp_path, monkeypatch, opened)
-        platform = await platform_factory(ALL, overrides={
-            "gateway": {"bootstrap_api_key": ADMIN_KEY},
-            "trainer": {"in_process_worker": True, "test_budget_seconds": TRAIN_BUDGET_SECONDS,
-                        "worker_poll_seconds": 0.2, "heartbeat_seconds": 1.0, "packaging_margin_seconds": 5},
-            "inference": {"reconcile_interval_seconds": 0.2, "unload_grace_seconds": 0.2,
-                          "triton_model_repository": str(tmp_path / "triton-models")},
-        })
+        platform = await platform_factory(
+            ALL,
+            overrides={
+                "gateway": {"bootstrap_api_key": ADMIN_KEY},
+                "trainer": {
+                    "in_process_worker": True,
+                    "test_budget_seconds": budget,
+                    "worker_poll_seconds": 0.2,
+                    "heartbeat_seconds": 1.0,
+                    "packaging_margin_seconds": 5,
+                },
+                "inference": {
+                    "reconcile_interval_seconds": 0.2,
+                    "unload_grace_seconds": 0.2,
+                    "triton_model_repository": str(tmp_path / "triton-models"),
+                },
+            },
+        )
         runtime = platform.runtimes["gateway"]
         await ensure_bootstrap_key(runtime.db, runtime.settings)
-        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=platform.apps["gateway"]),
-                                   base_url="http://gateway", headers={"X-Auth-Token": ADMIN_KEY}, timeout=120)
+        client = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=platform.apps["gateway"]),
+            base_url="http://gateway",
+            headers={"X-Auth-Token": ADMIN_KEY},
+            timeout=120,
+        )
         opened.append(client)
-        return E2E(client, platform.runtimes["dataset"].store, platform.bucket, platform)
+        return E2E(
+            client,
+            platform.runtimes["dataset"].store,
+            platform.bucket,
+            platform,
+            gateway_app=platform.apps["gateway"],
+            runtimes=platform.runtimes,
+        )
 
     yield make
     for item in reversed(opened):
@@ -136,11 +177,11 @@ async def _embedded(tmp_path, monkeypatch, opened: list[Any]) -> E2E:
     from gateway.config import Settings
     from gateway.embedded import build_embedded_app
 
-    env = {"EXEML_DATA_DIR": str(tmp_path / "embedded"), "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
-           "EXEML_TRAINER_TEST_BUDGET_SECONDS": str(TRAIN_BUDGET_SECONDS), "EXEML_TRAINER_WORKER_POLL_SECONDS": "0.2",
-           "EXEML_TRAINER_HEARTBEAT_SECONDS": "1", "EXEML_TRAINER_PACKAGING_MARGIN_SECONDS": "5",
-           "EXEML_INFERENCE_RECONCILE_INTERVAL_SECONDS": "0.2", "EXEML_INFERENCE_UNLOAD_GRACE_SECONDS": "0.2",
-           "EXEML_OUTBOX_POLL_SECONDS": "0.1"}
+    env = {
+        "EXEML_DATA_DIR": str(tmp_path / "embedded"),
+        "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
+        **FAST_EMBEDDED_ENV,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     app = build_embedded_app(Settings())
@@ -152,8 +193,12 @@ async def _embedded(tmp_path, monkeypatch, opened: list[Any]) -> E2E:
             await lifespan.__aexit__(None, None, None)
 
     opened.append(_Lifespan())
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://exeml",
-                               headers={"X-Auth-Token": ADMIN_KEY}, timeout=120)
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://exeml",
+        headers={"X-Auth-Token": ADMIN_KEY},
+        timeout=120,
+    )
     opened.append(client)
     store = app.state.runtime.store
-    return E2E(client, store, store.default_bucket)
+    return E2E(client, store, store.default_bucket, gateway_app=app, runtimes=app.state.runtimes)

@@ -18,17 +18,25 @@ from pathlib import Path
 import pytest
 
 from shared.packages import load_predictor
-
 from shared.testing import datagen
 
-TYPES = ["image_classification", "object_detection", "predictive_analytics", "sound_classification",
-         "text_classification"]
+TYPES = [
+    "image_classification",
+    "object_detection",
+    "predictive_analytics",
+    "sound_classification",
+    "text_classification",
+]
 
 
 def _predict_request(project_type: str) -> dict:
     if project_type == "image_classification":
         image = datagen.image_classification_files(per_class=1, seed=99)
-        return {"files": {"images": ("probe.png", next(v for k, v in image.items() if k.endswith(".png")), "image/png")}}
+        return {
+            "files": {
+                "images": ("probe.png", next(v for k, v in image.items() if k.endswith(".png")), "image/png")
+            }
+        }
     if project_type == "object_detection":
         scene = datagen.detection_files(images=1, seed=99)
         return {"files": {"images": ("probe.png", scene["scene_000.png"], "image/png")}}
@@ -36,8 +44,16 @@ def _predict_request(project_type: str) -> dict:
         return {"files": {"sound": ("probe.wav", datagen.wav_bytes(300.0, seed=5), "audio/wav")}}
     if project_type == "text_classification":
         return {"json": {"text": "这个产品很好我很喜欢"}}
-    return {"json": {"data": {"req_data": [{"age": 30, "income": 52.5, "city": "north", "score": 0.3},
-                                           {"age": 70, "income": 20.0, "city": "west", "score": -1.0}]}}}
+    return {
+        "json": {
+            "data": {
+                "req_data": [
+                    {"age": 30, "income": 52.5, "city": "north", "score": 0.3},
+                    {"age": 70, "income": 20.0, "city": "west", "score": -1.0},
+                ]
+            }
+        }
+    }
 
 
 def _payload(project_type: str, request: dict) -> bytes:
@@ -49,7 +65,9 @@ def _payload(project_type: str, request: dict) -> bytes:
     return json.dumps(request["json"]["data"]["req_data"]).encode()
 
 
-async def reference_prediction(e2e, model_id: str, version: str, project_type: str, request: dict, tmp: Path) -> dict:
+async def reference_prediction(
+    e2e, model_id: str, version: str, project_type: str, request: dict, tmp: Path
+) -> dict:
     """The exported package's own predictor on the same payload: serving must answer exactly this."""
     response = await e2e.client.get(f"/v1/models/{model_id}/versions/{version}/export")
     assert response.status_code == 200, response.text
@@ -107,8 +125,11 @@ async def test_project_end_to_end(project_type: str, mode: str, e2e_factory, tmp
     assert metrics, "training reported no metrics"
     model_id = phases["register_model"]["outputs"]["model_id"]
 
-    await e2e.ok("POST", f"/v1/projects/{pid}/workflow/deploy",
-                 json={"schedule": {"type": "stop", "time_unit": "HOURS", "duration": 2}})
+    await e2e.ok(
+        "POST",
+        f"/v1/projects/{pid}/workflow/deploy",
+        json={"schedule": {"type": "stop", "time_unit": "HOURS", "duration": 2}},
+    )
     deployed = await e2e.wait_phase(pid, "deploy_service", "executed", timeout=180)
     assert deployed["execution"]["status"] == "completed"
     service_id = deployed["service_id"]
@@ -127,16 +148,24 @@ async def test_project_end_to_end(project_type: str, mode: str, e2e_factory, tmp
         await e2e.wait_phase(pid, "label_data", "awaiting_operation")
         await e2e.ok("POST", f"/v1/projects/{pid}/workflow/next")
     round2 = await e2e.wait_phase(pid, "deploy_service", "awaiting_input")
-    assert {p["name"]: p for p in round2["execution"]["phases"]}["register_model"]["outputs"]["model_version"] == "0.0.2"
-    config = [{"model_id": model_id, "model_version": "0.0.1", "weight": 80, "specification": "cpu"},
-              {"model_id": model_id, "model_version": "0.0.2", "weight": 20, "specification": "cpu"}]
+    assert {p["name"]: p for p in round2["execution"]["phases"]}["register_model"]["outputs"][
+        "model_version"
+    ] == "0.0.2"
+    config = [
+        {"model_id": model_id, "model_version": "0.0.1", "weight": 80, "specification": "cpu"},
+        {"model_id": model_id, "model_version": "0.0.2", "weight": 20, "specification": "cpu"},
+    ]
     await e2e.ok("POST", f"/v1/projects/{pid}/workflow/deploy", json={"config": config})
     await e2e.wait_phase(pid, "deploy_service", "executed", timeout=180)
     service = await e2e.ok("GET", f"/v1/services/{service_id}")
-    assert sorted((c["model_version"], c["weight"]) for c in service["config"]) == [("0.0.1", 80), ("0.0.2", 20)]
+    assert sorted((c["model_version"], c["weight"]) for c in service["config"]) == [
+        ("0.0.1", 80),
+        ("0.0.2", 20),
+    ]
     for _ in range(5):
-        assert_documented_format(project_type, await e2e.ok("POST", f"/v1/infers/{service_id}",
-                                                            **_predict_request(project_type)))
+        assert_documented_format(
+            project_type, await e2e.ok("POST", f"/v1/infers/{service_id}", **_predict_request(project_type))
+        )
     versions = await e2e.ok("GET", f"/v1/models/{model_id}/versions")
     assert sorted(v["model_version"] for v in versions["items"]) == ["0.0.1", "0.0.2"]
 

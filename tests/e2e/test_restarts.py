@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import httpx
 
-from shared.service import build_runtime
+from shared.service import build_runtime, load_definition, load_service_app
 from shared.testing.platform import wait_until
 
 
@@ -17,9 +15,8 @@ async def restart(platform, name: str, while_down=None) -> None:
     await old.stop()
     if while_down is not None:
         await while_down()
-    definition = importlib.import_module(f"{name}.definition").SERVICE
-    runtime = build_runtime(definition, platform.settings[name])
-    app = importlib.import_module(f"{name}.app").create_app(runtime=runtime)
+    runtime = build_runtime(load_definition(name), platform.settings[name])
+    app = load_service_app(name, runtime)
     for peer, peer_app in platform.apps.items():
         if peer != name:
             runtime.peers.register_app(peer, peer_app)
@@ -27,7 +24,8 @@ async def restart(platform, name: str, while_down=None) -> None:
         if other is not old:
             other.peers.register_app(name, app)
     platform.apps["gateway"].state.clients[name] = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
+        transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60
+    )
     platform.runtimes[name], platform.apps[name] = runtime, app
     await runtime.start(background=True)
 
@@ -36,6 +34,7 @@ async def test_round_completes_across_workflow_and_trainer_restarts(e2e_factory)
     e2e = await e2e_factory("distributed")
     project = await e2e.create_project("predictive_analytics")
     pid = project["id"]
+
     # Workflow down while the dataset version is published: the event waits in its queue.
     async def version_published() -> None:
         async def published():
@@ -66,7 +65,9 @@ async def _job_running(e2e, project: dict) -> bool:
     return job["status"] == "running"
 
 
-async def restart_when(e2e, pid: str, phase: str, status: str, service: str, after=None, while_down=None) -> None:
+async def restart_when(
+    e2e, pid: str, phase: str, status: str, service: str, after=None, while_down=None
+) -> None:
     async def reached():
         project = await e2e.project(pid)
         phases = {p["name"]: p for p in project["execution"]["phases"]}

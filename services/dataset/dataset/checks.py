@@ -17,7 +17,9 @@ _CLASS_RULES = {
 }
 
 
-def check_version(dataset_type: int, statistics: dict[str, Any], label_column: str | None) -> list[CheckViolation]:
+def check_version(
+    dataset_type: int, statistics: dict[str, Any], label_column: str | None
+) -> list[CheckViolation]:
     if dataset_type == 400:
         return _table(statistics, label_column)
     return _classes(dataset_type, statistics)
@@ -28,23 +30,55 @@ def _classes(dataset_type: int, stats: dict[str, Any]) -> list[CheckViolation]:
     per_label = {name: int(v["sample_count"]) for name, v in stats.get("labels", {}).items()}
     out: list[CheckViolation] = []
     if len(per_label) < min_classes:
-        out.append(CheckViolation(rule="min_classes", level="error", count=len(per_label),
-                                  msg=f"{len(per_label)} labels have samples; at least {min_classes} are needed"))
+        out.append(
+            CheckViolation(
+                rule="min_classes",
+                level="error",
+                count=len(per_label),
+                msg=f"{len(per_label)} labels have samples; at least {min_classes} are needed",
+            )
+        )
     for name, count in sorted(per_label.items()):
         if count < min_per_class:
-            out.append(CheckViolation(rule="min_samples_per_class", level="error", label=name, count=count,
-                                      msg=f"label {name} has {count} samples; at least {min_per_class} are needed"))
+            out.append(
+                CheckViolation(
+                    rule="min_samples_per_class",
+                    level="error",
+                    label=name,
+                    count=count,
+                    msg=f"label {name} has {count} samples; at least {min_per_class} are needed",
+                )
+            )
         elif warn_per_class and count < warn_per_class:
-            out.append(CheckViolation(rule="few_samples_per_class", level="warning", label=name, count=count,
-                                      msg=f"label {name} has {count} samples; {warn_per_class} or more give better models"))
+            out.append(
+                CheckViolation(
+                    rule="few_samples_per_class",
+                    level="warning",
+                    label=name,
+                    count=count,
+                    msg=f"label {name} has {count} samples; {warn_per_class} or more give better models",
+                )
+            )
     labeled = int(stats.get("total_sample_count", 0))
     if warn_total and labeled < warn_total:
-        out.append(CheckViolation(rule="few_labeled_samples", level="warning", count=labeled,
-                                  msg=f"{labeled} labeled samples; {warn_total} or more give better models"))
+        out.append(
+            CheckViolation(
+                rule="few_labeled_samples",
+                level="warning",
+                count=labeled,
+                msg=f"{labeled} labeled samples; {warn_total} or more give better models",
+            )
+        )
     multi = int(stats.get("multi_label_count", 0))
     if dataset_type == 100 and multi:
-        out.append(CheckViolation(rule="one_label_per_text", level="error", count=multi,
-                                  msg=f"{multi} text objects have more than one label; each must have exactly one"))
+        out.append(
+            CheckViolation(
+                rule="one_label_per_text",
+                level="error",
+                count=multi,
+                msg=f"{multi} text objects have more than one label; each must have exactly one",
+            )
+        )
     return out
 
 
@@ -58,7 +92,11 @@ def _table(stats: dict[str, Any], label_column: str | None) -> list[CheckViolati
     if rows < 100:
         err("min_rows", f"the table has {rows} rows; at least 100 are needed", count=rows)
     if len(columns) >= 200:
-        err("max_columns", f"the table has {len(columns)} columns; it must have fewer than 200", count=len(columns))
+        err(
+            "max_columns",
+            f"the table has {len(columns)} columns; it must have fewer than 200",
+            count=len(columns),
+        )
     if int(stats.get("size_bytes", 0)) > 100 * 1024 * 1024:
         err("max_size", "the table is larger than 100 MB", count=int(stats["size_bytes"]))
     label = columns.get(label_column or "")
@@ -66,16 +104,35 @@ def _table(stats: dict[str, Any], label_column: str | None) -> list[CheckViolati
         err("label_column", f"label column {label_column!r} does not exist", column=label_column)
     else:
         if label["missing"]:
-            err("label_missing", f"{label['missing']} rows have no label", column=label_column, count=label["missing"])
+            err(
+                "label_missing",
+                f"{label['missing']} rows have no label",
+                column=label_column,
+                count=label["missing"],
+            )
         if label["distinct"] < 2:
-            err("label_values", f"the label column has {label['distinct']} distinct value(s); at least 2 are needed",
-                column=label_column, count=label["distinct"])
+            err(
+                "label_values",
+                f"the label column has {label['distinct']} distinct value(s); at least 2 are needed",
+                column=label_column,
+                count=label["distinct"],
+            )
     for name, col in columns.items():
         if col.get("timestamp"):
             err("timestamp_column", f"column {name} holds timestamps; remove it", column=name)
-    valid = [n for n, c in columns.items() if n != label_column and not c.get("timestamp")
-             and c["distinct"] >= 2 and c["missing"] < 0.1 * max(rows, 1)]
+    valid = [
+        n
+        for n, c in columns.items()
+        if n != label_column
+        and not c.get("timestamp")
+        and c["distinct"] >= 2
+        and c["missing"] < 0.1 * max(rows, 1)
+    ]
     if len(valid) < 2:
-        err("valid_feature_columns", f"{len(valid)} valid feature columns (≥ 2 distinct values, < 10 % missing); "
-            "at least 2 are needed", count=len(valid))
+        err(
+            "valid_feature_columns",
+            f"{len(valid)} valid feature columns (≥ 2 distinct values, < 10 % missing); "
+            "at least 2 are needed",
+            count=len(valid),
+        )
     return out

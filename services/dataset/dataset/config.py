@@ -20,8 +20,16 @@ class Settings(ServiceSettings):
     upload_max_bytes: int = Field(default=8 * MB, gt=0, description="Largest multipart upload (all files)")
     audio_min_seconds: float = Field(default=1.0, ge=0, description="WAV files must be longer than this")
     table_max_columns: int = Field(default=200, gt=0, description="A table must have fewer columns than this")
-    import_concurrency: int = Field(default=16, ge=1, le=256, description="Objects fetched at once by an import")
+    import_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Objects fetched at once by an import"
+    )
     import_batch_size: int = Field(default=500, ge=1, le=500, description="Samples per transaction and event")
     max_reported_errors: int = Field(default=1000, ge=1, description="Per-file errors kept on an import task")
-    task_stale_seconds: float = Field(default=300, gt=0, description="A running task without heartbeat this long is resumed")
-    task_sweep_seconds: float = Field(default=30, gt=0, description="How often abandoned tasks are looked for")
+    task_stale_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="Lease of a task's runner: a running task whose lease was not renewed this long is resumed",
+    )
+    task_sweep_seconds: float = Field(
+        default=30, gt=0, description="How often abandoned tasks are looked for"
+    )

@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from dataset.models import Sample, messaging
+from dataset.models import Sample
 from dataset.repository import DatasetRepository, SampleRepository
 from shared.events.dataset import SamplesDeleted
 from shared.events.labeling import AnnotationsChanged, LabelDeleted, LabelRenamed
-from shared.messaging import Envelope, EventConsumer, Outbox
+from shared.messaging import Envelope, HandlerRegistry, Outbox
 
 __all__ = ["register_consumers"]
-
-# Events written by handlers go to the same outbox table; the relay finds them on its next poll.
-_OUTBOX = Outbox(messaging.outbox, source="/exeml/dataset")
 
 
 async def _dataset_exists(session: AsyncSession, tenant_id: str, dataset_id: str) -> bool:
     return await DatasetRepository(session, tenant_id).find(dataset_id) is not None
 
 
-async def on_annotations_changed(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
-    event = AnnotationsChanged.model_validate(envelope.data)
+async def on_annotations_changed(session: AsyncSession, envelope: Envelope[AnnotationsChanged]) -> None:
+    event = envelope.data
     if not await _dataset_exists(session, envelope.tenantid, event.dataset_id):
         return
     repo = SampleRepository(session, envelope.tenantid)
@@ -33,15 +28,17 @@ async def on_annotations_changed(session: AsyncSession, envelope: Envelope[dict[
             await repo.set_labels(event.dataset_id, change.sample_id, change.labels, envelope.time)
 
 
-async def on_label_renamed(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
-    event = LabelRenamed.model_validate(envelope.data)
+async def on_label_renamed(session: AsyncSession, envelope: Envelope[LabelRenamed]) -> None:
+    event = envelope.data
     if await _dataset_exists(session, envelope.tenantid, event.dataset_id):
-        await SampleRepository(session, envelope.tenantid).rename_label(event.dataset_id, event.old_name, event.new_name)
+        await SampleRepository(session, envelope.tenantid).rename_label(
+            event.dataset_id, event.old_name, event.new_name
+        )
 
 
-async def on_label_deleted(session: AsyncSession, envelope: Envelope[dict[str, Any]]) -> None:
+async def on_label_deleted(session: AsyncSession, envelope: Envelope[LabelDeleted], outbox: Outbox) -> None:
     """The label leaves every sample; with policy 2/3 the samples that only had it are deleted too."""
-    event = LabelDeleted.model_validate(envelope.data)
+    event = envelope.data
     if not await _dataset_exists(session, envelope.tenantid, event.dataset_id):
         return
     repo = SampleRepository(session, envelope.tenantid)
@@ -51,12 +48,19 @@ async def on_label_deleted(session: AsyncSession, envelope: Envelope[dict[str, A
     gone: list[Sample] = await repo.in_dataset(event.dataset_id, event.deleted_sample_ids)
     await repo.delete_ids([s.id for s in gone])
     if gone:
-        await _OUTBOX.add(session, SamplesDeleted(dataset_id=event.dataset_id, sample_ids=sorted(s.id for s in gone)),
-                          subject=event.dataset_id, tenant_id=envelope.tenantid)
+        await outbox.add(
+            session,
+            SamplesDeleted(dataset_id=event.dataset_id, sample_ids=sorted(s.id for s in gone)),
+            subject=event.dataset_id,
+            tenant_id=envelope.tenantid,
+        )
 
 
-def register_consumers(consumer: EventConsumer) -> None:
+def register_consumers(consumer: HandlerRegistry) -> None:
     """Attach this service's event handlers to ``consumer``."""
     consumer.handler(AnnotationsChanged, "dataset.annotations_changed")(on_annotations_changed)
     consumer.handler(LabelRenamed, "dataset.label_renamed")(on_label_renamed)
-    consumer.handler(LabelDeleted, "dataset.label_deleted")(on_label_deleted)
+
+    @consumer.handler(LabelDeleted, "dataset.label_deleted")
+    async def label_deleted(session: AsyncSession, envelope: Envelope[LabelDeleted]) -> None:
+        await on_label_deleted(session, envelope, consumer.runtime.outbox)

@@ -3,6 +3,16 @@
 from dataset.config import Settings
 from dataset.consumers import register_consumers
 from dataset.models import Base, messaging
+from shared.events.dataset import (
+    DatasetCreated,
+    DatasetDeleted,
+    ImportCompleted,
+    SamplesAdded,
+    SamplesDeleted,
+    VersionChecked,
+    VersionFailed,
+    VersionPublished,
+)
 from shared.service import ServiceDefinition
 
 
@@ -27,5 +37,15 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    publishes=(
+        DatasetCreated,
+        DatasetDeleted,
+        SamplesAdded,
+        SamplesDeleted,
+        ImportCompleted,
+        VersionPublished,
+        VersionFailed,
+        VersionChecked,
+    ),
     background_loops=_loops,
 )

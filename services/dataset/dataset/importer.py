@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import Any
-
-import sqlalchemy as sa
 
 from dataset.config import Settings
 from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
+from dataset.leases import failure_reason, run_leased
 from dataset.manifest_import import manifest_units
-from dataset.models import Dataset, ImportTask
-from dataset.heartbeat import heartbeat
-from dataset.paths import path_allowed
+from dataset.models import Dataset, DatasetStatus, ImportTask, TaskStatus
 from dataset.repository import SampleRepository
 from dataset.types import KINDS, DatasetKind
 from dataset.validation import Rejected
@@ -29,113 +25,130 @@ from shared.events.dataset import ImportCompleted
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 from shared.storage import S3Uri
+from shared.storage.tenancy import TenantStorage
 
-__all__ = ["run_import", "claim_task"]
+__all__ = ["run_import"]
 
 log = get_logger(__name__)
 Loader = Callable[[str], Awaitable[bytes]]
 
 
-async def claim_task(runtime: ServiceRuntime, model: Any, tenant_id: str, task_id: str, running: str) -> bool:
-    """Take a queued (or stale running) task row; False if another runner has it or it is finished."""
-    stale = utcnow() - timedelta(seconds=runtime.settings.task_stale_seconds)  # type: ignore[attr-defined]
-    async with runtime.db.session() as session:
-        result = await session.execute(
-            sa.update(model)
-            .where(model.id == task_id, model.tenant_id == tenant_id,
-                   sa.or_(model.status == "QUEUED", sa.and_(model.status == running, model.updated_at < stale)))
-            .values(status=running, updated_at=utcnow())
-        )
-        return result.rowcount == 1
+async def run_import(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) -> None:
+    async def failed(exc: Exception) -> None:  # what was stored stays stored
+        await _finish(runtime, tenant_id, task_id, TaskStatus.FAILED, failure_reason(exc))
 
-
-async def run_import(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
-    if not await claim_task(runtime, ImportTask, tenant_id, task_id, "RUNNING"):
-        return
-    try:
-        async with heartbeat(runtime, ImportTask, task_id):
-            await _run(runtime, tenant_id, task_id)
-    except Exception as exc:  # the task records the failure; what was stored stays stored
-        log.exception("import task failed", task_id=task_id)
-        await _finish(runtime, tenant_id, task_id, "FAILED", f"{type(exc).__name__}: {exc}"[:2000])
+    await run_leased(
+        runtime,
+        ImportTask,
+        tenant_id,
+        task_id,
+        TaskStatus.RUNNING,
+        lambda: _run(runtime, tenant_id, task_id),
+        failed,
+    )
 
 
 def _limit_for(path: str, kind: DatasetKind, settings: Settings) -> int:
     lower = path.lower()
     if lower.endswith((".txt", ".xml")) and not kind.is_text:
         return settings.text_max_bytes
-    return {0: settings.image_max_bytes, 1: settings.image_max_bytes, 100: settings.text_max_bytes,
-            200: settings.audio_max_bytes, 400: settings.table_max_bytes}[kind.code]
+    return {
+        0: settings.image_max_bytes,
+        1: settings.image_max_bytes,
+        100: settings.text_max_bytes,
+        200: settings.audio_max_bytes,
+        400: settings.table_max_bytes,
+    }[kind.code]
 
 
-async def _run(runtime: ServiceRuntime, tenant_id: str, task_id: str) -> None:
-    settings: Settings = runtime.settings  # type: ignore[assignment]
+async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) -> None:
+    settings = runtime.settings
     async with runtime.db.session() as session:
-        task = await session.get(ImportTask, task_id)
-        dataset = await session.get(Dataset, task.dataset_id)
+        task = await session.get_one(ImportTask, task_id)
+        dataset = await session.get_one(Dataset, task.dataset_id)
         assert task is not None and dataset is not None and dataset.tenant_id == tenant_id
         task.started_at = task.started_at or utcnow()
-        dataset.status = 8
+        dataset.status = DatasetStatus.IMPORTING
         existing = await SampleRepository(session, tenant_id).source_keys(dataset.id)
     kind = KINDS[dataset.dataset_type]
+    storage = runtime.tenant_storage(tenant_id)  # the path was checked at creation; checked again now
     if task.import_type == "manifest":
-        def allowed(uri: str) -> bool:
-            return path_allowed(uri, runtime.store.default_bucket, tenant_id)
-
-        units, errors, load = await manifest_units(runtime.store, task.import_path, kind, settings, allowed)
+        units, errors, load = await manifest_units(storage, task.import_path, kind, settings)
     else:
-        units, errors, load = await _folder_units(runtime, task.import_path, kind, settings)
+        units, errors, load = await _folder_units(storage, task.import_path, kind, settings)
     files_done = {k.split("#", 1)[0] for k in existing}
     todo = [u for u in units if u.uri not in files_done]
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
-    table = TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema) if kind.is_table else None
+    table = (
+        TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema)
+        if kind.is_table
+        else None
+    )
     concurrency = 1 if kind.is_table else settings.import_concurrency
-    batches = [todo[i:i + settings.import_batch_size] for i in range(0, len(todo), settings.import_batch_size)]
+    batches = [
+        todo[i : i + settings.import_batch_size] for i in range(0, len(todo), settings.import_batch_size)
+    ]
 
-    def build(batch: list[Unit]) -> asyncio.Task:
-        return asyncio.ensure_future(_build(batch, kind, load, settings, table, task.import_annotations, concurrency))
+    def build(batch: list[Unit]) -> asyncio.Task[tuple[list[Candidate], list[FileError]]]:
+        return asyncio.ensure_future(
+            _build(batch, kind, load, settings, table, task.import_annotations, concurrency)
+        )
 
     # Pipelined: the next batch is fetched and validated while the current one is written (tables stay
     # sequential: each part is checked against the schema the previous ones set).
     pending = build(batches[0]) if batches else None
     for index, batch in enumerate(batches):
+        assert pending is not None  # set before each batch: the first above, the next below
         candidates, batch_errors = await pending
         more = index + 1 < len(batches)
         pending = build(batches[index + 1]) if more and not kind.is_table else None
-        await _store_batch(runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table)
+        await _store_batch(
+            runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table
+        )
         if more and pending is None:
             pending = build(batches[index + 1])
-    await _finish(runtime, tenant_id, task_id, "COMPLETED", None)
+    await _finish(runtime, tenant_id, task_id, TaskStatus.COMPLETED, None)
 
 
-async def _folder_units(runtime: ServiceRuntime, import_path: str, kind: DatasetKind, settings: Settings):
-    root = S3Uri.parse(import_path)
-    prefix = root.key if not root.key or root.key.endswith("/") else root.key + "/"
-    listing = await runtime.store.list(root.bucket, prefix)
-    sizes = {info.key[len(prefix):]: info.size for info in listing if not info.key.endswith("/")}
-    units, errors = group_units(sorted(sizes), kind, lambda rel: str(S3Uri(root.bucket, prefix + rel)))
+async def _folder_units(storage: TenantStorage, import_path: str, kind: DatasetKind, settings: Settings):
+    """The folder's files as units; files are named relative to the folder (errors never name other objects)."""
+    root = storage.folder(import_path, field="import_path")
+    listing = await storage.list(root)
+    sizes = {info.key[len(root.key) :]: info.size for info in listing if not info.key.endswith("/")}
+    units, errors = group_units(sorted(sizes), kind, lambda rel: str(S3Uri(root.bucket, root.key + rel)))
 
     async def load(rel: str) -> bytes:
         if sizes.get(rel, 0) > _limit_for(rel, kind, settings):
-            raise Rejected("file_too_large", f"the file has {sizes[rel]} bytes; at most {_limit_for(rel, kind, settings)}")
+            raise Rejected(
+                "file_too_large",
+                f"the file has {sizes[rel]} bytes; at most {_limit_for(rel, kind, settings)}",
+            )
         try:
-            return await runtime.store.get(S3Uri(root.bucket, prefix + rel))
+            return await storage.get(S3Uri(root.bucket, root.key + rel))
         except NotFound as exc:
-            raise Rejected("file_missing", f"the object disappeared during the import: {exc}") from exc
+            raise Rejected("file_missing", "the object disappeared during the import") from exc
 
     return units, errors, load
 
 
-async def _build(units: list[Unit], kind: DatasetKind, load: Loader, settings: Settings, table: TableContext | None,
-                 import_annotations: bool, concurrency: int) -> tuple[list[Candidate], list[FileError]]:
+async def _build(
+    units: list[Unit],
+    kind: DatasetKind,
+    load: Loader,
+    settings: Settings,
+    table: TableContext | None,
+    import_annotations: bool,
+    concurrency: int,
+) -> tuple[list[Candidate], list[FileError]]:
     semaphore = asyncio.Semaphore(concurrency)
     errors: list[FileError] = []
 
     async def one(unit: Unit) -> list[Candidate]:
         async with semaphore:
             try:
-                cands = await build_unit(unit, kind, load, settings, table, import_annotations=import_annotations,
-                                         warnings=errors)
+                cands = await build_unit(
+                    unit, kind, load, settings, table, import_annotations=import_annotations, warnings=errors
+                )
             except UnitRejected as exc:
                 errors.append(exc.error)
                 return []
@@ -147,18 +160,25 @@ async def _build(units: list[Unit], kind: DatasetKind, load: Loader, settings: S
     return [c for cands in results for c in cands], errors
 
 
-async def _store_batch(runtime: ServiceRuntime, tenant_id: str, task_id: str, dataset_id: str,
-                       candidates: list[Candidate], errors: list[FileError], unit_count: int,
-                       table: TableContext | None) -> None:
+async def _store_batch(
+    runtime: ServiceRuntime[Settings],
+    tenant_id: str,
+    task_id: str,
+    dataset_id: str,
+    candidates: list[Candidate],
+    errors: list[FileError],
+    unit_count: int,
+    table: TableContext | None,
+) -> None:
     failed_files = {e.file for e in errors if e.rule != "voc_box_outside"}
     async with runtime.db.session() as session:
-        dataset = await session.get(Dataset, dataset_id)
+        dataset = await session.get_one(Dataset, dataset_id)
         if table is not None and dataset.table_schema is None and table.schema is not None:
             dataset.table_schema = table.schema
             if dataset.label_column is None:
                 dataset.label_column = table.schema[-1]["name"]
         await add_samples(session, runtime, dataset, candidates, task_id)
-        task = await session.get(ImportTask, task_id)
+        task = await session.get_one(ImportTask, task_id)
         task.processed_count += unit_count
         task.added_count += len(candidates)
         task.annotated_count += sum(1 for c in candidates if c.annotations)
@@ -166,9 +186,11 @@ async def _store_batch(runtime: ServiceRuntime, tenant_id: str, task_id: str, da
         task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
 
 
-async def _progress(runtime: ServiceRuntime, task_id: str, *, total: int, skipped: int, errors: list[FileError]) -> None:
+async def _progress(
+    runtime: ServiceRuntime[Settings], task_id: str, *, total: int, skipped: int, errors: list[FileError]
+) -> None:
     async with runtime.db.session() as session:
-        task = await session.get(ImportTask, task_id)
+        task = await session.get_one(ImportTask, task_id)
         task.total_count, task.skipped_count = total, skipped
         task.failed_count += len(errors)
         task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
@@ -178,7 +200,9 @@ def _merged(current: list[dict[str, Any]] | None, new: list[FileError], cap: int
     return (list(current or []) + [e.as_dict() for e in new])[:cap]
 
 
-async def _finish(runtime: ServiceRuntime, tenant_id: str, task_id: str, status: str, error_msg: str | None) -> None:
+async def _finish(
+    runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str, status: TaskStatus, error_msg: str | None
+) -> None:
     async with runtime.db.session() as session:
         task = await session.get(ImportTask, task_id)
         if task is None:  # the dataset was deleted meanwhile (its tasks with it)
@@ -186,9 +210,18 @@ async def _finish(runtime: ServiceRuntime, tenant_id: str, task_id: str, status:
         dataset = await session.get(Dataset, task.dataset_id)
         task.status, task.error_msg, task.finished_at = status, error_msg, utcnow()
         if dataset is not None:
-            dataset.status = 1
-        await runtime.outbox.add(session, ImportCompleted(
-            dataset_id=task.dataset_id, import_id=task.id, status="completed" if status == "COMPLETED" else "failed",
-            added=task.added_count, failed=task.failed_count, error_msg=error_msg,
-        ), subject=task.dataset_id, tenant_id=tenant_id)
+            dataset.status = DatasetStatus.NORMAL
+        await runtime.outbox.add(
+            session,
+            ImportCompleted(
+                dataset_id=task.dataset_id,
+                import_id=task.id,
+                status="completed" if status == TaskStatus.COMPLETED else "failed",
+                added=task.added_count,
+                failed=task.failed_count,
+                error_msg=error_msg,
+            ),
+            subject=task.dataset_id,
+            tenant_id=tenant_id,
+        )
     log.info("import task finished", task_id=task_id, status=status)

@@ -21,7 +21,7 @@ from dataset.validation import Rejected, check_audio, check_image, check_label, 
 from dataset.voc import boxes_outside, parse_voc
 from shared.events.dataset import ImportedAnnotation
 
-__all__ = ["Candidate", "FileError", "Unit", "UnitRejected", "group_units", "build_unit", "TableContext"]
+__all__ = ["Candidate", "FileError", "TableContext", "Unit", "UnitRejected", "build_unit", "group_units"]
 
 Loader = Callable[[str], Awaitable[bytes]]
 RESULT_SUFFIX = "_result.txt"
@@ -82,7 +82,9 @@ def _stem(path: str) -> str:
     return posixpath.splitext(path)[0]
 
 
-def group_units(paths: list[str], kind: DatasetKind, uri_of: Callable[[str], str]) -> tuple[list[Unit], list[FileError]]:
+def group_units(
+    paths: list[str], kind: DatasetKind, uri_of: Callable[[str], str]
+) -> tuple[list[Unit], list[FileError]]:
     """Pair sample files with their companions; files of no use to this type are reported."""
     present = set(paths)
     units: list[Unit] = []
@@ -95,11 +97,22 @@ def group_units(paths: list[str], kind: DatasetKind, uri_of: Callable[[str], str
         if companion_ext and lower.endswith(companion_ext):
             continue
         if not lower.endswith(kind.extensions):
-            errors.append(FileError(path, "file_type", f"not a {'/'.join(kind.extensions)} file for a {kind.name} dataset"))
+            errors.append(
+                FileError(
+                    path, "file_type", f"not a {'/'.join(kind.extensions)} file for a {kind.name} dataset"
+                )
+            )
             continue
         companion = None
         if companion_ext:
-            companion = next((c for c in (_stem(path) + companion_ext, _stem(path) + companion_ext.upper()) if c in present), None)
+            companion = next(
+                (
+                    c
+                    for c in (_stem(path) + companion_ext, _stem(path) + companion_ext.upper())
+                    if c in present
+                ),
+                None,
+            )
         elif kind.is_text:
             result = _stem(path) + RESULT_SUFFIX
             companion = result if result in present else None
@@ -112,13 +125,28 @@ def _reject(path: str, exc: Rejected) -> UnitRejected:
 
 
 async def build_unit(
-    unit: Unit, kind: DatasetKind, load: Loader, settings: Settings, table: TableContext | None = None,
-    *, import_annotations: bool = True, warnings: list[FileError] | None = None,
+    unit: Unit,
+    kind: DatasetKind,
+    load: Loader,
+    settings: Settings,
+    table: TableContext | None = None,
+    *,
+    import_annotations: bool = True,
+    warnings: list[FileError] | None = None,
 ) -> list[Candidate]:
     """Validate one unit and return its samples (``UnitRejected`` names the file and the rule)."""
     if unit.text is not None:
-        return [Candidate(unit.path, f"content://{unit.text}", unit.uri, 1, len(unit.text.encode()), text=unit.text,
-                          annotations=unit.annotations or [])]
+        return [
+            Candidate(
+                unit.path,
+                f"content://{unit.text}",
+                unit.uri,
+                1,
+                len(unit.text.encode()),
+                text=unit.text,
+                annotations=unit.annotations or [],
+            )
+        ]
     try:
         check_name(unit.path, forbid_chinese=kind.is_detection)
     except Rejected as exc:
@@ -137,11 +165,22 @@ async def build_unit(
     return [await _image_unit(unit, kind, data, companion, load, settings, warnings)]
 
 
-async def _image_unit(unit: Unit, kind: DatasetKind, data: bytes, companion: str | None, load: Loader,
-                      settings: Settings, warnings: list[FileError] | None) -> Candidate:
+async def _image_unit(
+    unit: Unit,
+    kind: DatasetKind,
+    data: bytes,
+    companion: str | None,
+    load: Loader,
+    settings: Settings,
+    warnings: list[FileError] | None,
+) -> Candidate:
     try:
         # Small images decode in microseconds: a thread hop would cost more than it saves.
-        info = check_image(data, settings) if len(data) < INLINE_BYTES else await asyncio.to_thread(check_image, data, settings)
+        info = (
+            check_image(data, settings)
+            if len(data) < INLINE_BYTES
+            else await asyncio.to_thread(check_image, data, settings)
+        )
     except Rejected as exc:
         raise _reject(unit.path, exc) from exc
     cand = Candidate(unit.path, unit.uri, unit.uri, kind.sample_type, len(data), info.width, info.height)
@@ -164,8 +203,13 @@ async def _image_unit(unit: Unit, kind: DatasetKind, data: bytes, companion: str
     return _with_boxes(cand, companion, objects, kind, warnings)
 
 
-def _with_boxes(cand: Candidate, file: str, objects: list[dict[str, Any]], kind: DatasetKind,
-                warnings: list[FileError] | None) -> Candidate:
+def _with_boxes(
+    cand: Candidate,
+    file: str,
+    objects: list[dict[str, Any]],
+    kind: DatasetKind,
+    warnings: list[FileError] | None,
+) -> Candidate:
     if not kind.is_detection:
         cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
         return cand
@@ -173,8 +217,14 @@ def _with_boxes(cand: Candidate, file: str, objects: list[dict[str, Any]], kind:
     if outside:
         # The seed's rule: such an image is imported, but unlabeled, and the problem is reported.
         if warnings is not None:
-            warnings.append(FileError(file, "voc_box_outside", f"boxes of {', '.join(outside)} are not inside the "
-                                      f"{cand.width}x{cand.height} image; the image was imported unlabeled"))
+            warnings.append(
+                FileError(
+                    file,
+                    "voc_box_outside",
+                    f"boxes of {', '.join(outside)} are not inside the "
+                    f"{cand.width}x{cand.height} image; the image was imported unlabeled",
+                )
+            )
         return cand
     cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
     return cand
@@ -205,10 +255,15 @@ async def _text_unit(unit: Unit, companion: str | None, load: Loader, settings: 
     labels: list[str] = [""] * len(lines)
     if companion is not None:
         try:
-            result = decode_text(await load(companion), settings.text_max_bytes, allow_empty=True).splitlines()
+            result = decode_text(
+                await load(companion), settings.text_max_bytes, allow_empty=True
+            ).splitlines()
             if len(result) < len(lines):
-                raise Rejected("result_lines", f"{len(result)} label lines for {len(lines)} text lines; "
-                               f"{posixpath.basename(companion)} must have one line per text line")
+                raise Rejected(
+                    "result_lines",
+                    f"{len(result)} label lines for {len(lines)} text lines; "
+                    f"{posixpath.basename(companion)} must have one line per text line",
+                )
             labels = [check_label(r, allow_chinese=True) if r.strip() else "" for r in result[: len(lines)]]
         except Rejected as exc:
             raise _reject(companion, exc) from exc
@@ -217,8 +272,17 @@ async def _text_unit(unit: Unit, companion: str | None, load: Loader, settings: 
         if not line.strip():
             continue
         ann = [ImportedAnnotation(name=label)] if label else []
-        out.append(Candidate(f"{unit.path}#{number}", f"content://{line}", f"{unit.uri}#{number}", 1,
-                             len(line.encode()), text=line, annotations=ann))
+        out.append(
+            Candidate(
+                f"{unit.path}#{number}",
+                f"content://{line}",
+                f"{unit.uri}#{number}",
+                1,
+                len(line.encode()),
+                text=line,
+                annotations=ann,
+            )
+        )
     if not out:
         raise UnitRejected(FileError(unit.path, "empty_file", "the text file has no non-empty line"))
     return out
@@ -239,7 +303,9 @@ def _table_unit(unit: Unit, data: bytes, settings: Settings, table: TableContext
 def _match_schema(schema: list[dict[str, Any]], table: TableContext) -> None:
     names = [c["name"] for c in schema]
     if table.label_column and table.label_column not in names:
-        raise Rejected("label_column", f"label column {table.label_column!r} is not one of the columns {names[:10]}…")
+        raise Rejected(
+            "label_column", f"label column {table.label_column!r} is not one of the columns {names[:10]}…"
+        )
     if len(names) < 2:
         raise Rejected("table_columns", "a table needs at least one feature column and a label column")
     if table.schema is not None and names != [c["name"] for c in table.schema]:

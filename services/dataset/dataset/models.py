@@ -3,16 +3,53 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import IntEnum, StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, make_base
+from shared.db import TYPE_ANNOTATION_MAP, IdMixin, TenantMixin, TimestampMixin, UTCDateTime, service_metadata
+from shared.db.lease import LeaseMixin
 from shared.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
+
+
+class DatasetStatus(IntEnum):
+    """ModelArts's dataset status codes."""
+
+    NORMAL = 1
+    PUBLISHING = 6
+    IMPORTING = 8
+
+
+class TaskStatus(StrEnum):
+    """An import (or synchronisation) task's status."""
+
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+class VersionStatus(StrEnum):
+    """A dataset version's status: ``NORMAL`` once published."""
+
+    QUEUED = "QUEUED"
+    CREATING = "CREATING"
+    NORMAL = "NORMAL"
+    FAILED = "FAILED"
+
+
+UNFINISHED_TASKS = (TaskStatus.QUEUED, TaskStatus.RUNNING)
+UNFINISHED_VERSIONS = (VersionStatus.QUEUED, VersionStatus.CREATING)
 
 
 class Dataset(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -27,8 +64,7 @@ class Dataset(IdMixin, TenantMixin, TimestampMixin, Base):
     label_column: Mapped[str | None] = mapped_column(sa.String(256), nullable=True)
     with_column_header: Mapped[bool] = mapped_column(sa.Boolean, default=True)
     table_schema: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON, nullable=True)
-    # ModelArts dataset status: 1 normal, 6 publishing, 8 importing.
-    status: Mapped[int] = mapped_column(sa.Integer, default=1)
+    status: Mapped[int] = mapped_column(sa.Integer, default=DatasetStatus.NORMAL)
 
 
 class Sample(IdMixin, TenantMixin, Base):
@@ -73,15 +109,17 @@ class SampleLabel(Base):
     dataset_id: Mapped[str] = mapped_column(sa.String(32))
 
 
-class ImportTask(IdMixin, TenantMixin, TimestampMixin, Base):
+class ImportTask(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
     __tablename__ = "import_tasks"
 
-    dataset_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
     import_path: Mapped[str] = mapped_column(sa.String(1024))
     import_type: Mapped[str] = mapped_column(sa.String(16))  # dir | manifest
     kind: Mapped[str] = mapped_column(sa.String(16), default="import")  # import | sync
     import_annotations: Mapped[bool] = mapped_column(sa.Boolean, default=True)
-    status: Mapped[str] = mapped_column(sa.String(16), default="QUEUED")  # QUEUED RUNNING COMPLETED FAILED
+    status: Mapped[str] = mapped_column(sa.String(16), default=TaskStatus.QUEUED)
     total_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     processed_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     added_count: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -94,15 +132,17 @@ class ImportTask(IdMixin, TenantMixin, TimestampMixin, Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
-class DatasetVersion(IdMixin, TenantMixin, TimestampMixin, Base):
+class DatasetVersion(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
     __tablename__ = "dataset_versions"
     __table_args__ = (sa.UniqueConstraint("dataset_id", "name"),)
 
-    dataset_id: Mapped[str] = mapped_column(sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), index=True)
+    dataset_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), index=True
+    )
     name: Mapped[str] = mapped_column(sa.String(32))
     description: Mapped[str] = mapped_column(sa.String(256), default="")
     train_ratio: Mapped[str] = mapped_column(sa.String(8))
-    status: Mapped[str] = mapped_column(sa.String(16), default="CREATING")  # CREATING NORMAL FAILED
+    status: Mapped[str] = mapped_column(sa.String(16), default=VersionStatus.CREATING)
     manifest_uri: Mapped[str | None] = mapped_column(sa.String(1100), nullable=True)
     sample_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     train_count: Mapped[int] = mapped_column(sa.Integer, default=0)

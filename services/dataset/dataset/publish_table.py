@@ -11,7 +11,8 @@ from dataset.models import Dataset, Sample
 from dataset.split import stratified_split
 from dataset.table import infer_schema, read_csv
 from shared.manifest import ManifestLine, dump_lines
-from shared.storage import ObjectStore, S3Uri
+from shared.storage import S3Uri
+from shared.storage.tenancy import TenantStorage
 
 __all__ = ["freeze_table"]
 
@@ -21,8 +22,12 @@ CONTINUOUS_DISTINCT = 25
 
 def _column_stats(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     return {
-        col["name"]: {"type": col["type"], "timestamp": col["timestamp"],
-                      "missing": int(frame[col["name"]].isna().sum()), "distinct": int(frame[col["name"]].nunique())}
+        col["name"]: {
+            "type": col["type"],
+            "timestamp": col["timestamp"],
+            "missing": int(frame[col["name"]].isna().sum()),
+            "distinct": int(frame[col["name"]].nunique()),
+        }
         for col in schema
     }
 
@@ -32,14 +37,17 @@ def _is_classification(label: pd.Series) -> bool:
     return not numeric or label.nunique() < CONTINUOUS_DISTINCT
 
 
-async def freeze_table(store: ObjectStore, dataset: Dataset, samples: list[Sample], folder: S3Uri, ratio: float,
-                       seed: str) -> dict[str, Any]:
+async def freeze_table(
+    store: TenantStorage, dataset: Dataset, samples: list[Sample], folder: S3Uri, ratio: float, seed: str
+) -> dict[str, Any]:
     frames = []
     size = 0
     for sample in sorted(samples, key=lambda s: s.name):
         data = await store.get(sample.source)
         size += len(data)
-        frames.append(read_csv(data.decode("utf-8-sig"), with_header=dataset.with_column_header, max_columns=10_000))
+        frames.append(
+            read_csv(data.decode("utf-8-sig"), with_header=dataset.with_column_header, max_columns=10_000)
+        )
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     schema = infer_schema(frame)
     label_column = dataset.label_column or (schema[-1]["name"] if schema else None)
@@ -53,17 +61,31 @@ async def freeze_table(store: ObjectStore, dataset: Dataset, samples: list[Sampl
         uri = folder.join(name)
         text = await asyncio.to_thread(part.to_csv, index=False)
         await store.put(uri, text.encode(), content_type="text/csv")
-        lines.append(ManifestLine(source=str(uri), usage=usage, sample_type=4, extra={"row-count": len(part)}))
-    manifest = folder.join(f"{folder.key.rsplit('/', 1)[-1]}.manifest")
+        lines.append(
+            ManifestLine(source=str(uri), usage=usage, sample_type=4, extra={"row-count": len(part)})
+        )
+    manifest = folder.join(f"{folder.key.rstrip('/').rsplit('/', 1)[-1]}.manifest")
     await store.put(manifest, dump_lines(lines).encode(), content_type="application/jsonl")
     labels = sorted(label.dropna().astype(str).unique().tolist()) if classification else []
     statistics = {
-        "row_count": len(frame), "size_bytes": size, "csv_header": True, "task": "classification" if classification
-        else "regression", "columns": _column_stats(frame, schema), "usage": {"TRAIN": len(train), "EVAL": len(evaluation)},
+        "row_count": len(frame),
+        "size_bytes": size,
+        "csv_header": True,
+        "task": "classification" if classification else "regression",
+        "columns": _column_stats(frame, schema),
+        "usage": {"TRAIN": len(train), "EVAL": len(evaluation)},
         "labels": {str(k): {"sample_count": int(v)} for k, v in label.astype(str).value_counts().items()}
-        if classification else {},
+        if classification
+        else {},
         "total_sample_count": len(frame),
     }
-    return {"manifest_uri": str(manifest), "sample_count": len(frame), "train_count": len(train),
-            "eval_count": len(evaluation), "labels": labels, "statistics": statistics,
-            "table_schema": [{"name": c["name"], "type": c["type"]} for c in schema], "label_column": label_column}
+    return {
+        "manifest_uri": str(manifest),
+        "sample_count": len(frame),
+        "train_count": len(train),
+        "eval_count": len(evaluation),
+        "labels": labels,
+        "statistics": statistics,
+        "table_schema": [{"name": c["name"], "type": c["type"]} for c in schema],
+        "label_column": label_column,
+    }

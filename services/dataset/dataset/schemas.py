@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
-from shared.storage import S3Uri
 from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
@@ -22,8 +21,9 @@ DESCRIPTION_PATTERN = r"^[^\x00-\x1f\x7f^!<>=&\"']*$"
 _RATIO = re.compile(r"^(0(\.\d{1,5})?|1(\.0{1,5})?)$")
 
 DatasetTypeCode = Literal[0, 1, 100, 200, 400]
-DatasetTypeName = Literal["image_classification", "object_detection", "text_classification", "sound_classification",
-                          "table"]
+DatasetTypeName = Literal[
+    "image_classification", "object_detection", "text_classification", "sound_classification", "table"
+]
 _TIME = "2026-11-23T10:15:00Z"
 _DATASET_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
 _TASK_ID = "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d"
@@ -33,37 +33,68 @@ _SAMPLE_ID_2 = "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d"
 
 
 def _s3_path(value: str | None) -> str | None:
+    """A folder gets its trailing '/'; the service checks the path (shared.storage.tenancy: 400 or 403)."""
     if value is None:
         return None
-    S3Uri.parse(value)  # raises InvalidInput naming the rule
-    return value if value.endswith("/") or value.endswith(".manifest") else value + "/"
+    return value if value.endswith(("/", ".manifest")) else value + "/"
 
 
 class DatasetCreate(BaseModel):
     """A new dataset: a name and a type (``dataset_type`` or ``dataset_type_name``); paths default to the
     platform's own storage area."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "dataset_name": "flowers", "dataset_type": 0, "description": "Five kinds of flowers",
-        "input_path": "s3://exeml/flowers/input/", "work_path": "s3://exeml/flowers/output/",
-        "import_on_create": True, "import_annotations": True,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset_name": "flowers",
+                    "dataset_type": 0,
+                    "description": "Five kinds of flowers",
+                    "input_path": "s3://exeml/tenants/default/flowers/input/",
+                    "work_path": "s3://exeml/tenants/default/flowers/output/",
+                    "import_on_create": True,
+                    "import_annotations": True,
+                }
+            ]
+        }
+    )
 
-    dataset_name: str = Field(pattern=_NAME, description="1–100 letters, digits, '-', '_'; unique in the tenant")
+    dataset_name: str = Field(
+        pattern=_NAME, description="1–100 letters, digits, '-', '_'; unique in the tenant"
+    )
     dataset_type: DatasetTypeCode | None = Field(
-        default=None, description="ModelArts code: 0 image classification, 1 object detection, 100 text "
-                                  "classification, 200 sound classification, 400 table")
-    dataset_type_name: DatasetTypeName | None = Field(default=None, description="Readable type (instead of the code)")
-    description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN,
-                             description="At most 256 characters, none of ^ ! < > = & \" '")
-    input_path: str | None = Field(default=None, max_length=1000, description="s3:// prefix the data comes from")
-    work_path: str | None = Field(default=None, max_length=1000,
-                                  description="s3:// prefix published versions are written to")
-    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN,
-                                     description="Tables: the label column (default: last)")
-    with_column_header: StrictBool = Field(default=True, description="Tables: the CSV files start with a header line")
+        default=None,
+        description="ModelArts code: 0 image classification, 1 object detection, 100 text "
+        "classification, 200 sound classification, 400 table",
+    )
+    dataset_type_name: DatasetTypeName | None = Field(
+        default=None, description="Readable type (instead of the code)"
+    )
+    description: str = Field(
+        default="",
+        max_length=256,
+        pattern=DESCRIPTION_PATTERN,
+        description="At most 256 characters, none of ^ ! < > = & \" '",
+    )
+    input_path: str | None = Field(
+        default=None, max_length=1000, description="s3:// prefix the data comes from"
+    )
+    work_path: str | None = Field(
+        default=None, max_length=1000, description="s3:// prefix published versions are written to"
+    )
+    label_column: str | None = Field(
+        default=None,
+        max_length=256,
+        pattern=PLAIN_TEXT_PATTERN,
+        description="Tables: the label column (default: last)",
+    )
+    with_column_header: StrictBool = Field(
+        default=True, description="Tables: the CSV files start with a header line"
+    )
     import_on_create: StrictBool = Field(default=True, description="Start importing the input path at once")
-    import_annotations: StrictBool = Field(default=True, description="Import the annotations found next to the files")
+    import_annotations: StrictBool = Field(
+        default=True, description="Import the annotations found next to the files"
+    )
 
     _paths = field_validator("input_path", "work_path")(_s3_path)
 
@@ -71,33 +102,52 @@ class DatasetCreate(BaseModel):
     @classmethod
     def _code_not_bool(cls, value: Any) -> Any:
         if isinstance(value, bool):  # JSON false/true are not the codes 0/1
-            raise ValueError("dataset_type is a number: 0, 1, 100, 200 or 400")
+            raise ValueError(  # noqa: TRY004  # pydantic turns a ValueError into the 400 naming the field
+                "dataset_type is a number: 0, 1, 100, 200 or 400"
+            )
         return value
 
     @model_validator(mode="after")
     def _type_known(self) -> DatasetCreate:
-        kind = kind_of(self.dataset_type, None) if self.dataset_type is not None else kind_of(None, self.dataset_type_name)
+        kind = (
+            kind_of(self.dataset_type, None)
+            if self.dataset_type is not None
+            else kind_of(None, self.dataset_type_name)
+        )
         if kind is None:
             names = ", ".join(f"{k.code} ({k.name})" for k in KINDS.values())
             raise ValueError(f"dataset_type/dataset_type_name must be one of {names}")
         if self.dataset_type_name is not None and self.dataset_type_name != kind.name:
             raise ValueError(f"dataset_type {kind.code} is {kind.name}, not {self.dataset_type_name}")
-        self.dataset_type = kind.code
-        if self.input_path and self.work_path and self.work_path.startswith(self.input_path):
-            raise ValueError("work_path must not be inside input_path")
+        self.dataset_type = cast(DatasetTypeCode, kind.code)  # a KINDS code: one of the literals
         return self
 
 
 class DatasetUpdate(BaseModel):
     """The fields to change; the others stay."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"dataset_name": "flowers-2026", "description": "Five kinds of flowers, relabeled"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"dataset_name": "flowers-2026", "description": "Five kinds of flowers, relabeled"}]
+        }
+    )
 
     dataset_name: str | None = Field(default=None, pattern=_NAME)
     description: str | None = Field(default=None, max_length=256, pattern=DESCRIPTION_PATTERN)
-    label_column: str | None = Field(default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN,
-                                     description="Tables: the label column")
+    label_column: str | None = Field(
+        default=None, max_length=256, pattern=PLAIN_TEXT_PATTERN, description="Tables: the label column"
+    )
+    input_path: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="New s3:// folder for imports, synchronisation and uploads (samples "
+        "already imported stay)",
+    )
+    work_path: str | None = Field(
+        default=None, max_length=1000, description="New s3:// folder the next versions are written to"
+    )
+
+    _paths = field_validator("input_path", "work_path")(_s3_path)
 
 
 class TableColumn(BaseModel):
@@ -107,12 +157,24 @@ class TableColumn(BaseModel):
 
 
 _DATASET_EXAMPLE: dict[str, Any] = {
-    "dataset_id": _DATASET_ID, "dataset_name": "flowers", "dataset_type": 0,
-    "dataset_type_name": "image_classification", "description": "Five kinds of flowers",
-    "input_path": "s3://exeml/flowers/input/", "work_path": "s3://exeml/flowers/output/", "label_column": None,
-    "with_column_header": True, "table_schema": None, "status": 1, "sample_count": 120,
-    "labeled_sample_count": 100, "unlabeled_sample_count": 20, "row_count": None,
-    "create_time": _TIME, "update_time": "2026-11-23T10:20:00Z", "import_task_id": None,
+    "dataset_id": _DATASET_ID,
+    "dataset_name": "flowers",
+    "dataset_type": 0,
+    "dataset_type_name": "image_classification",
+    "description": "Five kinds of flowers",
+    "input_path": "s3://exeml/tenants/default/flowers/input/",
+    "work_path": "s3://exeml/tenants/default/flowers/output/",
+    "label_column": None,
+    "with_column_header": True,
+    "table_schema": None,
+    "status": 1,
+    "sample_count": 120,
+    "labeled_sample_count": 100,
+    "unlabeled_sample_count": 20,
+    "row_count": None,
+    "create_time": _TIME,
+    "update_time": "2026-11-23T10:20:00Z",
+    "import_task_id": None,
 }
 
 
@@ -149,12 +211,24 @@ class DatasetList(BaseModel):
 class ImportTaskCreate(BaseModel):
     """Where to import from; everything defaults (the dataset's input path, by its ending)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"import_path": "s3://exeml/flowers/more/", "import_type": "dir", "import_annotations": True}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "import_path": "s3://exeml/tenants/default/flowers/more/",
+                    "import_type": "dir",
+                    "import_annotations": True,
+                }
+            ]
+        }
+    )
 
-    import_path: str | None = Field(default=None, max_length=1000,
-                                    description="s3:// folder or .manifest file (default: input path)")
-    import_type: Literal["dir", "manifest"] | None = Field(default=None, description="Default: by the path's ending")
+    import_path: str | None = Field(
+        default=None, max_length=1000, description="s3:// folder or .manifest file (default: input path)"
+    )
+    import_type: Literal["dir", "manifest"] | None = Field(
+        default=None, description="Default: by the path's ending"
+    )
     import_annotations: StrictBool = True
 
     _path = field_validator("import_path")(_s3_path)
@@ -169,16 +243,37 @@ class ImportFileError(BaseModel):
 class ImportTaskRead(BaseModel):
     """An import or synchronisation task: status, counts and the per-file errors."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "task_id": _TASK_ID, "dataset_id": _DATASET_ID, "import_path": "s3://exeml/flowers/input/",
-        "import_type": "dir", "kind": "import", "status": "COMPLETED", "total_sample_count": 121,
-        "processed_sample_count": 121, "imported_sample_count": 120, "skipped_sample_count": 0,
-        "failed_sample_count": 1, "annotated_sample_count": 100,
-        "errors": [{"file": "daisy/broken.jpg", "rule": "image_decode",
-                    "msg": "not a readable JPG/PNG/BMP image: cannot identify image file"}],
-        "error_msg": None, "create_time": _TIME, "started_at": "2026-11-23T10:15:01Z",
-        "finished_at": "2026-11-23T10:15:09Z",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "task_id": _TASK_ID,
+                    "dataset_id": _DATASET_ID,
+                    "import_path": "s3://exeml/tenants/default/flowers/input/",
+                    "import_type": "dir",
+                    "kind": "import",
+                    "status": "COMPLETED",
+                    "total_sample_count": 121,
+                    "processed_sample_count": 121,
+                    "imported_sample_count": 120,
+                    "skipped_sample_count": 0,
+                    "failed_sample_count": 1,
+                    "annotated_sample_count": 100,
+                    "errors": [
+                        {
+                            "file": "daisy/broken.jpg",
+                            "rule": "image_decode",
+                            "msg": "not a readable JPG/PNG/BMP image: cannot identify image file",
+                        }
+                    ],
+                    "error_msg": None,
+                    "create_time": _TIME,
+                    "started_at": "2026-11-23T10:15:01Z",
+                    "finished_at": "2026-11-23T10:15:09Z",
+                }
+            ]
+        }
+    )
 
     task_id: str
     dataset_id: str
@@ -205,10 +300,21 @@ class ImportTaskList(BaseModel):
 
 
 _SAMPLE_EXAMPLE: dict[str, Any] = {
-    "sample_id": _SAMPLE_ID, "sample_name": "daisy/daisy_001.jpg", "sample_type": 0,
-    "source": "s3://exeml/flowers/input/daisy/daisy_001.jpg", "text": None, "sample_size": 48213,
-    "width": 500, "height": 375, "row_count": None, "labels": ["daisy"], "labeled": True,
-    "sample_status": "MANUAL_ANNOTATION", "usage": None, "create_time": _TIME, "url": None,
+    "sample_id": _SAMPLE_ID,
+    "sample_name": "daisy/daisy_001.jpg",
+    "sample_type": 0,
+    "source": "s3://exeml/tenants/default/flowers/input/daisy/daisy_001.jpg",
+    "text": None,
+    "sample_size": 48213,
+    "width": 500,
+    "height": 375,
+    "row_count": None,
+    "labels": ["daisy"],
+    "labeled": True,
+    "sample_status": "MANUAL_ANNOTATION",
+    "usage": None,
+    "create_time": _TIME,
+    "url": None,
     "content_url": f"/v1/datasets/{_DATASET_ID}/samples/{_SAMPLE_ID}/content",
 }
 
@@ -258,8 +364,9 @@ class UploadResult(BaseModel):
 class SampleDelete(BaseModel):
     """The samples to delete; ``delete_source`` removes their objects from storage too."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"samples": [_SAMPLE_ID, _SAMPLE_ID_2], "delete_source": False}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"samples": [_SAMPLE_ID, _SAMPLE_ID_2], "delete_source": False}]}
+    )
 
     samples: list[Annotated[str, Field(pattern=ID_PATTERN)]] = Field(min_length=1, max_length=10000)
     delete_source: StrictBool = False
@@ -275,11 +382,25 @@ class SampleDeleteItem(BaseModel):
 class SampleDeleteResult(BaseModel):
     """Per sample whether it was deleted (ModelArts.4420: no such sample)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "success": False, "deleted": 1, "results": [
-            {"sample_id": _SAMPLE_ID, "success": True},
-            {"sample_id": _SAMPLE_ID_2, "success": False, "error_code": "ModelArts.4420",
-             "error_msg": "sample does not exist"}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "success": False,
+                    "deleted": 1,
+                    "results": [
+                        {"sample_id": _SAMPLE_ID, "success": True},
+                        {
+                            "sample_id": _SAMPLE_ID_2,
+                            "success": False,
+                            "error_code": "ModelArts.4420",
+                            "error_msg": "sample does not exist",
+                        },
+                    ],
+                }
+            ]
+        }
+    )
 
     success: bool = Field(description="Every listed sample was deleted")
     deleted: int
@@ -292,13 +413,23 @@ _Ratio = Annotated[str, Field(pattern=_RATIO.pattern)] | Annotated[float, Field(
 class VersionCreate(BaseModel):
     """Publish a version; every field has a default (V001, V002…, ratio 0.8)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"version_name": "V001", "description": "First training round", "train_evaluate_sample_ratio": "0.8"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version_name": "V001",
+                    "description": "First training round",
+                    "train_evaluate_sample_ratio": "0.8",
+                }
+            ]
+        }
+    )
 
     version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
     description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN)
     train_evaluate_sample_ratio: _Ratio = Field(
-        default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)")
+        default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)"
+    )
 
     @field_validator("train_evaluate_sample_ratio")
     @classmethod
@@ -312,9 +443,19 @@ class VersionCreate(BaseModel):
 
 
 _CHECK_EXAMPLE: dict[str, Any] = {
-    "version_id": _VERSION_ID, "passed": True, "checked_at": "2026-11-23T10:30:00Z", "violations": [
-        {"rule": "few_samples_per_class", "level": "warning",
-         "msg": "label tulip has 15 samples; 20 or more give better models", "count": 15, "label": "tulip", "column": None}],
+    "version_id": _VERSION_ID,
+    "passed": True,
+    "checked_at": "2026-11-23T10:30:00Z",
+    "violations": [
+        {
+            "rule": "few_samples_per_class",
+            "level": "warning",
+            "msg": "label tulip has 15 samples; 20 or more give better models",
+            "count": 15,
+            "label": "tulip",
+            "column": None,
+        }
+    ],
 }
 
 
@@ -332,20 +473,42 @@ class CheckReport(BaseModel):
 class VersionRead(BaseModel):
     """A published (or publishing) version: status, manifest, counts per usage and label."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "version_id": _VERSION_ID, "version_name": "V001", "dataset_id": _DATASET_ID,
-        "description": "First training round", "status": "NORMAL", "train_evaluate_sample_ratio": "0.8",
-        "manifest_path": "s3://exeml/flowers/output/V001/V001.manifest", "total_sample_count": 100,
-        "train_sample_count": 80, "eval_sample_count": 20, "labels": ["daisy", "rose", "tulip"],
-        "statistics": {
-            "labels": {"daisy": {"sample_count": 45, "object_count": 45, "train": 36, "eval": 9},
-                       "rose": {"sample_count": 40, "object_count": 40, "train": 32, "eval": 8},
-                       "tulip": {"sample_count": 15, "object_count": 15, "train": 12, "eval": 3}},
-            "usage": {"TRAIN": 80, "EVAL": 20}, "total_sample_count": 100, "unlabeled_count": 20,
-            "multi_label_count": 0, "label_type": "single"},
-        "table_schema": None, "label_column": None, "error_msg": None, "check_result": _CHECK_EXAMPLE,
-        "create_time": _TIME,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "version_id": _VERSION_ID,
+                    "version_name": "V001",
+                    "dataset_id": _DATASET_ID,
+                    "description": "First training round",
+                    "status": "NORMAL",
+                    "train_evaluate_sample_ratio": "0.8",
+                    "manifest_path": "s3://exeml/tenants/default/flowers/output/V001/V001.manifest",
+                    "total_sample_count": 100,
+                    "train_sample_count": 80,
+                    "eval_sample_count": 20,
+                    "labels": ["daisy", "rose", "tulip"],
+                    "statistics": {
+                        "labels": {
+                            "daisy": {"sample_count": 45, "object_count": 45, "train": 36, "eval": 9},
+                            "rose": {"sample_count": 40, "object_count": 40, "train": 32, "eval": 8},
+                            "tulip": {"sample_count": 15, "object_count": 15, "train": 12, "eval": 3},
+                        },
+                        "usage": {"TRAIN": 80, "EVAL": 20},
+                        "total_sample_count": 100,
+                        "unlabeled_count": 20,
+                        "multi_label_count": 0,
+                        "label_type": "single",
+                    },
+                    "table_schema": None,
+                    "label_column": None,
+                    "error_msg": None,
+                    "check_result": _CHECK_EXAMPLE,
+                    "create_time": _TIME,
+                }
+            ]
+        }
+    )
 
     version_id: str
     version_name: str

@@ -6,7 +6,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Hashable, Sequence
 
-__all__ = ["stratified_split", "rarest"]
+__all__ = ["rarest", "stratified_split"]
 
 
 def rarest(labels_per_item: Sequence[Sequence[str]]) -> list[str]:
@@ -29,7 +29,7 @@ def stratified_split(strata: Sequence[Hashable], ratio: float, seed: str) -> lis
     for key in sorted(groups, key=str):
         members = groups[key]
         rng.shuffle(members)
-        n_train = int(round(len(members) * ratio + 1e-9))
+        n_train = round(len(members) * ratio + 1e-9)
         if 0 < ratio < 1 and len(members) >= 2:
             n_train = min(max(n_train, 1), len(members) - 1)
         for index in members[:n_train]:

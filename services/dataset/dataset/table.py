@@ -9,7 +9,7 @@ import pandas as pd
 
 from dataset.validation import Rejected
 
-__all__ = ["read_csv", "infer_schema", "column_names", "is_timestamp"]
+__all__ = ["column_names", "infer_schema", "is_timestamp", "read_csv"]
 
 _DATE_CHARS = ("-", "/", ":")
 
@@ -26,7 +26,9 @@ def read_csv(text: str, *, with_header: bool, max_columns: int) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
         raise Rejected("csv_format", f"not a readable CSV table: {exc}") from exc
     if frame.shape[1] >= max_columns:
-        raise Rejected("table_columns", f"the table has {frame.shape[1]} columns; it must have fewer than {max_columns}")
+        raise Rejected(
+            "table_columns", f"the table has {frame.shape[1]} columns; it must have fewer than {max_columns}"
+        )
     if frame.empty:
         raise Rejected("empty_table", "the table has no rows")
     if not with_header:

@@ -9,15 +9,15 @@ several processes try, and :func:`resume_pending` picks up what a restart interr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import after_commit
 from shared.logging import get_logger
 
-__all__ = ["start_after_commit", "spawn", "stop_all"]
+__all__ = ["spawn", "start_after_commit", "stop_all"]
 
 log = get_logger(__name__)
 
@@ -25,22 +25,20 @@ log = get_logger(__name__)
 _running: dict[int, set[asyncio.Task[Any]]] = {}
 
 
-def spawn(owner: object, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
-    task = asyncio.get_running_loop().create_task(coro, name=name)  # type: ignore[arg-type]
+def spawn(owner: object, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    task = asyncio.get_running_loop().create_task(coro, name=name)
     tasks = _running.setdefault(id(owner), set())
     tasks.add(task)
     task.add_done_callback(tasks.discard)
     return task
 
 
-def start_after_commit(session: AsyncSession, owner: object, make: Callable[[], Awaitable[Any]], name: str) -> None:
+def start_after_commit(
+    session: AsyncSession, owner: object, make: Callable[[], Coroutine[Any, Any, Any]], name: str
+) -> None:
     """Start ``make()`` as a background task of ``owner`` once ``session``'s transaction has committed."""
     loop = asyncio.get_running_loop()
-
-    def on_commit(_session: Any) -> None:
-        loop.call_soon(lambda: spawn(owner, make(), name))
-
-    sa_event.listen(session.sync_session, "after_commit", on_commit, once=True)
+    after_commit(session, lambda: loop.call_soon(lambda: spawn(owner, make(), name)))
 
 
 async def stop_all(owner: object, timeout: float = 5.0) -> None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from shared.events.dataset import DATASET_TYPES
 from shared.manifest import ANNOTATION_TYPES, SAMPLE_TYPES
 
-__all__ = ["DatasetKind", "KINDS", "kind_of", "IMAGE_EXTENSIONS"]
+__all__ = ["IMAGE_EXTENSIONS", "KINDS", "DatasetKind", "kind_of"]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 
@@ -34,10 +34,18 @@ class DatasetKind:
 
 
 KINDS: dict[int, DatasetKind] = {
-    0: DatasetKind(0, DATASET_TYPES[0], SAMPLE_TYPES["image"], IMAGE_EXTENSIONS, ANNOTATION_TYPES[DATASET_TYPES[0]]),
-    1: DatasetKind(1, DATASET_TYPES[1], SAMPLE_TYPES["image"], IMAGE_EXTENSIONS, ANNOTATION_TYPES[DATASET_TYPES[1]]),
-    100: DatasetKind(100, DATASET_TYPES[100], SAMPLE_TYPES["text"], (".txt",), ANNOTATION_TYPES[DATASET_TYPES[100]]),
-    200: DatasetKind(200, DATASET_TYPES[200], SAMPLE_TYPES["audio"], (".wav",), ANNOTATION_TYPES[DATASET_TYPES[200]]),
+    0: DatasetKind(
+        0, DATASET_TYPES[0], SAMPLE_TYPES["image"], IMAGE_EXTENSIONS, ANNOTATION_TYPES[DATASET_TYPES[0]]
+    ),
+    1: DatasetKind(
+        1, DATASET_TYPES[1], SAMPLE_TYPES["image"], IMAGE_EXTENSIONS, ANNOTATION_TYPES[DATASET_TYPES[1]]
+    ),
+    100: DatasetKind(
+        100, DATASET_TYPES[100], SAMPLE_TYPES["text"], (".txt",), ANNOTATION_TYPES[DATASET_TYPES[100]]
+    ),
+    200: DatasetKind(
+        200, DATASET_TYPES[200], SAMPLE_TYPES["audio"], (".wav",), ANNOTATION_TYPES[DATASET_TYPES[200]]
+    ),
     400: DatasetKind(400, DATASET_TYPES[400], SAMPLE_TYPES["table"], (".csv",), None),
 }
 _BY_NAME = {k.name: k for k in KINDS.values()}

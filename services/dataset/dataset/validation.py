@@ -15,7 +15,7 @@ from PIL import Image, UnidentifiedImageError
 from dataset.config import Settings
 from shared.naming import check_file_name, check_label_name
 
-__all__ = ["Rejected", "ImageInfo", "check_image", "check_audio", "decode_text", "check_name", "check_label"]
+__all__ = ["ImageInfo", "Rejected", "check_audio", "check_image", "check_label", "check_name", "decode_text"]
 
 _IMAGE_FORMATS = {"JPEG", "PNG", "BMP"}
 # Pillow refuses absurd pixel counts as a decompression bomb; 5 MB files never need more.
@@ -54,7 +54,7 @@ def check_image(data: bytes, settings: Settings) -> ImageInfo:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             bands = len(image.getbands())
-            return_value = ImageInfo(image.width, image.height, 3 if bands >= 3 else bands)
+            return_value = ImageInfo(image.width, image.height, min(3, bands))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise Rejected("image_decode", f"not a readable JPG/PNG/BMP image: {exc}") from exc
     if fmt not in _IMAGE_FORMATS:
@@ -76,7 +76,8 @@ def check_audio(data: bytes, settings: Settings) -> float:
     duration = info.frames / info.samplerate if info.samplerate else 0.0
     if duration <= settings.audio_min_seconds:
         raise Rejected(
-            "audio_duration", f"the sound lasts {duration:.2f} s; it must be longer than {settings.audio_min_seconds:g} s"
+            "audio_duration",
+            f"the sound lasts {duration:.2f} s; it must be longer than {settings.audio_min_seconds:g} s",
         )
     return duration
 

@@ -10,19 +10,20 @@ from defusedxml import DefusedXmlException
 
 from dataset.validation import Rejected, check_label
 
-__all__ = ["parse_voc", "boxes_outside", "write_voc"]
+__all__ = ["boxes_outside", "parse_voc", "write_voc"]
 
 _BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
 
 def _int_text(node: Element | None, tag: str, default: int = 0) -> int:
     child = node.find(tag) if node is not None else None
-    if child is None or not (child.text or "").strip():
+    text = (child.text or "").strip() if child is not None else ""
+    if not text:
         return default
     try:
-        return int(float(child.text))
+        return int(float(text))
     except ValueError as exc:
-        raise Rejected("voc_xml", f"<{tag}> is not a number: {child.text!r}") from exc
+        raise Rejected("voc_xml", f"<{tag}> is not a number: {text!r}") from exc
 
 
 def _object(node: Element) -> dict[str, Any]:
@@ -33,7 +34,9 @@ def _object(node: Element) -> dict[str, Any]:
     try:
         coords = {k: float((box.findtext(k) or "").strip()) for k in _BOX_KEYS}
     except ValueError as exc:
-        raise Rejected("voc_xml", f"object {name!r} has a <bndbox> with a missing or non-numeric corner") from exc
+        raise Rejected(
+            "voc_xml", f"object {name!r} has a <bndbox> with a missing or non-numeric corner"
+        ) from exc
     return {
         "name": check_label(name),
         "bndbox": coords,

@@ -30,7 +30,9 @@ from shared.testing.platform import wait_until
 # ----------------------------------------------------------------------------------------------- files
 
 
-def image(width: int = 32, height: int = 24, color: tuple[int, int, int] = (200, 30, 30), fmt: str = "PNG") -> bytes:
+def image(
+    width: int = 32, height: int = 24, color: tuple[int, int, int] = (200, 30, 30), fmt: str = "PNG"
+) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (width, height), color).save(out, format=fmt)
     return out.getvalue()
@@ -47,14 +49,22 @@ def voc(objects: list[tuple[str, int, int, int, int]], width: int = 32, height: 
     objs = "".join(
         f"<object><name>{n}</name><pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded>"
         f"<difficult>0</difficult><bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
-        for n, a, b, c, d in objects)
-    return (f"<annotation><folder>f</folder><filename>x.jpg</filename><source><database>Unknown</database></source>"
-            f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size><segmented>0</segmented>"
-            f"{objs}</annotation>").encode()
+        for n, a, b, c, d in objects
+    )
+    return (
+        f"<annotation><folder>f</folder><filename>x.jpg</filename><source><database>Unknown</database></source>"
+        f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size><segmented>0</segmented>"
+        f"{objs}</annotation>"
+    ).encode()
 
 
-def table_csv(rows: int = 120, header: bool = True, label_values: tuple[str, ...] = ("yes", "no"),
-              timestamp: bool = False, columns: int | None = None) -> bytes:
+def table_csv(
+    rows: int = 120,
+    header: bool = True,
+    label_values: tuple[str, ...] = ("yes", "no"),
+    timestamp: bool = False,
+    columns: int | None = None,
+) -> bytes:
     rng = np.random.default_rng(0)
     if columns is not None:
         names = [f"c{i}" for i in range(columns)]
@@ -81,8 +91,9 @@ def pcm8_wav(seconds: float = 1.5) -> bytes:
     return wav(seconds, subtype="PCM_U8")
 
 
-FILES = SimpleNamespace(image=image, wav=wav, voc=voc, table_csv=table_csv, truncated_png=truncated_png,
-                        pcm8_wav=pcm8_wav)
+FILES = SimpleNamespace(
+    image=image, wav=wav, voc=voc, table_csv=table_csv, truncated_png=truncated_png, pcm8_wav=pcm8_wav
+)
 
 # ------------------------------------------------------------------------------------- labeling stand-in
 
@@ -97,8 +108,17 @@ class LabelingStandIn:
     async def _events(self, event_type: str, dataset_id: str) -> list[dict[str, Any]]:
         table = self.runtime.definition.messaging.outbox
         async with self.runtime.db.session() as session:
-            rows = (await session.execute(sa.select(table.c.envelope).where(table.c.event_type == event_type)
-                                          .order_by(table.c.id))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        sa.select(table.c.envelope)
+                        .where(table.c.event_type == event_type)
+                        .order_by(table.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return [e["data"] for e in map(json.loads, rows) if e["data"]["dataset_id"] == dataset_id]
 
     async def snapshot(self, dataset_id: str) -> dict[str, Any]:
@@ -112,24 +132,44 @@ class LabelingStandIn:
                 annotations.pop(sample_id, None)
         for sample_id, names in self.overrides.items():
             current = annotations.get(sample_id)
-            if current and current[0].get("bndbox") and len(names) == 1:  # detection: the boxes get the new name
-                annotations[sample_id] = [a | {"name": names[0], "created_at": "2026-11-23T11:00:00+00:00"}
-                                          for a in current]
+            if (
+                current and current[0].get("bndbox") and len(names) == 1
+            ):  # detection: the boxes get the new name
+                annotations[sample_id] = [
+                    a | {"name": names[0], "created_at": "2026-11-23T11:00:00+00:00"} for a in current
+                ]
             elif current is not None:
-                annotations[sample_id] = [{"name": n, "bndbox": None, "annotated_by": "human",
-                                           "created_at": "2026-11-23T11:00:00+00:00"} for n in names]
-        return {"dataset_id": dataset_id, "labels": [],
-                "annotations": {k: v for k, v in annotations.items() if v}}
+                annotations[sample_id] = [
+                    {
+                        "name": n,
+                        "bndbox": None,
+                        "annotated_by": "human",
+                        "created_at": "2026-11-23T11:00:00+00:00",
+                    }
+                    for n in names
+                ]
+        return {
+            "dataset_id": dataset_id,
+            "labels": [],
+            "annotations": {k: v for k, v in annotations.items() if v},
+        }
 
     async def relabel(self, tenant_id: str, dataset_id: str, changes: dict[str, list[str]]) -> None:
         """What the labeling service does after a user changes labels: publish annotations.changed."""
         self.overrides.update(changes)
-        event = AnnotationsChanged(dataset_id=dataset_id, changes=[
-            AnnotationChange(sample_id=k, labels=v) for k, v in changes.items()])
+        event = AnnotationsChanged(
+            dataset_id=dataset_id,
+            changes=[AnnotationChange(sample_id=k, labels=v) for k, v in changes.items()],
+        )
         envelope = make_envelope(event, source="/exeml/labeling", tenant_id=tenant_id)
-        await self.runtime.transport.publish(OutgoingMessage(
-            routing_key=envelope.type, body=envelope.to_bytes(), message_id=envelope.id,
-            headers={"tenantid": tenant_id}))
+        await self.runtime.transport.publish(
+            OutgoingMessage(
+                routing_key=envelope.type,
+                body=envelope.to_bytes(),
+                message_id=envelope.id,
+                headers={"tenantid": tenant_id},
+            )
+        )
 
 
 # ------------------------------------------------------------------------------------------ the service
@@ -147,16 +187,26 @@ class DatasetHarness:
         if stand_in:  # else the real labeling service of the platform answers
             self.runtime.peers.register_app("labeling", self.labeling.app)
 
-    def uri(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
+    def key(self, rel: str) -> str:
+        """The key of ``rel`` in the tenant's own area of the bucket (where its files go)."""
+        return self.runtime.storage_policy.home(self.tenant_id).key + rel
+
+    def uri(self, rel: str) -> str:
+        return f"s3://{self.bucket}/{self.key(rel)}"
 
     async def put_tree(self, prefix: str, files: dict[str, bytes]) -> str:
         for rel, data in files.items():
             await self.store.put(self.uri(f"{prefix}/{rel}"), data)
         return self.uri(prefix + "/")
 
-    async def create(self, name: str, dataset_type: int, input_path: str | None, **extra: Any) -> dict[str, Any]:
-        body = {"dataset_name": name, "dataset_type": dataset_type, "work_path": self.uri(f"out/{name}/")} | extra
+    async def create(
+        self, name: str, dataset_type: int, input_path: str | None, **extra: Any
+    ) -> dict[str, Any]:
+        body = {
+            "dataset_name": name,
+            "dataset_type": dataset_type,
+            "work_path": self.uri(f"out/{name}/"),
+        } | extra
         if input_path:
             body["input_path"] = input_path
         response = await self.client.post("/v1/datasets", json=body)
@@ -177,13 +227,16 @@ class DatasetHarness:
         return ds, task
 
     async def samples(self, dataset_id: str, **params: Any) -> dict[str, Any]:
-        response = await self.client.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 1000} | params)
+        response = await self.client.get(
+            f"/v1/datasets/{dataset_id}/samples", params={"limit": 1000} | params
+        )
         assert response.status_code == 200, response.text
         return response.json()
 
     async def publish(self, dataset_id: str, **body: Any) -> dict[str, Any]:
-        response = await self.client.post(f"/v1/datasets/{dataset_id}/versions",
-                                          json={"train_evaluate_sample_ratio": "0.8"} | body)
+        response = await self.client.post(
+            f"/v1/datasets/{dataset_id}/versions", json={"train_evaluate_sample_ratio": "0.8"} | body
+        )
         assert response.status_code == 201, response.text
         version_id = response.json()["version_id"]
 
@@ -203,8 +256,17 @@ class DatasetHarness:
     async def outbox_events(self, event_type: str) -> list[dict[str, Any]]:
         table = self.runtime.definition.messaging.outbox
         async with self.runtime.db.session() as session:
-            rows = (await session.execute(sa.select(table.c.envelope).where(table.c.event_type == event_type)
-                                          .order_by(table.c.id))).scalars().all()
+            rows = (
+                (
+                    await session.execute(
+                        sa.select(table.c.envelope)
+                        .where(table.c.event_type == event_type)
+                        .order_by(table.c.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
         return [json.loads(r) for r in rows]
 
 
@@ -217,4 +279,3 @@ async def harness(platform_factory: Callable[..., Awaitable[Any]]) -> DatasetHar
 @pytest.fixture
 def files() -> SimpleNamespace:
     return FILES
-

@@ -32,9 +32,14 @@ async def test_other_tenant_gets_404(harness, files) -> None:
     sample_id = (await h.samples(ds_id))["items"][0]["sample_id"]
     other = h.platform.client("dataset", tenant_id="tenant-b")
     assert (await other.get("/v1/datasets")).json()["total"] == 0
-    for path in (f"/v1/datasets/{ds_id}", f"/v1/datasets/{ds_id}/samples", f"/v1/datasets/{ds_id}/samples/{sample_id}",
-                 f"/v1/datasets/{ds_id}/samples/{sample_id}/content", f"/v1/datasets/{ds_id}/versions",
-                 f"/v1/datasets/{ds_id}/import-tasks"):
+    for path in (
+        f"/v1/datasets/{ds_id}",
+        f"/v1/datasets/{ds_id}/samples",
+        f"/v1/datasets/{ds_id}/samples/{sample_id}",
+        f"/v1/datasets/{ds_id}/samples/{sample_id}/content",
+        f"/v1/datasets/{ds_id}/versions",
+        f"/v1/datasets/{ds_id}/import-tasks",
+    ):
         response = await other.get(path)
         assert response.status_code == 404, (path, response.text)
     assert (await other.delete(f"/v1/datasets/{ds_id}")).status_code == 404
@@ -42,14 +47,16 @@ async def test_other_tenant_gets_404(harness, files) -> None:
     assert deleted.status_code == 404
     assert (await other.post(f"/v1/datasets/{ds_id}/versions", json={})).status_code == 404
     assert (await h.samples(ds_id))["total"] == 2  # untouched for its owner
-    unauthenticated = httpx.AsyncClient(transport=httpx.ASGITransport(app=h.platform.apps["dataset"]), base_url="http://d")
+    unauthenticated = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=h.platform.apps["dataset"]), base_url="http://d"
+    )
     assert (await unauthenticated.get("/v1/datasets")).status_code == 401
     await unauthenticated.aclose()
 
 
 async def test_sync_adds_only_new_files(harness, files) -> None:
     h = harness
-    ds, first = await h.import_folder("syncme", 0, _cls_files(files, {"cat": 2}))
+    ds, _first = await h.import_folder("syncme", 0, _cls_files(files, {"cat": 2}))
     await h.put_tree("in/syncme", _cls_files(files, {"dog": 3}))
     response = await h.client.post(f"/v1/datasets/{ds['dataset_id']}/sync")
     assert response.status_code == 201, response.text
@@ -68,36 +75,61 @@ async def test_sync_adds_only_new_files(harness, files) -> None:
 
 async def test_manifest_import_lenient(harness, files) -> None:
     h = harness
-    await h.put_tree("raw", {"a.jpg": files.image(fmt="JPEG"), "b.jpg": files.image(fmt="JPEG"),
-                             "c.jpg": files.image(fmt="JPEG")})
+    await h.put_tree(
+        "raw",
+        {
+            "a.jpg": files.image(fmt="JPEG"),
+            "b.jpg": files.image(fmt="JPEG"),
+            "c.jpg": files.image(fmt="JPEG"),
+        },
+    )
     lines = [
-        {"source": h.uri("raw/a.jpg"), "usage": "train", "annotation": [
-            {"type": "modelarts/image_classification", "name": "cat", "Annotated_By": "human",
-             "creation_time": "2024-01-01 00:00:00"}]},
+        {
+            "source": h.uri("raw/a.jpg"),
+            "usage": "train",
+            "annotation": [
+                {
+                    "type": "modelarts/image_classification",
+                    "name": "cat",
+                    "Annotated_By": "human",
+                    "creation_time": "2024-01-01 00:00:00",
+                }
+            ],
+        },
         {"Source": h.uri("raw/b.jpg"), "annotation": []},
         "this is not json",
         {"source": h.uri("raw/missing.jpg"), "annotation": []},
-        {"source": h.uri("raw/c.jpg"), "annotation": [{"type": "modelarts/image_classification", "name": "x" * 40}]},
+        {
+            "source": h.uri("raw/c.jpg"),
+            "annotation": [{"type": "modelarts/image_classification", "name": "x" * 40}],
+        },
     ]
     text = "\n".join(line if isinstance(line, str) else json.dumps(line) for line in lines)
     await h.store.put(h.uri("raw/in.manifest"), text.encode())
     ds = await h.create("fromman", 0, None)
-    response = await h.client.post(f"/v1/datasets/{ds['dataset_id']}/import-tasks",
-                                   json={"import_path": h.uri("raw/in.manifest")})
+    response = await h.client.post(
+        f"/v1/datasets/{ds['dataset_id']}/import-tasks", json={"import_path": h.uri("raw/in.manifest")}
+    )
     assert response.status_code == 201 and response.json()["import_type"] == "manifest"
     task = await h.wait_task(ds["dataset_id"], response.json()["task_id"])
     manifest = h.uri("raw/in.manifest")
     rules = {e["file"]: e["rule"] for e in task["errors"]}
-    assert rules == {f"{manifest}#3": "manifest_line", f"{h.bucket}/raw/missing.jpg": "file_missing",
-                     f"{manifest}#5": "label_name_length"}, task["errors"]
+    a, b, missing = (f"{h.bucket}/{h.key(f'raw/{n}.jpg')}" for n in ("a", "b", "missing"))
+    assert rules == {
+        f"{manifest}#3": "manifest_line",
+        missing: "file_missing",
+        f"{manifest}#5": "label_name_length",
+    }, task["errors"]
     samples = {s["sample_name"]: s for s in (await h.samples(ds["dataset_id"]))["items"]}
-    assert set(samples) == {f"{h.bucket}/raw/a.jpg", f"{h.bucket}/raw/b.jpg"}
-    assert samples[f"{h.bucket}/raw/a.jpg"]["labels"] == ["cat"] and not samples[f"{h.bucket}/raw/b.jpg"]["labeled"]
+    assert set(samples) == {a, b}
+    assert samples[a]["labels"] == ["cat"] and not samples[b]["labeled"]
 
 
 async def test_sample_listing_detail_content(harness, files) -> None:
     h = harness
-    ds, _ = await h.import_folder("browse", 0, _cls_files(files, {"cat": 3, "dog": 2}) | {"free.jpg": files.image(fmt="JPEG")})
+    ds, _ = await h.import_folder(
+        "browse", 0, _cls_files(files, {"cat": 3, "dog": 2}) | {"free.jpg": files.image(fmt="JPEG")}
+    )
     ds_id = ds["dataset_id"]
     assert (await h.samples(ds_id, sample_state="__NONE__"))["total"] == 1
     assert (await h.samples(ds_id, labeled="true"))["total"] == 5
@@ -118,8 +150,14 @@ async def test_sample_listing_detail_content(harness, files) -> None:
 
 async def _publish_label_event(h, event) -> None:
     envelope = make_envelope(event, source="/exeml/labeling", tenant_id=h.tenant_id)
-    await h.runtime.transport.publish(OutgoingMessage(routing_key=envelope.type, body=envelope.to_bytes(),
-                                                      message_id=envelope.id, headers={"tenantid": h.tenant_id}))
+    await h.runtime.transport.publish(
+        OutgoingMessage(
+            routing_key=envelope.type,
+            body=envelope.to_bytes(),
+            message_id=envelope.id,
+            headers={"tenantid": h.tenant_id},
+        )
+    )
 
 
 async def test_label_renamed_and_deleted_events(harness, files) -> None:
@@ -133,8 +171,9 @@ async def test_label_renamed_and_deleted_events(harness, files) -> None:
 
     await wait_until(renamed, what="label renamed")
     dogs = [s["sample_id"] for s in (await h.samples(ds_id, label_name="dog"))["items"]]
-    await _publish_label_event(h, LabelDeleted(dataset_id=ds_id, name="dog", policy="label_and_samples",
-                                               deleted_sample_ids=dogs))
+    await _publish_label_event(
+        h, LabelDeleted(dataset_id=ds_id, name="dog", policy="label_and_samples", deleted_sample_ids=dogs)
+    )
 
     async def deleted() -> bool:
         return (await h.samples(ds_id))["total"] == 2
@@ -151,17 +190,23 @@ async def test_delete_samples_with_source_and_versions(harness, files) -> None:
     ds_id = ds["dataset_id"]
     items = (await h.samples(ds_id, sort_by="sample_name", order="asc"))["items"]
     victim = items[0]
-    response = await h.client.post(f"/v1/datasets/{ds_id}/samples/delete",
-                                   json={"samples": [victim["sample_id"], "nope"], "delete_source": True})
+    response = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples/delete",
+        json={"samples": [victim["sample_id"], "nope"], "delete_source": True},
+    )
     body = response.json()
     assert response.status_code == 200 and body["deleted"] == 1 and not body["success"]
     assert body["results"][1]["error_code"] == "ModelArts.4420"
     assert not await h.store.exists(victim["source"])
     assert await h.store.exists(items[1]["source"])
 
-    bad_ratio = await h.client.post(f"/v1/datasets/{ds_id}/versions", json={"train_evaluate_sample_ratio": "1.5"})
+    bad_ratio = await h.client.post(
+        f"/v1/datasets/{ds_id}/versions", json={"train_evaluate_sample_ratio": "1.5"}
+    )
     assert bad_ratio.status_code == 400
-    too_precise = await h.client.post(f"/v1/datasets/{ds_id}/versions", json={"train_evaluate_sample_ratio": "0.123456"})
+    too_precise = await h.client.post(
+        f"/v1/datasets/{ds_id}/versions", json={"train_evaluate_sample_ratio": "0.123456"}
+    )
     assert too_precise.status_code == 400
     version = await h.publish(ds_id, version_name="first")
     dup = await h.client.post(f"/v1/datasets/{ds_id}/versions", json={"version_name": "first"})
@@ -170,7 +215,9 @@ async def test_delete_samples_with_source_and_versions(harness, files) -> None:
     assert second["version_name"] == "V001" and second["eval_sample_count"] == 0
     versions = (await h.client.get(f"/v1/datasets/{ds_id}/versions")).json()
     assert versions["total"] == 2
-    assert (await h.client.delete(f"/v1/datasets/{ds_id}/versions/{version['version_id']}")).status_code == 204
+    assert (
+        await h.client.delete(f"/v1/datasets/{ds_id}/versions/{version['version_id']}")
+    ).status_code == 204
     assert not await h.store.exists(version["manifest_path"])
     assert (await h.client.get(f"/v1/datasets/{ds_id}/versions/{version['version_id']}")).status_code == 404
     assert (await h.client.delete(f"/v1/datasets/{ds_id}")).status_code == 204
@@ -188,15 +235,26 @@ async def test_publish_without_labels_refused(harness, files) -> None:
 async def test_other_tenants_storage_area_is_refused(harness, files) -> None:
     h = harness
     ds = await h.create("ownarea", 0, None)
-    other_area = h.uri("datasets/tenant-b/x/input/")
-    response = await h.client.post("/v1/datasets", json={"dataset_name": "steal", "dataset_type": 0,
-                                                         "input_path": other_area})
-    assert response.status_code == 403 and response.json()["details"][0]["rule"] == "storage_area"
-    stolen = await h.client.post(f"/v1/datasets/{ds['dataset_id']}/import-tasks", json={"import_path": other_area})
+    other_area = f"s3://{h.bucket}/datasets/tenant-b/x/input/"
+    response = await h.client.post(
+        "/v1/datasets", json={"dataset_name": "steal", "dataset_type": 0, "input_path": other_area}
+    )
+    assert response.status_code == 403 and response.json()["details"][0]["rule"] == "storage_other_tenant"
+    stolen = await h.client.post(
+        f"/v1/datasets/{ds['dataset_id']}/import-tasks", json={"import_path": other_area}
+    )
     assert stolen.status_code == 403
-    await h.store.put(h.uri("datasets/tenant-b/x/input/a.jpg"), files.image(fmt="JPEG"))
-    await h.store.put(h.uri("m/in.manifest"), json.dumps({"source": h.uri("datasets/tenant-b/x/input/a.jpg")}).encode())
-    task = (await h.client.post(f"/v1/datasets/{ds['dataset_id']}/import-tasks",
-                                json={"import_path": h.uri("m/in.manifest")})).json()
+    await h.store.put(f"{other_area}a.jpg", files.image(fmt="JPEG"))
+    await h.store.put(h.uri("m/in.manifest"), json.dumps({"source": f"{other_area}a.jpg"}).encode())
+    task = (
+        await h.client.post(
+            f"/v1/datasets/{ds['dataset_id']}/import-tasks", json={"import_path": h.uri("m/in.manifest")}
+        )
+    ).json()
     task = await h.wait_task(ds["dataset_id"], task["task_id"])
-    assert [e["rule"] for e in task["errors"]] == ["storage_area"] and task["imported_sample_count"] == 0
+    assert [e["rule"] for e in task["errors"]] == ["storage_other_tenant"] and task[
+        "imported_sample_count"
+    ] == 0
+    assert "tenant-b" not in json.dumps(
+        task["errors"]
+    )  # the refusal names the line and the rule, not the object

@@ -16,37 +16,54 @@ async def _names(h, ds_id: str) -> set[str]:
 
 
 async def test_image_classification_bad_files(harness, files) -> None:
-    good = {f"ok{i}.jpg": files.image(fmt="JPEG") for i in range(4)} | {f"ok{i}.txt": b"cat\n" for i in range(4)}
+    good = {f"ok{i}.jpg": files.image(fmt="JPEG") for i in range(4)} | {
+        f"ok{i}.txt": b"cat\n" for i in range(4)
+    }
     bad = {
         "truncated.png": files.truncated_png(),
         "renamed.jpg": b"just some text, not an image\n",
         "empty.jpg": b"",
         "a+b.jpg": files.image(),
         "with space.jpg": files.image(),
-        "long.jpg": files.image(), "long.txt": ("x" * 33 + "\n").encode(),
-        "illegal.jpg": files.image(), "illegal.txt": b"cat!\n",
+        "long.jpg": files.image(),
+        "long.txt": ("x" * 33 + "\n").encode(),
+        "illegal.jpg": files.image(),
+        "illegal.txt": b"cat!\n",
         "notes.md": b"# readme",
     }
     ds, task = await harness.import_folder("imgbad", 0, good | bad)
     assert task["status"] == "COMPLETED"
     assert _errors(task) == {
-        "truncated.png": "image_decode", "renamed.jpg": "image_decode", "empty.jpg": "empty_file",
-        "a+b.jpg": "file_name_characters", "with space.jpg": "file_name_characters", "long.txt": "label_name_length",
-        "illegal.txt": "label_name_characters", "notes.md": "file_type",
+        "truncated.png": "image_decode",
+        "renamed.jpg": "image_decode",
+        "empty.jpg": "empty_file",
+        "a+b.jpg": "file_name_characters",
+        "with space.jpg": "file_name_characters",
+        "long.txt": "label_name_length",
+        "illegal.txt": "label_name_characters",
+        "notes.md": "file_type",
     }
     assert task["imported_sample_count"] == 4 and task["failed_sample_count"] == 8
     assert await _names(harness, ds["dataset_id"]) == {f"ok{i}.jpg" for i in range(4)}
 
 
 async def test_detection_bad_files(harness, files) -> None:
-    good = {f"ok{i}.png": files.image() for i in range(3)} | {f"ok{i}.xml": files.voc([("car", 1, 1, 10, 10)]) for i in range(3)}
+    good = {f"ok{i}.png": files.image() for i in range(3)} | {
+        f"ok{i}.xml": files.voc([("car", 1, 1, 10, 10)]) for i in range(3)
+    }
     bad = {
-        "outside.png": files.image(32, 24), "outside.xml": files.voc([("car", 1, 1, 40, 10)]),
-        "broken.png": files.image(), "broken.xml": b"<annotation><object><name>car</name>",
+        "outside.png": files.image(32, 24),
+        "outside.xml": files.voc([("car", 1, 1, 40, 10)]),
+        "broken.png": files.image(),
+        "broken.xml": b"<annotation><object><name>car</name>",
         "猫.png": files.image(),
     }
     ds, task = await harness.import_folder("detbad", 1, good | bad)
-    assert _errors(task) == {"outside.xml": "voc_box_outside", "broken.xml": "voc_xml", "猫.png": "file_name_chinese"}
+    assert _errors(task) == {
+        "outside.xml": "voc_box_outside",
+        "broken.xml": "voc_xml",
+        "猫.png": "file_name_chinese",
+    }
     assert "not inside" in next(e["msg"] for e in task["errors"] if e["file"] == "outside.xml")
     samples = {s["sample_name"]: s for s in (await harness.samples(ds["dataset_id"]))["items"]}
     # The image whose box leaves it is imported, but unlabeled (the seed's rule); the broken one is not imported.
@@ -56,29 +73,41 @@ async def test_detection_bad_files(harness, files) -> None:
 
 async def test_sound_bad_files(harness, files) -> None:
     good = {f"bark/b{i}.wav": files.wav(1.2) for i in range(2)}
-    bad = {"bark/eight.wav": files.pcm8_wav(), "bark/short.wav": files.wav(0.5), "bark/fake.wav": b"RIFF? no, text"}
+    bad = {
+        "bark/eight.wav": files.pcm8_wav(),
+        "bark/short.wav": files.wav(0.5),
+        "bark/fake.wav": b"RIFF? no, text",
+    }
     ds, task = await harness.import_folder("sndbad", 200, good | bad)
-    assert _errors(task) == {"bark/eight.wav": "audio_bit_depth", "bark/short.wav": "audio_duration",
-                             "bark/fake.wav": "audio_format"}
+    assert _errors(task) == {
+        "bark/eight.wav": "audio_bit_depth",
+        "bark/short.wav": "audio_duration",
+        "bark/fake.wav": "audio_format",
+    }
     assert await _names(harness, ds["dataset_id"]) == {"bark/b0.wav", "bark/b1.wav"}
 
 
 async def test_text_bad_files(harness) -> None:
     files = {
-        "ok.txt": "great\nawful\n".encode(), "ok_result.txt": b"pos\nneg\n",
-        "short.txt": b"one\ntwo\nthree\n", "short_result.txt": b"pos\n",
+        "ok.txt": b"great\nawful\n",
+        "ok_result.txt": b"pos\nneg\n",
+        "short.txt": b"one\ntwo\nthree\n",
+        "short_result.txt": b"pos\n",
         "gbk.txt": "\u4e2d\u6587\u6587\u672c".encode("gbk"),
     }
     ds, task = await harness.import_folder("txtbad", 100, files)
     assert _errors(task) == {"short_result.txt": "result_lines", "gbk.txt": "text_encoding"}
     samples = (await harness.samples(ds["dataset_id"], sort_by="sample_name", order="asc"))["items"]
     assert [(s["sample_name"], s["text"], s["labels"]) for s in samples] == [
-        ("ok.txt#1", "great", ["pos"]), ("ok.txt#2", "awful", ["neg"])]
+        ("ok.txt#1", "great", ["pos"]),
+        ("ok.txt#2", "awful", ["neg"]),
+    ]
 
 
 async def test_table_with_250_columns_rejected(harness, files) -> None:
-    ds, task = await harness.import_folder("tblwide", 400, {"ok.csv": files.table_csv(120),
-                                                            "wide.csv": files.table_csv(5, columns=250)})
+    ds, task = await harness.import_folder(
+        "tblwide", 400, {"ok.csv": files.table_csv(120), "wide.csv": files.table_csv(5, columns=250)}
+    )
     assert _errors(task) == {"wide.csv": "table_columns"}
     assert await _names(harness, ds["dataset_id"]) == {"ok.csv"}
 
@@ -89,27 +118,41 @@ async def test_uploads_over_limits_and_invalid_change_nothing(harness, files) ->
     ds_id = ds["dataset_id"]
     url = f"/v1/datasets/{ds_id}/samples"
 
-    ok = await h.client.post(url, files=[("files", ("a.jpg", files.image(fmt="JPEG"), "image/jpeg")),
-                                         ("files", ("a.txt", b"cat\n", "text/plain"))])
+    ok = await h.client.post(
+        url,
+        files=[
+            ("files", ("a.jpg", files.image(fmt="JPEG"), "image/jpeg")),
+            ("files", ("a.txt", b"cat\n", "text/plain")),
+        ],
+    )
     assert ok.status_code == 201, ok.text
     assert ok.json()["samples"][0]["labels"] == ["cat"]
     stored = await h.store.list(h.bucket, f"datasets/{h.tenant_id}/{ds_id}/input/")
     assert sorted(i.key.rsplit("/", 1)[-1] for i in stored) == ["a.jpg", "a.txt"]
 
-    too_big = await h.client.post(url, files=[("files", ("big.jpg", b"\xff" * (5 * 1024 * 1024 + 1), "image/jpeg"))])
+    too_big = await h.client.post(
+        url, files=[("files", ("big.jpg", b"\xff" * (5 * 1024 * 1024 + 1), "image/jpeg"))]
+    )
     assert too_big.status_code == 413 and too_big.json()["details"][0]["file"] == "big.jpg"
     batch = [("files", (f"p{i}.png", b"\x00" * (3 * 1024 * 1024), "image/png")) for i in range(3)]
     assert (await h.client.post(url, files=batch)).status_code == 413
     traversal = await h.client.post(url, files=[("files", ("../../escape.jpg", files.image(), "image/jpeg"))])
-    assert traversal.status_code == 400 and traversal.json()["details"][0]["rule"] == "path_traversal"
-    mixed = await h.client.post(url, files=[("files", ("good.png", files.image(), "image/png")),
-                                            ("files", ("bad.png", files.truncated_png(), "image/png")),
-                                            ("files", ("bad.txt", ("y" * 33).encode(), "text/plain"))])
+    assert traversal.status_code == 403 and traversal.json()["details"][0]["rule"] == "storage_path_traversal"
+    mixed = await h.client.post(
+        url,
+        files=[
+            ("files", ("good.png", files.image(), "image/png")),
+            ("files", ("bad.png", files.truncated_png(), "image/png")),
+            ("files", ("bad.txt", ("y" * 33).encode(), "text/plain")),
+        ],
+    )
     assert mixed.status_code == 400
     assert {(d["file"], d["rule"]) for d in mixed.json()["details"]} == {("bad.png", "image_decode")}
     wav_ds = await h.create("wavup", 200, None)
-    big_wav = await h.client.post(f"/v1/datasets/{wav_ds['dataset_id']}/samples",
-                                  files=[("files", ("x.wav", b"\x00" * (4 * 1024 * 1024 + 1), "audio/wav"))])
+    big_wav = await h.client.post(
+        f"/v1/datasets/{wav_ds['dataset_id']}/samples",
+        files=[("files", ("x.wav", b"\x00" * (4 * 1024 * 1024 + 1), "audio/wav"))],
+    )
     assert big_wav.status_code == 413
 
     # Nothing of the refused uploads was stored.
@@ -134,7 +177,9 @@ async def test_dataset_fields_validated(harness) -> None:
         response = await c.post("/v1/datasets", json=body)
         assert response.status_code == 400, (body, response.text)
         assert response.json()["details"], response.text
-    assert (await c.post("/v1/datasets", json={"dataset_name": "same", "dataset_type_name": "table"})).status_code == 201
+    assert (
+        await c.post("/v1/datasets", json={"dataset_name": "same", "dataset_type_name": "table"})
+    ).status_code == 201
     dup = await c.post("/v1/datasets", json={"dataset_name": "same", "dataset_type": 400})
     assert dup.status_code == 409 and dup.json()["error_code"] == "ModelArts.4351"
 
@@ -142,18 +187,32 @@ async def test_dataset_fields_validated(harness) -> None:
 async def test_text_and_sound_uploads(harness, files) -> None:
     h = harness
     text = await h.create("txtup", 100, None)
-    ok = await h.client.post(f"/v1/datasets/{text['dataset_id']}/samples", files=[
-        ("files", ("t.txt", "好评\nbad one\n".encode(), "text/plain")),
-        ("files", ("t_result.txt", "正面\nneg\n".encode(), "text/plain"))])
+    ok = await h.client.post(
+        f"/v1/datasets/{text['dataset_id']}/samples",
+        files=[
+            ("files", ("t.txt", "好评\nbad one\n".encode(), "text/plain")),
+            ("files", ("t_result.txt", "正面\nneg\n".encode(), "text/plain")),
+        ],
+    )
     assert ok.status_code == 201, ok.text
-    assert [(s["text"], s["labels"]) for s in ok.json()["samples"]] == [("好评", ["正面"]), ("bad one", ["neg"])]
-    gbk = await h.client.post(f"/v1/datasets/{text['dataset_id']}/samples",
-                              files=[("files", ("g.txt", "中文".encode("gbk"), "text/plain"))])
+    assert [(s["text"], s["labels"]) for s in ok.json()["samples"]] == [
+        ("好评", ["正面"]),
+        ("bad one", ["neg"]),
+    ]
+    gbk = await h.client.post(
+        f"/v1/datasets/{text['dataset_id']}/samples",
+        files=[("files", ("g.txt", "中文".encode("gbk"), "text/plain"))],
+    )
     assert gbk.status_code == 400 and gbk.json()["details"][0] == {
-        "rule": "text_encoding", "msg": gbk.json()["details"][0]["msg"], "file": "g.txt"}
+        "rule": "text_encoding",
+        "msg": gbk.json()["details"][0]["msg"],
+        "file": "g.txt",
+    }
     sound = await h.create("sndup", 200, None)
     url = f"/v1/datasets/{sound['dataset_id']}/samples"
-    assert (await h.client.post(url, files=[("files", ("s.wav", files.wav(1.5), "audio/wav"))])).status_code == 201
+    assert (
+        await h.client.post(url, files=[("files", ("s.wav", files.wav(1.5), "audio/wav"))])
+    ).status_code == 201
     short = await h.client.post(url, files=[("files", ("short.wav", files.wav(0.5), "audio/wav"))])
     assert short.status_code == 400 and short.json()["details"][0]["rule"] == "audio_duration"
 
@@ -163,16 +222,23 @@ async def test_control_characters_and_odd_ids_are_refused_before_the_database(ha
     c = harness.client
     ds = await harness.create("ctrl", 0, None)
     base = f"/v1/datasets/{ds['dataset_id']}"
-    for path in (f"/v1/datasets/a%00b", f"{base}/samples/%0E%7Fx", f"{base}/samples/d%C3%A6/content",
-                 f"{base}/versions/W%1A", f"{base}/import-tasks/t%00"):
+    for path in (
+        "/v1/datasets/a%00b",
+        f"{base}/samples/%0E%7Fx",
+        f"{base}/samples/d%C3%A6/content",
+        f"{base}/versions/W%1A",
+        f"{base}/import-tasks/t%00",
+    ):
         response = await c.get(path)
         assert response.status_code == 400, (path, response.text)
         assert response.json()["details"][0]["rule"] == "string_pattern_mismatch", response.text
     assert (await c.post(f"{base}/versions/v%0C/check")).status_code == 400
     assert (await c.delete(f"{base}/versions/v%00")).status_code == 400
-    for body in ({"dataset_name": "x", "dataset_type": 0, "description": "a\x00b"},
-                 {"dataset_name": "x", "dataset_type": 0, "label_column": "a\nb"},
-                 {"dataset_name": "x", "dataset_type": False}):
+    for body in (
+        {"dataset_name": "x", "dataset_type": 0, "description": "a\x00b"},
+        {"dataset_name": "x", "dataset_type": 0, "label_column": "a\nb"},
+        {"dataset_name": "x", "dataset_type": False},
+    ):
         assert (await c.post("/v1/datasets", json=body)).status_code == 400, body
     assert (await c.post(f"{base}/samples/delete", json={"samples": ["a\x00"]})).status_code == 400
     assert (await c.post(f"{base}/versions", json={"description": "\x07"})).status_code == 400

@@ -20,10 +20,17 @@ from shared.testing.platform import wait_until
 async def test_import_label_publish_check_embedded(tmp_path, files) -> None:
     broker = InMemoryBroker()
     runtimes = {
-        "dataset": build_runtime(DATASET, DatasetSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker),
-        "labeling": build_runtime(LABELING, LabelingSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker),
+        "dataset": build_runtime(
+            DATASET, DatasetSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker
+        ),
+        "labeling": build_runtime(
+            LABELING, LabelingSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker
+        ),
     }
-    apps = {"dataset": dataset_app(runtime=runtimes["dataset"]), "labeling": labeling_app(runtime=runtimes["labeling"])}
+    apps = {
+        "dataset": dataset_app(runtime=runtimes["dataset"]),
+        "labeling": labeling_app(runtime=runtimes["labeling"]),
+    }
     for runtime in runtimes.values():
         for name, app in apps.items():
             runtime.peers.register_app(name, app)
@@ -32,16 +39,22 @@ async def test_import_label_publish_check_embedded(tmp_path, files) -> None:
     ds_rt = runtimes["dataset"]
     assert ds_rt.settings.database_url.startswith("sqlite") and ds_rt.settings.storage == "local"
     token = ds_rt.token_codec.issue(Principal(tenant_id="t1", subject="user:t1", roles=("admin",)))
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["dataset"]), base_url="http://dataset",
-                               headers={INTERNAL_TOKEN_HEADER: token})
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["dataset"]),
+        base_url="http://dataset",
+        headers={INTERNAL_TOKEN_HEADER: token},
+    )
     try:
-        bucket = ds_rt.store.default_bucket
+        folder = f"{ds_rt.storage_policy.home('t1')}in/"  # the tenant's own area of the bucket
         for label in ("cat", "dog"):
             for i in range(5):
-                await ds_rt.store.put(f"s3://{bucket}/in/{label}{i}.jpg", files.image(fmt="JPEG"))
-                await ds_rt.store.put(f"s3://{bucket}/in/{label}{i}.txt", f"{label}\n".encode())
-        created = (await client.post("/v1/datasets", json={"dataset_name": "emb", "dataset_type": 0,
-                                                           "input_path": f"s3://{bucket}/in/"})).json()
+                await ds_rt.store.put(f"{folder}{label}{i}.jpg", files.image(fmt="JPEG"))
+                await ds_rt.store.put(f"{folder}{label}{i}.txt", f"{label}\n".encode())
+        created = (
+            await client.post(
+                "/v1/datasets", json={"dataset_name": "emb", "dataset_type": 0, "input_path": folder}
+            )
+        ).json()
         ds_id = created["dataset_id"]
 
         async def imported():
@@ -49,8 +62,11 @@ async def test_import_label_publish_check_embedded(tmp_path, files) -> None:
             return task["status"] == "COMPLETED" and task
 
         assert (await wait_until(imported, what="import"))["imported_sample_count"] == 10
-        lab = httpx.AsyncClient(transport=httpx.ASGITransport(app=apps["labeling"]), base_url="http://labeling",
-                                headers={INTERNAL_TOKEN_HEADER: token})
+        lab = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=apps["labeling"]),
+            base_url="http://labeling",
+            headers={INTERNAL_TOKEN_HEADER: token},
+        )
 
         async def labeled():
             stats = await lab.get(f"/v1/datasets/{ds_id}/annotations/stats")

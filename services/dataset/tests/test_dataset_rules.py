@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from pydantic import ValidationError
-
 from dataset.checks import check_version
 from dataset.schemas import VersionCreate
 from dataset.split import rarest, stratified_split
 from dataset.table import is_timestamp
 from dataset.validation import Rejected
-from dataset.voc import boxes_outside, parse_voc, write_voc
 from dataset.versions import next_version_name
+from dataset.voc import boxes_outside, parse_voc, write_voc
+from pydantic import ValidationError
 
 
 def test_stratified_split_counts_per_class() -> None:
@@ -30,21 +29,27 @@ def test_rarest_label_is_the_stratum() -> None:
 
 
 def _stats(**counts: int) -> dict:
-    return {"labels": {k: {"sample_count": v} for k, v in counts.items()}, "total_sample_count": sum(counts.values())}
+    return {
+        "labels": {k: {"sample_count": v} for k, v in counts.items()},
+        "total_sample_count": sum(counts.values()),
+    }
 
 
-@pytest.mark.parametrize(("dataset_type", "counts", "errors"), [
-    (0, {"a": 5, "b": 5}, set()),
-    (0, {"a": 30}, {"min_classes"}),
-    (0, {"a": 4, "b": 30}, {"min_samples_per_class"}),
-    (1, {"a": 5}, set()),
-    (1, {}, {"min_classes"}),
-    (1, {"a": 4}, {"min_samples_per_class"}),
-    (200, {"a": 5, "b": 5}, set()),
-    (200, {"a": 5, "b": 4}, {"min_samples_per_class"}),
-    (100, {"a": 20, "b": 20}, set()),
-    (100, {"a": 19, "b": 20}, {"min_samples_per_class"}),
-])
+@pytest.mark.parametrize(
+    ("dataset_type", "counts", "errors"),
+    [
+        (0, {"a": 5, "b": 5}, set()),
+        (0, {"a": 30}, {"min_classes"}),
+        (0, {"a": 4, "b": 30}, {"min_samples_per_class"}),
+        (1, {"a": 5}, set()),
+        (1, {}, {"min_classes"}),
+        (1, {"a": 4}, {"min_samples_per_class"}),
+        (200, {"a": 5, "b": 5}, set()),
+        (200, {"a": 5, "b": 4}, {"min_samples_per_class"}),
+        (100, {"a": 20, "b": 20}, set()),
+        (100, {"a": 19, "b": 20}, {"min_samples_per_class"}),
+    ],
+)
 def test_class_rules(dataset_type: int, counts: dict, errors: set) -> None:
     found = {v.rule for v in check_version(dataset_type, _stats(**counts), None) if v.level == "error"}
     assert found == errors
@@ -63,20 +68,34 @@ def test_table_rules() -> None:
     stats["columns"]["c0"] = col | {"timestamp": True}
     rules = {v.rule for v in check_version(400, stats, "label")}
     assert rules == {"max_columns", "label_missing", "label_values", "timestamp_column"}
-    stats = {"row_count": 150, "size_bytes": 10, "columns": {"x": col | {"distinct": 1}, "y": col | {"missing": 20},
-                                                                "label": col}}
+    stats = {
+        "row_count": 150,
+        "size_bytes": 10,
+        "columns": {"x": col | {"distinct": 1}, "y": col | {"missing": 20}, "label": col},
+    }
     assert {v.rule for v in check_version(400, stats, "label")} == {"valid_feature_columns"}
 
 
 def test_voc_round_trip_and_errors() -> None:
-    objects = [{"name": "car", "bndbox": {"xmin": 1.0, "ymin": 2.0, "xmax": 10.0, "ymax": 12.0}, "pose": "Left",
-                "truncated": 1, "occluded": 0, "difficult": 1}]
+    objects = [
+        {
+            "name": "car",
+            "bndbox": {"xmin": 1.0, "ymin": 2.0, "xmax": 10.0, "ymax": 12.0},
+            "pose": "Left",
+            "truncated": 1,
+            "occluded": 0,
+            "difficult": 1,
+        }
+    ]
     xml = write_voc("a.jpg", "folder", {"width": 20, "height": 20, "depth": 3}, objects)
     assert parse_voc(xml) == objects
     assert boxes_outside(objects, 20, 20) == [] and boxes_outside(objects, 9, 20) == ["car"]
-    for bad, rule in ((b"<annotation><object>", "voc_xml"), (b"<other/>", "voc_xml"),
-                      (b"<annotation><object><name>a</name></object></annotation>", "voc_shape"),
-                      (b'<!DOCTYPE x [<!ENTITY a "b">]><annotation>&a;</annotation>', "voc_xml")):
+    for bad, rule in (
+        (b"<annotation><object>", "voc_xml"),
+        (b"<other/>", "voc_xml"),
+        (b"<annotation><object><name>a</name></object></annotation>", "voc_shape"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><annotation>&a;</annotation>', "voc_xml"),
+    ):
         with pytest.raises(Rejected) as info:
             parse_voc(bad)
         assert info.value.rule == rule

@@ -21,23 +21,31 @@ async def test_table_import_publish_check(harness, files, header: bool) -> None:
     detail = (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()
     names = [c["name"] for c in detail["table_schema"]]
     label = "label" if header else "attr_4"
-    assert names == (["age", "income", "city", "label"] if header else ["attr_1", "attr_2", "attr_3", "attr_4"])
+    assert names == (
+        ["age", "income", "city", "label"] if header else ["attr_1", "attr_2", "attr_3", "attr_4"]
+    )
     assert detail["label_column"] == label and detail["row_count"] == 130
     assert [c["type"] for c in detail["table_schema"]] == ["int", "float", "string", "string"]
 
     version = await h.publish(ds["dataset_id"])
     assert version["total_sample_count"] == 130
-    assert version["train_sample_count"] == 104 and version["eval_sample_count"] == 26  # 65 yes/65 no → 52+13 each
+    assert (
+        version["train_sample_count"] == 104 and version["eval_sample_count"] == 26
+    )  # 65 yes/65 no → 52+13 each
     lines = list(parse_lines((await h.store.get(version["manifest_path"])).decode()))
     assert [(line.source.rsplit("/", 1)[-1], line.usage, line.sample_type) for line in lines] == [
-        ("train.csv", "TRAIN", 4), ("eval.csv", "EVAL", 4)]
+        ("train.csv", "TRAIN", 4),
+        ("eval.csv", "EVAL", 4),
+    ]
     train = pd.read_csv(io.BytesIO(await h.store.get(lines[0].source)))
     evaluation = pd.read_csv(io.BytesIO(await h.store.get(lines[1].source)))
     assert len(train) == 104 and len(evaluation) == 26 and list(train.columns) == names
     assert train[label].value_counts().to_dict() == {"yes": 52, "no": 52}  # stratified
     event = (await h.outbox_events("dataset.version.published.v1"))[-1]["data"]
     assert event["label_column"] == label and event["labels"] == ["no", "yes"]
-    assert [c["name"] for c in event["table_schema"]] == names and event["manifest_uri"] == version["manifest_path"]
+    assert [c["name"] for c in event["table_schema"]] == names and event["manifest_uri"] == version[
+        "manifest_path"
+    ]
 
     report = await h.check(ds["dataset_id"], version["version_id"])
     assert report["passed"], report
@@ -45,8 +53,9 @@ async def test_table_import_publish_check(harness, files, header: bool) -> None:
 
 async def test_table_check_fails_on_timestamp_and_one_value_label(harness, files) -> None:
     h = harness
-    ds, task = await h.import_folder("tablebad", 400, {"t.csv": files.table_csv(150, label_values=("same",),
-                                                                                  timestamp=True)})
+    ds, task = await h.import_folder(
+        "tablebad", 400, {"t.csv": files.table_csv(150, label_values=("same",), timestamp=True)}
+    )
     assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 1
     version = await h.publish(ds["dataset_id"])
     report = await h.check(ds["dataset_id"], version["version_id"])
@@ -63,7 +72,9 @@ async def test_table_small_fails_check(harness, files) -> None:
     ds, _ = await h.import_folder("tablesmall", 400, {"t.csv": files.table_csv(40)})
     version = await h.publish(ds["dataset_id"])
     report = await h.check(ds["dataset_id"], version["version_id"])
-    assert not report["passed"] and any(v["rule"] == "min_rows" and v["count"] == 40 for v in report["violations"])
+    assert not report["passed"] and any(
+        v["rule"] == "min_rows" and v["count"] == 40 for v in report["violations"]
+    )
 
 
 async def test_label_column_change_makes_a_regression_table(harness, files) -> None:
@@ -72,7 +83,9 @@ async def test_label_column_change_makes_a_regression_table(harness, files) -> N
     url = f"/v1/datasets/{ds['dataset_id']}"
     bad = await h.client.put(url, json={"label_column": "nope"})
     assert bad.status_code == 400 and bad.json()["details"][0]["rule"] == "label_column"
-    changed = await h.client.put(url, json={"label_column": "income", "description": "incomes", "dataset_name": "tblreg2"})
+    changed = await h.client.put(
+        url, json={"label_column": "income", "description": "incomes", "dataset_name": "tblreg2"}
+    )
     assert changed.status_code == 200, changed.text
     assert (changed.json()["label_column"], changed.json()["dataset_name"]) == ("income", "tblreg2")
     assert (await h.client.put(url, json={"description": "a<b"})).status_code == 400
@@ -88,7 +101,9 @@ async def test_upload_csv_parts_must_share_the_schema(harness, files) -> None:
     first = await h.client.post(url, files=[("files", ("a.csv", files.table_csv(50), "text/csv"))])
     assert first.status_code == 201, first.text
     assert (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()["label_column"] == "label"
-    other = await h.client.post(url, files=[("files", ("b.csv", files.table_csv(50, timestamp=True), "text/csv"))])
+    other = await h.client.post(
+        url, files=[("files", ("b.csv", files.table_csv(50, timestamp=True), "text/csv"))]
+    )
     assert other.status_code == 400 and other.json()["details"][0]["rule"] == "table_schema"
     same = await h.client.post(url, files=[("files", ("c.csv", files.table_csv(60), "text/csv"))])
     assert same.status_code == 201

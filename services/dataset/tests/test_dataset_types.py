@@ -41,8 +41,11 @@ def text_files(per_class: dict[str, int]) -> dict[str, bytes]:
 
 
 def sound_files(f, per_class: dict[str, int]) -> dict[str, bytes]:
-    return {f"{label}/{label}_{i}.wav": f.wav(1.2, freq=200 + 50 * i) for label, count in per_class.items()
-            for i in range(count)}
+    return {
+        f"{label}/{label}_{i}.wav": f.wav(1.2, freq=200 + 50 * i)
+        for label, count in per_class.items()
+        for i in range(count)
+    }
 
 
 async def _relabel_one(h, ds_id: str, new_label: str) -> str:
@@ -63,8 +66,12 @@ def _assert_manifest_lines(text: str, dataset_type: int, version: dict[str, Any]
     assert len(lines) == version["total_sample_count"]
     usages = Counter(line.usage for line in lines)
     assert usages == {"TRAIN": version["train_sample_count"], "EVAL": version["eval_sample_count"]}
-    types = {0: "modelarts/image_classification", 1: "modelarts/object_detection",
-             100: "modelarts/text_classification", 200: "modelarts/audio_classification"}
+    types = {
+        0: "modelarts/image_classification",
+        1: "modelarts/object_detection",
+        100: "modelarts/text_classification",
+        200: "modelarts/audio_classification",
+    }
     for line in lines:
         assert line.id and line.sample_type is not None and line.annotations
         for ann in line.annotations:
@@ -128,12 +135,14 @@ async def test_import_relabel_publish_check(harness, files, dataset_type: int) -
     assert report["passed"], report
 
     # Failing case: keep a single class (detection: 3 images of it), publish V002, check fails.
-    first = sorted(version["labels"])[0]
+    first = min(version["labels"])
     items = (await h.samples(ds_id, sort_by="sample_name", order="asc"))["items"]
     others = [s["sample_id"] for s in items if first not in s["labels"]]
     if dataset_type == 1:
         others += [s["sample_id"] for s in items if first in s["labels"]][3:]
-    deleted = await h.client.post(f"/v1/datasets/{ds_id}/samples/delete", json={"samples": others, "delete_source": False})
+    deleted = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples/delete", json={"samples": others, "delete_source": False}
+    )
     assert deleted.status_code == 200 and deleted.json()["success"], deleted.text
     v2 = await h.publish(ds_id)
     assert v2["version_name"] == "V002" and v2["labels"] == [first]

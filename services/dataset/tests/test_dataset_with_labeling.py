@@ -28,9 +28,15 @@ def _files(files, dataset_type: int, per_class: dict[str, int]) -> dict[str, byt
     for label, n in per_class.items():
         for i in range(n):
             if dataset_type == 0:
-                out[f"{label}{i}.jpg"], out[f"{label}{i}.txt"] = files.image(fmt="JPEG"), f"{label}\n".encode()
+                out[f"{label}{i}.jpg"], out[f"{label}{i}.txt"] = (
+                    files.image(fmt="JPEG"),
+                    f"{label}\n".encode(),
+                )
             elif dataset_type == 1:
-                out[f"{label}{i}.png"], out[f"{label}{i}.xml"] = files.image(), files.voc([(label, 2, 2, 20, 20)])
+                out[f"{label}{i}.png"], out[f"{label}{i}.xml"] = (
+                    files.image(),
+                    files.voc([(label, 2, 2, 20, 20)]),
+                )
             else:
                 out[f"{label}/{label}{i}.wav"] = files.wav(1.2)
     return out
@@ -50,7 +56,9 @@ async def both(platform_factory):
 async def test_relabel_through_labeling_then_publish(both, files, dataset_type: int) -> None:
     h = both
     per_class, new_label, body = RELABEL[dataset_type]
-    ds, task = await h.import_folder(f"e2e{dataset_type}", dataset_type, _files(files, dataset_type, per_class))
+    ds, task = await h.import_folder(
+        f"e2e{dataset_type}", dataset_type, _files(files, dataset_type, per_class)
+    )
     ds_id, total = ds["dataset_id"], sum(per_class.values())
     assert task["status"] == "COMPLETED" and task["annotated_sample_count"] == total, task
 
@@ -60,7 +68,9 @@ async def test_relabel_through_labeling_then_publish(both, files, dataset_type: 
 
     await wait_until(labeling_has_all, what="labeling received the imported annotations")
     sample = (await h.samples(ds_id, sort_by="sample_name", order="asc"))["items"][0]
-    response = await h.lab.put(f"/v1/datasets/{ds_id}/annotations/{sample['sample_id']}", json={"annotations": body})
+    response = await h.lab.put(
+        f"/v1/datasets/{ds_id}/annotations/{sample['sample_id']}", json={"annotations": body}
+    )
     assert response.status_code == 200, response.text
 
     async def dataset_followed() -> bool:
@@ -86,6 +96,7 @@ async def test_label_rename_and_delete_with_files(both, files) -> None:
     async def labeled(name: str, count: int):
         async def check() -> bool:
             return (await h.samples(ds_id, label_name=name))["total"] == count
+
         return check
 
     await wait_until(await labeled("cat", 3), what="import labels")

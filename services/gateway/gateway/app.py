@@ -11,8 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from gateway.config import Settings
 from gateway.definition import SERVICE
 from gateway.docs import docs_router, strip_default_docs
-from gateway.events import events_router
-from gateway.keys import ensure_bootstrap_key, keys_router
+from gateway.keys import ensure_bootstrap_key
 from gateway.proxy import ServiceClients, proxy_router
 from shared.service import ServiceRuntime, create_service_app
 
@@ -27,7 +26,7 @@ def create_app(
     The gateway's own routes (API keys, webhooks, events) come before the catch-all proxy of ``/v1``.
     """
     settings = settings or (runtime.settings if runtime else Settings())
-    app = create_service_app(SERVICE, settings, runtime, extra_routers=[keys_router(), events_router(), proxy_router()])
+    app = create_service_app(SERVICE, settings, runtime, extra_routers=[proxy_router()])
     strip_default_docs(app)
     app.include_router(docs_router(app))
     app.state.clients = clients if clients is not None else ServiceClients.from_settings(settings)
@@ -43,7 +42,11 @@ def create_app(
     app.router.lifespan_context = lifespan
     if settings.cors_origins:
         app.add_middleware(
-            CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
-            allow_methods=["*"], allow_headers=["*"], expose_headers=["X-Request-ID", "X-Correlation-ID"],
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "X-Correlation-ID"],
         )
     return app

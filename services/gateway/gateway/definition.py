@@ -1,10 +1,22 @@
 """The gateway service as the shared runtime sees it."""
 
+from fastapi import APIRouter
+
 from gateway.config import Settings
 from gateway.consumers import register_consumers
-from gateway.events import deliver_webhooks
 from gateway.models import Base, messaging
+from gateway.webhooks.delivery import deliver_webhooks
 from shared.service import ServiceDefinition
+
+
+def _routers() -> list[APIRouter]:
+    # Imported when an app is built, not with the definition; the catch-all proxy comes after these (app.py).
+    from gateway.events.router import router as events_router
+    from gateway.keys import keys_router
+    from gateway.webhooks.router import router as webhooks_router
+
+    return [keys_router(), events_router, webhooks_router]
+
 
 SERVICE = ServiceDefinition(
     name="gateway",
@@ -14,5 +26,6 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata,
     messaging=messaging,
     register_consumers=register_consumers,
+    routers=_routers,
     background_loops=lambda: [deliver_webhooks],
 )

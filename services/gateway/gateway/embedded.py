@@ -7,7 +7,6 @@ in-process through ``httpx.ASGITransport``. Listens on ``EXEML_HOST``:``EXEML_PO
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,31 +15,40 @@ import uvicorn
 from fastapi import FastAPI
 
 from gateway.config import Settings as GatewaySettings
+from gateway.console import console_router, default_console_dir
 from gateway.keys import ensure_bootstrap_key
 from gateway.proxy import SERVICES, ServiceClients
+from shared.logging import get_logger
 from shared.messaging import InMemoryBroker
-from shared.service import ServiceDefinition, ServiceRuntime, build_runtime
+from shared.service import build_runtime, load_definition, load_service_app
 from shared.storage import LocalObjectStore, local_object_router
 
 __all__ = ["build_embedded_app", "main"]
 
-
-def _definition(name: str) -> ServiceDefinition:
-    return importlib.import_module(f"{name}.definition").SERVICE
+log = get_logger(__name__)
 
 
-def _service_app(name: str, runtime: ServiceRuntime) -> FastAPI:
-    return importlib.import_module(f"{name}.app").create_app(runtime=runtime)
+def _serve_console(app: FastAPI, settings: GatewaySettings) -> None:
+    """The web console at / (last: its catch-all must come after every API route)."""
+    root = settings.console_dir or default_console_dir()
+    if (root / "index.html").is_file():
+        app.include_router(console_router(root))
+    else:
+        log.warning(
+            "web console not built: only the API is served",
+            console_dir=str(root),
+            hint="cd frontend && npm ci && npm run build (make run does it)",
+        )
 
 
 def build_embedded_app(settings: GatewaySettings | None = None) -> FastAPI:
     """The gateway app with every service wired in-process; its lifespan runs them all."""
     broker = InMemoryBroker()
     gateway_settings = settings or GatewaySettings()
-    runtimes = {name: build_runtime(_definition(name), broker=broker) for name in SERVICES}
-    gateway_runtime = build_runtime(_definition("gateway"), gateway_settings, broker=broker)
+    runtimes = {name: build_runtime(load_definition(name), broker=broker) for name in SERVICES}
+    gateway_runtime = build_runtime(load_definition("gateway"), gateway_settings, broker=broker)
     all_runtimes = [gateway_runtime, *runtimes.values()]
-    apps = {name: _service_app(name, rt) for name, rt in runtimes.items()}
+    apps = {name: load_service_app(name, rt) for name, rt in runtimes.items()}
     for runtime in runtimes.values():
         for peer, peer_app in apps.items():
             runtime.peers.register_app(peer, peer_app)
@@ -53,8 +61,10 @@ def build_embedded_app(settings: GatewaySettings | None = None) -> FastAPI:
     from gateway.app import create_app
 
     app = create_app(gateway_settings, gateway_runtime, clients)
+    app.state.runtimes = {"gateway": gateway_runtime, **runtimes}  # for operators' tools and tests
     if isinstance(gateway_runtime.store, LocalObjectStore):
         app.include_router(local_object_router(gateway_runtime.store))
+    _serve_console(app, gateway_settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

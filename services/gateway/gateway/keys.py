@@ -13,10 +13,10 @@ import hashlib
 import secrets
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from gateway.config import Settings
@@ -25,7 +25,7 @@ from shared.auth import Principal
 from shared.db import Repository
 from shared.db.base import utcnow
 from shared.db.engine import Database
-from shared.errors import ErrorDetail, Forbidden, InvalidInput, Unauthorized
+from shared.errors import ErrorDetail, Forbidden, InvalidCredentials, InvalidInput
 from shared.logging import get_logger
 from shared.service.params import Offset, limit_query
 
@@ -55,8 +55,15 @@ async def ensure_bootstrap_key(db: Database, settings: Settings) -> str:
     async with db.session() as session:
         exists = await session.scalar(sa.select(ApiKey.id).where(ApiKey.key_hash == hash_key(key)))
         if exists is None:
-            session.add(ApiKey(tenant_id=OPERATOR_TENANT, name="bootstrap", key_prefix=key[:12],
-                               key_hash=hash_key(key), roles="admin"))
+            session.add(
+                ApiKey(
+                    tenant_id=OPERATOR_TENANT,
+                    name="bootstrap",
+                    key_prefix=key[:12],
+                    key_hash=hash_key(key),
+                    roles="admin",
+                )
+            )
     return key
 
 
@@ -84,13 +91,14 @@ async def authenticate(request: Request) -> Principal:
     """The caller's principal from its API key, or 401 (the key itself is never logged)."""
     key = presented_key(request)
     if key is None:
-        raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'",
-                           error_code="ModelArts.0203")
+        raise InvalidCredentials("missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'")
     db: Database = request.app.state.runtime.db
     async with db.session() as session:
-        row = (await session.execute(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).scalar_one_or_none()
+        row = (
+            await session.execute(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+        ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
-            raise Unauthorized("invalid or revoked API key", error_code="ModelArts.0203")
+            raise InvalidCredentials("invalid or revoked API key")
         row.last_used_at = utcnow()
         return Principal(tenant_id=row.tenant_id, subject=f"key:{row.id}", roles=tuple(row.roles.split(",")))
 
@@ -100,15 +108,19 @@ PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 def require_admin(principal: Principal) -> None:
     if "admin" not in principal.roles:
-        raise Forbidden("only admin keys may manage API keys", error_code="ModelArts.0210")
+        raise Forbidden("only admin keys may manage API keys")
 
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$", examples=["ci-pipeline"])
-    roles: list[Role] = Field(min_length=1, max_length=3, examples=[["developer"]],
-                              json_schema_extra={"uniqueItems": True})
+    roles: list[Role] = Field(
+        min_length=1, max_length=3, examples=[["developer"]], json_schema_extra={"uniqueItems": True}
+    )
     tenant_id: str | None = Field(
-        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_-]+$",
         description="Another tenant (operator admins only); default: the caller's tenant",
     )
 
@@ -120,10 +132,14 @@ class ApiKeyCreate(BaseModel):
         return roles
 
 
-
-_KEY_EXAMPLE = {
-    "id": "7d1e0c5b9a2f4e3d8c6b5a4f3e2d1c0b", "name": "ci-pipeline", "tenant_id": "default", "roles": ["developer"],
-    "key_prefix": "exeml_Xk3q9Z", "created_at": "2026-11-23T10:15:00Z", "last_used_at": "2026-11-23T11:02:41Z",
+_KEY_EXAMPLE: dict[str, Any] = {
+    "id": "7d1e0c5b9a2f4e3d8c6b5a4f3e2d1c0b",
+    "name": "ci-pipeline",
+    "tenant_id": "default",
+    "roles": ["developer"],
+    "key_prefix": "exeml_Xk3q9Z",
+    "created_at": "2026-11-23T10:15:00Z",
+    "last_used_at": "2026-11-23T11:02:41Z",
     "revoked_at": None,
 }
 
@@ -141,14 +157,26 @@ class ApiKeyRead(BaseModel):
 
     @classmethod
     def of(cls, row: ApiKey) -> ApiKeyRead:
-        return cls(id=row.id, name=row.name, tenant_id=row.tenant_id, roles=row.roles.split(","),
-                   key_prefix=row.key_prefix, created_at=row.created_at, last_used_at=row.last_used_at,
-                   revoked_at=row.revoked_at)
+        return cls(
+            id=row.id,
+            name=row.name,
+            tenant_id=row.tenant_id,
+            roles=row.roles.split(","),
+            key_prefix=row.key_prefix,
+            created_at=row.created_at,
+            last_used_at=row.last_used_at,
+            revoked_at=row.revoked_at,
+        )
 
 
 class ApiKeyCreated(ApiKeyRead):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        _KEY_EXAMPLE | {"last_used_at": None, "key": "exeml_Xk3q9Z0vYc1Lr7TnWb2hPa5sDe8fGj4k"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                _KEY_EXAMPLE | {"last_used_at": None, "key": "exeml_Xk3q9Z0vYc1Lr7TnWb2hPa5sDe8fGj4k"}
+            ]
+        }
+    )
     key: str = Field(description="The key itself: shown once, store it now")
 
 
@@ -167,19 +195,25 @@ def keys_router() -> APIRouter:
         require_admin(principal)
         tenant = body.tenant_id or principal.tenant_id
         if tenant != principal.tenant_id and principal.tenant_id != OPERATOR_TENANT:
-            raise Forbidden("only operator admins may create keys of other tenants", error_code="ModelArts.0210",
-                            details=[ErrorDetail(rule="operator_only", msg="tenant_id", field="tenant_id")])
+            raise Forbidden(
+                "only operator admins may create keys of other tenants",
+                details=[ErrorDetail(rule="operator_only", msg="tenant_id", field="tenant_id")],
+            )
         key = new_key()
         async with request.app.state.runtime.db.session() as session:
             row = await ApiKeyRepository(session, tenant).add(
-                ApiKey(name=body.name, key_prefix=key[:12], key_hash=hash_key(key), roles=",".join(body.roles))
+                ApiKey(
+                    name=body.name, key_prefix=key[:12], key_hash=hash_key(key), roles=",".join(body.roles)
+                )
             )
             return ApiKeyCreated(**ApiKeyRead.of(row).model_dump(), key=key)
 
     @router.get("", response_model=ApiKeyList, summary="List the tenant's API keys (admins)")
     async def list_keys(
-        principal: PrincipalDep, request: Request,
-        offset: Offset = 0, limit: Annotated[int, limit_query(100, 100)] = 100,
+        principal: PrincipalDep,
+        request: Request,
+        offset: Offset = 0,
+        limit: Annotated[int, limit_query(100, 100)] = 100,
     ) -> ApiKeyList:
         """Keys of the caller's tenant, newest first; the keys themselves are never shown again."""
         require_admin(principal)
@@ -192,8 +226,10 @@ def keys_router() -> APIRouter:
         """Revoke a key of the caller's tenant; it stops working at once. A key cannot revoke itself."""
         require_admin(principal)
         if principal.subject == f"key:{key_id}":
-            raise InvalidInput("a key cannot revoke itself", details=[
-                ErrorDetail(rule="not_self", msg="use another admin key", field="key_id")])
+            raise InvalidInput(
+                "a key cannot revoke itself",
+                details=[ErrorDetail(rule="not_self", msg="use another admin key", field="key_id")],
+            )
         async with request.app.state.runtime.db.session() as session:
             row = await ApiKeyRepository(session, principal.tenant_id).get(key_id)
             row.revoked_at = row.revoked_at or utcnow()

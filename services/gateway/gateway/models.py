@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, make_base
+from shared.db import TYPE_ANNOTATION_MAP, IdMixin, TenantMixin, TimestampMixin, service_metadata
 from shared.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
 
 
@@ -39,6 +45,12 @@ class Webhook(IdMixin, TenantMixin, TimestampMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
 
 
+class DeliveryStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
 class WebhookDelivery(IdMixin, TenantMixin, TimestampMixin, Base):
     """One event to deliver to one webhook; retried with backoff until delivered or out of attempts."""
 
@@ -48,7 +60,7 @@ class WebhookDelivery(IdMixin, TenantMixin, TimestampMixin, Base):
     event_id: Mapped[str] = mapped_column(sa.String(64))
     event_type: Mapped[str] = mapped_column(sa.String(128))
     body: Mapped[str] = mapped_column(sa.Text)
-    status: Mapped[str] = mapped_column(sa.String(16), default="pending", index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=DeliveryStatus.PENDING, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column()
     last_error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)

@@ -10,7 +10,7 @@ from gateway.config import Settings
 from gateway.keys import authenticate
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
-from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable
+from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, PeerUnavailable
 from shared.service.http import allowed_methods
 
 __all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
@@ -18,7 +18,6 @@ __all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service
 # First path segment under /v1 -> owning service.
 ROUTES = {
     "datasets": "dataset",
-    "imports": "dataset",
     "training-jobs": "trainer",
     "models": "registry",
     "services": "inference",
@@ -26,7 +25,14 @@ ROUTES = {
     "projects": "workflow",
 }
 SERVICES = ("dataset", "labeling", "trainer", "registry", "inference", "workflow")
-_HOP_HEADERS = {"host", "content-length", "connection", "authorization", "x-auth-token", INTERNAL_TOKEN_HEADER.lower()}
+_HOP_HEADERS = {
+    "host",
+    "content-length",
+    "connection",
+    "authorization",
+    "x-auth-token",
+    INTERNAL_TOKEN_HEADER.lower(),
+}
 
 
 class ServiceClients(dict[str, httpx.AsyncClient]):
@@ -47,10 +53,12 @@ class ServiceClients(dict[str, httpx.AsyncClient]):
 
 
 # Resources nested under another service's resource: (first segment, third segment) -> owner.
-# /v1/datasets/{dataset_id}/labels... and /annotations... belong to labeling.
+# /v1/datasets/{dataset_id}/labels..., /annotations..., /prelabel-tasks... and /suggestions... belong to labeling.
 NESTED_ROUTES = {
     ("datasets", "labels"): "labeling",
     ("datasets", "annotations"): "labeling",
+    ("datasets", "prelabel-tasks"): "labeling",
+    ("datasets", "suggestions"): "labeling",
 }
 
 
@@ -75,8 +83,11 @@ def check_role(principal: Principal, method: str, path: str) -> None:
         return
     raise Forbidden(
         "viewer keys may only read and predict",
-        error_code="ModelArts.0210",
-        details=[ErrorDetail(rule="role_viewer_read_only", msg=f"{method} /v1/{path} needs role developer or admin")],
+        details=[
+            ErrorDetail(
+                rule="role_viewer_read_only", msg=f"{method} /v1/{path} needs role developer or admin"
+            )
+        ],
     )
 
 
@@ -126,7 +137,7 @@ def proxy_router() -> APIRouter:
         body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
         clients: ServiceClients = request.app.state.clients
         if service not in clients:
-            raise ServiceUnavailable(f"service {service} is not configured", error_code="ModelArts.4203")
+            raise PeerUnavailable(f"service {service} is not configured")
         ctx = current_context()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         headers |= {
@@ -139,9 +150,15 @@ def proxy_router() -> APIRouter:
                 request.method, _raw_path(request), params=request.query_params, headers=headers, content=body
             )
         except httpx.TransportError as exc:
-            raise ServiceUnavailable(f"service {service} unreachable: {exc}", error_code="ModelArts.4203") from exc
+            raise PeerUnavailable(f"service {service} unreachable: {exc}") from exc
         # The gateway's own middleware sets the id headers; the upstream copies would duplicate them.
-        dropped = {"content-length", "transfer-encoding", "content-encoding", REQUEST_ID_HEADER.lower(), CORRELATION_ID_HEADER.lower()}
+        dropped = {
+            "content-length",
+            "transfer-encoding",
+            "content-encoding",
+            REQUEST_ID_HEADER.lower(),
+            CORRELATION_ID_HEADER.lower(),
+        }
         out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
         return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
 

@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI, Request
-
 from gateway.keys import ensure_bootstrap_key
+
 from shared.auth import PrincipalDep
+from shared.testing.live import free_port
 from shared.testing.platform import Platform
 
 ADMIN_KEY = "exeml_test-bootstrap-admin-key-0123456789abcdef"
@@ -27,8 +26,13 @@ def echo_app(token_codec) -> FastAPI:
     @app.api_route("/v1/{path:path}", methods=["GET", "POST", "PUT", "DELETE"])
     async def echo(path: str, principal: PrincipalDep, request: Request) -> dict:
         body = await request.body()
-        return {"path": path, "tenant": principal.tenant_id, "roles": list(principal.roles),
-                "subject": principal.subject, "bytes": len(body)}
+        return {
+            "path": path,
+            "tenant": principal.tenant_id,
+            "roles": list(principal.roles),
+            "subject": principal.subject,
+            "bytes": len(body),
+        }
 
     return app
 
@@ -42,33 +46,53 @@ class Gateway:
     def with_key(self, key: str | None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    async def new_key(self, roles: list[str], tenant_id: str | None = None, admin_key: str = ADMIN_KEY) -> str:
-        body = {"name": f"k-{'-'.join(roles)}", "roles": roles} | ({"tenant_id": tenant_id} if tenant_id else {})
+    async def new_key(
+        self, roles: list[str], tenant_id: str | None = None, admin_key: str = ADMIN_KEY
+    ) -> str:
+        body = {"name": f"k-{'-'.join(roles)}", "roles": roles} | (
+            {"tenant_id": tenant_id} if tenant_id else {}
+        )
         response = await self.client.post("/v1/api-keys", json=body, headers=self.with_key(admin_key))
         assert response.status_code == 201, response.text
         return response.json()["key"]
 
 
-@pytest.fixture
-async def gateway(platform_factory) -> AsyncIterator[Gateway]:
-    platform = await platform_factory(["gateway"], overrides={"gateway": {"bootstrap_api_key": ADMIN_KEY,
-                                                                       "max_request_bytes": 64 * 1024,
-                                                                       "webhook_backoff_seconds": 0.2}})
+async def _gateway(platform_factory, **settings) -> Gateway:
+    platform = await platform_factory(
+        ["gateway"],
+        overrides={
+            "gateway": {
+                "bootstrap_api_key": ADMIN_KEY,
+                "max_request_bytes": 64 * 1024,
+                "webhook_backoff_seconds": 0.2,
+            }
+            | settings
+        },
+    )
     app = platform.apps["gateway"]
     runtime = platform.runtimes["gateway"]
     echo = echo_app(runtime.token_codec)
     for name in ("dataset", "trainer", "inference", "workflow"):
-        app.state.clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=echo), base_url="http://echo")
+        app.state.clients[name] = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=echo), base_url="http://echo"
+        )
     await ensure_bootstrap_key(runtime.db, runtime.settings)
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
-    yield Gateway(platform, client)
-    await client.aclose()
+    return Gateway(
+        platform,
+        platform._track(httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")),
+    )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+@pytest.fixture
+async def gateway(platform_factory) -> Gateway:
+    """The gateway as deployed by default: webhooks reach public addresses only."""
+    return await _gateway(platform_factory)
+
+
+@pytest.fixture
+async def hooks_gateway(platform_factory) -> Gateway:
+    """The gateway with an operator allow-list for the tests' loopback webhook receivers."""
+    return await _gateway(platform_factory, webhook_allowed_destinations=["127.0.0.0/8", "localhost"])
 
 
 @pytest.fixture
@@ -78,7 +102,9 @@ async def serve():
 
     async def start(app) -> str:
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
+        )
         task = asyncio.create_task(server.serve())
         while not server.started:
             await asyncio.sleep(0.02)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-
 from gateway.models import ApiKey
 
 
@@ -27,36 +26,50 @@ async def test_viewer_reads_and_predicts_but_cannot_write(gateway) -> None:
     denied = await gateway.client.post("/v1/datasets", json={}, headers=gateway.with_key(viewer))
     assert denied.status_code == 403 and denied.json()["details"][0]["rule"] == "role_viewer_read_only"
     for method in ("PUT", "DELETE"):
-        assert (await gateway.client.request(method, "/v1/services/x", headers=gateway.with_key(viewer))).status_code == 403
-    predicted = await gateway.client.post("/v1/infers/svc-1", json={"text": "hi"}, headers=gateway.with_key(viewer))
+        assert (
+            await gateway.client.request(method, "/v1/services/x", headers=gateway.with_key(viewer))
+        ).status_code == 403
+    predicted = await gateway.client.post(
+        "/v1/infers/svc-1", json={"text": "hi"}, headers=gateway.with_key(viewer)
+    )
     assert predicted.status_code == 200
     developer = await gateway.new_key(["developer"])
-    assert (await gateway.client.post("/v1/datasets", json={}, headers=gateway.with_key(developer))).status_code == 200
+    assert (
+        await gateway.client.post("/v1/datasets", json={}, headers=gateway.with_key(developer))
+    ).status_code == 200
 
 
 async def test_only_admins_manage_keys_and_revoked_keys_stop_working(gateway) -> None:
     developer = await gateway.new_key(["developer"])
-    refused = await gateway.client.post("/v1/api-keys", json={"name": "x", "roles": ["admin"]},
-                                        headers=gateway.with_key(developer))
+    refused = await gateway.client.post(
+        "/v1/api-keys", json={"name": "x", "roles": ["admin"]}, headers=gateway.with_key(developer)
+    )
     assert refused.status_code == 403
     listed = await gateway.client.get("/v1/api-keys", headers=gateway.with_key(gateway.admin_key))
     assert listed.status_code == 200
     items = listed.json()["items"]
     assert listed.json()["total"] == 2 and all("key" not in item for item in items)
     dev_id = next(i["id"] for i in items if i["roles"] == ["developer"])
-    revoked = await gateway.client.delete(f"/v1/api-keys/{dev_id}", headers=gateway.with_key(gateway.admin_key))
+    revoked = await gateway.client.delete(
+        f"/v1/api-keys/{dev_id}", headers=gateway.with_key(gateway.admin_key)
+    )
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert (await gateway.client.get("/v1/datasets", headers=gateway.with_key(developer))).status_code == 401
 
 
 async def test_invalid_key_requests_name_the_field(gateway) -> None:
-    response = await gateway.client.post("/v1/api-keys", json={"name": "x", "roles": ["owner"]},
-                                         headers=gateway.with_key(gateway.admin_key))
+    response = await gateway.client.post(
+        "/v1/api-keys", json={"name": "x", "roles": ["owner"]}, headers=gateway.with_key(gateway.admin_key)
+    )
     assert response.status_code == 400
     assert any("roles" in (d.get("field") or "") for d in response.json()["details"])
-    for roles in (["viewer", "viewer"], ["admin", "developer", "viewer", "admin"]):  # stored joined in 64 chars
-        response = await gateway.client.post("/v1/api-keys", json={"name": "x", "roles": roles},
-                                             headers=gateway.with_key(gateway.admin_key))
+    for roles in (
+        ["viewer", "viewer"],
+        ["admin", "developer", "viewer", "admin"],
+    ):  # stored joined in 64 chars
+        response = await gateway.client.post(
+            "/v1/api-keys", json={"name": "x", "roles": roles}, headers=gateway.with_key(gateway.admin_key)
+        )
         assert response.status_code == 400, roles
         assert any("roles" in (d.get("field") or "") for d in response.json()["details"])
 
@@ -66,14 +79,19 @@ async def test_operator_admin_creates_a_tenant_whose_admin_is_confined_to_it(gat
     routed = await gateway.client.get("/v1/projects", headers=gateway.with_key(acme_admin))
     assert routed.json()["tenant"] == "acme"
     # acme's admin may not mint keys for another tenant, nor see the operator's keys.
-    other = await gateway.client.post("/v1/api-keys", json={"name": "x", "roles": ["viewer"], "tenant_id": "globex"},
-                                      headers=gateway.with_key(acme_admin))
+    other = await gateway.client.post(
+        "/v1/api-keys",
+        json={"name": "x", "roles": ["viewer"], "tenant_id": "globex"},
+        headers=gateway.with_key(acme_admin),
+    )
     assert other.status_code == 403
     listed = await gateway.client.get("/v1/api-keys", headers=gateway.with_key(acme_admin))
     assert [i["tenant_id"] for i in listed.json()["items"]] == ["acme"]
     operator_keys = await gateway.client.get("/v1/api-keys", headers=gateway.with_key(gateway.admin_key))
     foreign_id = next(i["id"] for i in operator_keys.json()["items"] if i["name"] == "bootstrap")
-    assert (await gateway.client.delete(f"/v1/api-keys/{foreign_id}", headers=gateway.with_key(acme_admin))).status_code == 404
+    assert (
+        await gateway.client.delete(f"/v1/api-keys/{foreign_id}", headers=gateway.with_key(acme_admin))
+    ).status_code == 404
 
 
 async def test_keys_are_stored_hashed_and_never_logged(gateway, capsys) -> None:
@@ -89,9 +107,12 @@ async def test_keys_are_stored_hashed_and_never_logged(gateway, capsys) -> None:
 
 
 async def test_oversized_request_bodies_are_refused_with_413(gateway) -> None:
-    response = await gateway.client.post("/v1/datasets", content=b"x" * (64 * 1024 + 1),
-                                         headers=gateway.with_key(gateway.admin_key))
+    response = await gateway.client.post(
+        "/v1/datasets", content=b"x" * (64 * 1024 + 1), headers=gateway.with_key(gateway.admin_key)
+    )
     assert response.status_code == 413
     assert response.json()["details"][0]["rule"] == "max_request_bytes"
-    fits = await gateway.client.post("/v1/datasets", content=b"x" * 1000, headers=gateway.with_key(gateway.admin_key))
+    fits = await gateway.client.post(
+        "/v1/datasets", content=b"x" * 1000, headers=gateway.with_key(gateway.admin_key)
+    )
     assert fits.json()["bytes"] == 1000

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gateway.proxy import SERVICES
 from jsonschema import Draft202012Validator
 
-from gateway.proxy import SERVICES
 from shared.service.openapi import complete_openapi, example_of
 
 _BINARY_MEDIA = ("multipart/", "application/octet-stream", "application/gzip", "image/", "audio/")
@@ -24,9 +24,14 @@ def _problems(doc: dict[str, Any]) -> list[str]:
             where = f"{method.upper()} {path}"
             if not op.get("summary") or not op.get("description"):
                 problems.append(f"{where}: needs a summary and a description")
-            media_list = [("request", mt, m) for mt, m in op.get("requestBody", {}).get("content", {}).items()]
-            media_list += [(f"response {code}", mt, m) for code, r in op["responses"].items()
-                           for mt, m in r.get("content", {}).items()]
+            media_list = [
+                ("request", mt, m) for mt, m in op.get("requestBody", {}).get("content", {}).items()
+            ]
+            media_list += [
+                (f"response {code}", mt, m)
+                for code, r in op["responses"].items()
+                for mt, m in r.get("content", {}).items()
+            ]
             for part, media_type, media in media_list:
                 label = f"{where} {part} {media_type}"
                 if media_type.startswith(_BINARY_MEDIA):
@@ -39,7 +44,9 @@ def _problems(doc: dict[str, Any]) -> list[str]:
                     problems += _validate(media["example"], media.get("schema", {}), doc, label)
             for code in op["responses"]:
                 if code == "422":
-                    problems.append(f"{where}: documents FastAPI's 422, but errors answer 400 in the ModelArts body")
+                    problems.append(
+                        f"{where}: documents FastAPI's 422, but errors answer 400 in the ModelArts body"
+                    )
     return problems
 
 
@@ -52,30 +59,73 @@ async def test_every_operation_has_a_description_and_valid_examples(platform_fac
 
 
 def test_the_check_finds_a_missing_and_an_invalid_example() -> None:
-    doc = complete_openapi({"paths": {"/v1/things/{thing_id}": {"put": {
-        "summary": "Update a thing", "description": "Changes it.",
-        "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}}},
-        "responses": {"200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Thing"},
-                                                               "example": {"name": 7}}}}},
-    }}}, "components": {"schemas": {"Thing": {"type": "object", "required": ["name"],
-                                              "properties": {"name": {"type": "string"}}}}}})
+    doc = complete_openapi(
+        {
+            "paths": {
+                "/v1/things/{thing_id}": {
+                    "put": {
+                        "summary": "Update a thing",
+                        "description": "Changes it.",
+                        "requestBody": {
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/Thing"}}
+                            }
+                        },
+                        "responses": {
+                            "200": {
+                                "content": {
+                                    "application/json": {
+                                        "schema": {"$ref": "#/components/schemas/Thing"},
+                                        "example": {"name": 7},
+                                    }
+                                }
+                            }
+                        },
+                    }
+                }
+            },
+            "components": {
+                "schemas": {
+                    "Thing": {
+                        "type": "object",
+                        "required": ["name"],
+                        "properties": {"name": {"type": "string"}},
+                    }
+                }
+            },
+        }
+    )
     problems = _problems(doc)
     assert any("request application/json: no example" in p for p in problems), problems
     assert any("response 200" in p and "example invalid" in p for p in problems), problems
-    assert {"400", "401", "403", "404", "default"} <= set(doc["paths"]["/v1/things/{thing_id}"]["put"]["responses"])
+    assert {"400", "401", "403", "404", "default"} <= set(
+        doc["paths"]["/v1/things/{thing_id}"]["put"]["responses"]
+    )
 
 
 def test_examples_are_composed_from_the_examples_of_the_parts() -> None:
     schemas = {
-        "Item": {"type": "object", "required": ["id", "note"], "properties": {
-            "id": {"type": "string", "examples": ["a1"]},
-            "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
-            "kind": {"enum": ["x", "y"]}}},
-        "Page": {"type": "object", "required": ["items", "total"], "properties": {
-            "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
-            "total": {"type": "integer", "examples": [1]}}},
+        "Item": {
+            "type": "object",
+            "required": ["id", "note"],
+            "properties": {
+                "id": {"type": "string", "examples": ["a1"]},
+                "note": {"anyOf": [{"type": "string"}, {"type": "null"}]},
+                "kind": {"enum": ["x", "y"]},
+            },
+        },
+        "Page": {
+            "type": "object",
+            "required": ["items", "total"],
+            "properties": {
+                "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                "total": {"type": "integer", "examples": [1]},
+            },
+        },
     }
     assert example_of({"$ref": "#/components/schemas/Page"}, schemas) == {
-        "items": [{"id": "a1", "note": None, "kind": "x"}], "total": 1}
+        "items": [{"id": "a1", "note": None, "kind": "x"}],
+        "total": 1,
+    }
     schemas["Item"]["properties"]["id"].pop("examples")
     assert example_of({"$ref": "#/components/schemas/Page"}, schemas) is None

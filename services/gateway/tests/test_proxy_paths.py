@@ -22,6 +22,8 @@ async def test_ids_with_control_characters_reach_the_service_as_encoded(gateway)
 
 async def test_options_and_head_are_answered_by_the_service(gateway) -> None:
     for method in ("OPTIONS", "HEAD"):
-        response = await gateway.client.request(method, "/v1/datasets", headers=gateway.with_key(gateway.admin_key))
+        response = await gateway.client.request(
+            method, "/v1/datasets", headers=gateway.with_key(gateway.admin_key)
+        )
         assert response.status_code == 405, (method, response.text)
         assert set(response.headers["allow"].split(", ")) == {"GET", "POST", "PUT", "DELETE"}

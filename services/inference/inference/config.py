@@ -21,19 +21,25 @@ class Settings(ServiceSettings):
         description="Local folder Triton serves (explicit model control). With triton_url set and this unset, "
         "model files travel inside the load request; unset without triton_url: <data_dir>/triton-models",
     )
-    triton_venv: Path | None = Field(default=None, description="venv holding nvidia-pytriton (default .venv-triton)")
-    gpu_available: bool = Field(default=False, description="Offer GPU specifications (Triton instance kind GPU)")
+    triton_venv: Path | None = Field(
+        default=None, description="venv holding nvidia-pytriton (default .venv-triton)"
+    )
+    gpu_available: bool = Field(
+        default=False, description="Offer GPU specifications (Triton instance kind GPU)"
+    )
     reconcile_interval_seconds: float = Field(
         default=1.0, gt=0, description="How often deployments, stops and auto stops are checked"
     )
     health_interval_seconds: float = Field(
-        default=10.0, gt=0, description="How often running services' models are checked on Triton (concerning)"
+        default=10.0,
+        gt=0,
+        description="How often running services' models are checked on Triton (concerning)",
     )
     unload_grace_seconds: float = Field(
-        default=2.0, ge=0, description="Wait after moving traffic off a model before unloading it (in-flight calls)"
+        default=2.0,
+        ge=0,
+        description="Wait after moving traffic off a model before unloading it (in-flight calls)",
     )
-    max_payload_bytes: int = Field(default=8 * 1024 * 1024, ge=1024, description="Largest predict request body")
-    test_only_schedule_hour_seconds: float = Field(
-        default=3600.0, gt=0,
-        description="Length of one hour of the auto-stop schedule. Tests only shorten it; never set in production",
+    max_payload_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="Largest predict request body"
     )

@@ -1,7 +1,7 @@
 """Handlers of other services' events that the inference service reacts to."""
 
-from shared.messaging import EventConsumer
+from shared.messaging import HandlerRegistry
 
 
-def register_consumers(consumer: EventConsumer) -> None:
+def register_consumers(consumer: HandlerRegistry) -> None:
     """Attach this service's event handlers to ``consumer`` (none yet)."""

@@ -41,10 +41,13 @@ class CallCounters:
         async with self.db.session() as session:
             for service_id, n in calls.items():
                 await session.execute(
-                    sa.update(RealTimeService).where(RealTimeService.id == service_id).values(
+                    sa.update(RealTimeService)
+                    .where(RealTimeService.id == service_id)
+                    .values(
                         invocation_times=RealTimeService.invocation_times + n,
                         failed_times=RealTimeService.failed_times + failures.get(service_id, 0),
-                    ).execution_options(synchronize_session=False)
+                    )
+                    .execution_options(synchronize_session=False)
                 )
 
     async def run(self) -> None:

@@ -6,6 +6,13 @@ from inference.config import Settings
 from inference.consumers import register_consumers
 from inference.lifespan import inference_lifespan, reconcile_services
 from inference.models import Base, messaging
+from shared.events.inference import (
+    ServiceDeleted,
+    ServiceDeploying,
+    ServiceFailed,
+    ServiceRunning,
+    ServiceStopped,
+)
 from shared.service import ServiceDefinition
 
 
@@ -24,6 +31,7 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    publishes=(ServiceDeploying, ServiceRunning, ServiceStopped, ServiceFailed, ServiceDeleted),
     lifespan=inference_lifespan,
     background_loops=lambda: [reconcile_services],
 )

@@ -19,9 +19,9 @@ __all__ = ["inference_lifespan", "reconcile_services"]
 
 
 @asynccontextmanager
-async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> AsyncIterator[None]:
+async def inference_lifespan(runtime: ServiceRuntime[Settings], background: bool) -> AsyncIterator[None]:
     """Start Triton when no ``triton_url`` is set and connect to it; API and worker processes alike."""
-    settings: Settings = runtime.settings  # type: ignore[assignment]
+    settings = runtime.settings
     process: TritonProcess | None = None
     url, repository = settings.triton_url, settings.triton_model_repository
     if url is None:
@@ -30,8 +30,13 @@ async def inference_lifespan(runtime: ServiceRuntime, background: bool) -> Async
         url = await process.start()
     triton = TritonModels(url, repository)
     counters = CallCounters(runtime.db)
-    runtime.state.update(triton=triton, router=WeightedRouter(), triton_process=process, counters=counters,
-                         config_cache=ServingConfigCache())
+    runtime.state.update(
+        triton=triton,
+        router=WeightedRouter(),
+        triton_process=process,
+        counters=counters,
+        config_cache=ServingConfigCache(),
+    )
     counting = asyncio.create_task(counters.run(), name="inference-call-counters")
     try:
         yield

@@ -3,26 +3,59 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, make_base, utcnow
+from shared.db import (
+    TYPE_ANNOTATION_MAP,
+    IdMixin,
+    TenantMixin,
+    TimestampMixin,
+    UTCDateTime,
+    service_metadata,
+    utcnow,
+)
+from shared.db.lease import LeaseMixin
 from shared.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
 
-STATUSES = ("deploying", "running", "concerning", "failed", "stopped", "stopping", "deleting")
+
+class ServiceStatus(StrEnum):
+    """A real-time service's status, as ModelArts names them."""
+
+    DEPLOYING = "deploying"  # models are being loaded (create, start)
+    RUNNING = "running"
+    CONCERNING = "concerning"  # running, but a model is not ready on Triton
+    FAILED = "failed"
+    STOPPED = "stopped"
+    STOPPING = "stopping"
+    DELETING = "deleting"
 
 
-class RealTimeService(IdMixin, TenantMixin, TimestampMixin, Base):
+STATUSES = tuple(status.value for status in ServiceStatus)
+# Serving requests; changing (the reconciler has work to do); on the way out.
+ACTIVE = (ServiceStatus.RUNNING, ServiceStatus.CONCERNING)
+LEAVING = (ServiceStatus.STOPPING, ServiceStatus.DELETING)
+PENDING_WORK = (ServiceStatus.DEPLOYING, *LEAVING)
+
+
+class RealTimeService(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
     """A real-time service: model versions with traffic weights, served by Triton.
 
     ``config`` is what serves now (each entry names its Triton model); ``target_config`` is a change the
     reconciler is rolling out (create, start, config update): it loads the target's models first, then
-    switches ``config`` to them and unloads the old ones, so requests never lack a loaded model.
+    switches ``config`` to them and unloads the old ones, so requests never lack a loaded model. A
+    reconciler holds the service's lease while it works on it, so two workers never deploy it twice.
     """
 
     __tablename__ = "services"
@@ -30,11 +63,15 @@ class RealTimeService(IdMixin, TenantMixin, TimestampMixin, Base):
 
     name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     description: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
-    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="deploying", index=True)
+    status: Mapped[str] = mapped_column(
+        sa.String(16), nullable=False, default=ServiceStatus.DEPLOYING, index=True
+    )
     progress: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     config: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, nullable=False, default=list)
-    target_config: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    target_config: Mapped[list[dict[str, Any]] | None] = mapped_column(
+        sa.JSON(none_as_null=True), nullable=True
+    )
     generation: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
     schedule_hours: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     due_time: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
@@ -42,8 +79,6 @@ class RealTimeService(IdMixin, TenantMixin, TimestampMixin, Base):
     invocation_times: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     failed_times: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
     transition_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
-    # A reconciler holds a service while it works on it, so two workers never deploy it twice.
-    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class ServiceEvent(IdMixin, TenantMixin, Base):

@@ -14,9 +14,11 @@ from typing import Any
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
-from shared.errors import ErrorDetail, InvalidInput, PayloadTooLarge
+from inference.errors import BadPredictRequest, EmptyPredictRequest, PredictRequestTooLarge
+from shared import json_limits
+from shared.errors import ErrorDetail, InvalidInput
 
-__all__ = ["extract_payload", "FILE_FIELDS"]
+__all__ = ["FILE_FIELDS", "extract_payload"]
 
 FILE_FIELDS = {
     "image_classification": ("images", "file"),
@@ -26,20 +28,24 @@ FILE_FIELDS = {
 
 
 def _bad(rule: str, msg: str, field: str | None = None) -> InvalidInput:
-    return InvalidInput(msg, error_code="ModelArts.4200", details=[ErrorDetail(rule=rule, msg=msg, field=field)])
+    return BadPredictRequest(msg, details=[ErrorDetail(rule=rule, msg=msg, field=field)])
 
 
-async def extract_payload(request: Request, task_type: str, max_bytes: int) -> tuple[bytes, dict[str, Any]]:
+async def extract_payload(
+    request: Request, task_type: str, max_bytes: int, max_depth: int = json_limits.DEFAULT_MAX_DEPTH
+) -> tuple[bytes, dict[str, Any]]:
     """The predictor's payload and what the response echoes (``meta`` of table requests)."""
     length = request.headers.get("content-length")
     if length and length.isdigit() and int(length) > max_bytes:
-        raise PayloadTooLarge(f"request body is larger than {max_bytes} bytes", error_code="ModelArts.4200")
+        raise PredictRequestTooLarge(f"request body is larger than {max_bytes} bytes")
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if task_type in FILE_FIELDS:
         return await _file_payload(request, content_type, FILE_FIELDS[task_type]), {}
     if content_type != "application/json":
-        raise _bad("content_type", f"this service takes application/json, not {content_type or 'no content type'}")
-    body = await _json_body(request, max_bytes)
+        raise _bad(
+            "content_type", f"this service takes application/json, not {content_type or 'no content type'}"
+        )
+    body = await _json_body(request, max_bytes, max_depth)
     if task_type == "text_classification":
         return _text_payload(body), {}
     if task_type == "predictive_analytics":
@@ -49,11 +55,15 @@ async def extract_payload(request: Request, task_type: str, max_bytes: int) -> t
 
 async def _file_payload(request: Request, content_type: str, fields: tuple[str, ...]) -> bytes:
     if content_type != "multipart/form-data":
-        raise _bad("content_type", f"send the file as multipart/form-data field {fields[0]!r}, not "
-                                   f"{content_type or 'no content type'}", fields[0])
+        raise _bad(
+            "content_type",
+            f"send the file as multipart/form-data field {fields[0]!r}, not "
+            f"{content_type or 'no content type'}",
+            fields[0],
+        )
     try:
         form = await request.form()
-    except Exception as exc:  # noqa: BLE001 - a malformed multipart body is the client's error
+    except Exception as exc:
         raise _bad("multipart_invalid", f"the multipart body cannot be read: {exc}") from exc
     for name in fields:
         item = form.get(name)
@@ -65,16 +75,15 @@ async def _file_payload(request: Request, content_type: str, fields: tuple[str, 
     raise _bad("file_missing", f"no file in form field {' or '.join(repr(f) for f in fields)}", fields[0])
 
 
-async def _json_body(request: Request, max_bytes: int) -> Any:
+async def _json_body(request: Request, max_bytes: int, max_depth: int) -> Any:
     raw = await request.body()
     if len(raw) > max_bytes:
-        raise PayloadTooLarge(f"request body is larger than {max_bytes} bytes", error_code="ModelArts.4200")
+        raise PredictRequestTooLarge(f"request body is larger than {max_bytes} bytes")
     if not raw:
-        raise InvalidInput("empty request", error_code="ModelArts.4202")
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _bad("json_invalid", f"request body is not valid JSON: {exc}") from exc
+        raise EmptyPredictRequest("empty request")
+    return json_limits.loads(
+        raw, max_bytes=max_bytes, max_depth=max_depth
+    )  # 1000 levels were a RecursionError
 
 
 def _text_payload(body: Any) -> bytes:
@@ -88,7 +97,10 @@ def _table_payload(body: Any) -> tuple[bytes, dict[str, Any]]:
     data = body.get("data") if isinstance(body, dict) else None
     rows = data.get("req_data") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise _bad("req_data_missing", 'send {"data": {"req_data": [{"attr_1": …}, …]}} with at least one row',
-                   "data.req_data")
+        raise _bad(
+            "req_data_missing",
+            'send {"data": {"req_data": [{"attr_1": …}, …]}} with at least one row',
+            "data.req_data",
+        )
     echo = {"meta": body["meta"]} if isinstance(body.get("meta"), dict) else {}
     return json.dumps(rows).encode("utf-8"), echo

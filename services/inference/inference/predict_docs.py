@@ -31,14 +31,19 @@ def _file(description: str) -> dict[str, Any]:
 MULTIPART_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "Image classification and object detection: the image under `images` (or `file`). "
-                   "Sound classification: the WAV file under `sound` (or `file`, `audio`, `images`). One file.",
+    "Sound classification: the WAV file under `sound` (or `file`, `audio`, `images`). One file.",
     "properties": {
         "images": _file("The image (JPEG, PNG, BMP, WebP) or, for sound services, the WAV file"),
         "sound": _file("Sound classification: the WAV file"),
         "file": _file("Any file-based service: the image or WAV file"),
         "audio": _file("Sound classification: the WAV file"),
     },
-    "anyOf": [{"required": ["images"]}, {"required": ["sound"]}, {"required": ["file"]}, {"required": ["audio"]}],
+    "anyOf": [
+        {"required": ["images"]},
+        {"required": ["sound"]},
+        {"required": ["file"]},
+        {"required": ["audio"]},
+    ],
 }
 
 TEXT_SCHEMA: dict[str, Any] = {
@@ -65,9 +70,13 @@ TABLE_SCHEMA: dict[str, Any] = {
             "properties": {
                 "count": {"type": "integer", "description": "Number of rows (optional, ignored)"},
                 "req_data": {
-                    "type": "array", "minItems": 1,
-                    "items": {"type": "object", "description": "Every feature column of the training table by "
-                                                              "name (null = missing); the label column is ignored"},
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "description": "Every feature column of the training table by "
+                        "name (null = missing); the label column is ignored",
+                    },
                 },
             },
         },
@@ -75,17 +84,34 @@ TABLE_SCHEMA: dict[str, Any] = {
 }
 
 REQUEST_EXAMPLES: dict[str, Any] = {
-    "text": {"summary": "Text classification", "value": {"text": "The delivery was fast and the product works"}},
-    "table": {"summary": "Predictive analytics (bank marketing)", "value": {
-        "meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"},
-        "data": {"count": 1, "req_data": [{"age": 41, "job": "technician", "marital": "married",
-                                           "balance": 1270, "housing": "yes", "duration": 1389}]},
-    }},
+    "text": {
+        "summary": "Text classification",
+        "value": {"text": "The delivery was fast and the product works"},
+    },
+    "table": {
+        "summary": "Predictive analytics (bank marketing)",
+        "value": {
+            "meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"},
+            "data": {
+                "count": 1,
+                "req_data": [
+                    {
+                        "age": 41,
+                        "job": "technician",
+                        "marital": "married",
+                        "balance": 1270,
+                        "housing": "yes",
+                        "duration": 1389,
+                    }
+                ],
+            },
+        },
+    },
 }
 
 
 def _example(model: type) -> Any:
-    return model.model_config["json_schema_extra"]["examples"][0]  # type: ignore[attr-defined, index]
+    return model.model_config["json_schema_extra"]["examples"][0]  # type: ignore[attr-defined]  # every schema passed here sets one
 
 
 ANSWER_EXAMPLES: dict[str, Any] = {
@@ -98,13 +124,26 @@ ANSWER_EXAMPLES: dict[str, Any] = {
 _CODE_SAMPLES = [
     ("Image classification", f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "images=@sunflower.jpg"'),
     ("Object detection", f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "images=@street.png"'),
-    ("Sound classification", f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "sound=@doorbell.wav;type=audio/wav"'),
-    ("Text classification", f"curl -X POST {_URL} \\\n  {_AUTH} \\\n  -H \"Content-Type: application/json\" \\\n"
-                            "  -d '{\"text\": \"The delivery was fast and the product works\"}'"),
-    ("Predictive analytics", f"curl -X POST {_URL} \\\n  {_AUTH} \\\n  -H \"Content-Type: application/json\" \\\n"
-                             "  -d '{\"meta\": {\"uuid\": \"10eb0091-887f-4839-9929-cbc884f1e20e\"}, \"data\": "
-                             "{\"req_data\": [{\"age\": 41, \"job\": \"technician\", \"marital\": \"married\", "
-                             "\"balance\": 1270, \"housing\": \"yes\", \"duration\": 1389}]}}'"),
+    (
+        "Sound classification",
+        f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "sound=@doorbell.wav;type=audio/wav"',
+    ),
+    (
+        "Text classification",
+        (
+            f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -H "Content-Type: application/json" \\\n'
+            '  -d \'{"text": "The delivery was fast and the product works"}\''
+        ),
+    ),
+    (
+        "Predictive analytics",
+        (
+            f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -H "Content-Type: application/json" \\\n'
+            '  -d \'{"meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"}, "data": '
+            '{"req_data": [{"age": 41, "job": "technician", "marital": "married", '
+            '"balance": 1270, "housing": "yes", "duration": 1389}]}}\''
+        ),
+    ),
 ]
 
 PREDICT_OPENAPI: dict[str, Any] = {
@@ -113,7 +152,10 @@ PREDICT_OPENAPI: dict[str, Any] = {
         "description": "The format of the service's task type (its config's `task_type`)",
         "content": {
             "multipart/form-data": {"schema": MULTIPART_SCHEMA},
-            "application/json": {"schema": {"anyOf": [TEXT_SCHEMA, TABLE_SCHEMA]}, "examples": REQUEST_EXAMPLES},
+            "application/json": {
+                "schema": {"anyOf": [TEXT_SCHEMA, TABLE_SCHEMA]},
+                "examples": REQUEST_EXAMPLES,
+            },
         },
     },
     "x-codeSamples": [{"lang": "curl", "label": label, "source": source} for label, source in _CODE_SAMPLES],
@@ -122,10 +164,12 @@ PREDICT_OPENAPI: dict[str, Any] = {
 PREDICT_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The model's answer, in the shape of the service's task type",
-        "headers": {"X-ExeML-Model-Version": {
-            "description": "The model version that answered (traffic is split by the config's weights)",
-            "schema": {"type": "string", "examples": ["0.0.1"]},
-        }},
+        "headers": {
+            "X-ExeML-Model-Version": {
+                "description": "The model version that answered (traffic is split by the config's weights)",
+                "schema": {"type": "string", "examples": ["0.0.1"]},
+            }
+        },
         "content": {"application/json": {"examples": ANSWER_EXAMPLES}},
     },
 }

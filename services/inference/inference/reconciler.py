@@ -2,22 +2,23 @@
 
 Long work is state, not a request: a create, start, stop, config update or delete only changes the row;
 this loop (in the worker process, or in the embedded process) loads and unloads Triton models and moves
-the row on. A lease on the row keeps two workers from working on one service at once. Config updates load
+the row on. A lease on the row (``shared.db.lease``, renewed while the work runs) keeps two workers from
+working on one service at once. Config updates load
 the new models first, switch the row to them (requests follow at once), then unload the old models.
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from inference.models import RealTimeService
-from inference.service import ACTIVE, due_time_for, record, served_versions
+from inference.models import ACTIVE, LEAVING, PENDING_WORK, RealTimeService, ServiceStatus
+from inference.service import due_time_for, record, served_versions
 from inference.triton.client import ModelFiles, TritonError, TritonModels
 from shared.db import utcnow
+from shared.db.lease import Leases, holder_name, keep_lease
 from shared.events.inference import ServiceDeleted, ServiceFailed, ServiceRunning, ServiceStopped
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
@@ -26,12 +27,14 @@ from shared.storage import S3Uri
 __all__ = ["Reconciler"]
 
 log = get_logger(__name__)
-LEASE = timedelta(minutes=10)
+LEASES = Leases(RealTimeService)
+LEASE_SECONDS = 60.0  # renewed every 12 s while a reconciler works on a service; a dead one's is free after
 
 
 class Reconciler:
     def __init__(self, runtime: ServiceRuntime, triton: TritonModels) -> None:
         self.runtime, self.triton = runtime, triton
+        self.holder = holder_name("reconciler")
         self._wake = asyncio.Event()
         self._working: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -47,7 +50,7 @@ class Reconciler:
             while not stop.is_set():
                 try:
                     await self.tick()
-                except Exception as exc:  # noqa: BLE001 - the loop must survive a bad round
+                except Exception as exc:
                     log.exception("reconcile round failed", error=repr(exc))
                 waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
                 await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
@@ -75,49 +78,63 @@ class Reconciler:
 
     async def _auto_stop(self) -> None:
         async with self.runtime.db.session() as session:
-            due = (await session.execute(sa.select(RealTimeService).where(
-                RealTimeService.status.in_(ACTIVE), RealTimeService.due_time <= utcnow()))).scalars().all()
+            due = (
+                (
+                    await session.execute(
+                        sa.select(RealTimeService).where(
+                            RealTimeService.status.in_(ACTIVE), RealTimeService.due_time <= utcnow()
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for svc in due:
-                svc.status, svc.stop_reason, svc.transition_at = "stopping", "auto_stop", utcnow()
+                svc.status, svc.stop_reason, svc.transition_at = ServiceStatus.STOPPING, "auto_stop", utcnow()
                 await record(session, svc, "auto stop: due time reached")
 
     async def _check_health(self) -> None:
         """``concerning`` while a model of a running service is not ready on Triton (ModelArts: some
         instances unhealthy), ``running`` again once all are."""
         async with self.runtime.db.session() as session:
-            services = (await session.execute(sa.select(RealTimeService).where(
-                RealTimeService.status.in_(ACTIVE), RealTimeService.target_config.is_(None),
-                RealTimeService.lease_until.is_(None)))).scalars().all()
+            services = (
+                (
+                    await session.execute(
+                        sa.select(RealTimeService).where(
+                            RealTimeService.status.in_(ACTIVE),
+                            RealTimeService.target_config.is_(None),
+                            LEASES.free(utcnow()),
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
             for svc in services:
                 names = [e["triton_model"] for e in svc.config if "triton_model" in e]
                 ready = all([await self.triton.is_ready(name) for name in names])
-                status = "running" if ready else "concerning"
+                status = ServiceStatus.RUNNING if ready else ServiceStatus.CONCERNING
                 if status != svc.status:
                     svc.status, svc.transition_at = status, utcnow()
-                    await record(session, svc, "all models ready again" if ready else "a model is not ready on Triton",
-                                 abnormal=not ready)
+                    await record(
+                        session,
+                        svc,
+                        "all models ready again" if ready else "a model is not ready on Triton",
+                        abnormal=not ready,
+                    )
                     self._forget(svc.id)
 
     async def _pending(self) -> list[str]:
         async with self.runtime.db.session() as session:
             stmt = sa.select(RealTimeService.id).where(
-                sa.or_(RealTimeService.status.in_(("deploying", "stopping", "deleting")),
-                       RealTimeService.target_config.is_not(None)),
-                sa.or_(RealTimeService.lease_until.is_(None), RealTimeService.lease_until < utcnow()),
+                sa.or_(RealTimeService.status.in_(PENDING_WORK), RealTimeService.target_config.is_not(None)),
+                LEASES.free(utcnow()),
             )
             return list((await session.execute(stmt)).scalars())
 
     async def _claim(self, service_id: str) -> RealTimeService | None:
         async with self.runtime.db.session() as session:
-            now = utcnow()
-            claimed = await session.execute(
-                sa.update(RealTimeService)
-                .where(RealTimeService.id == service_id,
-                       sa.or_(RealTimeService.lease_until.is_(None), RealTimeService.lease_until < now))
-                .values(lease_until=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-            if claimed.rowcount != 1:
+            if not await LEASES.claim(session, service_id, self.holder, LEASE_SECONDS):
                 return None
             svc = await session.get(RealTimeService, service_id)
             if svc is not None:
@@ -134,23 +151,26 @@ class Reconciler:
             svc = await self._claim(service_id)
             if svc is None:
                 return
-            if svc.status in ("stopping", "deleting"):
-                await self._unload_all(svc)
-                await self._finish_stop(service_id)
-                self._forget(service_id)
-            elif svc.target_config is not None:
-                await self._roll_out(svc)
-        except Exception as exc:  # noqa: BLE001
+            async with keep_lease(self.runtime.db, LEASES, service_id, self.holder, LEASE_SECONDS):
+                await self._apply(svc)
+        except Exception as exc:
             log.exception("reconciling a service failed", service_id=service_id, error=repr(exc))
         finally:
             self._forget(service_id)
             await self._release(service_id)
             self._working.discard(service_id)
 
+    async def _apply(self, svc: RealTimeService) -> None:
+        if svc.status in LEAVING:
+            await self._unload_all(svc)
+            await self._finish_stop(svc.id)
+            self._forget(svc.id)
+        elif svc.target_config is not None:
+            await self._roll_out(svc)
+
     async def _release(self, service_id: str) -> None:
         async with self.runtime.db.session() as session:
-            await session.execute(sa.update(RealTimeService).where(RealTimeService.id == service_id)
-                                  .values(lease_until=None).execution_options(synchronize_session=False))
+            await LEASES.release(session, service_id, self.holder)
 
     # -- rolling out a target config ------------------------------------------------------------------
 
@@ -161,8 +181,9 @@ class Reconciler:
             for i, entry in enumerate(target):
                 entry["triton_model"] = f"svc-{svc.id}-g{svc.generation}-{i}"
                 files = ModelFiles.for_package(await self._package(entry["package_uri"]))
-                await self.triton.load(entry["triton_model"], files, instance_count=entry["instance_count"],
-                                       kind=entry["kind"])
+                await self.triton.load(
+                    entry["triton_model"], files, instance_count=entry["instance_count"], kind=entry["kind"]
+                )
                 loaded.append(entry["triton_model"])
                 await self._progress(svc.id, int(100 * (i + 1) / len(target)))
         except (TritonError, OSError, ValueError) as exc:
@@ -179,18 +200,24 @@ class Reconciler:
         prefix = S3Uri.parse(package_uri)
         base = prefix.key.rstrip("/") + "/"
         store = self.runtime.store
-        return {info.key[len(base):]: await store.get(info.uri) for info in await store.list(prefix.bucket, base)}
+        return {
+            info.key[len(base) :]: await store.get(info.uri) for info in await store.list(prefix.bucket, base)
+        }
 
     async def _progress(self, service_id: str, progress: int) -> None:
         async with self.runtime.db.session() as session:
-            await session.execute(sa.update(RealTimeService).where(RealTimeService.id == service_id)
-                                  .values(progress=progress).execution_options(synchronize_session=False))
+            await session.execute(
+                sa.update(RealTimeService)
+                .where(RealTimeService.id == service_id)
+                .values(progress=progress)
+                .execution_options(synchronize_session=False)
+            )
 
     async def _switch(self, service_id: str, target: list[dict[str, Any]]) -> list[str]:
         """Serve ``target`` from now on; returns the Triton models no longer needed."""
         async with self.runtime.db.session() as session:
             svc = await session.get(RealTimeService, service_id, with_for_update=True)
-            if svc is None or svc.status in ("stopping", "deleting"):
+            if svc is None or svc.status in LEAVING:
                 # Stopped or deleted while loading: the new models go too; the stop finishes the rest.
                 if svc is not None:
                     svc.target_config = None
@@ -199,10 +226,12 @@ class Reconciler:
             updating = svc.status in ACTIVE
             svc.config, svc.target_config, svc.progress, svc.error_msg = target, None, 100, None
             if updating:
-                await record(session, svc, "config update finished", kind="update", detail={"result": "succeeded"})
+                await record(
+                    session, svc, "config update finished", kind="update", detail={"result": "succeeded"}
+                )
             else:
-                svc.status, svc.transition_at = "running", utcnow()
-                svc.due_time = due_time_for(self.runtime, svc.schedule_hours)
+                svc.status, svc.transition_at = ServiceStatus.RUNNING, utcnow()
+                svc.due_time = due_time_for(svc.schedule_hours)
                 await record(session, svc, "running")
             event = ServiceRunning(service_id=svc.id, service_name=svc.name, models=served_versions(target))
             await self.runtime.outbox.add(session, event, subject=svc.id, tenant_id=svc.tenant_id)
@@ -216,16 +245,28 @@ class Reconciler:
                 return
             target, svc.target_config = svc.target_config, None
             if svc.status in ACTIVE:  # a failed update leaves the running config serving
-                await record(session, svc, f"config update failed: {error}", kind="update", abnormal=True,
-                             detail={"result": "failed", "error_msg": error})
+                await record(
+                    session,
+                    svc,
+                    f"config update failed: {error}",
+                    kind="update",
+                    abnormal=True,
+                    detail={"result": "failed", "error_msg": error},
+                )
                 return
-            if svc.status in ("stopping", "deleting"):
+            if svc.status in LEAVING:
                 return
-            svc.status, svc.error_msg, svc.transition_at = "failed", error, utcnow()
-            svc.config = [{k: v for k, v in e.items() if k != "triton_model"} for e in target or []]  # to retry
+            svc.status, svc.error_msg, svc.transition_at = ServiceStatus.FAILED, error, utcnow()
+            svc.config = [
+                {k: v for k, v in e.items() if k != "triton_model"} for e in target or []
+            ]  # to retry
             await record(session, svc, f"deployment failed: {error}", abnormal=True)
-            event = ServiceFailed(service_id=svc.id, service_name=svc.name, error_msg=error[:2000],
-                                  models=served_versions(svc.config))
+            event = ServiceFailed(
+                service_id=svc.id,
+                service_name=svc.name,
+                error_msg=error[:2000],
+                models=served_versions(svc.config),
+            )
             await self.runtime.outbox.add(session, event, subject=svc.id, tenant_id=svc.tenant_id)
 
     # -- stopping and deleting ------------------------------------------------------------------------
@@ -247,18 +288,29 @@ class Reconciler:
             if svc is None:
                 return
             models = served_versions(svc.config, svc.target_config)
-            if svc.status == "deleting":
+            if svc.status == ServiceStatus.DELETING:
                 await self.runtime.outbox.add(
-                    session, ServiceDeleted(service_id=svc.id, service_name=svc.name, models=models),
-                    subject=svc.id, tenant_id=svc.tenant_id)
+                    session,
+                    ServiceDeleted(service_id=svc.id, service_name=svc.name, models=models),
+                    subject=svc.id,
+                    tenant_id=svc.tenant_id,
+                )
                 await session.delete(svc)
                 return
             reason = svc.stop_reason or "user"
             if not svc.config and svc.target_config:  # stopped while deploying: keep what to start again
                 svc.config = [{k: v for k, v in e.items() if k != "triton_model"} for e in svc.target_config]
-            svc.status, svc.due_time, svc.target_config, svc.transition_at = "stopped", None, None, utcnow()
+            svc.status, svc.due_time, svc.target_config, svc.transition_at = (
+                ServiceStatus.STOPPED,
+                None,
+                None,
+                utcnow(),
+            )
             svc.progress = 0
             await record(session, svc, "stopped" + (" by auto stop" if reason == "auto_stop" else ""))
             await self.runtime.outbox.add(
-                session, ServiceStopped(service_id=svc.id, service_name=svc.name, models=models, reason=reason),
-                subject=svc.id, tenant_id=svc.tenant_id)
+                session,
+                ServiceStopped(service_id=svc.id, service_name=svc.name, models=models, reason=reason),
+                subject=svc.id,
+                tenant_id=svc.tenant_id,
+            )

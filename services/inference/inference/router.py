@@ -7,7 +7,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
-from inference.models import RealTimeService
+from inference.errors import BadPredictRequest, ModelUnavailable, ServiceNotRunning
+from inference.models import ACTIVE, RealTimeService, ServiceEvent, ServiceStatus
 from inference.predict import extract_payload
 from inference.predict_docs import PREDICT_OPENAPI, PREDICT_RESPONSES
 from inference.repository import ServiceRepository
@@ -22,22 +23,22 @@ from inference.schemas import (
     ServiceEventRead,
     ServiceList,
     ServiceRead,
-    ServiceStatus,
+    ServiceStatusName,
     ServiceUpdate,
     SpecificationList,
 )
-from inference.service import ACTIVE, RealTimeServices
+from inference.service import RealTimeServices
 from inference.specs import specifications
 from inference.triton.client import TritonError
-from shared.auth import PrincipalDep, require_role
-from shared.errors import ErrorDetail, InvalidInput, ServiceUnavailable
+from shared.auth import PrincipalDep, WriterDep
+from shared.db import Page
+from shared.errors import ErrorDetail
+from shared.naming import PLAIN_TEXT_PATTERN
 from shared.service import RuntimeDep, ServiceRuntime, SessionDep
 from shared.service.params import Offset, limit_query
-from shared.naming import PLAIN_TEXT_PATTERN
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 infer_router = APIRouter(prefix="/v1/infers", tags=["predictions"])
-Writer = Depends(require_role("admin", "developer"))
 ServiceId = Annotated[str, Path(pattern=ID_PATTERN, description="The service's id", examples=[SERVICE_ID])]
 PageLimit = Annotated[int, limit_query(100, 1000)]
 
@@ -50,17 +51,25 @@ ServicesDep = Annotated[RealTimeServices, Depends(_services)]
 
 
 def _read(runtime: ServiceRuntime, svc: RealTimeService) -> ServiceRead:
-    shown = svc.config or (svc.target_config if svc.status == "deploying" else None) or []
+    shown = svc.config or (svc.target_config if svc.status == ServiceStatus.DEPLOYING else None) or []
     pending = svc.target_config if svc.config and svc.target_config else None
     return ServiceRead(
-        service_id=svc.id, service_name=svc.name, description=svc.description, status=svc.status,
-        progress=svc.progress, error_msg=svc.error_msg,
+        service_id=svc.id,
+        service_name=svc.name,
+        description=svc.description,
+        status=svc.status,
+        progress=svc.progress,
+        error_msg=svc.error_msg,
         config=[ServedConfig.model_validate(e) for e in shown],
         pending_config=[ServedConfig.model_validate(e) for e in pending] if pending else None,
         schedule=[Schedule(duration=svc.schedule_hours)] if svc.schedule_hours else [],
-        due_time=svc.due_time, invocation_times=svc.invocation_times, failed_times=svc.failed_times,
+        due_time=svc.due_time,
+        invocation_times=svc.invocation_times,
+        failed_times=svc.failed_times,
         access_address=f"{runtime.settings.public_base_url.rstrip('/')}/v1/infers/{svc.id}",
-        publish_at=svc.created_at, update_time=svc.updated_at, transition_at=svc.transition_at,
+        publish_at=svc.created_at,
+        update_time=svc.updated_at,
+        transition_at=svc.transition_at,
     )
 
 
@@ -71,8 +80,10 @@ async def list_specifications(runtime: RuntimeDep, _principal: PrincipalDep) -> 
     return SpecificationList(items=items, total=len(items))
 
 
-@router.post("", response_model=ServiceRead, status_code=201, dependencies=[Writer], summary="Deploy a service")
-async def create_service(body: ServiceCreate, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
+@router.post("", response_model=ServiceRead, status_code=201, summary="Deploy a service")
+async def create_service(
+    body: ServiceCreate, runtime: RuntimeDep, services: ServicesDep, writer: WriterDep
+) -> ServiceRead:
     """Deploys one or more published model versions with traffic weights (integers summing to 100),
     1-5 compute nodes each and auto stop (default 1 h; ``[]`` turns it off). The service starts
     ``deploying`` and becomes ``running`` once Triton has loaded every version (or ``failed``)."""
@@ -83,26 +94,27 @@ async def create_service(body: ServiceCreate, runtime: RuntimeDep, services: Ser
 async def list_services(
     runtime: RuntimeDep,
     services: ServicesDep,
-    service_name: Annotated[str | None, Query(max_length=64, pattern=PLAIN_TEXT_PATTERN,
-                                              description="Part of the name")] = None,
-    status: Annotated[ServiceStatus | None, Query(description="Only services in this status")] = None,
+    service_name: Annotated[
+        str | None, Query(max_length=64, pattern=PLAIN_TEXT_PATTERN, description="Part of the name")
+    ] = None,
+    status: Annotated[ServiceStatusName | None, Query(description="Only services in this status")] = None,
     offset: Offset = 0,
     limit: PageLimit = 100,
 ) -> ServiceList:
     """Real-time services of the tenant, newest first; filter by part of the name and by status."""
-    page = await services.services.search(name=service_name, status=status, offset=offset, limit=limit)
+    page = await services.search(name=service_name, status=status, offset=offset, limit=limit)
     return ServiceList(items=[_read(runtime, s) for s in page.items], total=page.total)
 
 
 @router.get("/{service_id}", response_model=ServiceRead, summary="Get a service")
 async def get_service(service_id: ServiceId, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
     """Status, progress, error, config, auto stop due time, invocation and failure counts."""
-    return _read(runtime, await services.services.get(service_id))
+    return _read(runtime, await services.get(service_id))
 
 
-@router.put("/{service_id}", response_model=ServiceRead, dependencies=[Writer], summary="Start, stop or update")
+@router.put("/{service_id}", response_model=ServiceRead, summary="Start, stop or update")
 async def update_service(
-    service_id: ServiceId, body: ServiceUpdate, runtime: RuntimeDep, services: ServicesDep
+    service_id: ServiceId, body: ServiceUpdate, runtime: RuntimeDep, services: ServicesDep, writer: WriterDep
 ) -> ServiceRead:
     """``{"status": "running"}`` starts, ``{"status": "stopped"}`` stops (with ``status``, other fields are
     ignored). A new ``config`` of a running service rolls out without downtime: weight-only changes apply
@@ -111,37 +123,48 @@ async def update_service(
     return _read(runtime, await services.update(service_id, body))
 
 
-@router.delete("/{service_id}", status_code=202, dependencies=[Writer], summary="Delete a service")
-async def delete_service(service_id: ServiceId, runtime: RuntimeDep, services: ServicesDep) -> ServiceRead:
+@router.delete("/{service_id}", status_code=202, summary="Delete a service")
+async def delete_service(
+    service_id: ServiceId, runtime: RuntimeDep, services: ServicesDep, writer: WriterDep
+) -> ServiceRead:
     """The service goes ``deleting``; its models are unloaded and it disappears."""
     await services.delete(service_id)
-    return _read(runtime, await services.services.get(service_id))
+    return _read(runtime, await services.get(service_id))
 
 
 @router.get("/{service_id}/events", response_model=ServiceEventList, summary="Service events")
 async def service_events(
-    service_id: ServiceId, services: ServicesDep,
-    offset: Offset = 0, limit: PageLimit = 100,
+    service_id: ServiceId,
+    services: ServicesDep,
+    offset: Offset = 0,
+    limit: PageLimit = 100,
 ) -> ServiceEventList:
     """What happened to the service (deploying, running, stopped, failures), newest first."""
-    await services.services.get(service_id)
-    page = await services.events.of(service_id, "event", offset=offset, limit=limit)
-    return ServiceEventList(items=[ServiceEventRead.model_validate(e) for e in page.items], total=page.total)
+    return _event_list(await services.history(service_id, "event", offset=offset, limit=limit))
 
 
 @router.get("/{service_id}/logs", response_model=ServiceEventList, summary="Update history")
 async def service_updates(
-    service_id: ServiceId, services: ServicesDep,
-    offset: Offset = 0, limit: PageLimit = 100,
+    service_id: ServiceId,
+    services: ServicesDep,
+    offset: Offset = 0,
+    limit: PageLimit = 100,
 ) -> ServiceEventList:
     """Config and schedule updates with the config before and after and their result, newest first."""
-    await services.services.get(service_id)
-    page = await services.events.of(service_id, "update", offset=offset, limit=limit)
+    return _event_list(await services.history(service_id, "update", offset=offset, limit=limit))
+
+
+def _event_list(page: Page[ServiceEvent]) -> ServiceEventList:
     return ServiceEventList(items=[ServiceEventRead.model_validate(e) for e in page.items], total=page.total)
 
 
-@infer_router.post("/{service_id}", summary="Predict", response_model=PredictAnswer,
-                   responses=PREDICT_RESPONSES, openapi_extra=PREDICT_OPENAPI)
+@infer_router.post(
+    "/{service_id}",
+    summary="Predict",
+    response_model=PredictAnswer,
+    responses=PREDICT_RESPONSES,
+    openapi_extra=PREDICT_OPENAPI,
+)
 async def predict(
     service_id: ServiceId, request: Request, runtime: RuntimeDep, principal: PrincipalDep
 ) -> JSONResponse:
@@ -164,14 +187,22 @@ async def predict(
     config = await _serving_config(runtime, principal.tenant_id, service_id)
     failed = True
     try:
-        payload, echo = await extract_payload(request, config[0]["task_type"], runtime.settings.max_payload_bytes)
+        payload, echo = await extract_payload(
+            request,
+            config[0]["task_type"],
+            runtime.settings.max_payload_bytes,
+            runtime.settings.max_json_depth,
+        )
         entry, answer = await _infer(runtime, service_id, principal.tenant_id, config, payload)
         if "error" in answer:
             err = answer["error"]
-            raise InvalidInput(err["msg"], error_code="ModelArts.4200",
-                               details=[ErrorDetail(rule=err["rule"], msg=err["msg"], field=err.get("field"))])
+            raise BadPredictRequest(
+                err["msg"], details=[ErrorDetail(rule=err["rule"], msg=err["msg"], field=err.get("field"))]
+            )
         failed = False
-        return JSONResponse({**echo, **answer["ok"]}, headers={"X-ExeML-Model-Version": entry["model_version"]})
+        return JSONResponse(
+            {**echo, **answer["ok"]}, headers={"X-ExeML-Model-Version": entry["model_version"]}
+        )
     finally:
         runtime.state["counters"].count(service_id, failed=failed)
 
@@ -188,14 +219,19 @@ async def _serving_config(
         cache.put(tenant_id, service_id, *cached)
     status, config = cached
     if status not in ACTIVE or not config:
-        raise InvalidInput(f"service {service_id} is {status}, not running: start it first",
-                           error_code="ModelArts.4203",
-                           details=[ErrorDetail(rule="service_not_running", msg=f"status {status}")])
+        raise ServiceNotRunning(
+            f"service {service_id} is {status}, not running: start it first",
+            details=[ErrorDetail(rule="service_not_running", msg=f"status {status}")],
+        )
     return config
 
 
 async def _infer(
-    runtime: ServiceRuntime, service_id: ServiceId, tenant_id: str, config: list[dict[str, Any]], payload: bytes
+    runtime: ServiceRuntime,
+    service_id: ServiceId,
+    tenant_id: str,
+    config: list[dict[str, Any]],
+    payload: bytes,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Route by weight and call Triton; once more on fresh config if the model was just swapped out."""
     triton, router_ = runtime.state["triton"], runtime.state["router"]
@@ -206,7 +242,6 @@ async def _infer(
             return entry, await triton.infer(entry["triton_model"], payload)
         except TritonError as exc:
             if attempt == 2:
-                raise ServiceUnavailable(f"model {entry['model_version']} did not answer: {exc}",
-                                         error_code="ModelArts.4203") from exc
+                raise ModelUnavailable(f"model {entry['model_version']} did not answer: {exc}") from exc
             config = await _serving_config(runtime, tenant_id, service_id, fresh=True)
     raise AssertionError("unreachable")

@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from typing_extensions import TypeAliasType
-
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from typing_extensions import TypeAliasType
 
 from inference.models import STATUSES
 from shared.naming import ID_PATTERN
@@ -15,23 +14,42 @@ from shared.naming import ID_PATTERN
 VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 DESCRIPTION_PATTERN = r"^[^!<>+&\"'\x00-\x1f\x7f]*$"
-ServiceStatus = Literal[STATUSES]  # type: ignore[valid-type]
+ServiceStatusName = Literal[STATUSES]  # type: ignore[valid-type]  # a Literal of the model's STATUSES, listed once
 SCHEDULE_PRESETS_HOURS = (1, 2, 4, 6)  # the console's presets; any integer 1-24 is accepted as "custom"
 # Ids (services, models): letters, digits, '_' and '-'; control characters never reach the database.
 
 SERVICE_ID = "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f"
 MODEL_ID = "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c"
-_CONFIG_EXAMPLE: dict[str, Any] = {"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100,
-                                   "specification": "modelarts.vm.cpu.2u", "instance_count": 1}
-_SERVED_EXAMPLE: dict[str, Any] = {**_CONFIG_EXAMPLE, "model_name": "flowers", "task_type": "image_classification",
-                                   "source_type": "auto"}
+_CONFIG_EXAMPLE: dict[str, Any] = {
+    "model_id": MODEL_ID,
+    "model_version": "0.0.1",
+    "weight": 100,
+    "specification": "modelarts.vm.cpu.2u",
+    "instance_count": 1,
+}
+_SERVED_EXAMPLE: dict[str, Any] = {
+    **_CONFIG_EXAMPLE,
+    "model_name": "flowers",
+    "task_type": "image_classification",
+    "source_type": "auto",
+}
 _SERVICE_EXAMPLE: dict[str, Any] = {
-    "service_id": SERVICE_ID, "service_name": "flowers-service", "description": "Flower classifier",
-    "infer_type": "real-time", "status": "running", "progress": 100, "error_msg": None,
-    "config": [_SERVED_EXAMPLE], "pending_config": None,
-    "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}], "due_time": "2026-11-23T11:36:05Z",
-    "invocation_times": 42, "failed_times": 1, "access_address": f"http://localhost:8000/v1/infers/{SERVICE_ID}",
-    "publish_at": "2026-11-23T10:35:00Z", "update_time": "2026-11-23T10:36:05Z",
+    "service_id": SERVICE_ID,
+    "service_name": "flowers-service",
+    "description": "Flower classifier",
+    "infer_type": "real-time",
+    "status": "running",
+    "progress": 100,
+    "error_msg": None,
+    "config": [_SERVED_EXAMPLE],
+    "pending_config": None,
+    "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}],
+    "due_time": "2026-11-23T11:36:05Z",
+    "invocation_times": 42,
+    "failed_times": 1,
+    "access_address": f"http://localhost:8000/v1/infers/{SERVICE_ID}",
+    "publish_at": "2026-11-23T10:35:00Z",
+    "update_time": "2026-11-23T10:36:05Z",
     "transition_at": "2026-11-23T10:36:05Z",
 }
 
@@ -43,8 +61,12 @@ class ConfigEntry(BaseModel):
 
     model_id: str = Field(pattern=ID_PATTERN, description="An AI application (GET /v1/models)")
     model_version: str = Field(pattern=VERSION_PATTERN, description="0.0.1, 0.0.2, …")
-    weight: int = Field(ge=0, le=100, description="Traffic ratio in percent; the weights of a service sum to 100")
-    specification: str = Field(default="modelarts.vm.cpu.2u", description="One of GET /v1/services/specifications")
+    weight: int = Field(
+        ge=0, le=100, description="Traffic ratio in percent; the weights of a service sum to 100"
+    )
+    specification: str = Field(
+        default="modelarts.vm.cpu.2u", description="One of GET /v1/services/specifications"
+    )
     instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes (Triton instances), 1-5")
 
     @field_validator("weight", mode="before")
@@ -77,10 +99,19 @@ def _check_config(config: list[ConfigEntry]) -> list[ConfigEntry]:
 
 
 class ServiceCreate(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "service_name": "flowers-service", "description": "Flower classifier", "infer_type": "real-time",
-        "config": [_CONFIG_EXAMPLE], "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "service_name": "flowers-service",
+                    "description": "Flower classifier",
+                    "infer_type": "real-time",
+                    "config": [_CONFIG_EXAMPLE],
+                    "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}],
+                }
+            ]
+        }
+    )
 
     service_name: str = Field(pattern=NAME_PATTERN)
     description: str = Field(default="", max_length=100, pattern=DESCRIPTION_PATTERN)
@@ -137,7 +168,7 @@ class ServiceRead(BaseModel):
     service_name: str
     description: str
     infer_type: str = "real-time"
-    status: ServiceStatus
+    status: ServiceStatusName
     progress: int = Field(description="Deployment progress in percent, 0-100")
     error_msg: str | None
     config: list[ServedConfig] = Field(description="The versions serving now (while deploying: being loaded)")
@@ -160,13 +191,23 @@ class ServiceList(BaseModel):
 class ServiceEventRead(BaseModel):
     """One event (``/events``) or update record (``/logs``, with the config before and after in ``detail``)."""
 
-    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [{
-        "event_type": "normal", "event_info": "traffic weights updated",
-        "detail": {"before": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
-                   "after": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
-                   "result": "succeeded"},
-        "occur_time": "2026-11-23T10:40:12Z",
-    }]})
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "event_type": "normal",
+                    "event_info": "traffic weights updated",
+                    "detail": {
+                        "before": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
+                        "after": [{"model_id": MODEL_ID, "model_version": "0.0.1", "weight": 100}],
+                        "result": "succeeded",
+                    },
+                    "occur_time": "2026-11-23T10:40:12Z",
+                }
+            ]
+        },
+    )
 
     event_type: Literal["normal", "abnormal"]
     event_info: str = Field(description="What happened, in words")
@@ -180,10 +221,20 @@ class ServiceEventList(BaseModel):
 
 
 class Specification(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "specification": "modelarts.vm.cpu.2u", "category": "CPU", "cpu": 2.0, "memory_gb": 8,
-        "display_en": "CPU: 2 vCPUs | 8 GiB", "is_open": True,
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "specification": "modelarts.vm.cpu.2u",
+                    "category": "CPU",
+                    "cpu": 2.0,
+                    "memory_gb": 8,
+                    "display_en": "CPU: 2 vCPUs | 8 GiB",
+                    "is_open": True,
+                }
+            ]
+        }
+    )
 
     specification: str
     category: Literal["CPU", "GPU"]
@@ -206,10 +257,16 @@ class ImageClassificationAnswer(BaseModel):
     """Image classification: the best label and the top 5 ``[label, score]`` pairs (scores are strings
     with 3 decimals, as ExeML answers)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "predicted_label": "sunflowers",
-        "scores": [["sunflowers", "0.972"], ["daisy", "0.021"], ["roses", "0.007"]],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "predicted_label": "sunflowers",
+                    "scores": [["sunflowers", "0.972"], ["daisy", "0.021"], ["roses", "0.007"]],
+                }
+            ]
+        }
+    )
 
     predicted_label: str
     scores: list[tuple[str, str]] = Field(description="Top 5 [label, score], best first")
@@ -219,11 +276,17 @@ class ObjectDetectionAnswer(BaseModel):
     """Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
     in pixels of the original image (origin top left)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "detection_classes": ["face", "arm"],
-        "detection_boxes": [[33.6, 42.6, 104.5, 203.4], [103.1, 92.8, 765.6, 945.7]],
-        "detection_scores": [0.9912, 0.7305],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "detection_classes": ["face", "arm"],
+                    "detection_boxes": [[33.6, 42.6, 104.5, 203.4], [103.1, 92.8, 765.6, 945.7]],
+                    "detection_scores": [0.9912, 0.7305],
+                }
+            ]
+        }
+    )
 
     detection_classes: list[str]
     detection_boxes: list[tuple[float, float, float, float]]
@@ -233,10 +296,17 @@ class ObjectDetectionAnswer(BaseModel):
 class LabelAnswer(BaseModel):
     """Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "predicted_label": "positive", "score": 0.9431,
-        "scores": [["positive", 0.9431], ["neutral", 0.0412], ["negative", 0.0157]],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "predicted_label": "positive",
+                    "score": 0.9431,
+                    "scores": [["positive", 0.9431], ["neutral", 0.0412], ["negative", 0.0157]],
+                }
+            ]
+        }
+    )
 
     predicted_label: str
     score: float
@@ -257,10 +327,18 @@ class TableAnswerData(BaseModel):
 class TableAnswer(BaseModel):
     """Predictive analytics: one result per request row; ``meta`` is echoed when the request had one."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"},
-        "data": {"resp_data": [{"predict": "yes", "probabilities": {"no": 0.1342, "yes": 0.8658}}]},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "meta": {"uuid": "10eb0091-887f-4839-9929-cbc884f1e20e"},
+                    "data": {
+                        "resp_data": [{"predict": "yes", "probabilities": {"no": 0.1342, "yes": 0.8658}}]
+                    },
+                }
+            ]
+        }
+    )
 
     meta: dict[str, Any] | None = Field(default=None, description="The request's meta, echoed")
     data: TableAnswerData

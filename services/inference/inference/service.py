@@ -2,49 +2,64 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference.models import RealTimeService, ServiceEvent
+from inference.errors import ServiceBusy, ServiceNameExists, UnknownModelVersion, VersionNotDeployable
+from inference.models import ACTIVE, LEAVING, PENDING_WORK, RealTimeService, ServiceEvent, ServiceStatus
 from inference.repository import EventRepository, ServiceRepository
 from inference.schemas import ConfigEntry, Schedule, ServiceCreate, ServiceUpdate
 from inference.specs import canonical_specification, triton_kind
-from shared.db import utcnow
-from shared.errors import Conflict, ErrorDetail, ExeMLError, InvalidInput
+from shared.db import Page, after_commit, utcnow
+from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.events.inference import ServedVersion, ServiceDeploying
 from shared.service import ServiceRuntime
 
-__all__ = ["RealTimeServices", "record", "served_versions", "due_time_for"]
+__all__ = ["RealTimeServices", "due_time_for", "record", "served_versions"]
 
 DEFAULT_SCHEDULE_HOURS = 1
-ACTIVE = ("running", "concerning")
 
 
 def served_versions(*configs: list[dict[str, Any]] | None) -> list[ServedVersion]:
     seen: dict[tuple[str, str], ServedVersion] = {}
     for config in configs:
         for e in config or []:
-            seen.setdefault((e["model_id"], e["model_version"]), ServedVersion(
-                model_id=e["model_id"], model_version=e["model_version"], weight=e["weight"]))
+            seen.setdefault(
+                (e["model_id"], e["model_version"]),
+                ServedVersion(model_id=e["model_id"], model_version=e["model_version"], weight=e["weight"]),
+            )
     return list(seen.values())
 
 
-def due_time_for(runtime: ServiceRuntime, hours: int | None):
+def due_time_for(hours: int | None) -> datetime | None:
+    """When a service started now stops itself (``None``: auto stop off)."""
     if hours is None:
         return None
-    return utcnow() + timedelta(seconds=hours * runtime.settings.test_only_schedule_hour_seconds)
+    return utcnow() + timedelta(hours=hours)
 
 
 async def record(
-    session: AsyncSession, svc: RealTimeService, info: str, *, kind: str = "event", abnormal: bool = False,
+    session: AsyncSession,
+    svc: RealTimeService,
+    info: str,
+    *,
+    kind: str = "event",
+    abnormal: bool = False,
     detail: dict[str, Any] | None = None,
 ) -> None:
     """One line of a service's event list (``kind`` event) or update history (``kind`` update)."""
-    session.add(ServiceEvent(tenant_id=svc.tenant_id, service_id=svc.id, kind=kind, event_info=info,
-                             event_type="abnormal" if abnormal else "normal", detail=detail))
+    session.add(
+        ServiceEvent(
+            tenant_id=svc.tenant_id,
+            service_id=svc.id,
+            kind=kind,
+            event_info=info,
+            event_type="abnormal" if abnormal else "normal",
+            detail=detail,
+        )
+    )
     await session.flush()
 
 
@@ -56,13 +71,20 @@ class RealTimeServices:
 
     async def create(self, body: ServiceCreate) -> RealTimeService:
         if await self.services.by_name(body.service_name):
-            raise Conflict(f"a service named {body.service_name} exists", error_code="ModelArts.3510",
-                           details=[ErrorDetail(rule="service_name_unique", msg="name taken", field="service_name")])
+            raise ServiceNameExists(
+                f"a service named {body.service_name} exists",
+                details=[ErrorDetail(rule="service_name_unique", msg="name taken", field="service_name")],
+            )
         entries = await self._resolve(body.config)
         schedule = body.schedule if body.schedule is not None else [Schedule(duration=DEFAULT_SCHEDULE_HOURS)]
         svc = RealTimeService(
-            name=body.service_name, description=body.description, status="deploying", progress=0,
-            config=[], target_config=entries, generation=1,
+            name=body.service_name,
+            description=body.description,
+            status=ServiceStatus.DEPLOYING,
+            progress=0,
+            config=[],
+            target_config=entries,
+            generation=1,
             schedule_hours=schedule[0].duration if schedule else None,
         )
         await self.services.add(svc)
@@ -75,22 +97,24 @@ class RealTimeServices:
         cache = self.runtime.state.get("config_cache")
         if cache is not None:
             cache.forget(service_id)
-            sa_event.listen(self.session.sync_session, "after_commit", lambda _s: cache.forget(service_id), once=True)
+            after_commit(self.session, lambda: cache.forget(service_id), key=("forget", service_id))
 
     async def update(self, service_id: str, body: ServiceUpdate) -> RealTimeService:
         svc = await self.services.get(service_id)
         self._forget_cached(svc.id)
         self._refuse_when_busy(svc, body)
         if body.status is not None:  # ModelArts: with status, the other fields are ignored
-            await (self._start(svc) if body.status == "running" else self._stop(svc))
+            await (self._start(svc) if body.status == ServiceStatus.RUNNING else self._stop(svc))
             return svc
         if body.description is not None:
             svc.description = body.description
         if body.schedule is not None:
             svc.schedule_hours = body.schedule[0].duration if body.schedule else None
             if svc.status in ACTIVE:
-                svc.due_time = due_time_for(self.runtime, svc.schedule_hours)
-            await record(self.session, svc, f"auto stop set to {svc.schedule_hours or 'off'} h", kind="update")
+                svc.due_time = due_time_for(svc.schedule_hours)
+            await record(
+                self.session, svc, f"auto stop set to {svc.schedule_hours or 'off'} h", kind="update"
+            )
         if body.config is not None:
             await self._change_config(svc, body.config)
         await self.session.flush()
@@ -99,39 +123,56 @@ class RealTimeServices:
     async def delete(self, service_id: str) -> None:
         svc = await self.services.get(service_id)
         self._forget_cached(svc.id)
-        if svc.status == "deleting":
+        if svc.status == ServiceStatus.DELETING:
             return
-        svc.status, svc.transition_at = "deleting", utcnow()
+        svc.status, svc.transition_at = ServiceStatus.DELETING, utcnow()
         await record(self.session, svc, "deleting")
 
     # -- transitions --------------------------------------------------------------------------------
 
     def _refuse_when_busy(self, svc: RealTimeService, body: ServiceUpdate) -> None:
-        busy = ("stopping", "deleting") if body.status is not None else ("stopping", "deleting", "deploying")
+        busy = LEAVING if body.status is not None else PENDING_WORK
         if svc.status in busy or (svc.target_config is not None and svc.status in ACTIVE):
-            raise InvalidInput(
-                f"service {svc.name} is {svc.status}{' and updating' if svc.target_config else ''}: try again later",
-                error_code="ModelArts.3519",
+            raise ServiceBusy(
+                f"service {svc.name} is {svc.status}{' and updating' if svc.target_config else ''}: try again later"
             )
 
+    async def search(
+        self, *, name: str | None, status: str | None, offset: int, limit: int
+    ) -> Page[RealTimeService]:
+        return await self.services.search(name=name, status=status, offset=offset, limit=limit)
+
+    async def get(self, service_id: str) -> RealTimeService:
+        return await self.services.get(service_id)
+
+    async def history(self, service_id: str, kind: str, *, offset: int, limit: int) -> Page[ServiceEvent]:
+        """The service's events (``event``: deploying, running, failures) or its config updates (``update``),
+        newest first."""
+        await self.services.get(service_id)
+        return await self.events.of(service_id, kind, offset=offset, limit=limit)
+
     async def _start(self, svc: RealTimeService) -> None:
-        if svc.status in ACTIVE or svc.status == "deploying":
+        if svc.status in ACTIVE or svc.status == ServiceStatus.DEPLOYING:
             return
         # Resolve the versions again: one may have been deleted while the service was stopped.
         stored = svc.config or svc.target_config or []
         if not stored:
-            raise InvalidInput(f"service {svc.name} has no config to start: give one with PUT config",
-                               error_code="ModelArts.3519")
+            raise ServiceBusy(f"service {svc.name} has no config to start: give one with PUT config")
         entries = await self._resolve([ConfigEntry.model_validate(e) for e in stored])
-        svc.status, svc.progress, svc.error_msg, svc.transition_at = "deploying", 0, None, utcnow()
+        svc.status, svc.progress, svc.error_msg, svc.transition_at = (
+            ServiceStatus.DEPLOYING,
+            0,
+            None,
+            utcnow(),
+        )
         svc.target_config, svc.config, svc.generation = entries, [], svc.generation + 1
         await record(self.session, svc, "starting: loading model versions on Triton")
         await self._emit_deploying(svc, svc.target_config)
 
     async def _stop(self, svc: RealTimeService) -> None:
-        if svc.status == "stopped":
+        if svc.status == ServiceStatus.STOPPED:
             return
-        svc.status, svc.stop_reason, svc.transition_at = "stopping", "user", utcnow()
+        svc.status, svc.stop_reason, svc.transition_at = ServiceStatus.STOPPING, "user", utcnow()
         await record(self.session, svc, "stopping")
 
     async def _change_config(self, svc: RealTimeService, config: list[ConfigEntry]) -> None:
@@ -139,9 +180,19 @@ class RealTimeServices:
         before = [_public(e) for e in svc.config]
         if svc.status not in ACTIVE:
             # A stopped or failed service is deployed again with the new config.
-            await record(self.session, svc, "config replaced; deploying", kind="update",
-                         detail={"before": before, "after": [_public(e) for e in entries], "result": "deploying"})
-            svc.status, svc.progress, svc.error_msg, svc.transition_at = "deploying", 0, None, utcnow()
+            await record(
+                self.session,
+                svc,
+                "config replaced; deploying",
+                kind="update",
+                detail={"before": before, "after": [_public(e) for e in entries], "result": "deploying"},
+            )
+            svc.status, svc.progress, svc.error_msg, svc.transition_at = (
+                ServiceStatus.DEPLOYING,
+                0,
+                None,
+                utcnow(),
+            )
             svc.target_config, svc.config, svc.generation = entries, [], svc.generation + 1
             await self._emit_deploying(svc, entries)
             return
@@ -149,12 +200,22 @@ class RealTimeServices:
             # Only the weights change: no model to load, the new split applies to the next request.
             weights = {(e["model_id"], e["model_version"]): e["weight"] for e in entries}
             svc.config = [e | {"weight": weights[(e["model_id"], e["model_version"])]} for e in svc.config]
-            await record(self.session, svc, "traffic weights updated", kind="update",
-                         detail={"before": before, "after": [_public(e) for e in svc.config], "result": "succeeded"})
+            await record(
+                self.session,
+                svc,
+                "traffic weights updated",
+                kind="update",
+                detail={"before": before, "after": [_public(e) for e in svc.config], "result": "succeeded"},
+            )
             return
         svc.target_config, svc.generation = entries, svc.generation + 1
-        await record(self.session, svc, "config update: loading the new model versions", kind="update",
-                     detail={"before": before, "after": [_public(e) for e in entries], "result": "in_progress"})
+        await record(
+            self.session,
+            svc,
+            "config update: loading the new model versions",
+            kind="update",
+            detail={"before": before, "after": [_public(e) for e in entries], "result": "in_progress"},
+        )
         await self._emit_deploying(svc, svc.config, entries)
 
     async def _emit_deploying(self, svc: RealTimeService, *configs: list[dict[str, Any]]) -> None:
@@ -168,14 +229,23 @@ class RealTimeServices:
         for i, entry in enumerate(config):
             kind = triton_kind(entry.specification, self.runtime.settings.gpu_available, i)
             version = await self._version(entry, i)
-            entries.append(entry.model_dump() | {"specification": canonical_specification(entry.specification)} | {
-                "model_name": version["model_name"], "task_type": version["task_type"],
-                "package_uri": version["package_uri"], "kind": kind, "source_type": version["source_type"],
-            })
+            entries.append(
+                entry.model_dump()
+                | {"specification": canonical_specification(entry.specification)}
+                | {
+                    "model_name": version["model_name"],
+                    "task_type": version["task_type"],
+                    "package_uri": version["package_uri"],
+                    "kind": kind,
+                    "source_type": version["source_type"],
+                }
+            )
         task_types = {e["task_type"] for e in entries}
         if len(task_types) > 1:
-            raise InvalidInput(f"the versions of one service must share a task type, not {sorted(task_types)}",
-                               details=[ErrorDetail(rule="task_type_mixed", msg="mixed task types", field="config")])
+            raise InvalidInput(
+                f"the versions of one service must share a task type, not {sorted(task_types)}",
+                details=[ErrorDetail(rule="task_type_mixed", msg="mixed task types", field="config")],
+            )
         return entries
 
     async def _version(self, entry: ConfigEntry, index: int) -> dict[str, Any]:
@@ -183,19 +253,25 @@ class RealTimeServices:
         try:
             model = await self.runtime.peers.get_json("registry", path, tenant_id=self.tenant_id)
             version = await self.runtime.peers.get_json(
-                "registry", f"{path}/versions/{entry.model_version}", tenant_id=self.tenant_id)
+                "registry", f"{path}/versions/{entry.model_version}", tenant_id=self.tenant_id
+            )
         except ExeMLError as exc:
             if exc.status_code != 404:
                 raise
-            raise InvalidInput(
-                f"model {entry.model_id} version {entry.model_version} does not exist", error_code="ModelArts.3001",
-                details=[ErrorDetail(rule="model_version_unknown", msg=exc.error_msg, field=f"config.{index}.model_id")],
+            raise UnknownModelVersion(
+                f"model {entry.model_id} version {entry.model_version} does not exist",
+                details=[
+                    ErrorDetail(
+                        rule="model_version_unknown", msg=exc.error_msg, field=f"config.{index}.model_id"
+                    )
+                ],
             ) from exc
         if version["model_status"] != "published":
-            raise InvalidInput(
+            raise VersionNotDeployable(
                 f"model version {entry.model_version} is {version['model_status']}, not published",
-                error_code="ModelArts.3515",
-                details=[ErrorDetail(rule="model_not_published", msg="not deployable", field=f"config.{index}")],
+                details=[
+                    ErrorDetail(rule="model_not_published", msg="not deployable", field=f"config.{index}")
+                ],
             )
         return version | {"model_name": model["model_name"]}
 

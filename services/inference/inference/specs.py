@@ -10,12 +10,30 @@ __all__ = ["ALIASES", "SPECIFICATIONS", "canonical_specification", "specificatio
 SPECIFICATIONS: dict[str, Specification] = {
     s.specification: s
     for s in (
-        Specification(specification="modelarts.vm.cpu.2u", category="CPU", cpu=2, memory_gb=8,
-                      display_en="CPU: 2 vCPUs | 8 GiB", is_open=True),
-        Specification(specification="modelarts.vm.cpu.8u", category="CPU", cpu=8, memory_gb=32,
-                      display_en="CPU: 8 vCPUs | 32 GiB", is_open=True),
-        Specification(specification="modelarts.vm.gpu.t4", category="GPU", cpu=8, memory_gb=32,
-                      display_en="GPU: 1 x T4 (16 GiB) | CPU: 8 vCPUs | 32 GiB", is_open=False),
+        Specification(
+            specification="modelarts.vm.cpu.2u",
+            category="CPU",
+            cpu=2,
+            memory_gb=8,
+            display_en="CPU: 2 vCPUs | 8 GiB",
+            is_open=True,
+        ),
+        Specification(
+            specification="modelarts.vm.cpu.8u",
+            category="CPU",
+            cpu=8,
+            memory_gb=32,
+            display_en="CPU: 8 vCPUs | 32 GiB",
+            is_open=True,
+        ),
+        Specification(
+            specification="modelarts.vm.gpu.t4",
+            category="GPU",
+            cpu=8,
+            memory_gb=32,
+            display_en="GPU: 1 x T4 (16 GiB) | CPU: 8 vCPUs | 32 GiB",
+            is_open=False,
+        ),
     )
 }
 
@@ -29,8 +47,10 @@ def canonical_specification(name: str) -> str:
 
 
 def specifications(gpu_available: bool) -> list[Specification]:
-    return [s.model_copy(update={"is_open": s.is_open or (gpu_available and s.category == "GPU")})
-            for s in SPECIFICATIONS.values()]
+    return [
+        s.model_copy(update={"is_open": s.is_open or (gpu_available and s.category == "GPU")})
+        for s in SPECIFICATIONS.values()
+    ]
 
 
 def triton_kind(name: str, gpu_available: bool, index: int) -> str:
@@ -41,7 +61,13 @@ def triton_kind(name: str, gpu_available: bool, index: int) -> str:
         rule = "specification_unknown" if spec is None else "specification_unavailable"
         raise InvalidInput(
             f"specification {name!r} is not available here; see GET /v1/services/specifications",
-            details=[ErrorDetail(rule=rule, msg="not an open specification", field=f"config.{index}.specification",
-                                 value=name)],
+            details=[
+                ErrorDetail(
+                    rule=rule,
+                    msg="not an open specification",
+                    field=f"config.{index}.specification",
+                    value=name,
+                )
+            ],
         )
     return "KIND_GPU" if spec.category == "GPU" else "KIND_CPU"

@@ -21,9 +21,21 @@ async def test_image_classification_through_triton(serving_platform) -> None:
     registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
     files = image_package(0)
     version = await upload_version(registry, "flowers", files)
-    created = await inference.post("/v1/services", json={"service_name": "flowers", "config": [
-        {"model_id": version["model_id"], "model_version": "0.0.1", "weight": 100, "specification": "cpu",
-         "instance_count": 1}]})
+    created = await inference.post(
+        "/v1/services",
+        json={
+            "service_name": "flowers",
+            "config": [
+                {
+                    "model_id": version["model_id"],
+                    "model_version": "0.0.1",
+                    "weight": 100,
+                    "specification": "cpu",
+                    "instance_count": 1,
+                }
+            ],
+        },
+    )
     assert created.status_code == 201, created.text
     service_id = created.json()["service_id"]
 
@@ -39,14 +51,18 @@ async def test_image_classification_through_triton(serving_platform) -> None:
             Path(tmp, name).write_bytes(data)
         expected = load_predictor(tmp).predict(image)
     for field in ("images", "file"):
-        answer = await inference.post(f"/v1/infers/{service_id}", files={field: ("a.png", image, "image/png")})
+        answer = await inference.post(
+            f"/v1/infers/{service_id}", files={field: ("a.png", image, "image/png")}
+        )
         assert answer.status_code == 200, answer.text
         assert answer.json() == expected
     body = answer.json()
     assert set(body) == {"predicted_label", "scores"} and body["predicted_label"] == body["scores"][0][0]
     assert [label for label, _ in body["scores"]] and len(body["scores"]) <= 5
 
-    corrupt = await inference.post(f"/v1/infers/{service_id}", files={"images": ("a.png", b"\x89PNGbroken", "image/png")})
+    corrupt = await inference.post(
+        f"/v1/infers/{service_id}", files={"images": ("a.png", b"\x89PNGbroken", "image/png")}
+    )
     assert corrupt.status_code == 400 and corrupt.json()["details"][0]["rule"].startswith("image_")
     as_json = await inference.post(f"/v1/infers/{service_id}", json={"images": "x"})
     assert as_json.status_code == 400 and as_json.json()["details"][0]["rule"] == "content_type"

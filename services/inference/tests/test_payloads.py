@@ -8,9 +8,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-
 from inference.predict import extract_payload
 from inference.routing import WeightedRouter
+
 from shared.service.http import install_error_handlers
 
 
@@ -52,11 +52,23 @@ async def test_text_and_table_bodies(client) -> None:
     no_text = await client.post("/text_classification", json={"txt": "x"})
     assert no_text.status_code == 400 and no_text.json()["details"][0]["field"] == "text"
     rows = [{"attr_1": 1}]
-    table = await client.post("/predictive_analytics", json={"meta": {"uuid": "u"}, "data": {"req_data": rows}})
+    table = await client.post(
+        "/predictive_analytics", json={"meta": {"uuid": "u"}, "data": {"req_data": rows}}
+    )
     assert json.loads(table.json()["payload"]) == rows and table.json()["echo"] == {"meta": {"uuid": "u"}}
-    broken = await client.post("/predictive_analytics", content=b"{", headers={"content-type": "application/json"})
+    broken = await client.post(
+        "/predictive_analytics", content=b"{", headers={"content-type": "application/json"}
+    )
     assert broken.status_code == 400 and broken.json()["details"][0]["rule"] == "json_invalid"
-    empty = await client.post("/predictive_analytics", content=b"", headers={"content-type": "application/json"})
+    # The handler's own parse is limited too (1000 levels used to end in RecursionError: a 500).
+    deep = b'{"data": {"req_data": [' + b"[" * 1000 + b"]" * 1000 + b"]}}"
+    nested = await client.post(
+        "/predictive_analytics", content=deep, headers={"content-type": "application/json"}
+    )
+    assert nested.status_code == 400 and nested.json()["details"][0]["rule"] == "json_depth"
+    empty = await client.post(
+        "/predictive_analytics", content=b"", headers={"content-type": "application/json"}
+    )
     assert empty.status_code == 400 and empty.json()["error_code"] == "ModelArts.4202"
     big = await client.post("/predictive_analytics", json={"data": {"req_data": [{"a": "x" * 4000}]}})
     assert big.status_code == 413
@@ -74,9 +86,8 @@ def test_the_documented_predict_formats_validate_their_examples() -> None:
     """POST /v1/infers documents a multipart file and JSON bodies per task type and a typed answer; every
     named example validates against its schema, and an answer of each predictor matches the answer schema."""
     from fastapi.openapi.utils import get_openapi
-    from jsonschema import Draft202012Validator
-
     from inference.router import infer_router
+    from jsonschema import Draft202012Validator
 
     app = FastAPI()
     app.include_router(infer_router)
@@ -94,9 +105,11 @@ def test_the_documented_predict_formats_validate_their_examples() -> None:
     assert all(valid(e["value"], answer) for e in answer["examples"].values())
     assert valid({"input": "x"}, request) and not valid({"txt": "x"}, request)
     assert not valid({"data": {"req_data": []}}, request)
-    for produced in ({"predicted_label": "a", "scores": [["a", "0.900"], ["b", "0.100"]]},
-                     {"predicted_label": "a", "score": 0.9, "scores": [["a", 0.9]]},
-                     {"detection_classes": [], "detection_boxes": [], "detection_scores": []},
-                     {"data": {"resp_data": [{"predict": 12.5}]}}):
+    for produced in (
+        {"predicted_label": "a", "scores": [["a", "0.900"], ["b", "0.100"]]},
+        {"predicted_label": "a", "score": 0.9, "scores": [["a", 0.9]]},
+        {"detection_classes": [], "detection_boxes": [], "detection_scores": []},
+        {"data": {"resp_data": [{"predict": 12.5}]}},
+    ):
         assert valid(produced, answer), produced
     assert not valid({"label": "a"}, answer)

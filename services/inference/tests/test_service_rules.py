@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from shared.db import utcnow
 from shared.testing.model_packages import TABLE_ROWS, service_uses, table_package, upload_version
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
 TENANT = "tenant-a"
 
+
 def body(model_id: str, **changes) -> dict:
     entry = {"model_id": model_id, "model_version": "0.0.1", "weight": 100, "instance_count": 1}
     return {"service_name": "svc", "config": [entry | changes.pop("entry", {})], **changes}
 
+
 async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> None:
-    # One schedule hour lasts 3 s here (test-only setting): the service stops itself 3 s after running.
-    platform = await serving_platform(test_only_schedule_hour_seconds=3)
+    platform = await serving_platform()
     registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
     triton = platform.runtimes["inference"].state["triton"]
     model_id = (await upload_version(registry, "auto", table_package(0)))["model_id"]
-    created = await inference.post("/v1/services", json=body(model_id, schedule=[{"type": "stop", "duration": 1}]))
+    created = await inference.post(
+        "/v1/services", json=body(model_id, schedule=[{"type": "stop", "duration": 1}])
+    )
     service_id = created.json()["service_id"]
 
     async def status_is(status):
@@ -31,8 +36,10 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
         return got if got["status"] == status else None
 
     running = await wait_until(lambda: status_is("running"), timeout=60, what="running")
-    assert running["due_time"] is not None
+    due = datetime.fromisoformat(running["due_time"])
+    assert timedelta(minutes=59) < due - utcnow() <= timedelta(hours=1)  # the one-hour schedule
     assert await triton.loaded_models() != []
+    await _reach_due_time(platform, service_id)
     stopped = await wait_until(lambda: status_is("stopped"), timeout=30, what="auto stop")
     assert stopped["due_time"] is None
     assert await triton.loaded_models() == []
@@ -44,6 +51,7 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
     # The event reached the bus with reason auto_stop: the registry released the version.
     async def released():
         return await service_uses(platform.runtimes["registry"], service_id) is False
+
     await wait_until(released, timeout=45, what="registry to see the auto stop")
     stop_events = await _events(platform, "inference.service.stopped.v1")
     assert [e["data"]["reason"] for e in stop_events] == ["auto_stop"]
@@ -58,11 +66,24 @@ async def test_auto_stop_unloads_and_start_brings_it_back(serving_platform) -> N
     await inference.put(f"/v1/services/{service_id}", json={"status": "stopped"})
     await wait_until(lambda: status_is("stopped"), timeout=30, what="stopped")
 
+
+async def _reach_due_time(platform, service_id: str) -> None:
+    """An hour passes: the service's due time is now (the clock is the database's, as the reconciler reads it)."""
+    runtime = platform.runtimes["inference"]
+    services = runtime.definition.metadata.tables["services"]
+    async with runtime.db.session() as session:
+        await session.execute(
+            sa.update(services).where(services.c.id == service_id).values(due_time=utcnow())
+        )
+
+
 async def _events(platform, event_type: str) -> list[dict]:
     runtime = platform.runtimes["inference"]
     outbox = runtime.definition.messaging.outbox
     async with runtime.db.session() as session:
-        rows = (await session.execute(sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type))).all()
+        rows = (
+            await session.execute(sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type))
+        ).all()
     return [json.loads(r.envelope) for r in rows]
 
 
@@ -77,8 +98,12 @@ async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:
         return response.json()
 
     assert "sum to 100" in (await refused(body(model_id, entry={"weight": 90})))["details"][0]["msg"]
-    assert (await refused(body(model_id, entry={"instance_count": 6})))["details"][0]["field"] == "config.0.instance_count"
-    assert (await refused(body(model_id, entry={"instance_count": 0})))["details"][0]["field"] == "config.0.instance_count"
+    assert (await refused(body(model_id, entry={"instance_count": 6})))["details"][0][
+        "field"
+    ] == "config.0.instance_count"
+    assert (await refused(body(model_id, entry={"instance_count": 0})))["details"][0][
+        "field"
+    ] == "config.0.instance_count"
     assert (await refused(body(model_id, entry={"weight": 101})))["details"][0]["field"] == "config.0.weight"
     spec = await refused(body(model_id, entry={"specification": "modelarts.vm.gpu.t4"}))
     assert spec["details"][0]["rule"] == "specification_unavailable"
@@ -90,10 +115,14 @@ async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:
     twice = body(model_id)
     twice["config"] = [twice["config"][0] | {"weight": 50}] * 2
     assert "only once" in (await refused(twice))["details"][0]["msg"]
-    assert (await refused({**body(model_id), "service_name": "bad name"}))["details"][0]["field"] == "service_name"
+    assert (await refused({**body(model_id), "service_name": "bad name"}))["details"][0][
+        "field"
+    ] == "service_name"
     # Another tenant sees neither the model nor the service.
     other = platform.client("inference", "tenant-b")
-    assert (await other.post("/v1/services", json=body(model_id))).json()["details"][0]["rule"] == "model_version_unknown"
+    assert (await other.post("/v1/services", json=body(model_id))).json()["details"][0][
+        "rule"
+    ] == "model_version_unknown"
     specs = (await inference.get("/v1/services/specifications")).json()
     assert {s["category"] for s in specs["items"] if s["is_open"]} == {"CPU"}
 
@@ -105,17 +134,22 @@ async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:
     duplicate = await inference.post("/v1/services", json=body(model_id))
     assert duplicate.status_code == 409
     assert (await other.get(f"/v1/services/{service_id}")).status_code == 404
-    assert (await other.post(f"/v1/infers/{service_id}", json={"data": {"req_data": TABLE_ROWS}})).status_code == 404
+    assert (
+        await other.post(f"/v1/infers/{service_id}", json={"data": {"req_data": TABLE_ROWS}})
+    ).status_code == 404
     assert (await other.put(f"/v1/services/{service_id}", json={"status": "stopped"})).status_code == 404
     assert (await other.delete(f"/v1/services/{service_id}")).status_code == 404
     assert (await other.get("/v1/services")).json()["total"] == 0
-    assert (await inference.post("/v1/infers/nope", json={"data": {"req_data": TABLE_ROWS}})).status_code == 404
+    assert (
+        await inference.post("/v1/infers/nope", json={"data": {"req_data": TABLE_ROWS}})
+    ).status_code == 404
     listed = (await inference.get("/v1/services", params={"service_name": "sv"})).json()
     assert listed["total"] == 1
     assert (await inference.delete(f"/v1/services/{service_id}")).status_code == 202
 
     async def gone():
         return (await inference.get(f"/v1/services/{service_id}")).status_code == 404
+
     await wait_until(gone, timeout=60, what="service deleted")
     assert await platform.runtimes["inference"].state["triton"].loaded_models() == []
 
@@ -136,11 +170,15 @@ async def test_a_model_triton_cannot_load_fails_the_deployment(serving_platform)
     assert await platform.runtimes["inference"].state["triton"].loaded_models() == []
     events = (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]
     assert events[0]["event_type"] == "abnormal" and events[0]["event_info"].startswith("deployment failed")
-    assert [e["data"]["service_id"] for e in await _events(platform, "inference.service.failed.v1")] == [service_id]
+    assert [e["data"]["service_id"] for e in await _events(platform, "inference.service.failed.v1")] == [
+        service_id
+    ]
     refused = await inference.post(f"/v1/infers/{service_id}", json={"data": {"req_data": TABLE_ROWS}})
     assert refused.status_code == 400 and refused.json()["error_code"] == "ModelArts.4203"
     # Starting again retries the same config (and fails the same way, visibly).
-    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).json()["status"] == "deploying"
+    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).json()[
+        "status"
+    ] == "deploying"
     await wait_until(failed, timeout=60, what="deployment failed again")
 
 
@@ -152,12 +190,19 @@ async def test_ids_pages_and_empty_updates_are_refused_before_the_database(servi
     def fields(response) -> list[str]:
         return [d.get("field") for d in response.json()["details"]]
 
-    for method, path in (("GET", "/v1/services/s%00x"), ("DELETE", "/v1/services/s%09x"),
-                         ("GET", "/v1/services/s%1Bx/events"), ("POST", "/v1/infers/s%00x")):
+    for method, path in (
+        ("GET", "/v1/services/s%00x"),
+        ("DELETE", "/v1/services/s%09x"),
+        ("GET", "/v1/services/s%1Bx/events"),
+        ("POST", "/v1/infers/s%00x"),
+    ):
         response = await inference.request(method, path)
         assert response.status_code == 400 and fields(response) == ["service_id"], (path, response.text)
-    for query, field in (("offset=20225217254065361125376", "offset"), ("service_name=a%00", "service_name"),
-                         ("status=sleeping", "status")):
+    for query, field in (
+        ("offset=20225217254065361125376", "offset"),
+        ("service_name=a%00", "service_name"),
+        ("status=sleeping", "status"),
+    ):
         response = await inference.get(f"/v1/services?{query}")
         assert response.status_code == 400 and fields(response) == [field], (query, response.text)
     logs = await inference.get("/v1/services/nope/logs?offset=20225217254065361125376")

@@ -62,14 +62,26 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     triton = platform.runtimes["inference"].state["triton"]
     v1_files, v2_files = table_package(0), table_package(1)
     v1 = await upload_version(registry, "churn", v1_files)
-    v2 = await upload_version(registry, "churn", v2_files)
+    await upload_version(registry, "churn", v2_files)  # 0.0.2
     model_id = v1["model_id"]
 
     # Deploy 0.0.1 on 3 compute nodes.
-    created = await inference.post("/v1/services", json={
-        "service_name": "churn-svc", "description": "table model",
-        "config": [{"model_id": model_id, "model_version": "0.0.1", "weight": 100,
-                    "specification": "modelarts.vm.cpu.2u", "instance_count": 3}]})
+    created = await inference.post(
+        "/v1/services",
+        json={
+            "service_name": "churn-svc",
+            "description": "table model",
+            "config": [
+                {
+                    "model_id": model_id,
+                    "model_version": "0.0.1",
+                    "weight": 100,
+                    "specification": "modelarts.vm.cpu.2u",
+                    "instance_count": 3,
+                }
+            ],
+        },
+    )
     assert created.status_code == 201, created.text
     service_id = created.json()["service_id"]
     assert created.json()["status"] == "deploying"
@@ -86,10 +98,14 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     assert set(answer.json()["data"]["resp_data"][0]) >= {"predict"}
 
     # Bad input: the predictor's rule comes back as a 400; wrong content type and no rows too.
-    bad = await inference.post(f"/v1/infers/{service_id}", json={"data": {"req_data": [{"attr_1": 1}]}})
-    assert bad.status_code == 400 and bad.json()["details"][0]["rule"] == "missing_column"
-    not_json = await inference.post(f"/v1/infers/{service_id}", content=b"attr_1=1",
-                                    headers={"content-type": "text/plain"})
+    bad = await inference.post(
+        f"/v1/infers/{service_id}", json={"data": {"req_data": [{"attr_1": 1, "colour": 2}]}}
+    )
+    assert bad.status_code == 400 and bad.json()["details"][0]["rule"] == "unknown_column"
+    assert "colour" in bad.json()["details"][0]["msg"]
+    not_json = await inference.post(
+        f"/v1/infers/{service_id}", content=b"attr_1=1", headers={"content-type": "text/plain"}
+    )
     assert not_json.status_code == 400 and not_json.json()["details"][0]["rule"] == "content_type"
     no_rows = await inference.post(f"/v1/infers/{service_id}", json={"data": {}})
     assert no_rows.status_code == 400 and no_rows.json()["details"][0]["rule"] == "req_data_missing"
@@ -97,13 +113,16 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     # The registry learnt from the events that 0.0.1 is in use.
     async def in_use():
         return await service_uses(platform.runtimes["registry"], service_id) is True
+
     await wait_until(in_use, timeout=45, what="the registry to learn that the service uses 0.0.1")
     assert (await registry.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     assert (await registry.delete(f"/v1/models/{model_id}")).status_code == 409
 
     # Config update to two versions at 70/30 on one node each, while requests keep coming: none fails.
-    split = [{"model_id": model_id, "model_version": "0.0.1", "weight": 70, "instance_count": 1},
-             {"model_id": model_id, "model_version": "0.0.2", "weight": 30, "instance_count": 1}]
+    split = [
+        {"model_id": model_id, "model_version": "0.0.1", "weight": 70, "instance_count": 1},
+        {"model_id": model_id, "model_version": "0.0.2", "weight": 30, "instance_count": 1},
+    ]
     during = asyncio.create_task(predict_many(inference, service_id, 150, concurrency=4))
     updated = await inference.put(f"/v1/services/{service_id}", json={"config": split})
     assert updated.status_code == 200 and updated.json()["pending_config"] is not None
@@ -151,18 +170,23 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     # History, events, counters.
     detail = (await inference.get(f"/v1/services/{service_id}")).json()
     assert detail["invocation_times"] >= 2300 and detail["failed_times"] >= 3
-    infos = [e["event_info"] for e in (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]]
+    infos = [
+        e["event_info"] for e in (await inference.get(f"/v1/services/{service_id}/events")).json()["items"]
+    ]
     assert "running" in infos and "stopped" in infos
     updates = (await inference.get(f"/v1/services/{service_id}/logs")).json()["items"]
     assert [u["event_info"] for u in updates][:2] == ["traffic weights updated", "config update finished"]
 
     # Delete the service: models unloaded, then the model can go.
     assert (await inference.delete(f"/v1/services/{service_id}")).status_code == 202
+
     async def gone():
         return (await inference.get(f"/v1/services/{service_id}")).status_code == 404
+
     await wait_until(gone, timeout=45, what="service deleted")
     assert await triton.loaded_models() == []
 
     async def deletable():
         return (await registry.delete(f"/v1/models/{model_id}")).status_code == 200
+
     await wait_until(deletable, timeout=45, what="model free once the service is gone")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
 from inference.specs import canonical_specification, triton_kind
 from inference.triton.client import ModelFiles, model_config
 from inference.triton.server import TritonProcess, TritonUnavailable
+
 from shared.errors import InvalidInput
 
 
@@ -19,18 +19,27 @@ def test_model_config_carries_instances_and_kind() -> None:
     config = model_config("m", 3, "KIND_GPU")
     assert config["instance_group"] == [{"count": 3, "kind": "KIND_GPU"}]
     assert [(t["name"], t["data_type"]) for t in config["input"] + config["output"]] == [
-        ("PAYLOAD", "TYPE_STRING"), ("RESPONSE", "TYPE_STRING")]
+        ("PAYLOAD", "TYPE_STRING"),
+        ("RESPONSE", "TYPE_STRING"),
+    ]
 
 
 def test_model_files_hold_model_py_the_predictors_and_the_package() -> None:
     files = ModelFiles.for_package({"manifest.json": b"{}", "model.onnx": b"x"}).files
-    assert {"model.py", "exeml_lib/shared/__init__.py", "exeml_lib/shared/packages/__init__.py",
-            "package/manifest.json", "package/model.onnx"} <= set(files)
+    assert {
+        "model.py",
+        "exeml_lib/shared/__init__.py",
+        "exeml_lib/shared/packages/__init__.py",
+        "package/manifest.json",
+        "package/model.onnx",
+    } <= set(files)
 
 
 def test_specifications_map_to_triton_kinds() -> None:
     assert triton_kind("modelarts.vm.cpu.2u", False, 0) == "KIND_CPU"
-    assert triton_kind("CPU", False, 0) == "KIND_CPU" and canonical_specification("cpu") == "modelarts.vm.cpu.2u"
+    assert (
+        triton_kind("CPU", False, 0) == "KIND_CPU" and canonical_specification("cpu") == "modelarts.vm.cpu.2u"
+    )
     assert triton_kind("modelarts.vm.gpu.t4", True, 0) == "KIND_GPU"
     with pytest.raises(InvalidInput) as closed:
         triton_kind("gpu", False, 1)

@@ -6,17 +6,12 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from labeling.models import messaging
 from labeling.repository import AnnotationRepository
 from shared.events.labeling import AnnotationChange, AnnotationsChanged
 from shared.messaging import Outbox
 
 # One event carries at most this many samples, as the dataset service does for samples.added.
 CHANGES_PER_EVENT = 500
-
-# For handlers run without a service runtime (the consumer's ``runtime`` unset): an outbox on the same
-# table, whose rows the relay picks up at its next poll.
-CONSUMER_OUTBOX = Outbox(messaging.outbox, source="/exeml/labeling")
 
 
 async def announce_changes(

@@ -8,32 +8,35 @@ from collections.abc import Iterable, Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 
+from labeling.errors import LabelNotFound, SampleNotFound
 from labeling.models import Annotation, Dataset, Label, Sample
 from shared.db import Repository
-from shared.errors import NotFound
+from shared.errors import DatasetNotFound
 
 
 class DatasetRepository(Repository[Dataset]):
     model = Dataset
-    not_found_code = "ModelArts.4352"
+    not_found = DatasetNotFound
     resource_name = "dataset"
 
     async def get_live(self, dataset_id: str) -> Dataset:
         dataset = await self.find(dataset_id)
         if dataset is None or dataset.deleted:
-            raise NotFound(f"dataset {dataset_id} does not exist", error_code=self.not_found_code)
+            raise self.not_found(f"dataset {dataset_id} does not exist")
         return dataset
 
 
 class SampleRepository(Repository[Sample]):
     model = Sample
-    not_found_code = "ModelArts.4420"
+    not_found = SampleNotFound
     resource_name = "sample"
 
-    def in_dataset(self, dataset_id: str) -> sa.Select[tuple[Sample]]:
+    def in_dataset(self, dataset_id: str) -> sa.Select[Sample]:
         return self.scoped().where(Sample.dataset_id == dataset_id)
 
-    async def find_in(self, dataset_id: str, sample_ids: Sequence[str], *, lock: bool = False) -> dict[str, Sample]:
+    async def find_in(
+        self, dataset_id: str, sample_ids: Sequence[str], *, lock: bool = False
+    ) -> dict[str, Sample]:
         """The samples by id; with ``lock`` their rows stay locked until commit (one writer per sample)."""
         if not sample_ids:
             return {}
@@ -57,7 +60,9 @@ class SampleRepository(Repository[Sample]):
     async def delete_ids(self, dataset_id: str, sample_ids: Sequence[str]) -> None:
         await self.session.execute(
             sa.delete(Sample).where(
-                Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id, Sample.id.in_(list(sample_ids))
+                Sample.tenant_id == self.tenant_id,
+                Sample.dataset_id == dataset_id,
+                Sample.id.in_(list(sample_ids)),
             )
         )
 
@@ -69,10 +74,10 @@ class SampleRepository(Repository[Sample]):
 
 class LabelRepository(Repository[Label]):
     model = Label
-    not_found_code = "ModelArts.4410"
+    not_found = LabelNotFound
     resource_name = "label"
 
-    def in_dataset(self, dataset_id: str) -> sa.Select[tuple[Label]]:
+    def in_dataset(self, dataset_id: str) -> sa.Select[Label]:
         return self.scoped().where(Label.dataset_id == dataset_id)
 
     async def all(self, dataset_id: str) -> list[Label]:
@@ -137,7 +142,9 @@ class AnnotationRepository(Repository[Annotation]):
         return {sid: sorted(out.get(sid, ())) for sid in sample_ids}
 
     async def samples_with_label(self, dataset_id: str, label_id: str) -> list[str]:
-        stmt = sa.select(Annotation.sample_id).where(*self._where(dataset_id), Annotation.label_id == label_id)
+        stmt = sa.select(Annotation.sample_id).where(
+            *self._where(dataset_id), Annotation.label_id == label_id
+        )
         return sorted(set((await self.session.execute(stmt.distinct())).scalars()))
 
     async def samples_only_with_label(self, dataset_id: str, label_id: str) -> list[str]:
@@ -157,13 +164,17 @@ class AnnotationRepository(Repository[Annotation]):
     async def delete_for_samples(
         self, dataset_id: str, sample_ids: Sequence[str], label_id: str | None = None
     ) -> None:
-        stmt = sa.delete(Annotation).where(*self._where(dataset_id), Annotation.sample_id.in_(list(sample_ids)))
+        stmt = sa.delete(Annotation).where(
+            *self._where(dataset_id), Annotation.sample_id.in_(list(sample_ids))
+        )
         if label_id is not None:
             stmt = stmt.where(Annotation.label_id == label_id)
         await self.session.execute(stmt)
 
     async def delete_for_label(self, dataset_id: str, label_id: str) -> None:
-        await self.session.execute(sa.delete(Annotation).where(*self._where(dataset_id), Annotation.label_id == label_id))
+        await self.session.execute(
+            sa.delete(Annotation).where(*self._where(dataset_id), Annotation.label_id == label_id)
+        )
 
     async def delete_dataset(self, dataset_id: str) -> None:
         await self.session.execute(sa.delete(Annotation).where(*self._where(dataset_id)))
@@ -171,7 +182,11 @@ class AnnotationRepository(Repository[Annotation]):
     async def label_counts(self, dataset_id: str) -> dict[str, tuple[int, int]]:
         """label id → (objects, samples)."""
         stmt = (
-            sa.select(Annotation.label_id, sa.func.count(Annotation.id), sa.func.count(sa.distinct(Annotation.sample_id)))
+            sa.select(
+                Annotation.label_id,
+                sa.func.count(Annotation.id),
+                sa.func.count(sa.distinct(Annotation.sample_id)),
+            )
             .where(*self._where(dataset_id))
             .group_by(Annotation.label_id)
         )

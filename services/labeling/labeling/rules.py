@@ -23,8 +23,26 @@ COLOR_REQUIRED_TYPES = (OBJECT_DETECTION, TEXT_CLASSIFICATION)
 
 # Distinct, readable colours handed out to labels created without one (import, implicit creation).
 PALETTE = (
-    "#3399ff", "#ff6600", "#33cc33", "#cc33ff", "#ffcc00", "#ff3366", "#00cccc", "#996633", "#6666ff", "#99cc00",
-    "#ff99cc", "#006699", "#cc0000", "#009966", "#9966cc", "#ff9933", "#336600", "#0099ff", "#cc6699", "#666666",
+    "#3399ff",
+    "#ff6600",
+    "#33cc33",
+    "#cc33ff",
+    "#ffcc00",
+    "#ff3366",
+    "#00cccc",
+    "#996633",
+    "#6666ff",
+    "#99cc00",
+    "#ff99cc",
+    "#006699",
+    "#cc0000",
+    "#009966",
+    "#9966cc",
+    "#ff9933",
+    "#336600",
+    "#0099ff",
+    "#cc6699",
+    "#666666",
 )
 
 
@@ -61,28 +79,34 @@ def label_name_errors(name: str, dataset_type: int, field: str) -> list[ErrorDet
 def labeling_supported(dataset_type: int, field: str = "dataset_id") -> list[ErrorDetail]:
     if dataset_type in DATASET_TYPES and dataset_type != TABLE:
         return []
-    return [ErrorDetail(
-        rule="dataset_type_not_labeled",
-        msg=f"datasets of type {type_name(dataset_type)} are not labeled; tables take their label column",
-        field=field,
-    )]
+    return [
+        ErrorDetail(
+            rule="dataset_type_not_labeled",
+            msg=f"datasets of type {type_name(dataset_type)} are not labeled; tables take their label column",
+            field=field,
+        )
+    ]
 
 
 def box_errors(box: BoxLike, width: int | None, height: int | None, field: str) -> list[ErrorDetail]:
     if box.xmin < 0 or box.ymin < 0 or box.xmin >= box.xmax or box.ymin >= box.ymax:
-        return [ErrorDetail(
-            rule="bndbox_invalid",
-            msg=f"rectangle ({box.xmin}, {box.ymin})–({box.xmax}, {box.ymax}) needs 0 <= xmin < xmax and "
+        return [
+            ErrorDetail(
+                rule="bndbox_invalid",
+                msg=f"rectangle ({box.xmin}, {box.ymin})–({box.xmax}, {box.ymax}) needs 0 <= xmin < xmax and "
                 "0 <= ymin < ymax",
-            field=field,
-        )]
+                field=field,
+            )
+        ]
     if (width is not None and box.xmax > width) or (height is not None and box.ymax > height):
-        return [ErrorDetail(
-            rule="bndbox_outside_image",
-            msg=f"rectangle ({box.xmin}, {box.ymin})–({box.xmax}, {box.ymax}) lies outside the "
+        return [
+            ErrorDetail(
+                rule="bndbox_outside_image",
+                msg=f"rectangle ({box.xmin}, {box.ymin})–({box.xmax}, {box.ymax}) lies outside the "
                 f"{width}x{height} image",
-            field=field,
-        )]
+                field=field,
+            )
+        ]
     return []
 
 
@@ -104,21 +128,33 @@ def annotation_errors(
         box = ann.bndbox
         if dataset_type == OBJECT_DETECTION:
             if box is None:
-                errors.append(ErrorDetail(rule="bndbox_required", msg="object detection needs a rectangle "
-                                          "(bndbox xmin, ymin, xmax, ymax in pixels)", field=f"{at}.bndbox"))
+                errors.append(
+                    ErrorDetail(
+                        rule="bndbox_required",
+                        msg="object detection needs a rectangle (bndbox xmin, ymin, xmax, ymax in pixels)",
+                        field=f"{at}.bndbox",
+                    )
+                )
             else:
                 errors += box_errors(box, width, height, f"{at}.bndbox")
         elif box is not None:
-            errors.append(ErrorDetail(rule="bndbox_not_allowed", msg=f"{type_name(dataset_type)} labels have "
-                                      "no rectangle", field=f"{at}.bndbox"))
+            errors.append(
+                ErrorDetail(
+                    rule="bndbox_not_allowed",
+                    msg=f"{type_name(dataset_type)} labels have no rectangle",
+                    field=f"{at}.bndbox",
+                )
+            )
     names = {a.name for a in annotations}
     if dataset_type in SINGLE_LABEL_TYPES and len(names) > 1:
-        errors.append(ErrorDetail(
-            rule="single_label",
-            msg=f"{type_name(dataset_type)} takes exactly one label per sample, got {len(names)}: "
+        errors.append(
+            ErrorDetail(
+                rule="single_label",
+                msg=f"{type_name(dataset_type)} takes exactly one label per sample, got {len(names)}: "
                 f"{', '.join(sorted(names))}",
-            field=field,
-        ))
+                field=field,
+            )
+        )
     return errors
 
 

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+
 from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 
 COLOR_PATTERN = r"^#[0-9A-Fa-f]{6}$"
@@ -22,14 +23,32 @@ _DATASET_ID = "3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"
 _SAMPLE_ID = "c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f"
 _SAMPLE_ID_2 = "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d"
 _LABEL_EXAMPLE: dict[str, Any] = {
-    "name": "car", "type": 1, "color": "#3399ff", "shortcut": None, "attributes": [],
-    "property": {"@modelarts:color": "#3399ff"}, "created_at": _TIME, "updated_at": _TIME,
+    "name": "car",
+    "type": 1,
+    "color": "#3399ff",
+    "shortcut": None,
+    "attributes": [],
+    "property": {"@modelarts:color": "#3399ff"},
+    "created_at": _TIME,
+    "updated_at": _TIME,
 }
 _ANNOTATIONS_EXAMPLE: dict[str, Any] = {
-    "sample_id": _SAMPLE_ID, "sample_name": "street_0001.jpg", "labels": ["car"], "annotations": [{
-        "name": "car", "color": "#3399ff", "bndbox": {"xmin": 34.0, "ymin": 120.0, "xmax": 310.0, "ymax": 284.0},
-        "pose": "Unspecified", "truncated": 0, "occluded": 0, "difficult": 0, "annotated_by": "human",
-        "created_at": _TIME}],
+    "sample_id": _SAMPLE_ID,
+    "sample_name": "street_0001.jpg",
+    "labels": ["car"],
+    "annotations": [
+        {
+            "name": "car",
+            "color": "#3399ff",
+            "bndbox": {"xmin": 34.0, "ymin": 120.0, "xmax": 310.0, "ymax": 284.0},
+            "pose": "Unspecified",
+            "truncated": 0,
+            "occluded": 0,
+            "difficult": 0,
+            "annotated_by": "human",
+            "created_at": _TIME,
+        }
+    ],
 }
 
 # ModelArts keeps colour and shortcut in a namespaced ``property`` map; we accept it next to plain fields.
@@ -52,12 +71,20 @@ class LabelCreate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "car", "color": "#3399ff"}]})
 
-    name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="1–32 letters, digits, '-', '_' (text classification: Chinese too)")
-    color: str | None = Field(default=None, pattern=COLOR_PATTERN, description="Hex '#rrggbb'; required for "
-                              "object detection and text classification")
+    name: str = Field(
+        pattern=PLAIN_TEXT_PATTERN,
+        description="1–32 letters, digits, '-', '_' (text classification: Chinese too)",
+    )
+    color: str | None = Field(
+        default=None,
+        pattern=COLOR_PATTERN,
+        description="Hex '#rrggbb'; required for object detection and text classification",
+    )
     shortcut: str | None = Field(default=None, pattern=SHORTCUT_PATTERN, description="Sound: one key, unique")
     attributes: list[LabelAttribute] = Field(default_factory=list)
-    property: dict[str, Any] = Field(default_factory=dict, description="ModelArts '@modelarts:color'/'shortcut'")
+    property: dict[str, Any] = Field(
+        default_factory=dict, description="ModelArts '@modelarts:color'/'shortcut'"
+    )
 
 
 class LabelUpdate(BaseModel):
@@ -65,11 +92,15 @@ class LabelUpdate(BaseModel):
 
     model_config = ConfigDict(json_schema_extra={"examples": [{"name": "vehicle", "color": "#ff6600"}]})
 
-    name: str | None = Field(default=None, pattern=PLAIN_TEXT_PATTERN, description="New name: every annotation follows")
+    name: str | None = Field(
+        default=None, pattern=PLAIN_TEXT_PATTERN, description="New name: every annotation follows"
+    )
     color: str | None = Field(default=None, pattern=COLOR_PATTERN)
     shortcut: str | None = Field(default=None, pattern=SHORTCUT_PATTERN)
     attributes: list[LabelAttribute] | None = None
-    property: dict[str, Any] = Field(default_factory=dict, description="'@modelarts:rename_to'/'color'/'shortcut'")
+    property: dict[str, Any] = Field(
+        default_factory=dict, description="'@modelarts:rename_to'/'color'/'shortcut'"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -104,8 +135,18 @@ class LabelList(BaseModel):
 class LabelDeleteResult(BaseModel):
     """What deleting the label did: the samples deleted (policies 1, 2) and those that lost the label."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"name": "car", "delete_policy": 1, "deleted_sample_ids": [_SAMPLE_ID_2], "changed_sample_count": 3}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "car",
+                    "delete_policy": 1,
+                    "deleted_sample_ids": [_SAMPLE_ID_2],
+                    "changed_sample_count": 3,
+                }
+            ]
+        }
+    )
 
     name: str
     delete_policy: int
@@ -128,7 +169,9 @@ class AnnotationIn(BaseModel):
     """A label on the sample; object detection: with its rectangle."""
 
     name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="The label's name", examples=["car"])
-    bndbox: BndBox | None = Field(default=None, description="Object detection: the rectangle (required there)")
+    bndbox: BndBox | None = Field(
+        default=None, description="Object detection: the rectangle (required there)"
+    )
     pose: str = Field(default="Unspecified", max_length=64, pattern=PLAIN_TEXT_PATTERN)
     truncated: int = Field(default=0, ge=0, le=1)
     occluded: int = Field(default=0, ge=0, le=1)
@@ -152,9 +195,19 @@ class AnnotationRead(BaseModel):
 class SampleAnnotationsUpdate(BaseModel):
     """The sample's complete annotations after the change; an empty list makes it unlabeled."""
 
-    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{"annotations": [
-        {"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}},
-        {"name": "bus", "bndbox": {"xmin": 330, "ymin": 90, "xmax": 620, "ymax": 300}}]}]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "annotations": [
+                        {"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}},
+                        {"name": "bus", "bndbox": {"xmin": 330, "ymin": 90, "xmax": 620, "ymax": 300}},
+                    ]
+                }
+            ]
+        },
+    )
 
     annotations: list[AnnotationIn] = Field(validation_alias=AliasChoices("annotations", "labels"))
 
@@ -171,8 +224,19 @@ class SampleAnnotations(BaseModel):
 
 
 class BatchSampleUpdate(SampleAnnotationsUpdate):
-    model_config = ConfigDict(populate_by_name=True, json_schema_extra={"examples": [{
-        "sample_id": _SAMPLE_ID, "annotations": [{"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}}]}]})
+    model_config = ConfigDict(
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "sample_id": _SAMPLE_ID,
+                    "annotations": [
+                        {"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}}
+                    ],
+                }
+            ]
+        },
+    )
 
     sample_id: str = Field(pattern=ID_PATTERN)
 
@@ -180,9 +244,23 @@ class BatchSampleUpdate(SampleAnnotationsUpdate):
 class BatchUpdate(BaseModel):
     """ModelArts' batch update: each listed sample gets exactly these annotations."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"samples": [
-        {"sample_id": _SAMPLE_ID, "annotations": [{"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}}]},
-        {"sample_id": _SAMPLE_ID_2, "annotations": []}]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "samples": [
+                        {
+                            "sample_id": _SAMPLE_ID,
+                            "annotations": [
+                                {"name": "car", "bndbox": {"xmin": 34, "ymin": 120, "xmax": 310, "ymax": 284}}
+                            ],
+                        },
+                        {"sample_id": _SAMPLE_ID_2, "annotations": []},
+                    ]
+                }
+            ]
+        }
+    )
 
     samples: list[BatchSampleUpdate] = Field(min_length=1, max_length=MAX_BATCH)
 
@@ -190,8 +268,9 @@ class BatchUpdate(BaseModel):
 class BatchLabel(BaseModel):
     """One label added to (or removed from) many samples."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"sample_ids": [_SAMPLE_ID, _SAMPLE_ID_2], "name": "daisy"}]})
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"sample_ids": [_SAMPLE_ID, _SAMPLE_ID_2], "name": "daisy"}]}
+    )
 
     sample_ids: list[SampleIdStr] = Field(min_length=1, max_length=MAX_BATCH)
     name: str = Field(pattern=PLAIN_TEXT_PATTERN, description="The label's name")
@@ -200,8 +279,11 @@ class BatchLabel(BaseModel):
 class BatchResult(BaseModel):
     """The samples after the change."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"success": True, "changed_sample_count": 1, "samples": [_ANNOTATIONS_EXAMPLE]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"success": True, "changed_sample_count": 1, "samples": [_ANNOTATIONS_EXAMPLE]}]
+        }
+    )
 
     success: bool = True
     changed_sample_count: int
@@ -209,9 +291,21 @@ class BatchResult(BaseModel):
 
 
 class LabelStat(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "name": "car", "type": 1, "color": "#3399ff", "shortcut": None, "property": {"@modelarts:color": "#3399ff"},
-        "count": 57, "sample_count": 31}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "car",
+                    "type": 1,
+                    "color": "#3399ff",
+                    "shortcut": None,
+                    "property": {"@modelarts:color": "#3399ff"},
+                    "count": 57,
+                    "sample_count": 31,
+                }
+            ]
+        }
+    )
 
     name: str
     type: int
@@ -223,8 +317,20 @@ class LabelStat(BaseModel):
 
 
 class SampleStats(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"total": 40, "labeled": 31, "unlabeled": 9, "all": 40, "manual_annotation": 31, "un_annotation": 9}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "total": 40,
+                    "labeled": 31,
+                    "unlabeled": 9,
+                    "all": 40,
+                    "manual_annotation": 31,
+                    "un_annotation": 9,
+                }
+            ]
+        }
+    )
 
     total: int
     labeled: int
@@ -237,12 +343,34 @@ class SampleStats(BaseModel):
 class AnnotationStats(BaseModel):
     """The "All Labels" panel: per label objects and samples, and labeled/unlabeled counts."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "dataset_id": _DATASET_ID,
-        "label_stats": [{"name": "car", "type": 1, "color": "#3399ff", "shortcut": None,
-                         "property": {"@modelarts:color": "#3399ff"}, "count": 57, "sample_count": 31}],
-        "sample_stats": {"total": 40, "labeled": 31, "unlabeled": 9, "all": 40, "manual_annotation": 31,
-                         "un_annotation": 9}}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dataset_id": _DATASET_ID,
+                    "label_stats": [
+                        {
+                            "name": "car",
+                            "type": 1,
+                            "color": "#3399ff",
+                            "shortcut": None,
+                            "property": {"@modelarts:color": "#3399ff"},
+                            "count": 57,
+                            "sample_count": 31,
+                        }
+                    ],
+                    "sample_stats": {
+                        "total": 40,
+                        "labeled": 31,
+                        "unlabeled": 9,
+                        "all": 40,
+                        "manual_annotation": 31,
+                        "un_annotation": 9,
+                    },
+                }
+            ]
+        }
+    )
 
     dataset_id: str
     label_stats: list[LabelStat]

@@ -48,13 +48,19 @@ class Lab:
     def envelope(self, event: EventContract, tenant_id: str = TENANT) -> Envelope[dict[str, Any]]:
         return make_envelope(event, source="/exeml/dataset", tenant_id=tenant_id)
 
-    async def publish(self, event: EventContract | Envelope[dict[str, Any]], tenant_id: str = TENANT) -> Envelope:
+    async def publish(
+        self, event: EventContract | Envelope[dict[str, Any]], tenant_id: str = TENANT
+    ) -> Envelope:
         """Put a dataset event on the bus (an envelope is published as is: redelivery tests)."""
         envelope = event if isinstance(event, Envelope) else self.envelope(event, tenant_id)
-        await self.runtime.transport.publish(OutgoingMessage(
-            routing_key=envelope.type, body=envelope.to_bytes(), message_id=envelope.id,
-            headers={"tenantid": envelope.tenantid},
-        ))
+        await self.runtime.transport.publish(
+            OutgoingMessage(
+                routing_key=envelope.type,
+                body=envelope.to_bytes(),
+                message_id=envelope.id,
+                headers={"tenantid": envelope.tenantid},
+            )
+        )
         return envelope
 
     async def processed(self, envelope: Envelope, handlers: int = 1) -> None:
@@ -73,10 +79,15 @@ class Lab:
     ) -> str:
         """A dataset announced over the bus, with samples; returns its id once labeling has both."""
         dataset_id = new_id()
-        created = await self.publish(DatasetCreated(
-            dataset_id=dataset_id, name=f"ds-{dataset_id[:6]}", dataset_type=dataset_type,
-            dataset_type_name=DATASET_TYPES[dataset_type],
-        ), tenant_id)
+        created = await self.publish(
+            DatasetCreated(
+                dataset_id=dataset_id,
+                name=f"ds-{dataset_id[:6]}",
+                dataset_type=dataset_type,
+                dataset_type_name=DATASET_TYPES[dataset_type],
+            ),
+            tenant_id,
+        )
         await self.processed(created)
         if samples:
             await self.add_samples(dataset_id, dataset_type, samples, tenant_id)
@@ -102,30 +113,49 @@ class Lab:
 
     async def changes(self, dataset_id: str) -> list[dict[str, list[str]]]:
         """Each annotations.changed event as ``{sample_id: labels}``."""
-        return [{c["sample_id"]: c["labels"] for c in d["changes"]}
-                for d in await self.events("labeling.annotations.changed.v1", dataset_id)]
+        return [
+            {c["sample_id"]: c["labels"] for c in d["changes"]}
+            for d in await self.events("labeling.annotations.changed.v1", dataset_id)
+        ]
 
     async def sample_rows(self, dataset_id: str) -> int:
         async with self.runtime.db.session() as session:
-            return int(await session.scalar(
-                sa.select(sa.func.count()).select_from(Sample).where(Sample.dataset_id == dataset_id)
-            ) or 0)
+            return int(
+                await session.scalar(
+                    sa.select(sa.func.count()).select_from(Sample).where(Sample.dataset_id == dataset_id)
+                )
+                or 0
+            )
 
 
-def image(name: str = "a.jpg", annotations: Sequence[dict[str, Any]] = (), width: int = 100,
-          height: int = 80) -> AddedSample:
-    return AddedSample(sample_id=new_id(), name=name, source=f"s3://b/in/{name}", sample_type=0, width=width,
-                       height=height, annotations=list(annotations))
+def image(
+    name: str = "a.jpg", annotations: Sequence[dict[str, Any]] = (), width: int = 100, height: int = 80
+) -> AddedSample:
+    return AddedSample(
+        sample_id=new_id(),
+        name=name,
+        source=f"s3://b/in/{name}",
+        sample_type=0,
+        width=width,
+        height=height,
+        annotations=list(annotations),
+    )
 
 
 def sound(name: str = "a.wav", annotations: Sequence[dict[str, Any]] = ()) -> AddedSample:
-    return AddedSample(sample_id=new_id(), name=name, source=f"s3://b/in/{name}", sample_type=2,
-                       annotations=list(annotations))
+    return AddedSample(
+        sample_id=new_id(),
+        name=name,
+        source=f"s3://b/in/{name}",
+        sample_type=2,
+        annotations=list(annotations),
+    )
 
 
 def text(name: str = "a.txt#1", annotations: Sequence[dict[str, Any]] = ()) -> AddedSample:
-    return AddedSample(sample_id=new_id(), name=name, source="content://hello", sample_type=1,
-                       annotations=list(annotations))
+    return AddedSample(
+        sample_id=new_id(), name=name, source="content://hello", sample_type=1, annotations=list(annotations)
+    )
 
 
 def box(name: str, xmin: float, ymin: float, xmax: float, ymax: float) -> dict[str, Any]:
@@ -133,7 +163,7 @@ def box(name: str, xmin: float, ymin: float, xmax: float, ymax: float) -> dict[s
 
 
 # Factories reachable from the tests through the fixture (conftest modules are not importable by name).
-Lab.image, Lab.sound, Lab.text, Lab.box = (staticmethod(f) for f in (image, sound, text, box))  # type: ignore[attr-defined]
+Lab.image, Lab.sound, Lab.text, Lab.box = (staticmethod(f) for f in (image, sound, text, box))  # type: ignore[attr-defined]  # factories attached at import
 
 
 @pytest.fixture

@@ -13,24 +13,33 @@ async def test_relabel_image_classification_with_several_labels(lab) -> None:
     url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
     client = lab.client()
 
-    response = await client.put(url, json={"annotations": [{"name": "dog"}, {"name": "pet"}, {"name": "dog"}]})
+    response = await client.put(
+        url, json={"annotations": [{"name": "dog"}, {"name": "pet"}, {"name": "dog"}]}
+    )
     assert response.status_code == 200, response.text
     assert response.json()["labels"] == ["dog", "pet"] and len(response.json()["annotations"]) == 2
     # Labels used for the first time join the label set (automatic colour).
-    labels = {lbl["name"]: lbl for lbl in (await client.get(f"/v1/datasets/{dataset_id}/labels")).json()["items"]}
+    labels = {
+        lbl["name"]: lbl for lbl in (await client.get(f"/v1/datasets/{dataset_id}/labels")).json()["items"]
+    }
     assert set(labels) == {"cat", "dog", "pet"} and labels["pet"]["color"].startswith("#")
     assert (await lab.changes(dataset_id))[-1] == {sample.sample_id: ["dog", "pet"]}
     # ModelArts' field name "labels" works too; an empty list makes the sample unlabeled.
     response = await client.put(url, json={"labels": []})
     assert response.status_code == 200 and response.json()["labels"] == []
     assert (await lab.changes(dataset_id))[-1] == {sample.sample_id: []}
-    response = await client.put(url, json={"annotations": [{"name": "cat", "bndbox": {"xmin": 0, "ymin": 0,
-                                                                                      "xmax": 5, "ymax": 5}}]})
+    response = await client.put(
+        url, json={"annotations": [{"name": "cat", "bndbox": {"xmin": 0, "ymin": 0, "xmax": 5, "ymax": 5}}]}
+    )
     assert response.status_code == 400 and response.json()["details"][0]["rule"] == "bndbox_not_allowed"
     response = await client.put(url, json={"annotations": [{"name": "c" * 33}]})
     assert response.status_code == 400
     assert response.json()["details"][0] | {"msg": ""} == {
-        "rule": "label_name_length", "field": "annotations[0].name", "value": "c" * 33, "msg": ""}
+        "rule": "label_name_length",
+        "field": "annotations[0].name",
+        "value": "c" * 33,
+        "msg": "",
+    }
 
 
 async def test_relabel_object_detection_boxes_inside_the_image(lab) -> None:
@@ -39,19 +48,29 @@ async def test_relabel_object_detection_boxes_inside_the_image(lab) -> None:
     url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
     client = lab.client()
 
-    boxes = [lab.box("car", 0, 0, 640, 480), lab.box("car", 100.5, 20, 300, 200) | {"truncated": 1},
-             lab.box("person", 10, 10, 20, 30)]
+    boxes = [
+        lab.box("car", 0, 0, 640, 480),
+        lab.box("car", 100.5, 20, 300, 200) | {"truncated": 1},
+        lab.box("person", 10, 10, 20, 30),
+    ]
     response = await client.put(url, json={"annotations": boxes})
     assert response.status_code == 200, response.text
     assert [(a["name"], a["bndbox"]["xmax"], a["truncated"]) for a in response.json()["annotations"]] == [
-        ("car", 640, 0), ("car", 300, 1), ("person", 20, 0)]
+        ("car", 640, 0),
+        ("car", 300, 1),
+        ("person", 20, 0),
+    ]
 
     outside = await client.put(url, json={"annotations": [lab.box("car", 600, 10, 641, 20)]})
     assert outside.status_code == 400
     (detail,) = outside.json()["details"]
     assert (detail["rule"], detail["field"]) == ("bndbox_outside_image", "annotations[0].bndbox")
-    for bad in (lab.box("car", -1, 0, 5, 5), lab.box("car", 10, 10, 5, 20), {"name": "car"},
-                lab.box("car", 1, 1, "NaN", 5)):
+    for bad in (
+        lab.box("car", -1, 0, 5, 5),
+        lab.box("car", 10, 10, 5, 20),
+        {"name": "car"},
+        lab.box("car", 1, 1, "NaN", 5),
+    ):
         response = await client.put(url, json={"annotations": [bad]})
         assert response.status_code == 400, bad
         assert response.json()["details"][0]["rule"] in ("bndbox_invalid", "bndbox_required", "finite_number")
@@ -61,8 +80,10 @@ async def test_relabel_object_detection_boxes_inside_the_image(lab) -> None:
 
 async def test_sound_and_text_take_exactly_one_label(lab) -> None:
     client = lab.client()
-    for dtype, sample, names in ((SOUND, lab.sound("a.wav", [{"name": "bark"}]), ("meow", "bark")),
-                                 (TEXT, lab.text("t#1", [{"name": "pos"}]), ("负面", "pos"))):
+    for dtype, sample, names in (
+        (SOUND, lab.sound("a.wav", [{"name": "bark"}]), ("meow", "bark")),
+        (TEXT, lab.text("t#1", [{"name": "pos"}]), ("负面", "pos")),
+    ):
         dataset_id = await lab.dataset(dtype, [sample])
         url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
         response = await client.put(url, json={"annotations": [{"name": n} for n in names]})
@@ -81,60 +102,103 @@ async def test_batch_label_and_unlabel(lab) -> None:
     ids = [s.sample_id for s in samples]
     client = lab.client()
 
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add", json={"sample_ids": ids[:3],
-                                                                                   "name": "cat"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/add", json={"sample_ids": ids[:3], "name": "cat"}
+    )
     assert response.status_code == 200 and response.json()["changed_sample_count"] == 2
-    response = await client.put(f"/v1/datasets/{dataset_id}/annotations", json={"samples": [
-        {"sample_id": ids[2], "annotations": [{"name": "cat"}, {"name": "dog"}]},
-        {"sample_id": ids[3], "annotations": [{"name": "dog"}]}]})
+    response = await client.put(
+        f"/v1/datasets/{dataset_id}/annotations",
+        json={
+            "samples": [
+                {"sample_id": ids[2], "annotations": [{"name": "cat"}, {"name": "dog"}]},
+                {"sample_id": ids[3], "annotations": [{"name": "dog"}]},
+            ]
+        },
+    )
     assert response.status_code == 200, response.text
     assert [s["labels"] for s in response.json()["samples"]] == [["cat", "dog"], ["dog"]]
     stats = await _stats(client, dataset_id)
     assert stats == ({"cat": (3, 3), "dog": (2, 2)}, (4, 4, 0))
 
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/remove", json={"sample_ids": ids,
-                                                                                      "name": "cat"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/remove", json={"sample_ids": ids, "name": "cat"}
+    )
     assert response.status_code == 200 and response.json()["changed_sample_count"] == 3
     assert (await lab.changes(dataset_id))[-1] == {ids[0]: [], ids[1]: [], ids[2]: ["dog"]}
     assert await _stats(client, dataset_id) == ({"cat": (0, 0), "dog": (2, 2)}, (4, 2, 2))
 
     # One broken sample refuses the whole batch; unknown samples are 404.
-    response = await client.put(f"/v1/datasets/{dataset_id}/annotations", json={"samples": [
-        {"sample_id": ids[0], "annotations": [{"name": "ok"}]},
-        {"sample_id": ids[1], "annotations": [{"name": "not ok"}]}]})
-    assert response.status_code == 400 and response.json()["details"][0]["field"] == "samples[1].annotations[0].name"
+    response = await client.put(
+        f"/v1/datasets/{dataset_id}/annotations",
+        json={
+            "samples": [
+                {"sample_id": ids[0], "annotations": [{"name": "ok"}]},
+                {"sample_id": ids[1], "annotations": [{"name": "not ok"}]},
+            ]
+        },
+    )
+    assert (
+        response.status_code == 400
+        and response.json()["details"][0]["field"] == "samples[1].annotations[0].name"
+    )
     assert await _stats(client, dataset_id) == ({"cat": (0, 0), "dog": (2, 2)}, (4, 2, 2))
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
-                                 json={"sample_ids": [ids[0], "f" * 32], "name": "cat"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/add", json={"sample_ids": [ids[0], "f" * 32], "name": "cat"}
+    )
     assert response.status_code == 404
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/remove",
-                                 json={"sample_ids": ids, "name": "nope"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/remove", json={"sample_ids": ids, "name": "nope"}
+    )
     assert response.status_code == 404 and response.json()["error_code"] == "ModelArts.4410"
 
 
 async def test_batch_label_replaces_the_single_label_of_sounds(lab) -> None:
-    samples = [lab.sound("a.wav", [{"name": "bark"}]), lab.sound("b.wav"), lab.sound("c.wav", [{"name": "meow"}])]
+    samples = [
+        lab.sound("a.wav", [{"name": "bark"}]),
+        lab.sound("b.wav"),
+        lab.sound("c.wav", [{"name": "meow"}]),
+    ]
     dataset_id = await lab.dataset(SOUND, samples)
     client = lab.client()
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
-                                 json={"sample_ids": [s.sample_id for s in samples], "name": "meow"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/add",
+        json={"sample_ids": [s.sample_id for s in samples], "name": "meow"},
+    )
     assert response.status_code == 200 and response.json()["changed_sample_count"] == 2
     assert [s["labels"] for s in response.json()["samples"]] == [["meow"]] * 3
     assert await _stats(client, dataset_id) == ({"bark": (0, 0), "meow": (3, 3)}, (3, 3, 0))
     det_id = await lab.dataset(OBJECT_DETECTION, [lab.image()])
-    response = await client.post(f"/v1/datasets/{det_id}/annotations/add", json={"sample_ids": ["x"], "name": "a"})
+    response = await client.post(
+        f"/v1/datasets/{det_id}/annotations/add", json={"sample_ids": ["x"], "name": "a"}
+    )
     assert response.status_code == 400 and response.json()["details"][0]["rule"] == "bndbox_required"
 
 
 async def test_stats_count_objects_and_samples(lab) -> None:
-    samples = [lab.image("1.jpg", [lab.box("car", 1, 1, 5, 5), lab.box("car", 2, 2, 6, 6), lab.box("bus", 1, 1, 9, 9)]),
-               lab.image("2.jpg", [lab.box("car", 1, 1, 5, 5)]), lab.image("3.jpg")]
+    samples = [
+        lab.image(
+            "1.jpg", [lab.box("car", 1, 1, 5, 5), lab.box("car", 2, 2, 6, 6), lab.box("bus", 1, 1, 9, 9)]
+        ),
+        lab.image("2.jpg", [lab.box("car", 1, 1, 5, 5)]),
+        lab.image("3.jpg"),
+    ]
     dataset_id = await lab.dataset(OBJECT_DETECTION, samples)
     body = (await lab.client().get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
-    assert {s["name"]: (s["count"], s["sample_count"]) for s in body["label_stats"]} == {"car": (3, 2), "bus": (1, 1)}
-    assert body["sample_stats"] | {} == {"total": 3, "labeled": 2, "unlabeled": 1, "all": 3,
-                                         "manual_annotation": 2, "un_annotation": 1}
-    assert all(s["type"] == 1 and s["property"]["@modelarts:color"] == s["color"] for s in body["label_stats"])
+    assert {s["name"]: (s["count"], s["sample_count"]) for s in body["label_stats"]} == {
+        "car": (3, 2),
+        "bus": (1, 1),
+    }
+    assert body["sample_stats"] | {} == {
+        "total": 3,
+        "labeled": 2,
+        "unlabeled": 1,
+        "all": 3,
+        "manual_annotation": 2,
+        "un_annotation": 1,
+    }
+    assert all(
+        s["type"] == 1 and s["property"]["@modelarts:color"] == s["color"] for s in body["label_stats"]
+    )
 
 
 async def test_internal_snapshot_for_publishing(lab) -> None:
@@ -149,9 +213,16 @@ async def test_internal_snapshot_for_publishing(lab) -> None:
     assert [(lbl["name"], lbl["shortcut"]) for lbl in body["labels"]] == [("bus", None), ("car", None)]
     assert set(body["annotations"]) == {a.sample_id, b.sample_id}  # only labeled samples
     (ann,) = body["annotations"][a.sample_id]
-    assert ann | {"created_at": None} == {"name": "car", "bndbox": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4},
-                                          "pose": "Unspecified", "truncated": 0, "occluded": 0, "difficult": 1,
-                                          "annotated_by": "human", "created_at": None}
+    assert ann | {"created_at": None} == {
+        "name": "car",
+        "bndbox": {"xmin": 1, "ymin": 2, "xmax": 3, "ymax": 4},
+        "pose": "Unspecified",
+        "truncated": 0,
+        "occluded": 0,
+        "difficult": 1,
+        "annotated_by": "human",
+        "created_at": None,
+    }
     assert datetime.fromisoformat(ann["created_at"]).utcoffset().total_seconds() == 0
     only_b = (await client.get(url, params={"sample_ids": f"{b.sample_id},{c.sample_id}"})).json()
     assert set(only_b["annotations"]) == {b.sample_id}
@@ -166,9 +237,12 @@ async def test_another_tenant_sees_nothing(lab) -> None:
     base = f"/v1/datasets/{dataset_id}"
     sample_url = f"{base}/annotations/{sample.sample_id}"
     requests = [
-        ("GET", f"{base}/labels", None), ("POST", f"{base}/labels", {"name": "dog"}),
-        ("PUT", f"{base}/labels/cat", {"name": "dog"}), ("DELETE", f"{base}/labels/cat", None),
-        ("GET", sample_url, None), ("PUT", sample_url, {"annotations": [{"name": "dog"}]}),
+        ("GET", f"{base}/labels", None),
+        ("POST", f"{base}/labels", {"name": "dog"}),
+        ("PUT", f"{base}/labels/cat", {"name": "dog"}),
+        ("DELETE", f"{base}/labels/cat", None),
+        ("GET", sample_url, None),
+        ("PUT", sample_url, {"annotations": [{"name": "dog"}]}),
         ("PUT", f"{base}/annotations", {"samples": [{"sample_id": sample.sample_id, "annotations": []}]}),
         ("POST", f"{base}/annotations/add", {"sample_ids": [sample.sample_id], "name": "dog"}),
         ("POST", f"{base}/annotations/remove", {"sample_ids": [sample.sample_id], "name": "cat"}),
@@ -189,8 +263,10 @@ async def test_another_tenant_sees_nothing(lab) -> None:
 async def _stats(client, dataset_id: str) -> tuple[dict[str, tuple[int, int]], tuple[int, int, int]]:
     body = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
     s = body["sample_stats"]
-    return ({x["name"]: (x["count"], x["sample_count"]) for x in body["label_stats"]},
-            (s["total"], s["labeled"], s["unlabeled"]))
+    return (
+        {x["name"]: (x["count"], x["sample_count"]) for x in body["label_stats"]},
+        (s["total"], s["labeled"], s["unlabeled"]),
+    )
 
 
 async def test_a_thousand_samples_labeled_at_once(lab) -> None:
@@ -202,8 +278,10 @@ async def test_a_thousand_samples_labeled_at_once(lab) -> None:
         await lab.add_samples(dataset_id, IMAGE_CLASSIFICATION, samples[start : start + 500])
     client = lab.client()
     started = time.perf_counter()
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
-                                 json={"sample_ids": [s.sample_id for s in samples], "name": "cat"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/add",
+        json={"sample_ids": [s.sample_id for s in samples], "name": "cat"},
+    )
     seconds = time.perf_counter() - started
     assert response.status_code == 200 and response.json()["changed_sample_count"] == 1000
     changes = await lab.changes(dataset_id)
@@ -211,8 +289,10 @@ async def test_a_thousand_samples_labeled_at_once(lab) -> None:
     assert all(labels == ["cat"] for c in changes for labels in c.values())
     assert await _stats(client, dataset_id) == ({"cat": (1000, 1000)}, (1000, 1000, 0))
     print(f"labeled 1000 samples in one request: {seconds * 1000:.0f} ms")
-    response = await client.post(f"/v1/datasets/{dataset_id}/annotations/add",
-                                 json={"sample_ids": [s.sample_id for s in samples] + ["x"], "name": "cat"})
+    response = await client.post(
+        f"/v1/datasets/{dataset_id}/annotations/add",
+        json={"sample_ids": [s.sample_id for s in samples] + ["x"], "name": "cat"},
+    )
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "sample_ids"
 
 
@@ -224,8 +304,9 @@ async def test_concurrent_relabels_of_one_sample_leave_one_of_them(lab) -> None:
     client = lab.client()
     url = f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}"
     choices = [[f"l{i}", f"m{i}"] for i in range(6)]
-    responses = await asyncio.gather(*(client.put(url, json={"annotations": [{"name": n} for n in names]})
-                                       for names in choices))
+    responses = await asyncio.gather(
+        *(client.put(url, json={"annotations": [{"name": n} for n in names]}) for names in choices)
+    )
     assert [r.status_code for r in responses] == [200] * 6
     final = (await client.get(url)).json()
     assert final["labels"] in choices and len(final["annotations"]) == 2

@@ -12,10 +12,21 @@ OBJECT_DETECTION, IMAGE_CLASSIFICATION, TEXT, SOUND = 1, 0, 100, 200
 
 
 async def test_import_time_labels_create_labels_and_annotations_for_each_type(lab) -> None:
-    cls = [lab.image("1.jpg", [{"name": "cat"}, {"name": "dog"}]), lab.image("2.jpg", [{"name": "cat"}]),
-           lab.image("3.jpg")]
-    det = [lab.image("d.jpg", [lab.box("car", 1, 2, 50, 60), lab.box("car", 10, 10, 99, 79),
-                               lab.box("bus", 0, 0, 100, 80) | {"difficult": 1, "pose": "Left"}])]
+    cls = [
+        lab.image("1.jpg", [{"name": "cat"}, {"name": "dog"}]),
+        lab.image("2.jpg", [{"name": "cat"}]),
+        lab.image("3.jpg"),
+    ]
+    det = [
+        lab.image(
+            "d.jpg",
+            [
+                lab.box("car", 1, 2, 50, 60),
+                lab.box("car", 10, 10, 99, 79),
+                lab.box("bus", 0, 0, 100, 80) | {"difficult": 1, "pose": "Left"},
+            ],
+        )
+    ]
     snd = [lab.sound("x.wav", [{"name": "bark"}])]
     txt = [lab.text("t.txt#1", [{"name": "正面"}]), lab.text("t.txt#2", [{"name": "neg-1"}])]
     client = lab.client()
@@ -32,13 +43,17 @@ async def test_import_time_labels_create_labels_and_annotations_for_each_type(la
             assert body["labels"] == sorted({a.name for a in sample.annotations})
         # The dataset service learns which labels were kept.
         (changes,) = await lab.changes(dataset_id)
-        assert changes == {s.sample_id: sorted({a.name for a in s.annotations}) for s in samples if s.annotations}
+        assert changes == {
+            s.sample_id: sorted({a.name for a in s.annotations}) for s in samples if s.annotations
+        }
 
     body = (await client.get(f"/v1/datasets/{ids[TEXT]}/annotations/{txt[0].sample_id}")).json()
     assert body["annotations"][0]["annotated_by"] == "human"
     boxes = (await client.get(f"/v1/datasets/{ids[OBJECT_DETECTION]}/annotations/{det[0].sample_id}")).json()
     assert [a["bndbox"] for a in boxes["annotations"] if a["name"] == "car"] == [
-        {"xmin": 1, "ymin": 2, "xmax": 50, "ymax": 60}, {"xmin": 10, "ymin": 10, "xmax": 99, "ymax": 79}]
+        {"xmin": 1, "ymin": 2, "xmax": 50, "ymax": 60},
+        {"xmin": 10, "ymin": 10, "xmax": 99, "ymax": 79},
+    ]
     bus = next(a for a in boxes["annotations"] if a["name"] == "bus")
     assert (bus["difficult"], bus["pose"], bus["truncated"]) == (1, "Left", 0)
 
@@ -55,8 +70,14 @@ async def test_invalid_imported_annotations_leave_the_sample_unlabeled(lab) -> N
 
     client = lab.client()
     stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
-    assert stats["sample_stats"] == {"total": 3, "labeled": 1, "unlabeled": 2, "all": 3, "manual_annotation": 1,
-                                     "un_annotation": 2}
+    assert stats["sample_stats"] == {
+        "total": 3,
+        "labeled": 1,
+        "unlabeled": 2,
+        "all": 3,
+        "manual_annotation": 1,
+        "un_annotation": 2,
+    }
     assert [s["name"] for s in stats["label_stats"]] == ["car"]
     (changes,) = await lab.changes(dataset_id)
     assert changes == {outside.sample_id: [], long_name.sample_id: [], fine.sample_id: ["car"]}
@@ -75,7 +96,14 @@ async def test_same_event_twice_has_one_effect(lab) -> None:
 
     stats = (await lab.client().get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
     assert stats["label_stats"][0] | {"color": None, "property": None} == {
-        "name": "cat", "type": 0, "color": None, "shortcut": None, "property": None, "count": 1, "sample_count": 1}
+        "name": "cat",
+        "type": 0,
+        "color": None,
+        "shortcut": None,
+        "property": None,
+        "count": 1,
+        "sample_count": 1,
+    }
     assert stats["sample_stats"]["total"] == 3
     assert await lab.sample_rows(dataset_id) == 3
     assert len(await lab.changes(dataset_id)) == 1
@@ -88,7 +116,10 @@ async def test_deleted_samples_and_datasets_drop_their_annotations(lab) -> None:
     await lab.processed(await lab.publish(SamplesDeleted(dataset_id=dataset_id, sample_ids=[drop.sample_id])))
 
     stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
-    assert {s["name"]: (s["count"], s["sample_count"]) for s in stats["label_stats"]} == {"cat": (1, 1), "dog": (0, 0)}
+    assert {s["name"]: (s["count"], s["sample_count"]) for s in stats["label_stats"]} == {
+        "cat": (1, 1),
+        "dog": (0, 0),
+    }
     assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{drop.sample_id}")).status_code == 404
 
     await lab.processed(await lab.publish(DatasetDeleted(dataset_id=dataset_id)))
@@ -106,8 +137,9 @@ async def test_labeling_events_reach_the_bus(lab) -> None:
     await transport.declare_queue(QueueSpec(probe, ("labeling.#",)))
     sample = lab.image("1.jpg")
     dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, [sample])
-    response = await lab.client().put(f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}",
-                                      json={"annotations": [{"name": "cat"}]})
+    response = await lab.client().put(
+        f"/v1/datasets/{dataset_id}/annotations/{sample.sample_id}", json={"annotations": [{"name": "cat"}]}
+    )
     assert response.status_code == 200, response.text
 
     async def received():
@@ -118,5 +150,7 @@ async def test_labeling_events_reach_the_bus(lab) -> None:
     envelope = json.loads(delivery.body)
     assert delivery.routing_key == envelope["type"] == "labeling.annotations.changed.v1"
     assert envelope["source"] == "/exeml/labeling" and envelope["tenantid"] == "tenant-a"
-    assert envelope["data"] == {"dataset_id": dataset_id, "changes": [{"sample_id": sample.sample_id,
-                                                                       "labels": ["cat"]}]}
+    assert envelope["data"] == {
+        "dataset_id": dataset_id,
+        "changes": [{"sample_id": sample.sample_id, "labels": ["cat"]}],
+    }

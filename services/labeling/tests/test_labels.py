@@ -46,19 +46,25 @@ async def test_colour_and_shortcut_rules(lab) -> None:
     response = await client.post(f"/v1/datasets/{det_id}/labels", json={"name": "car", "color": "red"})
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "color"
     # ModelArts' property map is understood too.
-    response = await client.post(f"/v1/datasets/{det_id}/labels",
-                                 json={"name": "car", "property": {"@modelarts:color": "#3399ff"}})
+    response = await client.post(
+        f"/v1/datasets/{det_id}/labels", json={"name": "car", "property": {"@modelarts:color": "#3399ff"}}
+    )
     assert response.status_code == 201 and response.json()["property"] == {"@modelarts:color": "#3399ff"}
-    response = await client.post(f"/v1/datasets/{det_id}/labels", json={"name": "bus", "color": "#000000",
-                                                                        "shortcut": "B"})
-    assert response.status_code == 400 and response.json()["details"][0]["rule"] == "label_shortcut_sound_only"
+    response = await client.post(
+        f"/v1/datasets/{det_id}/labels", json={"name": "bus", "color": "#000000", "shortcut": "B"}
+    )
+    assert (
+        response.status_code == 400 and response.json()["details"][0]["rule"] == "label_shortcut_sound_only"
+    )
 
     response = await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": "bark", "shortcut": "b"})
     assert response.status_code == 201 and response.json()["shortcut"] == "B"
     assert response.json()["color"]  # image and sound labels get a colour automatically
     response = await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": "meow", "shortcut": "B"})
     assert response.status_code == 409 and response.json()["error_code"] == "ModelArts.4412"
-    assert (await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": "meow", "shortcut": "M"})).status_code == 201
+    assert (
+        await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": "meow", "shortcut": "M"})
+    ).status_code == 201
     response = await client.put(f"/v1/datasets/{sound_id}/labels/meow", json={"shortcut": "B"})
     assert response.status_code == 409
     response = await client.put(f"/v1/datasets/{sound_id}/labels/meow", json={"shortcut": None})
@@ -76,29 +82,39 @@ async def test_rename_moves_every_annotation_and_is_announced(lab) -> None:
     dataset_id = await lab.dataset(OBJECT_DETECTION, [a, b])
     client = lab.client()
 
-    response = await client.put(f"/v1/datasets/{dataset_id}/labels/car", json={"name": "sedan", "color": "#00ff00"})
+    response = await client.put(
+        f"/v1/datasets/{dataset_id}/labels/car", json={"name": "sedan", "color": "#00ff00"}
+    )
     assert response.status_code == 200, response.text
     assert (response.json()["name"], response.json()["color"]) == ("sedan", "#00ff00")
     body = (await client.get(f"/v1/datasets/{dataset_id}/annotations/{a.sample_id}")).json()
     assert [x["name"] for x in body["annotations"]] == ["sedan", "sedan"] and body["labels"] == ["sedan"]
-    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{b.sample_id}")).json()["labels"] == ["bus"]
+    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{b.sample_id}")).json()["labels"] == [
+        "bus"
+    ]
     assert await lab.events("labeling.label.renamed.v1", dataset_id) == [
-        {"dataset_id": dataset_id, "old_name": "car", "new_name": "sedan"}]
+        {"dataset_id": dataset_id, "old_name": "car", "new_name": "sedan"}
+    ]
     assert (await lab.changes(dataset_id))[-1] == {a.sample_id: ["sedan"]}
     stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
     assert {s["name"]: s["count"] for s in stats["label_stats"]} == {"sedan": 2, "bus": 1}
 
-    assert (await client.put(f"/v1/datasets/{dataset_id}/labels/sedan", json={"name": "bus"})).status_code == 409
+    assert (
+        await client.put(f"/v1/datasets/{dataset_id}/labels/sedan", json={"name": "bus"})
+    ).status_code == 409
     response = await client.put(f"/v1/datasets/{dataset_id}/labels/sedan", json={"name": "y" * 33})
     assert response.status_code == 400 and response.json()["details"][0]["rule"] == "label_name_length"
-    response = await client.put(f"/v1/datasets/{dataset_id}/labels/sedan",
-                                json={"property": {"@modelarts:rename_to": "auto"}})
+    response = await client.put(
+        f"/v1/datasets/{dataset_id}/labels/sedan", json={"property": {"@modelarts:rename_to": "auto"}}
+    )
     assert response.status_code == 200 and response.json()["name"] == "auto"
     assert (await client.put(f"/v1/datasets/{dataset_id}/labels/car", json={"name": "z"})).status_code == 404
     response = await client.put(f"/v1/datasets/{dataset_id}/labels/auto", json={"name": ""})
     assert response.status_code == 400 and response.json()["details"][0]["rule"] == "label_name_empty"
     # ModelArts' body for updating one label is the bare property map.
-    response = await client.put(f"/v1/datasets/{dataset_id}/labels/auto", json={"@modelarts:color": "#93C47D"})
+    response = await client.put(
+        f"/v1/datasets/{dataset_id}/labels/auto", json={"@modelarts:color": "#93C47D"}
+    )
     assert response.status_code == 200 and response.json()["color"] == "#93c47d"
 
 
@@ -117,7 +133,9 @@ class FakeDatasetService:
             tenant = codec.verify(request.headers[INTERNAL_TOKEN_HEADER]).tenant_id
             self.calls.append({"dataset_id": dataset_id, "tenant": tenant, "body": await request.json()})
             if fail:
-                return JSONResponse({"error_code": "ModelArts.4343", "error_msg": "dataset is publishing"}, 400)
+                return JSONResponse(
+                    {"error_code": "ModelArts.4343", "error_msg": "dataset is publishing"}, 400
+                )
             return {"success": True}
 
         lab.runtime.peers.register_app("dataset", app)
@@ -135,16 +153,27 @@ async def test_delete_policies(lab, policy: int) -> None:
     response = await client.delete(f"/v1/datasets/{dataset_id}/labels/cat", params={"delete_policy": policy})
     assert response.status_code == 200, response.text
     doomed = [] if policy == 0 else [only_cat.sample_id]
-    assert response.json() == {"name": "cat", "delete_policy": policy, "deleted_sample_ids": doomed,
-                               "changed_sample_count": 2 if policy == 0 else 1}
+    assert response.json() == {
+        "name": "cat",
+        "delete_policy": policy,
+        "deleted_sample_ids": doomed,
+        "changed_sample_count": 2 if policy == 0 else 1,
+    }
     if policy == 0:
         assert fake.calls == []
     else:
-        assert fake.calls == [{"dataset_id": dataset_id, "tenant": "tenant-a",
-                               "body": {"samples": [only_cat.sample_id], "delete_source": policy == 2}}]
+        assert fake.calls == [
+            {
+                "dataset_id": dataset_id,
+                "tenant": "tenant-a",
+                "body": {"samples": [only_cat.sample_id], "delete_source": policy == 2},
+            }
+        ]
     labels = (await client.get(f"/v1/datasets/{dataset_id}/labels")).json()["items"]
     assert [lbl["name"] for lbl in labels] == ["dog"]
-    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{cat_dog.sample_id}")).json()["labels"] == ["dog"]
+    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{cat_dog.sample_id}")).json()[
+        "labels"
+    ] == ["dog"]
     only_cat_read = await client.get(f"/v1/datasets/{dataset_id}/annotations/{only_cat.sample_id}")
     assert only_cat_read.status_code == (200 if policy == 0 else 404)
     stats = (await client.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()["sample_stats"]
@@ -152,7 +181,8 @@ async def test_delete_policies(lab, policy: int) -> None:
 
     names = ["label_only", "label_and_samples", "label_samples_and_files"]
     assert await lab.events("labeling.label.deleted.v1", dataset_id) == [
-        {"dataset_id": dataset_id, "name": "cat", "policy": names[policy], "deleted_sample_ids": doomed}]
+        {"dataset_id": dataset_id, "name": "cat", "policy": names[policy], "deleted_sample_ids": doomed}
+    ]
     expected = {cat_dog.sample_id: ["dog"]} | ({only_cat.sample_id: []} if policy == 0 else {})
     assert (await lab.changes(dataset_id))[-1] == expected
 
@@ -166,7 +196,9 @@ async def test_refused_sample_deletion_changes_nothing(lab) -> None:
 
     response = await client.delete(f"/v1/datasets/{dataset_id}/labels/cat", params={"delete_policy": 1})
     assert response.status_code == 400 and response.json()["error_code"] == "ModelArts.4343"
-    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{only_cat.sample_id}")).json()["labels"] == ["cat"]
+    assert (await client.get(f"/v1/datasets/{dataset_id}/annotations/{only_cat.sample_id}")).json()[
+        "labels"
+    ] == ["cat"]
     assert len(await lab.changes(dataset_id)) == before
     assert await lab.events("labeling.label.deleted.v1", dataset_id) == []
     response = await client.delete(f"/v1/datasets/{dataset_id}/labels/cat", params={"delete_policy": 3})
@@ -179,12 +211,20 @@ async def test_concurrent_creation_of_one_label(lab) -> None:
     samples = [lab.image(f"{i}.jpg") for i in range(4)]
     dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, samples)
     client = lab.client()
-    created = await asyncio.gather(*(client.post(f"/v1/datasets/{dataset_id}/labels", json={"name": "cat"})
-                                     for _ in range(4)))
+    created = await asyncio.gather(
+        *(client.post(f"/v1/datasets/{dataset_id}/labels", json={"name": "cat"}) for _ in range(4))
+    )
     assert sorted(r.status_code for r in created) == [201, 409, 409, 409]
     # Implicit creation by several requests at once: every request succeeds, the label exists once.
-    labeled = await asyncio.gather(*(client.put(f"/v1/datasets/{dataset_id}/annotations/{s.sample_id}",
-                                                json={"annotations": [{"name": "zebra"}]}) for s in samples))
+    labeled = await asyncio.gather(
+        *(
+            client.put(
+                f"/v1/datasets/{dataset_id}/annotations/{s.sample_id}",
+                json={"annotations": [{"name": "zebra"}]},
+            )
+            for s in samples
+        )
+    )
     assert [r.status_code for r in labeled] == [200] * 4, [r.text for r in labeled]
     labels = (await client.get(f"/v1/datasets/{dataset_id}/labels")).json()
     assert sorted(lbl["name"] for lbl in labels["items"]) == ["cat", "zebra"]
@@ -198,7 +238,7 @@ async def test_control_characters_and_odd_ids_are_refused_before_the_database(la
     base = f"/v1/datasets/{dataset_id}"
     for response in (
         await client.get(f"{base}/annotations/%F1%A4%A6%B0%1E"),
-        await client.get(f"/v1/datasets/a%00/labels"),
+        await client.get("/v1/datasets/a%00/labels"),
         await client.put(f"{base}/labels/a%00b", json={"color": "#ff0000"}),
         await client.delete(f"{base}/labels/%3F%C2%90Q"),
         await client.post(f"{base}/annotations/remove", json={"sample_ids": ["a"], "name": "car\x00"}),

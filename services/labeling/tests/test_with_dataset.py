@@ -21,11 +21,13 @@ def png(width: int = 32, height: int = 24) -> bytes:
 
 def voc(name: str, box: tuple[int, int, int, int], width: int = 32, height: int = 24) -> bytes:
     a, b, c, d = box
-    return (f"<annotation><folder>f</folder><filename>x.png</filename><size><width>{width}</width>"
-            f"<height>{height}</height><depth>3</depth></size><segmented>0</segmented><object><name>{name}</name>"
-            f"<pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded><difficult>0</difficult>"
-            f"<bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
-            "</annotation>").encode()
+    return (
+        f"<annotation><folder>f</folder><filename>x.png</filename><size><width>{width}</width>"
+        f"<height>{height}</height><depth>3</depth></size><segmented>0</segmented><object><name>{name}</name>"
+        f"<pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded><difficult>0</difficult>"
+        f"<bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
+        "</annotation>"
+    ).encode()
 
 
 class Both:
@@ -36,14 +38,20 @@ class Both:
         self.labeling = platform.client("labeling")
 
     def uri(self, key: str) -> str:
-        return f"s3://{self.platform.bucket}/{key}"
+        return self.platform.tenant_uri(key)
 
     async def import_folder(self, name: str, dataset_type: int, files: dict[str, bytes]) -> str:
         for rel, data in files.items():
             await self.store.put(self.uri(f"in/{name}/{rel}"), data)
-        response = await self.dataset.post("/v1/datasets", json={
-            "dataset_name": name, "dataset_type": dataset_type, "input_path": self.uri(f"in/{name}/"),
-            "work_path": self.uri(f"out/{name}/")})
+        response = await self.dataset.post(
+            "/v1/datasets",
+            json={
+                "dataset_name": name,
+                "dataset_type": dataset_type,
+                "input_path": self.uri(f"in/{name}/"),
+                "work_path": self.uri(f"out/{name}/"),
+            },
+        )
         assert response.status_code == 201, response.text
         dataset_id, task_id = response.json()["dataset_id"], response.json()["import_task_id"]
 
@@ -68,30 +76,55 @@ class Both:
 
 async def test_labels_travel_between_the_services(platform_factory) -> None:
     both = Both(await platform_factory(["dataset", "labeling"]))
-    files = {"a.png": png(), "a.txt": b"cat\n", "b.png": png(), "b.txt": b"cat\ndog\n", "c.png": png(),
-             "c.txt": b"dog\n", "d.png": png()}
+    files = {
+        "a.png": png(),
+        "a.txt": b"cat\n",
+        "b.png": png(),
+        "b.txt": b"cat\ndog\n",
+        "c.png": png(),
+        "c.txt": b"dog\n",
+        "d.png": png(),
+    }
     dataset_id = await both.import_folder("pets", 0, files)
     await both.settle(dataset_id, {"a.png": ["cat"], "b.png": ["cat", "dog"], "c.png": ["dog"], "d.png": []})
-    stats = (await both.labeling.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
+
+    # The dataset service shows the imported labels at once; labeling has them once it handled samples.added.
+    async def labeling_stats():
+        stats = (await both.labeling.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
+        return stats if stats["label_stats"] else None
+
+    stats = await wait_until(labeling_stats, what="labeling's label statistics")
     assert {s["name"]: s["sample_count"] for s in stats["label_stats"]} == {"cat": 2, "dog": 2}
     assert stats["sample_stats"]["unlabeled"] == 1
-    ids = {s["sample_name"].rsplit("/", 1)[-1]: s["sample_id"] for s in (await both.dataset.get(
-        f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()["items"]}
+    ids = {
+        s["sample_name"].rsplit("/", 1)[-1]: s["sample_id"]
+        for s in (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()[
+            "items"
+        ]
+    }
 
     # Relabel in labeling → the dataset service's labeled state follows.
-    response = await both.labeling.put(f"/v1/datasets/{dataset_id}/annotations/{ids['d.png']}",
-                                       json={"annotations": [{"name": "cat"}]})
+    response = await both.labeling.put(
+        f"/v1/datasets/{dataset_id}/annotations/{ids['d.png']}", json={"annotations": [{"name": "cat"}]}
+    )
     assert response.status_code == 200, response.text
-    await both.settle(dataset_id, {"a.png": ["cat"], "b.png": ["cat", "dog"], "c.png": ["dog"], "d.png": ["cat"]})
+    await both.settle(
+        dataset_id, {"a.png": ["cat"], "b.png": ["cat", "dog"], "c.png": ["dog"], "d.png": ["cat"]}
+    )
     response = await both.labeling.put(f"/v1/datasets/{dataset_id}/labels/cat", json={"name": "kitty"})
     assert response.status_code == 200, response.text
-    await both.settle(dataset_id, {"a.png": ["kitty"], "b.png": ["dog", "kitty"], "c.png": ["dog"],
-                                   "d.png": ["kitty"]})
-    filtered = (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"label_name": "kitty"})).json()
+    await both.settle(
+        dataset_id, {"a.png": ["kitty"], "b.png": ["dog", "kitty"], "c.png": ["dog"], "d.png": ["kitty"]}
+    )
+    filtered = (
+        await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"label_name": "kitty"})
+    ).json()
     assert filtered["total"] == 3
 
     # Policy 2: the samples that only had the label go, with their source files.
-    response = await both.labeling.delete(f"/v1/datasets/{dataset_id}/labels/kitty", params={"delete_policy": 2})
+    response = await both.labeling.delete(
+        f"/v1/datasets/{dataset_id}/labels/kitty", params={"delete_policy": 2}
+    )
     assert response.status_code == 200, response.text
     assert sorted(response.json()["deleted_sample_ids"]) == sorted([ids["a.png"], ids["d.png"]])
     await both.settle(dataset_id, {"b.png": ["dog"], "c.png": ["dog"]})
@@ -100,8 +133,9 @@ async def test_labels_travel_between_the_services(platform_factory) -> None:
     assert await both.store.exists(both.uri("in/pets/b.png"))
 
     # Publishing reads labeling's snapshot.
-    response = await both.dataset.post(f"/v1/datasets/{dataset_id}/versions",
-                                       json={"train_evaluate_sample_ratio": "0.5"})
+    response = await both.dataset.post(
+        f"/v1/datasets/{dataset_id}/versions", json={"train_evaluate_sample_ratio": "0.5"}
+    )
     assert response.status_code == 201, response.text
     version_id = response.json()["version_id"]
 
@@ -115,20 +149,36 @@ async def test_labels_travel_between_the_services(platform_factory) -> None:
 
 async def test_policy_1_keeps_source_files_and_detection_boxes_reach_the_manifest(platform_factory) -> None:
     both = Both(await platform_factory(["dataset", "labeling"]))
-    files = {"a.png": png(), "a.xml": voc("car", (1, 1, 10, 10)), "b.png": png(), "b.xml": voc("bus", (2, 2, 20, 20)),
-             "c.png": png(), "c.xml": voc("car", (5, 5, 40, 20))}  # c: box outside the 32x24 image
+    files = {
+        "a.png": png(),
+        "a.xml": voc("car", (1, 1, 10, 10)),
+        "b.png": png(),
+        "b.xml": voc("bus", (2, 2, 20, 20)),
+        "c.png": png(),
+        "c.xml": voc("car", (5, 5, 40, 20)),
+    }  # c: box outside the 32x24 image
     dataset_id = await both.import_folder("roads", 1, files)
     await both.settle(dataset_id, {"a.png": ["car"], "b.png": ["bus"], "c.png": []})
-    ids = {s["sample_name"].rsplit("/", 1)[-1]: s["sample_id"] for s in (await both.dataset.get(
-        f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()["items"]}
+    ids = {
+        s["sample_name"].rsplit("/", 1)[-1]: s["sample_id"]
+        for s in (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()[
+            "items"
+        ]
+    }
 
-    response = await both.labeling.put(f"/v1/datasets/{dataset_id}/annotations/{ids['c.png']}", json={
-        "annotations": [{"name": "truck", "bndbox": {"xmin": 5, "ymin": 5, "xmax": 33, "ymax": 20}}]})
+    response = await both.labeling.put(
+        f"/v1/datasets/{dataset_id}/annotations/{ids['c.png']}",
+        json={"annotations": [{"name": "truck", "bndbox": {"xmin": 5, "ymin": 5, "xmax": 33, "ymax": 20}}]},
+    )
     assert response.status_code == 400 and response.json()["details"][0]["rule"] == "bndbox_outside_image"
-    response = await both.labeling.put(f"/v1/datasets/{dataset_id}/annotations/{ids['c.png']}", json={
-        "annotations": [{"name": "truck", "bndbox": {"xmin": 5, "ymin": 5, "xmax": 32, "ymax": 20}}]})
+    response = await both.labeling.put(
+        f"/v1/datasets/{dataset_id}/annotations/{ids['c.png']}",
+        json={"annotations": [{"name": "truck", "bndbox": {"xmin": 5, "ymin": 5, "xmax": 32, "ymax": 20}}]},
+    )
     assert response.status_code == 200, response.text
-    response = await both.labeling.delete(f"/v1/datasets/{dataset_id}/labels/bus", params={"delete_policy": 1})
+    response = await both.labeling.delete(
+        f"/v1/datasets/{dataset_id}/labels/bus", params={"delete_policy": 1}
+    )
     assert response.json()["deleted_sample_ids"] == [ids["b.png"]]
     await both.settle(dataset_id, {"a.png": ["car"], "c.png": ["truck"]})
     assert await both.store.exists(both.uri("in/roads/b.png"))  # policy 1 keeps the source file
@@ -160,20 +210,29 @@ def wav(seconds: float = 1.5, rate: int = 8000) -> bytes:
 
 async def test_sound_and_text_relabeled_with_exactly_one_label(platform_factory) -> None:
     both = Both(await platform_factory(["dataset", "labeling"]))
-    sound_id = await both.import_folder("calls", 200, {"bark/1.wav": wav(), "meow/2.wav": wav(), "3.wav": wav()})
-    text_id = await both.import_folder("reviews", 100, {
-        "r.txt": b"good\nbad\nfine\n", "r_result.txt": "正面\nneg\n\n".encode()})
+    sound_id = await both.import_folder(
+        "calls", 200, {"bark/1.wav": wav(), "meow/2.wav": wav(), "3.wav": wav()}
+    )
+    text_id = await both.import_folder(
+        "reviews", 100, {"r.txt": b"good\nbad\nfine\n", "r_result.txt": "正面\nneg\n\n".encode()}
+    )
     await both.settle(sound_id, {"1.wav": ["bark"], "2.wav": ["meow"], "3.wav": []})
     await both.settle(text_id, {"r.txt#1": ["正面"], "r.txt#2": ["neg"], "r.txt#3": []})
 
-    for dataset_id, name, labels in ((sound_id, "3.wav", ["bark", "meow"]), (text_id, "r.txt#3", ["neg", "正面"])):
-        items = (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()["items"]
+    for dataset_id, name, labels in (
+        (sound_id, "3.wav", ["bark", "meow"]),
+        (text_id, "r.txt#3", ["neg", "正面"]),
+    ):
+        items = (await both.dataset.get(f"/v1/datasets/{dataset_id}/samples", params={"limit": 100})).json()[
+            "items"
+        ]
         sample_id = next(s["sample_id"] for s in items if s["sample_name"].endswith(name))
         url = f"/v1/datasets/{dataset_id}/annotations/{sample_id}"
         response = await both.labeling.put(url, json={"annotations": [{"name": n} for n in labels]})
         assert response.status_code == 400 and response.json()["details"][0]["rule"] == "single_label"
-        response = await both.labeling.post(f"/v1/datasets/{dataset_id}/annotations/add",
-                                            json={"sample_ids": [sample_id], "name": labels[1]})
+        response = await both.labeling.post(
+            f"/v1/datasets/{dataset_id}/annotations/add", json={"sample_ids": [sample_id], "name": labels[1]}
+        )
         assert response.status_code == 200, response.text
     await both.settle(sound_id, {"1.wav": ["bark"], "2.wav": ["meow"], "3.wav": ["meow"]})
     await both.settle(text_id, {"r.txt#1": ["正面"], "r.txt#2": ["neg"], "r.txt#3": ["正面"]})

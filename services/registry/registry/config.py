@@ -11,5 +11,7 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "registry"
 
     max_package_bytes: int = Field(
-        default=512 * 1024 * 1024, ge=1024, description="Largest model package accepted by upload (packed and unpacked)"
+        default=512 * 1024 * 1024,
+        ge=1024,
+        description="Largest model package accepted by upload (packed and unpacked)",
     )

@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from registry.config import Settings
 from registry.consumers import register_consumers
 from registry.models import Base, messaging
+from shared.events.registry import ModelVersionDeleted, ModelVersionRegistered
 from shared.service import ServiceDefinition
 
 
@@ -23,4 +24,5 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    publishes=(ModelVersionRegistered, ModelVersionDeleted),
 )

@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, make_base
+from shared.db import TYPE_ANNOTATION_MAP, IdMixin, TenantMixin, TimestampMixin, UTCDateTime, service_metadata
 from shared.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
 
-VERSION_STATUSES = ("publishing", "published", "failed")
+
+class VersionStatus(StrEnum):
+    """A model version's status: ``published`` versions are deployable and exportable."""
+
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"  # the package could not be registered (the version keeps its number and the reason)
+
+
+VERSION_STATUSES = tuple(status.value for status in VersionStatus)
 
 
 class AIApplication(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -52,7 +67,7 @@ class ModelVersion(IdMixin, TenantMixin, TimestampMixin, Base):
     )
     seq: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     version: Mapped[str] = mapped_column(sa.String(16), nullable=False)
-    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default="publishing")
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=VersionStatus.PUBLISHING)
     error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     package_uri: Mapped[str | None] = mapped_column(sa.String(1024), nullable=True)
     size_bytes: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)

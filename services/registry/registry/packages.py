@@ -14,11 +14,14 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from shared.errors import ErrorDetail, InvalidInput
+from registry.errors import InvalidPackage
+from shared.errors import ErrorDetail, ExeMLError, InvalidInput
+from shared.json_limits import check_json
 from shared.packages import MANIFEST_NAME, PackageError, read_manifest
 from shared.storage import ObjectStore, S3Uri
+from shared.storage.tenancy import check_relative
 
-__all__ = ["read_package", "validate_package", "store_package", "unpack_archive", "pack_archive"]
+__all__ = ["pack_archive", "read_package", "store_package", "unpack_archive", "validate_package"]
 
 
 async def read_package(store: ObjectStore, prefix: S3Uri) -> dict[str, bytes]:
@@ -26,7 +29,7 @@ async def read_package(store: ObjectStore, prefix: S3Uri) -> dict[str, bytes]:
     base = prefix.key.rstrip("/") + "/" if prefix.key else ""
     files: dict[str, bytes] = {}
     for info in await store.list(prefix.bucket, base):
-        files[info.key[len(base):]] = await store.get(info.uri)
+        files[info.key[len(base) :]] = await store.get(info.uri)
     return files
 
 
@@ -34,6 +37,10 @@ def validate_package(files: dict[str, bytes], *, source: str) -> dict[str, Any]:
     """The package's manifest, after checking it and that every artifact it names is present."""
     if MANIFEST_NAME not in files:
         raise _invalid("package_manifest_missing", f"{source} has no {MANIFEST_NAME} at its root", source)
+    try:  # the manifest is the uploader's JSON: limited like any JSON the platform parses
+        check_json(files[MANIFEST_NAME], what=MANIFEST_NAME)
+    except ExeMLError as exc:
+        raise _invalid(exc.details[0].rule, exc.error_msg, source) from exc
     with tempfile.TemporaryDirectory() as tmp:
         Path(tmp, MANIFEST_NAME).write_bytes(files[MANIFEST_NAME])
         try:
@@ -54,24 +61,30 @@ async def store_package(store: ObjectStore, files: dict[str, bytes], prefix: S3U
 
 
 def _safe_member(name: str, source: str) -> str | None:
-    path = PurePosixPath(name)
-    if name.endswith("/") or not path.parts:
+    """The member's path inside the package; 403 (storage_path_traversal) if any reading of it leaves it."""
+    if name.endswith("/") or not PurePosixPath(name).parts:
         return None
-    if path.is_absolute() or ".." in path.parts:
-        raise _invalid("package_path_traversal", f"archive member {name!r} leaves the package folder", source)
-    return str(path)
+    if PurePosixPath(name).is_absolute():
+        raise _invalid("package_path_absolute", f"archive member {name!r} is an absolute path", source)
+    return check_relative(name, field=f"{source}: {name}") or None
 
 
 def unpack_archive(data: bytes, *, source: str, max_bytes: int) -> dict[str, bytes]:
     """Files of an uploaded zip or tar(.gz) package; a single top folder is stripped."""
     try:
-        files = _unzip(data, source, max_bytes) if zipfile.is_zipfile(io.BytesIO(data)) else _untar(data, source, max_bytes)
+        files = (
+            _unzip(data, source, max_bytes)
+            if zipfile.is_zipfile(io.BytesIO(data))
+            else _untar(data, source, max_bytes)
+        )
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise _invalid("package_archive_invalid", f"{source} is not a zip or tar archive: {exc}", source) from exc
+        raise _invalid(
+            "package_archive_invalid", f"{source} is not a zip or tar archive: {exc}", source
+        ) from exc
     tops = {p.split("/", 1)[0] for p in files}
     if MANIFEST_NAME not in files and len(tops) == 1 and all("/" in p for p in files):
         top = tops.pop() + "/"
-        files = {p[len(top):]: d for p, d in files.items()}
+        files = {p[len(top) :]: d for p, d in files.items()}
     return files
 
 
@@ -97,7 +110,9 @@ def _untar(data: bytes, source: str, max_bytes: int) -> dict[str, bytes]:
             name = _safe_member(member.name, source)
             total += member.size
             if total > max_bytes:
-                raise _invalid("package_too_large", f"{source} unpacks to more than {max_bytes} bytes", source)
+                raise _invalid(
+                    "package_too_large", f"{source} unpacks to more than {max_bytes} bytes", source
+                )
             extracted = archive.extractfile(member)
             if name is not None and extracted is not None:
                 files[name] = extracted.read()
@@ -116,4 +131,4 @@ def pack_archive(files: dict[str, bytes], top: str) -> bytes:
 
 
 def _invalid(rule: str, msg: str, source: str) -> InvalidInput:
-    return InvalidInput(msg, error_code="ModelArts.3017", details=[ErrorDetail(rule=rule, msg=msg, file=source)])
+    return InvalidPackage(msg, details=[ErrorDetail(rule=rule, msg=msg, file=source)])

@@ -8,11 +8,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from registry.models import AIApplication, ModelVersion
+from registry.config import Settings
+from registry.errors import ModelInUse, VersionNotPublished
+from registry.models import AIApplication, ModelVersion, VersionStatus
 from registry.packages import read_package, store_package, validate_package
 from registry.repository import ApplicationRepository, UsageRepository, VersionRepository
 from shared.context import new_id
-from shared.errors import Conflict, ErrorDetail, ExeMLError, InvalidInput
+from shared.db import Page
+from shared.errors import ErrorDetail, ExeMLError
 from shared.events.registry import ModelVersionDeleted, ModelVersionRegistered
 from shared.service import ServiceRuntime
 from shared.storage import S3Uri
@@ -46,7 +49,7 @@ class Registration:
 
 
 class RegistryService:
-    def __init__(self, runtime: ServiceRuntime, session: AsyncSession, tenant_id: str) -> None:
+    def __init__(self, session: AsyncSession, runtime: ServiceRuntime[Settings], tenant_id: str) -> None:
         self.runtime, self.session, self.tenant_id = runtime, session, tenant_id
         self.apps = ApplicationRepository(session, tenant_id)
         self.versions = VersionRepository(session, tenant_id)
@@ -66,28 +69,42 @@ class RegistryService:
             return await self._record(version_id, reg, files=None, error=exc.error_msg)
         return await self._record(version_id, reg, files=files, manifest=manifest)
 
-    async def register_upload(self, files: dict[str, bytes], reg: Registration, *, source: str) -> ModelVersion:
+    async def register_upload(
+        self, files: dict[str, bytes], reg: Registration, *, source: str
+    ) -> ModelVersion:
         manifest = validate_package(files, source=source)
         return await self._record(new_id(), reg, files=files, manifest=manifest)
 
     async def _record(
-        self, version_id: str, reg: Registration, *, files: dict[str, bytes] | None,
-        manifest: dict[str, Any] | None = None, error: str | None = None,
+        self,
+        version_id: str,
+        reg: Registration,
+        *,
+        files: dict[str, bytes] | None,
+        manifest: dict[str, Any] | None = None,
+        error: str | None = None,
     ) -> ModelVersion:
         manifest = manifest or {}
         task_type = manifest.get("task_type") or reg.task_type or "unknown"
         app = await self._application(reg, task_type)
-        prefix = self.runtime.store.uri(
-            self.runtime.store.default_bucket, f"models/{self.tenant_id}/{app.id}/{version_id}"
-        )
+        prefix = self.runtime.storage_policy.platform_folder("models", self.tenant_id, app.id, version_id)
         size = await store_package(self.runtime.store, files, prefix) if files is not None else 0
         version = ModelVersion(
-            id=version_id, application_id=app.id, status="failed" if error else "published", error_msg=error,
-            package_uri=str(prefix) if files is not None else None, size_bytes=size, task_type=task_type,
+            id=version_id,
+            application_id=app.id,
+            error_msg=error,
+            status=VersionStatus.FAILED if error else VersionStatus.PUBLISHED,
+            package_uri=str(prefix) if files is not None else None,
+            size_bytes=size,
+            task_type=task_type,
             engine=reg.engine or (manifest.get("engine") or {}).get("name"),
-            labels=reg.labels or list(manifest.get("labels", [])), metrics=reg.metrics or manifest.get("metrics", {}),
-            training_job_id=reg.training_job_id, dataset_id=reg.dataset_id,
-            dataset_version_id=reg.dataset_version_id, source_type=reg.source_type, description=reg.description,
+            labels=reg.labels or list(manifest.get("labels", [])),
+            metrics=reg.metrics or manifest.get("metrics", {}),
+            training_job_id=reg.training_job_id,
+            dataset_id=reg.dataset_id,
+            dataset_version_id=reg.dataset_version_id,
+            source_type=reg.source_type,
+            description=reg.description,
         )
         try:
             async with self.session.begin_nested():
@@ -104,16 +121,24 @@ class RegistryService:
         return version
 
     async def _application(self, reg: Registration, task_type: str) -> AIApplication:
-        found = await (self.apps.by_project(reg.project_id) if reg.project_id else self.apps.by_name(reg.model_name or ""))
+        found = await (
+            self.apps.by_project(reg.project_id)
+            if reg.project_id
+            else self.apps.by_name(reg.model_name or "")
+        )
         if found is not None:
             return found
         name = reg.model_name or _generated_name(reg.name_prefix or reg.project_id or "model")
-        app = AIApplication(name=name, project_id=reg.project_id, task_type=task_type, description=reg.description)
+        app = AIApplication(
+            name=name, project_id=reg.project_id, task_type=task_type, description=reg.description
+        )
         try:
             async with self.session.begin_nested():
                 await self.apps.add(app)
         except IntegrityError:
-            found = await (self.apps.by_project(reg.project_id) if reg.project_id else self.apps.by_name(name))
+            found = await (
+                self.apps.by_project(reg.project_id) if reg.project_id else self.apps.by_name(name)
+            )
             if found is None:
                 raise
             return found
@@ -121,10 +146,20 @@ class RegistryService:
 
     async def _emit_registered(self, app: AIApplication, v: ModelVersion) -> None:
         event = ModelVersionRegistered(
-            model_id=app.id, model_name=app.name, model_version=v.version, version_id=v.id,
-            project_id=app.project_id, task_type=v.task_type, package_uri=v.package_uri or "",
-            training_job_id=v.training_job_id, dataset_id=v.dataset_id, dataset_version_id=v.dataset_version_id,
-            engine=v.engine, labels=v.labels, metrics=v.metrics, source_type=v.source_type,
+            model_id=app.id,
+            model_name=app.name,
+            model_version=v.version,
+            version_id=v.id,
+            project_id=app.project_id,
+            task_type=v.task_type,
+            package_uri=v.package_uri or "",
+            training_job_id=v.training_job_id,
+            dataset_id=v.dataset_id,
+            dataset_version_id=v.dataset_version_id,
+            engine=v.engine,
+            labels=v.labels,
+            metrics=v.metrics,
+            source_type=v.source_type,
         )
         await self.runtime.outbox.add(self.session, event, subject=app.id, tenant_id=self.tenant_id)
 
@@ -149,11 +184,13 @@ class RegistryService:
         services = await self.usages.services_using(model_id, version)
         if services:
             what = f"version {version}" if version else "model"
-            raise Conflict(
+            raise ModelInUse(
                 f"{what} is used by running service(s) {', '.join(services)}: stop or delete them first",
-                error_code="ModelArts.3021",
-                details=[ErrorDetail(rule="model_in_use", msg="used by a running service", field="model_id",
-                                     value=services)],
+                details=[
+                    ErrorDetail(
+                        rule="model_in_use", msg="used by a running service", field="model_id", value=services
+                    )
+                ],
             )
 
     async def _delete(self, app: AIApplication, rows: list[ModelVersion]) -> None:
@@ -162,17 +199,44 @@ class RegistryService:
                 prefix = S3Uri.parse(row.package_uri)
                 await self.runtime.store.delete_prefix(prefix.bucket, prefix.key.rstrip("/") + "/")
             await self.versions.delete(row)
-            event = ModelVersionDeleted(model_id=app.id, model_name=app.name, model_version=row.version,
-                                        version_id=row.id)
+            event = ModelVersionDeleted(
+                model_id=app.id, model_name=app.name, model_version=row.version, version_id=row.id
+            )
             await self.runtime.outbox.add(self.session, event, subject=app.id, tenant_id=self.tenant_id)
+
+    # -- reads ----------------------------------------------------------------------------------------
+
+    async def search(
+        self, *, name: str | None, task_type: str | None, status: str | None, offset: int, limit: int
+    ) -> tuple[Page[AIApplication], dict[str, tuple[ModelVersion, int]]]:
+        """A page of AI applications and, by application id, its latest version and version count."""
+        page = await self.apps.search(
+            name=name, task_type=task_type, status=status, offset=offset, limit=limit
+        )
+        return page, await self.versions.latest([a.id for a in page.items])
+
+    async def application(self, model_id: str) -> tuple[AIApplication, list[ModelVersion]]:
+        """The AI application and every version, newest first."""
+        app = await self.apps.get(model_id)
+        return app, (await self.versions.of(model_id)).items
+
+    async def versions_of(self, model_id: str, *, offset: int, limit: int) -> Page[ModelVersion]:
+        await self.apps.get(model_id)
+        return await self.versions.of(model_id, offset=offset, limit=limit)
+
+    async def version(self, model_id: str, version: str) -> ModelVersion:
+        await self.apps.get(model_id)
+        return await self.versions.get_version(model_id, version)
 
     # -- export -------------------------------------------------------------------------------------
 
-    async def package_files(self, model_id: str, version: str) -> tuple[ModelVersion, dict[str, bytes]]:
+    async def package_files(self, model_id: str, version: str) -> tuple[str, dict[str, bytes]]:
+        """The published version's files and the folder name to pack them under (``<name>-<version>``)."""
+        app = await self.apps.get(model_id)
         row = await self.versions.get_version(model_id, version)
-        if row.status != "published" or not row.package_uri:
-            raise InvalidInput(f"version {version} is {row.status}: nothing to export", error_code="ModelArts.3515")
-        return row, await read_package(self.runtime.store, S3Uri.parse(row.package_uri))
+        if row.status != VersionStatus.PUBLISHED or not row.package_uri:
+            raise VersionNotPublished(f"version {version} is {row.status}: nothing to export")
+        return f"{app.name}-{version}", await read_package(self.runtime.store, S3Uri.parse(row.package_uri))
 
 
 def _generated_name(prefix: str) -> str:

@@ -11,7 +11,8 @@ import pytest
 
 from shared.events.inference import ServedVersion, ServiceRunning, ServiceStopped
 from shared.events.training import JobSucceeded
-from shared.testing.model_packages import publish_event, service_uses, put_package, table_package, tar_gz
+from shared.testing.bus import publish_event
+from shared.testing.model_packages import put_package, service_uses, table_package, tar_gz
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -19,8 +20,9 @@ TENANT = "tenant-a"
 
 
 async def _upload(client, name: str, files: dict[str, bytes], filename: str = "pkg.tar.gz"):
-    return await client.post("/v1/models", data={"model_name": name},
-                             files={"file": (filename, tar_gz(files), "application/gzip")})
+    return await client.post(
+        "/v1/models", data={"model_name": name}, files={"file": (filename, tar_gz(files), "application/gzip")}
+    )
 
 
 async def test_job_succeeded_twice_registers_one_version(platform_factory) -> None:
@@ -28,9 +30,18 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
     runtime = platform.runtimes["registry"]
     prefix = runtime.store.uri(platform.bucket, "trainer/jobs/job-1/package")
     package_uri = await put_package(runtime.store, prefix, table_package(0))
-    event = JobSucceeded(job_id="job-1", project_id="proj-1", dataset_id="ds-1", dataset_version_id="dv-1",
-                         task_type="predictive_analytics", package_uri=package_uri, engine="lightgbm",
-                         labels=["no", "yes"], metrics={"accuracy": 0.91}, project_name="flowers")
+    event = JobSucceeded(
+        job_id="job-1",
+        project_id="proj-1",
+        dataset_id="ds-1",
+        dataset_version_id="dv-1",
+        task_type="predictive_analytics",
+        package_uri=package_uri,
+        engine="lightgbm",
+        labels=["no", "yes"],
+        metrics={"accuracy": 0.91},
+        project_name="flowers",
+    )
     first = await publish_event(runtime.transport, event, tenant_id=TENANT)
     await publish_event(runtime.transport, event, tenant_id=TENANT, envelope=first)  # a redelivery
     await publish_event(runtime.transport, event, tenant_id=TENANT)  # the same job, a new envelope
@@ -63,8 +74,11 @@ async def test_job_succeeded_twice_registers_one_version(platform_factory) -> No
     assert m["latest_version"]["model_version"] == "0.0.2"
     # A job whose package is missing is recorded as a failed version, with the reason.
     missing = str(runtime.store.uri(platform.bucket, "trainer/jobs/job-3/nothing-here"))
-    await publish_event(runtime.transport, event.model_copy(update={"job_id": "job-3", "package_uri": missing}),
-                        tenant_id=TENANT)
+    await publish_event(
+        runtime.transport,
+        event.model_copy(update={"job_id": "job-3", "package_uri": missing}),
+        tenant_id=TENANT,
+    )
 
     async def failed_version():
         listed = (await client.get("/v1/models", params={"model_status": "failed"})).json()
@@ -81,8 +95,12 @@ async def test_twenty_concurrent_registrations_get_versions_without_gaps(platfor
     client = platform.client("registry", TENANT)
     files = table_package(0)
     responses = await asyncio.gather(*[_upload(client, "concurrent", files) for _ in range(20)])
-    assert [r.status_code for r in responses] == [201] * 20, [r.text for r in responses if r.status_code != 201]
-    versions = sorted((r.json()["model_version"] for r in responses), key=lambda v: tuple(map(int, v.split("."))))
+    assert [r.status_code for r in responses] == [201] * 20, [
+        r.text for r in responses if r.status_code != 201
+    ]
+    versions = sorted(
+        (r.json()["model_version"] for r in responses), key=lambda v: tuple(map(int, v.split(".")))
+    )
     assert versions == [f"0.0.{i}" for i in range(1, 21)]
     assert len({r.json()["model_id"] for r in responses}) == 1
     listed = (await client.get("/v1/models", params={"model_name": "concurrent"})).json()
@@ -141,17 +159,28 @@ async def test_bad_uploads_are_refused_with_the_rule(platform_factory) -> None:
     assert missing_artifact.json()["details"][0]["rule"] == "package_artifact_missing"
     bad_json = await _upload(client, "bad", {"manifest.json": b"{", "model.lgb.txt": b"x"})
     assert bad_json.json()["details"][0]["rule"] == "package_manifest_invalid"
-    not_archive = await client.post("/v1/models", data={"model_name": "bad"},
-                                    files={"file": ("pkg.zip", b"not an archive", "application/zip")})
-    assert not_archive.status_code == 400 and not_archive.json()["details"][0]["rule"] == "package_archive_invalid"
-    traversal = await _upload(client, "bad", {"../evil.txt": b"x", **files})
-    assert traversal.json()["details"][0]["rule"] == "package_path_traversal"
+    not_archive = await client.post(
+        "/v1/models",
+        data={"model_name": "bad"},
+        files={"file": ("pkg.zip", b"not an archive", "application/zip")},
+    )
+    assert (
+        not_archive.status_code == 400
+        and not_archive.json()["details"][0]["rule"] == "package_archive_invalid"
+    )
+    for member in ("../evil.txt", "a/../../evil.txt", "%2e%2e/evil.txt", "%252e%252e/x.txt", "..\\evil.txt"):
+        traversal = await _upload(client, "bad", {member: b"x", **files})
+        assert traversal.status_code == 403, (member, traversal.text)
+        assert traversal.json()["details"][0]["rule"] == "storage_path_traversal"
     bad_name = await _upload(client, "bad name!", files)
     assert bad_name.status_code == 400
     # Nothing was registered by the refused uploads; a top folder in the archive is fine.
     assert (await client.get("/v1/models")).json()["total"] == 0
-    ok = await client.post("/v1/models", data={"model_name": "good"},
-                           files={"file": ("pkg.tar.gz", tar_gz(files, top="pkg"), "application/gzip")})
+    ok = await client.post(
+        "/v1/models",
+        data={"model_name": "good"},
+        files={"file": ("pkg.tar.gz", tar_gz(files, top="pkg"), "application/gzip")},
+    )
     assert ok.status_code == 201 and ok.json()["model_version"] == "0.0.1"
 
 
@@ -162,8 +191,9 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     version = (await _upload(client, "served", table_package(0))).json()
     model_id = version["model_id"]
     used = [ServedVersion(model_id=model_id, model_version="0.0.1", weight=100)]
-    await publish_event(runtime.transport, ServiceRunning(service_id="svc-1", service_name="s", models=used),
-                        tenant_id=TENANT)
+    await publish_event(
+        runtime.transport, ServiceRunning(service_id="svc-1", service_name="s", models=used), tenant_id=TENANT
+    )
 
     async def in_use():
         return await service_uses(runtime, "svc-1") is True
@@ -172,8 +202,9 @@ async def test_a_version_used_by_a_running_service_cannot_be_deleted(platform_fa
     assert (await client.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     conflict = await client.delete(f"/v1/models/{model_id}")
     assert conflict.status_code == 409 and "svc-1" in conflict.json()["error_msg"]
-    await publish_event(runtime.transport, ServiceStopped(service_id="svc-1", service_name="s", models=used),
-                        tenant_id=TENANT)
+    await publish_event(
+        runtime.transport, ServiceStopped(service_id="svc-1", service_name="s", models=used), tenant_id=TENANT
+    )
 
     async def released():
         return await service_uses(runtime, "svc-1") is False
@@ -190,13 +221,20 @@ async def test_ids_versions_and_pages_are_checked_before_the_database(platform_f
     def fields(response) -> list[str]:
         return [d.get("field") for d in response.json()["details"]]
 
-    for method, path, field in (("GET", "/v1/models/m%00x", "model_id"), ("DELETE", "/v1/models/m%0Dx", "model_id"),
-                                ("GET", "/v1/models/m1/versions/0.0.1%00", "version"),
-                                ("GET", "/v1/models/m1/versions/latest/export", "version")):
+    for method, path, field in (
+        ("GET", "/v1/models/m%00x", "model_id"),
+        ("DELETE", "/v1/models/m%0Dx", "model_id"),
+        ("GET", "/v1/models/m1/versions/0.0.1%00", "version"),
+        ("GET", "/v1/models/m1/versions/latest/export", "version"),
+    ):
         response = await client.request(method, path)
         assert response.status_code == 400 and fields(response) == [field], (path, response.text)
     assert (await client.get("/v1/models/m1/versions/0.0.1")).status_code == 404
-    for query, field in (("offset=20225217254065361125376", "offset"), ("model_name=a%00", "model_name"),
-                         ("task_type=speech", "task_type"), ("model_status=ready", "model_status")):
+    for query, field in (
+        ("offset=20225217254065361125376", "offset"),
+        ("model_name=a%00", "model_name"),
+        ("task_type=speech", "task_type"),
+        ("model_status=ready", "model_status"),
+    ):
         response = await client.get(f"/v1/models?{query}")
         assert response.status_code == 400 and fields(response) == [field], (query, response.text)

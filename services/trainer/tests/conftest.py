@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-
 from types import SimpleNamespace
 
 import numpy as np
@@ -32,8 +31,11 @@ def make_rows(n: int, seed: int = 0, regression: bool = False) -> list[list[str]
         city = str(rng.choice(["paris", "lyon", "nice", "lille"]))
         plan = str(rng.choice(["free", "pro", "team"]))
         visits = int(rng.poisson(5))
-        score = 0.05 * (income - 50) + (1.2 if city in ("paris", "nice") else -0.8) + {"free": -1, "pro": 0.5,
-                                                                                        "team": 1.0}[plan]
+        score = (
+            0.05 * (income - 50)
+            + (1.2 if city in ("paris", "nice") else -0.8)
+            + {"free": -1, "pro": 0.5, "team": 1.0}[plan]
+        )
         score += rng.normal(0, 0.5)
         label = f"{score * 10 + 100:.3f}" if regression else ("yes" if score > 0 else "no")
         cells = [str(age), f"{income:.2f}", city, plan, str(visits), label]
@@ -57,8 +59,6 @@ def to_csv(rows: list[list[str]], header: bool = True) -> bytes:
 def as_request_rows(rows: list[list[str]]) -> list[dict[str, str]]:
     """Rows as prediction request objects (label column left out)."""
     return [dict(zip(COLUMNS[:-1], r[:-1])) for r in rows]
-
-
 
 
 # -- platform helpers ------------------------------------------------------------------------------------
@@ -99,8 +99,15 @@ def announce():
     return announce_version
 
 
-async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_train: int = 400, n_eval: int = 100,
-                                dataset_id: str = "ds-table", version_id: str | None = None) -> dict:
+async def publish_table_version(
+    platform,
+    tenant_id: str = "tenant-a",
+    *,
+    n_train: int = 400,
+    n_eval: int = 100,
+    dataset_id: str = "ds-table",
+    version_id: str | None = None,
+) -> dict:
     """Write train.csv/eval.csv and a manifest to S3, announce the version through the dataset service's
     outbox (``dataset.version.published.v1``) and wait until the trainer's read model knows it."""
     from shared.context import new_id
@@ -117,17 +124,33 @@ async def publish_table_version(platform, tenant_id: str = "tenant-a", *, n_trai
     await store.put(train_uri, to_csv(train_rows), content_type="text/csv")
     await store.put(eval_uri, to_csv(eval_rows), content_type="text/csv")
     manifest_uri = store.uri(store.default_bucket, f"{prefix}/V001.manifest")
-    lines = [ManifestLine(source=str(train_uri), usage="TRAIN", sample_type=4),
-             ManifestLine(source=str(eval_uri), usage="EVAL", sample_type=4)]
+    lines = [
+        ManifestLine(source=str(train_uri), usage="TRAIN", sample_type=4),
+        ManifestLine(source=str(eval_uri), usage="EVAL", sample_type=4),
+    ]
     await store.put(manifest_uri, dump_lines(lines).encode(), content_type="application/jsonl")
     event = VersionPublished(
-        dataset_id=dataset_id, version_id=version_id, version_name="V001", dataset_type=400,
-        dataset_type_name="table", manifest_uri=str(manifest_uri), train_ratio=0.8,
-        sample_count=n_train + n_eval, train_count=n_train, eval_count=n_eval, labels=["no", "yes"],
-        label_column="class", table_schema=SCHEMA,
+        dataset_id=dataset_id,
+        version_id=version_id,
+        version_name="V001",
+        dataset_type=400,
+        dataset_type_name="table",
+        manifest_uri=str(manifest_uri),
+        train_ratio=0.8,
+        sample_count=n_train + n_eval,
+        train_count=n_train,
+        eval_count=n_eval,
+        labels=["no", "yes"],
+        label_column="class",
+        table_schema=SCHEMA,
     )
     await announce_version(platform, event, tenant_id)
-    return {"dataset_id": dataset_id, "version_id": version_id, "eval_rows": eval_rows, "train_rows": train_rows}
+    return {
+        "dataset_id": dataset_id,
+        "version_id": version_id,
+        "eval_rows": eval_rows,
+        "train_rows": train_rows,
+    }
 
 
 class WorkerProcess:
@@ -138,13 +161,19 @@ class WorkerProcess:
         import subprocess
         import sys
 
-        env = {**os.environ, **platform.env("trainer"), **WORKER_ENV, "EXEML_TRAINER_WORKER_ID": worker_id,
-               **(extra_env or {})}
+        env = {
+            **os.environ,
+            **platform.env("trainer"),
+            **WORKER_ENV,
+            "EXEML_TRAINER_WORKER_ID": worker_id,
+            **(extra_env or {}),
+        }
         self.worker_id = worker_id
         self.log_path = log_dir / f"{worker_id}.log"
         self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen([sys.executable, "-m", "trainer.worker"], env=env, stdout=self._log,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "trainer.worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
 
     @property
     def pid(self) -> int:
@@ -213,6 +242,12 @@ def workers(tmp_path, platform_factory):
 @pytest.fixture
 def tables() -> SimpleNamespace:
     """The helpers of this module (test modules cannot import a conftest under --import-mode=importlib)."""
-    return SimpleNamespace(COLUMNS=COLUMNS, SCHEMA=SCHEMA, make_rows=make_rows, to_csv=to_csv,
-                           as_request_rows=as_request_rows, publish=publish_table_version,
-                           process_alive=process_alive)
+    return SimpleNamespace(
+        COLUMNS=COLUMNS,
+        SCHEMA=SCHEMA,
+        make_rows=make_rows,
+        to_csv=to_csv,
+        as_request_rows=as_request_rows,
+        publish=publish_table_version,
+        process_alive=process_alive,
+    )

@@ -19,9 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.detection_data import read_voc
-from trainer.engines.detection_metrics import Truth, confusion, detection_metrics, mean_average_precision
-from trainer.engines.object_detection import DataError, ObjectDetectionEngine, _candidates
+from trainer.engines.object_detection.data import read_voc
+from trainer.engines.object_detection.engine import DataError, ObjectDetectionEngine, _candidates
+from trainer.engines.object_detection.metrics import (
+    Truth,
+    confusion,
+    detection_metrics,
+    mean_average_precision,
+)
 
 from shared.packages import PredictionInputError, load_predictor
 from shared.packages.detection import DetectionPredictor, Detections
@@ -29,7 +34,6 @@ from shared.testing.datagen import detection_files, png, voc_xml
 
 CLASSES = ("red", "blue", "green")
 WIDTH, HEIGHT, SHIFT = 96, 64, 32  # scenes of 64 x 64 pasted at x = 32 into a 96 x 64 noisy image
-CANDIDATE = "resnet10t@64"
 
 
 def _wide_files(images: int, seed: int) -> dict[str, bytes]:
@@ -72,7 +76,7 @@ def _samples(folder: Path, files: dict[str, bytes]) -> list[Sample]:
 def _context(
     root: Path, train: list[Sample], evaluation: list[Sample], budget: float, **params
 ) -> TrainContext:
-    extra = {"detection_candidates": CANDIDATE, **params.pop("extra", {})}
+    extra = dict(params.pop("extra", {}))
     return TrainContext(
         params=TrainingParams(extra=extra, **params),
         data=VersionData(
@@ -105,9 +109,9 @@ def trained(tmp_path_factory, scenes):
         root,
         scenes["train"],
         scenes["eval"],
-        budget=70.0,
+        budget=45.0,
         preference="performance_first",
-        extra={"max_epochs": 30},
+        extra={"max_epochs": 80},
     )
     started = time.monotonic()
     result = ObjectDetectionEngine().train(ctx)
@@ -139,10 +143,19 @@ def test_detector_beats_the_mean_box_baseline_through_its_predictor(trained, sce
     assert metrics["map_50"] >= 0.7 and metrics["map_50"] > baseline["map_50"] + 0.5, (metrics, baseline)
     assert metrics["map"] > baseline["map"] + 0.3
     assert (
-        seconds < 70.0
+        seconds < 45.0 * 1.05
         and result.engine == "object_detection"
-        and result.candidate == "centernet-resnet10t@64"
+        and result.candidate == "centernet-scratch8@96"
     )
+    # The quality report: mAP@0.5 of the package against the mean box on the same validation images.
+    assert result.quality is not None and result.quality.metric == "map_50"
+    assert (
+        result.quality.model == pytest.approx(metrics["map_50"]) and result.quality.trivial.name == "mean box"
+    )
+    assert result.quality.trivial.score < 0.2 and result.quality.simple is None
+    # The plan says what was measured and chosen.
+    assert result.plan["candidate"] == result.candidate and result.plan["measured"][0]["step_ms"] > 0
+    assert result.plan["data"]["train_images"] == 40 and result.plan["epochs"] >= 1
     # The package, loaded the way serving loads it, gives the reported mAP on the validation images.
     predictor = load_predictor(ctx.package_dir)
     assert isinstance(predictor, DetectionPredictor)
@@ -233,7 +246,7 @@ def test_package_contents(trained) -> None:
     assert manifest["task_type"] == "object_detection" and manifest["labels"] == list(CLASSES)
     assert manifest["artifacts"] == {"model": "model.onnx", "weights": "model.pt"}
     assert (
-        manifest["preprocessing"]["image_size"] == [64, 64]
+        manifest["preprocessing"]["image_size"] == [96, 96]
         and manifest["preprocessing"]["resize"] == "letterbox"
     )
     check = manifest["model"]["onnx_check"]
@@ -267,13 +280,13 @@ def test_incremental_training_starts_from_the_previous_model(trained, scenes, tm
 
 
 def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path, monkeypatch) -> None:
-    from trainer.engines import detection_data
+    from trainer.engines.object_detection import data as detection_data
 
     monkeypatch.setattr(detection_data, "MEMORY_LIMIT_BYTES", 0)  # canvases memory-mapped, as for big sets
     epochs: list[dict] = []
     ctx = _context(tmp_path, scenes["train"][:16], scenes["eval"][:6], budget=600.0)
     ctx.on_progress = lambda percent, phase, metric: (
-        epochs.append(metric or {}) if phase == "training" else None
+        epochs.append(metric) if phase == "training" and metric and "epoch" in metric else None
     )
     stop_at: list[float] = []
 
@@ -286,11 +299,11 @@ def test_stop_mid_training_packages_the_best_epoch_quickly(scenes, tmp_path, mon
     result = ObjectDetectionEngine().train(ctx)
     assert result.stopped_early and stop_at and time.monotonic() - stop_at[0] < 30.0
     assert len(ctx.curves["training"]) == 2
-    best = max(p["map"] for p in ctx.curves["training"])
+    best = max(p["map_50"] for p in ctx.curves["training"])
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
-    assert manifest["model"]["selection"]["map"] == pytest.approx(best, abs=1e-4)
+    assert manifest["model"]["selection"]["map_50"] == pytest.approx(best, abs=1e-4)
     assert load_predictor(ctx.package_dir).predict(Path(scenes["eval"][0].path).read_bytes())
-    assert list((ctx.work_dir / "canvases").glob("*.npy"))
+    assert list(ctx.work_dir.glob("canvases-*/*.npy"))
 
 
 def test_pretrained_backbone_and_a_stop_before_the_first_epoch(scenes, tmp_path, monkeypatch) -> None:
@@ -329,12 +342,13 @@ def test_rules_that_fail_the_job(scenes, tmp_path) -> None:
 def test_preference_picks_the_candidate(scenes, tmp_path) -> None:
     def names(preference: str) -> list[str]:
         ctx = _context(tmp_path, scenes["train"], scenes["eval"], budget=30.0, preference=preference)
-        ctx.params.extra.pop("detection_candidates")
         return [c.name for c in _candidates(ctx, None)]
 
-    assert names("performance_first")[0] == "centernet-resnet10t@96"  # images are 96 wide: no upscaling
-    assert names("balance")[0] == "centernet-resnet18d@96"
-    assert names("accuracy_first")[0] == "centernet-resnet34d@96"
+    # images are 96 wide: no upscaling; from-scratch networks only (no pretrained weights, no GPU here)
+    # and the narrowest at a smaller size (0.8 x 96 -> 64: the 13 px boxes stay above 8 px there)
+    assert names("performance_first") == ["centernet-scratch8@96", "centernet-scratch8@64"]
+    assert names("balance") == ["centernet-scratch16@96", "centernet-scratch8@96", "centernet-scratch8@64"]
+    assert names("accuracy_first")[0] == "centernet-scratch24@96"
 
 
 def test_metrics_matching_rules() -> None:
@@ -357,3 +371,33 @@ def test_metrics_matching_rules() -> None:
     )
     perfect = mean_average_precision([Detections(truth[0].boxes, np.ones(3), truth[0].classes)], truth, 2)
     assert perfect["map"] == pytest.approx(1.0) and perfect["map_50"] == pytest.approx(1.0)
+
+
+def test_map_follows_coco_interpolation() -> None:
+    # two objects; detections ranked hit, false alarm, hit: precision 1 up to recall 0.5, then 2/3
+    truth = [Truth(np.array([[0, 0, 10, 10], [20, 20, 30, 30.0]]), np.array([0, 0]))]
+    found = [
+        Detections(
+            np.array([[0, 0, 10, 10], [50, 50, 60, 60], [20, 20, 30, 30.0]]),
+            np.array([0.9, 0.8, 0.7]),
+            np.array([0, 0, 0]),
+        )
+    ]
+    result = mean_average_precision(found, truth, 2)  # class 1 has no true box: left out of the mean
+    assert result["map_50"] == pytest.approx((51 + 50 * 2 / 3) / 101)
+    assert result["ap50_per_class"][1] == 0.0
+    assert mean_average_precision([Detections(np.zeros((0, 4)), np.zeros(0), np.zeros(0))], truth, 2)[
+        "map_50"
+    ] == pytest.approx(0.0)
+
+
+def test_plan_takes_the_widest_candidate_that_gets_enough_epochs() -> None:
+    from trainer.engines.object_detection.plan import MIN_EPOCHS, Candidate, choose
+
+    wide, narrow = Candidate("scratch16", 160, 32), Candidate("scratch8", 160, 32)
+    steps = {wide: 0.25, narrow: 0.125}  # seconds per step of 16 images; 192 images: 12 steps an epoch
+    roomy = choose([wide, narrow], steps, 360.0, 192, 16, 300)
+    assert roomy.candidate == wide and roomy.epochs == 120 >= MIN_EPOCHS and roomy.epoch_cap == 300
+    short = choose([wide, narrow], steps, 60.0, 192, 16, 300)
+    assert short.candidate == narrow and short.epochs == 40 and "none gets" in short.why
+    assert choose([wide, narrow], steps, 360.0, 192, 16, 20).epochs == 20  # the preference's cap

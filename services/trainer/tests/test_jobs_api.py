@@ -3,15 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import json
+
+import sqlalchemy as sa
+from trainer.models import TrainingJob
 
 from shared.db import utcnow
 from shared.messaging import QueueSpec, decode_envelope
-from trainer.models import TrainingJob
 
 
 def _body(version: dict, project_id: str | None = "p1", **parameters) -> dict:
-    return {"dataset_id": version["dataset_id"], "dataset_version_id": version["version_id"],
-            "task_type": "predictive_analytics", "project_id": project_id, "parameters": parameters}
+    return {
+        "dataset_id": version["dataset_id"],
+        "dataset_version_id": version["version_id"],
+        "task_type": "predictive_analytics",
+        "project_id": project_id,
+        "parameters": parameters,
+    }
 
 
 def _fields(response) -> list[str]:
@@ -41,9 +49,14 @@ async def test_invalid_parameters_name_the_field(platform_factory, tables) -> No
         assert response.status_code == 400, (parameters, response.text)
         assert field in _fields(response), (parameters, response.json())
     # The edges of the rules are accepted.
-    for parameters in ({"max_training_duration": 6}, {"max_training_duration": 6000}, {"train_ratio": 0.12345},
-                       {"train_ratio": "0.5"}, {"training_preference": "accuracy_first"},
-                       {"max_inference_duration_ms": 20000, "inference_hardware": "GPU"}):
+    for parameters in (
+        {"max_training_duration": 6},
+        {"max_training_duration": 6000},
+        {"train_ratio": 0.12345},
+        {"train_ratio": "0.5"},
+        {"training_preference": "accuracy_first"},
+        {"max_inference_duration_ms": 20000, "inference_hardware": "GPU"},
+    ):
         response = await client.post("/v1/training-jobs", json=_body(version, **parameters))
         assert response.status_code == 201, (parameters, response.text)
     assert (await client.get("/v1/training-jobs")).json()["total"] == 6
@@ -58,8 +71,9 @@ async def test_create_dispatches_a_job_message_and_validates_the_version(platfor
     version = await tables.publish(platform)
     client = platform.client("trainer")
 
-    response = await client.post("/v1/training-jobs", json=_body(version, train_ratio=0.75,
-                                                                  max_training_duration=6))
+    response = await client.post(
+        "/v1/training-jobs", json=_body(version, train_ratio=0.75, max_training_duration=6)
+    )
     assert response.status_code == 201, response.text
     job = response.json()
     assert job["status"] == "pending" and job["parameters"]["train_ratio"] == 0.75
@@ -78,7 +92,9 @@ async def test_create_dispatches_a_job_message_and_validates_the_version(platfor
     assert missing.status_code == 404
     other = await client.post("/v1/training-jobs", json={**_body(version), "dataset_id": "other"})
     assert other.status_code == 400 and "dataset_version_id" in _fields(other)
-    wrong_task = await client.post("/v1/training-jobs", json={**_body(version), "task_type": "image_classification"})
+    wrong_task = await client.post(
+        "/v1/training-jobs", json={**_body(version), "task_type": "image_classification"}
+    )
     assert wrong_task.status_code == 400 and "task_type" in _fields(wrong_task)
     # Another tenant sees neither the version nor the job.
     stranger = platform.client("trainer", tenant_id="tenant-b")
@@ -107,10 +123,22 @@ async def _completed_job(platform, version: dict, project_id: str, labels: list[
     trainer = platform.runtimes["trainer"]
     async with trainer.db.session() as session:
         job = TrainingJob(
-            tenant_id="tenant-a", name="done", project_id=project_id, dataset_id=version["dataset_id"],
-            dataset_version_id=version["version_id"], task_type="predictive_analytics", flavor="cpu",
-            parameters={}, budget_seconds=60, labels=labels, status="completed", finished_at=utcnow(),
-            package_uri="s3://b/training/tenant-a/x/package", phase_timings=[], logs=[], attempts=[],
+            tenant_id="tenant-a",
+            name="done",
+            project_id=project_id,
+            dataset_id=version["dataset_id"],
+            dataset_version_id=version["version_id"],
+            task_type="predictive_analytics",
+            flavor="cpu",
+            parameters={},
+            budget_seconds=60,
+            labels=labels,
+            status="completed",
+            finished_at=utcnow(),
+            package_uri="s3://b/training/tenant-a/x/package",
+            phase_timings=[],
+            logs=[],
+            attempts=[],
         )
         session.add(job)
         await session.flush()
@@ -125,9 +153,14 @@ async def test_incremental_version_must_be_same_project_and_label_set(platform_f
     other_project = await _completed_job(platform, version, "p2", ["no", "yes"])
     other_labels = await _completed_job(platform, version, "p1", ["a", "b", "c"])
     good = await _completed_job(platform, version, "p1", ["yes", "no"])
-    for ref, rule in [(other_project, "incremental_other_project"), (other_labels, "incremental_label_set"),
-                      ("no-such-job", "incremental_unknown")]:
-        response = await client.post("/v1/training-jobs", json=_body(version, incremental_training_version=ref))
+    for ref, rule in [
+        (other_project, "incremental_other_project"),
+        (other_labels, "incremental_label_set"),
+        ("no-such-job", "incremental_unknown"),
+    ]:
+        response = await client.post(
+            "/v1/training-jobs", json=_body(version, incremental_training_version=ref)
+        )
         assert response.status_code == 400, response.text
         detail = response.json()["details"][0]
         assert (detail["field"], detail["rule"]) == (field, rule)
@@ -139,17 +172,46 @@ async def test_ids_task_types_and_pages_are_checked_before_the_database(platform
     """Control characters in ids, unknown task types and offsets beyond BIGINT are a 400, not a 500."""
     platform = await platform_factory(["trainer"], bus="memory")
     client = platform.client("trainer")
-    for method, path in (("GET", "/v1/training-jobs/job%00one"), ("POST", "/v1/training-jobs/job%0Aone/stop"),
-                         ("DELETE", "/v1/training-jobs/job%7Fone")):
+    for method, path in (
+        ("GET", "/v1/training-jobs/job%00one"),
+        ("POST", "/v1/training-jobs/job%0Aone/stop"),
+        ("DELETE", "/v1/training-jobs/job%7Fone"),
+    ):
         response = await client.request(method, path)
         assert response.status_code == 400 and _fields(response) == ["job_id"], (path, response.text)
     assert (await client.get("/v1/training-jobs/nope")).status_code == 404
-    for query, field in (("offset=20225217254065361125376", "offset"), ("dataset_id=ds%00", "dataset_id"),
-                         ("task_type=speech", "task_type")):
+    for query, field in (
+        ("offset=20225217254065361125376", "offset"),
+        ("dataset_id=ds%00", "dataset_id"),
+        ("task_type=speech", "task_type"),
+    ):
         response = await client.get(f"/v1/training-jobs?{query}")
         assert response.status_code == 400 and _fields(response) == [field], (query, response.text)
     body = {"dataset_id": "ds1", "dataset_version_id": "v1", "task_type": "speech_to_text"}
-    for change, field in (({}, "task_type"), ({"task_type": "image_classification", "dataset_version_id": "v\x00"},
-                                              "dataset_version_id")):
+    for change, field in (
+        ({}, "task_type"),
+        ({"task_type": "image_classification", "dataset_version_id": "v\x00"}, "dataset_version_id"),
+    ):
         response = await client.post("/v1/training-jobs", json={**body, **change})
         assert response.status_code == 400 and _fields(response) == [field], (change, response.text)
+
+
+async def test_the_project_name_travels_with_the_job_events(platform_factory, tables) -> None:
+    platform = await platform_factory(["dataset", "trainer"], bus="memory")
+    version = await tables.publish(platform)
+    client = platform.client("trainer")
+    response = await client.post("/v1/training-jobs", json={**_body(version), "project_name": "flowers"})
+    assert response.status_code == 201 and response.json()["project_name"] == "flowers"
+    trainer = platform.runtimes["trainer"]
+    outbox = trainer.outbox.table
+    async with trainer.db.session() as session:
+        rows = (
+            (
+                await session.execute(
+                    sa.select(outbox.c.envelope).where(outbox.c.event_type == "training.job.created.v1")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert [json.loads(r)["data"]["project_name"] for r in rows] == ["flowers"]

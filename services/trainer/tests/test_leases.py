@@ -6,20 +6,27 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
-
-from shared.db import utcnow
-from shared.service import build_runtime
 from trainer.config import Settings
 from trainer.definition import SERVICE
 from trainer.leases import Holder, claim, finish, heartbeat, redispatch_stale, sweep_expired
 from trainer.models import TrainingJob
 
+from shared.db import utcnow
+from shared.service import build_runtime
+
 
 @pytest.fixture
 async def runtime(database_url, tmp_path):
     url, schema = database_url
-    settings = Settings(mode="distributed", database_url=url, db_schema=schema, bus="memory", storage="local",
-                        storage_root=tmp_path / "objects", internal_token_secret="s" * 40)
+    settings = Settings(
+        mode="distributed",
+        database_url=url,
+        db_schema=schema,
+        bus="memory",
+        storage="local",
+        storage_root=tmp_path / "objects",
+        internal_token_secret="s" * 40,
+    )
     runtime = build_runtime(SERVICE, settings)
     await runtime.migrate()
     yield runtime
@@ -28,9 +35,23 @@ async def runtime(database_url, tmp_path):
 
 async def _job(runtime, **values) -> str:
     async with runtime.db.session() as session:
-        job = TrainingJob(tenant_id="t1", name="j", dataset_id="d", dataset_version_id="v",
-                          task_type="predictive_analytics", flavor="cpu", parameters={}, budget_seconds=60,
-                          labels=[], phase_timings=[], logs=[], attempts=[], status="pending", attempt=0, **values)
+        job = TrainingJob(
+            tenant_id="t1",
+            name="j",
+            dataset_id="d",
+            dataset_version_id="v",
+            task_type="predictive_analytics",
+            flavor="cpu",
+            parameters={},
+            budget_seconds=60,
+            labels=[],
+            phase_timings=[],
+            logs=[],
+            attempts=[],
+            status="pending",
+            attempt=0,
+            **values,
+        )
         session.add(job)
         await session.flush()
         return job.id
@@ -49,8 +70,11 @@ async def _claim(runtime, job_id: str, worker: str, max_attempts: int = 3) -> Tr
 
 async def _expire(runtime, job_id: str) -> None:
     async with runtime.db.session() as session:
-        await session.execute(sa.update(TrainingJob).where(TrainingJob.id == job_id)
-                              .values(lease_expires_at=utcnow() - timedelta(seconds=1)))
+        await session.execute(
+            sa.update(TrainingJob)
+            .where(TrainingJob.id == job_id)
+            .values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
 
 
 async def test_one_holder_at_a_time(runtime) -> None:
@@ -69,13 +93,25 @@ async def test_one_holder_at_a_time(runtime) -> None:
     assert second is not None and (second.attempt, second.worker_id) == (2, "worker-b")
     async with runtime.db.session() as session:  # the old holder can no longer write a result
         assert await finish(session, runtime.outbox, holder, {}, {"status": "stopped"}) is None
-    outcome = {"status": "ok", "engine": "e", "candidate": "c", "metrics": {"accuracy": 1.0}, "curves": {},
-               "candidates": [], "stopped_early": False, "package_uri": "s3://b/p", "labels": ["x"]}
+    outcome = {
+        "status": "ok",
+        "engine": "e",
+        "candidate": "c",
+        "metrics": {"accuracy": 1.0},
+        "curves": {},
+        "candidates": [],
+        "stopped_early": False,
+        "package_uri": "s3://b/p",
+        "labels": ["x"],
+    }
     async with runtime.db.session() as session:
         done = await finish(session, runtime.outbox, Holder(job_id, "worker-b", 2), {"logs": ["ok"]}, outcome)
         assert done is not None and done.status == "completed" and done.package_uri == "s3://b/p"
-    assert await _outbox_types(runtime) == ["training.job.started.v1", "training.job.started.v1",
-                                            "training.job.succeeded.v1"]
+    assert await _outbox_types(runtime) == [
+        "training.job.started.v1",
+        "training.job.started.v1",
+        "training.job.succeeded.v1",
+    ]
 
 
 async def test_sweeper_redispatches_expired_leases_then_gives_up(runtime) -> None:
@@ -84,12 +120,15 @@ async def test_sweeper_redispatches_expired_leases_then_gives_up(runtime) -> Non
     await _claim(runtime, job_id, "worker-a", max_attempts=2)
     await _claim(runtime, stopping_id, "worker-a")
     async with runtime.db.session() as session:
-        await session.execute(sa.update(TrainingJob).where(TrainingJob.id == stopping_id)
-                              .values(status="terminating"))
+        await session.execute(
+            sa.update(TrainingJob).where(TrainingJob.id == stopping_id).values(status="terminating")
+        )
     await _expire(runtime, job_id)
     await _expire(runtime, stopping_id)
     async with runtime.db.session() as session:
-        assert sorted(await sweep_expired(session, runtime.outbox, max_attempts=2)) == sorted([job_id, stopping_id])
+        assert sorted(await sweep_expired(session, runtime.outbox, max_attempts=2)) == sorted(
+            [job_id, stopping_id]
+        )
     async with runtime.db.session() as session:
         job = await session.get(TrainingJob, job_id)
         stopped = await session.get(TrainingJob, stopping_id)
@@ -111,8 +150,11 @@ async def test_long_pending_jobs_get_their_message_again(runtime) -> None:
     job_id = await _job(runtime)
     async with runtime.db.session() as session:
         assert await redispatch_stale(session, runtime.outbox, older_than_seconds=60) == []
-        await session.execute(sa.update(TrainingJob).where(TrainingJob.id == job_id)
-                              .values(updated_at=utcnow() - timedelta(minutes=5)))
+        await session.execute(
+            sa.update(TrainingJob)
+            .where(TrainingJob.id == job_id)
+            .values(updated_at=utcnow() - timedelta(minutes=5))
+        )
     async with runtime.db.session() as session:
         assert await redispatch_stale(session, runtime.outbox, older_than_seconds=60) == [job_id]
     async with runtime.db.session() as session:  # touched: not re-sent again at the next sweep

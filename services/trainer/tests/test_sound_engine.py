@@ -1,4 +1,5 @@
-"""The sound engine on generated tones learns, packages, reproduces, stops, warm-starts."""
+"""The sound engine on generated tones and words learns, packages, reproduces, stops, warm-starts, and
+reports its quality against the majority class (shuffled labels: no better)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.sound_classification import DataError, SoundClassificationEngine
+from trainer.engines.sound_classification.engine import DataError, SoundClassificationEngine
+from trainer.engines.sound_classification.model import ARCHITECTURES
+from trainer.quality import judge
 
 from shared.packages import load_predictor
 from shared.testing.datagen import wav_bytes
+from shared.testing.sound_words import make_sources, word_clips
 
 CLASSES = {"low": 300.0, "mid": 900.0, "high": 2400.0}
 RATES = (8000, 16000, 22050, 44100)
@@ -79,29 +83,29 @@ def trained(tmp_path_factory):
     return ctx, result, time.monotonic() - started
 
 
+@pytest.fixture(scope="module")
+def network_trained(tmp_path_factory):
+    """The network alone (``extra["sound_models"]``), so its package holds the ONNX file and its weights."""
+    tmp = tmp_path_factory.mktemp("sound-network")
+    ctx = _context(tmp, "package", preference="balance", seed=3, extra={"sound_models": ["cnn"]})
+    return ctx, SoundClassificationEngine().train(ctx)
+
+
 def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
     ctx, result, seconds = trained
     metrics = result.metrics
     assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/3
     assert seconds < 30.0
-    assert {"precision", "recall", "f1", "per_class", "confusion_matrix"} <= set(metrics)
+    assert {"precision", "recall", "f1", "per_class", "confusion_matrix", "latency_ms"} <= set(metrics)
     assert metrics["confusion_matrix"]["labels"] == list(CLASSES)
-    assert metrics["onnx_check"]["max_abs_diff"] < 1e-3
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["task_type"] == "sound_classification" and manifest["labels"] == list(CLASSES)
     spec = manifest["preprocessing"]
-    assert spec["sample_rate"] == 16000 and {
-        "n_fft",
-        "hop_length",
-        "win_length",
-        "n_mels",
-        "fmin",
-        "fmax",
-        "log_offset",
-        "window_frames",
-    } <= set(spec)
+    assert spec["sample_rate"] == 16000 and {"n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax",
+                                             "log_offset", "window_frames", "statistics", "models"} <= set(spec)
+    assert set(spec["models"]) <= {"linear", "boosted"}  # performance_first: statistics models, no network
+    assert {p.name for p in ctx.package_dir.iterdir()} == {"manifest.json", *manifest["artifacts"].values()}
     assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
-    assert ctx.curves["training"], "no training curve"
 
     predictor = load_predictor(ctx.package_dir)
     answers = [predictor.predict(s.path.read_bytes()) for s in ctx.data.eval]
@@ -117,31 +121,60 @@ def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
     assert predictor.predict(short_clip)["predicted_label"] == "low"
 
 
-def test_stop_mid_training_still_packages_the_best_epoch(tmp_path) -> None:
-    ctx = _context(tmp_path, "package", preference="balance")
+def test_the_plan_and_the_quality_report_say_what_was_measured_and_compared(trained) -> None:
+    _, result, _ = trained
+    plan = result.plan
+    assert plan["data"]["train_per_class"] == {label: 8 for label in CLASSES}
+    assert set(plan["data"]["sample_rates"]) == {str(rate) for rate in RATES}
+    assert plan["data"]["clip_seconds"]["min"] > 1.0 and plan["latency_ms"]["log_mel"] > 0
+    assert plan["network"]["name"] is None and "performance_first" in plan["network"]["why"]
+    names = [c["name"] for c in result.candidates]
+    assert any("logreg" in n for n in names) and any("lightgbm" in n for n in names)
+    assert not any(n.startswith("ensemble") for n in names)  # performance_first: single models only
+    quality = result.quality
+    assert quality.metric == "accuracy" and quality.higher_is_better
+    assert quality.model == result.metrics["accuracy"]
+    assert quality.trivial.name == "majority class" and quality.trivial.score == pytest.approx(1 / 3)
+    assert quality.simple is not None and quality.simple.score >= 0.9
+    assert judge(result.quality, result.metrics["eval_count"]).passed
+
+
+def test_the_network_is_exported_checked_and_packaged(network_trained) -> None:
+    ctx, result = network_trained
+    assert result.metrics["accuracy"] >= 0.9, result.metrics
+    assert result.metrics["onnx_check"]["max_abs_diff"] < 1e-3
+    assert result.plan["network"]["name"] in ARCHITECTURES and result.plan["network"]["measured"]
+    assert ctx.curves["training"], "no training curve"
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["preprocessing"]["models"] == ["model"] and "statistics" not in manifest["preprocessing"]
+    assert {p.name for p in ctx.package_dir.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
+    assert result.quality.simple is None  # no statistics model was trained
+    predictor = load_predictor(ctx.package_dir)
+    assert predictor.predict(wav_bytes(2400.0, seconds=3.0, rate=44100, seed=4))["predicted_label"] == "high"
+
+
+def test_stop_mid_training_still_packages_what_was_trained(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=60.0, preference="balance")
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 2
     result = SoundClassificationEngine().train(ctx)
     assert result.stopped_early
-    assert len(ctx.curves["training"]) == 2  # stopped after the second epoch, second candidate never ran
+    assert len(ctx.curves["training"]) == 2  # the network stopped after its second epoch
     assert [c.get("epochs") for c in result.candidates if "epochs" in c] == [2]
     assert load_predictor(ctx.package_dir).predict(wav_bytes(900.0))["predicted_label"] in CLASSES
 
 
-def test_incremental_training_warm_starts_from_the_previous_package(trained, tmp_path) -> None:
-    previous_ctx, previous, _ = trained
-    ctx = _context(
-        tmp_path,
-        "package",
-        budget=12.0,
-        preference="accuracy_first",
-        incremental_package_dir=previous_ctx.package_dir,
-    )
+def test_incremental_training_warm_starts_from_the_previous_package(network_trained, tmp_path) -> None:
+    previous_ctx, previous = network_trained
+    ctx = _context(tmp_path, "package", budget=30.0, preference="accuracy_first",
+                   incremental_package_dir=previous_ctx.package_dir)  # fmt: skip
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
     result = SoundClassificationEngine().train(ctx)
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["parameters"]["incremental"] is True
-    assert result.candidate == previous.candidate  # the previous architecture, not the preference's
-    assert result.metrics["accuracy"] >= 0.9  # one epoch on top of a trained model
+    network = next(c for c in result.candidates if c.get("warm_start") is not None)
+    assert network["name"] == previous.plan["network"]["name"] and network["warm_start"] is True
+    assert network["score"] >= 0.9  # one epoch on top of a trained network
+    assert result.metrics["accuracy"] >= 0.9
 
 
 def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
@@ -150,12 +183,65 @@ def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
         SoundClassificationEngine().train(ctx)
 
 
+def test_a_latency_limit_leaves_out_only_what_answers_too_slowly(tmp_path) -> None:
+    ctx = _context(tmp_path, "package", budget=40.0, preference="balance", max_inference_ms=10_000.0)
+    ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
+    result = SoundClassificationEngine().train(ctx)
+    assert result.plan["network"]["name"] is not None  # its untrained export answered within the limit
+    assert any(c["name"].startswith("ensemble") for c in result.candidates)
+    assert all("skipped" not in c and c["latency_ms_estimate"] <= 10_000 for c in result.candidates)
+    assert result.metrics["latency_ms"] <= 10_000 and result.metrics["max_inference_ms"] == 10_000
+
+
 def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
     ctx = _context(tmp_path, "package", budget=20.0)
     bad = ctx.data.train[0].path
     bad.write_bytes(wav_bytes(300.0, subtype="PCM_U8"))
     with pytest.raises(DataError, match=bad.name):
         SoundClassificationEngine().train(ctx)
+
+
+# -- quality, judged by the gate: learnable words beat the majority class, shuffled labels do not --------
+
+
+def _word_samples(folder: Path, clips: list, tag: str, shuffle_seed: int | None = None) -> list[Sample]:
+    folder.mkdir(parents=True, exist_ok=True)
+    labels = [word for _, word, _ in clips]
+    if shuffle_seed is not None:
+        labels = list(np.random.default_rng(shuffle_seed).permutation(labels))
+    samples = []
+    for i, ((payload, _, _), label) in enumerate(zip(clips, labels, strict=True)):
+        (folder / f"{tag}{i:03d}.wav").write_bytes(payload)
+        samples.append(Sample(sample_id=f"{tag}{i}", labels=[label], path=folder / f"{tag}{i:03d}.wav"))
+    return samples
+
+
+def _words_context(tmp_path: Path, shuffle: bool) -> TrainContext:
+    """Four words of the same three vowels in different orders: training voices and two held-out voices."""
+    words = ["aiu", "uia", "iua", "aui"]
+    train = word_clips(make_sources(5, 21), 3, 22, words)
+    held_out = word_clips(make_sources(2, 23), 4, 24, words)
+    data = VersionData(
+        task_type="sound_classification", labels=words,
+        train=_word_samples(tmp_path / "train", train, "t", 5 if shuffle else None),
+        eval=_word_samples(tmp_path / "eval", held_out, "e", 6 if shuffle else None),
+    )  # fmt: skip
+    return TrainContext(params=TrainingParams(preference="performance_first"), data=data, work_dir=tmp_path,
+                        package_dir=tmp_path / "package", deadline=time.monotonic() + 20.0,
+                        packaging_margin_seconds=2.0, log=lambda line: None)  # fmt: skip
+
+
+def test_words_that_differ_only_in_the_order_of_their_sounds_are_learned(tmp_path) -> None:
+    result = SoundClassificationEngine().train(_words_context(tmp_path, shuffle=False))
+    assert result.quality.trivial.score == pytest.approx(0.25)
+    assert result.quality.model >= 0.75, result.candidates
+    assert judge(result.quality, result.metrics["eval_count"]).passed
+
+
+def test_shuffled_labels_give_a_model_no_better_than_the_majority_class(tmp_path) -> None:
+    result = SoundClassificationEngine().train(_words_context(tmp_path, shuffle=True))
+    verdict = judge(result.quality, result.metrics["eval_count"])
+    assert not verdict.passed, verdict.message
 
 
 # -- end to end: a published version trained by a worker process ---------------------------------------
@@ -215,7 +301,8 @@ async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, 
 
     store = platform.runtimes["trainer"].store
     folder = await download_package(store, job["package_uri"], tmp_path / "package")
-    assert {p.name for p in folder.iterdir()} == {"manifest.json", "model.onnx", "model.pt"}
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert {p.name for p in folder.iterdir()} == {"manifest.json", *manifest["artifacts"].values()}
     predictor = load_predictor(folder)
     answers = predictor.predict_batch([wav for wav, _ in evaluation.values()])
     correct = sum(

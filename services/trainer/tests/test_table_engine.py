@@ -10,7 +10,7 @@ import pytest
 
 from shared.packages import PredictionInputError, load_predictor
 from trainer.engines.base import DataError, TableData, TrainContext, TrainingParams, VersionData
-from trainer.engines.table import TableEngine
+from trainer.engines.table.engine import TableEngine
 
 
 def _context(tmp_path: Path, tables, *, n: int = 400, budget: float = 15.0, header: bool = True,
@@ -39,9 +39,14 @@ def test_classification_package_reproduces_its_metrics(tmp_path, tables) -> None
     assert result.metrics["problem"] == "classification"
     assert result.metrics["accuracy"] > 0.75, result.metrics
     assert len(result.metrics["confusion_matrix"]["matrix"]) == 2
-    assert 1 <= len(result.candidates) <= 15 and "search" in ctx.curves
-    assert result.candidate.startswith("lightgbm-refit") and ctx.curves["final_train"], ctx.curves.keys()
+    assert 1 <= len(result.candidates) <= 40 and "search" in ctx.curves
+    assert "lightgbm-defaults" in [c["name"] for c in result.candidates]  # always a candidate
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert manifest["engine"]["candidate"] == result.candidate
+    # The quality report: the model against the majority class and the simple candidates, same rows.
+    assert result.quality.metric == "accuracy" and result.quality.model == result.metrics["accuracy"]
+    assert result.quality.trivial.name == "majority class" and result.quality.trivial.score < 0.8
+    assert result.quality.simple.name in ("LightGBM defaults", "linear model")
     schema = {c["name"]: c for c in manifest["input_schema"]["columns"]}
     assert schema["city"]["type"] == "categorical" and set(schema["city"]["categories"]) >= {"paris", "lyon"}
     assert schema["income"]["type"] == "numeric" and manifest["labels"] == ["no", "yes"]
@@ -54,7 +59,7 @@ def test_classification_package_reproduces_its_metrics(tmp_path, tables) -> None
     assert set(answer[0]["probabilities"]) == {"no", "yes"}
 
 
-def test_predictor_rejects_unknown_and_missing_columns(tmp_path, tables) -> None:
+def test_predictor_rejects_unknown_columns_and_reads_absent_cells_as_missing(tmp_path, tables) -> None:
     ctx = _context(tmp_path, tables, n=200, preference="performance_first")
     TableEngine().train(ctx)
     predictor = load_predictor(ctx.package_dir)
@@ -62,9 +67,11 @@ def test_predictor_rejects_unknown_and_missing_columns(tmp_path, tables) -> None
     with pytest.raises(PredictionInputError) as unknown:
         predictor.predict(json.dumps([{**row, "colour": "red"}]).encode())
     assert unknown.value.rule == "unknown_column" and "colour" in unknown.value.field
-    with pytest.raises(PredictionInputError) as missing:
-        predictor.predict(json.dumps([{k: v for k, v in row.items() if k != "plan"}]).encode())
-    assert missing.value.rule == "missing_column"
+    # A cell left out of the row, or null, is a missing value, as an empty cell was in training.
+    absent = predictor.predict(json.dumps([{k: v for k, v in row.items() if k not in ("plan", "age")}]).encode())
+    null = predictor.predict(json.dumps([{**row, "plan": None, "age": None}]).encode())
+    assert absent == null and absent["data"]["resp_data"][0]["predict"] in ("no", "yes")
+    assert predictor.predict(json.dumps([{}]).encode())["data"]["resp_data"][0]["predict"] in ("no", "yes")
     with pytest.raises(PredictionInputError) as bad:
         predictor.predict(json.dumps([{**row, "age": "old"}]).encode())
     assert bad.value.rule == "value_not_numeric"
@@ -90,7 +97,9 @@ def test_stop_request_keeps_the_best_model(tmp_path, tables) -> None:
     ctx.stop_requested = lambda: time.monotonic() - started > 2.0
     result = TableEngine().train(ctx)
     assert result.stopped_early and time.monotonic() - started < 15
-    assert (ctx.package_dir / "model.lgb.txt").is_file() and result.metrics["accuracy"] > 0.6
+    manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
+    assert all((ctx.package_dir / f).is_file() for f in manifest["artifacts"].values())
+    assert result.metrics["accuracy"] > 0.6
 
 
 def test_budget_is_honoured(tmp_path, tables) -> None:

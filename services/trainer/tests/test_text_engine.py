@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.text_classification import DataError, TextClassificationEngine
+from trainer.engines.text_classification.engine import DataError, TextClassificationEngine
 
 from shared.packages import PredictionInputError, load_predictor
 from shared.testing.datagen import text_files
@@ -56,13 +56,15 @@ def _reproduced(ctx: TrainContext, accuracy: float) -> None:
 def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> None:
     ctx = _context(tmp_path, preference="performance_first")
     result = TextClassificationEngine().train(ctx)
-    assert result.candidate.startswith("char-tfidf")
+    assert result.candidate.startswith("char1-")
     metrics = result.metrics
     assert metrics["accuracy"] >= 0.9, metrics  # chance is 1/2
     assert {"precision", "recall", "f1", "per_class", "confusion_matrix", "latency_ms"} <= set(metrics)
-    assert len(result.candidates) == 3 and all("latency_ms" in c for c in result.candidates)
+    assert len(result.candidates) == 4 and all("log_loss" in c for c in result.candidates)
+    assert result.quality.trivial.name == "majority class" and result.quality.model == metrics["accuracy"]
+    assert result.quality.simple.name == "TF-IDF char 1-3 + logistic regression"
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
-    assert manifest["preprocessing"]["kind"] == "char_tfidf"
+    assert manifest["preprocessing"]["kind"] == "tfidf_linear"
     assert manifest["metrics"]["accuracy"] == metrics["accuracy"]
     _reproduced(ctx, metrics["accuracy"])
     predictor = load_predictor(ctx.package_dir)
@@ -82,14 +84,17 @@ def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> Non
 
 
 def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monkeypatch) -> None:
-    from trainer.engines import text_classification
+    from trainer.engines.text_classification import engine as text_classification
 
-    monkeypatch.setitem(text_classification.PORTFOLIO, "balance", (("transformer", "bert-tiny"),))
+    monkeypatch.setitem(text_classification.CANDIDATES, "balance", [text_classification.BASELINE])
     monkeypatch.setattr(text_classification, "MIN_TRANSFORMER_SECONDS", 1.0)
-    ctx = _context(tmp_path, budget=15.0, preference="balance")
+    # The linear model "loses" on the fold both are compared on: the transformer's package path runs.
+    monkeypatch.setattr(text_classification._Search, "fold_accuracy", lambda self, members, fold: -1.0)
+    ctx = _context(tmp_path, budget=30.0, preference="balance")
     result = TextClassificationEngine().train(ctx)
     assert ctx.remaining_seconds() > -1.0  # the budget holds: training stopped in time for the package
     assert result.candidate == "bert-tiny"
+    assert next(c for c in result.candidates if c["name"] == "bert-tiny")["linear_score"] == -1.0
     assert result.metrics["onnx_check"]["max_abs_diff"] < 1e-3
     assert result.metrics["accuracy"] >= 0.75, result.metrics
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
@@ -107,7 +112,8 @@ def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
     ctx.stop_requested = lambda: len(ctx.curves.get("candidates", [])) >= 1
     result = TextClassificationEngine().train(ctx)
     assert result.stopped_early
-    assert len(result.candidates) == 1
+    assert [c for c in result.candidates if "score" in c] == result.candidates[:1]
+    assert len(result.candidates) > 1 and all("skipped" in c for c in result.candidates[1:])
     _reproduced(ctx, result.metrics["accuracy"])
 
 
@@ -130,7 +136,7 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     import numpy as np
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
-    from trainer.engines.text_models import fit_tfidf
+    from trainer.engines.text_classification.models import fit_tfidf
 
     from shared.packages import write_manifest
 
@@ -157,6 +163,34 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     model = LogisticRegression(C=10.0, max_iter=2000, random_state=0).fit(vectorizer.fit_transform(texts), y)
     theirs = model.predict_proba(vectorizer.transform([*texts[:10], "新的句子 unseen"]))
     assert np.max(np.abs(ours - theirs)) < 1e-9
+
+
+def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
+    """Character and word blocks side by side, two weighted members: the numpy predictor equals
+    scikit-learn's vectorizers and models (probabilities averaged by weight)."""
+    import numpy as np
+    from scipy.sparse import hstack
+    from trainer.engines.text_classification.linear import LinearSpec, fit_blocks, fit_weights
+    from trainer.engines.text_classification.package import write_linear_package
+
+    texts = [f"the {w} product was {v} and shipping {u}" for w in ("big", "small", "red") for v in
+             ("great", "awful", "fine", "bad") for u in ("fast", "slow")] + ["很好 喜欢", "很差 失望"]
+    y = np.array([i % 3 for i in range(len(texts))])
+    vectorizers = fit_blocks(["char1-3", "word1-2"], texts, min_df=1)
+    both = LinearSpec("lr", 10.0, ("char1-3", "word1-2"))
+    words = LinearSpec("nbsvm", 4.0, ("word1-2",))
+    x_both = hstack([vectorizers[b].transform(texts) for b in both.blocks]).tocsr()
+    x_words = vectorizers["word1-2"].transform(texts)
+    members = [(fit_weights(both, x_both, y, 3, 0), both.blocks, 2), (fit_weights(words, x_words, y, 3, 0),
+                                                                       words.blocks, 1)]
+    members[1][0].temperature = 2.0
+    ctx = _context(tmp_path)
+    write_linear_package(ctx, ["a", "b", "c"], (vectorizers, members), "mixed")
+    probe = [*texts[:6], "an unseen sentence entirely", "很好"]
+    ours = load_predictor(ctx.package_dir).probabilities_batch(probe)
+    p_both = members[0][0].probabilities(hstack([vectorizers[b].transform(probe) for b in both.blocks]).tocsr())
+    p_words = members[1][0].probabilities(vectorizers["word1-2"].transform(probe))
+    assert np.max(np.abs(ours - (2 * p_both + p_words) / 3)) < 1e-9
 
 
 # -- end to end: a published version trained by a worker process ---------------------------------------

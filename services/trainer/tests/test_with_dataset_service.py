@@ -13,32 +13,51 @@ from shared.testing.platform import wait_until
 
 
 async def test_table_published_by_the_dataset_service_is_trained(platform_factory, tables, tmp_path) -> None:
-    platform = await platform_factory(["dataset", "trainer"], overrides={"trainer": {
-        "test_budget_seconds": 40, "in_process_worker": True, "worker_poll_seconds": 0.2}})
+    platform = await platform_factory(
+        ["dataset", "trainer"],
+        overrides={
+            "trainer": {"test_budget_seconds": 40, "in_process_worker": True, "worker_poll_seconds": 0.2}
+        },
+    )
     platform.cleanup_queues.append(platform.settings["trainer"].bus_queue("trainer.jobs.cpu"))
-    store, bucket = platform.runtimes["dataset"].store, platform.bucket
+    store = platform.runtimes["dataset"].store
     datasets = platform.client("dataset")
-    await store.put(f"s3://{bucket}/in/churn/part1.csv", tables.to_csv(tables.make_rows(300, seed=5)))
-    await store.put(f"s3://{bucket}/in/churn/part2.csv", tables.to_csv(tables.make_rows(200, seed=6)))
-    created = await datasets.post("/v1/datasets", json={
-        "dataset_name": "churn", "dataset_type": 400, "input_path": f"s3://{bucket}/in/churn/",
-        "work_path": f"s3://{bucket}/out/churn/", "with_column_header": True})
+    folder = platform.tenant_uri("in/churn/")
+    await store.put(f"{folder}part1.csv", tables.to_csv(tables.make_rows(300, seed=5)))
+    await store.put(f"{folder}part2.csv", tables.to_csv(tables.make_rows(200, seed=6)))
+    created = await datasets.post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "churn",
+            "dataset_type": 400,
+            "input_path": folder,
+            "work_path": platform.tenant_uri("out/churn/"),
+            "with_column_header": True,
+        },
+    )
     assert created.status_code == 201, created.text
     ds = created.json()
 
     async def imported() -> bool:
-        task = (await datasets.get(f"/v1/datasets/{ds['dataset_id']}/import-tasks/{ds['import_task_id']}")).json()
+        task = (
+            await datasets.get(f"/v1/datasets/{ds['dataset_id']}/import-tasks/{ds['import_task_id']}")
+        ).json()
         assert task["status"] != "FAILED", task
         return task["status"] == "COMPLETED"
 
     await wait_until(imported, timeout=60, what="the CSV import")
-    published = await datasets.post(f"/v1/datasets/{ds['dataset_id']}/versions",
-                                    json={"train_evaluate_sample_ratio": "0.8"})
+    published = await datasets.post(
+        f"/v1/datasets/{ds['dataset_id']}/versions", json={"train_evaluate_sample_ratio": "0.8"}
+    )
     assert published.status_code == 201, published.text
     version_id = published.json()["version_id"]
     trainer = platform.client("trainer")
-    body = {"dataset_id": ds["dataset_id"], "dataset_version_id": version_id, "task_type": "predictive_analytics",
-            "parameters": {"training_preference": "performance_first"}}
+    body = {
+        "dataset_id": ds["dataset_id"],
+        "dataset_version_id": version_id,
+        "task_type": "predictive_analytics",
+        "parameters": {"training_preference": "performance_first"},
+    }
 
     async def accepted() -> dict | None:  # 404 until the trainer has seen dataset.version.published.v1
         response = await trainer.post("/v1/training-jobs", json=body)

@@ -2,9 +2,9 @@
 
 from fastapi import FastAPI
 
+from shared.service import ServiceRuntime, create_service_app
 from trainer.config import Settings
 from trainer.definition import SERVICE
-from shared.service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> FastAPI:

@@ -21,11 +21,17 @@ class Settings(ServiceSettings):
         "the distributed mode runs `python -m trainer.worker`)",
     )
     worker_flavors: list[str] = Field(default=["cpu"], description="Job queues this worker serves (cpu, gpu)")
-    worker_id: str | None = Field(default=None, description="Name of this worker in leases (default host:pid)")
-    worker_poll_seconds: float = Field(default=1.0, gt=0, description="How often an idle worker asks for a job")
+    worker_id: str | None = Field(
+        default=None, description="Name of this worker in leases (default host:pid)"
+    )
+    worker_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often an idle worker asks for a job"
+    )
     work_dir: Path | None = Field(default=None, description="Scratch space of training runs (default: tmp)")
 
-    lease_seconds: float = Field(default=60.0, gt=0, description="A claimed job is the worker's for this long")
+    lease_seconds: float = Field(
+        default=60.0, gt=0, description="A claimed job is the worker's for this long"
+    )
     heartbeat_seconds: float = Field(default=5.0, gt=0, description="How often a worker renews its lease")
     sweep_seconds: float = Field(default=15.0, gt=0, description="How often expired leases are looked for")
     redispatch_pending_seconds: float = Field(
@@ -43,5 +49,7 @@ class Settings(ServiceSettings):
     # Test-only: when set, every job's time budget is this many seconds instead of its
     # max_training_duration (which stays validated as 6-6000 minutes). Never set it in production.
     test_budget_seconds: float | None = Field(
-        default=None, gt=0, description="TEST ONLY (EXEML_TRAINER_TEST_BUDGET_SECONDS): override of job budgets"
+        default=None,
+        gt=0,
+        description="TEST ONLY (EXEML_TRAINER_TEST_BUDGET_SECONDS): override of job budgets",
     )

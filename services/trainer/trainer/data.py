@@ -16,11 +16,12 @@ from typing import Any
 
 from shared.manifest import ManifestError, ManifestLine, parse_lines
 from shared.storage import ObjectStore, S3Uri
+from shared.storage.tenancy import TenantStorage
 from trainer.engines.base import Sample, TableData, VersionData
 
 __all__ = ["VersionReadError", "load_version"]
 
-DOWNLOAD_CONCURRENCY = 8
+DOWNLOAD_CONCURRENCY = 16  # small files: the store's latency, not its bandwidth, is the limit
 
 
 class VersionReadError(ValueError):
@@ -28,7 +29,12 @@ class VersionReadError(ValueError):
 
 
 async def load_version(
-    store: ObjectStore, version: dict[str, Any], task_type: str, work_dir: Path, train_ratio: float, seed: int = 0
+    store: ObjectStore | TenantStorage,
+    version: dict[str, Any],
+    task_type: str,
+    work_dir: Path,
+    train_ratio: float,
+    seed: int = 0,
 ) -> VersionData:
     try:
         text = (await store.get(version["manifest_uri"])).decode("utf-8")
@@ -49,8 +55,9 @@ async def load_version(
     return data
 
 
-async def _load_table(store: ObjectStore, lines: list[ManifestLine], version: dict[str, Any], folder: Path
-                      ) -> TableData:
+async def _load_table(
+    store: ObjectStore | TenantStorage, lines: list[ManifestLine], version: dict[str, Any], folder: Path
+) -> TableData:
     by_usage: dict[str, list[ManifestLine]] = defaultdict(list)
     for line in lines:
         by_usage[line.usage or "TRAIN"].append(line)
@@ -61,14 +68,22 @@ async def _load_table(store: ObjectStore, lines: list[ManifestLine], version: di
         )
     if not version.get("label_column"):
         raise VersionReadError("the table version names no label column")
-    train = await _download(store, by_usage["TRAIN"][0].source, folder / "train.csv")
-    evaluation = await _download(store, by_usage["EVAL"][0].source, folder / "eval.csv") if by_usage["EVAL"] else None
-    return TableData(train_csv=train, eval_csv=evaluation, label_column=version["label_column"],
-                     schema=list(version.get("table_schema") or []))
+    downloads = [_download(store, by_usage["TRAIN"][0].source, folder / "train.csv")]
+    if by_usage["EVAL"]:
+        downloads.append(_download(store, by_usage["EVAL"][0].source, folder / "eval.csv"))
+    train, *rest = await asyncio.gather(*downloads)  # the two files at once
+    evaluation = rest[0] if rest else None
+    return TableData(
+        train_csv=train,
+        eval_csv=evaluation,
+        label_column=version["label_column"],
+        schema=list(version.get("table_schema") or []),
+    )
 
 
-async def _load_samples(store: ObjectStore, lines: list[ManifestLine], folder: Path, train_ratio: float, seed: int
-                        ) -> tuple[list[Sample], list[Sample]]:
+async def _load_samples(
+    store: ObjectStore | TenantStorage, lines: list[ManifestLine], folder: Path, train_ratio: float, seed: int
+) -> tuple[list[Sample], list[Sample]]:
     labeled = [line for line in lines if line.labels and line.usage in (None, "TRAIN", "EVAL")]
     gate = asyncio.Semaphore(DOWNLOAD_CONCURRENCY)
 
@@ -84,15 +99,21 @@ async def _load_samples(store: ObjectStore, lines: list[ManifestLine], folder: P
     return train, evaluation
 
 
-async def _sample(store: ObjectStore, line: ManifestLine, folder: Path, index: int) -> Sample:
+async def _sample(store: ObjectStore | TenantStorage, line: ManifestLine, folder: Path, index: int) -> Sample:
     boxes = [(label, (b.xmin, b.ymin, b.xmax, b.ymax)) for a in line.annotations for label, b in a.boxes()]
     size = next((a.size for a in line.annotations if a.size), None) or {}
     if line.is_inline_text:
         return Sample(sample_id=line.id, labels=line.labels, text=line.text)
     name = PurePosixPath(S3Uri.parse(line.source).key).name or "sample"
     path = await _download(store, line.source, folder / f"{index:06d}_{name}")
-    return Sample(sample_id=line.id, labels=line.labels, path=path, boxes=boxes,
-                  width=size.get("width"), height=size.get("height"))
+    return Sample(
+        sample_id=line.id,
+        labels=line.labels,
+        path=path,
+        boxes=boxes,
+        width=size.get("width"),
+        height=size.get("height"),
+    )
 
 
 def _split(samples: list[Sample], ratio: float, seed: int) -> tuple[list[Sample], list[Sample]]:
@@ -111,7 +132,7 @@ def _split(samples: list[Sample], ratio: float, seed: int) -> tuple[list[Sample]
     return train, evaluation
 
 
-async def _download(store: ObjectStore, source: str, target: Path) -> Path:
+async def _download(store: ObjectStore | TenantStorage, source: str, target: Path) -> Path:
     try:
         stream = await store.open_stream(source)
         with target.open("wb") as fh:

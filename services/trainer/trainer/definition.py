@@ -1,9 +1,10 @@
 """The trainer service as the shared runtime sees it."""
 
+from shared.events.training import JobCreated, JobFailed, JobProgressed, JobStarted, JobStopped, JobSucceeded
+from shared.service import ServiceDefinition
 from trainer.config import Settings
 from trainer.consumers import register_consumers
 from trainer.models import Base, messaging
-from shared.service import ServiceDefinition
 
 
 def _routers():
@@ -30,5 +31,6 @@ SERVICE = ServiceDefinition(
     messaging=messaging,
     routers=_routers,
     register_consumers=register_consumers,
+    publishes=(JobCreated, JobStarted, JobProgressed, JobSucceeded, JobFailed, JobStopped),
     background_loops=lambda: [training_worker],
 )

@@ -27,7 +27,7 @@ from trainer.config import Settings
 from trainer.dispatch import JobDispatched, job_queue, job_queue_spec
 from trainer.leases import Holder, claim, redispatch_stale, sweep_expired
 from trainer.models import PublishedVersion, TrainingJob
-from trainer.run_supervisor import RunSupervisor
+from trainer.run_supervisor import RunSupervisor, UploadHistory
 from trainer.runner import DATA_ERROR, RunSpec
 
 __all__ = ["TrainingWorker"]
@@ -38,9 +38,10 @@ log = get_logger(__name__)
 class TrainingWorker:
     def __init__(self, runtime: ServiceRuntime, worker_id: str | None = None) -> None:
         self.runtime = runtime
-        self.settings: Settings = runtime.settings  # type: ignore[assignment]
+        self.settings: Settings = runtime.settings  # type: ignore[assignment]  # ServiceRuntime is not generic over its settings yet (issue 17, phase B)
         self.worker_id = worker_id or self.settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.queues = [job_queue(self.settings, flavor) for flavor in self.settings.worker_flavors]
+        self.uploads = UploadHistory()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve jobs and sweep expired leases until ``stop`` is set."""
@@ -76,7 +77,7 @@ class TrainingWorker:
             message = JobDispatched.model_validate(decode_envelope(delivery.body).data)
         except Exception as exc:
             log.error("dead-lettering an unreadable job message", error=repr(exc))
-            await delivery.dead_letter()
+            await delivery.dead_letter(f"unreadable job message: {exc}")
             return
         try:
             spec, holder = await self._claim(message.job_id)
@@ -88,7 +89,7 @@ class TrainingWorker:
         if holder is None:
             log.info("job not claimable (taken, ended or deleted)", job_id=message.job_id)
             return
-        await RunSupervisor(self.runtime, self.settings, holder, spec).run(stop)
+        await RunSupervisor(self.runtime, self.settings, holder, spec, self.uploads).run(stop)
 
     async def _claim(self, job_id: str) -> tuple[RunSpec | dict[str, Any], Holder | None]:
         async with self.runtime.db.session() as session:
@@ -112,8 +113,7 @@ class TrainingWorker:
         if ref := job.parameters.get("incremental_training_version"):
             previous_uri = (await session.execute(sa.select(TrainingJob.package_uri).where(
                 TrainingJob.tenant_id == job.tenant_id, TrainingJob.id == ref))).scalar_one_or_none()
-        store = self.runtime.store
-        package_uri = str(store.uri(store.default_bucket, f"training/{job.tenant_id}/{job.id}/package"))
+        package_uri = str(self.runtime.storage_policy.platform_folder("training", job.tenant_id, job.id, "package"))
         return RunSpec(
             job_id=job.id, tenant_id=job.tenant_id, attempt=job.attempt, task_type=job.task_type,
             parameters=dict(job.parameters), deadline_epoch=0.0,  # set when the child starts

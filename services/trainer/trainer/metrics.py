@@ -17,7 +17,9 @@ from sklearn import metrics as skm
 __all__ = ["classification_metrics", "regression_metrics"]
 
 
-def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any]) -> dict[str, Any]:
+def classification_metrics(
+    y_true: Sequence[Any], y_pred: Sequence[Any], labels: Sequence[Any]
+) -> dict[str, Any]:
     labels = list(labels)
     y_true, y_pred = list(y_true), list(y_pred)
     if not y_true:
@@ -25,7 +27,9 @@ def classification_metrics(y_true: Sequence[Any], y_pred: Sequence[Any], labels:
     precision, recall, f1, support = skm.precision_recall_fscore_support(
         y_true, y_pred, labels=labels, zero_division=0
     )
-    macro = skm.precision_recall_fscore_support(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    macro = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
     matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     return {
         "accuracy": float(skm.accuracy_score(y_true, y_pred)),

@@ -3,19 +3,40 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, UTCDateTime, make_base
+from shared.db import TYPE_ANNOTATION_MAP, IdMixin, TenantMixin, TimestampMixin, UTCDateTime, service_metadata
 from shared.messaging import messaging_tables
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
 
-JOB_STATUSES = ("creating", "pending", "running", "completed", "failed", "terminating", "terminated", "abnormal")
-FINAL_STATUSES = ("completed", "failed", "terminated", "abnormal")
+
+class JobStatus(StrEnum):
+    """A training job's status, as ModelArts names them."""
+
+    CREATING = "creating"
+    PENDING = "pending"  # waiting for a worker (its job message is on the queue)
+    RUNNING = "running"  # a worker holds the lease
+    COMPLETED = "completed"
+    FAILED = "failed"
+    TERMINATING = "terminating"  # stop requested; the worker sees it at its next heartbeat
+    TERMINATED = "terminated"
+    ABNORMAL = "abnormal"  # the workers running it were lost too often
+
+
+JOB_STATUSES = tuple(status.value for status in JobStatus)
+FINAL_STATUSES = (JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.TERMINATED, JobStatus.ABNORMAL)
+HELD_STATUSES = (JobStatus.RUNNING, JobStatus.TERMINATING)  # a worker holds the job's lease
 
 
 class TrainingJob(IdMixin, TenantMixin, TimestampMixin, Base):
@@ -26,6 +47,7 @@ class TrainingJob(IdMixin, TenantMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(sa.String(64))
     description: Mapped[str] = mapped_column(sa.String(256), default="")
     project_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    project_name: Mapped[str | None] = mapped_column(sa.String(64))
     dataset_id: Mapped[str] = mapped_column(sa.String(64))
     dataset_version_id: Mapped[str] = mapped_column(sa.String(64))
     task_type: Mapped[str] = mapped_column(sa.String(40))
@@ -56,6 +78,9 @@ class TrainingJob(IdMixin, TenantMixin, TimestampMixin, Base):
     curves: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
     package_uri: Mapped[str | None] = mapped_column(sa.String(1024))
+    # The quality gate's record (model vs trivial baseline vs best simple candidate) and the engine's plan.
+    quality: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
     stopped_early: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     stop_reason: Mapped[str | None] = mapped_column(sa.String(16))
     error_code: Mapped[str | None] = mapped_column(sa.String(40))
@@ -66,6 +91,7 @@ class TrainingJob(IdMixin, TenantMixin, TimestampMixin, Base):
         return {
             "job_id": self.id,
             "project_id": self.project_id,
+            "project_name": self.project_name,
             "dataset_id": self.dataset_id,
             "dataset_version_id": self.dataset_version_id,
             "task_type": self.task_type,

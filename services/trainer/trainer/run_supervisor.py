@@ -23,16 +23,37 @@ from trainer.leases import Holder, finish, heartbeat, release
 from trainer.models import TrainingJob
 from trainer.runner import ENGINE_ERROR, RESULT_FILE, RunSpec, run_training
 
-__all__ = ["RunSupervisor"]
+__all__ = ["RunSupervisor", "UploadHistory"]
 
 log = get_logger(__name__)
 TICK_SECONDS = 0.2
+OVERRUN_SHARE = 0.05  # the promise: wall time within the budget + 5 %
+
+
+class UploadHistory:
+    """What this worker measured of its last upload per task type: the next run reserves time from it."""
+
+    def __init__(self) -> None:
+        self.last: dict[str, dict[str, float]] = {}
+
+    def record(self, task_type: str, upload: dict[str, Any] | None) -> None:
+        if upload and upload.get("bytes"):
+            self.last[task_type] = {"bytes": float(upload["bytes"]), "seconds": float(upload.get("seconds") or 0)}
+
+    def hints(self, task_type: str) -> dict[str, Any]:
+        last = self.last.get(task_type)
+        if not last:
+            return {}
+        # A small upload is all latency: its rate would promise far too little for a large package.
+        rate = last["bytes"] / last["seconds"] if last["bytes"] >= 1e6 and last["seconds"] > 0 else None
+        return {"expected_package_bytes": int(last["bytes"]), "upload_bytes_per_second": rate}
 
 
 class RunSupervisor:
-    def __init__(self, runtime: ServiceRuntime, settings: Settings, holder: Holder, spec: RunSpec | dict[str, Any]
-                 ) -> None:
+    def __init__(self, runtime: ServiceRuntime, settings: Settings, holder: Holder, spec: RunSpec | dict[str, Any],
+                 uploads: UploadHistory | None = None) -> None:
         self.runtime, self.settings, self.holder, self.spec = runtime, settings, holder, spec
+        self.uploads = uploads if uploads is not None else UploadHistory()
         self.state: dict[str, Any] = {"progress": 0.0, "phase": "starting", "best_metric": None, "logs": []}
         self.timings: list[dict[str, Any]] | None = None
         self.reported_phase: str | None = None
@@ -53,7 +74,14 @@ class RunSupervisor:
     async def _supervise(self, work_dir: Path, worker_stop: asyncio.Event, budget: float) -> None:
         assert isinstance(self.spec, RunSpec)
         deadline = time.monotonic() + budget
-        spec = replace(self.spec, work_dir=str(work_dir), deadline_epoch=time.time() + budget)
+        now_epoch = time.time()
+        spec = replace(self.spec, work_dir=str(work_dir), deadline_epoch=now_epoch + budget, started_epoch=now_epoch,
+                       **self.uploads.hints(self.spec.task_type))
+        # The budget is held by the run itself (the engine's deadline leaves room for the upload); the kill is
+        # the safety net for a run that does not stop, not the way budgets are kept: a loaded machine can
+        # take seconds more to start a process or import an engine, and a model is worth those seconds.
+        grace = self.settings.kill_grace_seconds
+        started = time.monotonic()
         mp = multiprocessing.get_context("spawn")
         channel, stop = mp.Queue(), mp.Event()
         child = mp.Process(target=run_training, args=(spec, channel, stop), name=f"train-{spec.job_id}")
@@ -72,10 +100,14 @@ class RunSupervisor:
                 if now >= deadline and not stop.is_set():
                     self._log("time budget reached: stopping with the best model so far")
                     stop.set()
-                if now >= deadline + self.settings.kill_grace_seconds:
+                if now >= deadline + grace:
                     _kill(child)
-                    await self._finish({"status": "error", "error_code": ENGINE_ERROR,
-                                        "error_msg": f"the run exceeded its budget of {budget:.0f}s and was killed"})
+                    self._drain(channel)
+                    # A run that wrote its outcome but had not exited yet is done, not overdue.
+                    done = (work_dir / RESULT_FILE).is_file()
+                    await self._finish(self._outcome(work_dir, None) if done else {
+                        "status": "error", "error_code": ENGINE_ERROR,
+                        "error_msg": f"the run exceeded its budget of {budget:.0f}s and was killed"})
                     return
                 if now >= next_beat:
                     beat_started = time.monotonic()
@@ -97,7 +129,12 @@ class RunSupervisor:
                 await asyncio.sleep(TICK_SECONDS)
             await asyncio.to_thread(child.join, 5)
             self._drain(channel)
-            await self._finish(self._outcome(work_dir, child.exitcode))
+            outcome = self._outcome(work_dir, child.exitcode)
+            self.uploads.record(spec.task_type, outcome.get("upload"))
+            took = time.monotonic() - started
+            if took > budget * (1 + OVERRUN_SHARE):
+                self._log(f"the run took {took:.1f}s, {took / budget - 1:.0%} over its budget of {budget:.0f}s")
+            await self._finish(outcome)
         finally:
             if child.is_alive():
                 _kill(child)

@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db import Repository
+from shared.errors import DatasetNotFound
 from shared.events.dataset import VersionPublished
 from trainer.models import PublishedVersion
 
-__all__ = ["PublishedVersionRepository", "TASK_TYPE_OF_DATASET", "record_published_version"]
+__all__ = ["TASK_TYPE_OF_DATASET", "PublishedVersionRepository", "record_published_version"]
 
 # Dataset type name (shared.events.dataset.DATASET_TYPES) -> the task type a job trains on it.
 TASK_TYPE_OF_DATASET = {
@@ -28,7 +29,7 @@ TASK_TYPE_OF_DATASET = {
 class PublishedVersionRepository(Repository[PublishedVersion]):
     model = PublishedVersion
     resource_name = "dataset version"
-    not_found_code = "ModelArts.4352"
+    not_found = DatasetNotFound
 
     async def find_version(self, version_id: str) -> PublishedVersion | None:
         stmt = self.scoped().where(PublishedVersion.version_id == version_id)

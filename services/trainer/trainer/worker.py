@@ -8,7 +8,6 @@ sweeper that re-dispatches jobs whose lease expired. Several workers may run sid
 from __future__ import annotations
 
 import asyncio
-import signal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,19 +35,12 @@ async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
 
 def main() -> None:
     from shared.logging import configure_logging
+    from shared.service.worker import run_until_signal
     from trainer.config import Settings
 
     settings = Settings()
     configure_logging(settings.log_level, settings.log_json)
-
-    async def run() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
-        await serve(stop, settings)
-
-    asyncio.run(run())
+    run_until_signal(lambda stop: serve(stop, settings))
 
 
 if __name__ == "__main__":

@@ -15,11 +15,14 @@ class Projects:
     platform: Platform
     client: httpx.AsyncClient
 
-    async def upload(self, prefix: str, files: dict[str, bytes]) -> str:
-        store = self.platform.runtimes["dataset"].store
+    async def upload(self, prefix: str, files: dict[str, bytes], tenant_id: str = "tenant-a") -> str:
+        store, folder = (
+            self.platform.runtimes["dataset"].store,
+            self.platform.tenant_uri(f"{prefix}/", tenant_id),
+        )
         for path, data in files.items():
-            await store.put(store.uri(self.platform.bucket, f"{prefix}/{path}"), data)
-        return f"s3://{self.platform.bucket}/{prefix}/"
+            await store.put(f"{folder}{path}", data)
+        return folder
 
     async def create(self, **body) -> dict:
         response = await self.client.post("/v1/projects", json=body)

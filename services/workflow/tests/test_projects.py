@@ -10,13 +10,23 @@ from shared.testing.platform import wait_until
 
 async def test_image_round_labels_publishes_checks_and_fails_train_without_a_trainer(projects) -> None:
     input_path = await projects.upload("flowers/input", datagen.image_classification_files(per_class=6))
-    project = await projects.create(name="flowers", project_type="image_classification", input_path=input_path,
-                                    output_path=f"s3://{projects.platform.bucket}/flowers/output/",
-                                    tags=["demo"])
+    project = await projects.create(
+        name="flowers",
+        project_type="image_classification",
+        input_path=input_path,
+        output_path=projects.platform.tenant_uri("flowers/output/"),
+        tags=["demo"],
+    )
     phases = [(p["name"], p["title"], p["status"]) for p in project["execution"]["phases"]]
     assert phases[0] == ("label_data", "Label Data", "awaiting_operation")
-    assert [p[0] for p in phases] == ["label_data", "publish_dataset", "check_data", "train", "register_model",
-                                      "deploy_service"]
+    assert [p[0] for p in phases] == [
+        "label_data",
+        "publish_dataset",
+        "check_data",
+        "train",
+        "register_model",
+        "deploy_service",
+    ]
     assert phases[3][1] == "Classify Images" and project["status"] == "running"
     await projects.wait_imported(project["dataset_id"], 18)
 
@@ -36,7 +46,11 @@ async def test_image_round_labels_publishes_checks_and_fails_train_without_a_tra
     done = await projects.wait_phase(project["id"], "check_data", "executed")
     phases = {p["name"]: p for p in done["execution"]["phases"]}
     assert phases["publish_dataset"]["instance"]["type"] == "dataset_version"
-    assert phases["publish_dataset"]["outputs"]["train_count"] + phases["publish_dataset"]["outputs"]["eval_count"] == 18
+    assert (
+        phases["publish_dataset"]["outputs"]["train_count"]
+        + phases["publish_dataset"]["outputs"]["eval_count"]
+        == 18
+    )
     assert phases["label_data"]["duration_seconds"] is not None
     # No trainer in this platform: the Train phase fails with the reason and can be retried.
     failed = await projects.wait_phase(project["id"], "train", "failed")
@@ -48,7 +62,9 @@ async def test_image_round_labels_publishes_checks_and_fails_train_without_a_tra
 
 
 async def test_failed_data_check_fails_the_phase_with_the_violations(projects) -> None:
-    input_path = await projects.upload("few/input", datagen.image_classification_files(per_class=3, classes=("a", "b")))
+    input_path = await projects.upload(
+        "few/input", datagen.image_classification_files(per_class=3, classes=("a", "b"))
+    )
     project = await projects.create(name="few", project_type="image_classification", input_path=input_path)
     await projects.wait_imported(project["dataset_id"], 6)
     labeling = projects.platform.client("labeling")
@@ -64,21 +80,24 @@ async def test_failed_data_check_fails_the_phase_with_the_violations(projects) -
     assert "data check failed" in check["error_msg"]
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"name": "1abc"}, "name"),
-    ({"name": "a" * 65}, "name"),
-    ({"name": "has space"}, "name"),
-    ({"description": "x" * 501}, "description"),
-    ({"project_type": "video"}, "project_type"),
-    ({"training_params": {"train_ratio": 0.123456}}, "train_ratio"),
-    ({"training_params": {"max_training_duration": 5}}, "max_training_duration"),
-    ({"training_params": {"training_preference": "fastest"}}, "training_preference"),
-    ({"dataset_id": "abc"}, "dataset_id"),
-    ({"label_column": "y"}, "label_column"),
-    ({"description": "nul \x00 byte"}, "description"),
-    ({"input_path": "s3://b/in/\x01"}, "input_path"),
-    ({"tags": [""]}, "tags"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"name": "1abc"}, "name"),
+        ({"name": "a" * 65}, "name"),
+        ({"name": "has space"}, "name"),
+        ({"description": "x" * 501}, "description"),
+        ({"project_type": "video"}, "project_type"),
+        ({"training_params": {"train_ratio": 0.123456}}, "train_ratio"),
+        ({"training_params": {"max_training_duration": 5}}, "max_training_duration"),
+        ({"training_params": {"training_preference": "fastest"}}, "training_preference"),
+        ({"dataset_id": "abc"}, "dataset_id"),
+        ({"label_column": "y"}, "label_column"),
+        ({"description": "nul \x00 byte"}, "description"),
+        ({"input_path": "s3://b/in/\x01"}, "input_path"),
+        ({"tags": [""]}, "tags"),
+    ],
+)
 async def test_invalid_projects_are_refused_naming_the_field(projects, change, field) -> None:
     body = {"name": "ok", "project_type": "image_classification", "input_path": "s3://b/in/"} | change
     response = await projects.client.post("/v1/projects", json=body)
@@ -93,35 +112,48 @@ async def test_ids_and_parameters_that_cannot_exist_are_refused_before_the_datab
             response = await projects.client.request(method, f"/v1/projects/{project_id}{path}")
             assert response.status_code == 404, (project_id, method, path, response.text)
             assert response.json()["error_code"] == "ModelArts.7512"
-    for params in ({"offset": 10**12}, {"limit": 0}, {"status": "done"}, {"phase": "fly"}, {"project_type": "video"},
-                   {"search": "a\x00b"}):
+    for params in (
+        {"offset": 10**12},
+        {"limit": 0},
+        {"status": "done"},
+        {"phase": "fly"},
+        {"project_type": "video"},
+        {"search": "a\x00b"},
+    ):
         response = await projects.client.get("/v1/projects", params=params)
         assert response.status_code == 400, (params, response.text)
     unknown = "0" * 32
-    response = await projects.client.post(f"/v1/projects/{unknown}/executions",
-                                          json={"training_params": {"max_training_duration": 5}})
+    response = await projects.client.post(
+        f"/v1/projects/{unknown}/executions", json={"training_params": {"max_training_duration": 5}}
+    )
     assert response.status_code == 400 and "max_training_duration" in response.json()["details"][0]["field"]
-    response = await projects.client.post(f"/v1/projects/{unknown}/workflow/deploy",
-                                          json={"config": [{"model_id": "m", "model_version": "1", "weight": 100}]})
+    response = await projects.client.post(
+        f"/v1/projects/{unknown}/workflow/deploy",
+        json={"config": [{"model_id": "m", "model_version": "1", "weight": 100}]},
+    )
     assert response.status_code == 400 and "model_version" in response.json()["details"][0]["field"]
     response = await projects.client.put(f"/v1/projects/{unknown}", json={"description": "\x00"})
     assert response.status_code == 400
 
 
-async def test_the_documented_create_example_is_accepted_and_rounds_follow_the_documented_shapes(projects) -> None:
+async def test_the_documented_create_example_is_accepted_and_rounds_follow_the_documented_shapes(
+    projects,
+) -> None:
     from workflow.schemas import ExecutionRead, ProjectCreate
 
-    example = ProjectCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]
+    example = ProjectCreate.model_config["json_schema_extra"]["examples"][0]  # type: ignore[index]  # the schema sets it
     input_path = await projects.upload("flowers/input", datagen.image_classification_files(per_class=5))
-    created = await projects.create(**example | {"input_path": input_path,
-                                                 "output_path": f"s3://{projects.platform.bucket}/flowers/output/"})
+    created = await projects.create(
+        **example | {"input_path": input_path, "output_path": projects.platform.tenant_uri("flowers/output/")}
+    )
     assert created["project_type"] == "image_classification" and created["label_type"] is None
     stopped = await projects.client.post(f"/v1/projects/{created['id']}/workflow/stop")
     assert stopped.status_code == 200 and stopped.json()["execution"]["phases"][0]["status"] == "stopped"
     deploy = await projects.client.post(f"/v1/projects/{created['id']}/workflow/deploy", json={})
     assert deploy.status_code == 409, deploy.text
-    again = await projects.client.post(f"/v1/projects/{created['id']}/executions",
-                                       json={"training_params": {"max_training_duration": 120}})
+    again = await projects.client.post(
+        f"/v1/projects/{created['id']}/executions", json={"training_params": {"max_training_duration": 120}}
+    )
     assert again.status_code == 201 and again.json()["rounds"] == 2, again.text
     rounds = (await projects.client.get(f"/v1/projects/{created['id']}/executions")).json()
     assert [ExecutionRead.model_validate(r).round for r in rounds] == [2, 1]
@@ -138,35 +170,56 @@ async def test_predictive_analytics_needs_label_column_and_type(projects) -> Non
 
 async def test_names_are_unique_per_tenant_listing_filters_and_isolation(projects) -> None:
     input_path = await projects.upload("t/input", datagen.text_files(per_class=2))
-    text = await projects.create(name="reviews", project_type="text_classification", input_path=input_path,
-                                 tags=["nlp"])
-    dup = await projects.client.post("/v1/projects", json={"name": "reviews", "project_type": "text_classification",
-                                                           "input_path": input_path})
+    text = await projects.create(
+        name="reviews", project_type="text_classification", input_path=input_path, tags=["nlp"]
+    )
+    dup = await projects.client.post(
+        "/v1/projects",
+        json={"name": "reviews", "project_type": "text_classification", "input_path": input_path},
+    )
     assert dup.status_code == 409
     table_input = await projects.upload("tab/input", datagen.table_files(rows=120))
-    table = await projects.create(name="churn", project_type="predictive_analytics", input_path=table_input,
-                                  label_column="label", label_type="discrete")
+    table = await projects.create(
+        name="churn",
+        project_type="predictive_analytics",
+        input_path=table_input,
+        label_column="label",
+        label_type="discrete",
+    )
     assert table["execution"]["phases"][0]["name"] == "publish_dataset"
     listed = (await projects.client.get("/v1/projects", params={"sort_by": "name", "order": "asc"})).json()
     assert [p["name"] for p in listed["items"]] == ["churn", "reviews"] and listed["total"] == 2
-    assert [p["name"] for p in (await projects.client.get("/v1/projects", params={"tag": "nlp"})).json()["items"]] == ["reviews"]
+    assert [
+        p["name"] for p in (await projects.client.get("/v1/projects", params={"tag": "nlp"})).json()["items"]
+    ] == ["reviews"]
     assert (await projects.client.get("/v1/projects", params={"search": "chu"})).json()["total"] == 1
+    # A search term is text: LIKE's wildcards match only themselves (neither name holds % or _).
+    for term, total in (("CHU", 1), ("%", 0), ("_", 0), ("c%n", 0), ("ch_rn", 0), ("\\", 0)):
+        found = (await projects.client.get("/v1/projects", params={"search": term})).json()["total"]
+        assert found == total, (term, found)
     typed = (await projects.client.get("/v1/projects", params={"project_type": "text_classification"})).json()
     assert [p["id"] for p in typed["items"]] == [text["id"]]
     assert (await projects.client.get("/v1/projects", params={"phase": "label_data"})).json()["total"] == 1
 
-    updated = await projects.client.put(f"/v1/projects/{text['id']}", json={"description": "new", "tags": ["a"]})
+    updated = await projects.client.put(
+        f"/v1/projects/{text['id']}", json={"description": "new", "tags": ["a"]}
+    )
     assert updated.json()["description"] == "new" and updated.json()["tags"] == ["a"]
 
     other = projects.platform.client("workflow", tenant_id="tenant-b")
     assert (await other.get("/v1/projects")).json()["total"] == 0
     for method, path in (("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/workflow/next")):
-        response = await other.request(method, f"/v1/projects/{text['id']}{path}", json={} if method == "PUT" else None)
+        response = await other.request(
+            method, f"/v1/projects/{text['id']}{path}", json={} if method == "PUT" else None
+        )
         assert response.status_code == 404, (method, path)
     # another tenant may reuse the name
-    other_input = await projects.upload("t2/input", datagen.text_files(per_class=2))
-    assert (await other.post("/v1/projects", json={"name": "reviews", "project_type": "text_classification",
-                                                     "input_path": other_input})).status_code != 409
+    other_input = await projects.upload("t2/input", datagen.text_files(per_class=2), tenant_id="tenant-b")
+    reused = await other.post(
+        "/v1/projects",
+        json={"name": "reviews", "project_type": "text_classification", "input_path": other_input},
+    )
+    assert reused.status_code == 201, reused.text
 
     deleted = await projects.client.delete(f"/v1/projects/{text['id']}")
     assert deleted.status_code == 204
@@ -174,13 +227,72 @@ async def test_names_are_unique_per_tenant_listing_filters_and_isolation(project
 
 
 async def test_an_existing_dataset_of_another_type_is_refused(projects) -> None:
-    dataset = await projects.platform.client("dataset").post("/v1/datasets", json={
-        "dataset_name": "sounds", "dataset_type": 200, "input_path": f"s3://{projects.platform.bucket}/s/in/",
-        "work_path": f"s3://{projects.platform.bucket}/s/out/", "import_on_create": False})
+    dataset = await projects.platform.client("dataset").post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "sounds",
+            "dataset_type": 200,
+            "input_path": projects.platform.tenant_uri("s/in/"),
+            "work_path": projects.platform.tenant_uri("s/out/"),
+            "import_on_create": False,
+        },
+    )
     assert dataset.status_code == 201, dataset.text
-    response = await projects.client.post("/v1/projects", json={
-        "name": "img", "project_type": "image_classification", "dataset_id": dataset.json()["dataset_id"]})
+    response = await projects.client.post(
+        "/v1/projects",
+        json={
+            "name": "img",
+            "project_type": "image_classification",
+            "dataset_id": dataset.json()["dataset_id"],
+        },
+    )
     assert response.status_code == 400 and response.json()["details"][0]["field"] == "dataset_id"
-    ok = await projects.client.post("/v1/projects", json={
-        "name": "snd", "project_type": "sound_classification", "dataset_id": dataset.json()["dataset_id"]})
+    ok = await projects.client.post(
+        "/v1/projects",
+        json={
+            "name": "snd",
+            "project_type": "sound_classification",
+            "dataset_id": dataset.json()["dataset_id"],
+        },
+    )
     assert ok.status_code == 201, ok.text
+
+
+async def test_a_failed_publish_fails_the_phase_with_its_reason(projects) -> None:
+    input_path = await projects.upload("lost/input", datagen.image_classification_files(per_class=4))
+    project = await projects.create(name="lost", project_type="image_classification", input_path=input_path)
+    await projects.wait_imported(project["dataset_id"], 12)
+    labeling = projects.platform.client("labeling")
+
+    async def labeled():
+        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
+        return sum(s["sample_count"] for s in stats["label_stats"]) == 12
+
+    await wait_until(labeled, timeout=30, what="imported labels")
+    projects.platform.runtimes["dataset"].peers._clients.pop("labeling")  # the version cannot be frozen
+    await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
+    failed = await projects.wait_phase(project["id"], "publish_dataset", "failed")
+    publish = {p["name"]: p for p in failed["execution"]["phases"]}["publish_dataset"]
+    assert (
+        "publishing dataset version V001 failed" in publish["error_msg"]
+        and "labeling" in publish["error_msg"]
+    )
+    assert failed["status"] == "abnormal"
+
+
+async def test_a_project_without_paths_gets_folders_in_the_tenants_own_area(projects) -> None:
+    created = await projects.create(name="blank", project_type="text_classification")
+    home = projects.platform.tenant_uri("")  # s3://<bucket>/tenants/tenant-a/
+    dataset = (await projects.platform.client("dataset").get(f"/v1/datasets/{created['dataset_id']}")).json()
+    assert dataset["input_path"] == f"{home}blank/input/", dataset
+    assert dataset["work_path"] == f"{home}blank/output/", dataset
+    both = await projects.client.post(
+        "/v1/projects",
+        json={
+            "name": "both",
+            "project_type": "text_classification",
+            "dataset_id": created["dataset_id"],
+            "input_path": f"{home}x/",
+        },
+    )
+    assert both.status_code == 400 and both.json()["details"][0]["rule"] == "dataset_or_input_path"

@@ -2,9 +2,9 @@
 
 from fastapi import FastAPI
 
+from shared.service import ServiceRuntime, create_service_app
 from workflow.config import Settings
 from workflow.definition import SERVICE
-from shared.service import ServiceRuntime, create_service_app
 
 
 def create_app(settings: Settings | None = None, runtime: ServiceRuntime | None = None) -> FastAPI:

@@ -2,7 +2,6 @@
 
 from typing import ClassVar
 
-
 from shared.settings import ServiceSettings
 
 

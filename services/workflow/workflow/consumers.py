@@ -4,75 +4,115 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.messaging import EventConsumer
-from shared.messaging.envelope import Envelope
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.events.dataset import VersionChecked, VersionFailed, VersionPublished
+from shared.events.inference import ServiceFailed, ServiceRunning
+from shared.events.registry import ModelVersionRegistered
+from shared.events.training import JobFailed, JobProgressed, JobStopped, JobSucceeded
+from shared.messaging import Envelope, HandlerRegistry
 from workflow.engine import WorkflowEngine
+from workflow.phases import InstanceType
 
 
-def register_consumers(consumer: EventConsumer) -> None:
-    def engine(session: Any, envelope: Envelope[dict[str, Any]]) -> WorkflowEngine:
+def register_consumers(consumer: HandlerRegistry) -> None:
+    # The handlers keep their nested names: a handler's qualified name is its key in the inbox.
+    def engine(session: AsyncSession, envelope: Envelope[Any]) -> WorkflowEngine:
         return WorkflowEngine(session, consumer.runtime, envelope.tenantid)
 
-    @consumer.handler("dataset.version.published.v1")
-    async def version_published(session, envelope) -> None:
-        data = envelope.data
-        await engine(session, envelope).on_instance_done("dataset_version", data["version_id"], {
-            "version_name": data.get("version_name"), "train_count": data.get("train_count"),
-            "eval_count": data.get("eval_count"), "statistics": data.get("statistics", {}),
-        })
+    @consumer.handler(VersionPublished)
+    async def version_published(session: AsyncSession, envelope: Envelope[VersionPublished]) -> None:
+        event = envelope.data
+        await engine(session, envelope).on_instance_done(
+            InstanceType.DATASET_VERSION,
+            event.version_id,
+            {
+                "version_name": event.version_name,
+                "train_count": event.train_count,
+                "eval_count": event.eval_count,
+                "statistics": event.statistics,
+            },
+        )
 
-    @consumer.handler("dataset.version.checked.v1")
-    async def version_checked(session, envelope) -> None:
-        data = envelope.data
-        violations = data.get("violations", [])
-        if data.get("passed"):
-            await engine(session, envelope).on_instance_done("dataset_check", data["version_id"],
-                                                             {"violations": violations})
-            return
-        errors = [v.get("msg", v.get("rule", "")) for v in violations if v.get("level") == "error"]
+    @consumer.handler(VersionFailed)
+    async def version_failed(session: AsyncSession, envelope: Envelope[VersionFailed]) -> None:
+        event = envelope.data
         await engine(session, envelope).on_instance_failed(
-            "dataset_check", data["version_id"], "data check failed: " + "; ".join(errors)[:2000])
+            InstanceType.DATASET_VERSION,
+            event.version_id,
+            f"publishing dataset version {event.version_name} failed: {event.error_msg}"[:2000],
+        )
 
-    @consumer.handler("training.job.progressed.v1")
-    async def job_progressed(session, envelope) -> None:
-        data = envelope.data
-        await engine(session, envelope).on_progress(data["job_id"], float(data.get("progress", 0)), data.get("best_metric"))
+    @consumer.handler(VersionChecked)
+    async def version_checked(session: AsyncSession, envelope: Envelope[VersionChecked]) -> None:
+        event = envelope.data
+        if event.passed:
+            violations = [v.model_dump(mode="json") for v in event.violations]
+            await engine(session, envelope).on_instance_done(
+                InstanceType.DATASET_CHECK, event.version_id, {"violations": violations}
+            )
+            return
+        errors = [v.msg or v.rule for v in event.violations if v.level == "error"]
+        await engine(session, envelope).on_instance_failed(
+            InstanceType.DATASET_CHECK, event.version_id, "data check failed: " + "; ".join(errors)[:2000]
+        )
 
-    @consumer.handler("training.job.succeeded.v1")
-    async def job_succeeded(session, envelope) -> None:
-        data = envelope.data
-        await engine(session, envelope).on_instance_done("training_job", data["job_id"], {
-            "metrics": data.get("metrics", {}), "engine": data.get("engine"), "package_uri": data.get("package_uri"),
-            "stopped_early": data.get("stopped_early", False),
-        })
+    @consumer.handler(JobProgressed)
+    async def job_progressed(session: AsyncSession, envelope: Envelope[JobProgressed]) -> None:
+        event = envelope.data
+        await engine(session, envelope).on_progress(event.job_id, event.progress, event.best_metric)
 
-    @consumer.handler("training.job.failed.v1")
-    async def job_failed(session, envelope) -> None:
-        data = envelope.data
-        await engine(session, envelope).on_instance_failed("training_job", data["job_id"],
-                                                           f"{data.get('error_code')}: {data.get('error_msg')}")
+    @consumer.handler(JobSucceeded)
+    async def job_succeeded(session: AsyncSession, envelope: Envelope[JobSucceeded]) -> None:
+        event = envelope.data
+        await engine(session, envelope).on_instance_done(
+            InstanceType.TRAINING_JOB,
+            event.job_id,
+            {
+                "metrics": event.metrics,
+                "engine": event.engine,
+                "package_uri": event.package_uri,
+                "stopped_early": event.stopped_early,
+                "quality": event.quality,
+            },
+        )
 
-    @consumer.handler("training.job.stopped.v1")
-    async def job_stopped(session, envelope) -> None:
-        await engine(session, envelope).on_instance_failed("training_job", envelope.data["job_id"],
-                                                           "training stopped", stopped=True)
+    @consumer.handler(JobFailed)
+    async def job_failed(session: AsyncSession, envelope: Envelope[JobFailed]) -> None:
+        event = envelope.data
+        await engine(session, envelope).on_instance_failed(
+            InstanceType.TRAINING_JOB, event.job_id, f"{event.error_code}: {event.error_msg}"
+        )
 
-    @consumer.handler("registry.model.version.registered.v1")
-    async def model_registered(session, envelope) -> None:
-        data = envelope.data
-        if data.get("training_job_id"):
-            await engine(session, envelope).on_model_registered(data["training_job_id"], {
-                "model_id": data.get("model_id"), "model_name": data.get("model_name"),
-                "model_version": data.get("version") or data.get("model_version"),
-                "version_id": data.get("version_id"),
-            })
+    @consumer.handler(JobStopped)
+    async def job_stopped(session: AsyncSession, envelope: Envelope[JobStopped]) -> None:
+        await engine(session, envelope).on_instance_failed(
+            InstanceType.TRAINING_JOB, envelope.data.job_id, "training stopped", stopped=True
+        )
 
-    @consumer.handler("inference.service.running.v1")
-    async def service_running(session, envelope) -> None:
-        await engine(session, envelope).on_instance_done("service", envelope.data["service_id"], {"status": "running"})
+    @consumer.handler(ModelVersionRegistered)
+    async def model_registered(session: AsyncSession, envelope: Envelope[ModelVersionRegistered]) -> None:
+        event = envelope.data
+        if event.training_job_id:
+            await engine(session, envelope).on_model_registered(
+                event.training_job_id,
+                {
+                    "model_id": event.model_id,
+                    "model_name": event.model_name,
+                    "model_version": event.model_version,
+                    "version_id": event.version_id,
+                },
+            )
 
-    @consumer.handler("inference.service.failed.v1")
-    async def service_failed(session, envelope) -> None:
-        data = envelope.data
-        await engine(session, envelope).on_instance_failed("service", data["service_id"],
-                                                           data.get("error_msg") or "deployment failed")
+    @consumer.handler(ServiceRunning)
+    async def service_running(session: AsyncSession, envelope: Envelope[ServiceRunning]) -> None:
+        await engine(session, envelope).on_instance_done(
+            InstanceType.SERVICE, envelope.data.service_id, {"status": "running"}
+        )
+
+    @consumer.handler(ServiceFailed)
+    async def service_failed(session: AsyncSession, envelope: Envelope[ServiceFailed]) -> None:
+        event = envelope.data
+        await engine(session, envelope).on_instance_failed(
+            InstanceType.SERVICE, event.service_id, event.error_msg or "deployment failed"
+        )

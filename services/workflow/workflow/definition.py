@@ -1,10 +1,11 @@
 """The workflow service as the shared runtime sees it."""
 
+from shared.events.workflow import ExecutionCompleted, PhaseChanged
+from shared.service import ServiceDefinition
 from workflow.config import Settings
 from workflow.consumers import register_consumers
 from workflow.models import Base, messaging
 from workflow.router import router
-from shared.service import ServiceDefinition
 
 SERVICE = ServiceDefinition(
     name="workflow",
@@ -14,5 +15,6 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata,
     messaging=messaging,
     register_consumers=register_consumers,
+    publishes=(PhaseChanged, ExecutionCompleted),
     routers=lambda: [router],
 )

@@ -6,12 +6,18 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import IdMixin, TenantMixin, TimestampMixin, make_base
+from shared.db import TYPE_ANNOTATION_MAP, IdMixin, TenantMixin, TimestampMixin, service_metadata
 from shared.messaging import messaging_tables
+from workflow.phases import PhaseStatus, RoundStatus
 
-Base = make_base()
+
+class Base(DeclarativeBase):
+    metadata = service_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
 messaging = messaging_tables(Base.metadata)
 
 
@@ -30,7 +36,7 @@ class Project(IdMixin, TenantMixin, TimestampMixin, Base):
     label_column: Mapped[str | None] = mapped_column(sa.String(256), nullable=True)
     label_type: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     tags: Mapped[list[Any]] = mapped_column(sa.JSON, default=list)
-    status: Mapped[str] = mapped_column(sa.String(32), default="init", index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), default=RoundStatus.INIT, index=True)
     current_phase: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     rounds: Mapped[int] = mapped_column(default=0)
     model_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
@@ -45,7 +51,7 @@ class Execution(IdMixin, TenantMixin, TimestampMixin, Base):
 
     project_id: Mapped[str] = mapped_column(sa.String(32), index=True)
     round: Mapped[int] = mapped_column()
-    status: Mapped[str] = mapped_column(sa.String(16), default="running")
+    status: Mapped[str] = mapped_column(sa.String(16), default=RoundStatus.RUNNING)
     parameters: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
@@ -59,7 +65,7 @@ class Phase(IdMixin, TenantMixin, TimestampMixin, Base):
     name: Mapped[str] = mapped_column(sa.String(32))
     title: Mapped[str] = mapped_column(sa.String(64))
     position: Mapped[int] = mapped_column()
-    status: Mapped[str] = mapped_column(sa.String(32), default="init")
+    status: Mapped[str] = mapped_column(sa.String(32), default=PhaseStatus.INIT)
     started_at: Mapped[datetime | None] = mapped_column(nullable=True)
     ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
     instance_type: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)

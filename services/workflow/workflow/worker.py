@@ -1,7 +1,7 @@
 """Worker of the workflow service (outbox relay, event consumers): ``python -m workflow.worker``."""
 
-from workflow.definition import SERVICE
 from shared.service import run_worker
+from workflow.definition import SERVICE
 
 
 def main() -> None:

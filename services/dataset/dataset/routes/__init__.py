@@ -2,12 +2,12 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Path
+from fastapi import Path
 
+from shared.auth import WriterDep
 from shared.naming import ID_PATTERN
-from shared.auth import Principal, require_role
 
-WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]
+__all__ = ["DatasetId", "SampleId", "TaskId", "VersionId", "WriterDep", "id_path"]
 
 
 def id_path(what: str, example: str) -> object:

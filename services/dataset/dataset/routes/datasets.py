@@ -38,41 +38,60 @@ async def create_dataset(body: DatasetCreate, session: SessionDep, runtime: Runt
 
 @router.get("", summary="List datasets", response_model=DatasetList)
 async def list_datasets(
-    session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(10, 100)] = 10,
     dataset_type: Annotated[DatasetTypeCode | None, Query(description="Only datasets of this type")] = None,
-    search_content: Annotated[str | None, Query(max_length=100, pattern=PLAIN_TEXT_PATTERN,
-                                                description="Part of the dataset name")] = None,
+    search_content: Annotated[
+        str | None, Query(max_length=100, pattern=PLAIN_TEXT_PATTERN, description="Part of the dataset name")
+    ] = None,
 ) -> DatasetList:
     """List the tenant's datasets (newest first) with their sample counts."""
     page = await DatasetService(session, runtime, principal.tenant_id).list(
-        offset=offset, limit=limit, dataset_type=dataset_type, search=search_content)
+        offset=offset, limit=limit, dataset_type=dataset_type, search=search_content
+    )
     return DatasetList(items=page.items, total=page.total)
 
 
 @router.get("/{dataset_id}", summary="Get a dataset", response_model=DatasetRead)
-async def get_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
+async def get_dataset(
+    dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
+):
     """One dataset with its counts (samples, labeled, unlabeled; table rows) and, for tables, the schema."""
     return await DatasetService(session, runtime, principal.tenant_id).read(dataset_id)
 
 
 @router.put("/{dataset_id}", summary="Update a dataset", response_model=DatasetRead)
-async def update_dataset(dataset_id: DatasetId, body: DatasetUpdate, session: SessionDep, runtime: RuntimeDep,
-                         principal: WriterDep):
+async def update_dataset(
+    dataset_id: DatasetId, body: DatasetUpdate, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+):
     """Rename a dataset, change its description or (tables) its label column."""
     return await DatasetService(session, runtime, principal.tenant_id).update(dataset_id, body)
 
 
 @router.delete("/{dataset_id}", summary="Delete a dataset", status_code=204)
-async def delete_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep) -> None:
+async def delete_dataset(
+    dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> None:
     """Delete a dataset, its samples, tasks and versions (the source objects stay in storage)."""
     await DatasetService(session, runtime, principal.tenant_id).delete(dataset_id)
 
 
-@router.post("/{dataset_id}/import-tasks", summary="Import data into a dataset", status_code=201,
-             response_model=ImportTaskRead)
-async def create_import_task(dataset_id: DatasetId, body: ImportTaskCreate, session: SessionDep, runtime: RuntimeDep,
-                             principal: WriterDep):
+@router.post(
+    "/{dataset_id}/import-tasks",
+    summary="Import data into a dataset",
+    status_code=201,
+    response_model=ImportTaskRead,
+)
+async def create_import_task(
+    dataset_id: DatasetId,
+    body: ImportTaskCreate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterDep,
+):
     """Import a folder (the seeds' layouts) or a ModelArts manifest, asynchronously.
 
     Follow ``GET .../import-tasks/{task_id}`` for progress and per-file errors (file, rule, message).
@@ -83,8 +102,12 @@ async def create_import_task(dataset_id: DatasetId, body: ImportTaskCreate, sess
     return task_read(task)
 
 
-@router.post("/{dataset_id}/sync", summary="Synchronise a dataset with its input path", status_code=201,
-             response_model=ImportTaskRead)
+@router.post(
+    "/{dataset_id}/sync",
+    summary="Synchronise a dataset with its input path",
+    status_code=201,
+    response_model=ImportTaskRead,
+)
 async def sync_dataset(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep):
     """Pick up the files that appeared under the input path since the last import (no duplicates)."""
     service = DatasetService(session, runtime, principal.tenant_id)
@@ -93,16 +116,28 @@ async def sync_dataset(dataset_id: DatasetId, session: SessionDep, runtime: Runt
 
 
 @router.get("/{dataset_id}/import-tasks", summary="List import tasks", response_model=ImportTaskList)
-async def list_import_tasks(dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-                            offset: Offset = 0, limit: Annotated[int, limit_query(10, 100)] = 10) -> ImportTaskList:
+async def list_import_tasks(
+    dataset_id: DatasetId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(10, 100)] = 10,
+) -> ImportTaskList:
     """The dataset's import and synchronisation tasks, newest first."""
-    page = await DatasetService(session, runtime, principal.tenant_id).import_tasks(dataset_id, offset=offset, limit=limit)
+    page = await DatasetService(session, runtime, principal.tenant_id).import_tasks(
+        dataset_id, offset=offset, limit=limit
+    )
     return ImportTaskList(items=[task_read(t) for t in page.items], total=page.total)
 
 
-@router.get("/{dataset_id}/import-tasks/{task_id}", summary="Get an import task",
-             response_model=ImportTaskRead)
-async def get_import_task(dataset_id: DatasetId, task_id: TaskId, session: SessionDep, runtime: RuntimeDep,
-                          principal: PrincipalDep):
+@router.get(
+    "/{dataset_id}/import-tasks/{task_id}", summary="Get an import task", response_model=ImportTaskRead
+)
+async def get_import_task(
+    dataset_id: DatasetId, task_id: TaskId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
+):
     """Status and progress of one import task: counts and the per-file errors."""
-    return task_read(await DatasetService(session, runtime, principal.tenant_id).import_task(dataset_id, task_id))
+    return task_read(
+        await DatasetService(session, runtime, principal.tenant_id).import_task(dataset_id, task_id)
+    )

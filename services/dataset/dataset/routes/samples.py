@@ -6,18 +6,21 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
+from pydantic import BeforeValidator
 
 from dataset.repository import SampleFilter
 from dataset.routes import DatasetId, SampleId, WriterDep
 from dataset.samples import SampleService
 from dataset.schemas import SampleDelete, SampleDeleteResult, SampleList, SampleRead, UploadResult
-from shared.naming import PLAIN_TEXT_PATTERN
 from shared.auth import PrincipalDep
 from shared.errors import ErrorDetail, PayloadTooLarge
+from shared.naming import PLAIN_TEXT_PATTERN
 from shared.service import RuntimeDep, SessionDep
 from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/samples", tags=["samples"])
+# Documented in one case (generators refuse case-duplicate enum values); ``train``/``eval`` still accepted.
+Usage = Annotated[Literal["TRAIN", "EVAL"], BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
 
 _UPLOAD_CURL = (
     'curl -X POST "http://localhost:8000/v1/datasets/3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e/samples" \\\n'
@@ -37,37 +40,65 @@ _CONTENT_TYPES = {
 }
 
 
-@router.post("", summary="Upload samples", status_code=201, response_model=UploadResult,
-             openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": _UPLOAD_CURL}]})
-async def upload_samples(dataset_id: DatasetId, request: Request, session: SessionDep, runtime: RuntimeDep,
-                         principal: WriterDep,
-                         files: list[UploadFile] = File(..., description="The files; companions (x.txt/x.xml "
-                                                        "labels) next to their samples")) -> UploadResult:
+@router.post(
+    "",
+    summary="Upload samples",
+    status_code=201,
+    response_model=UploadResult,
+    openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": _UPLOAD_CURL}]},
+)
+async def upload_samples(
+    dataset_id: DatasetId,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterDep,
+    files: list[UploadFile] = File(
+        ..., description="The files; companions (x.txt/x.xml labels) next to their samples"
+    ),
+) -> UploadResult:
     """Upload several files (multipart field ``files``) into the dataset's input path.
 
     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
     validated first; if one breaks a rule the answer is 400 (413 for sizes) naming each file and rule, and
     nothing is stored. Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable).
     """
-    limit = runtime.settings.upload_max_bytes  # type: ignore[attr-defined]
+    limit = runtime.settings.upload_max_bytes
     length = int(request.headers.get("content-length") or 0)
     if length > limit + 64 * 1024:  # multipart framing adds a little
-        raise PayloadTooLarge(f"the upload is larger than {limit} bytes", details=[
-            ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")])
+        raise PayloadTooLarge(
+            f"the upload is larger than {limit} bytes",
+            details=[ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")],
+        )
     samples = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
-    return UploadResult(success=True, samples=samples, results=[
-        {"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples])
+    return UploadResult(
+        success=True,
+        samples=samples,
+        results=[{"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples],
+    )
 
 
 @router.get("", summary="List samples", response_model=SampleList)
 async def list_samples(
-    dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep,
-    offset: Offset = 0, limit: Annotated[int, limit_query(10, 1000)] = 10,
-    sample_state: Literal["__ALL__", "__NONE__"] | None = Query(None, description="__ALL__ labeled, __NONE__ unlabeled"),
+    dataset_id: DatasetId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    offset: Offset = 0,
+    limit: Annotated[int, limit_query(10, 1000)] = 10,
+    sample_state: Literal["__ALL__", "__NONE__"] | None = Query(
+        None, description="__ALL__ labeled, __NONE__ unlabeled"
+    ),
     labeled: bool | None = None,
-    label_name: str | None = Query(None, max_length=64, pattern=PLAIN_TEXT_PATTERN, description="Only samples with this label"),
-    usage: Literal["TRAIN", "EVAL", "train", "eval"] | None = None,
-    search: str | None = Query(None, max_length=200, pattern=PLAIN_TEXT_PATTERN, description="Part of the sample name"),
+    label_name: str | None = Query(
+        None, max_length=64, pattern=PLAIN_TEXT_PATTERN, description="Only samples with this label"
+    ),
+    usage: Usage | None = Query(
+        None, description="Samples a published version put in TRAIN or EVAL (any case)"
+    ),
+    search: str | None = Query(
+        None, max_length=200, pattern=PLAIN_TEXT_PATTERN, description="Part of the sample name"
+    ),
     sort_by: Literal["create_time", "sample_name", "sample_size"] = "create_time",
     order: Literal["asc", "desc"] = "desc",
 ) -> SampleList:
@@ -77,36 +108,61 @@ async def list_samples(
         labeled = sample_state == "__ALL__"
     flt = SampleFilter(labeled=labeled, label_name=label_name, usage=usage, search=search)
     page = await SampleService(session, runtime, principal.tenant_id).list(
-        dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order)
+        dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order
+    )
     return SampleList(items=page.items, total=page.total)
 
 
 @router.post("/delete", summary="Delete samples", response_model=SampleDeleteResult)
-async def delete_samples(dataset_id: DatasetId, body: SampleDelete, session: SessionDep, runtime: RuntimeDep,
-                         principal: WriterDep) -> SampleDeleteResult:
+async def delete_samples(
+    dataset_id: DatasetId, body: SampleDelete, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> SampleDeleteResult:
     """Delete samples by id (``{"samples": [...], "delete_source": false}``); with ``delete_source`` the
     objects go too. Answers per sample, ModelArts style."""
-    result = await SampleService(session, runtime, principal.tenant_id).delete(dataset_id, body.samples, body.delete_source)
+    result = await SampleService(session, runtime, principal.tenant_id).delete(
+        dataset_id, body.samples, body.delete_source
+    )
     return SampleDeleteResult.model_validate(result)
 
 
 @router.get("/{sample_id}", summary="Get a sample", response_model=SampleRead)
-async def get_sample(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep):
+async def get_sample(
+    dataset_id: DatasetId,
+    sample_id: SampleId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+):
     """One sample with a presigned ``url`` (valid one hour) and a ``content_url`` on this API."""
     return await SampleService(session, runtime, principal.tenant_id).detail(dataset_id, sample_id)
 
 
-@router.get("/{sample_id}/content", summary="Download a sample's content", response_class=Response,
-             responses={200: {"description": "The sample's bytes in its own media type (a text sample's line as "
-                                             "text/plain)", "content": _CONTENT_TYPES}})
-async def get_sample_content(dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep,
-                             principal: PrincipalDep,
-                             thumbnail: bool = Query(False, description="Images: a JPEG at most 200 px wide")) -> Response:
+@router.get(
+    "/{sample_id}/content",
+    summary="Download a sample's content",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The sample's bytes in its own media type (a text sample's line as text/plain)",
+            "content": _CONTENT_TYPES,
+        }
+    },
+)
+async def get_sample_content(
+    dataset_id: DatasetId,
+    sample_id: SampleId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    thumbnail: bool = Query(False, description="Images: a JPEG at most 200 px wide"),
+) -> Response:
     """The sample's bytes, for a browser to show or play; ``thumbnail=true`` gives a 200 px JPEG of an image.
 
     The media type follows the file: ``image/jpeg``, ``image/png``, ``image/bmp``, ``audio/wav``,
     ``text/plain`` (text samples), ``text/csv`` (tables)."""
-    body, media_type = await SampleService(session, runtime, principal.tenant_id).content(dataset_id, sample_id, thumbnail)
+    body, media_type = await SampleService(session, runtime, principal.tenant_id).content(
+        dataset_id, sample_id, thumbnail
+    )
     if isinstance(body, bytes):
         return Response(body, media_type=media_type)
     return StreamingResponse(body, media_type=media_type)

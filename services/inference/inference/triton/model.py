@@ -20,12 +20,12 @@ import triton_python_backend_utils as pb_utils
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "exeml_lib"))
 
-from shared.packages import PredictionInputError, load_predictor  # noqa: E402
+from shared.packages import PredictionInputError, Predictor, load_predictor
 
 
 class TritonPythonModel:
     def initialize(self, args):
-        self.predictor = load_predictor(os.path.join(HERE, "package"))
+        self.predictor: Predictor = load_predictor(os.path.join(HERE, "package"))
 
     def execute(self, requests):
         payloads = [self._payload(request) for request in requests]
@@ -50,7 +50,7 @@ class TritonPythonModel:
         return pb_utils.Tensor("RESPONSE", np.array([data], dtype=np.object_))
 
     def finalize(self):
-        self.predictor = None
+        del self.predictor
 
 
 def _plain(value):

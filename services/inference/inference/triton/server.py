@@ -15,6 +15,7 @@ import socket
 import sys
 import time
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -49,7 +50,7 @@ class TritonProcess:
         self.ready_timeout = ready_timeout
         self.http_port = 0
         self._process: asyncio.subprocess.Process | None = None
-        self._log_file = None
+        self._log_file: IO[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -60,7 +61,9 @@ class TritonProcess:
         site = self.venv / "lib" / version / "site-packages"
         server = site / "pytriton" / "tritonserver"
         if not (server / "bin" / "tritonserver").is_file():
-            raise TritonUnavailable(f"no tritonserver in {self.venv}: run `make install` to create .venv-triton")
+            raise TritonUnavailable(
+                f"no tritonserver in {self.venv}: run `make install` to create .venv-triton"
+            )
         return site, server
 
     def command(self) -> list[str]:
@@ -95,9 +98,13 @@ class TritonProcess:
         """Start the server and wait until it is ready; returns its ``host:port``."""
         self.repository.mkdir(parents=True, exist_ok=True)
         self.http_port = _free_port()
-        self._log_file = open(self.repository.parent / f"tritonserver-{self.http_port}.log", "ab")  # noqa: SIM115
+        # Opened once at start (a local file, instantly), closed in stop(): the child writes to it.
+        self._log_file = open(self.repository.parent / f"tritonserver-{self.http_port}.log", "ab")  # noqa: SIM115, ASYNC230
         self._process = await asyncio.create_subprocess_exec(
-            *self.command(), env=self.environment(), stdout=self._log_file, stderr=asyncio.subprocess.STDOUT,
+            *self.command(),
+            env=self.environment(),
+            stdout=self._log_file,
+            stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
         )
         await self._wait_ready()
@@ -109,7 +116,9 @@ class TritonProcess:
         async with httpx.AsyncClient(timeout=2) as client:
             while time.monotonic() < deadline:
                 if self._process is not None and self._process.returncode is not None:
-                    raise TritonUnavailable(f"tritonserver exited with {self._process.returncode}: {self.log_tail()}")
+                    raise TritonUnavailable(
+                        f"tritonserver exited with {self._process.returncode}: {self.log_tail()}"
+                    )
                 with contextlib.suppress(httpx.HTTPError):
                     if (await client.get(f"http://{self.url}/v2/health/ready")).status_code == 200:
                         return

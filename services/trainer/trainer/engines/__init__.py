@@ -6,17 +6,22 @@ Adding an engine is one line here (the class follows :class:`trainer.engines.bas
 from __future__ import annotations
 
 import importlib
+import os
 
 from trainer.engines.base import Engine
 
 __all__ = ["ENGINES", "load_engine"]
 
+# No engine may reach a model hub, whatever a library decides to do on its own (timm, transformers →
+# huggingface_hub): every engine module is imported through this package, so this runs first.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
 ENGINES: dict[str, str] = {
-    "image_classification": "trainer.engines.image_classification:ImageClassificationEngine",
-    "object_detection": "trainer.engines.object_detection:ObjectDetectionEngine",
-    "predictive_analytics": "trainer.engines.table:TableEngine",
-    "sound_classification": "trainer.engines.sound_classification:SoundClassificationEngine",
-    "text_classification": "trainer.engines.text_classification:TextClassificationEngine",
+    "image_classification": "trainer.engines.image_classification.engine:ImageClassificationEngine",
+    "object_detection": "trainer.engines.object_detection.engine:ObjectDetectionEngine",
+    "predictive_analytics": "trainer.engines.table.engine:TableEngine",
+    "sound_classification": "trainer.engines.sound_classification.engine:SoundClassificationEngine",
+    "text_classification": "trainer.engines.text_classification.engine:TextClassificationEngine",
 }
 
 

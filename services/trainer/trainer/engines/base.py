@@ -24,7 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
-__all__ = ["DataError", "Engine", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams", "VersionData"]
+__all__ = [
+    "PHASES", "Baseline", "QualityReport",
+    "DataError", "Engine", "EngineError", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams",
+    "VersionData",
+]
 
 Preference = Literal["performance_first", "balance", "accuracy_first"]
 
@@ -32,6 +36,11 @@ Preference = Literal["performance_first", "balance", "accuracy_first"]
 class DataError(ValueError):
     """The version cannot be trained on (too few rows or classes, unusable columns...): the job fails with
     this message, without retries."""
+
+
+class EngineError(DataError):
+    """The version or the parameters cannot give a model that follows the job's rules (too few images, no
+    candidate within the max inference duration, unusable incremental version...): the message says why."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,7 @@ class TrainContext:
     on_progress: Callable[[float, str, dict[str, Any] | None], None] = lambda p, phase, metric: None
     curves: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     log: Callable[[str], None] = print
+    _percent: float = field(default=0.0, init=False, repr=False)
 
     def remaining_seconds(self) -> float:
         return self.deadline - time.monotonic()
@@ -98,10 +108,37 @@ class TrainContext:
         return self.stop_requested() or self.remaining_seconds() <= self.packaging_margin_seconds
 
     def report(self, percent: float, phase: str, metric: dict[str, Any] | None = None) -> None:
-        self.on_progress(max(0.0, min(100.0, percent)), phase, metric)
+        """Progress only rises: a lower percent (a later candidate restarting its count) keeps the last one."""
+        self._percent = max(self._percent, min(100.0, percent))
+        self.on_progress(self._percent, phase, metric)
 
     def curve(self, name: str, **point: Any) -> None:
         self.curves.setdefault(name, []).append(point)
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A reference model scored on the same validation split, with the same metric, as the delivered model."""
+
+    name: str  # e.g. "majority class", "mean", "mean box", "MFCC statistics + logistic regression"
+    score: float
+
+
+@dataclass(frozen=True)
+class QualityReport:
+    """What the quality gate compares: the delivered model against a trivial baseline (majority class /
+    mean / mean box) and the best simple candidate the engine tried, on ``metric``."""
+
+    metric: str  # the key in ``EngineResult.metrics`` compared, e.g. "accuracy", "map_50", "rmse"
+    higher_is_better: bool
+    model: float
+    trivial: Baseline
+    simple: Baseline | None = None
+
+
+# Stage names an engine reports through ``ctx.report(percent, phase)``: the job's phase timings are named
+# after them, so each stage's seconds say what ran in it.
+PHASES = ("loading data", "preparing data", "planning", "training", "evaluating", "packaging", "uploading")
 
 
 @dataclass
@@ -111,6 +148,8 @@ class EngineResult:
     metrics: dict[str, Any]
     candidates: list[dict[str, Any]] = field(default_factory=list)  # what was tried: name, score, seconds
     stopped_early: bool = False
+    quality: QualityReport | None = None  # every engine fills it; the trainer's quality gate reads it
+    plan: dict[str, Any] = field(default_factory=dict)  # what was considered and why (job details and log)
 
 
 class Engine(Protocol):

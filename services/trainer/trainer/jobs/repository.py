@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from shared.db import Page, Repository
+from trainer.errors import JobNotFound
 from trainer.models import TrainingJob
 
 __all__ = ["TrainingJobRepository"]
@@ -11,7 +12,7 @@ __all__ = ["TrainingJobRepository"]
 class TrainingJobRepository(Repository[TrainingJob]):
     model = TrainingJob
     resource_name = "training job"
-    not_found_code = "ModelArts.2762"
+    not_found = JobNotFound
 
     async def search(
         self,

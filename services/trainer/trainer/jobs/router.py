@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from shared.auth import Principal, PrincipalDep, require_role
+from shared.auth import WriterDep
 from shared.db import utcnow
-from shared.service import RuntimeDep, SessionDep
+from shared.service import tenant_service
 from shared.service.params import Offset, limit_query
 from trainer.jobs.schemas import (
     ID_PATTERN,
@@ -26,9 +26,9 @@ from trainer.models import TrainingJob
 __all__ = ["router"]
 
 router = APIRouter(prefix="/v1/training-jobs", tags=["training-jobs"])
-WriterDep = Annotated[Principal, Depends(require_role("admin", "developer"))]
 JobId = Annotated[str, Path(pattern=ID_PATTERN, description="The training job's id", examples=[JOB_ID])]
 IdFilter = Query(pattern=ID_PATTERN)
+ServiceDep = Annotated[TrainingJobService, Depends(tenant_service(TrainingJobService))]
 
 
 def to_read(job: TrainingJob, summary: bool = False) -> TrainingJobRead:
@@ -42,9 +42,7 @@ def to_read(job: TrainingJob, summary: bool = False) -> TrainingJobRead:
 
 
 @router.post("", status_code=201, response_model=TrainingJobRead, summary="Create a training job")
-async def create_training_job(
-    body: TrainingJobCreate, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
-) -> TrainingJobRead:
+async def create_training_job(body: TrainingJobCreate, _: WriterDep, service: ServiceDep) -> TrainingJobRead:
     """Train a model on a published dataset version.
 
     The version must be published (known from ``dataset.version.published.v1``) and belong to
@@ -56,15 +54,13 @@ async def create_training_job(
     ``trainer.jobs.<flavor>`` and answered with status ``pending``; a bad parameter is a 400 whose
     details name the field.
     """
-    job = await TrainingJobService(session, runtime, principal.tenant_id).create(body)
+    job = await service.create(body)
     return to_read(job)
 
 
 @router.get("", response_model=TrainingJobList, summary="List training jobs")
 async def list_training_jobs(
-    principal: PrincipalDep,
-    session: SessionDep,
-    runtime: RuntimeDep,
+    service: ServiceDep,
     status: Annotated[Status | None, Query(description="Only jobs in this status")] = None,
     task_type: Annotated[TaskType | None, Query(description="Only jobs of this task type")] = None,
     project_id: Annotated[str | None, IdFilter] = None,
@@ -75,38 +71,36 @@ async def list_training_jobs(
     """The tenant's training jobs, newest first, filtered and paginated (``offset``/``limit``).
 
     Items carry the last 5 log lines and no curves or candidates; get one job for those."""
-    page = await TrainingJobService(session, runtime, principal.tenant_id).search(
-        status=status, task_type=task_type, project_id=project_id, dataset_id=dataset_id,
-        offset=offset, limit=limit,
+    page = await service.search(
+        status=status,
+        task_type=task_type,
+        project_id=project_id,
+        dataset_id=dataset_id,
+        offset=offset,
+        limit=limit,
     )
     return TrainingJobList(items=[to_read(job, summary=True) for job in page.items], total=page.total)
 
 
 @router.get("/{job_id}", response_model=TrainingJobRead, summary="Get a training job")
-async def get_training_job(
-    job_id: JobId, principal: PrincipalDep, session: SessionDep, runtime: RuntimeDep
-) -> TrainingJobRead:
+async def get_training_job(job_id: JobId, service: ServiceDep) -> TrainingJobRead:
     """Status, progress (%), phase timings, best metric so far, the last log lines, and once done the
     validation metrics, training curves, the candidates tried and the model package URI."""
-    return to_read(await TrainingJobService(session, runtime, principal.tenant_id).get(job_id))
+    return to_read(await service.get(job_id))
 
 
 @router.post("/{job_id}/stop", response_model=TrainingJobRead, summary="Stop a training job")
-async def stop_training_job(
-    job_id: JobId, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
-) -> TrainingJobRead:
+async def stop_training_job(job_id: JobId, _: WriterDep, service: ServiceDep) -> TrainingJobRead:
     """Stop a job. A pending job ends ``terminated`` at once. A running job turns ``terminating``: its
     worker sees the request at the next heartbeat, the engine packages the best model found so far and
     the job ends ``completed`` with ``stopped_early`` true (``terminated`` if no model existed yet).
     A finished job answers 409."""
-    return to_read(await TrainingJobService(session, runtime, principal.tenant_id).stop(job_id))
+    return to_read(await service.stop(job_id))
 
 
 @router.delete("/{job_id}", status_code=204, summary="Delete a training job")
-async def delete_training_job(
-    job_id: JobId, principal: WriterDep, session: SessionDep, runtime: RuntimeDep
-) -> Response:
+async def delete_training_job(job_id: JobId, _: WriterDep, service: ServiceDep) -> Response:
     """Delete a job that is not running (409 otherwise). Its model package stays in storage, since a
     registered model version may point at it."""
-    await TrainingJobService(session, runtime, principal.tenant_id).delete(job_id)
+    await service.delete(job_id)
     return Response(status_code=204)

@@ -1,0 +1,202 @@
+"""HTTP routes: label sets and annotations under ``/v1/datasets/{dataset_id}``, the internal snapshot API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from labeling.annotations import AnnotationService
+from labeling.labels import LabelService, label_read
+from labeling.schemas import (
+    ID_PATTERN,
+    LABEL_NAME_PATTERN,
+    AnnotationSnapshot,
+    AnnotationStats,
+    BatchLabel,
+    BatchResult,
+    BatchUpdate,
+    LabelCreate,
+    LabelDeleteResult,
+    LabelList,
+    LabelRead,
+    LabelUpdate,
+    SampleAnnotations,
+    SampleAnnotationsUpdate,
+)
+from shared.auth import PrincipalDep, WriterDep
+from shared.service import RuntimeDep, SessionDep
+from shared.service.params import Offset
+
+# Path parameters: a value outside these characters cannot name a resource (400, before any lookup).
+DatasetId = Annotated[
+    str,
+    Path(pattern=ID_PATTERN, description="The dataset's id", examples=["3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e"]),
+]
+SampleId = Annotated[
+    str,
+    Path(pattern=ID_PATTERN, description="The sample's id", examples=["c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f"]),
+]
+LabelName = Annotated[str, Path(pattern=LABEL_NAME_PATTERN, description="The label's name", examples=["car"])]
+
+labels_router = APIRouter(prefix="/v1/datasets/{dataset_id}/labels", tags=["labels"])
+annotations_router = APIRouter(prefix="/v1/datasets/{dataset_id}/annotations", tags=["annotations"])
+internal_router = APIRouter(prefix="/internal/datasets/{dataset_id}", tags=["internal"])
+
+
+@labels_router.get("", response_model=LabelList, summary="List the label set of a dataset")
+async def list_labels(
+    dataset_id: DatasetId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    offset: Offset = 0,
+    limit: Annotated[
+        int, Query(ge=1, le=100000, description="Labels per page (1–100000)", examples=[1000])
+    ] = 1000,
+) -> LabelList:
+    """The dataset's labels (name, colour, shortcut, attributes), oldest first."""
+    service = LabelService(session, runtime.outbox, principal.tenant_id)
+    dataset, page = await service.list(dataset_id, offset, limit)
+    return LabelList(items=[label_read(lbl, dataset.dataset_type) for lbl in page.items], total=page.total)
+
+
+@labels_router.post("", response_model=LabelRead, status_code=201, summary="Add a label")
+async def create_label(
+    dataset_id: DatasetId, body: LabelCreate, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> LabelRead:
+    """Add a label. Names: 1–32 letters, digits, ``-``, ``_`` (text classification: Chinese characters too).
+    Object detection and text classification labels need a colour (``#rrggbb``); sound labels may have a
+    one-key shortcut, unique in the dataset. Duplicate name → 409 ``ModelArts.4411``, shortcut → ``4412``."""
+    service = LabelService(session, runtime.outbox, principal.tenant_id)
+    dataset, label = await service.create(dataset_id, body)
+    return label_read(label, dataset.dataset_type)
+
+
+@labels_router.put(
+    "/{name}", response_model=LabelRead, summary="Rename a label, change its colour or shortcut"
+)
+async def update_label(
+    dataset_id: DatasetId,
+    name: LabelName,
+    body: LabelUpdate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterDep,
+) -> LabelRead:
+    """Change a label. A new ``name`` renames it on every sample that carries it and publishes
+    ``labeling.label.renamed.v1`` plus ``labeling.annotations.changed.v1`` for those samples."""
+    service = LabelService(session, runtime.outbox, principal.tenant_id)
+    dataset, label = await service.update(dataset_id, name, body)
+    return label_read(label, dataset.dataset_type)
+
+
+@labels_router.delete("/{name}", response_model=LabelDeleteResult, summary="Delete a label")
+async def delete_label(
+    dataset_id: DatasetId,
+    name: LabelName,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterDep,
+    delete_policy: Annotated[
+        int,
+        Query(
+            ge=0,
+            le=2,
+            description="0 label only; 1 also the samples that "
+            "only have this label; 2 also their source files",
+        ),
+    ] = 0,
+) -> LabelDeleteResult:
+    """Delete a label with the seed's three policies. For 1 and 2 the dataset service deletes the samples
+    that carry only this label (2: and their source objects); other samples just lose the label."""
+    service = LabelService(session, runtime.outbox, principal.tenant_id)
+    return await service.delete(dataset_id, name, delete_policy, runtime.peers)
+
+
+@annotations_router.get("/stats", response_model=AnnotationStats, summary="Label statistics (All Labels)")
+async def annotation_stats(
+    dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
+) -> AnnotationStats:
+    """Per label the number of objects (``count``) and of samples (``sample_count``), as ModelArts'
+    ``label_stats``; ``sample_stats`` counts labeled and unlabeled samples."""
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).stats(dataset_id)
+
+
+@annotations_router.put("", response_model=BatchResult, summary="Label many samples at once")
+async def update_annotations_batch(
+    dataset_id: DatasetId, body: BatchUpdate, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> BatchResult:
+    """Give each listed sample exactly the listed annotations (ModelArts' batch update; at most 1,000
+    samples). Every sample is checked first; one broken rule rejects the whole batch (400)."""
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).replace_batch(
+        dataset_id, body
+    )
+
+
+@annotations_router.post("/add", response_model=BatchResult, summary="Put one label on many samples")
+async def add_label_to_samples(
+    dataset_id: DatasetId, body: BatchLabel, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> BatchResult:
+    """Image classification: the label is added next to the samples' other labels. Sound and text: it
+    replaces their label. Object detection needs rectangles and is labeled per sample."""
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).add_label(dataset_id, body)
+
+
+@annotations_router.post("/remove", response_model=BatchResult, summary="Take one label off many samples")
+async def remove_label_from_samples(
+    dataset_id: DatasetId, body: BatchLabel, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+) -> BatchResult:
+    """Remove the label (all its objects) from the listed samples; the label stays in the label set."""
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).remove_label(
+        dataset_id, body
+    )
+
+
+@annotations_router.get("/{sample_id}", response_model=SampleAnnotations, summary="Annotations of a sample")
+async def get_annotations(
+    dataset_id: DatasetId,
+    sample_id: SampleId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+) -> SampleAnnotations:
+    """The sample's labels and annotations (detection: rectangles in pixels, origin top-left)."""
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).read(dataset_id, sample_id)
+
+
+@annotations_router.put("/{sample_id}", response_model=SampleAnnotations, summary="Label or relabel a sample")
+async def put_annotations(
+    dataset_id: DatasetId,
+    sample_id: SampleId,
+    body: SampleAnnotationsUpdate,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: WriterDep,
+) -> SampleAnnotations:
+    """Replace the sample's annotations (empty list: unlabeled). Image classification: one or more labels;
+    object detection: rectangles inside the image; sound and text: exactly one label. Labels not yet in the
+    label set are created with an automatic colour."""
+    service = AnnotationService(session, runtime.outbox, principal.tenant_id)
+    return await service.replace(dataset_id, sample_id, body.annotations)
+
+
+@internal_router.get(
+    "/annotations", response_model=AnnotationSnapshot, summary="Annotation snapshot (internal)"
+)
+async def annotation_snapshot(
+    dataset_id: DatasetId,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    sample_ids: Annotated[str | None, Query(description="Comma-separated sample ids (default: all)")] = None,
+) -> AnnotationSnapshot:
+    """For the dataset service's publish: the label set and, per labeled sample, its annotations."""
+    ids = [s for s in sample_ids.split(",") if s] if sample_ids else None
+    return await AnnotationService(session, runtime.outbox, principal.tenant_id).snapshot(dataset_id, ids)
+
+
+def routers() -> list[APIRouter]:
+    from labeling.prelabel.router import suggestions_router, tasks_router  # they import this module's types
+
+    return [labels_router, annotations_router, tasks_router, suggestions_router, internal_router]

@@ -1,0 +1,55 @@
+"""The quality gate's rule: beat the trivial baseline by more than the noise of the validation split."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from trainer.engines.base import Baseline, QualityReport
+from trainer.quality import judge
+
+
+def _accuracy(model: float, trivial: float = 0.5) -> QualityReport:
+    return QualityReport(
+        "accuracy", True, model, Baseline("majority class", trivial), Baseline("simple", 0.6)
+    )
+
+
+def test_accuracy_must_clear_the_binomial_noise_of_the_split() -> None:
+    # 10 samples at a 0.5 baseline: 8 of 10 happens by luck 5.5 % of the time, 9 of 10 only 1.1 %.
+    assert not judge(_accuracy(0.8), 10).passed
+    verdict = judge(_accuracy(0.9), 10)
+    assert verdict.passed and verdict.record["required"] == pytest.approx(0.9)
+    assert verdict.record["simple"] == {"name": "simple", "score": 0.6}
+    # The same lead is no longer noise on 1,000 samples.
+    assert judge(_accuracy(0.55), 1000).passed and not judge(_accuracy(0.52), 1000).passed
+
+
+def test_a_model_at_the_baseline_fails_with_what_helps() -> None:
+    verdict = judge(_accuracy(0.34, trivial=0.34), 300)
+    assert verdict.gated and not verdict.passed
+    assert "does not beat the trivial baseline (majority class: 0.3400)" in verdict.message
+    assert "more labeled data per class" in verdict.message and "longer training budget" in verdict.message
+    assert "pretrained weights" in verdict.message
+    assert verdict.record["passed"] is False
+
+
+def test_errors_and_r2_must_remove_more_than_chance_explains() -> None:
+    rmse = QualityReport("rmse", False, 0.97, Baseline("mean", 1.0))
+    assert not judge(rmse, 30).passed  # removes 6 % of the squared error; chance explains 9 % on 30 rows
+    assert judge(rmse, 1000).passed
+    r2 = QualityReport("r2", True, 0.05, Baseline("mean", -0.01))
+    assert not judge(r2, 30).passed and judge(r2, 1000).passed
+
+
+def test_detection_map_at_a_zero_baseline_needs_a_real_hit() -> None:
+    report = QualityReport("map_50", True, 0.0, Baseline("mean box", 0.0))
+    assert not judge(report, 40).passed
+    assert judge(QualityReport("map_50", True, 0.6, Baseline("mean box", 0.0)), 40).passed
+
+
+def test_no_report_is_not_gated_and_no_validation_is_not_judged() -> None:
+    verdict = judge(None, 50)
+    assert not verdict.gated and verdict.passed and verdict.record is None
+    empty = judge(_accuracy(1.0), 0)
+    assert not empty.passed and not math.isfinite(empty.record["required"] or math.inf)

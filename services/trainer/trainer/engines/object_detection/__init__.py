@@ -1,0 +1,1 @@
+"""The object detection engine: see :mod:`.engine`."""

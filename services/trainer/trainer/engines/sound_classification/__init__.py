@@ -1,0 +1,1 @@
+"""The sound classification engine: see :mod:`.engine`."""

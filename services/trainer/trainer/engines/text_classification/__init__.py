@@ -1,0 +1,1 @@
+"""The text classification engine: see :mod:`.engine`."""

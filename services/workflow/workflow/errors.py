@@ -1,0 +1,52 @@
+"""The workflow service's errors, each with its ModelArts code (raise these, never a bare code)."""
+
+from shared.errors import Conflict, NotFound
+
+__all__ = [
+    "NoExecution",
+    "NothingToRetry",
+    "PhaseNotAwaiting",
+    "ProjectExists",
+    "ProjectHasRunningService",
+    "ProjectLimitReached",
+    "ProjectNotFound",
+    "RoundStillRunning",
+]
+
+
+class NoExecution(NotFound):
+    """The project has never run a round."""
+
+    default_code = "ModelArts.7511"
+
+
+class ProjectNotFound(NotFound):
+    default_code = "ModelArts.7512"
+
+
+class RoundStillRunning(Conflict):
+    """A new round was asked for while a phase of the current one runs."""
+
+    default_code = "ModelArts.7520"
+
+
+class PhaseNotAwaiting(Conflict):
+    """The action (next, deploy, stop) does not fit the state of the round's current phase."""
+
+    default_code = "ModelArts.7521"
+
+
+class NothingToRetry(Conflict):
+    default_code = "ModelArts.7522"
+
+
+class ProjectLimitReached(Conflict):
+    default_code = "ModelArts.7530"
+
+
+class ProjectExists(Conflict):
+    default_code = "ModelArts.7531"
+
+
+class ProjectHasRunningService(Conflict):
+    default_code = "ModelArts.7532"
