@@ -14,14 +14,12 @@ Everything is torn down after the test: schemas dropped, queues and exchanges de
 from __future__ import annotations
 
 import asyncio
-import importlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
 
-import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -31,18 +29,41 @@ from sqlalchemy.engine import make_url
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import new_id
 from shared.messaging import InMemoryBroker
-from shared.service import ServiceDefinition, ServiceRuntime, build_runtime
+from shared.service import ServiceRuntime, build_runtime, load_definition, load_service_app
 from shared.settings import ServiceSettings
+from shared.storage.tenancy import StoragePolicy
+from shared.testing.bus import delete_queues
 from shared.testing.infra import AMQP_URL, POSTGRES_URL, require_tcp
 from shared.testing.s3 import S3Server
 
 __all__ = ["Platform", "platform_factory", "wait_until"]
 
+# Tests that train use one torch/onnxruntime thread (the engines plan from measured step cost, so their own
+# choice is fast on small data) and, in the embedded mode, a short training budget and quick loops.
+TRAIN_BUDGET_SECONDS = 20
+FAST_ENGINE_ENV = {
+    "EXEML_TORCH_THREADS": "1",
+    "EXEML_ORT_THREADS": "1",
+}
+FAST_EMBEDDED_ENV = {
+    "EXEML_TRAINER_TEST_BUDGET_SECONDS": str(TRAIN_BUDGET_SECONDS),
+    "EXEML_TRAINER_WORKER_POLL_SECONDS": "0.2",
+    "EXEML_TRAINER_HEARTBEAT_SECONDS": "1",
+    "EXEML_TRAINER_PACKAGING_MARGIN_SECONDS": "5",
+    "EXEML_INFERENCE_RECONCILE_INTERVAL_SECONDS": "0.2",
+    "EXEML_INFERENCE_UNLOAD_GRACE_SECONDS": "0.2",
+    "EXEML_OUTBOX_POLL_SECONDS": "0.1",
+}
+
 SECRET = "platform-test-secret-" + "x" * 32
 
 
 async def wait_until(
-    predicate: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, interval: float = 0.1, what: str = "condition"
+    predicate: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 20.0,
+    interval: float = 0.1,
+    what: str = "condition",
 ) -> Any:
     """Poll an async predicate until it returns a truthy value; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
@@ -59,7 +80,7 @@ async def wait_until(
 class Platform:
     namespace: str
     bucket: str
-    runtimes: dict[str, ServiceRuntime]
+    runtimes: dict[str, ServiceRuntime[Any]]
     apps: dict[str, FastAPI]
     settings: dict[str, ServiceSettings]
     cleanup_queues: list[str] = field(default_factory=list)
@@ -69,7 +90,9 @@ class Platform:
         self, service: str, tenant_id: str = "tenant-a", roles: tuple[str, ...] = ("admin",)
     ) -> httpx.AsyncClient:
         runtime = self.runtimes[service]
-        token = runtime.token_codec.issue(Principal(tenant_id=tenant_id, subject=f"user:{tenant_id}", roles=roles))
+        token = runtime.token_codec.issue(
+            Principal(tenant_id=tenant_id, subject=f"user:{tenant_id}", roles=roles)
+        )
         client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=self.apps[service]),
             base_url=f"http://{service}",
@@ -78,6 +101,15 @@ class Platform:
         )
         self._clients.append(client)
         return client
+
+    def _track(self, client: httpx.AsyncClient) -> httpx.AsyncClient:
+        """Close ``client`` with the platform."""
+        self._clients.append(client)
+        return client
+
+    def tenant_uri(self, rel: str = "", tenant_id: str = "tenant-a") -> str:
+        """``s3://<bucket>/tenants/<tenant>/<rel>``: where a tenant's own files go (see shared.storage.tenancy)."""
+        return f"{StoragePolicy(self.bucket).home(tenant_id)}{rel}"
 
     def env(self, service: str) -> dict[str, str]:
         """Environment variables that configure a separate process (a worker) to join this platform."""
@@ -102,25 +134,8 @@ class Platform:
         return env
 
 
-def _definition(name: str) -> ServiceDefinition:
-    return importlib.import_module(f"{name}.definition").SERVICE
-
-
-def _app(name: str, runtime: ServiceRuntime) -> FastAPI:
-    return importlib.import_module(f"{name}.app").create_app(runtime=runtime)
-
-
 async def _delete_rabbit_objects(namespace: str, queues: list[str]) -> None:
-    connection = await aio_pika.connect(AMQP_URL)
-    try:
-        channel = await connection.channel()
-        for queue in queues:
-            for name in (queue, f"{queue}.dlq"):
-                await channel.queue_delete(name)
-        for exchange in (f"{namespace}.events", f"{namespace}.dlx"):
-            await channel.exchange_delete(exchange)
-    finally:
-        await connection.close()
+    await delete_queues(queues, exchanges=(f"{namespace}.events", f"{namespace}.dlx"))
 
 
 @pytest.fixture
@@ -138,11 +153,11 @@ async def platform_factory(s3_server: S3Server) -> AsyncIterator[Callable[..., A
         run = new_id()[:10]
         namespace, bucket = f"t{run}", f"platform-{run}"
         broker = InMemoryBroker() if bus == "memory" else None
-        runtimes: dict[str, ServiceRuntime] = {}
+        runtimes: dict[str, ServiceRuntime[Any]] = {}
         settings: dict[str, ServiceSettings] = {}
         schemas: list[str] = []
         for name in services:
-            definition = _definition(name)
+            definition = load_definition(name)
             values: dict[str, Any] = {
                 "mode": "distributed",
                 "database_url": POSTGRES_URL,
@@ -161,15 +176,20 @@ async def platform_factory(s3_server: S3Server) -> AsyncIterator[Callable[..., A
             settings[name] = definition.settings_cls(**values)
             schemas.append(values["db_schema"])
             runtimes[name] = build_runtime(definition, settings[name], broker=broker)
-        apps = {name: _app(name, rt) for name, rt in runtimes.items()}
+        apps = {name: load_service_app(name, rt) for name, rt in runtimes.items()}
         for runtime in runtimes.values():
             for peer, app in apps.items():
                 runtime.peers.register_app(peer, app)
         if "gateway" in apps:  # the gateway reaches the other apps in-process, as in the embedded mode
-            apps["gateway"].state.clients.update({
-                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60)
-                for name, app in apps.items() if name != "gateway"
-            })
+            apps["gateway"].state.clients.update(
+                {
+                    name: httpx.AsyncClient(
+                        transport=httpx.ASGITransport(app=app), base_url=f"http://{name}", timeout=60
+                    )
+                    for name, app in apps.items()
+                    if name != "gateway"
+                }
+            )
         platform = Platform(namespace, bucket, runtimes, apps, settings)
         built.append((platform, schemas))
         for runtime in runtimes.values():

@@ -18,8 +18,15 @@ from PIL import Image, ImageDraw
 
 from shared.packages import load_predictor, read_manifest
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.image_classification import PORTFOLIOS, Candidate, ImageClassificationEngine
-from trainer.engines.vision import EngineError, find_pretrained_file, load_pretrained
+from trainer.engines.image_classification.engine import (
+    FLOOR,
+    PORTFOLIOS,
+    Candidate,
+    ImageClassificationEngine,
+    majority_share,
+)
+from trainer.engines.base import EngineError
+from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
 
 LABELS = ["red", "green", "blue"]
 COLOURS = {"red": (210, 40, 40), "green": (40, 190, 40), "blue": (40, 40, 210)}
@@ -106,7 +113,9 @@ def trained(tmp_path_factory, images):
 def test_trains_well_above_chance_and_the_package_reproduces_the_accuracy(trained, images) -> None:
     ctx, result, seconds = trained
     assert seconds < 60
-    assert result.engine == "image_classification" and result.candidate == "test_efficientnet@32"
+    assert result.engine == "image_classification" and result.candidates[0]["name"] == "test_efficientnet@32"
+    # delivered: the network, the hand-feature regression or both, whichever validation preferred
+    assert result.candidate in result.plan["validation"] and FLOOR in result.plan["validation"]
     assert result.metrics["accuracy"] >= 0.8  # chance is 0.33
     assert result.metrics["eval_count"] == len(images["eval"])
     assert _served_accuracy(ctx.package_dir, images["eval"]) == result.metrics["accuracy"]
@@ -115,6 +124,21 @@ def test_trains_well_above_chance_and_the_package_reproduces_the_accuracy(traine
     assert manifest["labels"] == LABELS
     assert manifest["dataset"]["version_id"] == "v1"
     assert {"torch", "timm", "onnxruntime"} <= set(manifest["engine"]["versions"])
+    assert manifest["model"]["delivered"] == result.candidate
+
+
+def test_the_quality_report_compares_the_package_with_the_best_constant_and_the_floor(trained) -> None:
+    _, result, _ = trained
+    quality = result.quality
+    assert quality.metric == "accuracy" and quality.higher_is_better
+    assert quality.model == result.metrics["accuracy"]
+    assert quality.trivial.score == pytest.approx(1 / 3)  # 6 validation images per class
+    assert quality.simple.name == FLOOR and quality.simple.score == result.plan["validation"][FLOOR]
+
+
+def test_the_trivial_baseline_is_the_commonest_validation_class() -> None:
+    assert majority_share([0, 0, 1, 2, 2, 2]) == 0.5
+    assert majority_share([1]) == 1.0
 
 
 def test_the_manifest_records_the_onnx_check_and_the_preprocessing(trained) -> None:
@@ -192,7 +216,7 @@ def test_a_candidate_slower_than_the_max_inference_duration_is_never_trained(tmp
         tmp_path, images, max_inference_ms=10, extra={"image_candidates": [OTHER_TINY, TINY], "max_epochs": 2}
     )
     result = _FakeLatencyEngine().train(ctx)
-    assert result.candidate == "test_efficientnet@32"
+    assert "test_resnet" not in result.candidate
     status = {c["name"]: (c["status"], c["latency_ms"]) for c in result.candidates}
     assert status == {"test_resnet@32": ("too_slow", 50.0), "test_efficientnet@32": ("trained", 5.0)}
     assert {p["candidate"] for p in ctx.curves["val_accuracy"]} == {"test_efficientnet@32"}
@@ -240,7 +264,15 @@ def test_operators_replace_the_portfolio_through_the_environment(tmp_path, image
     with pytest.raises(EngineError, match="timm_model@size"):
         engine._portfolio(ctx)
     monkeypatch.delenv("EXEML_IMAGE_CANDIDATES")
-    assert engine._portfolio(ctx) == list(PORTFOLIOS["performance_first"])
+    monkeypatch.delenv("EXEML_PRETRAINED_DIR", raising=False)
+    # no weights for the portfolio: networks from scratch, widest first, at 64 px (the smallest input; the
+    # images' own size when larger)
+    assert engine._portfolio(ctx) == [Candidate("scratch16", 64), Candidate("scratch8", 64)]
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    (weights / "lcnet_050.pth").write_bytes(b"")  # only the files the folder holds are fine-tuned
+    monkeypatch.setenv("EXEML_PRETRAINED_DIR", str(weights))
+    assert engine._portfolio(ctx) == [Candidate("lcnet_050", 96)]
 
 
 def test_pretrained_weights_load_from_the_configured_folder_without_the_head(tmp_path, monkeypatch) -> None:
@@ -287,9 +319,8 @@ def test_incremental_training_warm_starts_from_the_previous_package(tmp_path, im
         extra={"image_candidates": [OTHER_TINY], "max_epochs": 1, "learning_rate": 1e-5},
     )
     result = ImageClassificationEngine().train(ctx)
-    assert (
-        result.candidate == "test_efficientnet@32"
-    )  # the previous model's architecture, not the portfolio's
+    # the previous model's architecture, not the portfolio's
+    assert [c["name"] for c in result.candidates] == ["test_efficientnet@32"]
     assert result.candidates[0]["init"] == {"source": "incremental", "head": "kept"}
     assert ctx.curves["val_accuracy"][0]["value"] >= 0.7  # a random start is near 0.33 after one epoch
 
@@ -325,7 +356,7 @@ def test_a_sample_with_an_unreadable_file_is_skipped(tmp_path, images) -> None:
 
 
 def test_early_stopping_sees_progress_in_accuracy_or_loss_and_keeps_the_best_epoch() -> None:
-    from trainer.engines.image_classification import _Run
+    from trainer.engines.image_classification.engine import _Run
 
     model = torch.nn.Linear(2, 3)
     run = _Run(Candidate(**TINY), model, {}, {"source": "random"})
@@ -333,3 +364,45 @@ def test_early_stopping_sees_progress_in_accuracy_or_loss_and_keeps_the_best_epo
     progress = [ImageClassificationEngine._keep_best(run, model, i + 1, a, v) for i, (a, v) in enumerate(steps)]
     assert progress == [True, True, False, False, True]
     assert (run.best_epoch, run.best_accuracy, run.best_loss) == (5, 0.6, 1.2)
+
+
+PALETTE = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 40), (160, 60, 200), (240, 240, 240)]
+
+
+def _shapes(folder: Path, per_label: int, seed: int) -> list[Sample]:
+    """Discs and squares in colours drawn from one palette at random places and sizes: the class is the shape alone."""
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for label in ("disc", "square"):
+        for i in range(per_label):
+            noise = np.random.default_rng(rng.randrange(1 << 30)).integers(60, 170, (40, 40, 3), dtype=np.uint8)
+            image = Image.fromarray(noise)
+            size = rng.randint(18, 30)
+            x, y = rng.randint(0, 40 - size), rng.randint(0, 40 - size)
+            colour = rng.choice(PALETTE)
+            draw = ImageDraw.Draw(image)
+            (draw.ellipse if label == "disc" else draw.rectangle)((x, y, x + size, y + size), fill=colour)
+            path = folder / f"{label}-{i}.png"
+            image.save(path)
+            samples.append(Sample(sample_id=f"{label}{i}", labels=[label], path=path))
+    return samples
+
+
+def test_without_pretrained_weights_a_network_planned_from_measured_step_cost_learns_shapes(
+    tmp_path, monkeypatch
+) -> None:
+    monkeypatch.delenv("EXEML_IMAGE_CANDIDATES", raising=False)
+    monkeypatch.delenv("EXEML_PRETRAINED_DIR", raising=False)
+    data = {"train": _shapes(tmp_path / "train", 60, 1), "eval": _shapes(tmp_path / "eval", 15, 2)}
+    ctx = _context(tmp_path, data, seconds=30, extra={"image_candidates": [], "max_epochs": 100})
+    ctx.data.labels = ["disc", "square"]
+    started = time.monotonic()
+    result = ImageClassificationEngine().train(ctx)
+    assert time.monotonic() - started <= 30 * 1.05
+    trained = [c for c in result.candidates if c["status"] == "trained"]
+    assert len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@64")
+    assert all(c["step_ms"] > 0 and c["epochs_in_budget"] >= 1 for c in result.candidates)
+    assert result.metrics["accuracy"] >= 0.8  # chance is 0.5; colour tells nothing
+    served = _served_accuracy(ctx.package_dir, data["eval"])
+    assert served == result.metrics["accuracy"]

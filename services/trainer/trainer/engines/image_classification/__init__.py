@@ -1,0 +1,1 @@
+"""The image classification engine: see :mod:`.engine`."""

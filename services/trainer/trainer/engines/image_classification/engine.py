@@ -1,0 +1,580 @@
+"""Image classification engine: trains a network within the time budget, next to a simple floor, and exports
+ONNX of whichever does best on the validation split.
+
+The search:
+
+1. **Candidates.** With pretrained weights for the preference's timm models in ``EXEML_PRETRAINED_DIR``
+   (:data:`PORTFOLIOS`: ``performance_first`` one small MobileNetV3, ``balance`` up to two — ResNet-18,
+   MobileNetV3-Large at 224 px —, ``accuracy_first`` up to three larger ones), those are fine-tuned. Without
+   them — the CPU most users start on — a ``scratch<W>`` network (:mod:`.models`) is trained from random
+   weights at the images' own size (their median shorter side, 32–96 px; 160 on a GPU): one training step
+   of each width of :data:`SCRATCH_WIDTHS` is timed, and the widest that gets :data:`SCRATCH_MIN_EPOCHS`
+   epochs in the time left is trained for the epochs the clock allows (a random-weight ResNet does not
+   learn from a few hundred images in minutes; this network does). ``params.extra["image_candidates"]``
+   (list of ``{"model", "image_size"}``) or ``EXEML_IMAGE_CANDIDATES`` (``"resnet18@224,scratch16@64"``)
+   replaces the choice (tests, operators); all of those candidates are tried.
+2. **Inference-time rule**: when ``max_inference_ms`` is set, each candidate (random weights: the same
+   architecture runs equally fast) is exported to ONNX and timed through the package predictor on one of the
+   version's own images — decoding and pre-processing included — on CPU (on GPU when ``inference_hardware``
+   is GPU and onnxruntime has CUDA; otherwise the CPU time, an upper bound, is used and recorded). Candidates
+   slower than the limit are never trained. When none fits, the job fails with :class:`EngineError` naming
+   the fastest candidate and its time: a model that breaks the user's limit is never delivered.
+3. **The floor**: a logistic regression on hand features (colour layout, oriented gradients; see
+   :mod:`.models`) of the training images and their mirrors, fitted in about a second: the simple baseline
+   of the quality report, and a model the engine may deliver.
+4. **Training** of each chosen network in its share of the remaining time: weights from
+   ``EXEML_PRETRAINED_DIR`` when the folder holds the model's file (classifier head excluded), random
+   otherwise; AdamW + cosine schedule, label smoothing, augmentation (see :mod:`.data`),
+   early stopping on validation accuracy or loss; the best epoch's weights are kept, so a stop at any
+   moment still packages the best model so far. Stop requests and the budget are checked after every batch;
+   besides ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s.
+5. **Delivery**: the best network, the floor, or the average of their probabilities — whichever has the best
+   validation accuracy (then log loss) — is exported to ONNX (opset 17, dynamic batch), checked against torch
+   on validation images, packaged with ``model.pt`` (the network's state dict, for incremental training) and
+   evaluated **through the package's predictor** on the validation files, so the metrics are serving's.
+   ``EngineResult.quality`` compares that accuracy with the majority class and the floor on the same split.
+
+Incremental training: a previous package of this engine (``incremental_package_dir``) is continued with its
+network and resolution; all its weights load when the label list is the same, all but the classifier
+head otherwise. Multi-label images are trained and evaluated on their first label (see :mod:`.data`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import statistics
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from shared.packages import PredictionInputError, read_manifest, write_manifest
+from shared.packages.image import ImageClassificationPredictor, decode_image, normalize, resize_and_crop
+from trainer.engines.base import Baseline, EngineResult, QualityReport, TrainContext
+from trainer.engines.common.scratch import SCRATCH_PREFIX
+from trainer.engines.image_classification.data import ImageSet, augmented_loader, load_image_sets
+from trainer.engines.image_classification.models import Ensemble, fit_feature_classifier, probabilities
+from trainer.engines.image_classification.package import (
+    CROP_PCT,
+    Candidate,
+    TrainedModel,
+    create_model,
+    manifest_core,
+    preprocessing_spec,
+    write_package,
+)
+from trainer.engines.base import EngineError
+from trainer.engines.common.latency import measure_latency_ms
+from trainer.engines.common.onnx_export import export_onnx
+from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
+from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
+
+__all__ = ["PORTFOLIOS", "Candidate", "ImageClassificationEngine"]
+
+_SMALL = (Candidate("mobilenetv3_small_050", 128), Candidate("lcnet_050", 96))
+PORTFOLIOS: dict[str, tuple[Candidate, ...]] = {
+    "performance_first": (Candidate("mobilenetv3_small_100", 160), *_SMALL),
+    "balance": (
+        Candidate("resnet18", 224),
+        Candidate("mobilenetv3_large_100", 224),
+        Candidate("mobilenetv3_small_100", 160),
+        *_SMALL,
+    ),
+    "accuracy_first": (
+        Candidate("convnext_tiny", 224),
+        Candidate("efficientnet_b2", 256),
+        Candidate("resnet50", 224),
+        Candidate("resnet18", 224),
+        Candidate("mobilenetv3_small_100", 160),
+        *_SMALL,
+    ),
+}
+# Operators (and end-to-end tests with a separate worker process) may replace the portfolio:
+# EXEML_IMAGE_CANDIDATES="resnet18@224,mobilenetv3_small_100@160" - every listed candidate is tried.
+CANDIDATES_ENV = "EXEML_IMAGE_CANDIDATES"
+SEARCH_WIDTH = {"performance_first": 1, "balance": 2, "accuracy_first": 3}  # candidates trained
+MAX_EPOCHS = {"performance_first": 15, "balance": 40, "accuracy_first": 80}
+PATIENCE = {"performance_first": 4, "balance": 6, "accuracy_first": 8}
+# Without pretrained weights for the portfolio (the CPU most users start on), a network is trained from
+# random weights: ``scratch<W>`` at the images' own size, the widest that gets SCRATCH_MIN_EPOCHS epochs in
+# the budget (one training step of each is timed first), then the epochs the clock allows up to the cap.
+SCRATCH_WIDTHS = {"performance_first": (16, 8), "balance": (24, 16, 8), "accuracy_first": (32, 24, 16, 8)}
+SCRATCH_MAX_EPOCHS = {"performance_first": 80, "balance": 200, "accuracy_first": 400}
+SCRATCH_MIN_EPOCHS = 80
+SCRATCH_SIZE = (64, 96)  # input side: the median shorter image side within these bounds (GPU: up to 160)
+SCRATCH_LEARNING_RATE = 1e-3
+SCRATCH_WEIGHT_DECAY = 1e-4
+FLOOR = "hand features + logistic regression"
+TRIVIAL = "majority class (of the validation split)"
+FLOOR_MAX_IMAGES = 4000  # training images the floor's regression sees (a random subset beyond)
+
+
+@dataclass
+class _Floor:
+    model: nn.Module
+    spec: dict[str, Any]
+    details: dict[str, Any]
+
+
+def _batches(crops: list[Any], spec: dict[str, Any], size: int = 64) -> list[torch.Tensor]:
+    """Normalised input batches of centre-cropped PIL images (the predictor's own normalisation)."""
+    return [
+        torch.from_numpy(np.stack([normalize(np.asarray(c), spec) for c in crops[i : i + size]]))
+        for i in range(0, len(crops), size)
+    ]
+
+
+def majority_share(eval_targets: list[int]) -> float:
+    """The trivial baseline: the best constant answer on the validation split (its commonest class's share).
+
+    Not the training set's commonest class: when every class has about as many images, the class that
+    happens to be commonest in training is rarer than average in validation, and a model of nothing would
+    then beat that baseline by luck far more often than the gate's 5 %.
+    """
+    return Counter(eval_targets).most_common(1)[0][1] / max(1, len(eval_targets))
+
+
+@dataclass
+class _Run:
+    candidate: Candidate
+    model: nn.Module
+    spec: dict[str, Any]
+    init: dict[str, Any]
+    best_state: dict[str, torch.Tensor] | None = None
+    best_accuracy: float = -1.0
+    best_loss: float = math.inf
+    lowest_loss: float = math.inf  # of any epoch (early stopping)
+    best_epoch: int = 0
+    epochs: int = 0
+    seconds: float = 0.0
+    stopped: bool = False  # ended by a stop request or the time budget, not by convergence
+
+    def details(self) -> dict[str, Any]:
+        return {"init": self.init, "best_epoch": self.best_epoch, "epochs": self.epochs}
+
+
+class ImageClassificationEngine:
+    name: ClassVar[str] = "image_classification"
+    task_types: ClassVar[tuple[str, ...]] = ("image_classification",)
+
+    # ---- the search --------------------------------------------------------------------------------
+    def train(self, ctx: TrainContext) -> EngineResult:
+        started = time.monotonic()
+        self._budget = (started, max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds))
+        device = setup_torch(ctx.params.seed)
+        self._scratch_epochs: int | None = None
+        labels = list(ctx.data.labels)
+        if len(labels) < 2:
+            raise EngineError(f"image classification needs at least 2 labels, the version has {len(labels)}")
+        ctx.report(1, "planning")
+        plan, tried = self._plan(ctx, labels)
+        max_shorter = max(round(c.image_size / CROP_PCT) for c in plan)
+        ctx.report(3, "loading data")
+        train_set, eval_set = load_image_sets(ctx, labels, max_shorter)
+        if plan[0].model.startswith(SCRATCH_PREFIX) and not plan[0].warm_start:
+            plan = [self._scratch_choice(ctx, plan, train_set, device, tried)]
+        ctx.report(4, "preparing data")
+        floor = self._fit_floor(ctx, labels, plan[0], train_set, eval_set)
+        runs: list[_Run] = []
+        for i, candidate in enumerate(plan):
+            if runs and ctx.should_stop():
+                runs[-1].stopped = True
+                break
+            share = (ctx.remaining_seconds() - ctx.packaging_margin_seconds) / (len(plan) - i)
+            run = self._fit(ctx, candidate, labels, train_set, eval_set, device, time.monotonic() + share)
+            runs.append(run)
+            self._record(tried, run)
+        best = max(runs, key=lambda r: (r.best_accuracy, -r.best_loss))
+        ctx.report(94, "evaluating", {"accuracy": best.best_accuracy})
+        trained, options = self._deliver(best, floor, labels, eval_set)
+        ctx.report(95, "packaging", {"accuracy": options[trained.name][0]})
+        metrics = write_package(ctx, labels, trained, eval_set, tried, self.name)
+        trivial = majority_share(eval_set.targets)
+        ctx.report(100, "completed", {"accuracy": metrics["accuracy"]})
+        ctx.log(f"image classification: {trained.name} in {time.monotonic() - started:.1f}s")
+        return EngineResult(
+            engine=self.name,
+            candidate=trained.name,
+            metrics=metrics,
+            candidates=tried,
+            stopped_early=any(r.stopped for r in runs),
+            quality=QualityReport(
+                metric="accuracy",
+                higher_is_better=True,
+                model=float(metrics["accuracy"]),
+                trivial=Baseline(TRIVIAL, trivial),
+                simple=Baseline(FLOOR, options[FLOOR][0]) if FLOOR in options else None,
+            ),
+            plan={"delivered": trained.name, "validation": {k: v[0] for k, v in options.items()}},
+        )
+
+    # ---- the floor, the selection ------------------------------------------------------------------
+    def _fit_floor(
+        self, ctx: TrainContext, labels: list[str], candidate: Candidate, train_set: ImageSet, eval_set: ImageSet
+    ) -> _Floor | None:
+        """The hand-feature regression at the first candidate's input (training images and their mirrors)."""
+        if candidate.image_size % 4:
+            return None
+        spec = preprocessing_spec(create_model(candidate, len(labels)), candidate)
+        t0 = time.monotonic()
+        chosen = list(range(len(train_set)))
+        if len(chosen) > FLOOR_MAX_IMAGES:
+            chosen = sorted(random.Random(ctx.params.seed).sample(chosen, FLOOR_MAX_IMAGES))
+        crops = [resize_and_crop(train_set.images[i], spec) for i in chosen]
+        mirrored = [c.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for c in crops]
+        targets = np.array([train_set.targets[i] for i in chosen] * 2)
+        try:
+            model, details = fit_feature_classifier(
+                candidate.image_size, len(labels), _batches(crops + mirrored, spec), targets, ctx.params.seed
+            )
+        except ValueError as exc:  # a single class among the training images
+            ctx.log(f"no hand-feature regression: {exc}")
+            return None
+        details["seconds"] = round(time.monotonic() - t0, 2)
+        ctx.log(f"{FLOOR}: fitted in {details['seconds']} s ({details})")
+        return _Floor(model, spec, details)
+
+    def _deliver(
+        self, best: _Run, floor: _Floor | None, labels: list[str], eval_set: ImageSet
+    ) -> tuple[TrainedModel, dict[str, tuple[float, float]]]:
+        """The network, the floor or their ensemble: whichever scores best on the validation split
+        (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
+        network = best.model.to("cpu").eval()
+        network.load_state_dict(best.best_state)
+        options: dict[str, nn.Module] = {best.candidate.name: network}
+        if floor is not None and floor.spec == best.spec:
+            options[FLOOR] = floor.model
+            options[f"{best.candidate.name} + {FLOOR}"] = Ensemble([network, floor.model])
+        batches = _batches([resize_and_crop(image, best.spec) for image in eval_set.images], best.spec)
+        truth = torch.tensor(eval_set.targets)
+        scores = {}
+        for name, module in options.items():
+            probs = probabilities(module, batches)
+            accuracy = float((probs.argmax(1) == truth).float().mean())
+            log_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-7)), truth))
+            scores[name] = (accuracy, log_loss)
+        if floor is not None and floor.spec != best.spec:  # the floor scored at its own input
+            floor_batches = _batches([resize_and_crop(i, floor.spec) for i in eval_set.images], floor.spec)
+            probs = probabilities(floor.model, floor_batches)
+            scores[FLOOR] = (float((probs.argmax(1) == truth).float().mean()), math.nan)
+        chosen = max(options, key=lambda n: (scores[n][0], -scores[n][1]))
+        details = {**best.details(), "delivered": chosen}
+        if floor is not None:
+            details["hand_features"] = floor.details
+        trained = TrainedModel(best.candidate, options[chosen], best.spec, best.best_state, details, chosen)
+        return trained, scores
+
+    @staticmethod
+    def _custom_candidates(ctx: TrainContext) -> list[Candidate]:
+        """Candidates that replace the portfolio: ``extra["image_candidates"]`` or ``EXEML_IMAGE_CANDIDATES``."""
+        custom = ctx.params.extra.get("image_candidates")
+        if custom:
+            return [Candidate(str(c["model"]), int(c["image_size"])) for c in custom]
+        names = [n.strip() for n in os.environ.get(CANDIDATES_ENV, "").split(",") if n.strip()]
+        try:
+            return [Candidate(n.split("@")[0], int(n.split("@")[1])) for n in names]
+        except (IndexError, ValueError) as exc:
+            raise EngineError(f"{CANDIDATES_ENV} must list timm_model@size items, e.g. resnet18@224") from exc
+
+    def _portfolio(self, ctx: TrainContext) -> list[Candidate]:
+        """Custom candidates; else the preference's timm models whose weights the operator's folder holds;
+        else ``scratch<W>`` networks at the images' size (widest first)."""
+        custom = self._custom_candidates(ctx)
+        if custom:
+            return custom
+        weighted = [c for c in PORTFOLIOS[ctx.params.preference] if find_pretrained_file(c.model)]
+        if weighted:
+            return weighted
+        sides = []
+        for sample in (ctx.data.train + ctx.data.eval)[:64]:
+            try:
+                with Image.open(sample.path) as image:  # the header only
+                    sides.append(min(image.size))
+            except (OSError, TypeError, ValueError):
+                continue
+        low, high = SCRATCH_SIZE[0], (160 if torch.cuda.is_available() else SCRATCH_SIZE[1])
+        native = int(min(high, max(low, 8 * round(statistics.median(sides or [low]) / 8))))
+        sizes = sorted({native, low}, reverse=True)  # the images' own size, and the smallest when larger
+        return [
+            Candidate(f"{SCRATCH_PREFIX}{w}", size) for w in SCRATCH_WIDTHS[ctx.params.preference] for size in sizes
+        ]
+
+    def _scratch_choice(
+        self, ctx: TrainContext, planned: list[Candidate], train_set: ImageSet, device: torch.device, tried: list
+    ) -> Candidate:
+        """The first planned network (widest, then largest input) that gets SCRATCH_MIN_EPOCHS epochs in the
+        time left, else the fastest: one training step of each is timed on a batch of random images."""
+        batch = self._batch_size(ctx, train_set)
+        steps = max(1, -(-len(train_set) // batch))
+        seconds = max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds - 3.0)
+        measured = {}
+        for candidate in planned:
+            model = create_model(candidate, 2).to(device).train()
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+            x = torch.randn(batch, 3, candidate.image_size, candidate.image_size, device=device)
+            y = torch.zeros(batch, dtype=torch.long, device=device)
+            times = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                optimizer.zero_grad()
+                F.cross_entropy(model(x), y).backward()
+                optimizer.step()
+                times.append(time.perf_counter() - t0)
+            epoch_seconds = min(times[1:]) * steps * 1.3  # augmentation and the validation pass on top
+            measured[candidate] = int(seconds / max(epoch_seconds, 1e-9))
+            entry = next(t for t in tried if t["name"] == candidate.name)
+            entry.update(step_ms=round(1000 * min(times[1:]), 2), epochs_in_budget=measured[candidate])
+        fits = [c for c in planned if measured[c] >= SCRATCH_MIN_EPOCHS]
+        chosen = fits[0] if fits else max(planned, key=lambda c: measured[c])
+        cap = int(ctx.params.extra.get("max_epochs", SCRATCH_MAX_EPOCHS[ctx.params.preference]))
+        self._scratch_epochs = max(1, min(cap, measured[chosen]))
+        for entry in tried:
+            if entry["name"] != chosen.name and entry["status"] == "planned":
+                entry["status"] = "not_chosen"
+        ctx.log(f"planned {chosen.name}: {measured[chosen]} epochs fit in {seconds:.0f} s ({measured})")
+        return chosen
+
+    @staticmethod
+    def _batch_size(ctx: TrainContext, train_set: ImageSet) -> int:
+        # small versions get small batches: enough optimizer steps per epoch for early stopping to judge
+        return int(ctx.params.extra.get("batch_size") or min(32, max(8, len(train_set) // 8)))
+
+    def _warm_candidate(self, ctx: TrainContext) -> Candidate | None:
+        folder = ctx.params.incremental_package_dir
+        if folder is None:
+            return None
+        manifest = read_manifest(Path(folder))
+        model = manifest.get("model") or {}
+        weights = Path(folder) / manifest["artifacts"].get("weights", "model.pt")
+        if (
+            manifest.get("task_type") != "image_classification"
+            or "timm_name" not in model
+            or not weights.is_file()
+        ):
+            raise EngineError(
+                "the incremental training version is not an image classification model of this engine"
+            )
+        return Candidate(model["timm_name"], int(model["image_size"]), warm_start=weights)
+
+    @staticmethod
+    def _sample_payload(ctx: TrainContext) -> bytes | None:
+        """One readable image of the version: latency is timed on the user's own image size."""
+        for sample in ctx.data.train + ctx.data.eval:
+            try:
+                payload = Path(sample.path).read_bytes() if sample.path is not None else b""
+                decode_image(payload)
+                return payload
+            except (OSError, PredictionInputError):
+                continue
+        return None
+
+    def _plan(self, ctx: TrainContext, labels: list[str]) -> tuple[list[Candidate], list[dict[str, Any]]]:
+        """The candidates to train (preferred first) and the record of every candidate considered."""
+        limit = ctx.params.max_inference_ms
+        portfolio = self._portfolio(ctx)
+        scratch = portfolio[0].model.startswith(SCRATCH_PREFIX)
+        custom = self._custom_candidates(ctx)
+        width = len(portfolio) if custom or scratch else SEARCH_WIDTH[ctx.params.preference]
+        warm = self._warm_candidate(ctx)
+        payload = self._sample_payload(ctx) if limit is not None else None
+        chosen: list[Candidate] = []
+        tried: list[dict[str, Any]] = []
+        for candidate in ([warm] if warm else []) + portfolio:
+            if len(chosen) >= (1 if chosen and chosen[0].warm_start else width):
+                break
+            latency = None if payload is None else self.candidate_latency_ms(candidate, labels, payload, ctx)
+            fits = latency is None or latency <= limit
+            entry = {
+                "name": candidate.name,
+                "latency_ms": latency,
+                "status": "planned" if fits else "too_slow",
+            }
+            if latency is not None:
+                entry["measured_on"] = "GPU" if self._providers(ctx)[0].startswith("CUDA") else "CPU"
+            tried.append(entry)
+            if fits:
+                chosen.append(candidate)
+            elif candidate.warm_start:
+                ctx.log(
+                    f"incremental model {candidate.name} takes {latency:.1f} ms > {limit} ms: starting afresh"
+                )
+        if not chosen:
+            fastest = min(tried, key=lambda t: t["latency_ms"])
+            where = ctx.params.inference_hardware
+            if fastest["measured_on"] != where:  # GPU asked, no CUDA runtime here: CPU time, an upper bound
+                where += f" (measured on {fastest['measured_on']})"
+            raise EngineError(
+                f"no model meets the max inference duration of {limit} ms on {where}: "
+                f"the fastest candidate, {fastest['name']}, takes {fastest['latency_ms']:.1f} ms"
+            )
+        return chosen, tried
+
+    def candidate_latency_ms(
+        self, candidate: Candidate, labels: list[str], payload: bytes, ctx: TrainContext
+    ) -> float:
+        """Inference time of one image through the package predictor (decode + pre-process + model)."""
+        folder = ctx.work_dir / "latency" / candidate.name.replace("@", "_")
+        folder.mkdir(parents=True, exist_ok=True)
+        model = create_model(candidate, len(labels))
+        export_onnx(model, folder / "model.onnx", torch.zeros(1, 3, candidate.image_size, candidate.image_size))
+        write_manifest(folder, manifest_core(labels, candidate, preprocessing_spec(model, candidate)))
+        predictor = ImageClassificationPredictor(folder, read_manifest(folder))
+        predictor.providers = self._providers(ctx)
+        return measure_latency_ms(lambda: predictor.predict(payload))
+
+    @staticmethod
+    def _providers(ctx: TrainContext) -> list[str]:
+        import onnxruntime as ort
+
+        if (
+            ctx.params.inference_hardware == "GPU"
+            and "CUDAExecutionProvider" in ort.get_available_providers()
+        ):
+            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+        return ["CPUExecutionProvider"]
+
+    @staticmethod
+    def _record(tried: list[dict[str, Any]], run: _Run) -> None:
+        entry = next(t for t in tried if t["name"] == run.candidate.name and t["status"] == "planned")
+        entry.update(
+            status="trained",
+            score=run.best_accuracy,
+            best_epoch=run.best_epoch,
+            epochs=run.epochs,
+            seconds=round(run.seconds, 2),
+            init=run.init,
+        )
+
+    # ---- one candidate -----------------------------------------------------------------------------
+    def _initialise(
+        self, model: nn.Module, candidate: Candidate, labels: list[str], ctx: TrainContext
+    ) -> dict:
+        cfg = getattr(model, "pretrained_cfg", None) or {}
+        heads = cfg.get("classifier") or ()
+        heads = tuple(f"{h}." for h in ((heads,) if isinstance(heads, str) else heads))
+        if candidate.warm_start is not None:
+            saved = torch.load(candidate.warm_start, map_location="cpu", weights_only=True)
+            if list(saved.get("labels", [])) == labels:
+                model.load_state_dict(saved["state_dict"])
+                return {"source": "incremental", "head": "kept"}
+            return {"source": "incremental", **load_pretrained(model, candidate.warm_start, heads)}
+        path = find_pretrained_file(candidate.model)
+        if path is None:
+            return {"source": "random"}
+        return {"source": "pretrained", **load_pretrained(model, path, heads)}
+
+    def _fit(self, ctx, candidate, labels, train_set, eval_set, device, until) -> _Run:
+        model = create_model(candidate, len(labels))
+        run = _Run(
+            candidate,
+            model,
+            preprocessing_spec(model, candidate),
+            self._initialise(model, candidate, labels, ctx),
+        )
+        ctx.log(
+            f"training {candidate.name} ({run.init['source']} weights) for up to {until - time.monotonic():.0f}s"
+        )
+        # uint8 crops (a quarter of float32's memory), normalised batch by batch with the predictor's code
+        eval_x = np.stack([np.asarray(resize_and_crop(image, run.spec)) for image in eval_set.images])
+        eval_y = torch.tensor(eval_set.targets)
+        pref = ctx.params.preference
+        scratch = candidate.model.startswith(SCRATCH_PREFIX)
+        max_epochs = int(ctx.params.extra.get("max_epochs", MAX_EPOCHS[pref]))
+        patience = int(ctx.params.extra.get("patience", PATIENCE[pref]))
+        default_lr = 5e-4 if run.init["source"] != "random" else 1e-3
+        if scratch:  # the planned epochs, no early stopping: from random weights the validation accuracy
+            # often stays flat for tens of epochs before it rises (the best epoch is kept either way)
+            max_epochs = getattr(self, "_scratch_epochs", None) or max_epochs
+            patience = max(patience, max_epochs)
+            default_lr = SCRATCH_LEARNING_RATE if run.init["source"] == "random" else 5e-4
+        loader = augmented_loader(train_set, run.spec, self._batch_size(ctx, train_set), ctx.params.seed)
+        model.to(device)
+        lr = float(ctx.params.extra.get("learning_rate", default_lr))
+        decay = SCRATCH_WEIGHT_DECAY if scratch and run.init["source"] == "random" else 0.05
+        optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+        started, epoch_seconds, stale, reserve = time.monotonic(), 0.0, 0, 0.0
+        for epoch in range(1, max_epochs + 1):
+            limit = min(until, ctx.deadline - ctx.packaging_margin_seconds - reserve)
+            if run.best_state is not None and (ctx.should_stop() or time.monotonic() + epoch_seconds > limit):
+                run.stopped = True
+                break
+            t0 = time.monotonic()
+            train_loss, complete = self._epoch(model, loader, optimizer, loss_fn, device, ctx, limit)
+            schedule.step()
+            t_eval = time.monotonic()
+            accuracy, val_loss = self._evaluate(model, eval_x, eval_y, run.spec, loss_fn, device)
+            # time kept free for this epoch's evaluation and the package's (export, validation through the
+            # predictor on the original files): large validation sets must not push past the deadline
+            reserve = 3 * (time.monotonic() - t_eval) + 2.0
+            run.epochs, epoch_seconds = epoch, time.monotonic() - t0
+            self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
+            stale = 0 if self._keep_best(run, model, epoch, accuracy, val_loss) else stale + 1
+            self._progress(ctx, candidate, epoch, run.best_accuracy)
+            run.stopped = not complete
+            if not complete or stale >= patience:
+                break
+        run.seconds = time.monotonic() - started
+        return run
+
+    @staticmethod
+    def _keep_best(run: _Run, model: nn.Module, epoch: int, accuracy: float, val_loss: float) -> bool:
+        """Keeps the weights of the best epoch (accuracy, then loss); True when the epoch made progress.
+
+        Progress is a better accuracy *or* a lower validation loss: on small validation sets accuracy moves
+        in coarse steps, and stopping on it alone ends training while the model is still improving.
+        """
+        progress = accuracy > run.best_accuracy or val_loss < run.lowest_loss - 1e-4
+        run.lowest_loss = min(run.lowest_loss, val_loss)
+        if run.best_state is None or (accuracy, -val_loss) > (run.best_accuracy, -run.best_loss):
+            run.best_state, run.best_accuracy, run.best_loss = state_dict_copy(model), accuracy, val_loss
+            run.best_epoch = epoch
+        return progress
+
+    @staticmethod
+    def _epoch(model, loader, optimizer, loss_fn, device, ctx, until) -> tuple[float, bool]:
+        model.train()
+        total, count = 0.0, 0
+        for images, targets in loader:
+            if count and (ctx.should_stop() or time.monotonic() > until):
+                return total / count, False
+            images, targets = images.to(device), targets.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(images), targets)
+            loss.backward()
+            optimizer.step()
+            total, count = total + float(loss.detach()) * len(targets), count + len(targets)
+        return total / max(count, 1), True
+
+    @staticmethod
+    def _evaluate(model, eval_x, eval_y, spec, loss_fn, device) -> tuple[float, float]:
+        model.eval()
+        logits = []
+        with torch.no_grad():
+            for start in range(0, len(eval_x), 64):
+                batch = np.stack([normalize(pixels, spec) for pixels in eval_x[start : start + 64]])
+                logits.append(model(torch.from_numpy(batch).to(device)).float().cpu())
+        out = torch.cat(logits)
+        accuracy = float((out.argmax(1) == eval_y).float().mean())
+        return accuracy, float(loss_fn(out, eval_y))
+
+    @staticmethod
+    def _curve(ctx, candidate, epoch, train_loss, accuracy, val_loss) -> None:
+        ctx.curve("train_loss", candidate=candidate.name, epoch=epoch, value=round(train_loss, 6))
+        ctx.curve("val_loss", candidate=candidate.name, epoch=epoch, value=round(val_loss, 6))
+        ctx.curve("val_accuracy", candidate=candidate.name, epoch=epoch, value=round(accuracy, 6))
+
+    def _progress(self, ctx: TrainContext, candidate: Candidate, epoch: int, best: float) -> None:
+        start, total = self._budget
+        percent = 5 + 90 * min(1.0, (time.monotonic() - start) / total)
+        ctx.report(percent, "training", {"accuracy": best, "candidate": candidate.name, "epoch": epoch})
