@@ -4,8 +4,8 @@ Data: generated scenes (``shared.testing.datagen.detection_files``: three classe
 noise, PASCAL VOC labels), 128 x 128 by default, separate seeds for training and validation. The platform
 trains under ``--budget`` seconds (its own portfolio for ``--preference``); the baseline "trains" on the
 same training images: each class's mean box, answered on every image with score 1. Both are scored on the
-same validation images with the same code (COCO mAP@0.5 and mAP@0.5:0.95 through torchmetrics; precision/
-recall/F1 at the serving threshold), the platform through its package's predictor. Wall times: training
+same validation images with the same code (COCO mAP@0.5 and mAP@0.5:0.95, the engine's own numpy code;
+precision/recall/F1 at the serving threshold), the platform through its package's predictor. Wall times: training
 (packaging and evaluation included) and prediction per image.
 
     python bench/bench_detection.py [--budget 120] [--images 160] [--size 128]

@@ -1,4 +1,4 @@
-"""Text classification predictor: UTF-8 text → ``{"predicted_label", "score", "scores"}``.
+r"""Text classification predictor: UTF-8 text → ``{"predicted_label", "score", "scores"}``.
 
 Runs in the Triton python backend (numpy 1.26; no scikit-learn, no tokenizers, no torch), so both model
 kinds are evaluated here with numpy and, for the transformer, onnxruntime. ``manifest["preprocessing"]``
