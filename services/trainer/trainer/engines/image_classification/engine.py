@@ -172,6 +172,7 @@ class ImageClassificationEngine:
         self._budget = (started, max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds))
         device = setup_torch(ctx.params.seed)
         self._scratch_epochs: int | None = None
+        self._why = "candidates with pretrained weights or set by the operator"
         labels = list(ctx.data.labels)
         if len(labels) < 2:
             raise EngineError(f"image classification needs at least 2 labels, the version has {len(labels)}")
@@ -214,7 +215,11 @@ class ImageClassificationEngine:
                 trivial=Baseline(TRIVIAL, trivial),
                 simple=Baseline(FLOOR, options[FLOOR][0]) if FLOOR in options else None,
             ),
-            plan={"delivered": trained.name, "validation": {k: v[0] for k, v in options.items()}},
+            plan={
+                "network": self._why,
+                "delivered": trained.name,
+                "validation": {k: round(v[0], 4) for k, v in options.items()},
+            },
         )
 
     # ---- the floor, the selection ------------------------------------------------------------------
@@ -340,7 +345,16 @@ class ImageClassificationEngine:
         for entry in tried:
             if entry["name"] != chosen.name and entry["status"] == "planned":
                 entry["status"] = "not_chosen"
-        ctx.log(f"planned {chosen.name}: {measured[chosen]} epochs fit in {seconds:.0f} s ({measured})")
+        self._why = (
+            f"{chosen.name}: {measured[chosen]} epochs of {len(train_set)} images fit in {seconds:.0f} s "
+            + (
+                f"(the widest, then largest input, with at least {SCRATCH_MIN_EPOCHS})"
+                if fits
+                else f"(none gets {SCRATCH_MIN_EPOCHS}: the one that trains most)"
+            )
+            + (f", capped at {self._scratch_epochs}" if self._scratch_epochs < measured[chosen] else "")
+        )
+        ctx.log(f"plan: {self._why}")
         return chosen
 
     @staticmethod
