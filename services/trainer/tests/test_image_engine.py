@@ -395,11 +395,11 @@ def test_without_pretrained_weights_a_network_planned_from_measured_step_cost_le
     monkeypatch.delenv("EXEML_IMAGE_CANDIDATES", raising=False)
     monkeypatch.delenv("EXEML_PRETRAINED_DIR", raising=False)
     data = {"train": _shapes(tmp_path / "train", 60, 1), "eval": _shapes(tmp_path / "eval", 15, 2)}
-    ctx = _context(tmp_path, data, seconds=30, extra={"image_candidates": [], "max_epochs": 100})
+    ctx = _context(tmp_path, data, seconds=45, extra={"image_candidates": [], "max_epochs": 100})
     ctx.data.labels = ["disc", "square"]
     started = time.monotonic()
     result = ImageClassificationEngine().train(ctx)
-    assert time.monotonic() - started <= 30 * 1.05
+    assert time.monotonic() - started <= 45 * 1.05
     trained = [c for c in result.candidates if c["status"] == "trained"]
     assert len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@64")
     assert all(c["step_ms"] > 0 and c["epochs_in_budget"] >= 1 for c in result.candidates)
