@@ -94,7 +94,13 @@ class PredictionInputError(ValueError):
 
 
 class Predictor:
-    """Base of the predictors: subclasses implement :meth:`predict`."""
+    """Base of the predictors: subclasses implement :meth:`prepare` and :meth:`predict_prepared`.
+
+    ``prepare`` takes one payload as far as it goes alone (decode, pre-process) and raises
+    :class:`PredictionInputError` for a payload that breaks a rule; ``predict_prepared`` answers a list of
+    prepared payloads with ONE model run. :meth:`predict_each` (what Triton's dynamic batches call) keeps a
+    bad payload's error to that payload while the others get their answers.
+    """
 
     def __init__(self, package_dir: Path, manifest: dict[str, Any]) -> None:
         self.package_dir = Path(package_dir)
@@ -110,11 +116,34 @@ class Predictor:
             raise PackageError(f"package file {path.name} is missing")
         return path
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
+    def prepare(self, payload: bytes) -> Any:
+        """What the model run needs of one payload; :class:`PredictionInputError` when it breaks a rule."""
         raise NotImplementedError
 
+    def predict_prepared(self, prepared: list[Any]) -> list[dict[str, Any]]:
+        """The answers of prepared payloads, in one model run."""
+        raise NotImplementedError
+
+    def predict(self, payload: bytes) -> dict[str, Any]:
+        return self.predict_batch([payload])[0]
+
     def predict_batch(self, payloads: list[bytes]) -> list[dict[str, Any]]:
-        return [self.predict(p) for p in payloads]
+        """The answers of several payloads in one model run; a bad payload raises for the whole batch."""
+        return self.predict_prepared([self.prepare(p) for p in payloads]) if payloads else []
+
+    def predict_each(self, payloads: list[bytes]) -> list[dict[str, Any] | PredictionInputError]:
+        """One answer, or the payload's own :class:`PredictionInputError`, per payload: the valid payloads
+        are answered together in one model run."""
+        errors: list[PredictionInputError | None] = []
+        prepared = []
+        for payload in payloads:
+            try:
+                prepared.append(self.prepare(payload))
+                errors.append(None)
+            except PredictionInputError as exc:
+                errors.append(exc)
+        answers = iter(self.predict_prepared(prepared) if prepared else [])
+        return [next(answers) if error is None else error for error in errors]
 
 
 def read_manifest(package_dir: Path) -> dict[str, Any]:

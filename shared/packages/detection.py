@@ -148,6 +148,9 @@ def postprocess(
     return Detections(out, picked_scores[index], classes[index].astype(np.int64))
 
 
+Prepared = tuple[np.ndarray, tuple[float, float], tuple[int, int]]  # model input, letterbox scale, original size
+
+
 class DetectionPredictor(Predictor):
     """Loads ``model.onnx`` of an object detection package and finds the objects in image file bytes."""
 
@@ -179,7 +182,7 @@ class DetectionPredictor(Predictor):
             self._input_name = self.spec.get("input_name") or self._session.get_inputs()[0].name
         return self._session
 
-    def prepare(self, payload: bytes) -> tuple[np.ndarray, tuple[float, float], tuple[int, int]]:
+    def prepare(self, payload: bytes) -> Prepared:
         """The model input (CHW float32) of one image file's bytes, its letterbox scale and original size."""
         image = decode_image(payload)
         canvas, scale = letterbox(image, self.spec)
@@ -196,9 +199,10 @@ class DetectionPredictor(Predictor):
     def detect_batch(self, payloads: list[bytes], score_threshold: float | None = None) -> list[Detections]:
         """Raw detections (original pixels, xyxy) of several images; ``score_threshold`` overrides the
         manifest's (the trainer uses a low one to compute mAP)."""
-        if not payloads:
-            return []
-        prepared = [self.prepare(p) for p in payloads]
+        return self.detect_prepared([self.prepare(p) for p in payloads], score_threshold) if payloads else []
+
+    def detect_prepared(self, prepared: list[Prepared], score_threshold: float | None = None) -> list[Detections]:
+        """Raw detections of several prepared images, in one model run."""
         scores, boxes = self.run(np.stack([p[0] for p in prepared]))
         return [
             postprocess(scores[i], boxes[i], scale, size, self.spec, score_threshold)
@@ -215,9 +219,6 @@ class DetectionPredictor(Predictor):
             "detection_scores": [round(float(s), 4) for s in found.scores],
         }
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
-        return self.predict_batch([payload])[0]
-
-    def predict_batch(self, payloads: list[bytes]) -> list[dict[str, Any]]:
-        """Detect objects in several images in one model run; a bad image raises for the whole batch."""
-        return [self.answer(found) for found in self.detect_batch(payloads)]
+    def predict_prepared(self, prepared: list[Prepared]) -> list[dict[str, Any]]:
+        """Detect objects in several prepared images in one model run."""
+        return [self.answer(found) for found in self.detect_prepared(prepared)]

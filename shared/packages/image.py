@@ -166,12 +166,6 @@ class ImageClassificationPredictor(Predictor):
             "scores": [[self.labels[int(i)], f"{float(probs[i]):.3f}"] for i in order],
         }
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
-        return self.predict_batch([payload])[0]
-
-    def predict_batch(self, payloads: list[bytes]) -> list[dict[str, Any]]:
-        """Classify several images in one model run; a bad image raises for the whole batch."""
-        if not payloads:
-            return []
-        batch = np.stack([self.prepare(p) for p in payloads])
-        return [self.answer(row) for row in self.probabilities(batch)]
+    def predict_prepared(self, prepared: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Classify several prepared images in one model run."""
+        return [self.answer(row) for row in self.probabilities(np.stack(prepared))]

@@ -284,9 +284,15 @@ class NetworkModel:
 
     def probabilities(self, log_mel_matrix: np.ndarray) -> np.ndarray:
         """``[classes]`` of one clip's ``[n_mels, frames]`` log-mel."""
-        batch = windows(log_mel_matrix, self.spec)
-        logits = self.session.run(None, {self.spec["input_name"]: batch})[0]
-        return softmax(np.asarray(logits, dtype=np.float64)).mean(axis=0)
+        return self.probabilities_batch([log_mel_matrix])[0]
+
+    def probabilities_batch(self, log_mel_matrices: list[np.ndarray]) -> np.ndarray:
+        """``[clips, classes]`` of several clips: the windows of all clips go through one model run."""
+        parts = [windows(m, self.spec) for m in log_mel_matrices]
+        logits = self.session.run(None, {self.spec["input_name"]: np.concatenate(parts)})[0]
+        probabilities = softmax(np.asarray(logits, dtype=np.float64))
+        ends = np.cumsum([len(p) for p in parts])
+        return np.stack([probabilities[end - len(p) : end].mean(axis=0) for p, end in zip(parts, ends)])
 
 
 MODEL_ROLES = ("linear", "boosted", "model")  # artifact role of each kind: statistics models, the network
@@ -329,20 +335,30 @@ class SoundPredictor(Predictor):
 
     def probabilities_of(self, log_mel_matrix: np.ndarray) -> np.ndarray:
         """Class probabilities of one clip's log-mel: the mean over the package's models."""
+        return self.probabilities_batch([log_mel_matrix])[0]
+
+    def probabilities_batch(self, log_mel_matrices: list[np.ndarray]) -> np.ndarray:
+        """``[clips, classes]`` of several clips' log-mels: one run of each of the package's models."""
         stats = None
         found = []
         for model in self.models:
-            if model.needs == "statistics":
-                if stats is None:
-                    stats = clip_statistics(log_mel_matrix, self.spec["statistics"], self.dct)[None]
-                found.append(model.probabilities(stats)[0])
-            else:
-                found.append(model.probabilities(log_mel_matrix))
+            if isinstance(model, NetworkModel):
+                found.append(model.probabilities_batch(log_mel_matrices))
+                continue
+            if stats is None:
+                spec = self.spec["statistics"]
+                stats = np.stack([clip_statistics(m, spec, self.dct) for m in log_mel_matrices])
+            found.append(model.probabilities(stats))
         return np.mean(found, axis=0)
 
     def probabilities(self, payload: bytes) -> np.ndarray:
         """Class probabilities of one WAV file."""
-        return self.probabilities_of(features_of_wav(payload, self.spec, self.filterbank))
+        return self.probabilities_of(self.prepare(payload))
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
-        return response(self.labels, self.probabilities(payload))
+    def prepare(self, payload: bytes) -> np.ndarray:
+        """The log-mel matrix of one WAV file."""
+        return features_of_wav(payload, self.spec, self.filterbank)
+
+    def predict_prepared(self, prepared: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Classify several clips with one run of each model."""
+        return [response(self.labels, p) for p in self.probabilities_batch(prepared)]

@@ -206,7 +206,8 @@ class TablePredictor(Predictor):
 
         return lightgbm.Booster(model_file=str(self.artifact(role)))
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
+    def prepare(self, payload: bytes) -> np.ndarray:
+        """The encoded feature matrix of one request's rows."""
         try:
             body = json.loads(payload.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -214,7 +215,13 @@ class TablePredictor(Predictor):
         if isinstance(body, dict):  # tolerate the whole request body {"data": {"req_data": [...]}}
             data = body.get("data")
             body = data.get("req_data") if isinstance(data, dict) else None
-        return {"data": {"resp_data": self.predict_rows(body)}}
+        return self.schema.encode_rows(body)
+
+    def predict_prepared(self, prepared: list[np.ndarray]) -> list[dict[str, Any]]:
+        """The answers of several requests' matrices: all their rows go through the model(s) in one call."""
+        rows = self.predict_matrix(np.vstack(prepared))
+        ends = np.cumsum([len(m) for m in prepared])
+        return [{"data": {"resp_data": rows[end - len(m) : end]}} for m, end in zip(prepared, ends)]
 
     def predict_rows(self, rows: Any) -> list[dict[str, Any]]:
         """One ``{"predict": …}`` per row object."""

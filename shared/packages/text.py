@@ -312,9 +312,9 @@ class TextPredictor(Predictor):
             logits = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
         return softmax(np.asarray(logits, dtype=np.float64))
 
-    def predict(self, payload: bytes) -> dict[str, Any]:
-        return response(self.labels, self.probabilities_batch([decode_text(payload)])[0])
+    def prepare(self, payload: bytes) -> str:
+        return decode_text(payload)
 
-    def predict_batch(self, payloads: list[bytes]) -> list[dict[str, Any]]:
-        texts = [decode_text(p) for p in payloads]
-        return [response(self.labels, p) for p in self.probabilities_batch(texts)] if texts else []
+    def predict_prepared(self, prepared: list[str]) -> list[dict[str, Any]]:
+        """Classify several texts in one model run."""
+        return [response(self.labels, p) for p in self.probabilities_batch(prepared)]
