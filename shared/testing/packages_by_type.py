@@ -3,12 +3,14 @@
 ``package_files(task_type)`` returns a package's files in the ``shared.packages`` format; the networks have
 random weights, so every input gets its own answer and a batch that mixed inputs up would show.
 ``payloads(task_type)`` gives distinct valid payloads (images of several sizes, WAVs of several lengths,
-texts, JSON row lists of several lengths); ``bad_payload(task_type)`` one that breaks a predictor rule.
+texts, JSON row lists of several lengths); ``bad_payload(task_type)`` one that breaks a predictor rule;
+``same(a, b)`` compares answers.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,7 @@ from shared.packages import TASK_TYPES, write_manifest
 from shared.testing.datagen import wav_bytes
 from shared.testing.model_packages import image_package, png_bytes, table_package
 
-__all__ = ["bad_payload", "package_files", "payloads"]
+__all__ = ["bad_payload", "package_files", "payloads", "same"]
 
 DETECTION_SIZE = 32  # model input 32 x 32, maps at stride 4: 8 x 8
 TEXT_VOCABULARY = list("好差很不错服务产品abcdefghij")
@@ -206,3 +208,17 @@ def bad_payload(task_type: str) -> bytes:
         "sound_classification": b"RIFF not a wav",
         "text_classification": b"   ",
     }[task_type]
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal answers: labels, keys and structure exactly; numbers up to their last bits (a matrix product of
+    n rows may sum in another order than n products of one row: BLAS kernels differ)."""
+    if isinstance(a, float) or isinstance(b, float):
+        return (
+            isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9)
+        )
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, type(a)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    return bool(a == b)

@@ -6,14 +6,12 @@ This is what Triton's dynamic batcher relies on: ``model.py`` answers all payloa
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from shared.packages import TASK_TYPES, PredictionInputError, Predictor, load_predictor
-from shared.testing.packages_by_type import bad_payload, package_files, payloads
+from shared.testing.packages_by_type import bad_payload, package_files, payloads, same
 
 
 @pytest.fixture(scope="module", params=TASK_TYPES)
@@ -26,20 +24,6 @@ def predictor(request, tmp_path_factory) -> Predictor:
 
 def _task(predictor: Predictor) -> str:
     return str(predictor.manifest["task_type"])
-
-
-def same(a: Any, b: Any) -> bool:
-    """Equal answers: labels, keys and structure exactly; numbers up to their last bits (a matrix product of
-    n rows may sum in another order than n products of one row: BLAS kernels differ)."""
-    if isinstance(a, float) or isinstance(b, float):
-        return (
-            isinstance(a, (int, float)) and isinstance(b, (int, float)) and math.isclose(a, b, rel_tol=1e-9)
-        )
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)):
-        return isinstance(b, type(a)) and len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return bool(a == b)
 
 
 def test_one_batched_call_answers_each_payload_as_a_single_call_does(predictor: Predictor) -> None:

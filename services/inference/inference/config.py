@@ -43,3 +43,15 @@ class Settings(ServiceSettings):
     max_payload_bytes: int = Field(
         default=8 * 1024 * 1024, ge=1024, description="Largest predict request body"
     )
+    triton_max_batch_size: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Most payloads Triton's dynamic batcher serves with one predictor call (one model run)",
+    )
+    triton_max_queue_delay_us: int = Field(
+        default=1000,
+        ge=0,
+        le=100_000,
+        description="How long (microseconds) Triton's dynamic batcher waits for more requests to batch together",
+    )

@@ -11,7 +11,7 @@ from inference.config import Settings
 from inference.counters import CallCounters
 from inference.reconciler import Reconciler
 from inference.routing import ServingConfigCache, WeightedRouter
-from inference.triton.client import TritonModels
+from inference.triton.client import Batching, TritonModels
 from inference.triton.server import TritonProcess
 from shared.service import ServiceRuntime
 
@@ -28,7 +28,8 @@ async def inference_lifespan(runtime: ServiceRuntime[Settings], background: bool
         repository = (repository or settings.data_dir / "triton-models").resolve()
         process = TritonProcess(repository, settings.triton_venv)
         url = await process.start()
-    triton = TritonModels(url, repository)
+    batching = Batching(settings.triton_max_batch_size, settings.triton_max_queue_delay_us)
+    triton = TritonModels(url, repository, batching=batching)
     counters = CallCounters(runtime.db)
     runtime.state.update(
         triton=triton,

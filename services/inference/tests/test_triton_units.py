@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from inference.specs import canonical_specification, triton_kind
-from inference.triton.client import ModelFiles, model_config
+from inference.triton.client import Batching, ModelFiles, model_config
 from inference.triton.server import TritonProcess, TritonUnavailable
 
 from shared.errors import InvalidInput
@@ -22,6 +22,14 @@ def test_model_config_carries_instances_and_kind() -> None:
         ("PAYLOAD", "TYPE_STRING"),
         ("RESPONSE", "TYPE_STRING"),
     ]
+
+
+def test_model_config_batches_with_the_settings_queue_delay() -> None:
+    config = model_config("m", 1, "KIND_CPU", Batching(max_batch_size=8, max_queue_delay_us=1500))
+    assert config["max_batch_size"] == 8
+    assert config["dynamic_batching"] == {"max_queue_delay_microseconds": 1500}
+    assert [t["dims"] for t in config["input"] + config["output"]] == [[1], [1]]  # per row of the batch
+    assert model_config("m", 1, "KIND_CPU")["max_batch_size"] > 0
 
 
 def test_model_files_hold_model_py_the_predictors_and_the_package() -> None:

@@ -21,7 +21,7 @@ from tritonclient.utils import InferenceServerException
 
 import shared.packages
 
-__all__ = ["ModelFiles", "TritonError", "TritonModels", "model_config"]
+__all__ = ["Batching", "ModelFiles", "TritonError", "TritonModels", "model_config"]
 
 MODEL_PY = Path(__file__).with_name("model.py")
 PACKAGES_DIR = Path(shared.packages.__file__).parent
@@ -30,6 +30,15 @@ INPUT, OUTPUT = "PAYLOAD", "RESPONSE"
 
 class TritonError(RuntimeError):
     """Triton refused or failed a load, unload or inference."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """Triton's dynamic batcher: requests that arrive within ``max_queue_delay_us`` of each other are served
+    together (up to ``max_batch_size`` payloads), answered by one predictor call (one model run)."""
+
+    max_batch_size: int = 32
+    max_queue_delay_us: int = 1000
 
 
 @dataclass(frozen=True)
@@ -47,12 +56,17 @@ class ModelFiles:
         return cls(files)
 
 
-def model_config(name: str, instance_count: int, kind: str) -> dict[str, Any]:
-    """Triton model configuration (JSON form of config.pbtxt): one BYTES in, one BYTES out."""
+def model_config(
+    name: str, instance_count: int, kind: str, batching: Batching | None = None
+) -> dict[str, Any]:
+    """Triton model configuration (JSON form of config.pbtxt): one BYTES payload in, one BYTES answer out per
+    batch row, with the dynamic batcher."""
+    batching = batching or Batching()
     return {
         "name": name,
         "backend": "python",
-        "max_batch_size": 0,
+        "max_batch_size": batching.max_batch_size,
+        "dynamic_batching": {"max_queue_delay_microseconds": batching.max_queue_delay_us},
         "input": [{"name": INPUT, "data_type": "TYPE_STRING", "dims": [1]}],
         "output": [{"name": OUTPUT, "data_type": "TYPE_STRING", "dims": [1]}],
         "instance_group": [{"count": instance_count, "kind": kind}],
@@ -63,9 +77,17 @@ def model_config(name: str, instance_count: int, kind: str) -> dict[str, Any]:
 class TritonModels:
     """The inference service's view of one Triton server."""
 
-    def __init__(self, url: str, repository: Path | None = None, *, timeout: float = 120.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        repository: Path | None = None,
+        *,
+        timeout: float = 120.0,
+        batching: Batching | None = None,
+    ) -> None:
         self.url = url
         self.repository = repository
+        self.batching = batching or Batching()
         self._client = triton_http.InferenceServerClient(url, conn_timeout=timeout)
 
     async def close(self) -> None:
@@ -78,7 +100,7 @@ class TritonModels:
             return False
 
     async def load(self, name: str, files: ModelFiles, *, instance_count: int, kind: str) -> None:
-        config = json.dumps(model_config(name, instance_count, kind))
+        config = json.dumps(model_config(name, instance_count, kind, self.batching))
         try:
             if self.repository is not None:
                 await asyncio.to_thread(self._write, name, files)
@@ -117,14 +139,20 @@ class TritonModels:
     async def config(self, name: str) -> dict[str, Any]:
         return await self._client.get_model_config(name)
 
+    async def statistics(self, name: str) -> dict[str, int]:
+        """Triton's counts for a model: ``inference_count`` (payloads) and ``execution_count`` (model runs;
+        fewer than payloads when the dynamic batcher served several at once)."""
+        stats = (await self._client.get_inference_statistics(name))["model_stats"]
+        return {key: sum(int(s.get(key, 0)) for s in stats) for key in ("inference_count", "execution_count")}
+
     async def loaded_models(self) -> list[str]:
         index = await self._client.get_model_repository_index()
         return [m["name"] for m in index if m.get("state") == "READY"]
 
     async def infer(self, name: str, payload: bytes) -> dict[str, Any]:
         """The model's answer: ``{"ok": body}`` or ``{"error": {rule, msg, field}}``."""
-        tensor = triton_http.InferInput(INPUT, [1], "BYTES")
-        tensor.set_data_from_numpy(np.array([payload], dtype=np.object_), binary_data=True)
+        tensor = triton_http.InferInput(INPUT, [1, 1], "BYTES")  # a batch of one: Triton batches requests
+        tensor.set_data_from_numpy(np.array([[payload]], dtype=np.object_), binary_data=True)
         output = triton_http.InferRequestedOutput(OUTPUT, binary_data=True)
         try:
             result = await self._client.infer(name, [tensor], outputs=[output])

@@ -5,9 +5,11 @@ version folder next to two folders: ``package/`` (the model package: manifest.js
 ``exeml_lib/`` (a copy of ``shared/packages``, which imports only numpy, the standard library and the
 runtime its predictor needs). See docs/adr/0003-serving-on-triton.md.
 
-Input ``PAYLOAD`` (BYTES, one element): the raw payload of a predict call (image/WAV bytes, UTF-8 text, JSON
-rows). Output ``RESPONSE`` (BYTES, one element): JSON, either ``{"ok": <response body>}`` or ``{"error":
-{"rule", "msg", "field"}}`` for a payload that breaks a rule of the predictor (the service answers 400).
+Input ``PAYLOAD`` (BYTES, ``[batch, 1]``): raw payloads of predict calls (image/WAV bytes, UTF-8 text, JSON
+rows). Output ``RESPONSE`` (BYTES, ``[batch, 1]``): JSON per payload, either ``{"ok": <response body>}`` or
+``{"error": {"rule", "msg", "field"}}`` for a payload that breaks a rule of the predictor (the service answers
+400). Triton's dynamic batcher hands ``execute`` several requests at once: all their payloads are answered by
+ONE ``predict_each`` call (one model run), and a bad payload's error stays that payload's.
 """
 
 import json
@@ -28,29 +30,37 @@ class TritonPythonModel:
         self.predictor: Predictor = load_predictor(os.path.join(HERE, "package"))
 
     def execute(self, requests):
-        payloads = [self._payload(request) for request in requests]
-        return [pb_utils.InferenceResponse(output_tensors=[self._tensor(self._answer(p))]) for p in payloads]
-
-    @staticmethod
-    def _payload(request):
-        array = pb_utils.get_input_tensor_by_name(request, "PAYLOAD").as_numpy()
-        value = array.reshape(-1)[0]
-        return value if isinstance(value, bytes) else bytes(value)
-
-    def _answer(self, payload):
-        # One payload at a time so that one bad payload fails only its own request.
+        batches = [self._payloads(request) for request in requests]
         try:
-            return {"ok": self.predictor.predict(payload)}
-        except PredictionInputError as exc:
-            return {"error": {"rule": exc.rule, "msg": exc.msg, "field": exc.field}}
+            answers = self.predictor.predict_each([p for batch in batches for p in batch])
+        except Exception as exc:  # noqa: BLE001 - a fault of the run, not of a payload: each request gets it
+            error = pb_utils.TritonError(f"{type(exc).__name__}: {exc}")
+            return [pb_utils.InferenceResponse(output_tensors=[], error=error) for _ in requests]
+        responses, start = [], 0
+        for batch in batches:
+            bodies = [_body(a) for a in answers[start : start + len(batch)]]
+            start += len(batch)
+            responses.append(pb_utils.InferenceResponse(output_tensors=[self._tensor(bodies)]))
+        return responses
 
     @staticmethod
-    def _tensor(body):
-        data = json.dumps(body, ensure_ascii=False, default=_plain).encode("utf-8")
-        return pb_utils.Tensor("RESPONSE", np.array([data], dtype=np.object_))
+    def _payloads(request):
+        array = pb_utils.get_input_tensor_by_name(request, "PAYLOAD").as_numpy()
+        return [value if isinstance(value, bytes) else bytes(value) for value in array.reshape(-1)]
+
+    @staticmethod
+    def _tensor(bodies):
+        data = [json.dumps(body, ensure_ascii=False, default=_plain).encode("utf-8") for body in bodies]
+        return pb_utils.Tensor("RESPONSE", np.array(data, dtype=np.object_).reshape(-1, 1))
 
     def finalize(self):
         del self.predictor
+
+
+def _body(answer):
+    if isinstance(answer, PredictionInputError):
+        return {"error": {"rule": answer.rule, "msg": answer.msg, "field": answer.field}}
+    return {"ok": answer}
 
 
 def _plain(value):
