@@ -50,8 +50,10 @@ class Settings(ServiceSettings):
         description="Most payloads Triton's dynamic batcher serves with one predictor call (one model run)",
     )
     triton_max_queue_delay_us: int = Field(
-        default=1000,
+        default=0,
         ge=0,
         le=100_000,
-        description="How long (microseconds) Triton's dynamic batcher waits for more requests to batch together",
+        description="How long (microseconds) Triton's dynamic batcher waits for more requests to batch together. "
+        "0: no wait, a batch is what queued while the instances were busy (bench_serving: 1000 added 2 ms to "
+        "every request at concurrency 1 and cost 40 % of the image throughput at 8)",
     )

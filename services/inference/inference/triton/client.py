@@ -34,11 +34,12 @@ class TritonError(RuntimeError):
 
 @dataclass(frozen=True)
 class Batching:
-    """Triton's dynamic batcher: requests that arrive within ``max_queue_delay_us`` of each other are served
-    together (up to ``max_batch_size`` payloads), answered by one predictor call (one model run)."""
+    """Triton's dynamic batcher: the requests queued when an instance is free (after waiting up to
+    ``max_queue_delay_us`` for more) are served together, up to ``max_batch_size`` payloads, by one predictor
+    call (one model run)."""
 
     max_batch_size: int = 32
-    max_queue_delay_us: int = 1000
+    max_queue_delay_us: int = 0
 
 
 @dataclass(frozen=True)
