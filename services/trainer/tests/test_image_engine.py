@@ -132,11 +132,11 @@ def test_the_quality_report_compares_the_package_with_the_best_constant_and_the_
     quality = result.quality
     assert quality.metric == "accuracy" and quality.higher_is_better
     assert quality.model == result.metrics["accuracy"]
-    assert quality.trivial.score == pytest.approx(1 / 3)  # 6 validation images per class
+    assert quality.trivial.score == pytest.approx(1 / 3)  # 14 training and 6 validation images per class
     assert quality.simple.name == FLOOR and quality.simple.score == result.plan["validation"][FLOOR]
 
 
-def test_the_trivial_baseline_is_the_commonest_validation_class() -> None:
+def test_the_trivial_baseline_is_the_commonest_class_share_of_all_labeled_images() -> None:
     assert majority_share([0, 0, 1, 2, 2, 2]) == 0.5
     assert majority_share([1]) == 1.0
 
