@@ -401,3 +401,24 @@ def test_plan_takes_the_widest_candidate_that_gets_enough_epochs() -> None:
     short = choose([wide, narrow], steps, 60.0, 192, 16, 300)
     assert short.candidate == narrow and short.epochs == 40 and "none gets" in short.why
     assert choose([wide, narrow], steps, 360.0, 192, 16, 20).epochs == 20  # the preference's cap
+
+
+def test_the_prior_boxes_baseline_finds_objects_that_always_sit_in_the_same_place(tmp_path) -> None:
+    from trainer.engines.object_detection.engine import prior_boxes_baseline
+    from trainer.engines.object_detection.metrics import Truth
+
+    def sample(i: int, box: tuple[float, float, float, float]) -> Sample:
+        return Sample(f"s{i}", ["dot"], tmp_path / f"{i}.png", boxes=[("dot", box)], width=64, height=64)
+
+    fixed = [sample(i, (10.0, 10.0, 30.0, 30.0)) for i in range(6)]
+    ctx = TrainContext(
+        params=TrainingParams(),
+        data=VersionData("object_detection", ["dot"], fixed[:4], fixed[4:]),
+        work_dir=tmp_path,
+        package_dir=tmp_path,
+        deadline=0.0,
+    )
+    truths = [Truth(np.array([[10.0, 10.0, 30.0, 30.0]]), np.array([0])) for _ in fixed[4:]]
+    assert prior_boxes_baseline(ctx, ["dot"], truths) == pytest.approx(1.0)
+    elsewhere = [Truth(np.array([[40.0, 40.0, 60.0, 60.0]]), np.array([0])) for _ in fixed[4:]]
+    assert prior_boxes_baseline(ctx, ["dot"], elsewhere) == 0.0
