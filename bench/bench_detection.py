@@ -22,8 +22,8 @@ from pathlib import Path
 import numpy as np
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.object_detection.data import read_voc
-from trainer.engines.object_detection.metrics import Truth, detection_metrics
 from trainer.engines.object_detection.engine import SCORE_THRESHOLD, ObjectDetectionEngine
+from trainer.engines.object_detection.metrics import Truth, detection_metrics
 
 from shared.packages import load_predictor
 from shared.packages.detection import Detections

@@ -21,10 +21,13 @@ ENGINE = "engine"
 _LINE = re.compile(r"^QUALITY (?P<fields>(?:\w+=\S+ ?)+)$")
 
 
-def quality_line(task_type: str, data: str, budget: float, system: str, metric: str, score: float,
-                 wall_s: float) -> str:
-    line = (f"QUALITY type={task_type} data={data} budget={budget:g} system={system.replace(' ', '_')} "
-            f"metric={metric} score={score:.4f} wall_s={wall_s:.1f}")
+def quality_line(
+    task_type: str, data: str, budget: float, system: str, metric: str, score: float, wall_s: float
+) -> str:
+    line = (
+        f"QUALITY type={task_type} data={data} budget={budget:g} system={system.replace(' ', '_')} "
+        f"metric={metric} score={score:.4f} wall_s={wall_s:.1f}"
+    )
     print(line, flush=True)
     return line
 
@@ -44,11 +47,14 @@ def ratio_table(rows: list[dict[str, str]]) -> str:
     groups: dict[tuple[str, str, str], list[dict[str, str]]] = defaultdict(list)
     for row in rows:
         groups[(row["type"], row["data"], row["budget"])].append(row)
-    header = (f"{'type':<22}{'data':<26}{'budget':>7}  {'metric':<9}{'engine':>8}{'wall s':>8}  "
-              f"{'best baseline':<28}{'score':>8}{'ratio':>7}  ok")
+    header = (
+        f"{'type':<22}{'data':<26}{'budget':>7}  {'metric':<9}{'engine':>8}{'wall s':>8}  "
+        f"{'best baseline':<28}{'score':>8}{'ratio':>7}  ok"
+    )
     out = [header, "-" * len(header)]
-    for (task, data, budget), group in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1],
-                                                                             float(kv[0][2]))):
+    for (task, data, budget), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][0], kv[0][1], float(kv[0][2]))
+    ):
         engines = [r for r in group if r["system"] == ENGINE]
         baselines = [r for r in group if r["system"] != ENGINE]
         if not engines:
@@ -59,16 +65,20 @@ def ratio_table(rows: list[dict[str, str]]) -> str:
         best_score = float(best["score"]) if best else float("nan")
         ratio = mean / best_score if best and best_score > 0 else float("nan")
         ok = (best is None or mean >= best_score) and wall <= float(budget) * 1.05
-        out.append(f"{task:<22}{data:<26}{budget:>7}  {engines[0]['metric']:<9}{mean:>8.4f}{wall:>8.1f}  "
-                   f"{(best['system'] if best else '-')[:27]:<28}{best_score:>8.4f}{ratio:>7.3f}  "
-                   f"{'yes' if ok else 'NO'}")
+        out.append(
+            f"{task:<22}{data:<26}{budget:>7}  {engines[0]['metric']:<9}{mean:>8.4f}{wall:>8.1f}  "
+            f"{(best['system'] if best else '-')[:27]:<28}{best_score:>8.4f}{ratio:>7.3f}  "
+            f"{'yes' if ok else 'NO'}"
+        )
     return "\n".join(out)
 
 
 def bench_options(doc: str | None, datasets: list[str]) -> tuple[Any, list[float], list[int]]:
     """The options every quality bench takes: its arguments, the budgets and the data seeds to run."""
     parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--budgets", default="60,360", help="seconds per system and data set, comma-separated")
+    parser.add_argument(
+        "--budgets", default="60,360", help="seconds per system and data set, comma-separated"
+    )
     parser.add_argument("--seeds", default="1,2", help="data seeds (each is its own row)")
     parser.add_argument("--data", default=",".join(datasets))
     parser.add_argument("--preference", default="balance")

@@ -10,7 +10,7 @@ names the kind:
   ``intercept``); scores are ``softmax(x @ coef.T + intercept)``.
 * ``{"kind": "tfidf_linear", "blocks": [{"analyzer": "char" | "word", "ngram_range": [1, 3],
   "lowercase": true, "sublinear_tf": true, "norm": "l2", "vocabulary": "<artifact role>"}, ...]}`` — several
-  scikit-learn TF-IDF blocks side by side (characters, words: ``(?u)\b\w\w+\b`` tokens), one linear model
+  scikit-learn TF-IDF blocks side by side (characters, words: ``(?u)\\b\\w\\w+\\b`` tokens), one linear model
   or an ensemble over their concatenation; artifact ``model`` (NPZ: ``idf_<i>`` per block, ``coef``
   ``[members, classes, columns]``, ``intercept`` ``[members, classes]``, ``weights`` ``[members]``); the
   scores are the weighted mean of the members' ``softmax(x @ coef.T + intercept)``.
@@ -85,8 +85,9 @@ def word_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True)
     return grams
 
 
-def _tfidf(grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dict[str, Any]
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _tfidf(
+    grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and TF-IDF values of one text's n-grams (scikit-learn's transform, sparse)."""
     counts = Counter(columns[g] for g in grams if g in columns)
     if not counts:

@@ -238,7 +238,11 @@ def test_statistics_ignore_the_gain_and_find_the_word_in_silence() -> None:
 def test_statistics_tell_the_order_of_sounds_that_means_and_deviations_cannot() -> None:
     names = feature_names(STATS_SPEC)
     up, down = _stats(_two_tones(400, 1200)), _stats(_two_tones(1200, 400))
-    whole = [i for i, n in enumerate(names) if n.startswith("mfcc") and n.endswith(("_mean", "_std")) and "delta" not in n]
+    whole = [
+        i
+        for i, n in enumerate(names)
+        if n.startswith("mfcc") and n.endswith(("_mean", "_std")) and "delta" not in n
+    ]
     timed = [i for i, n in enumerate(names) if "_seg" in n]
     assert np.max(np.abs(up[whole] - down[whole])) < 0.05 * np.max(np.abs(up[whole]))
     assert np.max(np.abs(up[timed] - down[timed])) > 0.5 * np.max(np.abs(up[timed]))
@@ -280,7 +284,9 @@ def test_an_ensemble_answers_the_mean_of_its_models(ensemble) -> None:
     each = [model.probabilities(mel if model.needs == "log_mel" else stats) for model in predictor.models]
     expected = np.mean([p.reshape(-1) for p in each], axis=0)
     assert np.allclose(predictor.probabilities(payload), expected)
-    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}  # models differ
+    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {
+        tuple(np.round(expected, 6))
+    }  # models differ
     answer = predictor.predict(payload)
     assert answer["score"] == pytest.approx(float(expected.max()))
 

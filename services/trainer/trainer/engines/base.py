@@ -25,8 +25,17 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 __all__ = [
-    "PHASES", "Baseline", "QualityReport",
-    "DataError", "Engine", "EngineError", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams",
+    "PHASES",
+    "Baseline",
+    "DataError",
+    "Engine",
+    "EngineError",
+    "EngineResult",
+    "QualityReport",
+    "Sample",
+    "TableData",
+    "TrainContext",
+    "TrainingParams",
     "VersionData",
 ]
 

@@ -39,8 +39,14 @@ def export_onnx(
         except Exception:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
             batch = torch.export.Dim("batch", min=1, max=4096)
             torch.onnx.export(
-                model, (example,), str(path), dynamic_shapes=({0: batch},), dynamo=True,
-                external_data=False, verbose=False, **names,
+                model,
+                (example,),
+                str(path),
+                dynamic_shapes=({0: batch},),
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+                **names,
             )
     return path
 

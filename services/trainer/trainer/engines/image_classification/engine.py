@@ -59,8 +59,12 @@ from torch import nn
 
 from shared.packages import PredictionInputError, read_manifest, write_manifest
 from shared.packages.image import ImageClassificationPredictor, decode_image, normalize, resize_and_crop
-from trainer.engines.base import Baseline, EngineResult, QualityReport, TrainContext
+from trainer.engines.base import Baseline, EngineError, EngineResult, QualityReport, TrainContext
+from trainer.engines.common.latency import measure_latency_ms
+from trainer.engines.common.onnx_export import export_onnx
+from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
 from trainer.engines.common.scratch import SCRATCH_PREFIX
+from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 from trainer.engines.image_classification.data import ImageSet, augmented_loader, load_image_sets
 from trainer.engines.image_classification.models import Ensemble, fit_feature_classifier, probabilities
 from trainer.engines.image_classification.package import (
@@ -72,11 +76,6 @@ from trainer.engines.image_classification.package import (
     preprocessing_spec,
     write_package,
 )
-from trainer.engines.base import EngineError
-from trainer.engines.common.latency import measure_latency_ms
-from trainer.engines.common.onnx_export import export_onnx
-from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
-from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 
 __all__ = ["PORTFOLIOS", "Candidate", "ImageClassificationEngine"]
 
@@ -219,7 +218,12 @@ class ImageClassificationEngine:
 
     # ---- the floor, the selection ------------------------------------------------------------------
     def _fit_floor(
-        self, ctx: TrainContext, labels: list[str], candidate: Candidate, train_set: ImageSet, eval_set: ImageSet
+        self,
+        ctx: TrainContext,
+        labels: list[str],
+        candidate: Candidate,
+        train_set: ImageSet,
+        eval_set: ImageSet,
     ) -> _Floor | None:
         """The hand-feature regression at the first candidate's input (training images and their mirrors)."""
         if candidate.image_size % 4:
@@ -305,11 +309,18 @@ class ImageClassificationEngine:
         native = int(min(high, max(low, 8 * round(statistics.median(sides or [low]) / 8))))
         sizes = sorted({native, low}, reverse=True)  # the images' own size, and the smallest when larger
         return [
-            Candidate(f"{SCRATCH_PREFIX}{w}", size) for w in SCRATCH_WIDTHS[ctx.params.preference] for size in sizes
+            Candidate(f"{SCRATCH_PREFIX}{w}", size)
+            for w in SCRATCH_WIDTHS[ctx.params.preference]
+            for size in sizes
         ]
 
     def _scratch_choice(
-        self, ctx: TrainContext, planned: list[Candidate], train_set: ImageSet, device: torch.device, tried: list
+        self,
+        ctx: TrainContext,
+        planned: list[Candidate],
+        train_set: ImageSet,
+        device: torch.device,
+        tried: list,
     ) -> Candidate:
         """The first planned network (widest, then largest input) that gets SCRATCH_MIN_EPOCHS epochs in the
         time left, else the fastest: one training step of each is timed on a batch of random images."""
@@ -425,7 +436,9 @@ class ImageClassificationEngine:
         folder = ctx.work_dir / "latency" / candidate.name.replace("@", "_")
         folder.mkdir(parents=True, exist_ok=True)
         model = create_model(candidate, len(labels))
-        export_onnx(model, folder / "model.onnx", torch.zeros(1, 3, candidate.image_size, candidate.image_size))
+        export_onnx(
+            model, folder / "model.onnx", torch.zeros(1, 3, candidate.image_size, candidate.image_size)
+        )
         write_manifest(folder, manifest_core(labels, candidate, preprocessing_spec(model, candidate)))
         predictor = ImageClassificationPredictor(folder, read_manifest(folder))
         predictor.providers = self._providers(ctx)

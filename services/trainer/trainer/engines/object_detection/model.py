@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import generalized_box_iou_loss
 
-from trainer.engines.common.scratch import SCRATCH_PREFIX, ScratchBackbone, scratch_width
+from trainer.engines.common.scratch import ScratchBackbone, scratch_width
 from trainer.engines.common.scratch import conv_bn_relu as _conv
 
 __all__ = [
