@@ -178,10 +178,11 @@ def run_engine(
     )
     TableEngine().train(ctx)
     wall = time.monotonic() - started
+    # missing cells left out, as a client may send them
     rows = [
         {k: v for k, v in row.items() if v is not None and not (isinstance(v, float) and math.isnan(v))}
         for row in x_te.to_dict(orient="records")
-    ]  # missing cells left out, as a client may send them
+    ]
     answers = load_predictor(work / "package").predict_rows(rows)
     return _score(classification, y_te, [a["predict"] for a in answers]), wall
 

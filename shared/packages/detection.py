@@ -79,7 +79,7 @@ def letterbox(image: Any, spec: dict[str, Any]) -> tuple[np.ndarray, tuple[float
 
 def normalize(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """``float32`` CHW model input of HWC RGB ``uint8`` pixels: scale, channel order, mean/std."""
-    array = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
+    array: np.ndarray = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
     if spec.get("channel_order", "RGB") == "BGR":
         array = array[..., ::-1]
     array = (array - np.asarray(spec["mean"], dtype=np.float32)) / np.asarray(spec["std"], dtype=np.float32)

@@ -66,8 +66,8 @@ def decode_image(payload: bytes) -> Any:
             )
         with Image.open(io.BytesIO(payload)) as image:
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
+            upright = ImageOps.exif_transpose(image)
+            return upright.convert("RGB")
     except PredictionInputError:
         raise
     except Image.DecompressionBombError as exc:
@@ -100,7 +100,7 @@ def resize_and_crop(image: Any, spec: dict[str, Any]) -> Any:
 
 def normalize(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """``float32`` CHW model input of HWC RGB ``uint8`` pixels: scale, channel order, mean/std."""
-    array = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
+    array: np.ndarray = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
     if spec.get("channel_order", "RGB") == "BGR":
         array = array[..., ::-1]
     array = (array - np.asarray(spec["mean"], dtype=np.float32)) / np.asarray(spec["std"], dtype=np.float32)
@@ -114,8 +114,9 @@ def preprocess_image(image: Any, spec: dict[str, Any]) -> np.ndarray:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    exp: np.ndarray = np.exp(shifted)
+    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 class ImageClassificationPredictor(Predictor):

@@ -152,11 +152,11 @@ def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
     return (np.fft.irfft(out, n=padded_m)[:m] * (padded_m / padded_n)).astype(np.float32)
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
 
 
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+def _mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
@@ -169,7 +169,8 @@ def mel_filterbank(spec: dict[str, Any]) -> np.ndarray:
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs[None, :] - lower) / (centre - lower)
     falling = (upper - freqs[None, :]) / (upper - centre)
-    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    filters: np.ndarray = np.maximum(0.0, np.minimum(rising, falling))
+    return filters.astype(np.float32)
 
 
 def _min_samples(spec: dict[str, Any]) -> int:
@@ -194,7 +195,8 @@ def log_mel(signal: np.ndarray, spec: dict[str, Any], filterbank: np.ndarray | N
     power = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)) ** float(spec.get("power", 2.0))
     fb = mel_filterbank(spec) if filterbank is None else filterbank
     mel = power.astype(np.float32) @ fb.T
-    return np.log(mel + np.float32(spec["log_offset"])).T.astype(np.float32)
+    logs: np.ndarray = np.log(mel + np.float32(spec["log_offset"]))
+    return logs.T.astype(np.float32)
 
 
 def features_of_wav(payload: bytes, spec: dict[str, Any], filterbank: np.ndarray | None = None) -> np.ndarray:
@@ -218,8 +220,9 @@ def windows(features: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    exp: np.ndarray = np.exp(shifted)
+    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
@@ -286,7 +289,8 @@ class NetworkModel:
         """``[classes]`` of one clip's ``[n_mels, frames]`` log-mel."""
         batch = windows(log_mel_matrix, self.spec)
         logits = self.session.run(None, {self.spec["input_name"]: batch})[0]
-        return softmax(np.asarray(logits, dtype=np.float64)).mean(axis=0)
+        mean: np.ndarray = softmax(np.asarray(logits, dtype=np.float64)).mean(axis=0)
+        return mean
 
 
 MODEL_ROLES = ("linear", "boosted", "model")  # artifact role of each kind: statistics models, the network
@@ -338,7 +342,8 @@ class SoundPredictor(Predictor):
                 found.append(model.probabilities(stats)[0])
             else:
                 found.append(model.probabilities(log_mel_matrix))
-        return np.mean(found, axis=0)
+        mean: np.ndarray = np.mean(found, axis=0)
+        return mean
 
     def probabilities(self, payload: bytes) -> np.ndarray:
         """Class probabilities of one WAV file."""

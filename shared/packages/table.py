@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,7 @@ class TableSchema:
     def categorical_indices(self) -> list[int]:
         return [i for i, c in enumerate(self.features) if c["type"] == "categorical"]
 
-    def encode_columns(self, columns: dict[str, Sequence[Any]], n_rows: int) -> np.ndarray:
+    def encode_columns(self, columns: Mapping[str, Sequence[Any]], n_rows: int) -> np.ndarray:
         """The feature matrix (float64, rows x features) of column-wise data (the trainer's path)."""
         matrix = np.full((n_rows, len(self.features)), np.nan, dtype=np.float64)
         for j, column in enumerate(self.features):
@@ -204,9 +204,8 @@ class LinearModel:
             self.numeric = arrays["numeric"].astype(np.int64)  # feature indices
             self.median, self.mean, self.scale = arrays["median"], arrays["mean"], arrays["scale"]
             self.categorical = arrays["categorical"].astype(np.int64)
-            self.sizes = arrays["sizes"].astype(
-                np.int64
-            )  # categories of each (one more column: other/missing)
+            # categories of each (one more column: other/missing)
+            self.sizes = arrays["sizes"].astype(np.int64)
             self.coef, self.intercept = arrays["coef"], arrays["intercept"]
 
     @staticmethod
@@ -234,7 +233,8 @@ class LinearModel:
         x = self.design(
             matrix, self.numeric, self.median, self.mean, self.scale, self.categorical, self.sizes
         )
-        return x @ self.coef.T + self.intercept
+        raw: np.ndarray = x @ self.coef.T + self.intercept
+        return raw
 
 
 class TablePredictor(Predictor):
@@ -280,7 +280,7 @@ class TablePredictor(Predictor):
 
     def _member_values(self, kind: str, model: Any, matrix: np.ndarray) -> np.ndarray:
         if kind == "linear":
-            raw = model.raw(matrix)
+            raw: np.ndarray = model.raw(matrix)
             if self.schema.problem == "regression":
                 return raw[:, 0]
             if raw.shape[1] == 1:
@@ -306,8 +306,9 @@ class TablePredictor(Predictor):
 
 
 def _softmax(raw: np.ndarray) -> np.ndarray:
-    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
+    shifted: np.ndarray = np.exp(raw - raw.max(axis=1, keepdims=True))
+    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
+    return probabilities
 
 
 def _class_probabilities(raw: np.ndarray, n_labels: int) -> np.ndarray:

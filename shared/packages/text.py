@@ -31,6 +31,7 @@ import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ def decode_text(payload: bytes | str) -> str:
     return text
 
 
-def char_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True) -> list[str]:
+def char_ngrams(text: str, ngram_range: Sequence[int], lowercase: bool = True) -> list[str]:
     """The character n-grams scikit-learn's ``analyzer="char"`` yields for ``text``."""
     if lowercase:
         text = text.lower()
@@ -75,7 +76,7 @@ def char_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True)
     return grams
 
 
-def word_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True) -> list[str]:
+def word_ngrams(text: str, ngram_range: Sequence[int], lowercase: bool = True) -> list[str]:
     """The word n-grams scikit-learn's ``analyzer="word"`` (default token pattern) yields for ``text``."""
     tokens = _TOKEN.findall(text.lower() if lowercase else text)
     low, high = ngram_range
@@ -106,8 +107,9 @@ def _tfidf(
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    exp: np.ndarray = np.exp(shifted)
+    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
+    return probabilities
 
 
 def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
@@ -302,7 +304,8 @@ class TextPredictor(Predictor):
                 cols, values = self.blocks_row(text)
                 logits = self.intercept + self.coef[:, :, cols] @ values  # members x classes
                 total[row] = self.weights @ softmax(logits)
-            return total / self.weights.sum()
+            mean: np.ndarray = total / self.weights.sum()
+            return mean
         if self.kind == "char_tfidf":
             logits = np.tile(self.intercept, (len(texts), 1))
             for row, text in enumerate(texts):

@@ -284,9 +284,8 @@ def test_an_ensemble_answers_the_mean_of_its_models(ensemble) -> None:
     each = [model.probabilities(mel if model.needs == "log_mel" else stats) for model in predictor.models]
     expected = np.mean([p.reshape(-1) for p in each], axis=0)
     assert np.allclose(predictor.probabilities(payload), expected)
-    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {
-        tuple(np.round(expected, 6))
-    }  # models differ
+    # the models differ
+    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}
     answer = predictor.predict(payload)
     assert answer["score"] == pytest.approx(float(expected.max()))
 

@@ -36,9 +36,9 @@ log = get_logger(__name__)
 
 
 class TrainingWorker:
-    def __init__(self, runtime: ServiceRuntime, worker_id: str | None = None) -> None:
+    def __init__(self, runtime: ServiceRuntime[Settings], worker_id: str | None = None) -> None:
         self.runtime = runtime
-        self.settings: Settings = runtime.settings  # type: ignore[assignment]  # ServiceRuntime is not generic over its settings yet (issue 17, phase B)
+        self.settings = runtime.settings
         self.worker_id = worker_id or self.settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.queues = [job_queue(self.settings, flavor) for flavor in self.settings.worker_flavors]
         self.uploads = UploadHistory()

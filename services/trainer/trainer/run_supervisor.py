@@ -55,7 +55,7 @@ class UploadHistory:
 class RunSupervisor:
     def __init__(
         self,
-        runtime: ServiceRuntime,
+        runtime: ServiceRuntime[Settings],
         settings: Settings,
         holder: Holder,
         spec: RunSpec | dict[str, Any],

@@ -77,6 +77,12 @@ class Sample:
     width: int | None = None
     height: int | None = None
 
+    def file(self) -> Path:
+        """``path``, for the types whose samples are files (the engines check they all have one)."""
+        if self.path is None:
+            raise DataError(f"sample {self.sample_id}: it has no file")
+        return self.path
+
 
 @dataclass
 class TableData:

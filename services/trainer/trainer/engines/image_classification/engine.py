@@ -252,8 +252,10 @@ class ImageClassificationEngine:
     ) -> tuple[TrainedModel, dict[str, tuple[float, float]]]:
         """The network, the floor or their ensemble: whichever scores best on the validation split
         (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
+        state = best.best_state
+        assert state is not None  # _fit evaluates at least one epoch
         network = best.model.to("cpu").eval()
-        network.load_state_dict(best.best_state)
+        network.load_state_dict(state)
         options: dict[str, nn.Module] = {best.candidate.name: network}
         if floor is not None and floor.spec == best.spec:
             options[FLOOR] = floor.model
@@ -274,7 +276,7 @@ class ImageClassificationEngine:
         details = {**best.details(), "delivered": chosen}
         if floor is not None:
             details["hand_features"] = floor.details
-        trained = TrainedModel(best.candidate, options[chosen], best.spec, best.best_state, details, chosen)
+        trained = TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen)
         return trained, scores
 
     @staticmethod
@@ -300,6 +302,8 @@ class ImageClassificationEngine:
             return weighted
         sides = []
         for sample in (ctx.data.train + ctx.data.eval)[:64]:
+            if sample.path is None:
+                continue
             try:
                 with Image.open(sample.path) as image:  # the header only
                     sides.append(min(image.size))
@@ -403,7 +407,7 @@ class ImageClassificationEngine:
             if len(chosen) >= (1 if chosen and chosen[0].warm_start else width):
                 break
             latency = None if payload is None else self.candidate_latency_ms(candidate, labels, payload, ctx)
-            fits = latency is None or latency <= limit
+            fits = latency is None or (limit is not None and latency <= limit)
             entry = {
                 "name": candidate.name,
                 "latency_ms": latency,
@@ -420,7 +424,7 @@ class ImageClassificationEngine:
                 )
         if not chosen:
             fastest = min(tried, key=lambda t: t["latency_ms"])
-            where = ctx.params.inference_hardware
+            where: str = ctx.params.inference_hardware
             if fastest["measured_on"] != where:  # GPU asked, no CUDA runtime here: CPU time, an upper bound
                 where += f" (measured on {fastest['measured_on']})"
             raise EngineError(

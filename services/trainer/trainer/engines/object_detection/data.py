@@ -57,13 +57,13 @@ def read_voc(
     dims = None
     if size is not None and size.findtext("width") and size.findtext("height"):
         dims = (int(float(size.findtext("width"))), int(float(size.findtext("height"))))
-    boxes = []
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = []
     for obj in root.iter("object"):
         box = obj.find("bndbox")
         if box is None:
             continue
-        coords = tuple(float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-        boxes.append((obj.findtext("name", "").strip(), coords))
+        xmin, ymin, xmax, ymax = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append((obj.findtext("name", "").strip(), (xmin, ymin, xmax, ymax)))
     return dims, boxes
 
 

@@ -40,7 +40,7 @@ class LinearFit:
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     def save(self, path: Path) -> None:
-        np.savez(path, **self.arrays)
+        np.savez(path, **self.arrays)  # type: ignore[arg-type]  # mypy takes **arrays for allow_pickle too; its keys are array names
 
 
 def fit_linear(

@@ -288,7 +288,7 @@ def lightgbm_values(space: SearchSpace, booster: lgb.Booster, x: np.ndarray) -> 
 def datasets(
     space: SearchSpace, x: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None
 ) -> tuple[lgb.Dataset, lgb.Dataset | None]:
-    kwargs = {
+    kwargs: dict[str, Any] = {
         "feature_name": [f"f{i}" for i in range(x.shape[1])],
         "categorical_feature": space.schema.categorical_indices,
         "free_raw_data": False,

@@ -48,7 +48,7 @@ def write_linear_package(
         coef=coef,
         intercept=intercept,
         weights=np.array([float(w) for _, _, w in members]),
-        **arrays,
+        **arrays,  # type: ignore[arg-type]  # mypy takes **arrays for allow_pickle too; its keys are array names
     )
     write_manifest(
         folder,
