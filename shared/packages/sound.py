@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.common import classification_answer, onnx_session, softmax
 from shared.packages.sound_features import clip_statistics, dct_matrix
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "log_mel",
     "mel_filterbank",
     "resample",
-    "softmax",
     "windows",
 ]
 
@@ -79,8 +78,6 @@ DEFAULT_SPEC: dict[str, Any] = {
 # seed accepts: "Only 16-bit WAV files are supported".
 WAV_FORMATS = ("WAV", "WAVEX", "RF64")
 WAV_SUBTYPES = ("PCM_16",)
-TOP_K = 5
-THREADS_ENV = "EXEML_ORT_THREADS"
 
 
 def decode_wav(payload: bytes) -> tuple[np.ndarray, int]:
@@ -218,24 +215,6 @@ def windows(features: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     return np.stack([features[:, s : s + size] for s in starts])[:, None].astype(np.float32)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp: np.ndarray = np.exp(shifted)
-    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
-    return probabilities
-
-
-def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    """``{"predicted_label", "score", "scores": [[label, score], ...]}`` with the top 5 scores."""
-    order = np.argsort(-probabilities, kind="stable")
-    best = int(order[0])
-    return {
-        "predicted_label": labels[best],
-        "score": float(probabilities[best]),
-        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
-    }
-
-
 class LinearModel:
     """Logistic regression on clip statistics: ``softmax(((x - mean) / scale) @ coef.T + intercept)``."""
 
@@ -278,11 +257,7 @@ class NetworkModel:
     @property
     def session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(self.path)
         return self._session
 
     def probabilities(self, log_mel_matrix: np.ndarray) -> np.ndarray:
@@ -350,4 +325,4 @@ class SoundPredictor(Predictor):
         return self.probabilities_of(features_of_wav(payload, self.spec, self.filterbank))
 
     def predict(self, payload: bytes) -> dict[str, Any]:
-        return response(self.labels, self.probabilities(payload))
+        return classification_answer(self.labels, self.probabilities(payload))

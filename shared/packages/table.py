@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PredictionInputError, Predictor
+from shared.packages.common import softmax
 
 __all__ = ["MISSING_TOKENS", "LinearModel", "TablePredictor", "TableSchema", "category_key", "parse_number"]
 
@@ -285,7 +286,7 @@ class TablePredictor(Predictor):
                 return raw[:, 0]
             if raw.shape[1] == 1:
                 return _class_probabilities(1.0 / (1.0 + np.exp(-raw[:, 0])), 2)
-            return _softmax(raw)
+            return softmax(raw)
         # One thread for small batches: OpenMP start-up costs more than it saves on a few rows.
         threads = {"num_threads": 1} if len(matrix) < 256 else {}
         raw = np.asarray(model.predict(matrix, **threads))
@@ -303,12 +304,6 @@ class TablePredictor(Predictor):
             }
             for k, row in zip(best, values)
         ]
-
-
-def _softmax(raw: np.ndarray) -> np.ndarray:
-    shifted: np.ndarray = np.exp(raw - raw.max(axis=1, keepdims=True))
-    probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)
-    return probabilities
 
 
 def _class_probabilities(raw: np.ndarray, n_labels: int) -> np.ndarray:

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import unicodedata
 from collections import Counter
@@ -38,11 +37,10 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.common import classification_answer, onnx_session, softmax
 
-__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "response", "softmax", "word_ngrams"]
+__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "word_ngrams"]
 
-TOP_K = 5
-THREADS_ENV = "EXEML_ORT_THREADS"
 _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's _white_spaces
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
@@ -103,23 +101,6 @@ def _tfidf(
         if norm > 0:
             values = values / norm
     return cols, values
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp: np.ndarray = np.exp(shifted)
-    probabilities: np.ndarray = exp / exp.sum(axis=-1, keepdims=True)
-    return probabilities
-
-
-def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    order = np.argsort(-probabilities, kind="stable")
-    best = int(order[0])
-    return {
-        "predicted_label": labels[best],
-        "score": float(probabilities[best]),
-        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
-    }
 
 
 def _is_cjk(cp: int) -> bool:
@@ -272,13 +253,7 @@ class TextPredictor(Predictor):
     @property
     def session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(self.providers)
-            )
+            self._session = onnx_session(self.model_path, self.providers)
         return self._session
 
     def tfidf_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -317,8 +292,10 @@ class TextPredictor(Predictor):
         return softmax(np.asarray(logits, dtype=np.float64))
 
     def predict(self, payload: bytes) -> dict[str, Any]:
-        return response(self.labels, self.probabilities_batch([decode_text(payload)])[0])
+        return classification_answer(self.labels, self.probabilities_batch([decode_text(payload)])[0])
 
     def predict_batch(self, payloads: list[bytes]) -> list[dict[str, Any]]:
         texts = [decode_text(p) for p in payloads]
-        return [response(self.labels, p) for p in self.probabilities_batch(texts)] if texts else []
+        return (
+            [classification_answer(self.labels, p) for p in self.probabilities_batch(texts)] if texts else []
+        )

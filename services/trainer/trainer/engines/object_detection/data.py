@@ -17,7 +17,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.packages.detection import decode_image, letterbox, normalize
+from shared.packages.detection import decode_image, letterbox
+from shared.packages.image import normalize
 from trainer.engines.base import Sample
 
 __all__ = ["DetectionSet", "load_set", "read_voc"]

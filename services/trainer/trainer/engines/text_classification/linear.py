@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from shared.packages.text import softmax
+from shared.packages.common import softmax
 
 __all__ = [
     "BLOCKS",
