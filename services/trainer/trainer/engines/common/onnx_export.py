@@ -30,34 +30,27 @@ def export_onnx(
     The newer exporter (weights inside the file too) is the fall-back should the legacy path fail.
     """
     model = model.eval().to("cpu")
-    inputs, outputs = [input_name], list(output_names)
+    names: dict[str, Any] = {
+        "input_names": [input_name],
+        "output_names": list(output_names),
+        "opset_version": ONNX_OPSET,
+    }
     axes = {name: {0: "batch"} for name in (input_name, *output_names)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            torch.onnx.export(
-                model,
-                (example,),
-                str(path),
-                input_names=inputs,
-                output_names=outputs,
-                opset_version=ONNX_OPSET,
-                dynamic_axes=axes,
-                dynamo=False,
-            )
+            torch.onnx.export(model, (example,), str(path), dynamic_axes=axes, dynamo=False, **names)
         except Exception:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
             batch = torch.export.Dim("batch", min=1, max=4096)
             torch.onnx.export(
                 model,
                 (example,),
                 str(path),
-                input_names=inputs,
-                output_names=outputs,
-                opset_version=ONNX_OPSET,
                 dynamic_shapes=({0: batch},),
                 dynamo=True,
                 external_data=False,
                 verbose=False,
+                **names,
             )
     return path
 
