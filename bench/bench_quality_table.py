@@ -35,7 +35,7 @@ from sklearn.metrics import accuracy_score, r2_score
 from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_report import ENGINE, bench_options, parse_lines, quality_line, ratio_table
+from quality_report import ENGINE, bench_options, quality_line, report
 from trainer.engines.base import TableData, TrainContext, TrainingParams, VersionData
 from trainer.engines.table.engine import TableEngine
 
@@ -250,8 +250,7 @@ def main() -> None:
                 results[f"flaml-{budget:g}s"] = run_flaml(split, classification, budget)
                 for system, (score, wall) in results.items():
                     lines.append(quality_line(TYPE, data, budget, system, metric, score, wall))
-    print()
-    print(ratio_table(parse_lines("\n".join(lines))))
+    report(lines, [])
 
 
 if __name__ == "__main__":

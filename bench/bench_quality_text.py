@@ -29,7 +29,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # see bench_quality_table.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_report import ENGINE, bench_options, parse_lines, quality_line, ratio_table
+from quality_report import ENGINE, bench_options, quality_line, report
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.text_classification.engine import TextClassificationEngine
 
@@ -283,8 +283,7 @@ def main() -> None:
                 data = f"{name}-s{seed}"
                 lines.append(quality_line(TYPE, data, budget, ENGINE, "accuracy", *engine))
                 lines.append(quality_line(TYPE, data, budget, "tfidf-char1-3+lr", "accuracy", *baseline))
-    print()
-    print(ratio_table(parse_lines("\n".join(lines))))
+    report(lines, [])
 
 
 if __name__ == "__main__":
