@@ -23,9 +23,11 @@ import sqlalchemy as sa
 from shared.packages import write_manifest
 from shared.service import ServiceRuntime
 from shared.storage import ObjectStore, S3Uri
+from shared.testing.platform import wait_until
 
 __all__ = [
     "TABLE_ROWS",
+    "deploy_version",
     "download_package",
     "image_package",
     "png_bytes",
@@ -172,6 +174,27 @@ async def upload_version(client: httpx.AsyncClient, name: str, files: dict[str, 
     assert response.status_code == 201, response.text
     version: dict[str, Any] = response.json()
     return version
+
+
+async def deploy_version(
+    inference: httpx.AsyncClient, version: dict[str, Any], name: str, timeout: float = 90.0, **entry: Any
+) -> str:
+    """Deploy a registered version (what :func:`upload_version` returns) as a one-node service (``entry``:
+    more fields of its config entry) and wait until it runs; returns the service id."""
+    config = {"model_id": version["model_id"], "model_version": version["model_version"], "weight": 100}
+    created = await inference.post(
+        "/v1/services", json={"service_name": name, "config": [{**config, "instance_count": 1, **entry}]}
+    )
+    assert created.status_code == 201, created.text
+    service_id: str = created.json()["service_id"]
+
+    async def running() -> bool:
+        body = (await inference.get(f"/v1/services/{service_id}")).json()
+        assert body["status"] != "failed", body
+        return bool(body["status"] == "running")
+
+    await wait_until(running, timeout=timeout, what=f"service {name} running")
+    return service_id
 
 
 async def service_uses(registry_runtime: ServiceRuntime[Any], service_id: str) -> bool | None:
