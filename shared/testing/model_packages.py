@@ -30,6 +30,7 @@ __all__ = [
     "deploy_version",
     "download_package",
     "image_package",
+    "onnx_bytes",
     "png_bytes",
     "put_package",
     "service_uses",
@@ -80,10 +81,21 @@ def table_package(seed: int = 0) -> dict[str, bytes]:
 IMAGE_LABELS = ["bird", "cat", "dog"]
 
 
+def onnx_bytes(graph: Any, opset: int) -> bytes:
+    """The model file of an ONNX ``graph`` at ``opset``, IR version 8 (what the serving onnxruntime reads),
+    checked."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
 def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
     """A tiny image classifier (conv → relu → global pool → dense) as ONNX with random weights, in the
     format of ``shared.packages.image`` (``image_classification``)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -107,11 +119,9 @@ def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(IMAGE_LABELS)])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        onnx.save(model, str(folder / "model.onnx"))
+        (folder / "model.onnx").write_bytes(onnx_bytes(graph, 17))
         write_manifest(
             folder,
             {

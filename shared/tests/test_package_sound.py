@@ -17,6 +17,7 @@ from shared.packages import PackageError, PredictionInputError, load_predictor, 
 from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample, windows
 from shared.packages.sound_features import STATS_SPEC, active_span, clip_statistics, dct_matrix, feature_names
 from shared.testing.datagen import wav_bytes
+from shared.testing.model_packages import onnx_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,6 @@ def _tone(freq: float, rate: int, seconds: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def package(tmp_path) -> Path:
     """A hand-made ONNX model: mean log-mel of the lower half of the bands vs the upper half."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     n_mels = DEFAULT_SPEC["n_mels"]
@@ -51,9 +51,7 @@ def package(tmp_path) -> Path:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
         [numpy_helper.from_array(weights, "w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "model.onnx")
+    (tmp_path / "model.onnx").write_bytes(onnx_bytes(graph, 17))
     write_manifest(
         tmp_path,
         {
