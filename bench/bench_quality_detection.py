@@ -187,7 +187,7 @@ def _engine(
     started = time.monotonic()
     ctx = TrainContext(
         params=TrainingParams(
-            preference=preference,  # type: ignore[arg-type]
+            preference=preference,  # type: ignore[arg-type]  # one of the choices bench_options offers
             seed=seed,
             extra={"detection_candidates": fixed} if fixed else {},
         ),
@@ -203,7 +203,7 @@ def _engine(
     predictor = load_predictor(ctx.package_dir)
     found = []
     for i in range(0, len(test), 16):
-        found += predictor.detect_batch([p for p, _, _ in test[i : i + 16]], score_threshold=0.01)  # type: ignore[attr-defined]
+        found += predictor.detect_batch([p for p, _, _ in test[i : i + 16]], score_threshold=0.01)  # type: ignore[attr-defined]  # a DetectionPredictor
     score = float(mean_average_precision(found, _truths(test), len(CLASSES))["map_50"])
     return score, wall, f"{result.candidate}; validation mAP@0.5 {result.metrics['map_50']:.3f}"
 

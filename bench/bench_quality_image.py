@@ -326,7 +326,7 @@ def _engine(
     started = time.monotonic()
     ctx = TrainContext(
         params=TrainingParams(
-            preference=preference,  # type: ignore[arg-type]
+            preference=preference,  # type: ignore[arg-type]  # one of the choices bench_options offers
             max_training_seconds=budget,
             seed=seed,
         ),

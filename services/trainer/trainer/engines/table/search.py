@@ -240,7 +240,7 @@ def stop_callback(should_stop: Callable[[], bool]) -> Callable[[Any], None]:
         if env.iteration % 10 == 0 and should_stop():
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
-    callback.order = 40  # type: ignore[attr-defined]
+    callback.order = 40  # type: ignore[attr-defined]  # LightGBM reads its callbacks' order from this
     return callback
 
 
