@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.object_detection.data import read_voc
+from trainer.engines.object_detection.data import read_voc, voc_samples
 from trainer.engines.object_detection.engine import DataError, ObjectDetectionEngine, _candidates
 from trainer.engines.object_detection.metrics import (
     Truth,
@@ -53,26 +53,6 @@ def _wide_files(images: int, seed: int) -> dict[str, bytes]:
     return out
 
 
-def _samples(folder: Path, files: dict[str, bytes]) -> list[Sample]:
-    folder.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for name in sorted(files):
-        if name.endswith(".png"):
-            (folder / name).write_bytes(files[name])
-            (width, height), boxes = read_voc(files[name[:-4] + ".xml"])
-            samples.append(
-                Sample(
-                    sample_id=name,
-                    labels=sorted({b[0] for b in boxes}),
-                    path=folder / name,
-                    boxes=boxes,
-                    width=width,
-                    height=height,
-                )
-            )
-    return samples
-
-
 def _context(
     root: Path, train: list[Sample], evaluation: list[Sample], budget: float, **params
 ) -> TrainContext:
@@ -97,8 +77,8 @@ def _context(
 def scenes(tmp_path_factory) -> dict[str, list[Sample]]:
     root = tmp_path_factory.mktemp("scenes")
     return {
-        "train": _samples(root / "train", _wide_files(40, seed=1)),
-        "eval": _samples(root / "eval", _wide_files(16, seed=2)),
+        "train": voc_samples(root / "train", _wide_files(40, seed=1)),
+        "eval": voc_samples(root / "eval", _wide_files(16, seed=2)),
     }
 
 

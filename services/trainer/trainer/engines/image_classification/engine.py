@@ -59,8 +59,12 @@ from torch import nn
 
 from shared.packages import PredictionInputError, read_manifest, write_manifest
 from shared.packages.image import ImageClassificationPredictor, decode_image, normalize, resize_and_crop
-from trainer.engines.base import Baseline, EngineResult, QualityReport, TrainContext
+from trainer.engines.base import Baseline, EngineError, EngineResult, QualityReport, TrainContext
+from trainer.engines.common.latency import measure_latency_ms
+from trainer.engines.common.onnx_export import export_onnx
+from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
 from trainer.engines.common.scratch import SCRATCH_PREFIX
+from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 from trainer.engines.image_classification.data import ImageSet, augmented_loader, load_image_sets
 from trainer.engines.image_classification.models import Ensemble, fit_feature_classifier, probabilities
 from trainer.engines.image_classification.package import (
@@ -72,11 +76,6 @@ from trainer.engines.image_classification.package import (
     preprocessing_spec,
     write_package,
 )
-from trainer.engines.base import EngineError
-from trainer.engines.common.latency import measure_latency_ms
-from trainer.engines.common.onnx_export import export_onnx
-from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
-from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 
 __all__ = ["PORTFOLIOS", "Candidate", "ImageClassificationEngine"]
 
@@ -227,7 +226,12 @@ class ImageClassificationEngine:
 
     # ---- the floor, the selection ------------------------------------------------------------------
     def _fit_floor(
-        self, ctx: TrainContext, labels: list[str], candidate: Candidate, train_set: ImageSet, eval_set: ImageSet
+        self,
+        ctx: TrainContext,
+        labels: list[str],
+        candidate: Candidate,
+        train_set: ImageSet,
+        eval_set: ImageSet,
     ) -> _Floor | None:
         """The hand-feature regression at the first candidate's input (training images and their mirrors)."""
         if candidate.image_size % 4:
@@ -256,8 +260,10 @@ class ImageClassificationEngine:
     ) -> tuple[TrainedModel, dict[str, tuple[float, float]]]:
         """The network, the floor or their ensemble: whichever scores best on the validation split
         (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
+        state = best.best_state
+        assert state is not None  # _fit evaluates at least one epoch
         network = best.model.to("cpu").eval()
-        network.load_state_dict(best.best_state)
+        network.load_state_dict(state)
         options: dict[str, nn.Module] = {best.candidate.name: network}
         if floor is not None and floor.spec == best.spec:
             options[FLOOR] = floor.model
@@ -278,7 +284,7 @@ class ImageClassificationEngine:
         details = {**best.details(), "delivered": chosen}
         if floor is not None:
             details["hand_features"] = floor.details
-        trained = TrainedModel(best.candidate, options[chosen], best.spec, best.best_state, details, chosen)
+        trained = TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen)
         return trained, scores
 
     @staticmethod
@@ -304,6 +310,8 @@ class ImageClassificationEngine:
             return weighted
         sides = []
         for sample in (ctx.data.train + ctx.data.eval)[:64]:
+            if sample.path is None:
+                continue
             try:
                 with Image.open(sample.path) as image:  # the header only
                     sides.append(min(image.size))
@@ -313,11 +321,18 @@ class ImageClassificationEngine:
         native = int(min(high, max(low, 8 * round(statistics.median(sides or [low]) / 8))))
         sizes = sorted({native, low}, reverse=True)  # the images' own size, and the smallest when larger
         return [
-            Candidate(f"{SCRATCH_PREFIX}{w}", size) for w in SCRATCH_WIDTHS[ctx.params.preference] for size in sizes
+            Candidate(f"{SCRATCH_PREFIX}{w}", size)
+            for w in SCRATCH_WIDTHS[ctx.params.preference]
+            for size in sizes
         ]
 
     def _scratch_choice(
-        self, ctx: TrainContext, planned: list[Candidate], train_set: ImageSet, device: torch.device, tried: list
+        self,
+        ctx: TrainContext,
+        planned: list[Candidate],
+        train_set: ImageSet,
+        device: torch.device,
+        tried: list,
     ) -> Candidate:
         """The first planned network (widest, then largest input) that gets SCRATCH_MIN_EPOCHS epochs in the
         time left, else the fastest: one training step of each is timed on a batch of random images."""
@@ -409,7 +424,7 @@ class ImageClassificationEngine:
             if len(chosen) >= (1 if chosen and chosen[0].warm_start else width):
                 break
             latency = None if payload is None else self.candidate_latency_ms(candidate, labels, payload, ctx)
-            fits = latency is None or latency <= limit
+            fits = latency is None or (limit is not None and latency <= limit)
             entry = {
                 "name": candidate.name,
                 "latency_ms": latency,
@@ -426,7 +441,7 @@ class ImageClassificationEngine:
                 )
         if not chosen:
             fastest = min(tried, key=lambda t: t["latency_ms"])
-            where = ctx.params.inference_hardware
+            where: str = ctx.params.inference_hardware
             if fastest["measured_on"] != where:  # GPU asked, no CUDA runtime here: CPU time, an upper bound
                 where += f" (measured on {fastest['measured_on']})"
             raise EngineError(
@@ -442,7 +457,9 @@ class ImageClassificationEngine:
         folder = ctx.work_dir / "latency" / candidate.name.replace("@", "_")
         folder.mkdir(parents=True, exist_ok=True)
         model = create_model(candidate, len(labels))
-        export_onnx(model, folder / "model.onnx", torch.zeros(1, 3, candidate.image_size, candidate.image_size))
+        export_onnx(
+            model, folder / "model.onnx", torch.zeros(1, 3, candidate.image_size, candidate.image_size)
+        )
         write_manifest(folder, manifest_core(labels, candidate, preprocessing_spec(model, candidate)))
         predictor = ImageClassificationPredictor(folder, read_manifest(folder))
         predictor.providers = self._providers(ctx)

@@ -294,9 +294,9 @@ def _candidates(ctx: TrainContext, previous: dict[str, Any] | None) -> list[Cand
     if override:
         out = []
         for item in str(override).split(","):
-            backbone, _, size = item.strip().partition("@")
+            backbone, _, at = item.strip().partition("@")
             channels = 32 if backbone.startswith("scratch") else 64
-            out.append(Candidate(backbone, int(size or min(cap, SCRATCH_MAX_SIZE)), channels))
+            out.append(Candidate(backbone, int(at or min(cap, SCRATCH_MAX_SIZE)), channels))
         return out
     found: list[Candidate] = []
     import torch
@@ -310,9 +310,8 @@ def _candidates(ctx: TrainContext, previous: dict[str, Any] | None) -> list[Cand
         found.append(Candidate(backbone, size, channels))
     smaller = max(64, math.floor(size * SMALLER / 32.0 + 0.5) * 32)
     sides = [b for s in ctx.data.train for _, box in s.boxes for b in (box[2] - box[0], box[3] - box[1])]
-    scale = smaller / max(
-        cap, 1
-    )  # the letterbox's scale at the smaller size, for an image of the typical size
+    # the letterbox's scale at the smaller size, for an image of the typical size
+    scale = smaller / max(cap, 1)
     if smaller < size and sides and float(np.percentile(sides, 10)) * scale >= MIN_BOX_PX:
         backbone, channels = PORTFOLIO[ctx.params.preference][-1]
         found.append(Candidate(backbone, smaller, channels))
@@ -329,7 +328,7 @@ def _size_cap(ctx: TrainContext) -> int:
         if s.width and s.height:
             sides.append(max(s.width, s.height))
         else:
-            with Image.open(s.path) as image:
+            with Image.open(s.file()) as image:
                 sides.append(max(image.size))
     side = float(np.median(sides)) if sides else 320.0
     return max(64, math.floor(side / 32.0 + 0.5) * 32)
