@@ -258,3 +258,75 @@ async def test_other_tenants_storage_area_is_refused(harness, files) -> None:
     assert "tenant-b" not in json.dumps(
         task["errors"]
     )  # the refusal names the line and the rule, not the object
+
+
+async def test_modelarts_data_sources_body_is_honoured(harness, files) -> None:
+    """ModelArts' create body names its folder in ``data_sources[0].data_path`` and writes paths as
+    ``/bucket/key/``: the folder is the dataset's input path and is imported; what cannot be honoured is a 400."""
+    h = harness
+    source = await h.put_tree("in/ma", _cls_files(files, {"cat": 2, "dog": 1}))
+    bucket_path = source.removeprefix("s3:/")  # "/<bucket>/tenants/tenant-a/in/ma/", as ModelArts writes it
+    body = {
+        "workspace_id": "0",
+        "dataset_name": "modelarts-shaped",
+        "dataset_type": 0,
+        "data_sources": [{"data_type": 0, "data_path": bucket_path}],
+        "work_path": h.uri("out/ma/").removeprefix("s3:/"),
+        "work_path_type": 0,
+    }
+    response = await h.client.post("/v1/datasets", json=body)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["input_path"] == source and created["work_path"] == h.uri("out/ma/")
+    task = await h.wait_task(created["dataset_id"], created["import_task_id"])
+    assert task["imported_sample_count"] == 3 and task["import_path"] == source, task
+
+    # A table's header flag travels in its data source.
+    tables = await h.put_tree("in/matable", {"t.csv": files.table_csv(120, header=False)})
+    table = await h.client.post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "ma-table",
+            "dataset_type": 400,
+            "data_sources": [{"data_path": tables, "with_column_header": False}],
+            "work_path": h.uri("out/matable/"),
+        },
+    )
+    assert table.status_code == 201, table.text
+    assert table.json()["with_column_header"] is False and table.json()["input_path"] == tables
+
+    refused = {
+        "data_type": ({"data_sources": [{"data_type": 1, "data_path": source}]}, "data_sources.0.data_type"),
+        "two sources": (
+            {"data_sources": [{"data_path": source}, {"data_path": h.uri("in/other/")}]},
+            "data_sources",
+        ),
+        "both paths": ({"data_sources": [{"data_path": source}], "input_path": source}, "data_sources"),
+        "no path": ({"data_sources": [{"data_type": 0}]}, "data_sources.0.data_path"),
+        "work path type": ({"data_sources": [{"data_path": source}], "work_path_type": 1}, "work_path_type"),
+        "header twice": (
+            {
+                "dataset_type": 400,
+                "data_sources": [{"data_path": tables, "with_column_header": False}],
+                "with_column_header": True,
+            },
+            "with_column_header",
+        ),
+    }
+    for name, (change, field) in refused.items():
+        bad = {"dataset_name": f"bad-{name.replace(' ', '-')}", "dataset_type": 0} | change
+        response = await h.client.post("/v1/datasets", json=bad)
+        assert response.status_code == 400, (name, response.text)
+        assert any(d.get("field") == field for d in response.json()["details"]), (name, response.json())
+    listed = (await h.client.get("/v1/datasets", params={"search_content": "bad-"})).json()
+    assert listed["total"] == 0  # nothing was created half-way
+    # A /bucket/key/ path is subject to the same storage rules as s3://bucket/key/.
+    other = await h.client.post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "ma-other",
+            "dataset_type": 0,
+            "data_sources": [{"data_path": f"/{h.bucket}/datasets/tenant-b/x/input/"}],
+        },
+    )
+    assert other.status_code == 403 and other.json()["details"][0]["rule"] == "storage_other_tenant"

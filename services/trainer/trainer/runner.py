@@ -130,6 +130,10 @@ async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
             params = _with_previous(
                 params, await _download_prefix(store, spec.incremental_package_uri, work / "previous")
             )
+            log(
+                f"incremental training: the engine is given the model of training job "
+                f"{spec.parameters.get('incremental_training_version')} ({spec.incremental_package_uri})"
+            )
         emit("progress", percent=1.0, phase="preparing data", metric=None)
         engine = await engine_loading
         log(
@@ -251,6 +255,9 @@ def _complete_manifest(
     manifest["dataset"] = {k: spec.version.get(k) for k in ("dataset_id", "version_id", "version_name")}
     manifest.setdefault("metrics", metrics or {})
     manifest.setdefault("parameters", {})["training"] = spec.parameters
+    if spec.incremental_package_uri:  # the model this run was given to start from
+        manifest["incremental_from"] = {"training_job_id": spec.parameters.get("incremental_training_version"),
+                                        "package_uri": spec.incremental_package_uri}
     manifest.update({k: v for k, v in details.items() if v is not None})
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
 
