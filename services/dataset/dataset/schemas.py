@@ -329,7 +329,9 @@ class ImportTaskRead(BaseModel):
     total_sample_count: int
     processed_sample_count: int
     imported_sample_count: int
-    skipped_sample_count: int = Field(description="Already imported")
+    skipped_sample_count: int = Field(
+        description="Already imported, or the file of a deleted sample (deleted samples stay deleted)"
+    )
     failed_sample_count: int
     annotated_sample_count: int
     errors: list[ImportFileError] = Field(description="Per-file errors (the first ones)")

@@ -73,6 +73,50 @@ async def test_sync_adds_only_new_files(harness, files) -> None:
     assert [e["data"]["added"] for e in completed] == [2, 3]
 
 
+async def test_deleted_samples_stay_deleted_across_sync(harness, files) -> None:
+    """The guide: "The deleted images cannot be recovered": a sync skips the kept source files of deleted
+    samples (reported as skipped, not as errors); a user's upload of the same file name is a new sample."""
+    h = harness
+    ds, _ = await h.import_folder("forgetme", 0, _cls_files(files, {"cat": 2, "dog": 2}))
+    ds_id = ds["dataset_id"]
+    items = (await h.samples(ds_id, sort_by="sample_name", order="asc"))["items"]
+    victim, by_label = items[0], items[-1]  # cat0.jpg by the batch delete, dog1.jpg by a label policy 1
+    deleted = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples/delete",
+        json={"samples": [victim["sample_id"]], "delete_source": False},
+    )
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == 1
+    await _publish_label_event(
+        h,
+        LabelDeleted(
+            dataset_id=ds_id,
+            name="dog",
+            policy="label_and_samples",
+            deleted_sample_ids=[by_label["sample_id"]],
+        ),
+    )
+
+    async def label_policy_applied() -> bool:
+        return (await h.samples(ds_id))["total"] == 2
+
+    await wait_until(label_policy_applied, what="label deleted with its sample")
+    assert await h.store.exists(victim["source"]) and await h.store.exists(by_label["source"])
+    response = await h.client.post(f"/v1/datasets/{ds_id}/sync")
+    assert response.status_code == 201, response.text
+    task = await h.wait_task(ds_id, response.json()["task_id"])
+    assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 0, task
+    assert task["skipped_sample_count"] == 4 and task["failed_sample_count"] == 0, task
+    names = sorted(s["sample_name"] for s in (await h.samples(ds_id))["items"])
+    assert victim["sample_name"] not in names and by_label["sample_name"] not in names and len(names) == 2
+
+    name = victim["sample_name"].rsplit("/", 1)[-1]
+    upload = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples", files=[("files", (name, files.image(fmt="JPEG"), "image/jpeg"))]
+    )
+    assert upload.status_code in (200, 201), upload.text
+    assert (await h.samples(ds_id))["total"] == 3
+
+
 async def test_manifest_import_lenient(harness, files) -> None:
     h = harness
     await h.put_tree(
