@@ -256,8 +256,10 @@ def _complete_manifest(
     manifest.setdefault("metrics", metrics or {})
     manifest.setdefault("parameters", {})["training"] = spec.parameters
     if spec.incremental_package_uri:  # the model this run was given to start from
-        manifest["incremental_from"] = {"training_job_id": spec.parameters.get("incremental_training_version"),
-                                        "package_uri": spec.incremental_package_uri}
+        manifest["incremental_from"] = {
+            "training_job_id": spec.parameters.get("incremental_training_version"),
+            "package_uri": spec.incremental_package_uri,
+        }
     manifest.update({k: v for k, v in details.items() if v is not None})
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
 
