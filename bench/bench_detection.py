@@ -21,35 +21,15 @@ from pathlib import Path
 
 import numpy as np
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.object_detection.data import read_voc
-from trainer.engines.object_detection.metrics import Truth, detection_metrics
+from trainer.engines.object_detection.data import voc_samples
 from trainer.engines.object_detection.engine import SCORE_THRESHOLD, ObjectDetectionEngine
+from trainer.engines.object_detection.metrics import Truth, detection_metrics
 
 from shared.packages import load_predictor
 from shared.packages.detection import Detections
 from shared.testing.datagen import detection_files
 
 CLASSES = ("red", "blue", "green")
-
-
-def _samples(folder: Path, files: dict[str, bytes]) -> list[Sample]:
-    folder.mkdir(parents=True, exist_ok=True)
-    out = []
-    for name in sorted(files):
-        if name.endswith(".png"):
-            (folder / name).write_bytes(files[name])
-            (width, height), boxes = read_voc(files[name[:-4] + ".xml"])
-            out.append(
-                Sample(
-                    sample_id=name,
-                    labels=sorted({b[0] for b in boxes}),
-                    path=folder / name,
-                    boxes=boxes,
-                    width=width,
-                    height=height,
-                )
-            )
-    return out
 
 
 def _truths(samples: list[Sample]) -> list[Truth]:
@@ -82,8 +62,8 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        train = _samples(root / "train", detection_files(args.images, args.size, seed=11, classes=CLASSES))
-        evaluation = _samples(
+        train = voc_samples(root / "train", detection_files(args.images, args.size, seed=11, classes=CLASSES))
+        evaluation = voc_samples(
             root / "eval", detection_files(max(8, args.images // 4), args.size, seed=12, classes=CLASSES)
         )
         truths = _truths(evaluation)

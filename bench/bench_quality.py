@@ -20,7 +20,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from quality_report import parse_lines, ratio_table  # noqa: E402
+from quality_report import parse_lines, ratio_table
 
 
 def benches(only: str | None) -> list[Path]:
@@ -33,7 +33,7 @@ def benches(only: str | None) -> list[Path]:
 
 def run(path: Path, extra: list[str]) -> str:
     print(f"== {path.name} {' '.join(extra)}", flush=True)
-    done = subprocess.run([sys.executable, str(path), *extra], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(path), *extra], capture_output=True, text=True, check=False)
     sys.stdout.write(done.stdout)
     if done.returncode != 0:
         sys.stdout.write(done.stderr[-3000:])
@@ -42,7 +42,9 @@ def run(path: Path, extra: list[str]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--budgets", help="passed on to every bench (each has its default: 60,360)")
     parser.add_argument("--quick", action="store_true", help="passed on: each bench's smoke run")
     parser.add_argument("--only", help="comma-separated types of bench_quality_<type>.py to run")

@@ -36,7 +36,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
 from PIL import Image, ImageDraw
-from quality_report import ENGINE, bench_options, parse_lines, quality_line, ratio_table
+from quality_report import (
+    ENGINE,
+    PACKAGING_MARGIN,
+    bench_options,
+    engine_failure,
+    planned_runs,
+    quality_line,
+    report,
+)
 from trainer.engines import load_engine
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.object_detection.metrics import Truth, mean_average_precision
@@ -47,8 +55,6 @@ from shared.packages.detection import Detections
 TYPE = "object_detection"
 CLASSES = ("square", "disc", "triangle")
 PALETTE = [(220, 40, 40), (40, 90, 220), (40, 170, 60), (230, 200, 40), (160, 60, 200), (240, 240, 240)]
-PACKAGING_MARGIN = 10.0  # the trainer's default packaging_margin_seconds
-TOLERANCE = 1.05
 # The fixed small from-scratch detector baseline: the same head on the narrowest scratch network at a fixed
 # 128 px, no planning (the epochs still fill the budget): what a user would write without measuring.
 FIXED = "scratch8@128"
@@ -181,7 +187,7 @@ def _engine(
     started = time.monotonic()
     ctx = TrainContext(
         params=TrainingParams(
-            preference=preference,  # type: ignore[arg-type]
+            preference=preference,  # type: ignore[arg-type]  # one of the choices bench_options offers
             seed=seed,
             extra={"detection_candidates": fixed} if fixed else {},
         ),
@@ -197,7 +203,7 @@ def _engine(
     predictor = load_predictor(ctx.package_dir)
     found = []
     for i in range(0, len(test), 16):
-        found += predictor.detect_batch([p for p, _, _ in test[i : i + 16]], score_threshold=0.01)  # type: ignore[attr-defined]
+        found += predictor.detect_batch([p for p, _, _ in test[i : i + 16]], score_threshold=0.01)  # type: ignore[attr-defined]  # a DetectionPredictor
     score = float(mean_average_precision(found, _truths(test), len(CLASSES))["map_50"])
     return score, wall, f"{result.candidate}; validation mAP@0.5 {result.metrics['map_50']:.3f}"
 
@@ -232,26 +238,18 @@ def run_row(
 def main() -> int:
     args, budgets, seeds = bench_options(__doc__, ["shapes"])
     images = 96 if args.quick else 240
-    runs = [(seed, budget) for budget in budgets for seed in (seeds if budget == min(budgets) else seeds[:1])]
     table, failures, lines = [], [], []
-    for seed, budget in runs:
+    for _, seed, budget in planned_runs(["shapes"], budgets, seeds):
         rows, printed = run_row(seed, budget, images, args.preference, skip_fixed=args.quick)
         lines += printed
         best = max(value for system, value, _ in rows if system != ENGINE)
         table += [(f"shapes-s{seed}", budget, system, value, wall) for system, value, wall in rows]
-        if rows[0][1] < best or rows[0][2] > budget * TOLERANCE:
-            failures.append(
-                f"shapes-s{seed} @ {budget:.0f} s: engine {rows[0][1]:.3f} vs best baseline {best:.3f}, "
-                f"wall {rows[0][2]:.1f} s"
-            )
+        if failure := engine_failure(f"shapes-s{seed}", budget, rows[0][1:], best):
+            failures.append(failure)
     print(f"\n{'data':<12}{'budget':>7}  {'system':<26}{'mAP@0.5':>9}{'wall s':>8}")
     for data, budget, system, value, wall in table:
         print(f"{data:<12}{budget:>7.0f}  {system:<26}{value:>9.3f}{wall:>8.1f}")
-    print()
-    print(ratio_table(parse_lines("\n".join(lines))))
-    for failure in failures:
-        print(f"FAIL {failure}")
-    return 1 if failures else 0
+    return report(lines, failures)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,15 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np
-from quality_report import ENGINE, bench_options, parse_lines, quality_line, ratio_table
+from quality_report import (
+    ENGINE,
+    PACKAGING_MARGIN,
+    bench_options,
+    engine_failure,
+    planned_runs,
+    quality_line,
+    report,
+)
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -55,8 +63,6 @@ TYPE = "sound_classification"
 VOCABULARIES = {"vowel-order": ORDER_WORDS, "commands": COMMAND_WORDS}
 # classes that differ in spectral-temporal pattern: one pitch must not tell them apart
 PATTERN_DATA = {"vowel-order"}
-PACKAGING_MARGIN = 10.0  # the trainer's default packaging_margin_seconds
-TOLERANCE = 1.05
 
 
 def _mel(payload: bytes) -> np.ndarray:
@@ -164,12 +170,8 @@ def _failures(data: str, seed: int, budget: float, rows: list[tuple[str, float, 
     """The engine below the best baseline or over budget + 5 %; a single pitch separating pattern classes."""
     scores = {system: score for system, score, _ in rows}
     best = max(score for system, score in scores.items() if system not in (ENGINE, "dominant-pitch+logreg"))
-    found = []
-    if scores[ENGINE] < best or rows[0][2] > budget * TOLERANCE:
-        found.append(
-            f"{data}-s{seed} @ {budget:.0f} s: engine {scores[ENGINE]:.3f} vs best baseline {best:.3f}, "
-            f"wall {rows[0][2]:.1f} s"
-        )
+    failure = engine_failure(f"{data}-s{seed}", budget, (scores[ENGINE], rows[0][2]), best)
+    found = [failure] if failure else []
     chance = 1 / len(VOCABULARIES[data])
     if data in PATTERN_DATA and scores["dominant-pitch+logreg"] > chance + 0.15:
         found.append(
@@ -182,15 +184,8 @@ def _failures(data: str, seed: int, budget: float, rows: list[tuple[str, float, 
 def main() -> int:
     args, budgets, seeds = bench_options(__doc__, list(VOCABULARIES))
     per_source = 3 if args.quick else 5
-    # the shortest budget on every seed, longer ones on the first seed (they take six times as long)
-    runs = [
-        (data, seed, budget)
-        for budget in budgets
-        for data in args.data.split(",")
-        for seed in (seeds if budget == min(budgets) else seeds[:1])
-    ]
     table, failures, lines = [], [], []
-    for data, seed, budget in runs:
+    for data, seed, budget in planned_runs(args.data.split(","), budgets, seeds):
         rows, printed = run_row(data, seed, budget, per_source, args.preference)
         lines += printed
         best = max(score for system, score, _ in rows if system not in (ENGINE, "dominant-pitch+logreg"))
@@ -202,11 +197,7 @@ def main() -> int:
     print(f"\n{'data':<16}{'budget':>7}  {'system':<24}{'accuracy':>9}{'/best baseline':>15}{'wall s':>8}")
     for data, budget, system, score, ratio, wall in table:
         print(f"{data:<16}{budget:>7.0f}  {system:<24}{score:>9.3f}{ratio:>15.2f}{wall:>8.1f}")
-    print()
-    print(ratio_table(parse_lines("\n".join(lines))))
-    for failure in failures:
-        print(f"FAIL {failure}")
-    return 1 if failures else 0
+    return report(lines, failures)
 
 
 if __name__ == "__main__":

@@ -29,23 +29,93 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # see bench_quality_table.py
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from quality_report import ENGINE, bench_options, parse_lines, quality_line, ratio_table  # noqa: E402
+from quality_report import ENGINE, bench_options, quality_line, report
+from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.text_classification.engine import TextClassificationEngine
 
-from shared.packages import load_predictor  # noqa: E402
-from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData  # noqa: E402
-from trainer.engines.text_classification.engine import TextClassificationEngine  # noqa: E402
+from shared.packages import load_predictor
 
 TYPE = "text_classification"
-ASPECTS = ["物流", "质量", "客服", "包装", "价格", "做工", "味道", "尺码", "颜色", "屏幕", "电池", "售后", "发货速度",
-           "材质", "性价比", "手感", "声音", "安装", "说明书", "服务态度"]
-POSITIVE = ["很好", "不错", "满意", "喜欢", "给力", "完美", "超值", "舒服", "清晰", "耐用", "实惠", "贴心", "漂亮",
-            "结实", "好用", "精致", "靠谱", "惊喜"]
-NEGATIVE = ["很差", "失望", "糟糕", "垃圾", "难用", "粗糙", "太慢", "破损", "掉色", "卡顿", "偏小", "异味", "敷衍",
-            "坑人", "后悔", "劣质", "麻烦", "发热"]
+ASPECTS = [
+    "物流",
+    "质量",
+    "客服",
+    "包装",
+    "价格",
+    "做工",
+    "味道",
+    "尺码",
+    "颜色",
+    "屏幕",
+    "电池",
+    "售后",
+    "发货速度",
+    "材质",
+    "性价比",
+    "手感",
+    "声音",
+    "安装",
+    "说明书",
+    "服务态度",
+]
+POSITIVE = [
+    "很好",
+    "不错",
+    "满意",
+    "喜欢",
+    "给力",
+    "完美",
+    "超值",
+    "舒服",
+    "清晰",
+    "耐用",
+    "实惠",
+    "贴心",
+    "漂亮",
+    "结实",
+    "好用",
+    "精致",
+    "靠谱",
+    "惊喜",
+]
+NEGATIVE = [
+    "很差",
+    "失望",
+    "糟糕",
+    "垃圾",
+    "难用",
+    "粗糙",
+    "太慢",
+    "破损",
+    "掉色",
+    "卡顿",
+    "偏小",
+    "异味",
+    "敷衍",
+    "坑人",
+    "后悔",
+    "劣质",
+    "麻烦",
+    "发热",
+]
 DEGREE = ["", "", "非常", "特别", "有点", "真的", "太", "挺", "比较", "十分"]
 NEGATION = ["不", "没有", "并不", "一点也不"]
-FILLER = ["昨天收到", "买给家里人用", "第二次购买了", "用了一个星期", "朋友推荐的", "双十一买的", "整体来说",
-          "说实话", "刚开始用", "总的来说", "客观评价一下", "和图片一样", "给个评价吧", "先用用看"]
+FILLER = [
+    "昨天收到",
+    "买给家里人用",
+    "第二次购买了",
+    "用了一个星期",
+    "朋友推荐的",
+    "双十一买的",
+    "整体来说",
+    "说实话",
+    "刚开始用",
+    "总的来说",
+    "客观评价一下",
+    "和图片一样",
+    "给个评价吧",
+    "先用用看",
+]
 ENDINGS = ["。", "！", "", "~", "。。", "！！", "，就这样。"]
 TOPICS = {
     "体育": ["比赛", "球队", "冠军", "进球", "教练", "球员", "联赛", "训练", "决赛", "主场", "对手", "得分"],
@@ -54,8 +124,34 @@ TOPICS = {
     "美食": ["餐厅", "味道", "米饭", "面条", "厨师", "火锅", "甜点", "新鲜", "口感", "菜单", "饺子", "市场"],
     "旅游": ["景点", "酒店", "机票", "导游", "海边", "门票", "签证", "行程", "风景", "游客", "假期", "餐厅"],
 }
-COMMON = ["今天", "我们", "他们", "这个", "非常", "已经", "表示", "记者", "消息", "发布", "认为", "一个", "新的",
-          "可能", "今年", "时候", "情况", "问题", "发展", "进行", "公司", "城市", "很多", "最近", "报道", "数据"]
+COMMON = [
+    "今天",
+    "我们",
+    "他们",
+    "这个",
+    "非常",
+    "已经",
+    "表示",
+    "记者",
+    "消息",
+    "发布",
+    "认为",
+    "一个",
+    "新的",
+    "可能",
+    "今年",
+    "时候",
+    "情况",
+    "问题",
+    "发展",
+    "进行",
+    "公司",
+    "城市",
+    "很多",
+    "最近",
+    "报道",
+    "数据",
+]
 NOISE_CHARS = "的了是在有和就都而及与着或之乎者也啊吧呢吗哦嗯"
 
 
@@ -71,7 +167,9 @@ def _phrase(rng: random.Random, positive: bool) -> str:
 def _review(rng: random.Random, positive: bool) -> str:
     parts = [rng.choice(FILLER)] if rng.random() < 0.6 else []
     if rng.random() < 0.3:  # contrast: the clause after 但是 decides
-        parts.append(f"虽然{_phrase(rng, not positive)}，{rng.choice(['但是', '不过', '可是'])}{_phrase(rng, positive)}")
+        parts.append(
+            f"虽然{_phrase(rng, not positive)}，{rng.choice(['但是', '不过', '可是'])}{_phrase(rng, positive)}"
+        )
     else:
         parts += [_phrase(rng, positive) for _ in range(rng.randint(1, 3))]
         if rng.random() < 0.3:  # a minor complaint in a good review, a minor praise in a bad one
@@ -142,10 +240,15 @@ def run_engine(train, valid, test, budget: float, work: Path, preference: str) -
         return [Sample(sample_id=str(i), labels=[lab], text=text) for i, (text, lab) in enumerate(part)]
 
     started = time.monotonic()
-    ctx = TrainContext(params=TrainingParams(preference=preference, max_training_seconds=budget),
-                       data=VersionData(TYPE, labels, train=samples(train), eval=samples(valid)), work_dir=work,
-                       package_dir=work / "package", deadline=started + budget,
-                       packaging_margin_seconds=min(10.0, budget * 0.25), log=lambda _line: None)
+    ctx = TrainContext(
+        params=TrainingParams(preference=preference, max_training_seconds=budget),
+        data=VersionData(TYPE, labels, train=samples(train), eval=samples(valid)),
+        work_dir=work,
+        package_dir=work / "package",
+        deadline=started + budget,
+        packaging_margin_seconds=min(10.0, budget * 0.25),
+        log=lambda _line: None,
+    )
     TextClassificationEngine().train(ctx)
     wall = time.monotonic() - started
     answers = load_predictor(work / "package").predict_batch([t.encode() for t, _ in test])
@@ -158,7 +261,9 @@ def run_baseline(train, test) -> tuple[float, float]:
     from sklearn.pipeline import make_pipeline
 
     started = time.monotonic()
-    model = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LogisticRegression(max_iter=2000))
+    model = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3)), LogisticRegression(max_iter=2000)
+    )
     model.fit([t for t, _ in train], [lab for _, lab in train])
     predicted = model.predict([t for t, _ in test])
     return sum(p == lab for p, (_, lab) in zip(predicted, test)) / len(test), time.monotonic() - started
@@ -178,8 +283,7 @@ def main() -> None:
                 data = f"{name}-s{seed}"
                 lines.append(quality_line(TYPE, data, budget, ENGINE, "accuracy", *engine))
                 lines.append(quality_line(TYPE, data, budget, "tfidf-char1-3+lr", "accuracy", *baseline))
-    print()
-    print(ratio_table(parse_lines("\n".join(lines))))
+    report(lines, [])
 
 
 if __name__ == "__main__":

@@ -69,8 +69,11 @@ async def measure(call, concurrency: int) -> dict[str, float]:
     await asyncio.gather(*[worker() for _ in range(concurrency)])
     elapsed = time.perf_counter() - started
     latencies.sort()
-    return {"rps": total / elapsed, "p50": statistics.median(latencies) * 1000,
-            "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+    return {
+        "rps": total / elapsed,
+        "p50": statistics.median(latencies) * 1000,
+        "p99": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
 
 
 async def start_platform(data_dir: Path):
@@ -78,7 +81,9 @@ async def start_platform(data_dir: Path):
     runtimes, apps = {}, {}
     for name in ("registry", "inference"):
         definition = __import__(f"{name}.definition", fromlist=["SERVICE"]).SERVICE
-        settings = definition.settings_cls(data_dir=data_dir, log_level="WARNING", reconcile_interval_seconds=0.2)
+        settings = definition.settings_cls(
+            data_dir=data_dir, log_level="WARNING", reconcile_interval_seconds=0.2
+        )
         runtimes[name] = build_runtime(definition, settings, broker=broker)
         apps[name] = __import__(f"{name}.app", fromlist=["create_app"]).create_app(runtime=runtimes[name])
     for runtime in runtimes.values():
@@ -88,18 +93,43 @@ async def start_platform(data_dir: Path):
         await runtime.start(background=True)
     clients = {}
     for name, app in apps.items():
-        token = runtimes[name].token_codec.issue(Principal(tenant_id=TENANT, subject="user:bench", roles=("admin",)))
-        clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}",
-                                          headers={INTERNAL_TOKEN_HEADER: token}, timeout=120)
+        token = runtimes[name].token_codec.issue(
+            Principal(tenant_id=TENANT, subject="user:bench", roles=("admin",))
+        )
+        clients[name] = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url=f"http://{name}",
+            headers={INTERNAL_TOKEN_HEADER: token},
+            timeout=120,
+        )
     return runtimes, clients
 
 
 async def deploy(clients, name: str, package: dict[str, bytes]) -> str:
-    version = (await clients["registry"].post("/v1/models", data={"model_name": name},
-                                              files={"file": ("p.tar.gz", tar_gz(package), "application/gzip")})).json()
-    created = (await clients["inference"].post("/v1/services", json={"service_name": name, "schedule": [], "config": [
-        {"model_id": version["model_id"], "model_version": version["model_version"], "weight": 100,
-         "instance_count": 1}]})).json()
+    version = (
+        await clients["registry"].post(
+            "/v1/models",
+            data={"model_name": name},
+            files={"file": ("p.tar.gz", tar_gz(package), "application/gzip")},
+        )
+    ).json()
+    created = (
+        await clients["inference"].post(
+            "/v1/services",
+            json={
+                "service_name": name,
+                "schedule": [],
+                "config": [
+                    {
+                        "model_id": version["model_id"],
+                        "model_version": version["model_version"],
+                        "weight": 100,
+                        "instance_count": 1,
+                    }
+                ],
+            },
+        )
+    ).json()
     for _ in range(600):
         service = (await clients["inference"].get(f"/v1/services/{created['service_id']}")).json()
         if service["status"] == "running":
@@ -116,9 +146,13 @@ async def bench_model(runtimes, clients, label: str, task_type: str, package: di
     service = (await clients["inference"].get(f"/v1/services/{service_id}")).json()
     async with runtimes["inference"].db.session() as session:
         from inference.models import RealTimeService
+
         triton_model = (await session.get(RealTimeService, service_id)).config[0]["triton_model"]
-    baseline = httpx.AsyncClient(transport=httpx.ASGITransport(app=baseline_app(package, task_type)),
-                                 base_url="http://baseline", timeout=120)
+    baseline = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=baseline_app(package, task_type)),
+        base_url="http://baseline",
+        timeout=120,
+    )
     if task_type == "predictive_analytics":
         body = {"data": {"req_data": TABLE_ROWS}}
         raw = json.dumps(TABLE_ROWS).encode()
@@ -129,8 +163,9 @@ async def bench_model(runtimes, clients, label: str, task_type: str, package: di
     else:
         raw = png_bytes()
         ways = {
-            "service": lambda: clients["inference"].post(f"/v1/infers/{service_id}",
-                                                         files={"images": ("a.png", raw, "image/png")}),
+            "service": lambda: clients["inference"].post(
+                f"/v1/infers/{service_id}", files={"images": ("a.png", raw, "image/png")}
+            ),
             "baseline": lambda: baseline.post("/predict", files={"images": ("a.png", raw, "image/png")}),
         }
     ways["triton"] = lambda: triton.infer(triton_model, raw)
@@ -141,10 +176,14 @@ async def bench_model(runtimes, clients, label: str, task_type: str, package: di
         base = results["baseline"]
         for way in ("service", "triton", "baseline"):
             r = results[way]
-            print(f"{label:6} c={concurrency}  {way:8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
-                  f"   x{r['rps'] / base['rps']:.2f} throughput, x{r['p50'] / base['p50']:.2f} p50 vs baseline")
+            print(
+                f"{label:6} c={concurrency}  {way:8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.1f} ms  p99 {r['p99']:6.1f} ms"
+                f"   x{r['rps'] / base['rps']:.2f} throughput, x{r['p50'] / base['p50']:.2f} p50 vs baseline"
+            )
     await baseline.aclose()
-    print(f"({service['config'][0]['model_name']} {service['config'][0]['model_version']} on Triton model {triton_model})")
+    print(
+        f"({service['config'][0]['model_name']} {service['config'][0]['model_version']} on Triton model {triton_model})"
+    )
 
 
 async def main() -> None:

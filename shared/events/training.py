@@ -48,6 +48,9 @@ class JobSucceeded(_JobEvent):
     engine: str
     labels: list[str] = Field(default_factory=list)
     metrics: dict[str, Any] = Field(default_factory=dict)
+    best_metric: dict[str, Any] | None = Field(
+        default=None, description="The job's best validation score, as the job reports it"
+    )
     stopped_early: bool = Field(
         default=False, description="Stopped by the user or the budget: best model kept"
     )

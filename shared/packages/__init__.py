@@ -109,7 +109,7 @@ class Predictor:
 
     def artifact(self, role: str) -> Path:
         try:
-            path = self.package_dir / self.manifest["artifacts"][role]
+            path: Path = self.package_dir / self.manifest["artifacts"][role]
         except KeyError as exc:
             raise PackageError(f"package manifest names no {role!r} artifact") from exc
         if not path.is_file():
@@ -180,5 +180,5 @@ def load_predictor(package_dir: Path | str) -> Predictor:
     if target is None:
         raise PackageError(f"no predictor for task_type {manifest['task_type']!r}")
     module_name, class_name = target.split(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Predictor] = getattr(importlib.import_module(module_name), class_name)
     return cls(package_dir, manifest)

@@ -30,14 +30,18 @@ numbers rounded to 4 decimals; the three lists are aligned and sorted by decreas
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from shared.packages import PackageError, Predictor
-from shared.packages.image import ALLOWED_FORMATS, decode_image  # one decoder for every image task
+from shared.packages import PackageError
+from shared.packages.image import (  # one decoder and one normalisation for every image task
+    ALLOWED_FORMATS,
+    OnnxImagePredictor,
+    decode_image,
+    normalize,
+)
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -48,12 +52,6 @@ __all__ = [
     "nms",
     "postprocess",
 ]
-
-# Pillow format names of the image types the seed accepts (JPG, JPEG, PNG, BMP); MPO is the multi-picture
-# JPEG many phone cameras write (still a .jpg; the first frame is used).
-# onnxruntime threads per session; one by default (serving scales with Triton instances, and spinning
-# thread pools collapse on shared CPUs).
-THREADS_ENV = "EXEML_ORT_THREADS"
 
 
 def letterbox(image: Any, spec: dict[str, Any]) -> tuple[np.ndarray, tuple[float, float]]:
@@ -75,15 +73,6 @@ def letterbox(image: Any, spec: dict[str, Any]) -> tuple[np.ndarray, tuple[float
     canvas = np.full((height, width, 3), int(spec.get("pad_value", 114)), dtype=np.uint8)
     canvas[:new_h, :new_w] = np.asarray(image, dtype=np.uint8)
     return canvas, (new_w / w0, new_h / h0)
-
-
-def normalize(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
-    """``float32`` CHW model input of HWC RGB ``uint8`` pixels: scale, channel order, mean/std."""
-    array = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
-    if spec.get("channel_order", "RGB") == "BGR":
-        array = array[..., ::-1]
-    array = (array - np.asarray(spec["mean"], dtype=np.float32)) / np.asarray(spec["std"], dtype=np.float32)
-    return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -148,39 +137,17 @@ def postprocess(
     return Detections(out, picked_scores[index], classes[index].astype(np.int64))
 
 
-Prepared = tuple[np.ndarray, tuple[float, float], tuple[int, int]]  # model input, letterbox scale, original size
+# One prepared image: its model input, letterbox scale and original size.
+Prepared = tuple[np.ndarray, tuple[float, float], tuple[int, int]]
 
 
-class DetectionPredictor(Predictor):
+class DetectionPredictor(OnnxImagePredictor):
     """Loads ``model.onnx`` of an object detection package and finds the objects in image file bytes."""
-
-    providers: tuple[str, ...] | list[str] = ("CPUExecutionProvider",)  # onnxruntime execution providers
 
     def __init__(self, package_dir: Path, manifest: dict[str, Any]) -> None:
         super().__init__(package_dir, manifest)
-        self.spec: dict[str, Any] = dict(manifest.get("preprocessing") or {})
-        for key in ("image_size", "mean", "std"):
-            if key not in self.spec:
-                raise PackageError(f"manifest preprocessing has no {key!r}")
-        if not self.labels:
-            raise PackageError("manifest has no labels")
-        self.model_path = self.artifact("model")
         outputs = self.spec.get("outputs") or {}
         self._outputs = [outputs.get("scores", "scores"), outputs.get("boxes", "boxes")]
-        self._session: Any = None
-
-    @property
-    def session(self) -> Any:
-        if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(self.providers)
-            )
-            self._input_name = self.spec.get("input_name") or self._session.get_inputs()[0].name
-        return self._session
 
     def prepare(self, payload: bytes) -> Prepared:
         """The model input (CHW float32) of one image file's bytes, its letterbox scale and original size."""
@@ -201,7 +168,9 @@ class DetectionPredictor(Predictor):
         manifest's (the trainer uses a low one to compute mAP)."""
         return self.detect_prepared([self.prepare(p) for p in payloads], score_threshold) if payloads else []
 
-    def detect_prepared(self, prepared: list[Prepared], score_threshold: float | None = None) -> list[Detections]:
+    def detect_prepared(
+        self, prepared: list[Prepared], score_threshold: float | None = None
+    ) -> list[Detections]:
         """Raw detections of several prepared images, in one model run."""
         scores, boxes = self.run(np.stack([p[0] for p in prepared]))
         return [

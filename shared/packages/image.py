@@ -21,31 +21,28 @@ The response follows the seed's example: ``{"predicted_label": "sunflowers", "sc
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.common import onnx_session, softmax
 
 __all__ = [
     "ALLOWED_FORMATS",
     "ImageClassificationPredictor",
+    "OnnxImagePredictor",
     "decode_image",
     "normalize",
     "preprocess_image",
     "resize_and_crop",
-    "softmax",
 ]
 
 # Pillow format names of the image types the seeds accept (JPG, JPEG, PNG, BMP). MPO is how Pillow names
 # the multi-picture JPEG files many phone cameras write: still a .jpg, first frame used.
 ALLOWED_FORMATS = ("JPEG", "MPO", "PNG", "BMP")
 TOP_K = 5
-# onnxruntime threads per session. One by default: serving scales with Triton model instances, and on a
-# shared CPU spinning thread pools collapse (resnet18 here under load: 22 ms with 1 thread, 62–76 ms with 2).
-THREADS_ENV = "EXEML_ORT_THREADS"
 
 
 def decode_image(payload: bytes) -> Any:
@@ -66,8 +63,8 @@ def decode_image(payload: bytes) -> Any:
             )
         with Image.open(io.BytesIO(payload)) as image:
             image.load()
-            image = ImageOps.exif_transpose(image)
-            return image.convert("RGB")
+            upright = ImageOps.exif_transpose(image)
+            return upright.convert("RGB")
     except PredictionInputError:
         raise
     except Image.DecompressionBombError as exc:
@@ -100,7 +97,7 @@ def resize_and_crop(image: Any, spec: dict[str, Any]) -> Any:
 
 def normalize(pixels: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     """``float32`` CHW model input of HWC RGB ``uint8`` pixels: scale, channel order, mean/std."""
-    array = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
+    array: np.ndarray = np.asarray(pixels, dtype=np.float32) * np.float32(spec.get("scale", 1.0 / 255.0))
     if spec.get("channel_order", "RGB") == "BGR":
         array = array[..., ::-1]
     array = (array - np.asarray(spec["mean"], dtype=np.float32)) / np.asarray(spec["std"], dtype=np.float32)
@@ -112,14 +109,8 @@ def preprocess_image(image: Any, spec: dict[str, Any]) -> np.ndarray:
     return normalize(np.asarray(resize_and_crop(image, spec)), spec)
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-class ImageClassificationPredictor(Predictor):
-    """Loads ``model.onnx`` of an image classification package and classifies image file bytes."""
+class OnnxImagePredictor(Predictor):
+    """Base of the image predictors: ``model.onnx`` over images preprocessed as the manifest says."""
 
     providers: tuple[str, ...] | list[str] = ("CPUExecutionProvider",)  # onnxruntime execution providers
 
@@ -137,15 +128,13 @@ class ImageClassificationPredictor(Predictor):
     @property
     def session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(self.providers)
-            )
+            self._session = onnx_session(self.model_path, self.providers)
             self._input_name = self.spec.get("input_name") or self._session.get_inputs()[0].name
         return self._session
+
+
+class ImageClassificationPredictor(OnnxImagePredictor):
+    """Loads ``model.onnx`` of an image classification package and classifies image file bytes."""
 
     def prepare(self, payload: bytes) -> np.ndarray:
         """The model input (CHW float32) of one image file's bytes."""

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import io
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.common import classification_answer, onnx_session, softmax
 from shared.packages.sound_features import clip_statistics, dct_matrix
 
 __all__ = [
@@ -51,7 +51,6 @@ __all__ = [
     "log_mel",
     "mel_filterbank",
     "resample",
-    "softmax",
     "windows",
 ]
 
@@ -79,8 +78,6 @@ DEFAULT_SPEC: dict[str, Any] = {
 # seed accepts: "Only 16-bit WAV files are supported".
 WAV_FORMATS = ("WAV", "WAVEX", "RF64")
 WAV_SUBTYPES = ("PCM_16",)
-TOP_K = 5
-THREADS_ENV = "EXEML_ORT_THREADS"
 
 
 def decode_wav(payload: bytes) -> tuple[np.ndarray, int]:
@@ -152,11 +149,11 @@ def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
     return (np.fft.irfft(out, n=padded_m)[:m] * (padded_m / padded_n)).astype(np.float32)
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     return 2595.0 * np.log10(1.0 + np.asarray(hz, dtype=np.float64) / 700.0)
 
 
-def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+def _mel_to_hz(mel: np.ndarray | float) -> np.ndarray:
     return 700.0 * (10.0 ** (np.asarray(mel, dtype=np.float64) / 2595.0) - 1.0)
 
 
@@ -169,7 +166,8 @@ def mel_filterbank(spec: dict[str, Any]) -> np.ndarray:
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
     rising = (freqs[None, :] - lower) / (centre - lower)
     falling = (upper - freqs[None, :]) / (upper - centre)
-    return np.maximum(0.0, np.minimum(rising, falling)).astype(np.float32)
+    filters: np.ndarray = np.maximum(0.0, np.minimum(rising, falling))
+    return filters.astype(np.float32)
 
 
 def _min_samples(spec: dict[str, Any]) -> int:
@@ -194,7 +192,8 @@ def log_mel(signal: np.ndarray, spec: dict[str, Any], filterbank: np.ndarray | N
     power = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)) ** float(spec.get("power", 2.0))
     fb = mel_filterbank(spec) if filterbank is None else filterbank
     mel = power.astype(np.float32) @ fb.T
-    return np.log(mel + np.float32(spec["log_offset"])).T.astype(np.float32)
+    logs: np.ndarray = np.log(mel + np.float32(spec["log_offset"]))
+    return logs.T.astype(np.float32)
 
 
 def features_of_wav(payload: bytes, spec: dict[str, Any], filterbank: np.ndarray | None = None) -> np.ndarray:
@@ -214,23 +213,6 @@ def windows(features: np.ndarray, spec: dict[str, Any]) -> np.ndarray:
     if starts[-1] != total - size:
         starts.append(total - size)
     return np.stack([features[:, s : s + size] for s in starts])[:, None].astype(np.float32)
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    """``{"predicted_label", "score", "scores": [[label, score], ...]}`` with the top 5 scores."""
-    order = np.argsort(-probabilities, kind="stable")
-    best = int(order[0])
-    return {
-        "predicted_label": labels[best],
-        "score": float(probabilities[best]),
-        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
-    }
 
 
 class LinearModel:
@@ -275,16 +257,13 @@ class NetworkModel:
     @property
     def session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            self._session = onnx_session(self.path)
         return self._session
 
     def probabilities(self, log_mel_matrix: np.ndarray) -> np.ndarray:
         """``[classes]`` of one clip's ``[n_mels, frames]`` log-mel."""
-        return self.probabilities_batch([log_mel_matrix])[0]
+        clip: np.ndarray = self.probabilities_batch([log_mel_matrix])[0]
+        return clip
 
     def probabilities_batch(self, log_mel_matrices: list[np.ndarray]) -> np.ndarray:
         """``[clips, classes]`` of several clips: the windows of all clips go through one model run."""
@@ -335,7 +314,8 @@ class SoundPredictor(Predictor):
 
     def probabilities_of(self, log_mel_matrix: np.ndarray) -> np.ndarray:
         """Class probabilities of one clip's log-mel: the mean over the package's models."""
-        return self.probabilities_batch([log_mel_matrix])[0]
+        clip: np.ndarray = self.probabilities_batch([log_mel_matrix])[0]
+        return clip
 
     def probabilities_batch(self, log_mel_matrices: list[np.ndarray]) -> np.ndarray:
         """``[clips, classes]`` of several clips' log-mels: one run of each of the package's models."""
@@ -349,7 +329,8 @@ class SoundPredictor(Predictor):
                 spec = self.spec["statistics"]
                 stats = np.stack([clip_statistics(m, spec, self.dct) for m in log_mel_matrices])
             found.append(model.probabilities(stats))
-        return np.mean(found, axis=0)
+        mean: np.ndarray = np.mean(found, axis=0)
+        return mean
 
     def probabilities(self, payload: bytes) -> np.ndarray:
         """Class probabilities of one WAV file."""
@@ -361,4 +342,4 @@ class SoundPredictor(Predictor):
 
     def predict_prepared(self, prepared: list[np.ndarray]) -> list[dict[str, Any]]:
         """Classify several clips with one run of each model."""
-        return [response(self.labels, p) for p in self.probabilities_batch(prepared)]
+        return [classification_answer(self.labels, p) for p in self.probabilities_batch(prepared)]

@@ -41,7 +41,7 @@ def dct_matrix(n_mels: int, n_mfcc: int) -> np.ndarray:
     """``[n_mfcc, n_mels]`` orthonormal DCT-II (what ``scipy.fft.dct(type=2, norm="ortho")`` applies)."""
     k = np.arange(n_mfcc)[:, None]
     n = np.arange(n_mels)[None, :]
-    matrix = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
+    matrix: np.ndarray = np.cos(np.pi * k * (2 * n + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
     matrix[0] /= np.sqrt(2.0)
     return matrix.astype(np.float32)
 
@@ -67,7 +67,7 @@ def _deltas(x: np.ndarray, width: int) -> np.ndarray:
     padded = np.pad(x, ((0, 0), (width, width)), mode="edge")
     frames = x.shape[1]
     weights = np.arange(1, width + 1, dtype=np.float64)
-    out = sum(
+    out: np.ndarray = sum(
         w * (padded[:, width + i : width + i + frames] - padded[:, width - i : width - i + frames])
         for i, w in enumerate(weights, start=1)
     )
@@ -95,7 +95,8 @@ def mel_shift(log_mel: np.ndarray, bands: int, max_shift: int, lag: int) -> np.n
     curvature = left - 2 * centre + right
     refine = (best == inner) & (curvature < 0)
     offset = np.where(refine, 0.5 * (left - right) / np.where(refine, curvature, -1.0), 0.0)
-    return best - max_shift + np.clip(offset, -0.5, 0.5)
+    shifts: np.ndarray = best - max_shift + np.clip(offset, -0.5, 0.5)
+    return shifts
 
 
 def clip_statistics(log_mel: np.ndarray, spec: dict[str, Any], dct: np.ndarray | None = None) -> np.ndarray:

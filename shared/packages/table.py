@@ -34,20 +34,43 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.packages import PredictionInputError, Predictor
+from shared.packages.common import softmax
 
-__all__ = ["MISSING_TOKENS", "LinearModel", "TableSchema", "TablePredictor", "category_key", "parse_number"]
+__all__ = ["MISSING_TOKENS", "LinearModel", "TablePredictor", "TableSchema", "category_key", "parse_number"]
 
 # Spellings of a missing value in CSV cells and request values (pandas' defaults plus "?").
 MISSING_TOKENS = frozenset(
-    {"", "?", "NA", "N/A", "n/a", "NaN", "nan", "NAN", "-NaN", "-nan", "null", "NULL", "Null", "None", "none",
-     "<NA>", "#N/A", "#NA", "-1.#IND", "1.#IND", "-1.#QNAN", "1.#QNAN"}
+    {
+        "",
+        "?",
+        "NA",
+        "N/A",
+        "n/a",
+        "NaN",
+        "nan",
+        "NAN",
+        "-NaN",
+        "-nan",
+        "null",
+        "NULL",
+        "Null",
+        "None",
+        "none",
+        "<NA>",
+        "#N/A",
+        "#NA",
+        "-1.#IND",
+        "1.#IND",
+        "-1.#QNAN",
+        "1.#QNAN",
+    }
 )
 MAX_ROWS_PER_REQUEST = 10000
 
@@ -97,7 +120,8 @@ class TableSchema:
         self.features = [c for c in columns if c["type"] != "ignored"]
         self._codes = {
             c["name"]: {name: float(i) for i, name in enumerate(c.get("categories", []))}
-            for c in self.features if c["type"] == "categorical"
+            for c in self.features
+            if c["type"] == "categorical"
         }
 
     @classmethod
@@ -105,8 +129,12 @@ class TableSchema:
         return cls(list(raw["columns"]), raw["label_column"], raw["problem"], raw.get("labels", []))
 
     def as_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns, "label_column": self.label_column, "problem": self.problem,
-                "labels": self.labels}
+        return {
+            "columns": self.columns,
+            "label_column": self.label_column,
+            "problem": self.problem,
+            "labels": self.labels,
+        }
 
     @property
     def feature_names(self) -> list[str]:
@@ -116,7 +144,7 @@ class TableSchema:
     def categorical_indices(self) -> list[int]:
         return [i for i, c in enumerate(self.features) if c["type"] == "categorical"]
 
-    def encode_columns(self, columns: dict[str, Sequence[Any]], n_rows: int) -> np.ndarray:
+    def encode_columns(self, columns: Mapping[str, Sequence[Any]], n_rows: int) -> np.ndarray:
         """The feature matrix (float64, rows x features) of column-wise data (the trainer's path)."""
         matrix = np.full((n_rows, len(self.features)), np.nan, dtype=np.float64)
         for j, column in enumerate(self.features):
@@ -128,7 +156,9 @@ class TableSchema:
         name = column["name"]
         if column["type"] == "categorical":
             codes = self._codes[name]
-            return [codes.get(k, math.nan) if (k := category_key(v)) is not None else math.nan for v in values]
+            return [
+                codes.get(k, math.nan) if (k := category_key(v)) is not None else math.nan for v in values
+            ]
         out = []
         for v in values:
             try:
@@ -142,19 +172,26 @@ class TableSchema:
     def encode_rows(self, rows: Any) -> np.ndarray:
         """The feature matrix of request rows; PredictionInputError names the row and column at fault."""
         if not isinstance(rows, list) or not rows:
-            raise PredictionInputError("rows_required", "req_data must be a non-empty array of row objects",
-                                       field="req_data")
+            raise PredictionInputError(
+                "rows_required", "req_data must be a non-empty array of row objects", field="req_data"
+            )
         if len(rows) > MAX_ROWS_PER_REQUEST:
-            raise PredictionInputError("too_many_rows", f"at most {MAX_ROWS_PER_REQUEST} rows per request",
-                                       field="req_data")
+            raise PredictionInputError(
+                "too_many_rows", f"at most {MAX_ROWS_PER_REQUEST} rows per request", field="req_data"
+            )
         known = {c["name"] for c in self.columns} | {self.label_column}
         for i, row in enumerate(rows):
             if not isinstance(row, dict):
-                raise PredictionInputError("row_not_object", f"row {i} is not an object", field=f"req_data[{i}]")
+                raise PredictionInputError(
+                    "row_not_object", f"row {i} is not an object", field=f"req_data[{i}]"
+                )
             unknown = sorted(set(row) - known)
             if unknown:
-                raise PredictionInputError("unknown_column", f"row {i}: unknown column(s) {', '.join(unknown)}",
-                                           field=f"req_data[{i}].{unknown[0]}")
+                raise PredictionInputError(
+                    "unknown_column",
+                    f"row {i}: unknown column(s) {', '.join(unknown)}",
+                    field=f"req_data[{i}].{unknown[0]}",
+                )
         # A column left out of a row is a missing value, as an empty cell of the training CSV was.
         columns = {name: [row.get(name) for row in rows] for name in self.feature_names}
         return self.encode_columns(columns, len(rows))
@@ -168,12 +205,20 @@ class LinearModel:
             self.numeric = arrays["numeric"].astype(np.int64)  # feature indices
             self.median, self.mean, self.scale = arrays["median"], arrays["mean"], arrays["scale"]
             self.categorical = arrays["categorical"].astype(np.int64)
-            self.sizes = arrays["sizes"].astype(np.int64)  # categories of each (one more column: other/missing)
+            # categories of each (one more column: other/missing)
+            self.sizes = arrays["sizes"].astype(np.int64)
             self.coef, self.intercept = arrays["coef"], arrays["intercept"]
 
     @staticmethod
-    def design(matrix: np.ndarray, numeric: np.ndarray, median: np.ndarray, mean: np.ndarray, scale: np.ndarray,
-               categorical: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    def design(
+        matrix: np.ndarray,
+        numeric: np.ndarray,
+        median: np.ndarray,
+        mean: np.ndarray,
+        scale: np.ndarray,
+        categorical: np.ndarray,
+        sizes: np.ndarray,
+    ) -> np.ndarray:
         """The linear model's inputs of an encoded feature matrix (the trainer builds them with this too)."""
         x = matrix[:, numeric]
         missing = np.isnan(x)
@@ -186,8 +231,11 @@ class LinearModel:
         return np.hstack(parts) if parts else np.zeros((len(matrix), 0))
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
-        x = self.design(matrix, self.numeric, self.median, self.mean, self.scale, self.categorical, self.sizes)
-        return x @ self.coef.T + self.intercept
+        x = self.design(
+            matrix, self.numeric, self.median, self.mean, self.scale, self.categorical, self.sizes
+        )
+        raw: np.ndarray = x @ self.coef.T + self.intercept
+        return raw
 
 
 class TablePredictor(Predictor):
@@ -197,7 +245,9 @@ class TablePredictor(Predictor):
         super().__init__(package_dir, manifest)
         self.schema = TableSchema.from_dict(manifest["input_schema"])
         members = manifest.get("ensemble") or [{"kind": "lightgbm", "artifact": "model", "weight": 1.0}]
-        self.members = [(m["kind"], self._load(m["kind"], m["artifact"]), float(m["weight"])) for m in members]
+        self.members = [
+            (m["kind"], self._load(m["kind"], m["artifact"]), float(m["weight"])) for m in members
+        ]
 
     def _load(self, kind: str, role: str) -> Any:
         if kind == "linear":
@@ -238,12 +288,12 @@ class TablePredictor(Predictor):
 
     def _member_values(self, kind: str, model: Any, matrix: np.ndarray) -> np.ndarray:
         if kind == "linear":
-            raw = model.raw(matrix)
+            raw: np.ndarray = model.raw(matrix)
             if self.schema.problem == "regression":
                 return raw[:, 0]
             if raw.shape[1] == 1:
                 return _class_probabilities(1.0 / (1.0 + np.exp(-raw[:, 0])), 2)
-            return _softmax(raw)
+            return softmax(raw)
         # One thread for small batches: OpenMP start-up costs more than it saves on a few rows.
         threads = {"num_threads": 1} if len(matrix) < 256 else {}
         raw = np.asarray(model.predict(matrix, **threads))
@@ -255,14 +305,12 @@ class TablePredictor(Predictor):
             return [{"predict": float(v)} for v in values]
         best = values.argmax(axis=1)
         return [
-            {"predict": self.labels[k], "probabilities": {lab: round(float(p), 6) for lab, p in zip(self.labels, row)}}
+            {
+                "predict": self.labels[k],
+                "probabilities": {lab: round(float(p), 6) for lab, p in zip(self.labels, row)},
+            }
             for k, row in zip(best, values)
         ]
-
-
-def _softmax(raw: np.ndarray) -> np.ndarray:
-    shifted = np.exp(raw - raw.max(axis=1, keepdims=True))
-    return shifted / shifted.sum(axis=1, keepdims=True)
 
 
 def _class_probabilities(raw: np.ndarray, n_labels: int) -> np.ndarray:

@@ -10,7 +10,7 @@ names the kind:
   ``intercept``); scores are ``softmax(x @ coef.T + intercept)``.
 * ``{"kind": "tfidf_linear", "blocks": [{"analyzer": "char" | "word", "ngram_range": [1, 3],
   "lowercase": true, "sublinear_tf": true, "norm": "l2", "vocabulary": "<artifact role>"}, ...]}`` — several
-  scikit-learn TF-IDF blocks side by side (characters, words: ``(?u)\b\w\w+\b`` tokens), one linear model
+  scikit-learn TF-IDF blocks side by side (characters, words: ``(?u)\\b\\w\\w+\\b`` tokens), one linear model
   or an ensemble over their concatenation; artifact ``model`` (NPZ: ``idf_<i>`` per block, ``coef``
   ``[members, classes, columns]``, ``intercept`` ``[members, classes]``, ``weights`` ``[members]``); the
   scores are the weighted mean of the members' ``softmax(x @ coef.T + intercept)``.
@@ -27,21 +27,20 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
+from shared.packages.common import classification_answer, onnx_session, softmax
 
-__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "response", "softmax", "word_ngrams"]
+__all__ = ["TextPredictor", "WordPiece", "char_ngrams", "decode_text", "word_ngrams"]
 
-TOP_K = 5
-THREADS_ENV = "EXEML_ORT_THREADS"
 _WHITE_SPACES = re.compile(r"\s\s+")  # scikit-learn's _white_spaces
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 
@@ -63,7 +62,7 @@ def decode_text(payload: bytes | str) -> str:
     return text
 
 
-def char_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True) -> list[str]:
+def char_ngrams(text: str, ngram_range: Sequence[int], lowercase: bool = True) -> list[str]:
     """The character n-grams scikit-learn's ``analyzer="char"`` yields for ``text``."""
     if lowercase:
         text = text.lower()
@@ -75,7 +74,7 @@ def char_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True)
     return grams
 
 
-def word_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True) -> list[str]:
+def word_ngrams(text: str, ngram_range: Sequence[int], lowercase: bool = True) -> list[str]:
     """The word n-grams scikit-learn's ``analyzer="word"`` (default token pattern) yields for ``text``."""
     tokens = _TOKEN.findall(text.lower() if lowercase else text)
     low, high = ngram_range
@@ -85,8 +84,9 @@ def word_ngrams(text: str, ngram_range: tuple[int, int], lowercase: bool = True)
     return grams
 
 
-def _tfidf(grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dict[str, Any]
-           ) -> tuple[np.ndarray, np.ndarray]:
+def _tfidf(
+    grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and TF-IDF values of one text's n-grams (scikit-learn's transform, sparse)."""
     counts = Counter(columns[g] for g in grams if g in columns)
     if not counts:
@@ -101,22 +101,6 @@ def _tfidf(grams: list[str], columns: dict[str, int], idf: np.ndarray, spec: dic
         if norm > 0:
             values = values / norm
     return cols, values
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
-
-
-def response(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    order = np.argsort(-probabilities, kind="stable")
-    best = int(order[0])
-    return {
-        "predicted_label": labels[best],
-        "score": float(probabilities[best]),
-        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
-    }
 
 
 def _is_cjk(cp: int) -> bool:
@@ -269,13 +253,7 @@ class TextPredictor(Predictor):
     @property
     def session(self) -> Any:
         if self._session is None:
-            import onnxruntime as ort
-
-            options = ort.SessionOptions()
-            options.intra_op_num_threads = int(os.environ.get(THREADS_ENV) or 1)
-            self._session = ort.InferenceSession(
-                str(self.model_path), options, providers=list(self.providers)
-            )
+            self._session = onnx_session(self.model_path, self.providers)
         return self._session
 
     def tfidf_row(self, text: str) -> tuple[np.ndarray, np.ndarray]:
@@ -301,7 +279,8 @@ class TextPredictor(Predictor):
                 cols, values = self.blocks_row(text)
                 logits = self.intercept + self.coef[:, :, cols] @ values  # members x classes
                 total[row] = self.weights @ softmax(logits)
-            return total / self.weights.sum()
+            mean: np.ndarray = total / self.weights.sum()
+            return mean
         if self.kind == "char_tfidf":
             logits = np.tile(self.intercept, (len(texts), 1))
             for row, text in enumerate(texts):
@@ -317,4 +296,4 @@ class TextPredictor(Predictor):
 
     def predict_prepared(self, prepared: list[str]) -> list[dict[str, Any]]:
         """Classify several texts in one model run."""
-        return [response(self.labels, p) for p in self.probabilities_batch(prepared)]
+        return [classification_answer(self.labels, p) for p in self.probabilities_batch(prepared)]

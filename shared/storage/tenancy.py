@@ -47,6 +47,7 @@ __all__ = [
     "RULE_TRAVERSAL",
     "StoragePolicy",
     "TenantStorage",
+    "bucket_path_as_uri",
     "check_relative",
     "refusal_rule",
 ]
@@ -114,6 +115,14 @@ def _area(uri: str, setting: str) -> _Reading:
     if parts is None or key is None or not parts[0]:
         raise SettingsError(f"{setting}: {uri!r} is not an s3://bucket/prefix/ address")
     return _Reading(parts[0].lower(), key if key == "" or key.endswith("/") else key + "/")
+
+
+def bucket_path_as_uri(path: str) -> str:
+    """ModelArts' way of writing an object-store path, ``/bucket/key`` (its create bodies' ``data_path`` and
+    ``work_path``), as ``s3://bucket/key``: the same object in the configured store. Anything else is returned
+    unchanged (``//…`` too: an empty bucket is no path). The result still goes through :meth:`StoragePolicy.resolve`.
+    """
+    return f"s3:/{path}" if path.startswith("/") and not path.startswith("//") else path
 
 
 def check_relative(name: str, *, field: str = "file") -> str:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import urlparse
 
 import aio_pika
 import pytest
+import sqlalchemy as sa
 
 from shared.events import EventContract
 from shared.messaging import (
@@ -20,9 +22,10 @@ from shared.messaging import (
     Transport,
     make_envelope,
 )
+from shared.service import ServiceRuntime
 from shared.testing.infra import AMQP_URL, require_tcp
 
-__all__ = ["delete_queues", "publish_event", "transport_factory"]
+__all__ = ["delete_queues", "outbox_envelopes", "publish_event", "transport_factory"]
 
 
 @pytest.fixture(params=["rabbitmq", "memory"])
@@ -92,3 +95,14 @@ async def publish_event(
         )
     )
     return envelope
+
+
+async def outbox_envelopes(runtime: ServiceRuntime[Any], event_type: str) -> list[dict[str, Any]]:
+    """The envelopes (CloudEvents objects, ``data`` inside) of ``event_type`` that the service of ``runtime``
+    wrote to its outbox, oldest first."""
+    outbox = runtime.outbox.table
+    async with runtime.db.session() as session:
+        rows = await session.execute(
+            sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type).order_by(outbox.c.id)
+        )
+        return [json.loads(envelope) for envelope in rows.scalars()]

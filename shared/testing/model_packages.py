@@ -23,11 +23,14 @@ import sqlalchemy as sa
 from shared.packages import write_manifest
 from shared.service import ServiceRuntime
 from shared.storage import ObjectStore, S3Uri
+from shared.testing.platform import wait_until
 
 __all__ = [
     "TABLE_ROWS",
+    "deploy_version",
     "download_package",
     "image_package",
+    "onnx_bytes",
     "png_bytes",
     "put_package",
     "service_uses",
@@ -78,10 +81,21 @@ def table_package(seed: int = 0) -> dict[str, bytes]:
 IMAGE_LABELS = ["bird", "cat", "dog"]
 
 
+def onnx_bytes(graph: Any, opset: int) -> bytes:
+    """The model file of an ONNX ``graph`` at ``opset``, IR version 8 (what the serving onnxruntime reads),
+    checked."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return bytes(model.SerializeToString())
+
+
 def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
     """A tiny image classifier (conv → relu → global pool → dense) as ONNX with random weights, in the
     format of ``shared.packages.image`` (``image_classification``)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     rng = np.random.default_rng(seed)
@@ -105,11 +119,9 @@ def image_package(seed: int = 0, size: int = 32) -> dict[str, bytes]:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", len(IMAGE_LABELS)])],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        onnx.save(model, str(folder / "model.onnx"))
+        (folder / "model.onnx").write_bytes(onnx_bytes(graph, 17))
         write_manifest(
             folder,
             {
@@ -172,6 +184,27 @@ async def upload_version(client: httpx.AsyncClient, name: str, files: dict[str, 
     assert response.status_code == 201, response.text
     version: dict[str, Any] = response.json()
     return version
+
+
+async def deploy_version(
+    inference: httpx.AsyncClient, version: dict[str, Any], name: str, timeout: float = 90.0, **entry: Any
+) -> str:
+    """Deploy a registered version (what :func:`upload_version` returns) as a one-node service (``entry``:
+    more fields of its config entry) and wait until it runs; returns the service id."""
+    config = {"model_id": version["model_id"], "model_version": version["model_version"], "weight": 100}
+    created = await inference.post(
+        "/v1/services", json={"service_name": name, "config": [{**config, "instance_count": 1, **entry}]}
+    )
+    assert created.status_code == 201, created.text
+    service_id: str = created.json()["service_id"]
+
+    async def running() -> bool:
+        body = (await inference.get(f"/v1/services/{service_id}")).json()
+        assert body["status"] != "failed", body
+        return bool(body["status"] == "running")
+
+    await wait_until(running, timeout=timeout, what=f"service {name} running")
+    return service_id
 
 
 async def service_uses(registry_runtime: ServiceRuntime[Any], service_id: str) -> bool | None:

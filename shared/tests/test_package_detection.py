@@ -15,6 +15,7 @@ from PIL import Image
 
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.detection import DetectionPredictor, letterbox, nms
+from shared.testing.model_packages import onnx_bytes
 
 SIZE = 32  # model input 32 x 32, maps at stride 4: 8 x 8
 LABELS = ["cat", "dog"]
@@ -39,7 +40,6 @@ def _outputs() -> tuple[np.ndarray, np.ndarray]:
 
 def _build_model(path: Path) -> None:
     """scores/boxes = the constants above broadcast to the batch (0 x the mean of the image + constant)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     scores, boxes = _outputs()
@@ -63,10 +63,7 @@ def _build_model(path: Path) -> None:
             numpy_helper.from_array(boxes, "B"),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.write_bytes(model.SerializeToString())
+    path.write_bytes(onnx_bytes(graph, 18))
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from PIL import Image
 
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.image import ImageClassificationPredictor, decode_image, preprocess_image
+from shared.testing.model_packages import onnx_bytes
 
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220)}
 EXTRA = ["cyan", "magenta", "yellow", "black"]  # never predicted (zero weights): checks the top-5 cut
@@ -20,7 +21,6 @@ EXTRA = ["cyan", "magenta", "yellow", "black"]  # never predicted (zero weights)
 
 def _build_model(path: Path) -> None:
     """logits = mean colour of the image (per channel) x W: the brightest channel's label wins."""
-    import onnx
     from onnx import TensorProto, helper
 
     weights = np.zeros((3, 7), dtype=np.float32)
@@ -38,10 +38,7 @@ def _build_model(path: Path) -> None:
             helper.make_tensor("W", TensorProto.FLOAT, [3, 7], weights.flatten().tolist()),
         ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
-    model.ir_version = 8
-    onnx.checker.check_model(model)
-    path.write_bytes(model.SerializeToString())
+    path.write_bytes(onnx_bytes(graph, 18))
 
 
 @pytest.fixture(scope="module")

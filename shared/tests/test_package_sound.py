@@ -17,6 +17,7 @@ from shared.packages import PackageError, PredictionInputError, load_predictor, 
 from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterbank, resample, windows
 from shared.packages.sound_features import STATS_SPEC, active_span, clip_statistics, dct_matrix, feature_names
 from shared.testing.datagen import wav_bytes
+from shared.testing.model_packages import onnx_bytes
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +35,6 @@ def _tone(freq: float, rate: int, seconds: float = 1.0) -> np.ndarray:
 @pytest.fixture
 def package(tmp_path) -> Path:
     """A hand-made ONNX model: mean log-mel of the lower half of the bands vs the upper half."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     n_mels = DEFAULT_SPEC["n_mels"]
@@ -51,9 +51,7 @@ def package(tmp_path) -> Path:
         [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 2])],
         [numpy_helper.from_array(weights, "w")],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, tmp_path / "model.onnx")
+    (tmp_path / "model.onnx").write_bytes(onnx_bytes(graph, 17))
     write_manifest(
         tmp_path,
         {
@@ -238,7 +236,11 @@ def test_statistics_ignore_the_gain_and_find_the_word_in_silence() -> None:
 def test_statistics_tell_the_order_of_sounds_that_means_and_deviations_cannot() -> None:
     names = feature_names(STATS_SPEC)
     up, down = _stats(_two_tones(400, 1200)), _stats(_two_tones(1200, 400))
-    whole = [i for i, n in enumerate(names) if n.startswith("mfcc") and n.endswith(("_mean", "_std")) and "delta" not in n]
+    whole = [
+        i
+        for i, n in enumerate(names)
+        if n.startswith("mfcc") and n.endswith(("_mean", "_std")) and "delta" not in n
+    ]
     timed = [i for i, n in enumerate(names) if "_seg" in n]
     assert np.max(np.abs(up[whole] - down[whole])) < 0.05 * np.max(np.abs(up[whole]))
     assert np.max(np.abs(up[timed] - down[timed])) > 0.5 * np.max(np.abs(up[timed]))
@@ -280,7 +282,8 @@ def test_an_ensemble_answers_the_mean_of_its_models(ensemble) -> None:
     each = [model.probabilities(mel if model.needs == "log_mel" else stats) for model in predictor.models]
     expected = np.mean([p.reshape(-1) for p in each], axis=0)
     assert np.allclose(predictor.probabilities(payload), expected)
-    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}  # models differ
+    # the models differ
+    assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}
     answer = predictor.predict(payload)
     assert answer["score"] == pytest.approx(float(expected.max()))
 

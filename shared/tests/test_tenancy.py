@@ -8,7 +8,7 @@ from dataset.config import Settings as DatasetSettings
 from shared.errors import Forbidden, InvalidInput
 from shared.settings import SettingsError
 from shared.storage import LocalObjectStore
-from shared.storage.tenancy import StoragePolicy, TenantStorage
+from shared.storage.tenancy import StoragePolicy, TenantStorage, bucket_path_as_uri
 
 POLICY = StoragePolicy(
     "exeml",
@@ -179,3 +179,23 @@ async def test_tenant_storage_checks_every_operation(tmp_path) -> None:
         with pytest.raises(Forbidden):
             await operation
     assert await store.get(secret) == b"weights"
+
+
+@pytest.mark.parametrize(
+    ("path", "uri"),
+    [
+        ("/exeml/tenants/acme/in/", "s3://exeml/tenants/acme/in/"),
+        ("/acme-data/x.csv", "s3://acme-data/x.csv"),
+        ("s3://exeml/tenants/acme/", "s3://exeml/tenants/acme/"),
+        ("obs://exeml/tenants/acme/", "obs://exeml/tenants/acme/"),
+        ("//exeml/tenants/acme/", "//exeml/tenants/acme/"),
+        ("exeml/key", "exeml/key"),
+    ],
+)
+def test_modelarts_bucket_paths_read_as_s3_uris_and_obey_the_same_rules(path: str, uri: str) -> None:
+    assert bucket_path_as_uri(path) == uri
+    assert str(POLICY.resolve("acme", bucket_path_as_uri("/exeml/tenants/acme/in/"))) == (
+        "s3://exeml/tenants/acme/in/"
+    )
+    with pytest.raises(Forbidden):
+        POLICY.resolve("acme", bucket_path_as_uri("/exeml/models/acme/"))

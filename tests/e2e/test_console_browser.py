@@ -33,7 +33,8 @@ TRAIN_BUDGET_SECONDS = 40
 
 def _write_data(folder: Path) -> None:
     """The files the browser uploads, in the seed's formats."""
-    images = datagen.image_classification_files(per_class=5, size=32, classes=("red", "blue"))
+    # 15 per class: 6 validation images, the fewest on which the quality gate can pass a 2-class model
+    images = datagen.image_classification_files(per_class=15, size=32, classes=("red", "blue"))
     more = datagen.image_classification_files(per_class=1, size=32, seed=7, classes=("red", "blue"))
     scenes = datagen.detection_files(images=1, size=64)
     sounds = datagen.sound_files(per_class=1)

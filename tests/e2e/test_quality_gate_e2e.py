@@ -19,16 +19,10 @@ import pytest
 from trainer.engines.base import Baseline, QualityReport
 from trainer.quality import QUALITY_ERROR, judge
 
+from shared.packages import TASK_TYPES
 from shared.testing import datagen
 from shared.testing.platform import wait_until
 
-TYPES = [
-    "image_classification",
-    "object_detection",
-    "predictive_analytics",
-    "sound_classification",
-    "text_classification",
-]
 # Enough samples that the validation split can show a lead beyond noise (the gate's binomial test).
 LEARNABLE = {
     "image_classification": lambda seed: datagen.image_classification_files(per_class=15, seed=seed),
@@ -209,7 +203,7 @@ async def train_round(e2e, project_type: str, files: dict[str, bytes]) -> tuple[
     return current, {p["name"]: p for p in current["execution"]["phases"]}
 
 
-@pytest.mark.parametrize("project_type", TYPES)
+@pytest.mark.parametrize("project_type", TASK_TYPES)
 async def test_deployed_model_beats_the_trivial_baseline(project_type: str, e2e_factory) -> None:
     e2e = await e2e_factory("distributed", BUDGET_SECONDS)
     files = LEARNABLE[project_type](1)
@@ -251,7 +245,7 @@ async def test_deployed_model_beats_the_trivial_baseline(project_type: str, e2e_
     await e2e.ok("PUT", f"/v1/services/{service_id}", json={"status": "stopped"})
 
 
-@pytest.mark.parametrize("project_type", TYPES)
+@pytest.mark.parametrize("project_type", TASK_TYPES)
 async def test_quality_gate_fails_a_round_on_unlearnable_data(project_type: str, e2e_factory) -> None:
     e2e = await e2e_factory("distributed", BUDGET_SECONDS)
     project, phases = await train_round(e2e, project_type, shuffled(project_type, LEARNABLE[project_type](1)))

@@ -250,3 +250,25 @@ def test_import_from_object_storage_and_sync_follow_the_task(gateway, config_dir
     )
     listed = {d["dataset_id"]: d for d in exeml_json("datasets", "ls", config_dir=config_dir)}
     assert listed[dataset["dataset_id"]]["sample_count"] == (len(first) + len(second)) // 2 + 1
+
+
+def test_deploy_no_auto_stop_reaches_the_api(gateway, config_dir: Path) -> None:
+    """``--no-auto-stop`` is sent as ``auto_stop: false``: beside a schedule the API refuses it naming the field;
+    alone the request is valid and only the (unknown) project is refused."""
+    exeml("login", "--url", gateway.url, "--key", gateway.key, config_dir=config_dir)
+    unknown = "0" * 32
+    both = exeml(
+        "projects",
+        "deploy",
+        unknown,
+        "--no-auto-stop",
+        "--auto-stop-hours",
+        "2",
+        config_dir=config_dir,
+        ok=False,
+    )
+    assert both.returncode == 1 and "error 400" in both.stderr and "field=auto_stop" in both.stderr, (
+        both.stderr
+    )
+    alone = exeml("projects", "deploy", unknown, "--no-auto-stop", config_dir=config_dir, ok=False)
+    assert alone.returncode == 1 and "error 404" in alone.stderr, alone.stderr

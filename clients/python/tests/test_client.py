@@ -8,7 +8,7 @@ import time
 
 import httpx
 import pytest
-from exeml_client import AsyncClient, Client, NotFound, Unauthorized
+from exeml_client import AsyncClient, BadRequest, Client, NotFound, Unauthorized
 from exeml_client.errors import ServiceUnavailable
 
 from shared.testing import datagen
@@ -119,3 +119,13 @@ def test_only_idempotent_calls_are_retried() -> None:
     ):
         api.projects.next("p" * 32)
     assert flaky.calls == 1 and refused.value.error_msg == "database restarting"  # a POST is sent once
+
+
+def test_deploy_can_switch_auto_stop_off(gateway, api: Client) -> None:
+    """``auto_stop=False`` reaches the API: with a schedule beside it the API names the field; alone it is a
+    valid request (the unknown project is then the only problem)."""
+    with pytest.raises(BadRequest) as both:
+        api.projects.deploy("0" * 32, auto_stop=False, auto_stop_hours=2)
+    assert both.value.status_code == 400 and [d["field"] for d in both.value.details] == ["auto_stop"]
+    with pytest.raises(NotFound):
+        api.projects.deploy("0" * 32, auto_stop=False)

@@ -177,6 +177,13 @@ export interface paths {
          * Label statistics (All Labels)
          * @description Per label the number of objects (``count``) and of samples (``sample_count``), as ModelArts'
          *     ``label_stats``; ``sample_stats`` counts labeled and unlabeled samples.
+         *
+         *     **Eventually consistent with uploads and imports**: samples reach the labeling service through the dataset
+         *     service's events, so right after an upload or import returns the totals may still miss some of its samples
+         *     (and the labels found in their files); they catch up within moments, as the import task's progress does.
+         *     Labeling done through this service's own API is counted at once. ``sample_stats`` is one consistent
+         *     reading: ``labeled + unlabeled == total``, never negative; ``label_stats`` is read beside it and may be a
+         *     moment apart from it while an import lands.
          */
         get: operations["annotation_stats"];
         put?: never;
@@ -844,8 +851,10 @@ export interface paths {
          */
         get: operations["get_project"];
         /**
-         * Update description or tags
-         * @description Change the description (≤ 500 characters) or the tags.
+         * Rename a project or change its description or tags
+         * @description Change the name (the rules of creation: pattern, unique per tenant, 409 when taken), the description
+         *     (≤ 500 characters) or the tags. The other fields are fixed at creation: naming one is a 400. The project's
+         *     dataset, AI application and service keep their names.
          */
         put: operations["update_project"];
         post?: never;
@@ -880,7 +889,9 @@ export interface paths {
         /**
          * Start a new round
          * @description Start the next training round (its model becomes version 0.0.N+1), optionally with other training
-         *     parameters; refused while a phase of the current round is running.
+         *     parameters; refused while a phase of the current round is running. `incremental_training_version` names a
+         *     model version the project registered (`0.0.1`): the round trains on from that version's model; a version the
+         *     project does not have is a 400 (ModelArts.7540).
          */
         post: operations["new_round"];
         delete?: never;
@@ -901,7 +912,8 @@ export interface paths {
         /**
          * Deploy Service
          * @description Answer the Deploy Service phase: this round's version is pre-selected; give `config` to split
-         *     traffic between versions (e.g. 80/20), the specification, nodes (1–5) and the auto-stop schedule.
+         *     traffic between versions (e.g. 80/20), the specification, nodes (1–5) and the auto-stop schedule, or
+         *     `auto_stop: false` for a service that runs until it is stopped.
          */
         post: operations["deploy"];
         delete?: never;
@@ -1355,9 +1367,41 @@ export interface components {
             rule: string;
         };
         /**
+         * DataSource
+         * @description Where a dataset's data comes from, as ModelArts' create body names it (``data_sources[0]``): a folder of
+         *     the object store. The other ModelArts source types (DWS, DLI, RDS, MRS, AI Gallery, inference service) do
+         *     not exist here and are refused.
+         * @example {
+         *       "data_path": "/exeml/tenants/default/flowers/input/",
+         *       "data_type": 0
+         *     }
+         */
+        dataset_DataSource: {
+            /**
+             * Data Path
+             * @description The folder: ``s3://bucket/key/``, ``obs://bucket/key/`` or ModelArts' ``/bucket/key/``
+             */
+            data_path: string;
+            /**
+             * Data Type
+             * @description 0: object storage (ModelArts' OBS), the only kind here
+             * @default 0
+             * @constant
+             */
+            data_type?: 0;
+            /**
+             * With Column Header
+             * @description Tables: the CSV files start with a header line (default true)
+             */
+            with_column_header?: boolean | null;
+        };
+        /**
          * DatasetCreate
          * @description A new dataset: a name and a type (``dataset_type`` or ``dataset_type_name``); paths default to the
-         *     platform's own storage area.
+         *     platform's own storage area. ModelArts' body is understood too: ``data_sources[0].data_path`` is the input
+         *     path, paths may be written ``/bucket/key/``, e.g. ``{"dataset_name": "animals", "dataset_type": 1,
+         *     "data_sources": [{"data_type": 0, "data_path": "/exeml/tenants/default/animals/input/"}],
+         *     "work_path": "/exeml/tenants/default/animals/output/", "work_path_type": 0}``.
          * @example {
          *       "dataset_name": "flowers",
          *       "dataset_type": 0,
@@ -1369,6 +1413,11 @@ export interface components {
          *     }
          */
         dataset_DatasetCreate: {
+            /**
+             * Data Sources
+             * @description ModelArts' form of ``input_path`` (and, for tables, of ``with_column_header``): one source; give it or ``input_path``, not both
+             */
+            data_sources?: components["schemas"]["dataset_DataSource"][] | null;
             /**
              * Dataset Name
              * @description 1–100 letters, digits, '-', '_'; unique in the tenant
@@ -1404,7 +1453,7 @@ export interface components {
             import_on_create?: boolean;
             /**
              * Input Path
-             * @description s3:// prefix the data comes from
+             * @description s3:// prefix the data comes from (or ModelArts' /bucket/key/)
              */
             input_path?: string | null;
             /**
@@ -1420,9 +1469,14 @@ export interface components {
             with_column_header?: boolean;
             /**
              * Work Path
-             * @description s3:// prefix published versions are written to
+             * @description s3:// prefix published versions are written to (or ModelArts' /bucket/key/)
              */
             work_path?: string | null;
+            /**
+             * Work Path Type
+             * @description ModelArts: 0, the work path is in object storage (the only kind here)
+             */
+            work_path_type?: 0 | null;
         };
         /** DatasetList */
         dataset_DatasetList: {
@@ -1679,7 +1733,7 @@ export interface components {
             processed_sample_count: number;
             /**
              * Skipped Sample Count
-             * @description Already imported
+             * @description Already imported, or the file of a deleted sample (deleted samples stay deleted)
              */
             skipped_sample_count: number;
             /** Started At */
@@ -4633,7 +4687,9 @@ export interface components {
         };
         /**
          * DeployRequest
-         * @description Deploy parameters; without `config` this round's model version gets 100 % of the traffic.
+         * @description Deploy parameters; without `config` this round's model version gets 100 % of the traffic. Auto stop is on
+         *     by default (a new service stops after 1 hour, or after `schedule.duration` hours); `auto_stop: false`
+         *     switches it off: the service runs until it is stopped.
          * @example {
          *       "instance_count": 1,
          *       "schedule": {
@@ -4641,6 +4697,11 @@ export interface components {
          *         "time_unit": "HOURS",
          *         "type": "stop"
          *       },
+         *       "specification": "cpu"
+         *     }
+         * @example {
+         *       "auto_stop": false,
+         *       "instance_count": 1,
          *       "specification": "cpu"
          *     }
          * @example {
@@ -4664,6 +4725,12 @@ export interface components {
          */
         workflow_DeployRequest: {
             /**
+             * Auto Stop
+             * @description false: no auto stop, the service runs until it is stopped (then give no `schedule`)
+             * @default true
+             */
+            auto_stop?: boolean;
+            /**
              * Config
              * @description Split the traffic between model versions (e.g. 80/20); the weights sum to 100
              */
@@ -4674,7 +4741,7 @@ export interface components {
              * @default 1
              */
             instance_count?: number;
-            /** @description Auto stop; left out: the service's default */
+            /** @description Auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting */
             schedule?: components["schemas"]["workflow_DeploySchedule"] | null;
             /**
              * Service Name
@@ -5223,7 +5290,8 @@ export interface components {
         };
         /**
          * ProjectUpdate
-         * @description What may change on a project: its description and its tags (each replaced as a whole).
+         * @description What may change on a project: its name, its description and its tags (each replaced as a whole). The
+         *     other fields (type, dataset, label column…) are fixed at creation: naming one is a 400.
          * @example {
          *       "description": "Sort flower photos into five kinds (round 2: more tulips)",
          *       "tags": [
@@ -5231,10 +5299,19 @@ export interface components {
          *         "flowers"
          *       ]
          *     }
+         * @example {
+         *       "name": "flowers-2026"
+         *     }
          */
         workflow_ProjectUpdate: {
             /** Description */
             description?: string | null;
+            /**
+             * Name
+             * @description 1–64 letters, digits, '_' or '-', starting with a letter; unique per tenant
+             * @example flowers-2026
+             */
+            name?: string | null;
             /** Tags */
             tags?: string[] | null;
         };
@@ -5260,7 +5337,11 @@ export interface components {
          *     }
          */
         workflow_RoundParams: {
-            /** Incremental Training Version */
+            /**
+             * Incremental Training Version
+             * @description Train on from this model version of the project (one its rounds registered), e.g. the version with the best metrics
+             * @example 0.0.1
+             */
             incremental_training_version?: string | null;
             /** Inference Hardware */
             inference_hardware?: ("CPU" | "GPU") | null;
@@ -5294,7 +5375,7 @@ export interface components {
         workflow_TrainingParams: {
             /**
              * Incremental Training Version
-             * @description A model version of the project to start from
+             * @description A model version of the project to start from (a later round's: a new project has none)
              * @example 0.0.1
              */
             incremental_training_version?: string | null;

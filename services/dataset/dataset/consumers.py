@@ -46,7 +46,7 @@ async def on_label_deleted(session: AsyncSession, envelope: Envelope[LabelDelete
     if event.policy == "label_only" or not event.deleted_sample_ids:
         return
     gone: list[Sample] = await repo.in_dataset(event.dataset_id, event.deleted_sample_ids)
-    await repo.delete_ids([s.id for s in gone])
+    await repo.delete_for_good(event.dataset_id, gone)
     if gone:
         await outbox.add(
             session,

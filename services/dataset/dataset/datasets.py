@@ -84,6 +84,7 @@ class DatasetService:
         return None if path is None else str(self.storage.resolve(path, field=field))
 
     async def create(self, body: DatasetCreate) -> DatasetRead:
+        body = _from_data_source(body)
         if await self.datasets.by_name(body.dataset_name) is not None:
             raise DatasetExists(
                 f"dataset {body.dataset_name} already exists",
@@ -226,6 +227,32 @@ class DatasetService:
         if task.dataset_id != dataset_id:
             await self.tasks.get("")
         return task
+
+
+def _from_data_source(body: DatasetCreate) -> DatasetCreate:
+    """ModelArts' ``data_sources[0]`` as our fields: its path is the input path, its header flag the table's."""
+    if not body.data_sources:
+        return body
+    source = body.data_sources[0]
+    if body.input_path is not None:
+        raise InvalidInput.for_field(
+            "data_sources", "data_sources_or_input_path", "give either data_sources or input_path, not both"
+        )
+    header = source.with_column_header
+    if (
+        header is not None
+        and "with_column_header" in body.model_fields_set
+        and header != body.with_column_header
+    ):
+        raise InvalidInput.for_field(
+            "with_column_header",
+            "with_column_header_twice",
+            "with_column_header differs from data_sources[0].with_column_header",
+        )
+    update: dict[str, Any] = {"input_path": source.data_path}
+    if header is not None:
+        update["with_column_header"] = header
+    return body.model_copy(update=update)
 
 
 def _check_apart(input_path: str, work_path: str) -> None:

@@ -69,14 +69,17 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
         assert task is not None and dataset is not None and dataset.tenant_id == tenant_id
         task.started_at = task.started_at or utcnow()
         dataset.status = DatasetStatus.IMPORTING
-        existing = await SampleRepository(session, tenant_id).source_keys(dataset.id)
+        samples = SampleRepository(session, tenant_id)
+        existing = await samples.source_keys(dataset.id)
+        deleted = await samples.deleted_files(dataset.id)
     kind = KINDS[dataset.dataset_type]
     storage = runtime.tenant_storage(tenant_id)  # the path was checked at creation; checked again now
     if task.import_type == "manifest":
         units, errors, load = await manifest_units(storage, task.import_path, kind, settings)
     else:
         units, errors, load = await _folder_units(storage, task.import_path, kind, settings)
-    files_done = {k.split("#", 1)[0] for k in existing}
+    # Skipped, not failed: files already imported, and files of deleted samples (deletions stay deleted).
+    files_done = {k.split("#", 1)[0] for k in existing} | deleted
     todo = [u for u in units if u.uri not in files_done]
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
     table = (

@@ -109,6 +109,19 @@ class SampleLabel(Base):
     dataset_id: Mapped[str] = mapped_column(sa.String(32))
 
 
+class DeletedSource(TenantMixin, Base):
+    """The source key of a deleted sample: imports and synchronisations skip its file ("the deleted images
+    cannot be recovered"), whatever the delete did with the file. A user's upload of the same name forgets it."""
+
+    __tablename__ = "deleted_sources"
+
+    dataset_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True
+    )
+    source_key: Mapped[str] = mapped_column(sa.String(1100), primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class ImportTask(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
     __tablename__ = "import_tasks"
 

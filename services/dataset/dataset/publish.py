@@ -22,7 +22,7 @@ from shared.service import ServiceRuntime
 from shared.storage import S3Uri
 from shared.storage.tenancy import TenantStorage
 
-__all__ = ["run_publish", "version_folder"]
+__all__ = ["annotation_snapshot", "labeled_annotations", "run_publish", "version_folder"]
 
 log = get_logger(__name__)
 
@@ -79,9 +79,7 @@ async def _publish(runtime: ServiceRuntime[Settings], tenant_id: str, version_id
         result = await freeze_table(storage, dataset, samples, folder, ratio, version.id)
         usage: dict[str, str] = {}
     else:
-        snapshot = await runtime.peers.get_json(
-            "labeling", f"/internal/datasets/{dataset.id}/annotations", tenant_id=tenant_id
-        )
+        snapshot = await annotation_snapshot(runtime, tenant_id, dataset.id)
         result, usage = await _freeze_samples(storage, kind, samples, snapshot, folder, ratio, version.id)
     async with runtime.db.session() as session:
         version = await session.get_one(DatasetVersion, version_id)
@@ -116,6 +114,21 @@ async def _publish(runtime: ServiceRuntime[Settings], tenant_id: str, version_id
     log.info("version published", version_id=version_id, samples=result["sample_count"])
 
 
+def labeled_annotations(kind: DatasetKind, snapshot: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """The annotations of labeled samples in labeling's snapshot (a detection sample: by its rectangles)."""
+    annotations: dict[str, list[dict[str, Any]]] = snapshot.get("annotations", {})
+    if kind.is_detection:
+        annotations = {k: [a for a in v if a.get("bndbox")] for k, v in annotations.items()}
+    return {k: v for k, v in annotations.items() if v}
+
+
+async def annotation_snapshot(runtime: ServiceRuntime[Settings], tenant_id: str, dataset_id: str) -> Any:
+    """Labeling's snapshot of a dataset's annotations: everything labeling has acknowledged (ADR 0017)."""
+    return await runtime.peers.get_json(
+        "labeling", f"/internal/datasets/{dataset_id}/annotations", tenant_id=tenant_id
+    )
+
+
 async def _freeze_samples(
     storage: TenantStorage,
     kind: DatasetKind,
@@ -125,9 +138,7 @@ async def _freeze_samples(
     ratio: float,
     seed: str,
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    annotations: dict[str, list[dict[str, Any]]] = snapshot.get("annotations", {})
-    if kind.is_detection:  # a detection sample is labeled by its rectangles
-        annotations = {k: [a for a in v if a.get("bndbox")] for k, v in annotations.items()}
+    annotations = labeled_annotations(kind, snapshot)
     labeled = [s for s in samples if annotations.get(s.id)]
     names = [[a["name"] for a in annotations[s.id]] for s in labeled]
     is_train = stratified_split(rarest(names), ratio, seed)

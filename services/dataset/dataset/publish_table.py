@@ -70,7 +70,8 @@ async def freeze_table(
     statistics = {
         "row_count": len(frame),
         "size_bytes": size,
-        "csv_header": True,
+        # The source files' header flag (the frozen train.csv/eval.csv always start with the column names).
+        "csv_header": dataset.with_column_header,
         "task": "classification" if classification else "regression",
         "columns": _column_stats(frame, schema),
         "usage": {"TRAIN": len(train), "EVAL": len(evaluation)},

@@ -9,8 +9,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from dataset.errors import ImportTaskNotFound, SampleNotFound, VersionNotFound
-from dataset.models import UNFINISHED_TASKS, Dataset, DatasetVersion, ImportTask, Sample, SampleLabel
+from dataset.models import (
+    UNFINISHED_TASKS,
+    Dataset,
+    DatasetVersion,
+    DeletedSource,
+    ImportTask,
+    Sample,
+    SampleLabel,
+)
 from shared.db import Page, Repository
+from shared.db.base import utcnow
 from shared.db.search import contains, starts_with
 from shared.errors import DatasetNotFound
 
@@ -200,6 +209,42 @@ class SampleRepository(Repository[Sample]):
             sa.delete(SampleLabel).where(SampleLabel.dataset_id == dataset_id, SampleLabel.name == name)
         )
         await self._refresh_labels(dataset_id, affected)
+
+    async def delete_for_good(self, dataset_id: str, samples: Sequence[Sample]) -> None:
+        """Delete ``samples`` and remember their source keys, so no later import brings them back."""
+        keys = sorted({s.source_key for s in samples})
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            await self.session.execute(
+                sa.delete(DeletedSource).where(
+                    DeletedSource.dataset_id == dataset_id, DeletedSource.source_key.in_(chunk)
+                )
+            )
+            now = utcnow()
+            rows = [
+                {"tenant_id": self.tenant_id, "dataset_id": dataset_id, "source_key": k, "deleted_at": now}
+                for k in chunk
+            ]
+            await self.session.execute(sa.insert(DeletedSource), rows)
+        await self.delete_ids(sorted(s.id for s in samples))
+
+    async def deleted_files(self, dataset_id: str) -> set[str]:
+        """The files (text: the file of a line) of the samples deleted from the dataset."""
+        stmt = sa.select(DeletedSource.source_key).where(
+            DeletedSource.tenant_id == self.tenant_id, DeletedSource.dataset_id == dataset_id
+        )
+        return {k.split("#", 1)[0] for k in (await self.session.execute(stmt)).scalars()}
+
+    async def forget_deleted(self, dataset_id: str, files: Iterable[str]) -> None:
+        """Files the user uploads again are new samples: their earlier deletion no longer applies."""
+        for uri in sorted(set(files)):
+            await self.session.execute(
+                sa.delete(DeletedSource).where(
+                    DeletedSource.tenant_id == self.tenant_id,
+                    DeletedSource.dataset_id == dataset_id,
+                    sa.or_(DeletedSource.source_key == uri, starts_with(DeletedSource.source_key, f"{uri}#")),
+                )
+            )
 
     async def delete_ids(self, ids: Sequence[str]) -> None:
         if ids:

@@ -106,6 +106,8 @@ class SampleService:
                     for d in duplicates
                 ],
             )
+        # An upload is the user's own act: a file of a deleted sample's name is a new sample (ADR 0016).
+        await self.samples.forget_deleted(ds.id, {c.source_key.split("#", 1)[0] for c in candidates})
         for rel, data in contents.items():  # every file is a validated sample or its companion
             await self.storage.put(self.storage.child(root, rel), data, content_type=_content_type(rel))
         if table is not None and ds.table_schema is None:
@@ -205,7 +207,7 @@ class SampleService:
         ds = await self.datasets.get(dataset_id)
         found = await self.samples.in_dataset(ds.id, ids)
         found_ids = {s.id for s in found}
-        await self.samples.delete_ids(sorted(found_ids))
+        await self.samples.delete_for_good(ds.id, found)
         if found_ids:
             await self.runtime.outbox.add(
                 self.session,

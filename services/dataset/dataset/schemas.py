@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
 from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
+from shared.storage.tenancy import bucket_path_as_uri
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
 _VERSION_NAME = r"^[A-Za-z0-9_-]{1,32}$"
@@ -33,15 +34,45 @@ _SAMPLE_ID_2 = "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d"
 
 
 def _s3_path(value: str | None) -> str | None:
-    """A folder gets its trailing '/'; the service checks the path (shared.storage.tenancy: 400 or 403)."""
+    """A folder gets its trailing '/' and ModelArts' ``/bucket/key/`` reads as ``s3://bucket/key/``; the service
+    checks the path (shared.storage.tenancy: 400 or 403)."""
     if value is None:
         return None
+    value = bucket_path_as_uri(value)
     return value if value.endswith(("/", ".manifest")) else value + "/"
+
+
+class DataSource(BaseModel):
+    """Where a dataset's data comes from, as ModelArts' create body names it (``data_sources[0]``): a folder of
+    the object store. The other ModelArts source types (DWS, DLI, RDS, MRS, AI Gallery, inference service) do
+    not exist here and are refused."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"data_type": 0, "data_path": "/exeml/tenants/default/flowers/input/"}]
+        }
+    )
+
+    data_type: Literal[0] = Field(
+        default=0, description="0: object storage (ModelArts' OBS), the only kind here"
+    )
+    data_path: str = Field(
+        max_length=1000,
+        description="The folder: ``s3://bucket/key/``, ``obs://bucket/key/`` or ModelArts' ``/bucket/key/``",
+    )
+    with_column_header: StrictBool | None = Field(
+        default=None, description="Tables: the CSV files start with a header line (default true)"
+    )
+
+    _path = field_validator("data_path")(_s3_path)
 
 
 class DatasetCreate(BaseModel):
     """A new dataset: a name and a type (``dataset_type`` or ``dataset_type_name``); paths default to the
-    platform's own storage area."""
+    platform's own storage area. ModelArts' body is understood too: ``data_sources[0].data_path`` is the input
+    path, paths may be written ``/bucket/key/``, e.g. ``{"dataset_name": "animals", "dataset_type": 1,
+    "data_sources": [{"data_type": 0, "data_path": "/exeml/tenants/default/animals/input/"}],
+    "work_path": "/exeml/tenants/default/animals/output/", "work_path_type": 0}``."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -77,10 +108,14 @@ class DatasetCreate(BaseModel):
         description="At most 256 characters, none of ^ ! < > = & \" '",
     )
     input_path: str | None = Field(
-        default=None, max_length=1000, description="s3:// prefix the data comes from"
+        default=None,
+        max_length=1000,
+        description="s3:// prefix the data comes from (or ModelArts' /bucket/key/)",
     )
     work_path: str | None = Field(
-        default=None, max_length=1000, description="s3:// prefix published versions are written to"
+        default=None,
+        max_length=1000,
+        description="s3:// prefix published versions are written to (or ModelArts' /bucket/key/)",
     )
     label_column: str | None = Field(
         default=None,
@@ -94,6 +129,16 @@ class DatasetCreate(BaseModel):
     import_on_create: StrictBool = Field(default=True, description="Start importing the input path at once")
     import_annotations: StrictBool = Field(
         default=True, description="Import the annotations found next to the files"
+    )
+    data_sources: list[DataSource] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1,
+        description="ModelArts' form of ``input_path`` (and, for tables, of ``with_column_header``): one source; "
+        "give it or ``input_path``, not both",
+    )
+    work_path_type: Literal[0] | None = Field(
+        default=None, description="ModelArts: 0, the work path is in object storage (the only kind here)"
     )
 
     _paths = field_validator("input_path", "work_path")(_s3_path)
@@ -284,7 +329,9 @@ class ImportTaskRead(BaseModel):
     total_sample_count: int
     processed_sample_count: int
     imported_sample_count: int
-    skipped_sample_count: int = Field(description="Already imported")
+    skipped_sample_count: int = Field(
+        description="Already imported, or the file of a deleted sample (deleted samples stay deleted)"
+    )
     failed_sample_count: int
     annotated_sample_count: int
     errors: list[ImportFileError] = Field(description="Per-file errors (the first ones)")

@@ -11,9 +11,10 @@ from dataset.checks import check_version
 from dataset.config import Settings
 from dataset.errors import NothingToPublish, VersionBeingPublished, VersionExists, VersionNotPublished
 from dataset.models import UNFINISHED_VERSIONS, Dataset, DatasetStatus, DatasetVersion, VersionStatus
-from dataset.publish import run_publish, version_folder
+from dataset.publish import annotation_snapshot, labeled_annotations, run_publish, version_folder
 from dataset.repository import DatasetRepository, VersionRepository
 from dataset.schemas import CheckReport, VersionCreate, VersionRead
+from dataset.types import KINDS
 from shared.db import Page
 from shared.db.base import utcnow
 from shared.errors import ErrorDetail
@@ -101,13 +102,20 @@ class VersionService:
 
     async def _require_samples(self, ds: Dataset) -> None:
         counts = (await self.datasets.counts([ds.id])).get(ds.id, (0, 0, 0))
-        have = counts[0] if ds.dataset_type == 400 else counts[1]
+        have = counts[0] if ds.dataset_type == 400 else counts[1] or await self._labeled_at_labeling(ds)
         if not have:
             what = "samples" if ds.dataset_type == 400 else "labeled samples"
             raise NothingToPublish(
                 f"the dataset has no {what} to publish",
                 details=[ErrorDetail("no_samples", f"import or label data before publishing (no {what})")],
             )
+
+    async def _labeled_at_labeling(self, ds: Dataset) -> int:
+        """Labeling's own count of labeled samples. The local read model follows labeling's events and may
+        not hold yet what labeling has acknowledged; the publish freezes labeling's snapshot, so its
+        precondition reads the same source (read-your-writes across labeling → publish, ADR 0017)."""
+        snapshot = await annotation_snapshot(self.runtime, self.tenant_id, ds.id)
+        return len(labeled_annotations(KINDS[ds.dataset_type], snapshot))
 
     async def list(self, dataset_id: str, *, offset: int, limit: int) -> Page[VersionRead]:
         await self.datasets.get(dataset_id)

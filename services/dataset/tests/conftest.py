@@ -10,7 +10,6 @@ implements) from what the dataset service announced in its ``dataset.samples.add
 from __future__ import annotations
 
 import io
-import json
 import math
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
@@ -19,12 +18,12 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
-import sqlalchemy as sa
 from fastapi import FastAPI
 from PIL import Image
 
 from shared.events.labeling import AnnotationChange, AnnotationsChanged
 from shared.messaging import OutgoingMessage, make_envelope
+from shared.testing.bus import outbox_envelopes
 from shared.testing.platform import wait_until
 
 # ----------------------------------------------------------------------------------------------- files
@@ -106,20 +105,8 @@ class LabelingStandIn:
         self.app.add_api_route("/internal/datasets/{dataset_id}/annotations", self.snapshot, methods=["GET"])
 
     async def _events(self, event_type: str, dataset_id: str) -> list[dict[str, Any]]:
-        table = self.runtime.definition.messaging.outbox
-        async with self.runtime.db.session() as session:
-            rows = (
-                (
-                    await session.execute(
-                        sa.select(table.c.envelope)
-                        .where(table.c.event_type == event_type)
-                        .order_by(table.c.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return [e["data"] for e in map(json.loads, rows) if e["data"]["dataset_id"] == dataset_id]
+        envelopes = await outbox_envelopes(self.runtime, event_type)
+        return [e["data"] for e in envelopes if e["data"]["dataset_id"] == dataset_id]
 
     async def snapshot(self, dataset_id: str) -> dict[str, Any]:
         annotations: dict[str, list[dict[str, Any]]] = {}
@@ -254,20 +241,7 @@ class DatasetHarness:
         return response.json()
 
     async def outbox_events(self, event_type: str) -> list[dict[str, Any]]:
-        table = self.runtime.definition.messaging.outbox
-        async with self.runtime.db.session() as session:
-            rows = (
-                (
-                    await session.execute(
-                        sa.select(table.c.envelope)
-                        .where(table.c.event_type == event_type)
-                        .order_by(table.c.id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-        return [json.loads(r) for r in rows]
+        return await outbox_envelopes(self.runtime, event_type)
 
 
 @pytest.fixture

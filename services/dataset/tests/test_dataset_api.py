@@ -73,6 +73,50 @@ async def test_sync_adds_only_new_files(harness, files) -> None:
     assert [e["data"]["added"] for e in completed] == [2, 3]
 
 
+async def test_deleted_samples_stay_deleted_across_sync(harness, files) -> None:
+    """The guide: "The deleted images cannot be recovered": a sync skips the kept source files of deleted
+    samples (reported as skipped, not as errors); a user's upload of the same file name is a new sample."""
+    h = harness
+    ds, _ = await h.import_folder("forgetme", 0, _cls_files(files, {"cat": 2, "dog": 2}))
+    ds_id = ds["dataset_id"]
+    items = (await h.samples(ds_id, sort_by="sample_name", order="asc"))["items"]
+    victim, by_label = items[0], items[-1]  # cat0.jpg by the batch delete, dog1.jpg by a label policy 1
+    deleted = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples/delete",
+        json={"samples": [victim["sample_id"]], "delete_source": False},
+    )
+    assert deleted.status_code == 200 and deleted.json()["deleted"] == 1
+    await _publish_label_event(
+        h,
+        LabelDeleted(
+            dataset_id=ds_id,
+            name="dog",
+            policy="label_and_samples",
+            deleted_sample_ids=[by_label["sample_id"]],
+        ),
+    )
+
+    async def label_policy_applied() -> bool:
+        return (await h.samples(ds_id))["total"] == 2
+
+    await wait_until(label_policy_applied, what="label deleted with its sample")
+    assert await h.store.exists(victim["source"]) and await h.store.exists(by_label["source"])
+    response = await h.client.post(f"/v1/datasets/{ds_id}/sync")
+    assert response.status_code == 201, response.text
+    task = await h.wait_task(ds_id, response.json()["task_id"])
+    assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 0, task
+    assert task["skipped_sample_count"] == 4 and task["failed_sample_count"] == 0, task
+    names = sorted(s["sample_name"] for s in (await h.samples(ds_id))["items"])
+    assert victim["sample_name"] not in names and by_label["sample_name"] not in names and len(names) == 2
+
+    name = victim["sample_name"].rsplit("/", 1)[-1]
+    upload = await h.client.post(
+        f"/v1/datasets/{ds_id}/samples", files=[("files", (name, files.image(fmt="JPEG"), "image/jpeg"))]
+    )
+    assert upload.status_code in (200, 201), upload.text
+    assert (await h.samples(ds_id))["total"] == 3
+
+
 async def test_manifest_import_lenient(harness, files) -> None:
     h = harness
     await h.put_tree(
@@ -258,3 +302,75 @@ async def test_other_tenants_storage_area_is_refused(harness, files) -> None:
     assert "tenant-b" not in json.dumps(
         task["errors"]
     )  # the refusal names the line and the rule, not the object
+
+
+async def test_modelarts_data_sources_body_is_honoured(harness, files) -> None:
+    """ModelArts' create body names its folder in ``data_sources[0].data_path`` and writes paths as
+    ``/bucket/key/``: the folder is the dataset's input path and is imported; what cannot be honoured is a 400."""
+    h = harness
+    source = await h.put_tree("in/ma", _cls_files(files, {"cat": 2, "dog": 1}))
+    bucket_path = source.removeprefix("s3:/")  # "/<bucket>/tenants/tenant-a/in/ma/", as ModelArts writes it
+    body = {
+        "workspace_id": "0",
+        "dataset_name": "modelarts-shaped",
+        "dataset_type": 0,
+        "data_sources": [{"data_type": 0, "data_path": bucket_path}],
+        "work_path": h.uri("out/ma/").removeprefix("s3:/"),
+        "work_path_type": 0,
+    }
+    response = await h.client.post("/v1/datasets", json=body)
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert created["input_path"] == source and created["work_path"] == h.uri("out/ma/")
+    task = await h.wait_task(created["dataset_id"], created["import_task_id"])
+    assert task["imported_sample_count"] == 3 and task["import_path"] == source, task
+
+    # A table's header flag travels in its data source.
+    tables = await h.put_tree("in/matable", {"t.csv": files.table_csv(120, header=False)})
+    table = await h.client.post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "ma-table",
+            "dataset_type": 400,
+            "data_sources": [{"data_path": tables, "with_column_header": False}],
+            "work_path": h.uri("out/matable/"),
+        },
+    )
+    assert table.status_code == 201, table.text
+    assert table.json()["with_column_header"] is False and table.json()["input_path"] == tables
+
+    refused = {
+        "data_type": ({"data_sources": [{"data_type": 1, "data_path": source}]}, "data_sources.0.data_type"),
+        "two sources": (
+            {"data_sources": [{"data_path": source}, {"data_path": h.uri("in/other/")}]},
+            "data_sources",
+        ),
+        "both paths": ({"data_sources": [{"data_path": source}], "input_path": source}, "data_sources"),
+        "no path": ({"data_sources": [{"data_type": 0}]}, "data_sources.0.data_path"),
+        "work path type": ({"data_sources": [{"data_path": source}], "work_path_type": 1}, "work_path_type"),
+        "header twice": (
+            {
+                "dataset_type": 400,
+                "data_sources": [{"data_path": tables, "with_column_header": False}],
+                "with_column_header": True,
+            },
+            "with_column_header",
+        ),
+    }
+    for name, (change, field) in refused.items():
+        bad = {"dataset_name": f"bad-{name.replace(' ', '-')}", "dataset_type": 0} | change
+        response = await h.client.post("/v1/datasets", json=bad)
+        assert response.status_code == 400, (name, response.text)
+        assert any(d.get("field") == field for d in response.json()["details"]), (name, response.json())
+    listed = (await h.client.get("/v1/datasets", params={"search_content": "bad-"})).json()
+    assert listed["total"] == 0  # nothing was created half-way
+    # A /bucket/key/ path is subject to the same storage rules as s3://bucket/key/.
+    other = await h.client.post(
+        "/v1/datasets",
+        json={
+            "dataset_name": "ma-other",
+            "dataset_type": 0,
+            "data_sources": [{"data_path": f"/{h.bucket}/datasets/tenant-b/x/input/"}],
+        },
+    )
+    assert other.status_code == 403 and other.json()["details"][0]["rule"] == "storage_other_tenant"

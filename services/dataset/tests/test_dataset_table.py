@@ -29,6 +29,8 @@ async def test_table_import_publish_check(harness, files, header: bool) -> None:
 
     version = await h.publish(ds["dataset_id"])
     assert version["total_sample_count"] == 130
+    # The version records the source files' header flag (its frozen train/eval files always have a header).
+    assert version["statistics"]["csv_header"] is header
     assert (
         version["train_sample_count"] == 104 and version["eval_sample_count"] == 26
     )  # 65 yes/65 no → 52+13 each

@@ -115,3 +115,28 @@ async def test_label_rename_and_delete_with_files(both, files) -> None:
 async def _label_exists(h, ds_id: str, name: str) -> bool:
     labels = (await h.lab.get(f"/v1/datasets/{ds_id}/labels")).json()
     return any(label["name"] == name for label in labels.get("labels", labels.get("items", [])))
+
+
+async def test_publish_sees_every_acknowledged_annotation(both, files) -> None:
+    """Labeling answered 200 for a batch: a publish right after it (the project's "Next") sees all of it, even
+    before the dataset service has applied labeling's events (read-your-writes across labeling → publish)."""
+    h = both
+    images = {f"clip{i}.jpg": files.image(fmt="JPEG") for i in range(12)}
+    ds, _ = await h.import_folder("racing", 0, images)
+    ds_id = ds["dataset_id"]
+
+    async def labeling_knows_samples() -> bool:
+        stats = (await h.lab.get(f"/v1/datasets/{ds_id}/annotations/stats")).json()
+        return stats.get("sample_stats", {}).get("total") == len(images)
+
+    await wait_until(labeling_knows_samples, what="labeling knows the samples")
+    ids = [s["sample_id"] for s in (await h.samples(ds_id))["items"]]
+    body = {
+        "samples": [
+            {"sample_id": i, "annotations": [{"name": "cat" if n % 2 else "dog"}]} for n, i in enumerate(ids)
+        ]
+    }
+    labeled = await h.lab.put(f"/v1/datasets/{ds_id}/annotations", json=body)
+    assert labeled.status_code == 200 and labeled.json()["changed_sample_count"] == len(ids), labeled.text
+    version = await h.publish(ds_id)  # at once: labeling's events may not have reached the dataset yet
+    assert version["total_sample_count"] == len(ids)

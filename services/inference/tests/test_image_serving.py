@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shared.packages import load_predictor
-from shared.testing.model_packages import image_package, png_bytes, upload_version
+from shared.testing.model_packages import deploy_version, image_package, png_bytes, upload_version
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -21,30 +21,7 @@ async def test_image_classification_through_triton(serving_platform) -> None:
     registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
     files = image_package(0)
     version = await upload_version(registry, "flowers", files)
-    created = await inference.post(
-        "/v1/services",
-        json={
-            "service_name": "flowers",
-            "config": [
-                {
-                    "model_id": version["model_id"],
-                    "model_version": "0.0.1",
-                    "weight": 100,
-                    "specification": "cpu",
-                    "instance_count": 1,
-                }
-            ],
-        },
-    )
-    assert created.status_code == 201, created.text
-    service_id = created.json()["service_id"]
-
-    async def running():
-        body = (await inference.get(f"/v1/services/{service_id}")).json()
-        assert body["status"] != "failed", body
-        return body["status"] == "running"
-
-    await wait_until(running, timeout=60, what="image service running")
+    service_id = await deploy_version(inference, version, "flowers", timeout=60, specification="cpu")
     image = png_bytes(48, 40, seed=3)
     with tempfile.TemporaryDirectory() as tmp:
         for name, data in files.items():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from shared.db import utcnow
+from shared.testing.bus import outbox_envelopes
 from shared.testing.model_packages import TABLE_ROWS, service_uses, table_package, upload_version
 from shared.testing.platform import wait_until
 
@@ -78,13 +78,7 @@ async def _reach_due_time(platform, service_id: str) -> None:
 
 
 async def _events(platform, event_type: str) -> list[dict]:
-    runtime = platform.runtimes["inference"]
-    outbox = runtime.definition.messaging.outbox
-    async with runtime.db.session() as session:
-        rows = (
-            await session.execute(sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type))
-        ).all()
-    return [json.loads(r.envelope) for r in rows]
+    return await outbox_envelopes(platform.runtimes["inference"], event_type)
 
 
 async def test_deploy_body_rules_and_tenant_isolation(serving_platform) -> None:

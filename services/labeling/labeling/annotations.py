@@ -251,8 +251,7 @@ class AnnotationService:
                     sample_count=sample_count,
                 )
             )
-        total = await self.samples.count(dataset.id)
-        labeled = await self.annotations.labeled_sample_count(dataset.id)
+        total, labeled = await self.samples.labeled_counts(dataset.id)
         return AnnotationStats(
             dataset_id=dataset.id,
             label_stats=label_stats,

@@ -57,6 +57,16 @@ class SampleRepository(Repository[Sample]):
         stmt = sa.select(sa.func.count()).select_from(self.in_dataset(dataset_id).subquery())
         return int(await self.session.scalar(stmt) or 0)
 
+    async def labeled_counts(self, dataset_id: str) -> tuple[int, int]:
+        """``(samples, labeled samples)`` in one statement: one snapshot, so labeled never exceeds the total
+        (two queries let an import committing between them count its annotations but not its samples)."""
+        annotated = sa.exists().where(Annotation.sample_id == Sample.id)
+        stmt = sa.select(sa.func.count(), sa.func.sum(sa.case((annotated, 1), else_=0))).where(
+            Sample.tenant_id == self.tenant_id, Sample.dataset_id == dataset_id
+        )
+        total, labeled = (await self.session.execute(stmt)).one()
+        return int(total or 0), int(labeled or 0)
+
     async def delete_ids(self, dataset_id: str, sample_ids: Sequence[str]) -> None:
         await self.session.execute(
             sa.delete(Sample).where(
@@ -191,7 +201,3 @@ class AnnotationRepository(Repository[Annotation]):
             .group_by(Annotation.label_id)
         )
         return {lid: (int(n), int(s)) for lid, n, s in (await self.session.execute(stmt)).all()}
-
-    async def labeled_sample_count(self, dataset_id: str) -> int:
-        stmt = sa.select(sa.func.count(sa.distinct(Annotation.sample_id))).where(*self._where(dataset_id))
-        return int(await self.session.scalar(stmt) or 0)

@@ -119,7 +119,14 @@ async def annotation_stats(
     dataset_id: DatasetId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
 ) -> AnnotationStats:
     """Per label the number of objects (``count``) and of samples (``sample_count``), as ModelArts'
-    ``label_stats``; ``sample_stats`` counts labeled and unlabeled samples."""
+    ``label_stats``; ``sample_stats`` counts labeled and unlabeled samples.
+
+    **Eventually consistent with uploads and imports**: samples reach the labeling service through the dataset
+    service's events, so right after an upload or import returns the totals may still miss some of its samples
+    (and the labels found in their files); they catch up within moments, as the import task's progress does.
+    Labeling done through this service's own API is counted at once. ``sample_stats`` is one consistent
+    reading: ``labeled + unlabeled == total``, never negative; ``label_stats`` is read beside it and may be a
+    moment apart from it while an import lands."""
     return await AnnotationService(session, runtime.outbox, principal.tenant_id).stats(dataset_id)
 
 

@@ -7,7 +7,6 @@ its outbox table and, in one test, from a probe queue bound on the exchange.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +22,7 @@ from shared.events.dataset import DATASET_TYPES, AddedSample, DatasetCreated, Sa
 from shared.messaging import Envelope
 from shared.messaging.envelope import make_envelope
 from shared.messaging.transport import OutgoingMessage
+from shared.testing.bus import outbox_envelopes
 from shared.testing.platform import Platform, wait_until
 
 TENANT, OTHER_TENANT = "tenant-a", "tenant-b"
@@ -103,12 +103,7 @@ class Lab:
 
     async def events(self, event_type: str, dataset_id: str | None = None) -> list[dict[str, Any]]:
         """The ``data`` of the events labeling wrote to its outbox, oldest first."""
-        outbox = messaging.outbox
-        async with self.runtime.db.session() as session:
-            rows = await session.execute(
-                sa.select(outbox.c.envelope).where(outbox.c.event_type == event_type).order_by(outbox.c.id)
-            )
-            datas = [json.loads(r)["data"] for r in rows.scalars()]
+        datas = [e["data"] for e in await outbox_envelopes(self.runtime, event_type)]
         return [d for d in datas if dataset_id is None or d.get("dataset_id") == dataset_id]
 
     async def changes(self, dataset_id: str) -> list[dict[str, list[str]]]:

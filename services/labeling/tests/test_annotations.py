@@ -310,3 +310,59 @@ async def test_concurrent_relabels_of_one_sample_leave_one_of_them(lab) -> None:
     assert [r.status_code for r in responses] == [200] * 6
     final = (await client.get(url)).json()
     assert final["labels"] in choices and len(final["annotations"]) == 2
+
+
+async def test_stats_never_count_more_labeled_than_samples_while_an_import_lands(lab) -> None:
+    """Samples keep arriving (a folder-per-label upload, imported through events) while the stats are read:
+    whatever moment the stats show, labeled + unlabeled is the total and none is negative."""
+    import sqlalchemy as sa
+    from labeling.models import Annotation, Label, Sample
+
+    from shared.context import new_id
+    from shared.db.base import utcnow
+    from shared.db.engine import engine_options, sync_url
+
+    samples = [lab.image(f"{i}.jpg", [{"name": "cat"}]) for i in range(3)]
+    dataset_id = await lab.dataset(IMAGE_CLASSIFICATION, samples)
+    db = lab.runtime.db
+    writer = sa.create_engine(
+        sync_url(db.url), poolclass=sa.pool.NullPool, **engine_options(db.url, db.schema)
+    )
+    with writer.begin() as conn:
+        label_id = conn.execute(sa.select(Label.id).where(Label.dataset_id == dataset_id)).scalar_one()
+
+    def land_one_labeled_sample(*_args: object) -> None:  # another transaction commits between statements
+        sample_id = new_id()
+        with writer.begin() as conn:
+            conn.execute(
+                sa.insert(Sample).values(
+                    id=sample_id,
+                    tenant_id="tenant-a",
+                    dataset_id=dataset_id,
+                    name=f"{sample_id}.jpg",
+                    sample_type=0,
+                    width=100,
+                    height=80,
+                )
+            )
+            conn.execute(
+                sa.insert(Annotation).values(
+                    id=new_id(),
+                    tenant_id="tenant-a",
+                    dataset_id=dataset_id,
+                    sample_id=sample_id,
+                    label_id=label_id,
+                    annotated_by="human",
+                    created_at=utcnow(),
+                )
+            )
+
+    sa.event.listen(db.engine.sync_engine, "before_cursor_execute", land_one_labeled_sample)
+    try:
+        body = (await lab.client().get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
+    finally:
+        sa.event.remove(db.engine.sync_engine, "before_cursor_execute", land_one_labeled_sample)
+        writer.dispose()
+    s = body["sample_stats"]
+    assert s["unlabeled"] >= 0 and s["labeled"] + s["unlabeled"] == s["total"], s
+    assert s["un_annotation"] == s["unlabeled"] and s["manual_annotation"] == s["labeled"], s

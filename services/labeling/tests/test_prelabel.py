@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from shared.testing.model_packages import IMAGE_LABELS, image_package, png_bytes, upload_version
+from shared.testing.model_packages import (
+    IMAGE_LABELS,
+    deploy_version,
+    image_package,
+    png_bytes,
+    upload_version,
+)
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -50,30 +56,7 @@ class Platform:
 
     async def service(self, task_type_package: dict[str, bytes]) -> str:
         version = await upload_version(self.registry, "flowers", task_type_package)
-        created = await self.inference.post(
-            "/v1/services",
-            json={
-                "service_name": "flowers",
-                "config": [
-                    {
-                        "model_id": version["model_id"],
-                        "model_version": "0.0.1",
-                        "weight": 100,
-                        "instance_count": 1,
-                    }
-                ],
-            },
-        )
-        assert created.status_code == 201, created.text
-        service_id = created.json()["service_id"]
-
-        async def running() -> bool:
-            body = (await self.inference.get(f"/v1/services/{service_id}")).json()
-            assert body["status"] != "failed", body
-            return body["status"] == "running"
-
-        await wait_until(running, timeout=90, what="service running")
-        return service_id
+        return await deploy_version(self.inference, version, "flowers")
 
     async def finished(self, dataset_id: str, task_id: str) -> dict[str, Any]:
         async def done():

@@ -73,6 +73,19 @@ class Both:
 
         await wait_until(agreed, what=f"dataset service showing {expected}")
 
+    async def publish(self, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Publishes a version (it reads labeling's snapshot); the version once published or failed."""
+        response = await self.dataset.post(f"/v1/datasets/{dataset_id}/versions", json=body)
+        assert response.status_code == 201, response.text
+        version_id = response.json()["version_id"]
+
+        async def published() -> dict[str, Any] | None:
+            v = (await self.dataset.get(f"/v1/datasets/{dataset_id}/versions/{version_id}")).json()
+            return v if v["status"] in ("NORMAL", "FAILED") else None
+
+        version: dict[str, Any] = await wait_until(published, timeout=60, what="version")
+        return version
+
 
 async def test_labels_travel_between_the_services(platform_factory) -> None:
     both = Both(await platform_factory(["dataset", "labeling"]))
@@ -133,17 +146,7 @@ async def test_labels_travel_between_the_services(platform_factory) -> None:
     assert await both.store.exists(both.uri("in/pets/b.png"))
 
     # Publishing reads labeling's snapshot.
-    response = await both.dataset.post(
-        f"/v1/datasets/{dataset_id}/versions", json={"train_evaluate_sample_ratio": "0.5"}
-    )
-    assert response.status_code == 201, response.text
-    version_id = response.json()["version_id"]
-
-    async def published() -> dict[str, Any] | None:
-        v = (await both.dataset.get(f"/v1/datasets/{dataset_id}/versions/{version_id}")).json()
-        return v if v["status"] in ("NORMAL", "FAILED") else None
-
-    version = await wait_until(published, timeout=60, what="version")
+    version = await both.publish(dataset_id, {"train_evaluate_sample_ratio": "0.5"})
     assert (version["status"], version["total_sample_count"], version["labels"]) == ("NORMAL", 2, ["dog"])
 
 
@@ -183,15 +186,7 @@ async def test_policy_1_keeps_source_files_and_detection_boxes_reach_the_manifes
     await both.settle(dataset_id, {"a.png": ["car"], "c.png": ["truck"]})
     assert await both.store.exists(both.uri("in/roads/b.png"))  # policy 1 keeps the source file
 
-    response = await both.dataset.post(f"/v1/datasets/{dataset_id}/versions", json={})
-    assert response.status_code == 201, response.text
-    version_id = response.json()["version_id"]
-
-    async def published() -> dict[str, Any] | None:
-        v = (await both.dataset.get(f"/v1/datasets/{dataset_id}/versions/{version_id}")).json()
-        return v if v["status"] in ("NORMAL", "FAILED") else None
-
-    version = await wait_until(published, timeout=60, what="version")
+    version = await both.publish(dataset_id, {})
     assert version["status"] == "NORMAL", version
     lines = [json.loads(x) for x in (await both.store.get(version["manifest_path"])).decode().splitlines()]
     by_source = {line["source"].rsplit("/", 1)[-1]: line for line in lines}

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
-from trainer.engines.object_detection.data import read_voc
+from trainer.engines.object_detection.data import read_voc, voc_samples
 from trainer.engines.object_detection.engine import DataError, ObjectDetectionEngine, _candidates
 from trainer.engines.object_detection.metrics import (
     Truth,
@@ -53,26 +53,6 @@ def _wide_files(images: int, seed: int) -> dict[str, bytes]:
     return out
 
 
-def _samples(folder: Path, files: dict[str, bytes]) -> list[Sample]:
-    folder.mkdir(parents=True, exist_ok=True)
-    samples = []
-    for name in sorted(files):
-        if name.endswith(".png"):
-            (folder / name).write_bytes(files[name])
-            (width, height), boxes = read_voc(files[name[:-4] + ".xml"])
-            samples.append(
-                Sample(
-                    sample_id=name,
-                    labels=sorted({b[0] for b in boxes}),
-                    path=folder / name,
-                    boxes=boxes,
-                    width=width,
-                    height=height,
-                )
-            )
-    return samples
-
-
 def _context(
     root: Path, train: list[Sample], evaluation: list[Sample], budget: float, **params
 ) -> TrainContext:
@@ -97,8 +77,8 @@ def _context(
 def scenes(tmp_path_factory) -> dict[str, list[Sample]]:
     root = tmp_path_factory.mktemp("scenes")
     return {
-        "train": _samples(root / "train", _wide_files(40, seed=1)),
-        "eval": _samples(root / "eval", _wide_files(16, seed=2)),
+        "train": voc_samples(root / "train", _wide_files(40, seed=1)),
+        "eval": voc_samples(root / "eval", _wide_files(16, seed=2)),
     }
 
 
@@ -401,3 +381,24 @@ def test_plan_takes_the_widest_candidate_that_gets_enough_epochs() -> None:
     short = choose([wide, narrow], steps, 60.0, 192, 16, 300)
     assert short.candidate == narrow and short.epochs == 40 and "none gets" in short.why
     assert choose([wide, narrow], steps, 360.0, 192, 16, 20).epochs == 20  # the preference's cap
+
+
+def test_the_prior_boxes_baseline_finds_objects_that_always_sit_in_the_same_place(tmp_path) -> None:
+    from trainer.engines.object_detection.engine import prior_boxes_baseline
+    from trainer.engines.object_detection.metrics import Truth
+
+    def sample(i: int, box: tuple[float, float, float, float]) -> Sample:
+        return Sample(f"s{i}", ["dot"], tmp_path / f"{i}.png", boxes=[("dot", box)], width=64, height=64)
+
+    fixed = [sample(i, (10.0, 10.0, 30.0, 30.0)) for i in range(6)]
+    ctx = TrainContext(
+        params=TrainingParams(),
+        data=VersionData("object_detection", ["dot"], fixed[:4], fixed[4:]),
+        work_dir=tmp_path,
+        package_dir=tmp_path,
+        deadline=0.0,
+    )
+    truths = [Truth(np.array([[10.0, 10.0, 30.0, 30.0]]), np.array([0])) for _ in fixed[4:]]
+    assert prior_boxes_baseline(ctx, ["dot"], truths) == pytest.approx(1.0)
+    elsewhere = [Truth(np.array([[40.0, 40.0, 60.0, 60.0]]), np.array([0])) for _ in fixed[4:]]
+    assert prior_boxes_baseline(ctx, ["dot"], elsewhere) == 0.0

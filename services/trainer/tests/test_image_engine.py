@@ -15,9 +15,8 @@ import pytest
 import timm
 import torch
 from PIL import Image, ImageDraw
-
-from shared.packages import load_predictor, read_manifest
-from trainer.engines.base import Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.base import EngineError, Sample, TrainContext, TrainingParams, VersionData
+from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
 from trainer.engines.image_classification.engine import (
     FLOOR,
     PORTFOLIOS,
@@ -25,8 +24,8 @@ from trainer.engines.image_classification.engine import (
     ImageClassificationEngine,
     majority_share,
 )
-from trainer.engines.base import EngineError
-from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
+
+from shared.packages import load_predictor, read_manifest
 
 LABELS = ["red", "green", "blue"]
 COLOURS = {"red": (210, 40, 40), "green": (40, 190, 40), "blue": (40, 40, 210)}
@@ -132,11 +131,11 @@ def test_the_quality_report_compares_the_package_with_the_best_constant_and_the_
     quality = result.quality
     assert quality.metric == "accuracy" and quality.higher_is_better
     assert quality.model == result.metrics["accuracy"]
-    assert quality.trivial.score == pytest.approx(1 / 3)  # 6 validation images per class
+    assert quality.trivial.score == pytest.approx(1 / 3)  # 14 training and 6 validation images per class
     assert quality.simple.name == FLOOR and quality.simple.score == result.plan["validation"][FLOOR]
 
 
-def test_the_trivial_baseline_is_the_commonest_validation_class() -> None:
+def test_the_trivial_baseline_is_the_commonest_class_share_of_all_labeled_images() -> None:
     assert majority_share([0, 0, 1, 2, 2, 2]) == 0.5
     assert majority_share([1]) == 1.0
 
@@ -361,7 +360,9 @@ def test_early_stopping_sees_progress_in_accuracy_or_loss_and_keeps_the_best_epo
     model = torch.nn.Linear(2, 3)
     run = _Run(Candidate(**TINY), model, {}, {"source": "random"})
     steps = [(0.5, 1.00), (0.5, 0.90), (0.4, 0.95), (0.5, 0.95), (0.6, 1.20)]
-    progress = [ImageClassificationEngine._keep_best(run, model, i + 1, a, v) for i, (a, v) in enumerate(steps)]
+    progress = [
+        ImageClassificationEngine._keep_best(run, model, i + 1, a, v) for i, (a, v) in enumerate(steps)
+    ]
     assert progress == [True, True, False, False, True]
     assert (run.best_epoch, run.best_accuracy, run.best_loss) == (5, 0.6, 1.2)
 
@@ -376,7 +377,9 @@ def _shapes(folder: Path, per_label: int, seed: int) -> list[Sample]:
     samples = []
     for label in ("disc", "square"):
         for i in range(per_label):
-            noise = np.random.default_rng(rng.randrange(1 << 30)).integers(60, 170, (40, 40, 3), dtype=np.uint8)
+            noise = np.random.default_rng(rng.randrange(1 << 30)).integers(
+                60, 170, (40, 40, 3), dtype=np.uint8
+            )
             image = Image.fromarray(noise)
             size = rng.randint(18, 30)
             x, y = rng.randint(0, 40 - size), rng.randint(0, 40 - size)
@@ -401,7 +404,9 @@ def test_without_pretrained_weights_a_network_planned_from_measured_step_cost_le
     result = ImageClassificationEngine().train(ctx)
     assert time.monotonic() - started <= 45 * 1.05
     trained = [c for c in result.candidates if c["status"] == "trained"]
-    assert len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@64")
+    assert (
+        len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@64")
+    )
     assert all(c["step_ms"] > 0 and c["epochs_in_budget"] >= 1 for c in result.candidates)
     assert result.metrics["accuracy"] >= 0.8  # chance is 0.5; colour tells nothing
     served = _served_accuracy(ctx.package_dir, data["eval"])

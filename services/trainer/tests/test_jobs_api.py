@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
-import sqlalchemy as sa
 from trainer.models import TrainingJob
 
 from shared.db import utcnow
 from shared.messaging import QueueSpec, decode_envelope
+from shared.testing.bus import outbox_envelopes
 
 
 def _body(version: dict, project_id: str | None = "p1", **parameters) -> dict:
@@ -202,16 +201,5 @@ async def test_the_project_name_travels_with_the_job_events(platform_factory, ta
     client = platform.client("trainer")
     response = await client.post("/v1/training-jobs", json={**_body(version), "project_name": "flowers"})
     assert response.status_code == 201 and response.json()["project_name"] == "flowers"
-    trainer = platform.runtimes["trainer"]
-    outbox = trainer.outbox.table
-    async with trainer.db.session() as session:
-        rows = (
-            (
-                await session.execute(
-                    sa.select(outbox.c.envelope).where(outbox.c.event_type == "training.job.created.v1")
-                )
-            )
-            .scalars()
-            .all()
-        )
-    assert [json.loads(r)["data"]["project_name"] for r in rows] == ["flowers"]
+    created = await outbox_envelopes(platform.runtimes["trainer"], "training.job.created.v1")
+    assert [e["data"]["project_name"] for e in created] == ["flowers"]

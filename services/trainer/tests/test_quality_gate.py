@@ -53,3 +53,12 @@ def test_no_report_is_not_gated_and_no_validation_is_not_judged() -> None:
     assert not verdict.gated and verdict.passed and verdict.record is None
     empty = judge(_accuracy(1.0), 0)
     assert not empty.passed and not math.isfinite(empty.record["required"] or math.inf)
+
+
+def test_a_split_too_small_to_judge_says_how_many_samples_it_needs() -> None:
+    verdict = judge(_accuracy(1.0), 2)  # all right on 2 samples at a 0.5 baseline: luck 25 % of the time
+    assert not verdict.passed
+    assert "on 2 validation samples no model can beat the trivial baseline" in verdict.message
+    assert "needs at least 5 samples" in verdict.message  # 5 of 5 at 0.5 happens 3.1 % of the time
+    assert "more labeled data per class" in verdict.message
+    assert judge(_accuracy(1.0), 5).passed

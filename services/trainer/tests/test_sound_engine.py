@@ -101,8 +101,18 @@ def test_learns_tones_and_package_reproduces_its_metrics(trained) -> None:
     manifest = json.loads((ctx.package_dir / "manifest.json").read_text())
     assert manifest["task_type"] == "sound_classification" and manifest["labels"] == list(CLASSES)
     spec = manifest["preprocessing"]
-    assert spec["sample_rate"] == 16000 and {"n_fft", "hop_length", "win_length", "n_mels", "fmin", "fmax",
-                                             "log_offset", "window_frames", "statistics", "models"} <= set(spec)
+    assert spec["sample_rate"] == 16000 and {
+        "n_fft",
+        "hop_length",
+        "win_length",
+        "n_mels",
+        "fmin",
+        "fmax",
+        "log_offset",
+        "window_frames",
+        "statistics",
+        "models",
+    } <= set(spec)
     assert set(spec["models"]) <= {"linear", "boosted"}  # performance_first: statistics models, no network
     assert {p.name for p in ctx.package_dir.iterdir()} == {"manifest.json", *manifest["artifacts"].values()}
     assert manifest["metrics"]["accuracy"] == metrics["accuracy"]

@@ -7,26 +7,45 @@ import time
 from pathlib import Path
 
 import pytest
-
-from shared.packages import PredictionInputError, load_predictor
 from trainer.engines.base import DataError, TableData, TrainContext, TrainingParams, VersionData
 from trainer.engines.table.engine import TableEngine
 
+from shared.packages import PredictionInputError, load_predictor
 
-def _context(tmp_path: Path, tables, *, n: int = 400, budget: float = 15.0, header: bool = True,
-             regression: bool = False, seed: int = 1, **params) -> TrainContext:
+
+def _context(
+    tmp_path: Path,
+    tables,
+    *,
+    n: int = 400,
+    budget: float = 15.0,
+    header: bool = True,
+    regression: bool = False,
+    seed: int = 1,
+    **params,
+) -> TrainContext:
     tmp_path.mkdir(parents=True, exist_ok=True)
     train = tmp_path / "train.csv"
     evaluation = tmp_path / "eval.csv"
     train.write_bytes(tables.to_csv(tables.make_rows(n, seed=seed, regression=regression), header=header))
-    evaluation.write_bytes(tables.to_csv(tables.make_rows(n // 4, seed=2, regression=regression), header=header))
+    evaluation.write_bytes(
+        tables.to_csv(tables.make_rows(n // 4, seed=2, regression=regression), header=header)
+    )
     schema = [*tables.SCHEMA[:-1], {"name": "class", "type": "float" if regression else "string"}]
-    data = VersionData(task_type="predictive_analytics", labels=[],
-                       table=TableData(train, evaluation, "class", schema),
-                       dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"})
-    return TrainContext(params=TrainingParams(**params), data=data, work_dir=tmp_path,
-                        package_dir=tmp_path / "package", deadline=time.monotonic() + budget,
-                        packaging_margin_seconds=2.0)
+    data = VersionData(
+        task_type="predictive_analytics",
+        labels=[],
+        table=TableData(train, evaluation, "class", schema),
+        dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
+    )
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=tmp_path,
+        package_dir=tmp_path / "package",
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+    )
 
 
 def _eval_rows(tables) -> list[list[str]]:
@@ -68,7 +87,9 @@ def test_predictor_rejects_unknown_columns_and_reads_absent_cells_as_missing(tmp
         predictor.predict(json.dumps([{**row, "colour": "red"}]).encode())
     assert unknown.value.rule == "unknown_column" and "colour" in unknown.value.field
     # A cell left out of the row, or null, is a missing value, as an empty cell was in training.
-    absent = predictor.predict(json.dumps([{k: v for k, v in row.items() if k not in ("plan", "age")}]).encode())
+    absent = predictor.predict(
+        json.dumps([{k: v for k, v in row.items() if k not in ("plan", "age")}]).encode()
+    )
     null = predictor.predict(json.dumps([{**row, "plan": None, "age": None}]).encode())
     assert absent == null and absent["data"]["resp_data"][0]["predict"] in ("no", "yes")
     assert predictor.predict(json.dumps([{}]).encode())["data"]["resp_data"][0]["predict"] in ("no", "yes")
@@ -82,8 +103,9 @@ def test_predictor_rejects_unknown_columns_and_reads_absent_cells_as_missing(tmp
 
 
 def test_regression_headerless_and_split_by_ratio(tmp_path, tables) -> None:
-    ctx = _context(tmp_path, tables, regression=True, header=False, preference="performance_first",
-                   train_ratio=0.75)
+    ctx = _context(
+        tmp_path, tables, regression=True, header=False, preference="performance_first", train_ratio=0.75
+    )
     ctx.data.table.eval_csv = None  # no split in the version: the engine splits by train_ratio
     result = TableEngine().train(ctx)
     assert result.metrics["problem"] == "regression"
@@ -113,8 +135,14 @@ def test_incremental_training_continues_from_the_previous_model(tmp_path, tables
     first = _context(tmp_path / "a", tables, n=200, preference="performance_first")
     TableEngine().train(first)
     rounds_before = json.loads((first.package_dir / "manifest.json").read_text())["parameters"]["rounds"]
-    second = _context(tmp_path / "b", tables, n=600, seed=3, preference="performance_first",
-                      incremental_package_dir=first.package_dir)
+    second = _context(
+        tmp_path / "b",
+        tables,
+        n=600,
+        seed=3,
+        preference="performance_first",
+        incremental_package_dir=first.package_dir,
+    )
     result = TableEngine().train(second)
     manifest = json.loads((second.package_dir / "manifest.json").read_text())
     assert manifest["parameters"]["incremental"] is True
@@ -158,8 +186,13 @@ def test_predictor_needs_only_numpy_and_lightgbm(tmp_path, tables) -> None:
     ctx = _context(tmp_path, tables, n=200, preference="performance_first")
     TableEngine().train(ctx)
     rows = json.dumps(tables.as_request_rows(tables.make_rows(2)))
-    done = subprocess.run([sys.executable, "-c", BLOCKED_IMPORTS, str(ctx.package_dir), rows],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCKED_IMPORTS, str(ctx.package_dir), rows],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr
     assert len(json.loads(done.stdout)["data"]["resp_data"]) == 2
 
@@ -172,10 +205,19 @@ def test_cells_and_request_values_encode_alike() -> None:
     assert category_key(3) == category_key(3.0) == category_key("3") == "3"
     assert category_key("") is None and category_key("NA") is None and category_key(None) is None
     assert parse_number("2.5") == parse_number(2.5) == 2.5
-    schema = TableSchema([{"name": "flag", "type": "categorical", "categories": ["false", "true"]},
-                          {"name": "x", "type": "numeric"}], "class", "classification", ["a", "b"])
+    schema = TableSchema(
+        [
+            {"name": "flag", "type": "categorical", "categories": ["false", "true"]},
+            {"name": "x", "type": "numeric"},
+        ],
+        "class",
+        "classification",
+        ["a", "b"],
+    )
     from_csv = schema.encode_columns({"flag": ["True", "False", ""], "x": ["1", "", "NA"]}, 3)
-    from_json = schema.encode_rows([{"flag": True, "x": 1}, {"flag": "false", "x": None}, {"flag": None, "x": "NA"}])
+    from_json = schema.encode_rows(
+        [{"flag": True, "x": 1}, {"flag": "false", "x": None}, {"flag": None, "x": "NA"}]
+    )
     import numpy as np
 
     assert np.array_equal(from_csv, from_json, equal_nan=True)

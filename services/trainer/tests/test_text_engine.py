@@ -173,22 +173,30 @@ def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
     from trainer.engines.text_classification.linear import LinearSpec, fit_blocks, fit_weights
     from trainer.engines.text_classification.package import write_linear_package
 
-    texts = [f"the {w} product was {v} and shipping {u}" for w in ("big", "small", "red") for v in
-             ("great", "awful", "fine", "bad") for u in ("fast", "slow")] + ["很好 喜欢", "很差 失望"]
+    texts = [
+        f"the {w} product was {v} and shipping {u}"
+        for w in ("big", "small", "red")
+        for v in ("great", "awful", "fine", "bad")
+        for u in ("fast", "slow")
+    ] + ["很好 喜欢", "很差 失望"]
     y = np.array([i % 3 for i in range(len(texts))])
     vectorizers = fit_blocks(["char1-3", "word1-2"], texts, min_df=1)
     both = LinearSpec("lr", 10.0, ("char1-3", "word1-2"))
     words = LinearSpec("nbsvm", 4.0, ("word1-2",))
     x_both = hstack([vectorizers[b].transform(texts) for b in both.blocks]).tocsr()
     x_words = vectorizers["word1-2"].transform(texts)
-    members = [(fit_weights(both, x_both, y, 3, 0), both.blocks, 2), (fit_weights(words, x_words, y, 3, 0),
-                                                                       words.blocks, 1)]
+    members = [
+        (fit_weights(both, x_both, y, 3, 0), both.blocks, 2),
+        (fit_weights(words, x_words, y, 3, 0), words.blocks, 1),
+    ]
     members[1][0].temperature = 2.0
     ctx = _context(tmp_path)
     write_linear_package(ctx, ["a", "b", "c"], (vectorizers, members), "mixed")
     probe = [*texts[:6], "an unseen sentence entirely", "很好"]
     ours = load_predictor(ctx.package_dir).probabilities_batch(probe)
-    p_both = members[0][0].probabilities(hstack([vectorizers[b].transform(probe) for b in both.blocks]).tocsr())
+    p_both = members[0][0].probabilities(
+        hstack([vectorizers[b].transform(probe) for b in both.blocks]).tocsr()
+    )
     p_words = members[1][0].probabilities(vectorizers["word1-2"].transform(probe))
     assert np.max(np.abs(ours - (2 * p_both + p_words) / 3)) < 1e-9
 

@@ -112,6 +112,7 @@ async def test_table_job_trained_by_a_worker_process_within_its_budget(
     assert types.index("training.job.created.v1") < types.index("training.job.started.v1")
     done = next(e for e in received if e.type == "training.job.succeeded.v1").data
     assert done["package_uri"] == job["package_uri"] and done["metrics"]["accuracy"] == metrics["accuracy"]
+    assert done["best_metric"] == job["best_metric"]  # what the workflow's Train phase reports
 
 
 async def test_stop_mid_training_keeps_the_best_model(platform_factory, workers, tables, tmp_path) -> None:

@@ -36,9 +36,9 @@ log = get_logger(__name__)
 
 
 class TrainingWorker:
-    def __init__(self, runtime: ServiceRuntime, worker_id: str | None = None) -> None:
+    def __init__(self, runtime: ServiceRuntime[Settings], worker_id: str | None = None) -> None:
         self.runtime = runtime
-        self.settings: Settings = runtime.settings  # type: ignore[assignment]  # ServiceRuntime is not generic over its settings yet (issue 17, phase B)
+        self.settings = runtime.settings
         self.worker_id = worker_id or self.settings.worker_id or f"{socket.gethostname()}:{os.getpid()}"
         self.queues = [job_queue(self.settings, flavor) for flavor in self.settings.worker_flavors]
         self.uploads = UploadHistory()
@@ -65,7 +65,7 @@ class TrainingWorker:
         for name in self.queues:
             try:
                 delivery = await self.runtime.transport.get(name)
-            except Exception as exc:  # broker away: try again at the next poll
+            except Exception as exc:  # noqa: BLE001  # broker away: try again at the next poll
                 log.warning("job queue unavailable", queue=name, error=repr(exc))
                 return None
             if delivery is not None:
@@ -75,13 +75,13 @@ class TrainingWorker:
     async def _handle(self, delivery: Delivery, stop: asyncio.Event) -> None:
         try:
             message = JobDispatched.model_validate(decode_envelope(delivery.body).data)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  # whatever makes it unreadable, it never becomes readable
             log.error("dead-lettering an unreadable job message", error=repr(exc))
             await delivery.dead_letter(f"unreadable job message: {exc}")
             return
         try:
             spec, holder = await self._claim(message.job_id)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001  # database or broker hiccup: the message is tried again
             log.warning("claim failed, message requeued", job_id=message.job_id, error=repr(exc))
             await delivery.requeue()
             return
@@ -93,8 +93,14 @@ class TrainingWorker:
 
     async def _claim(self, job_id: str) -> tuple[RunSpec | dict[str, Any], Holder | None]:
         async with self.runtime.db.session() as session:
-            job = await claim(session, self.runtime.outbox, job_id, self.worker_id, self.settings.lease_seconds,
-                              self.settings.max_attempts)
+            job = await claim(
+                session,
+                self.runtime.outbox,
+                job_id,
+                self.worker_id,
+                self.settings.lease_seconds,
+                self.settings.max_attempts,
+            )
             if job is None:
                 return {}, None
             holder = Holder(job.id, self.worker_id, job.attempt)
@@ -103,22 +109,44 @@ class TrainingWorker:
 
     async def _spec(self, session: Any, job: TrainingJob) -> RunSpec | dict[str, Any]:
         """What the child needs; a dict with an error instead when the job cannot run at all."""
-        version = (await session.execute(sa.select(PublishedVersion).where(
-            PublishedVersion.tenant_id == job.tenant_id, PublishedVersion.version_id == job.dataset_version_id,
-        ))).scalar_one_or_none()
+        version = (
+            await session.execute(
+                sa.select(PublishedVersion).where(
+                    PublishedVersion.tenant_id == job.tenant_id,
+                    PublishedVersion.version_id == job.dataset_version_id,
+                )
+            )
+        ).scalar_one_or_none()
         if version is None:
-            return {"status": "error", "error_code": DATA_ERROR,
-                    "error_msg": f"dataset version {job.dataset_version_id} is no longer published"}
+            return {
+                "status": "error",
+                "error_code": DATA_ERROR,
+                "error_msg": f"dataset version {job.dataset_version_id} is no longer published",
+            }
         previous_uri = None
         if ref := job.parameters.get("incremental_training_version"):
-            previous_uri = (await session.execute(sa.select(TrainingJob.package_uri).where(
-                TrainingJob.tenant_id == job.tenant_id, TrainingJob.id == ref))).scalar_one_or_none()
-        package_uri = str(self.runtime.storage_policy.platform_folder("training", job.tenant_id, job.id, "package"))
+            previous_uri = (
+                await session.execute(
+                    sa.select(TrainingJob.package_uri).where(
+                        TrainingJob.tenant_id == job.tenant_id, TrainingJob.id == ref
+                    )
+                )
+            ).scalar_one_or_none()
+        package_uri = str(
+            self.runtime.storage_policy.platform_folder("training", job.tenant_id, job.id, "package")
+        )
         return RunSpec(
-            job_id=job.id, tenant_id=job.tenant_id, attempt=job.attempt, task_type=job.task_type,
-            parameters=dict(job.parameters), deadline_epoch=0.0,  # set when the child starts
+            job_id=job.id,
+            tenant_id=job.tenant_id,
+            attempt=job.attempt,
+            task_type=job.task_type,
+            parameters=dict(job.parameters),
+            deadline_epoch=0.0,  # set when the child starts
             packaging_margin_seconds=min(self.settings.packaging_margin_seconds, job.budget_seconds * 0.25),
-            version=_version_dict(version), package_uri=package_uri, work_dir="", settings=self.settings,
+            version=_version_dict(version),
+            package_uri=package_uri,
+            work_dir="",
+            settings=self.settings,
             incremental_package_uri=previous_uri,
         )
 
@@ -130,21 +158,27 @@ class TrainingWorker:
                 if swept:
                     log.warning("expired leases swept", job_ids=swept, worker_id=self.worker_id)
                 async with self.runtime.db.session() as session:
-                    resent = await redispatch_stale(session, self.runtime.outbox,
-                                                    self.settings.redispatch_pending_seconds)
+                    resent = await redispatch_stale(
+                        session, self.runtime.outbox, self.settings.redispatch_pending_seconds
+                    )
                 if resent:
                     log.info("job messages re-sent for waiting jobs", job_ids=resent)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001  # the sweeper outlives a database or broker hiccup
                 log.warning("sweep failed", error=repr(exc))
             await _sleep_unless(stop, self.settings.sweep_seconds)
 
 
 def _version_dict(version: PublishedVersion) -> dict[str, Any]:
     return {
-        "dataset_id": version.dataset_id, "version_id": version.version_id, "version_name": version.version_name,
-        "dataset_type_name": version.dataset_type_name, "manifest_uri": version.manifest_uri,
-        "train_ratio": version.train_ratio, "labels": list(version.labels or []),
-        "label_column": version.label_column, "table_schema": version.table_schema,
+        "dataset_id": version.dataset_id,
+        "version_id": version.version_id,
+        "version_name": version.version_name,
+        "dataset_type_name": version.dataset_type_name,
+        "manifest_uri": version.manifest_uri,
+        "train_ratio": version.train_ratio,
+        "labels": list(version.labels or []),
+        "label_column": version.label_column,
+        "table_schema": version.table_schema,
     }
 
 

@@ -165,6 +165,7 @@ async def finish(
             engine=job.engine,
             labels=outcome["labels"] or job.labels,
             metrics=job.metrics or {},
+            best_metric=job.best_metric,
             stopped_early=job.stopped_early,
             quality=job.quality,
         )

@@ -128,7 +128,22 @@ def _message(q: QualityReport, n: int, required: float, passed: bool) -> str:
         f"{q.trivial.score:.4f}) by more than noise on {n} validation samples "
         f"(needed {need} {required:.4f})"
     )
+    if not passed and q.higher_is_better and _is_share(q) and required > 1.0:
+        smallest = _smallest_split(q.trivial.score)
+        text = (
+            f"on {n} validation samples no model can beat the trivial baseline ({q.trivial.name}: "
+            f"{q.trivial.score:.4f}) by more than noise, even with every answer right"
+            + (f": the validation split needs at least {smallest} samples" if smallest else "")
+        )
     return text if passed else f"{text}; it is not delivered. {HELP}"
+
+
+def _smallest_split(p0: float, limit: int = 10_000) -> int | None:
+    """The fewest validation samples on which all answers right beats a baseline of ``p0`` beyond noise."""
+    for n in range(1, limit + 1):
+        if _binomial_quantile(n, min(max(p0, 0.0), 1.0), 1 - ALPHA) + 1 <= n:
+            return n
+    return None
 
 
 def _round(value: float) -> float | None:

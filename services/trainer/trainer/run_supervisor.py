@@ -38,7 +38,10 @@ class UploadHistory:
 
     def record(self, task_type: str, upload: dict[str, Any] | None) -> None:
         if upload and upload.get("bytes"):
-            self.last[task_type] = {"bytes": float(upload["bytes"]), "seconds": float(upload.get("seconds") or 0)}
+            self.last[task_type] = {
+                "bytes": float(upload["bytes"]),
+                "seconds": float(upload.get("seconds") or 0),
+            }
 
     def hints(self, task_type: str) -> dict[str, Any]:
         last = self.last.get(task_type)
@@ -50,8 +53,14 @@ class UploadHistory:
 
 
 class RunSupervisor:
-    def __init__(self, runtime: ServiceRuntime, settings: Settings, holder: Holder, spec: RunSpec | dict[str, Any],
-                 uploads: UploadHistory | None = None) -> None:
+    def __init__(
+        self,
+        runtime: ServiceRuntime[Settings],
+        settings: Settings,
+        holder: Holder,
+        spec: RunSpec | dict[str, Any],
+        uploads: UploadHistory | None = None,
+    ) -> None:
         self.runtime, self.settings, self.holder, self.spec = runtime, settings, holder, spec
         self.uploads = uploads if uploads is not None else UploadHistory()
         self.state: dict[str, Any] = {"progress": 0.0, "phase": "starting", "best_metric": None, "logs": []}
@@ -75,8 +84,13 @@ class RunSupervisor:
         assert isinstance(self.spec, RunSpec)
         deadline = time.monotonic() + budget
         now_epoch = time.time()
-        spec = replace(self.spec, work_dir=str(work_dir), deadline_epoch=now_epoch + budget, started_epoch=now_epoch,
-                       **self.uploads.hints(self.spec.task_type))
+        spec = replace(
+            self.spec,
+            work_dir=str(work_dir),
+            deadline_epoch=now_epoch + budget,
+            started_epoch=now_epoch,
+            **self.uploads.hints(self.spec.task_type),
+        )
         # The budget is held by the run itself (the engine's deadline leaves room for the upload); the kill is
         # the safety net for a run that does not stop, not the way budgets are kept: a loaded machine can
         # take seconds more to start a process or import an engine, and a model is worth those seconds.
@@ -86,7 +100,9 @@ class RunSupervisor:
         channel, stop = mp.Queue(), mp.Event()
         child = mp.Process(target=run_training, args=(spec, channel, stop), name=f"train-{spec.job_id}")
         child.start()
-        self._log(f"attempt {spec.attempt} on worker {self.holder.worker_id}: budget {budget:.0f}s, pid {child.pid}")
+        self._log(
+            f"attempt {spec.attempt} on worker {self.holder.worker_id}: budget {budget:.0f}s, pid {child.pid}"
+        )
         lease_until = time.monotonic() + self.settings.lease_seconds
         next_beat = 0.0
         try:
@@ -105,16 +121,24 @@ class RunSupervisor:
                     self._drain(channel)
                     # A run that wrote its outcome but had not exited yet is done, not overdue.
                     done = (work_dir / RESULT_FILE).is_file()
-                    await self._finish(self._outcome(work_dir, None) if done else {
-                        "status": "error", "error_code": ENGINE_ERROR,
-                        "error_msg": f"the run exceeded its budget of {budget:.0f}s and was killed"})
+                    await self._finish(
+                        self._outcome(work_dir, None)
+                        if done
+                        else {
+                            "status": "error",
+                            "error_code": ENGINE_ERROR,
+                            "error_msg": f"the run exceeded its budget of {budget:.0f}s and was killed",
+                        }
+                    )
                     return
                 if now >= next_beat:
                     beat_started = time.monotonic()
                     status = await self._heartbeat()
                     if status == "lost":
                         _kill(child)
-                        log.warning("lease lost: run killed", job_id=spec.job_id, worker_id=self.holder.worker_id)
+                        log.warning(
+                            "lease lost: run killed", job_id=spec.job_id, worker_id=self.holder.worker_id
+                        )
                         return
                     if status is not None:
                         lease_until = beat_started + self.settings.lease_seconds
@@ -133,7 +157,9 @@ class RunSupervisor:
             self.uploads.record(spec.task_type, outcome.get("upload"))
             took = time.monotonic() - started
             if took > budget * (1 + OVERRUN_SHARE):
-                self._log(f"the run took {took:.1f}s, {took / budget - 1:.0%} over its budget of {budget:.0f}s")
+                self._log(
+                    f"the run took {took:.1f}s, {took / budget - 1:.0%} over its budget of {budget:.0f}s"
+                )
             await self._finish(outcome)
         finally:
             if child.is_alive():
@@ -147,7 +173,7 @@ class RunSupervisor:
             job = await session.get(TrainingJob, self.holder.job_id)
             assert job is not None
             self.timings = list(job.phase_timings or [])
-            self.state["logs"] = list(job.logs or [])[-self.settings.logs_tail_lines:]
+            self.state["logs"] = list(job.logs or [])[-self.settings.logs_tail_lines :]
             self.event_fields, self.tenant_id = job.event_fields(), job.tenant_id
             return float(job.budget_seconds)
 
@@ -155,8 +181,11 @@ class RunSupervisor:
         path = work_dir / RESULT_FILE
         if path.is_file():
             return json.loads(path.read_text(encoding="utf-8"))
-        return {"status": "error", "error_code": ENGINE_ERROR,
-                "error_msg": f"the training process ended with exit code {exitcode} and no result"}
+        return {
+            "status": "error",
+            "error_code": ENGINE_ERROR,
+            "error_msg": f"the training process ended with exit code {exitcode} and no result",
+        }
 
     # -- child messages -------------------------------------------------------------------------------
     def _drain(self, channel: Any) -> None:
@@ -189,7 +218,7 @@ class RunSupervisor:
 
     def _log(self, line: str, stamp: bool = True) -> None:
         text = f"{datetime.now(UTC):%H:%M:%S} {line}" if stamp else line
-        self.state["logs"] = [*self.state["logs"], text][-self.settings.logs_tail_lines:]
+        self.state["logs"] = [*self.state["logs"], text][-self.settings.logs_tail_lines :]
 
     def _row_state(self) -> dict[str, Any]:
         return {**self.state, "phase_timings": list(self.timings or [])}
@@ -202,11 +231,18 @@ class RunSupervisor:
                 status = await heartbeat(session, self.holder, self.settings.lease_seconds, self._row_state())
                 if status is not None and self.state["phase"] != self.reported_phase:
                     self.reported_phase = self.state["phase"]
-                    await self.runtime.outbox.add(session, JobProgressed(
-                        **self.event_fields, progress=self.state["progress"], phase=self.state["phase"],
-                        best_metric=self.state["best_metric"]), subject=self.holder.job_id,
-                        tenant_id=self.tenant_id)
-        except Exception as exc:
+                    await self.runtime.outbox.add(
+                        session,
+                        JobProgressed(
+                            **self.event_fields,
+                            progress=self.state["progress"],
+                            phase=self.state["phase"],
+                            best_metric=self.state["best_metric"],
+                        ),
+                        subject=self.holder.job_id,
+                        tenant_id=self.tenant_id,
+                    )
+        except Exception as exc:  # noqa: BLE001  # unreachable database: None, the next beat tries again
             log.warning("heartbeat failed", job_id=self.holder.job_id, error=repr(exc))
             return None
         return status if status is not None else "lost"
@@ -223,9 +259,9 @@ class RunSupervisor:
                 else:
                     log.info("job finished", job_id=job.id, status=job.status)
                 return
-            except Exception as exc:  # database hiccup: the lease still protects the job for a while
+            except Exception as exc:  # noqa: BLE001  # database hiccup: the lease still protects the job for a while
                 log.warning("writing the result failed", job_id=self.holder.job_id, error=repr(exc))
-                await asyncio.sleep(min(2.0 ** attempt, 10))
+                await asyncio.sleep(min(2.0**attempt, 10))
 
     async def _release(self) -> None:
         with contextlib.suppress(Exception):

@@ -32,8 +32,15 @@ from trainer.engines import load_engine
 from trainer.engines.base import DataError, TrainContext, TrainingParams
 from trainer.quality import QUALITY_ERROR, judge
 
-__all__ = ["DATA_ERROR", "ENGINE_ERROR", "QUALITY_ERROR", "RESULT_FILE", "RunSpec", "run_training",
-           "upload_reserve_seconds"]
+__all__ = [
+    "DATA_ERROR",
+    "ENGINE_ERROR",
+    "QUALITY_ERROR",
+    "RESULT_FILE",
+    "RunSpec",
+    "run_training",
+    "upload_reserve_seconds",
+]
 
 RESULT_FILE = "result.json"
 DATA_ERROR = "ModelArts.2791"  # the version cannot be read or trained on: not retried
@@ -42,9 +49,13 @@ TRANSFER_CONCURRENCY = 8
 FINISH_SECONDS = 1.5  # manifest, result file, process exit, the job row written
 DEFAULT_TRANSFER_BYTES_PER_SECOND = 20e6
 # A first package's size, before this worker measured one of the type (what the engines write, rounded up).
-TYPICAL_PACKAGE_BYTES = {"predictive_analytics": 2_000_000, "text_classification": 30_000_000,
-                         "image_classification": 50_000_000, "object_detection": 50_000_000,
-                         "sound_classification": 20_000_000}
+TYPICAL_PACKAGE_BYTES = {
+    "predictive_analytics": 2_000_000,
+    "text_classification": 30_000_000,
+    "image_classification": 50_000_000,
+    "object_detection": 50_000_000,
+    "sound_classification": 20_000_000,
+}
 
 
 @dataclass
@@ -111,32 +122,55 @@ async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
         # The manifest and every file it names are read as the tenant: a line naming anything else fails the job.
         tenant_storage = TenantStorage(store, StoragePolicy.from_settings(spec.settings), spec.tenant_id)
         loaded = time.monotonic()
-        data = await load_version(tenant_storage, spec.version, spec.task_type, work, params.train_ratio, params.seed)
+        data = await load_version(
+            tenant_storage, spec.version, spec.task_type, work, params.train_ratio, params.seed
+        )
         download = _Throughput(_bytes_under(work / "data"), time.monotonic() - loaded)
         if spec.incremental_package_uri:
-            params = _with_previous(params, await _download_prefix(store, spec.incremental_package_uri,
-                                                                   work / "previous"))
+            params = _with_previous(
+                params, await _download_prefix(store, spec.incremental_package_uri, work / "previous")
+            )
+            log(
+                f"incremental training: the engine is given the model of training job "
+                f"{spec.parameters.get('incremental_training_version')} ({spec.incremental_package_uri})"
+            )
         emit("progress", percent=1.0, phase="preparing data", metric=None)
         engine = await engine_loading
-        log(f"version {spec.version.get('version_name')}: {len(data.train)} train / {len(data.eval)} eval samples"
-            if data.table is None else f"version {spec.version.get('version_name')}: table files downloaded")
+        log(
+            f"version {spec.version.get('version_name')}: {len(data.train)} train / {len(data.eval)} eval samples"
+            if data.table is None
+            else f"version {spec.version.get('version_name')}: table files downloaded"
+        )
         if stop.is_set() and time.time() < spec.deadline_epoch:  # the user stopped the job before training
             return {"status": "stopped"}
         if time.time() >= spec.deadline_epoch:  # a loaded machine: better the cheapest model than none
-            log(f"the budget was spent before training began ({time.time() - spec.started_epoch:.0f}s for the "
-                "process start, the data and the engine's libraries): training the cheapest model only")
+            log(
+                f"the budget was spent before training began ({time.time() - spec.started_epoch:.0f}s for the "
+                "process start, the data and the engine's libraries): training the cheapest model only"
+            )
         reserve = upload_reserve_seconds(spec, download)
-        log(f"downloaded {download.bytes / 1e6:.1f} MB in {download.seconds:.1f}s; {reserve:.1f}s of the budget "
-            "kept for the upload")
+        log(
+            f"downloaded {download.bytes / 1e6:.1f} MB in {download.seconds:.1f}s; {reserve:.1f}s of the budget "
+            "kept for the upload"
+        )
         ctx = TrainContext(
-            params=params, data=data, work_dir=work, package_dir=work / "package",
+            params=params,
+            data=data,
+            work_dir=work,
+            package_dir=work / "package",
             deadline=time.monotonic() + (spec.deadline_epoch - time.time()) - reserve,
-            packaging_margin_seconds=spec.packaging_margin_seconds, stop_requested=stop.is_set,
-            on_progress=lambda p, phase, metric: emit("progress", percent=p, phase=phase, metric=metric), log=log,
+            packaging_margin_seconds=spec.packaging_margin_seconds,
+            stop_requested=stop.is_set,
+            on_progress=lambda p, phase, metric: emit("progress", percent=p, phase=phase, metric=metric),
+            log=log,
         )
         result = await asyncio.to_thread(engine.train, ctx)
         verdict = judge(result.quality, (result.metrics or {}).get("eval_count"))
-        log(f"quality gate: {verdict.message}" if verdict.gated else f"quality gate skipped: {verdict.message}")
+        log(
+            f"quality gate: {verdict.message}"
+            if verdict.gated
+            else f"quality gate skipped: {verdict.message}"
+        )
         details = {"quality": verdict.record, "plan": result.plan or None}
         if not verdict.passed:
             return {"status": "error", "error_code": QUALITY_ERROR, "error_msg": verdict.message, **details}
@@ -144,14 +178,23 @@ async def _run(spec: RunSpec, channel: Any, stop: Any) -> dict[str, Any]:
         emit("progress", percent=98.0, phase="uploading", metric=None)
         upload = await _upload(store, ctx.package_dir, spec.package_uri)
         log(f"package ({upload.bytes / 1e6:.1f} MB) uploaded in {upload.seconds:.1f}s to {spec.package_uri}")
-        return {"status": "ok", "engine": result.engine, "candidate": result.candidate, "metrics": result.metrics,
-                "candidates": result.candidates, "stopped_early": result.stopped_early, "curves": ctx.curves,
-                "package_uri": spec.package_uri, "labels": _labels(ctx.package_dir), **details,
-                "upload": {"bytes": upload.bytes, "seconds": round(upload.seconds, 3)}}
+        return {
+            "status": "ok",
+            "engine": result.engine,
+            "candidate": result.candidate,
+            "metrics": result.metrics,
+            "candidates": result.candidates,
+            "stopped_early": result.stopped_early,
+            "curves": ctx.curves,
+            "package_uri": spec.package_uri,
+            "labels": _labels(ctx.package_dir),
+            **details,
+            "upload": {"bytes": upload.bytes, "seconds": round(upload.seconds, 3)},
+        }
     except (VersionReadError, DataError) as exc:
         log(f"error: {exc}")
         return {"status": "error", "error_code": DATA_ERROR, "error_msg": str(exc)}
-    except Exception as exc:  # the job fails with the message; the trace goes to the job's log
+    except Exception as exc:  # noqa: BLE001  # the job fails with the message; the trace goes to the job's log
         for line in traceback.format_exc().splitlines()[-20:]:
             log(line)
         return {"status": "error", "error_code": ENGINE_ERROR, "error_msg": f"{type(exc).__name__}: {exc}"}
@@ -201,8 +244,9 @@ def _with_previous(params: TrainingParams, folder: Path) -> TrainingParams:
     return replace(params, incremental_package_dir=folder)
 
 
-def _complete_manifest(package_dir: Path, spec: RunSpec, metrics: dict[str, Any], details: dict[str, Any]
-                       ) -> None:
+def _complete_manifest(
+    package_dir: Path, spec: RunSpec, metrics: dict[str, Any], details: dict[str, Any]
+) -> None:
     """Add what only the run knows: job, dataset version, time, training parameters, quality gate, plan."""
     path = package_dir / MANIFEST_NAME
     manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -211,6 +255,11 @@ def _complete_manifest(package_dir: Path, spec: RunSpec, metrics: dict[str, Any]
     manifest["dataset"] = {k: spec.version.get(k) for k in ("dataset_id", "version_id", "version_name")}
     manifest.setdefault("metrics", metrics or {})
     manifest.setdefault("parameters", {})["training"] = spec.parameters
+    if spec.incremental_package_uri:  # the model this run was given to start from
+        manifest["incremental_from"] = {
+            "training_job_id": spec.parameters.get("incremental_training_version"),
+            "package_uri": spec.incremental_package_uri,
+        }
     manifest.update({k: v for k, v in details.items() if v is not None})
     path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True), encoding="utf-8")
 
@@ -231,8 +280,12 @@ async def _upload(store: ObjectStore, folder: Path, prefix_uri: str) -> _Through
         content_type = "application/json" if path.suffix == ".json" else "application/octet-stream"
         async with gate:
             with path.open("rb") as fh:
-                await store.put(prefix.join(path.relative_to(folder).as_posix()), fh, length=path.stat().st_size,
-                                content_type=content_type)
+                await store.put(
+                    prefix.join(path.relative_to(folder).as_posix()),
+                    fh,
+                    length=path.stat().st_size,
+                    content_type=content_type,
+                )
 
     await asyncio.gather(*(put(p) for p in files))
     return _Throughput(sum(p.stat().st_size for p in files), time.monotonic() - started)
@@ -244,7 +297,7 @@ async def _download_prefix(store: ObjectStore, prefix_uri: str, folder: Path) ->
     gate = asyncio.Semaphore(TRANSFER_CONCURRENCY)
 
     async def get(info: Any) -> None:
-        target = folder / info.key[len(key):]
+        target = folder / info.key[len(key) :]
         target.parent.mkdir(parents=True, exist_ok=True)
         async with gate:
             target.write_bytes(await store.get(info.uri))

@@ -296,3 +296,76 @@ async def test_a_project_without_paths_gets_folders_in_the_tenants_own_area(proj
         },
     )
     assert both.status_code == 400 and both.json()["details"][0]["rule"] == "dataset_or_input_path"
+
+
+async def test_a_project_is_renamed_under_the_rules_of_creation(projects) -> None:
+    first = await projects.create(name="first", project_type="text_classification")
+    await projects.create(name="taken", project_type="text_classification")
+    renamed = await projects.client.put(f"/v1/projects/{first['id']}", json={"name": "renamed"})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "renamed", renamed.text
+    assert (await projects.get(first["id"]))["name"] == "renamed"
+    listed = (await projects.client.get("/v1/projects", params={"search": "renamed"})).json()
+    assert [p["id"] for p in listed["items"]] == [first["id"]]
+    # Its own name again is no change; another project's name is taken (409, as at creation).
+    same = await projects.client.put(f"/v1/projects/{first['id']}", json={"name": "renamed"})
+    assert same.status_code == 200
+    taken = await projects.client.put(f"/v1/projects/{first['id']}", json={"name": "taken"})
+    assert taken.status_code == 409 and taken.json()["details"][0]["rule"] == "unique_name", taken.text
+    # A name breaking the pattern, and fields that cannot change or do not exist, are 400s naming the field.
+    for body, field in (
+        ({"name": "1abc"}, "name"),
+        ({"project_type": "object_detection"}, "project_type"),
+        ({"dataset_id": "0" * 32}, "dataset_id"),
+        ({"nmae": "typo"}, "nmae"),
+    ):
+        response = await projects.client.put(f"/v1/projects/{first['id']}", json=body)
+        assert response.status_code == 400, (body, response.text)
+        assert any(d.get("field") == field for d in response.json()["details"]), (body, response.json())
+    assert (await projects.get(first["id"]))["name"] == "renamed"
+
+
+async def test_an_incremental_round_names_a_registered_version_of_the_project(projects) -> None:
+    created = await projects.create(name="fresh", project_type="text_classification")
+    field = "training_params.incremental_training_version"
+    # No round has registered a model yet: 0.0.1 does not exist (400 with the workflow's code, naming it).
+    response = await projects.client.post(
+        f"/v1/projects/{created['id']}/executions",
+        json={"training_params": {"incremental_training_version": "0.0.1"}},
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()
+    assert error["error_code"] == "ModelArts.7540" and error["details"][0]["field"] == field, error
+    assert error["details"][0]["rule"] == "incremental_version_unknown"
+    assert (await projects.get(created["id"]))["rounds"] == 1  # no round was started
+    # A value that is no model version at all (a training job id, say) breaks the field's pattern.
+    response = await projects.client.post(
+        f"/v1/projects/{created['id']}/executions",
+        json={"training_params": {"incremental_training_version": "6c8a0e2d4b1f4a3c9e5d7b0f2a4c6e8d"}},
+    )
+    assert (
+        response.status_code == 400
+        and "incremental_training_version" in response.json()["details"][0]["field"]
+    )
+    # A new project has no version to start from.
+    response = await projects.client.post(
+        "/v1/projects",
+        json={
+            "name": "newborn",
+            "project_type": "text_classification",
+            "training_params": {"incremental_training_version": "0.0.1"},
+        },
+    )
+    assert response.status_code == 400 and response.json()["error_code"] == "ModelArts.7540", response.text
+
+
+async def test_deploy_auto_stop_off_cannot_carry_a_schedule(projects) -> None:
+    unknown = "0" * 32
+    both = await projects.client.post(
+        f"/v1/projects/{unknown}/workflow/deploy",
+        json={"auto_stop": False, "schedule": {"type": "stop", "time_unit": "HOURS", "duration": 2}},
+    )
+    assert both.status_code == 400 and both.json()["details"][0]["field"] == "auto_stop", both.text
+    off = await projects.client.post(f"/v1/projects/{unknown}/workflow/deploy", json={"auto_stop": False})
+    assert off.status_code == 404, off.text  # a valid request: only the project is unknown
+    not_bool = await projects.client.post(f"/v1/projects/{unknown}/workflow/deploy", json={"auto_stop": "no"})
+    assert not_bool.status_code == 400

@@ -70,6 +70,8 @@ def register_consumers(consumer: HandlerRegistry) -> None:
             event.job_id,
             {
                 "metrics": event.metrics,
+                # The job's own best metric replaces the last progress event's (one source: the job).
+                "best_metric": event.best_metric,
                 "engine": event.engine,
                 "package_uri": event.package_uri,
                 "stopped_early": event.stopped_early,

@@ -18,7 +18,13 @@ from shared.errors import ExeMLError, NotFound
 from shared.events.workflow import ExecutionCompleted, PhaseChanged
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
-from workflow.errors import NoExecution, NothingToRetry, PhaseNotAwaiting, RoundStillRunning
+from workflow.errors import (
+    IncrementalVersionUnknown,
+    NoExecution,
+    NothingToRetry,
+    PhaseNotAwaiting,
+    RoundStillRunning,
+)
 from workflow.models import Execution, Phase, Project
 from workflow.phases import ACTIVE, ENDED, InstanceType, PhaseName, PhaseStatus, RoundStatus, phase_plan
 from workflow.repository import ProjectRepository, RoundRepository
@@ -26,6 +32,8 @@ from workflow.repository import ProjectRepository, RoundRepository
 __all__ = ["WorkflowEngine"]
 
 log = get_logger(__name__)
+
+INCREMENTAL_FIELD = "training_params.incremental_training_version"
 
 
 class WorkflowEngine:
@@ -36,6 +44,8 @@ class WorkflowEngine:
 
     # ---- rounds --------------------------------------------------------------------------------------
     async def start_round(self, project: Project, parameters: dict[str, Any] | None = None) -> Execution:
+        if version := (parameters or {}).get("incremental_training_version"):
+            await self.incremental_source(project, version)  # refused now, not when the round reaches Train
         current = await self.rounds.latest(project)
         if current is not None and current.status == RoundStatus.RUNNING:
             busy = [p for p in await self.rounds.phases(current) if p.status == PhaseStatus.RUNNING]
@@ -48,6 +58,35 @@ class WorkflowEngine:
         execution, phases = await self.rounds.add(project, parameters or {}, phase_plan(project.project_type))
         await self._enter(phases[0], project, execution)
         return execution
+
+    async def incremental_source(self, project: Project, version: str) -> dict[str, str]:
+        """The training job (and so the package) of ``version`` of the project's AI application: what an
+        incremental round starts from. ``IncrementalVersionUnknown`` (400) when the project has no such
+        published version."""
+
+        def unknown(why: str) -> IncrementalVersionUnknown:
+            return IncrementalVersionUnknown.for_field(
+                INCREMENTAL_FIELD,
+                "incremental_version_unknown",
+                f"model version {version} of project {project.name} cannot be trained on: {why}",
+                value=version,
+            )
+
+        if project.model_id is None:
+            raise unknown("the project has registered no model version yet")
+        try:
+            found = await self.runtime.peers.get_json(
+                "registry", f"/v1/models/{project.model_id}/versions/{version}", tenant_id=self.tenant_id
+            )
+        except ExeMLError as exc:
+            if getattr(exc, "status_code", 0) == 404:
+                raise unknown("the project's AI application has no such version") from exc
+            raise
+        if found.get("model_status") != "published":
+            raise unknown(f"the version is {found.get('model_status')}, not published")
+        if not found.get("training_job_id"):
+            raise unknown("the version was uploaded, not trained by a round of the project")
+        return {"model_version": version, "training_job_id": found["training_job_id"]}
 
     # ---- user actions --------------------------------------------------------------------------------
     async def next(self, project: Project) -> Phase:
@@ -98,7 +137,11 @@ class WorkflowEngine:
                 "instance_count": request.get("instance_count", 1),
             }
         ]
-        body = {"config": config, "schedule": request.get("schedule")}
+        # auto_stop false: an empty schedule, which the inference service reads as "never stop".
+        body = {
+            "config": config,
+            "schedule": request.get("schedule") if request.get("auto_stop", True) else [],
+        }
         if project.service_id and await self._service_exists(project, phase):
             await self._call("inference", "PUT", f"/v1/services/{project.service_id}", phase, json=body)
         else:
@@ -300,6 +343,11 @@ class WorkflowEngine:
         assert publish is not None
         params = {**project.training_params, **execution.parameters}
         params.pop("train_ratio", None)
+        if version := params.pop("incremental_training_version", None):
+            # The user names a model version; the trainer starts from the training job that made it.
+            source = await self.incremental_source(project, version)
+            params["incremental_training_version"] = source["training_job_id"]
+            phase.outputs = {**phase.outputs, "incremental_from": source}
         if project.project_type == "predictive_analytics" and project.label_type:
             # The label column travels with the dataset version; its data type picks the problem.
             params.setdefault(

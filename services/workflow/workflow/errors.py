@@ -1,8 +1,9 @@
 """The workflow service's errors, each with its ModelArts code (raise these, never a bare code)."""
 
-from shared.errors import Conflict, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
+    "IncrementalVersionUnknown",
     "NoExecution",
     "NothingToRetry",
     "PhaseNotAwaiting",
@@ -50,3 +51,10 @@ class ProjectExists(Conflict):
 
 class ProjectHasRunningService(Conflict):
     default_code = "ModelArts.7532"
+
+
+class IncrementalVersionUnknown(InvalidInput):
+    """The incremental training version is no published model version of the project's AI application (a version
+    its rounds registered), so there is no model to start from."""
+
+    default_code = "ModelArts.7540"

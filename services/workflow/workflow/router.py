@@ -90,11 +90,15 @@ async def get_project(project_id: str, service: ServiceDep) -> ProjectRead:
     return await service.read(await service.get(project_id))
 
 
-@router.put("/{project_id}", response_model=ProjectRead, summary="Update description or tags")
+@router.put(
+    "/{project_id}", response_model=ProjectRead, summary="Rename a project or change its description or tags"
+)
 async def update_project(
     project_id: str, body: ProjectUpdate, service: ServiceDep, _: WriterDep
 ) -> ProjectRead:
-    """Change the description (≤ 500 characters) or the tags."""
+    """Change the name (the rules of creation: pattern, unique per tenant, 409 when taken), the description
+    (≤ 500 characters) or the tags. The other fields are fixed at creation: naming one is a 400. The project's
+    dataset, AI application and service keep their names."""
     return await service.read(await service.update(project_id, body))
 
 
@@ -130,7 +134,9 @@ async def list_executions(project_id: str, service: ServiceDep) -> list[Executio
 )
 async def new_round(project_id: str, body: RoundCreate, service: ServiceDep, _: WriterDep) -> ProjectRead:
     """Start the next training round (its model becomes version 0.0.N+1), optionally with other training
-    parameters; refused while a phase of the current round is running."""
+    parameters; refused while a phase of the current round is running. `incremental_training_version` names a
+    model version the project registered (`0.0.1`): the round trains on from that version's model; a version the
+    project does not have is a 400 (ModelArts.7540)."""
     return await service.read(
         await service.new_round(project_id, body.training_params.model_dump(exclude_none=True))
     )
@@ -157,5 +163,6 @@ async def stop_phase(project_id: str, service: ServiceDep, _: WriterDep) -> Proj
 @router.post("/{project_id}/workflow/deploy", response_model=ProjectRead, summary="Deploy Service")
 async def deploy(project_id: str, body: DeployRequest, service: ServiceDep, _: WriterDep) -> ProjectRead:
     """Answer the Deploy Service phase: this round's version is pre-selected; give `config` to split
-    traffic between versions (e.g. 80/20), the specification, nodes (1–5) and the auto-stop schedule."""
+    traffic between versions (e.g. 80/20), the specification, nodes (1–5) and the auto-stop schedule, or
+    `auto_stop: false` for a service that runs until it is stopped."""
     return await service.read(await service.deploy(project_id, body))

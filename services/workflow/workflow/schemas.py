@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from shared.naming import PLAIN_TEXT_PATTERN
 
@@ -26,6 +34,8 @@ PhaseStatus = Literal[
 ]
 InstanceType = Literal["dataset_version", "dataset_check", "training_job", "model_version", "service"]
 NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+# A model version as the registry numbers them: Digit.Digit.Digit, each 1–2 digits (0.0.1, 0.0.2, …).
+MODEL_VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
 # Resource ids are 32 lowercase hex digits (shared.context.new_id).
 ID_PATTERN = r"^[0-9a-f]{32}$"
 # Free text may hold tabs and line breaks, but no other control character (PostgreSQL refuses NUL in text).
@@ -274,9 +284,8 @@ class TrainingParams(BaseModel):
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
     incremental_training_version: str | None = Field(
         default=None,
-        max_length=64,
-        pattern=PLAIN_TEXT_PATTERN,
-        description="A model version of the project to start from",
+        pattern=MODEL_VERSION_PATTERN,
+        description="A model version of the project to start from (a later round's: a new project has none)",
         examples=["0.0.1"],
     )
 
@@ -300,7 +309,13 @@ class RoundParams(BaseModel):
     training_preference: Literal["performance_first", "balance", "accuracy_first"] | None = None
     inference_hardware: Literal["CPU", "GPU"] | None = None
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
-    incremental_training_version: str | None = Field(default=None, max_length=64, pattern=PLAIN_TEXT_PATTERN)
+    incremental_training_version: str | None = Field(
+        default=None,
+        pattern=MODEL_VERSION_PATTERN,
+        description="Train on from this model version of the project (one its rounds registered), e.g. the "
+        "version with the best metrics",
+        examples=["0.0.1"],
+    )
 
 
 class ProjectCreate(BaseModel):
@@ -378,19 +393,28 @@ class ProjectCreate(BaseModel):
 
 
 class ProjectUpdate(BaseModel):
-    """What may change on a project: its description and its tags (each replaced as a whole)."""
+    """What may change on a project: its name, its description and its tags (each replaced as a whole). The
+    other fields (type, dataset, label column…) are fixed at creation: naming one is a 400."""
 
     model_config = ConfigDict(
+        extra="forbid",
         json_schema_extra={
             "examples": [
                 {
                     "description": "Sort flower photos into five kinds (round 2: more tulips)",
                     "tags": ["demo", "flowers"],
                 },
+                {"name": "flowers-2026"},
             ]
-        }
+        },
     )
 
+    name: str | None = Field(
+        default=None,
+        pattern=NAME_PATTERN,
+        examples=["flowers-2026"],
+        description="1–64 letters, digits, '_' or '-', starting with a letter; unique per tenant",
+    )
     description: str | None = Field(default=None, max_length=500, pattern=TEXT_PATTERN)
     tags: list[Tag] | None = Field(default=None, max_length=20)
 
@@ -509,7 +533,7 @@ class DeployConfigEntry(BaseModel):
     """One model version of the service and its share of the traffic (as the inference service's `config`)."""
 
     model_id: str = Field(min_length=1, max_length=64, pattern=PLAIN_TEXT_PATTERN, examples=[_MODEL_ID])
-    model_version: str = Field(pattern=r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$", examples=["0.0.2"])
+    model_version: str = Field(pattern=MODEL_VERSION_PATTERN, examples=["0.0.2"])
     weight: int = Field(
         ge=0, le=100, description="Traffic in percent; the weights sum to 100", examples=[100]
     )
@@ -533,7 +557,9 @@ class DeploySchedule(BaseModel):
 
 
 class DeployRequest(BaseModel):
-    """Deploy parameters; without `config` this round's model version gets 100 % of the traffic."""
+    """Deploy parameters; without `config` this round's model version gets 100 % of the traffic. Auto stop is on
+    by default (a new service stops after 1 hour, or after `schedule.duration` hours); `auto_stop: false`
+    switches it off: the service runs until it is stopped."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -544,6 +570,7 @@ class DeployRequest(BaseModel):
                     "instance_count": 1,
                     "schedule": {"type": "stop", "time_unit": "HOURS", "duration": 1},
                 },
+                {"specification": "cpu", "instance_count": 1, "auto_stop": False},
                 {
                     "config": [
                         {
@@ -580,13 +607,25 @@ class DeployRequest(BaseModel):
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Without `config`: compute nodes, 1–5")
     schedule: DeploySchedule | None = Field(
-        default=None, description="Auto stop; left out: the service's default"
+        default=None,
+        description="Auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting",
+    )
+    auto_stop: StrictBool = Field(
+        default=True,
+        description="false: no auto stop, the service runs until it is stopped (then give no `schedule`)",
     )
     service_name: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
         description="For a new service; default `exeML-<project name>`",
     )
+
+    @field_validator("auto_stop")
+    @classmethod
+    def _no_schedule_without_auto_stop(cls, value: bool, info: ValidationInfo) -> bool:
+        if not value and info.data.get("schedule") is not None:
+            raise ValueError("auto_stop false and a schedule contradict each other: give one of them")
+        return value
 
 
 class RoundCreate(BaseModel):

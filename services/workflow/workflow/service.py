@@ -11,7 +11,12 @@ from shared.db import Page
 from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.service import ServiceRuntime
 from workflow.engine import WorkflowEngine
-from workflow.errors import ProjectExists, ProjectHasRunningService, ProjectLimitReached
+from workflow.errors import (
+    IncrementalVersionUnknown,
+    ProjectExists,
+    ProjectHasRunningService,
+    ProjectLimitReached,
+)
 from workflow.models import Execution, Phase, Project
 from workflow.phases import DATASET_TYPES, RoundStatus
 from workflow.repository import ProjectRepository, RoundRepository
@@ -41,11 +46,7 @@ class ProjectService:
         body = self._own_paths(body)
         if await self.projects.count() >= MAX_PROJECTS:
             raise ProjectLimitReached(f"a tenant may have at most {MAX_PROJECTS} projects")
-        if await self.projects.name_taken(body.name):
-            raise ProjectExists(
-                f"a project named {body.name!r} already exists",
-                details=[ErrorDetail(rule="unique_name", msg="project names are unique", field="name")],
-            )
+        await self._refuse_taken(body.name)
         dataset_id = await self._dataset_for(body)
         project = Project(
             tenant_id=self.tenant_id,
@@ -66,7 +67,21 @@ class ProjectService:
         await self.engine.start_round(project)
         return project
 
+    async def _refuse_taken(self, name: str) -> None:
+        if await self.projects.name_taken(name):
+            raise ProjectExists(
+                f"a project named {name!r} already exists",
+                details=[ErrorDetail(rule="unique_name", msg="project names are unique", field="name")],
+            )
+
     def _validate(self, body: ProjectCreate) -> None:
+        if body.training_params.incremental_training_version:
+            raise IncrementalVersionUnknown.for_field(
+                "training_params.incremental_training_version",
+                "incremental_version_unknown",
+                "a new project has no model version to train on: name one when starting a later round",
+                value=body.training_params.incremental_training_version,
+            )
         ratio = body.training_params.train_ratio
         if len(repr(ratio).split(".")[-1]) > 5 or not 0 < ratio <= 1:
             raise InvalidInput.for_field(
@@ -157,6 +172,9 @@ class ProjectService:
 
     async def update(self, project_id: str, body: ProjectUpdate) -> Project:
         project = await self.projects.get(project_id)
+        if body.name is not None and body.name != project.name:
+            await self._refuse_taken(body.name)
+            project.name = body.name
         if body.description is not None:
             project.description = body.description
         if body.tags is not None:

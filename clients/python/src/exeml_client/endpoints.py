@@ -260,14 +260,17 @@ def deploy(
     specification: str = "cpu",
     instance_count: int = 1,
     auto_stop_hours: int | None = None,
+    auto_stop: bool = True,
     service_name: str | None = None,
 ) -> Call[Project]:
-    """Deploy the round's model as a real-time service (auto stop after ``auto_stop_hours`` if given)."""
+    """Deploy the round's model as a real-time service: auto stop after ``auto_stop_hours`` if given (else the
+    service's default, 1 hour for a new one); ``auto_stop=False``: the service runs until it is stopped."""
     schedule = DeploySchedule(duration=auto_stop_hours) if auto_stop_hours else None
     body = DeployRequest(
         specification=specification,
         instance_count=instance_count,
         schedule=schedule,
+        auto_stop=auto_stop,
         service_name=service_name,
     )
     return Call(_DEPLOY, {"project_id": project_id}, json=_body(body))

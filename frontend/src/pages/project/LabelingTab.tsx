@@ -79,13 +79,24 @@ export function LabelingTab({ project }: { project: Project }) {
       setError(e);
     }
   };
+  const reload = () => queryClient.invalidateQueries({ queryKey: ['labeling-page'] });
   const edge = (direction: 'prev' | 'next') => {
     const total = page.data?.total ?? 0;
+    if (direction === 'next' && tab === 'unlabeled') {
+      // the samples labeled on this page have left the filter: the next page starts after those still
+      // unlabeled (offset + limit would skip as many unlabeled samples as were just labeled)
+      const left = items.filter((s) => !s.labeled).length;
+      if (offset + left < total - (items.length - left)) {
+        setOffset(offset + left);
+        setIndex(0);
+        reload();
+      }
+      return;
+    }
     if (direction === 'next' && offset + limit < total) setOffset(offset + limit);
     if (direction === 'prev' && offset > 0) setOffset(Math.max(0, offset - limit));
   };
   const switchTab = (t: Tab) => { setTab(t); setOffset(0); setFirstMode(false); };
-  const reload = () => queryClient.invalidateQueries({ queryKey: ['labeling-page'] });
 
   const audioUrl = useBlobUrl(datasetId, type === 'sound_classification' ? item?.sample_id : undefined);
   const imageUrl = useBlobUrl(datasetId, type === 'object_detection' ? item?.sample_id : undefined);

@@ -99,7 +99,7 @@ class TritonProcess:
         self.repository.mkdir(parents=True, exist_ok=True)
         self.http_port = _free_port()
         # Opened once at start (a local file, instantly), closed in stop(): the child writes to it.
-        self._log_file = open(self.repository.parent / f"tritonserver-{self.http_port}.log", "ab")  # noqa: SIM115, ASYNC230
+        self._log_file = open(self.repository.parent / f"tritonserver-{self.http_port}.log", "ab")  # noqa: SIM115, ASYNC230  # open while the child runs (above)
         self._process = await asyncio.create_subprocess_exec(
             *self.command(),
             env=self.environment(),

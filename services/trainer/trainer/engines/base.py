@@ -25,8 +25,17 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
 
 __all__ = [
-    "PHASES", "Baseline", "QualityReport",
-    "DataError", "Engine", "EngineError", "EngineResult", "Sample", "TableData", "TrainContext", "TrainingParams",
+    "PHASES",
+    "Baseline",
+    "DataError",
+    "Engine",
+    "EngineError",
+    "EngineResult",
+    "QualityReport",
+    "Sample",
+    "TableData",
+    "TrainContext",
+    "TrainingParams",
     "VersionData",
 ]
 
@@ -67,6 +76,12 @@ class Sample:
     boxes: list[tuple[str, tuple[float, float, float, float]]] = field(default_factory=list)  # label, xyxy px
     width: int | None = None
     height: int | None = None
+
+    def file(self) -> Path:
+        """``path``, for the types whose samples are files (the engines check they all have one)."""
+        if self.path is None:
+            raise DataError(f"sample {self.sample_id}: it has no file")
+        return self.path
 
 
 @dataclass

@@ -104,14 +104,22 @@ def stop(project_id: str, as_json: JsonOpt = False) -> None:
 def deploy(
     project_id: str,
     auto_stop_hours: Annotated[int | None, typer.Option(help="Stop the service after 1–24 hours")] = None,
+    no_auto_stop: Annotated[
+        bool, typer.Option("--no-auto-stop", help="No auto stop: the service runs until it is stopped")
+    ] = False,
     specification: Annotated[str, typer.Option(help="cpu, gpu or a specification's name")] = "cpu",
     instances: Annotated[int, typer.Option(min=1, max=5)] = 1,
     as_json: JsonOpt = False,
 ) -> None:
-    """Deploy the round's model as a real-time service (Deploy Service awaits this)."""
+    """Deploy the round's model as a real-time service (Deploy Service awaits this); auto stop is on (1 hour
+    unless --auto-stop-hours says otherwise) unless --no-auto-stop."""
     with open_client() as api:
         project = api.projects.deploy(
-            project_id, specification=specification, instance_count=instances, auto_stop_hours=auto_stop_hours
+            project_id,
+            specification=specification,
+            instance_count=instances,
+            auto_stop_hours=auto_stop_hours,
+            auto_stop=not no_auto_stop,
         )
     show(project, as_json, _line)
 

@@ -41,6 +41,15 @@ class Dataset(APIModel):
     import_task_id: str | None = None
 
 
+class DataSource(APIModel):
+    """ModelArts' ``data_sources[]`` item: a folder of the object store (``data_type`` 0)."""
+
+    __schema__ = "dataset_DataSource"
+    data_type: Literal[0] = 0
+    data_path: str
+    with_column_header: bool | None = None
+
+
 class DatasetCreate(APIModel):
     __schema__ = "dataset_DatasetCreate"
     dataset_name: str
@@ -53,6 +62,8 @@ class DatasetCreate(APIModel):
     with_column_header: bool = True
     import_on_create: bool = True
     import_annotations: bool = True
+    data_sources: list[DataSource] | None = None
+    work_path_type: Literal[0] | None = None
 
 
 class ImportFileError(APIModel):

@@ -129,4 +129,5 @@ class DeployRequest(APIModel):
     specification: str = "cpu"
     instance_count: int = 1
     schedule: DeploySchedule | None = None
+    auto_stop: bool = True
     service_name: str | None = None

@@ -30,7 +30,11 @@ def export_onnx(
     The newer exporter (weights inside the file too) is the fall-back should the legacy path fail.
     """
     model = model.eval().to("cpu")
-    names = {"input_names": [input_name], "output_names": list(output_names), "opset_version": ONNX_OPSET}
+    names: dict[str, Any] = {
+        "input_names": [input_name],
+        "output_names": list(output_names),
+        "opset_version": ONNX_OPSET,
+    }
     axes = {name: {0: "batch"} for name in (input_name, *output_names)}
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -39,8 +43,14 @@ def export_onnx(
         except Exception:  # noqa: BLE001 - any failure of the legacy exporter: try the other one
             batch = torch.export.Dim("batch", min=1, max=4096)
             torch.onnx.export(
-                model, (example,), str(path), dynamic_shapes=({0: batch},), dynamo=True,
-                external_data=False, verbose=False, **names,
+                model,
+                (example,),
+                str(path),
+                dynamic_shapes=({0: batch},),
+                dynamo=True,
+                external_data=False,
+                verbose=False,
+                **names,
             )
     return path
 

@@ -75,11 +75,11 @@ def _split(full: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     order = list(range(len(full)))
     random.Random(seed).shuffle(order)
     n_eval = max(1, len(order) // 5)
-    parts = (order[n_eval:], order[:n_eval])
-    return tuple(  # type: ignore[return-value]
-        ImageSet([full.images[i] for i in p], [full.targets[i] for i in p], [full.paths[i] for i in p])
-        for p in parts
-    )
+
+    def subset(p: list[int]) -> ImageSet:
+        return ImageSet([full.images[i] for i in p], [full.targets[i] for i in p], [full.paths[i] for i in p])
+
+    return subset(order[n_eval:]), subset(order[:n_eval])
 
 
 def load_image_sets(ctx: TrainContext, labels: list[str], max_shorter: int) -> tuple[ImageSet, ImageSet]:

@@ -65,6 +65,9 @@ def scratch_classifier(name: str, num_classes: int) -> ScratchClassifier | None:
 class HandFeatures(nn.Module):
     """Colour layout and oriented gradient energy of a normalised image batch at ``size`` x ``size``."""
 
+    kernels: torch.Tensor  # buffers, registered in __init__
+    directions: torch.Tensor
+
     def __init__(self, size: int) -> None:
         super().__init__()
         if size % GRID:
@@ -93,6 +96,9 @@ class HandFeatures(nn.Module):
 
 class FeatureClassifier(nn.Module):
     """:class:`HandFeatures`, standardised, into a linear layer (the logistic regression's weights)."""
+
+    mean: torch.Tensor  # buffers, registered in __init__
+    scale: torch.Tensor
 
     def __init__(self, size: int, num_classes: int) -> None:
         super().__init__()

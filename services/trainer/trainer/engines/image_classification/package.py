@@ -24,9 +24,9 @@ from torch import nn
 from shared.packages import read_manifest, write_manifest
 from shared.packages.image import ImageClassificationPredictor, preprocess_image
 from trainer.engines.base import TrainContext
-from trainer.engines.image_classification.data import ImageSet
 from trainer.engines.common.latency import library_versions, measure_latency_ms
 from trainer.engines.common.onnx_export import check_onnx, export_onnx
+from trainer.engines.image_classification.data import ImageSet
 from trainer.metrics import classification_metrics
 
 __all__ = [

@@ -9,6 +9,7 @@ transform, are clipped to the canvas and dropped when less than a third of them 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from shared.packages.detection import decode_image, letterbox, normalize
+from shared.packages.detection import decode_image, letterbox
+from shared.packages.image import normalize
 from trainer.engines.base import Sample
 
-__all__ = ["DetectionSet", "load_set", "read_voc"]
+__all__ = ["DetectionSet", "load_set", "read_voc", "voc_samples"]
 
 MEMORY_LIMIT_BYTES = 1 << 30  # canvases kept in memory up to 1 GiB, memory-mapped from disk beyond
 
@@ -57,14 +59,30 @@ def read_voc(
     dims = None
     if size is not None and size.findtext("width") and size.findtext("height"):
         dims = (int(float(size.findtext("width"))), int(float(size.findtext("height"))))
-    boxes = []
+    boxes: list[tuple[str, tuple[float, float, float, float]]] = []
     for obj in root.iter("object"):
         box = obj.find("bndbox")
         if box is None:
             continue
-        coords = tuple(float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
-        boxes.append((obj.findtext("name", "").strip(), coords))
+        xmin, ymin, xmax, ymax = (float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        boxes.append((obj.findtext("name", "").strip(), (xmin, ymin, xmax, ymax)))
     return dims, boxes
+
+
+def voc_samples(folder: Path, files: Mapping[str, bytes]) -> list[Sample]:
+    """The images of a PASCAL VOC file set (``<name>.png`` beside ``<name>.xml``, as
+    :func:`shared.testing.datagen.detection_files` makes them) written under ``folder``, as samples: what
+    the engine's tests and benches train on."""
+    folder.mkdir(parents=True, exist_ok=True)
+    samples = []
+    for name in sorted(files):
+        if name.endswith(".png"):
+            (folder / name).write_bytes(files[name])
+            dims, boxes = read_voc(files[name[:-4] + ".xml"])
+            width, height = dims if dims is not None else (None, None)
+            labels = sorted({label for label, _ in boxes})
+            samples.append(Sample(name, labels, folder / name, boxes=boxes, width=width, height=height))
+    return samples
 
 
 def load_set(

@@ -168,10 +168,10 @@ def confusion(
             if free_det[d] and free_truth[t]:
                 matrix[truth.classes[t], classes[d]] += 1
                 free_det[d] = free_truth[t] = False
-        for t in np.flatnonzero(free_truth):
-            matrix[truth.classes[t], bg] += 1
-        for d in np.flatnonzero(free_det):
-            matrix[bg, classes[d]] += 1
+        for missed in np.flatnonzero(free_truth):
+            matrix[truth.classes[missed], bg] += 1
+        for spurious in np.flatnonzero(free_det):
+            matrix[bg, classes[spurious]] += 1
     return matrix
 
 

@@ -23,15 +23,18 @@ input pixels). Thresholding, per-class NMS and the letterbox inverse happen in n
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import generalized_box_iou_loss
 
-from trainer.engines.common.scratch import SCRATCH_PREFIX, ScratchBackbone, scratch_width
+from trainer.engines.common.scratch import ScratchBackbone, scratch_width
 from trainer.engines.common.scratch import conv_bn_relu as _conv
+
+if TYPE_CHECKING:
+    from timm.models import FeatureInfo
 
 __all__ = [
     "STRIDE",
@@ -49,19 +52,30 @@ PEAK_TOLERANCE = 1e-6
 PRIOR = 0.01  # initial heat-map probability (focal-loss bias initialisation)
 
 
+def _output_layer(head: nn.Sequential) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias of a head's last layer (a biased 1x1 convolution)."""
+    last = head[-1]
+    assert isinstance(last, nn.Conv2d) and last.bias is not None
+    return last.weight, last.bias
+
+
 class Detector(nn.Module):
     def __init__(self, backbone: str, num_classes: int, channels: int = 64, box_scale: float = 16.0) -> None:
         super().__init__()
         width = scratch_width(backbone)
+        self.backbone: nn.Module
         if width is not None:
-            self.backbone: nn.Module = ScratchBackbone(width)
-            reductions, widths = self.backbone.reductions, self.backbone.channels
+            scratch = ScratchBackbone(width)
+            self.backbone = scratch
+            reductions, widths = scratch.reductions, scratch.channels
         else:
             import timm
 
-            self.backbone = timm.create_model(backbone, pretrained=False, features_only=True)
-            reductions = self.backbone.feature_info.reduction()
-            widths = self.backbone.feature_info.channels()
+            features = timm.create_model(backbone, pretrained=False, features_only=True)
+            self.backbone = features
+            # timm types create_model as a plain Module; a features_only network carries its FeatureInfo
+            info = cast("FeatureInfo", features.feature_info)
+            reductions, widths = info.reduction(), info.channels()
         self.levels = [i for i, r in enumerate(reductions) if r >= STRIDE]
         if not self.levels or reductions[self.levels[0]] != STRIDE:
             raise ValueError(f"backbone {backbone} has no stride-{STRIDE} feature map")
@@ -69,9 +83,11 @@ class Detector(nn.Module):
         self.smooth = _conv(channels, channels, 3)
         self.cls_head = nn.Sequential(_conv(channels, channels, 3), nn.Conv2d(channels, num_classes, 1))
         self.box_head = nn.Sequential(_conv(channels, channels, 3), nn.Conv2d(channels, 4, 1))
-        nn.init.constant_(self.cls_head[-1].bias, -math.log((1 - PRIOR) / PRIOR))
-        nn.init.normal_(self.box_head[-1].weight, std=0.01)
-        nn.init.zeros_(self.box_head[-1].bias)
+        _, cls_bias = _output_layer(self.cls_head)
+        box_weight, box_bias = _output_layer(self.box_head)
+        nn.init.constant_(cls_bias, -math.log((1 - PRIOR) / PRIOR))
+        nn.init.normal_(box_weight, std=0.01)
+        nn.init.zeros_(box_bias)
         self.num_classes = num_classes
         self.box_scale = box_scale
 

@@ -88,6 +88,7 @@ def pretrained_file(backbone: str) -> Path | None:
 
 def load_backbone(model: Detector, path: Path) -> dict[str, Any]:
     """Loads the tensors of ``path`` that fit the backbone by name and shape (classifier head ignored)."""
+    state: dict[str, Any]
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -148,7 +149,7 @@ def write_package(
         folder / MODEL_PT,
     )
     check = check_onnx(trained.model, folder / MODEL_ONNX, load_set(ctx.data.eval[:4], labels, spec), spec)
-    manifest = {
+    manifest: dict[str, Any] = {
         "task_type": "object_detection",
         "labels": labels,
         "artifacts": {"model": MODEL_ONNX, "weights": MODEL_PT},
@@ -188,7 +189,7 @@ def write_package(
     write_manifest(folder, manifest)
     ctx.report(94, "evaluating")
     predictor = DetectionPredictor(folder, read_manifest(folder))
-    payloads = [Path(s.path).read_bytes() for s in ctx.data.eval]
+    payloads = [s.file().read_bytes() for s in ctx.data.eval]
     found = []
     for i in range(0, len(payloads), 16):
         found += predictor.detect_batch(payloads[i : i + 16], score_threshold=MAP_SCORE_THRESHOLD)

@@ -81,9 +81,8 @@ class Plan:
     train_seconds: float
     why: str
     measured: list[dict[str, Any]] = field(default_factory=list)
-    epoch_cap: int = (
-        0  # the preference's cap: training follows the clock up to it (``epochs`` is the estimate)
-    )
+    # The preference's cap: training follows the clock up to it (``epochs`` is the estimate).
+    epoch_cap: int = 0
 
 
 def choose(
@@ -97,7 +96,7 @@ def choose(
     """The widest candidate (``candidates`` come widest first) that gets :data:`MIN_EPOCHS` epochs in
     ``train_seconds``, else the one that gets the most; epochs capped at ``max_epochs``."""
     steps_per_epoch = max(1, -(-n_train // batch))
-    measured = []
+    measured: list[dict[str, Any]] = []
     for c in candidates:
         epoch_seconds = step_seconds[c] * steps_per_epoch
         measured.append(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -92,7 +91,7 @@ class Run:
         train_set, _ = self.sets(candidate.image_size)
         spec = preprocessing_spec(candidate.image_size)
         model = Detector(candidate.backbone, len(self.labels), candidate.channels)
-        model.to(self.device, memory_format=torch.channels_last)
+        model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch takes it; its stubs do not list it
         optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
         generator = torch.Generator().manual_seed(0)
         idx = torch.arange(self.batch_size()) % len(train_set)
@@ -109,7 +108,8 @@ class Run:
         limit = self.ctx.params.max_inference_ms
         if limit is None or self.previous is not None:
             return candidates, []
-        tried, kept = [], []
+        tried: list[dict[str, Any]] = []
+        kept: list[Candidate] = []
         for candidate in candidates:
             latency = self._latency_ms(
                 Detector(candidate.backbone, len(self.labels), candidate.channels), candidate
@@ -147,7 +147,7 @@ class Run:
             },
         )
         predictor = DetectionPredictor(folder, read_manifest(folder))
-        payload = Path(self.ctx.data.eval[0].path).read_bytes()
+        payload = self.ctx.data.eval[0].file().read_bytes()
         return measure_latency_ms(lambda: predictor.predict(payload), warmups=1)
 
     # -- training -----------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ class Run:
         elif (path := pretrained_file(candidate.backbone)) is not None:
             init, lr = {"weights": "pretrained", **load_backbone(model, path)}, 1e-3
         # channels-last convolutions: 20-25 % faster training steps on CPU (measured at 160 px, batch 16)
-        model.to(self.device, memory_format=torch.channels_last)
+        model.to(self.device, memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch takes it; its stubs do not list it
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
         n = len(train_set)
         batch = plan.batch
@@ -244,7 +244,7 @@ class Run:
                 {"epoch": epoch, "map": score["map"], "map_50": score["map_50"], "split": "validation"},
             )
         model.load_state_dict(best_state)
-        model.to("cpu", memory_format=torch.contiguous_format).eval()
+        model.to("cpu", memory_format=torch.contiguous_format).eval()  # type: ignore[call-overload]  # torch takes it; its stubs do not list it
         ctx.log(
             f"trained {epoch} epoch(s), {step} steps in {time.monotonic() - train_started:.1f} s; best epoch "
             f"{best_epoch} (mAP@0.5 {best_key[0]:.3f}, mAP {best_key[1]:.3f})"
@@ -278,7 +278,8 @@ class Run:
             generator,
             PAD_VALUE,
         )
-        heat, target, weight = build_targets(boxes, classes, len(self.labels), tuple(images.shape[-2:]))
+        height, width = images.shape[-2:]
+        heat, target, weight = build_targets(boxes, classes, len(self.labels), (height, width))
         device = self.device
         logits, pred = model(to_input(images, spec).to(device).contiguous(memory_format=torch.channels_last))
         loss, _ = detection_loss(logits, pred, heat.to(device), target.to(device), weight.to(device))

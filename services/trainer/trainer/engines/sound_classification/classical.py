@@ -114,7 +114,7 @@ def fit_linear(
     c = min(tried, key=lambda t: t["cv_log_loss"])["C"] if tried else LINEAR_C[1]
     path = folder / "linear" / "linear.npz"
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **_linear_arrays(x, y, n_classes, c, seed))
+    np.savez(path, **_linear_arrays(x, y, n_classes, c, seed))  # type: ignore[arg-type]  # mypy takes **arrays for allow_pickle too; its keys are array names
     probabilities = load_model("linear", path, {}).probabilities(x_valid)
     fitted = Fitted(
         f"mfcc-stats+logreg(C={c:g})",

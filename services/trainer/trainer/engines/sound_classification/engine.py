@@ -70,7 +70,7 @@ class SoundClassificationEngine:
         selection.refuse_impossible_latency(ctx, costs)
         job.previous = _previous_network(job)
         choice = _plan_network(job, costs)
-        the_plan = {
+        the_plan: dict[str, Any] = {
             "data": summary(job),
             "machine": _machine(),
             "latency_ms": costs,
@@ -170,7 +170,9 @@ def _plan_network(job: SoundJob, costs: dict[str, float]) -> plan.NetworkChoice:
 def _fit(job: SoundJob, choice: plan.NetworkChoice) -> tuple[list[Fitted], list[dict[str, Any]], bool]:
     """The statistics models, then the network when planned: (fitted models, C values tried, stopped)."""
     ctx, train, valid, n_classes = job.ctx, job.train, job.valid, len(job.labels)
-    fitted, tried, stopped = [], [], False
+    fitted: list[Fitted] = []
+    tried: list[dict[str, Any]] = []
+    stopped = False
     if "logreg" in job.families:
         linear, tried = classical.fit_linear(
             train.stats, train.y, valid.stats, n_classes, job.work, ctx.params.seed

@@ -53,6 +53,9 @@ class Clip:
 
 
 class SoundCNN(nn.Module):
+    mean: torch.Tensor  # buffers, registered in __init__
+    std: torch.Tensor
+
     def __init__(self, n_mels: int, num_classes: int, widths: tuple[int, ...], dropout: float = 0.25) -> None:
         super().__init__()
         self.register_buffer("mean", torch.zeros(n_mels, 1))

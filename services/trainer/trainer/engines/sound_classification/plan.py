@@ -64,18 +64,18 @@ def choose_network(
     seconds per step and per evaluated window), else the smallest that gets ``least`` epochs (default
     :data:`MIN_EPOCHS`, or :data:`WARM_EPOCHS` when ``warm``)."""
     measured, affordable = [], {}
-    for name in names:
-        step, window = measure(name)
-        affordable[name] = _epochs(seconds, step, window, n_train, n_valid_windows, batch)
+    for candidate in names:
+        step, window = measure(candidate)
+        affordable[candidate] = _epochs(seconds, step, window, n_train, n_valid_windows, batch)
         measured.append(
             {
-                "name": name,
+                "name": candidate,
                 "step_ms": round(1000 * step, 2),
                 "window_ms": round(1000 * window, 3),
-                "epochs_affordable": affordable[name],
+                "epochs_affordable": affordable[candidate],
             }
         )
-        if affordable[name] < GOOD_EPOCHS:
+        if affordable[candidate] < GOOD_EPOCHS:
             break  # larger ones cost more per step: they would get fewer
     least = least if least is not None else WARM_EPOCHS if warm else MIN_EPOCHS
     good = [n for n in names if affordable.get(n, 0) >= (least if warm else GOOD_EPOCHS)]

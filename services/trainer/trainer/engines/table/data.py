@@ -111,7 +111,8 @@ def build_schema(
     problem = problem_override or infer_problem(frame.columns[label], declared.get(label))
     columns = [
         {"name": name, **_column_type(values, declared.get(name), frame.n_rows)}
-        for name, values in frame.columns.items() if name != label
+        for name, values in frame.columns.items()
+        if name != label
     ]
     if not any(c["type"] != "ignored" for c in columns):
         raise DataError("no usable feature column (all are empty, identifiers or free text)")
@@ -130,7 +131,9 @@ def encode_labels(schema: TableSchema, values: list[Any]) -> tuple[np.ndarray, l
         try:
             return np.array([parse_number(v) for v in values], dtype=np.float64), keys
         except ValueError as exc:
-            raise DataError(f"regression needs a numeric label column {schema.label_column!r}: {exc}") from exc
+            raise DataError(
+                f"regression needs a numeric label column {schema.label_column!r}: {exc}"
+            ) from exc
     index = {name: i for i, name in enumerate(schema.labels)}
     return np.array([index.get(k, -1) if k is not None else -1 for k in keys], dtype=np.int64), keys
 
@@ -141,10 +144,12 @@ def labeled(frame: Frame, label: str) -> Frame:
     return frame if len(keep) == frame.n_rows else frame.take(keep)
 
 
-def split_frame(frame: Frame, y: np.ndarray, ratio: float, stratify: bool, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def split_frame(
+    frame: Frame, y: np.ndarray, ratio: float, stratify: bool, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Row indices of a train/validation split by ``ratio`` (stratified when every class has 2 rows)."""
     n = frame.n_rows
-    n_train = min(max(int(round(n * ratio)), 1), n - 1)
+    n_train = min(max(round(n * ratio), 1), n - 1)
     strata = y if stratify and min(Counter(y.tolist()).values()) >= 2 else None
     try:
         a, b = train_test_split(np.arange(n), train_size=n_train, random_state=seed, stratify=strata)

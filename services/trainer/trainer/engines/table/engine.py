@@ -30,14 +30,28 @@ from shared.packages import load_predictor, read_manifest
 from shared.packages.table import TablePredictor, TableSchema
 from trainer.engines.base import Baseline, EngineResult, QualityReport, TrainContext
 from trainer.engines.table.data import (
-    DataError, Frame, TableSplits, build_schema, encode_labels, labeled, read_table, split_frame,
-)
-from trainer.engines.table.package import add_metrics, write_package
-from trainer.engines.table.search import (
-    PRESETS, Candidate, SearchSpace, datasets, fit_lightgbm, lightgbm_values, make_folds, run_search,
-    select_ensemble,
+    DataError,
+    Frame,
+    TableSplits,
+    build_schema,
+    encode_labels,
+    labeled,
+    read_table,
+    split_frame,
 )
 from trainer.engines.table.linear import fit_linear
+from trainer.engines.table.package import add_metrics, write_package
+from trainer.engines.table.search import (
+    PRESETS,
+    Candidate,
+    SearchSpace,
+    datasets,
+    fit_lightgbm,
+    lightgbm_values,
+    make_folds,
+    run_search,
+    select_ensemble,
+)
 from trainer.metrics import classification_metrics, regression_metrics
 
 __all__ = ["TableEngine"]
@@ -56,8 +70,10 @@ class TableEngine:
         previous = _previous_model(ctx)
         splits = self._prepare(ctx, previous[0] if previous else None)
         schema = splits.schema
-        ctx.log(f"{schema.problem}: {splits.train.n_rows} training rows, {splits.eval.n_rows} validation rows, "
-                f"features {[(c['name'], c['type']) for c in schema.columns]}")
+        ctx.log(
+            f"{schema.problem}: {splits.train.n_rows} training rows, {splits.eval.n_rows} validation rows, "
+            f"features {[(c['name'], c['type']) for c in schema.columns]}"
+        )
         x = schema.encode_columns(splits.train.columns, splits.train.n_rows)
         space = self._space(ctx, schema, previous[1] if previous else None, len(x))
         ctx.report(3, "planning")
@@ -65,19 +81,27 @@ class TableEngine:
         plan = self._plan(ctx, space, len(x), len(folds.splits))
         ctx.log(f"plan: {plan['validation']}; search {plan['search_seconds']:.0f}s")
         candidates = self._search(ctx, space, x, splits.y_train, folds, plan["search_seconds"])
-        weights = select_ensemble(space, splits.y_train[folds.rows], candidates) if space.preset.ensemble else {}
+        weights = (
+            select_ensemble(space, splits.y_train[folds.rows], candidates) if space.preset.ensemble else {}
+        )
         members = self._members(ctx, space, candidates, weights)
         models = self._final_models(ctx, space, x, splits.y_train, members)
         ctx.report(92, "packaging")
         name = "+".join(f"{c.name}x{w}" for c, w in members) if len(members) > 1 else members[0][0].name
-        write_package(ctx, schema, models, name, {"search": plan, "members": [c.summary() for c, _ in members]})
+        write_package(
+            ctx, schema, models, name, {"search": plan, "members": [c.summary() for c, _ in members]}
+        )
         ctx.report(95, "evaluating")
         metrics = self._evaluate(ctx, splits)
         quality = self._quality(ctx, space, x, splits, metrics)
         return EngineResult(
-            engine=self.name, candidate=name, metrics=metrics, candidates=[c.summary() for c in candidates],
+            engine=self.name,
+            candidate=name,
+            metrics=metrics,
+            candidates=[c.summary() for c in candidates],
             # Fewer candidates than the preset allows: the search was ended by the budget (or a stop).
-            stopped_early=ctx.stop_requested() or len(candidates) < space.preset.trials, quality=quality,
+            stopped_early=ctx.stop_requested() or len(candidates) < space.preset.trials,
+            quality=quality,
             plan={**plan, "tried": len(candidates), "chosen": name},
         )
 
@@ -96,18 +120,25 @@ class TableEngine:
         else:
             evaluation = Frame({k: [] for k in train.columns}, 0)
         if evaluation.n_rows == 0:  # no split in the version: make one by the ratio
-            a, b = split_frame(train, y_all, ctx.params.train_ratio, schema.problem == "classification",
-                               ctx.params.seed)
+            a, b = split_frame(
+                train, y_all, ctx.params.train_ratio, schema.problem == "classification", ctx.params.seed
+            )
             train, evaluation, y_all = train.take(a), train.take(b), y_all[a]
         if train.n_rows < 2:
             raise DataError(f"{train.n_rows} labeled training row(s): at least 2 are needed")
         y_eval, eval_keys = encode_labels(schema, evaluation.columns[table.label_column])
         return TableSplits(schema, train, evaluation, y_all, y_eval, eval_keys)
 
-    def _space(self, ctx: TrainContext, schema: TableSchema, init_model: lgb.Booster | None, n_rows: int
-               ) -> SearchSpace:
-        base: dict[str, Any] = {"verbosity": -1, "seed": ctx.params.seed, "deterministic": True,
-                                "force_row_wise": True, "num_threads": _threads(ctx, n_rows)}
+    def _space(
+        self, ctx: TrainContext, schema: TableSchema, init_model: lgb.Booster | None, n_rows: int
+    ) -> SearchSpace:
+        base: dict[str, Any] = {
+            "verbosity": -1,
+            "seed": ctx.params.seed,
+            "deterministic": True,
+            "force_row_wise": True,
+            "num_threads": _threads(ctx, n_rows),
+        }
         n_classes = 0 if schema.problem == "regression" else len(schema.labels)
         if n_classes == 0:
             base |= {"objective": "regression", "metric": "l2"}
@@ -115,21 +146,36 @@ class TableEngine:
             base |= {"objective": "binary", "metric": "binary_logloss"}
         else:
             base |= {"objective": "multiclass", "metric": "multi_logloss", "num_class": n_classes}
-        return SearchSpace(base, base["metric"], PRESETS[ctx.params.preference], ctx.params.max_inference_ms,
-                           schema, n_classes, init_model)
+        return SearchSpace(
+            base,
+            base["metric"],
+            PRESETS[ctx.params.preference],
+            ctx.params.max_inference_ms,
+            schema,
+            n_classes,
+            init_model,
+        )
 
     def _plan(self, ctx: TrainContext, space: SearchSpace, n_rows: int, n_folds: int) -> dict[str, Any]:
         left = max(0.0, ctx.remaining_seconds() - _margin(ctx))
-        validation = (f"{n_folds} cross-validation folds ({n_rows} rows)" if n_folds > 1
-                      else f"one inner 20 % split ({n_rows} rows)")
-        return {"validation": validation, "search_seconds": round(left * space.preset.budget_share, 1),
-                "preset": ctx.params.preference, "threads": space.base["num_threads"],
-                "portfolio": "LightGBM defaults, 6 LightGBM configurations, 2 linear models, then TPE",
-                "ensemble": space.preset.ensemble}
+        validation = (
+            f"{n_folds} cross-validation folds ({n_rows} rows)"
+            if n_folds > 1
+            else f"one inner 20 % split ({n_rows} rows)"
+        )
+        return {
+            "validation": validation,
+            "search_seconds": round(left * space.preset.budget_share, 1),
+            "preset": ctx.params.preference,
+            "threads": space.base["num_threads"],
+            "portfolio": "LightGBM defaults, 6 LightGBM configurations, 2 linear models, then TPE",
+            "ensemble": space.preset.ensemble,
+        }
 
     # -- search ---------------------------------------------------------------------------------------
-    def _search(self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Any,
-                seconds: float) -> list[Candidate]:
+    def _search(
+        self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Any, seconds: float
+    ) -> list[Candidate]:
         refit = {"seconds": 0.0}
         started = time.monotonic()
 
@@ -141,23 +187,35 @@ class TableEngine:
             per_fold = candidate.seconds / max(1, len(folds.splits))
             refit["seconds"] = max(refit["seconds"], 3 * per_fold * REFIT_FACTOR)
             elapsed = time.monotonic() - started
-            ctx.curve("search", candidate=candidate.name, loss=_safe(candidate.loss), best_loss=_safe(best.loss),
-                      seconds=round(elapsed, 3), latency_ms=round(candidate.latency_ms, 4))
+            ctx.curve(
+                "search",
+                candidate=candidate.name,
+                loss=_safe(candidate.loss),
+                best_loss=_safe(best.loss),
+                seconds=round(elapsed, 3),
+                latency_ms=round(candidate.latency_ms, 4),
+            )
             share = elapsed / seconds if seconds > 0 else 1.0
             ctx.report(5 + 80 * min(share, 1.0), "training", _best_metric(space, best))
 
         candidates = run_search(space, x, y, folds, seconds, should_stop, on_candidate, seed=ctx.params.seed)
         feasible = [c for c in candidates if math.isfinite(c.loss)]
         if not feasible:
-            raise DataError(f"no candidate answers within max_inference_duration_ms={space.max_latency_ms}"
-                            if candidates else "the search produced no model")
+            raise DataError(
+                f"no candidate answers within max_inference_duration_ms={space.max_latency_ms}"
+                if candidates
+                else "the search produced no model"
+            )
         best = feasible[0]
-        ctx.log(f"search: {len(candidates)} candidate(s) in {time.monotonic() - started:.1f}s, best {best.name} "
-                f"loss {best.loss:.5f} ({best.rounds} rounds, {best.latency_ms:.3f} ms/row)")
+        ctx.log(
+            f"search: {len(candidates)} candidate(s) in {time.monotonic() - started:.1f}s, best {best.name} "
+            f"loss {best.loss:.5f} ({best.rounds} rounds, {best.latency_ms:.3f} ms/row)"
+        )
         return feasible
 
-    def _members(self, ctx: TrainContext, space: SearchSpace, candidates: list[Candidate],
-                 weights: dict[int, int]) -> list[tuple[Candidate, int]]:
+    def _members(
+        self, ctx: TrainContext, space: SearchSpace, candidates: list[Candidate], weights: dict[int, int]
+    ) -> list[tuple[Candidate, int]]:
         by_number = {c.number: c for c in candidates}
         members = [(by_number[n], w) for n, w in weights.items()] or [(candidates[0], 1)]
         limit = space.max_latency_ms
@@ -167,8 +225,14 @@ class TableEngine:
             ctx.log("ensemble: " + ", ".join(f"{c.name} x{w}" for c, w in members))
         return members
 
-    def _final_models(self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray,
-                      members: list[tuple[Candidate, int]]) -> list[tuple[str, Any, float]]:
+    def _final_models(
+        self,
+        ctx: TrainContext,
+        space: SearchSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        members: list[tuple[Candidate, int]],
+    ) -> list[tuple[str, Any, float]]:
         """Each member refit on all training rows when there is time, else its fold models averaged."""
         ctx.report(88, "training")
         out: list[tuple[str, Any, float]] = []
@@ -182,7 +246,9 @@ class TableEngine:
             out.append((candidate.kind, self._refit(ctx, space, x, y, candidate), float(weight)))
         return out
 
-    def _refit(self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray, c: Candidate) -> Any:
+    def _refit(
+        self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray, c: Candidate
+    ) -> Any:
         if c.kind == "linear":
             return fit_linear(space.schema, x, y, space.n_classes, c.params["C"], ctx.params.seed)
         dtrain, _ = datasets(space, x, y, np.arange(len(y)), None)
@@ -203,12 +269,21 @@ class TableEngine:
             metrics = {"problem": "regression", **regression_metrics(splits.y_eval.tolist(), predictions)}
         else:
             truth = [k if k is not None else "" for k in splits.eval_labels]
-            metrics = {"problem": "classification", **classification_metrics(truth, predictions, schema.labels)}
+            metrics = {
+                "problem": "classification",
+                **classification_metrics(truth, predictions, schema.labels),
+            }
         add_metrics(ctx.package_dir, metrics)
         return metrics
 
-    def _quality(self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, splits: TableSplits,
-                 metrics: dict[str, Any]) -> QualityReport:
+    def _quality(
+        self,
+        ctx: TrainContext,
+        space: SearchSpace,
+        x: np.ndarray,
+        splits: TableSplits,
+        metrics: dict[str, Any],
+    ) -> QualityReport:
         """Majority class / mean, and the simple candidates (LightGBM defaults, linear), refit on all training
         rows and scored on the same validation rows (each takes a fraction of a second on a table)."""
         schema, y = splits.schema, splits.y_train
@@ -220,16 +295,21 @@ class TableEngine:
             majority = int(np.bincount(y, minlength=len(schema.labels)).argmax())
             trivial = Baseline("majority class", float(np.mean(splits.y_eval == majority)))
         simple: Baseline | None = None
-        for name, make in (("LightGBM defaults", lambda: self._defaults(space, x, y, x_eval)),
-                           ("linear model", lambda: _linear_values(space, x, y, x_eval, ctx.params.seed))):
+        for name, make in (
+            ("LightGBM defaults", lambda: self._defaults(space, x, y, x_eval)),
+            ("linear model", lambda: _linear_values(space, x, y, x_eval, ctx.params.seed)),
+        ):
             if ctx.remaining_seconds() < 1.0:
                 break
             try:
                 values = make()
             except (ValueError, lgb.basic.LightGBMError):
                 continue
-            score = (_rmse(splits.y_eval, values) if regression
-                     else float(np.mean(values.argmax(axis=1) == splits.y_eval)))
+            score = (
+                _rmse(splits.y_eval, values)
+                if regression
+                else float(np.mean(values.argmax(axis=1) == splits.y_eval))
+            )
             if simple is None or (score < simple.score if regression else score > simple.score):
                 simple = Baseline(name, score)
         model = metrics["rmse"] if regression else metrics["accuracy"]
@@ -238,11 +318,16 @@ class TableEngine:
     def _defaults(self, space: SearchSpace, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray) -> np.ndarray:
         dtrain, _ = datasets(space, x, y, np.arange(len(y)), None)
         plain = SearchSpace(space.base, space.metric, space.preset, None, space.schema, space.n_classes)
-        return lightgbm_values(plain, fit_lightgbm(plain, {"num_leaves": 31, "learning_rate": 0.1}, dtrain, None,
-                                                   100, lambda: False), x_eval)
+        return lightgbm_values(
+            plain,
+            fit_lightgbm(plain, {"num_leaves": 31, "learning_rate": 0.1}, dtrain, None, 100, lambda: False),
+            x_eval,
+        )
 
 
-def _linear_values(space: SearchSpace, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, seed: int) -> np.ndarray:
+def _linear_values(
+    space: SearchSpace, x: np.ndarray, y: np.ndarray, x_eval: np.ndarray, seed: int
+) -> np.ndarray:
     return fit_linear(space.schema, x, y, space.n_classes, 1.0, seed).values(x_eval)
 
 
@@ -260,8 +345,11 @@ def _previous_model(ctx: TrainContext) -> tuple[TableSchema, lgb.Booster] | None
     table = ctx.data.table
     assert table is not None
     names = {c["name"] for c in table.schema} if table.schema else None
-    fits = (previous.label_column == table.label_column and (ctx.params.problem in (None, previous.problem))
-            and (names is None or {c["name"] for c in previous.columns} | {previous.label_column} == names))
+    fits = (
+        previous.label_column == table.label_column
+        and (ctx.params.problem in (None, previous.problem))
+        and (names is None or {c["name"] for c in previous.columns} | {previous.label_column} == names)
+    )
     members = manifest.get("ensemble") or [{"kind": "lightgbm", "artifact": "model"}]
     boosters = [m for m in members if m["kind"] == "lightgbm"]
     if not fits or not boosters:
@@ -293,4 +381,3 @@ def _best_metric(space: SearchSpace, best: Candidate) -> dict[str, Any]:
 
 def _safe(value: float) -> float | None:
     return round(value, 6) if math.isfinite(value) else None
-

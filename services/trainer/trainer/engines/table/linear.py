@@ -24,7 +24,9 @@ class LinearFit:
 
     def raw(self, matrix: np.ndarray) -> np.ndarray:
         a = self.arrays
-        x = LinearModel.design(matrix, a["numeric"], a["median"], a["mean"], a["scale"], a["categorical"], a["sizes"])
+        x = LinearModel.design(
+            matrix, a["numeric"], a["median"], a["mean"], a["scale"], a["categorical"], a["sizes"]
+        )
         return x @ a["coef"].T + a["intercept"]
 
     def values(self, matrix: np.ndarray) -> np.ndarray:
@@ -38,18 +40,22 @@ class LinearFit:
         return shifted / shifted.sum(axis=1, keepdims=True)
 
     def save(self, path: Path) -> None:
-        np.savez(path, **self.arrays)
+        np.savez(path, **self.arrays)  # type: ignore[arg-type]  # mypy takes **arrays for allow_pickle too; its keys are array names
 
 
-def fit_linear(schema: TableSchema, x: np.ndarray, y: np.ndarray, n_classes: int, c: float, seed: int
-               ) -> LinearFit:
+def fit_linear(
+    schema: TableSchema, x: np.ndarray, y: np.ndarray, n_classes: int, c: float, seed: int
+) -> LinearFit:
     """Fit on the encoded feature matrix ``x`` (the schema's encoding); ``c`` is the inverse regularisation."""
     from sklearn.linear_model import LogisticRegression, Ridge
 
-    numeric = np.array([i for i, col in enumerate(schema.features) if col["type"] == "numeric"], dtype=np.int64)
+    numeric = np.array(
+        [i for i, col in enumerate(schema.features) if col["type"] == "numeric"], dtype=np.int64
+    )
     categorical = np.array(schema.categorical_indices, dtype=np.int64)
-    sizes = np.array([min(len(schema.features[j].get("categories", [])), MAX_ONE_HOT) for j in categorical],
-                     dtype=np.int64)
+    sizes = np.array(
+        [min(len(schema.features[j].get("categories", [])), MAX_ONE_HOT) for j in categorical], dtype=np.int64
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # all-NaN columns of a fold: their median is NaN, handled below
         median = np.nan_to_num(np.nanmedian(x[:, numeric], axis=0)) if len(numeric) else np.zeros(0)
@@ -64,8 +70,16 @@ def fit_linear(schema: TableSchema, x: np.ndarray, y: np.ndarray, n_classes: int
     else:
         model = LogisticRegression(C=c, max_iter=500, random_state=seed).fit(design, y)
         coef, intercept = _full_classes(model, n_classes)
-    arrays = {"numeric": numeric, "median": median, "mean": mean, "scale": scale, "categorical": categorical,
-              "sizes": sizes, "coef": coef, "intercept": intercept}
+    arrays = {
+        "numeric": numeric,
+        "median": median,
+        "mean": mean,
+        "scale": scale,
+        "categorical": categorical,
+        "sizes": sizes,
+        "coef": coef,
+        "intercept": intercept,
+    }
     return LinearFit(arrays, "regression" if n_classes == 0 else "classification")
 
 

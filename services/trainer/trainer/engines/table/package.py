@@ -19,8 +19,13 @@ __all__ = ["MODEL_FILE", "add_metrics", "write_package"]
 MODEL_FILE = "model.lgb.txt"
 
 
-def write_package(ctx: TrainContext, schema: TableSchema, models: list[tuple[str, Any, float]], candidate: str,
-                  parameters: dict[str, Any]) -> None:
+def write_package(
+    ctx: TrainContext,
+    schema: TableSchema,
+    models: list[tuple[str, Any, float]],
+    candidate: str,
+    parameters: dict[str, Any],
+) -> None:
     folder = ctx.package_dir
     folder.mkdir(parents=True, exist_ok=True)
     artifacts: dict[str, str] = {}
@@ -43,12 +48,22 @@ def write_package(ctx: TrainContext, schema: TableSchema, models: list[tuple[str
         "preprocessing": {"encoding": "shared.packages.table.TableSchema"},
         "input_schema": schema.as_dict(),
         "metrics": {},
-        "parameters": {"preference": ctx.params.preference, **parameters,
-                       "rounds": first.current_iteration() if first is not None else 0,
-                       "incremental": ctx.params.incremental_package_dir is not None},
-        "engine": {"name": "table-automl", "candidate": candidate,
-                   "versions": {"lightgbm": lgb.__version__, "optuna": dist_version("optuna"),
-                                "scikit-learn": dist_version("scikit-learn"), "numpy": np.__version__}},
+        "parameters": {
+            "preference": ctx.params.preference,
+            **parameters,
+            "rounds": first.current_iteration() if first is not None else 0,
+            "incremental": ctx.params.incremental_package_dir is not None,
+        },
+        "engine": {
+            "name": "table-automl",
+            "candidate": candidate,
+            "versions": {
+                "lightgbm": lgb.__version__,
+                "optuna": dist_version("optuna"),
+                "scikit-learn": dist_version("scikit-learn"),
+                "numpy": np.__version__,
+            },
+        },
         "dataset": dict(ctx.data.dataset),
     }
     if len(models) > 1 or models[0][0] != "lightgbm":

@@ -24,8 +24,20 @@ import optuna
 from shared.packages.table import TableSchema
 from trainer.engines.table.linear import fit_linear
 
-__all__ = ["PORTFOLIO", "PRESETS", "Candidate", "Folds", "Preset", "SearchSpace", "fit_lightgbm", "loss_of",
-           "make_folds", "measure_latency_ms", "run_search", "select_ensemble"]
+__all__ = [
+    "PORTFOLIO",
+    "PRESETS",
+    "Candidate",
+    "Folds",
+    "Preset",
+    "SearchSpace",
+    "fit_lightgbm",
+    "loss_of",
+    "make_folds",
+    "measure_latency_ms",
+    "run_search",
+    "select_ensemble",
+]
 
 CV_MAX_ROWS = 5000
 CV_FOLDS = 5
@@ -45,12 +57,15 @@ class Preset:
 
 
 PRESETS = {
-    "performance_first": Preset(trials=40, budget_share=0.5, max_leaves=31, max_rounds=500, early_stopping=30,
-                                ensemble=False),
-    "balance": Preset(trials=2000, budget_share=1.0, max_leaves=127, max_rounds=3000, early_stopping=60,
-                      ensemble=True),
-    "accuracy_first": Preset(trials=5000, budget_share=1.0, max_leaves=255, max_rounds=5000, early_stopping=100,
-                             ensemble=True),
+    "performance_first": Preset(
+        trials=40, budget_share=0.5, max_leaves=31, max_rounds=500, early_stopping=30, ensemble=False
+    ),
+    "balance": Preset(
+        trials=2000, budget_share=1.0, max_leaves=127, max_rounds=3000, early_stopping=60, ensemble=True
+    ),
+    "accuracy_first": Preset(
+        trials=5000, budget_share=1.0, max_leaves=255, max_rounds=5000, early_stopping=100, ensemble=True
+    ),
 }
 DEFAULTS = {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20}
 # Tried first, in order: LightGBM's defaults (100 rounds, as a user would run them), then configurations
@@ -59,18 +74,65 @@ DEFAULTS = {"num_leaves": 31, "learning_rate": 0.1, "min_child_samples": 20}
 PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
     ("lightgbm-defaults", {**DEFAULTS, "fixed_rounds": 100}),
     ("linear", {"C": 1.0}),
-    ("lightgbm-slow", {"num_leaves": 15, "learning_rate": 0.05, "min_child_samples": 10, "feature_fraction": 0.8,
-                       "bagging_fraction": 0.8, "lambda_l2": 1.0, "min_data_per_group": 5, "cat_smooth": 5.0}),
-    ("lightgbm-small-data", {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples": 5,
-                             "feature_fraction": 0.9, "lambda_l2": 0.1, "min_data_per_group": 2, "cat_smooth": 1.0,
-                             "cat_l2": 1.0}),
-    ("lightgbm-deep", {"num_leaves": 63, "learning_rate": 0.03, "min_child_samples": 20, "feature_fraction": 0.7,
-                       "bagging_fraction": 0.8, "lambda_l2": 1.0}),
-    ("lightgbm-extra-trees", {"num_leaves": 31, "learning_rate": 0.05, "min_child_samples": 10,
-                              "feature_fraction": 0.7, "extra_trees": True, "min_data_per_group": 5}),
+    (
+        "lightgbm-slow",
+        {
+            "num_leaves": 15,
+            "learning_rate": 0.05,
+            "min_child_samples": 10,
+            "feature_fraction": 0.8,
+            "bagging_fraction": 0.8,
+            "lambda_l2": 1.0,
+            "min_data_per_group": 5,
+            "cat_smooth": 5.0,
+        },
+    ),
+    (
+        "lightgbm-small-data",
+        {
+            "num_leaves": 7,
+            "learning_rate": 0.05,
+            "min_child_samples": 5,
+            "feature_fraction": 0.9,
+            "lambda_l2": 0.1,
+            "min_data_per_group": 2,
+            "cat_smooth": 1.0,
+            "cat_l2": 1.0,
+        },
+    ),
+    (
+        "lightgbm-deep",
+        {
+            "num_leaves": 63,
+            "learning_rate": 0.03,
+            "min_child_samples": 20,
+            "feature_fraction": 0.7,
+            "bagging_fraction": 0.8,
+            "lambda_l2": 1.0,
+        },
+    ),
+    (
+        "lightgbm-extra-trees",
+        {
+            "num_leaves": 31,
+            "learning_rate": 0.05,
+            "min_child_samples": 10,
+            "feature_fraction": 0.7,
+            "extra_trees": True,
+            "min_data_per_group": 5,
+        },
+    ),
     ("linear-strong", {"C": 0.1}),
-    ("lightgbm-stumps", {"num_leaves": 4, "learning_rate": 0.1, "min_child_samples": 3, "min_data_per_group": 2,
-                         "cat_smooth": 1.0}),
+    (
+        "lightgbm-stumps",
+        {
+            "num_leaves": 4,
+            "learning_rate": 0.1,
+            "min_child_samples": 3,
+            "min_data_per_group": 2,
+            "cat_smooth": 1.0,
+        },
+    ),
 ]
 
 
@@ -110,26 +172,42 @@ class Candidate:
     models: list[Any] = field(default_factory=list)  # the fold models (kept for the best few)
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "loss": _finite(self.loss), "rounds": self.rounds,
-                "seconds": round(self.seconds, 3), "latency_ms": round(self.latency_ms, 4),
-                "params": {k: _round(v) for k, v in self.params.items()}}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "loss": _finite(self.loss),
+            "rounds": self.rounds,
+            "seconds": round(self.seconds, 3),
+            "latency_ms": round(self.latency_ms, 4),
+            "params": {k: _round(v) for k, v in self.params.items()},
+        }
 
 
 def make_folds(y: np.ndarray, classification: bool, seed: int) -> Folds:
     from sklearn.model_selection import (
-        KFold, RepeatedKFold, RepeatedStratifiedKFold, StratifiedKFold, train_test_split,
+        KFold,
+        RepeatedKFold,
+        RepeatedStratifiedKFold,
+        StratifiedKFold,
+        train_test_split,
     )
 
     n = len(y)
     index = np.arange(n)
     stratify = classification and min(Counter(y.tolist()).values()) >= CV_FOLDS
     if n <= REPEATED_CV_MAX_ROWS:
-        splitter = (RepeatedStratifiedKFold(n_splits=CV_FOLDS, n_repeats=2, random_state=seed) if stratify
-                    else RepeatedKFold(n_splits=CV_FOLDS, n_repeats=2, random_state=seed))
+        splitter = (
+            RepeatedStratifiedKFold(n_splits=CV_FOLDS, n_repeats=2, random_state=seed)
+            if stratify
+            else RepeatedKFold(n_splits=CV_FOLDS, n_repeats=2, random_state=seed)
+        )
         return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)])
     if n <= CV_MAX_ROWS:
-        splitter = (StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed) if stratify
-                    else KFold(CV_FOLDS, shuffle=True, random_state=seed))
+        splitter = (
+            StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed)
+            if stratify
+            else KFold(CV_FOLDS, shuffle=True, random_state=seed)
+        )
         return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)])
     a, b = train_test_split(index, test_size=0.2, random_state=seed, stratify=y if stratify else None)
     return Folds([(np.sort(a), np.sort(b))])
@@ -162,23 +240,42 @@ def stop_callback(should_stop: Callable[[], bool]) -> Callable[[Any], None]:
         if env.iteration % 10 == 0 and should_stop():
             raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])
 
-    callback.order = 40  # type: ignore[attr-defined]
+    callback.order = 40  # type: ignore[attr-defined]  # LightGBM reads its callbacks' order from this
     return callback
 
 
-def fit_lightgbm(space: SearchSpace, params: dict[str, Any], dtrain: lgb.Dataset, dvalid: lgb.Dataset | None,
-                 rounds: int, should_stop: Callable[[], bool]) -> lgb.Booster:
+def fit_lightgbm(
+    space: SearchSpace,
+    params: dict[str, Any],
+    dtrain: lgb.Dataset,
+    dvalid: lgb.Dataset | None,
+    rounds: int,
+    should_stop: Callable[[], bool],
+) -> lgb.Booster:
     """Boost up to ``rounds`` (early stopping on ``dvalid`` when given)."""
     callbacks = [stop_callback(should_stop)]
     valid_sets, names = [], []
     if dvalid is not None:
         valid_sets, names = [dvalid], ["valid"]
-        callbacks.append(lgb.early_stopping(space.preset.early_stopping, first_metric_only=True, verbose=False))
+        callbacks.append(
+            lgb.early_stopping(space.preset.early_stopping, first_metric_only=True, verbose=False)
+        )
     booster_params = {k: v for k, v in params.items() if k != "fixed_rounds"}
-    full = {**space.base, **booster_params,
-            "bagging_freq": 1 if booster_params.get("bagging_fraction", 1.0) < 1.0 else 0}
-    return lgb.train(full, dtrain, num_boost_round=rounds, valid_sets=valid_sets, valid_names=names,
-                     callbacks=callbacks, init_model=space.init_model, keep_training_booster=True)
+    full = {
+        **space.base,
+        **booster_params,
+        "bagging_freq": 1 if booster_params.get("bagging_fraction", 1.0) < 1.0 else 0,
+    }
+    return lgb.train(
+        full,
+        dtrain,
+        num_boost_round=rounds,
+        valid_sets=valid_sets,
+        valid_names=names,
+        callbacks=callbacks,
+        init_model=space.init_model,
+        keep_training_booster=True,
+    )
 
 
 def lightgbm_values(space: SearchSpace, booster: lgb.Booster, x: np.ndarray) -> np.ndarray:
@@ -188,23 +285,42 @@ def lightgbm_values(space: SearchSpace, booster: lgb.Booster, x: np.ndarray) -> 
     return raw
 
 
-def datasets(space: SearchSpace, x: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None
-             ) -> tuple[lgb.Dataset, lgb.Dataset | None]:
-    kwargs = {"feature_name": [f"f{i}" for i in range(x.shape[1])],
-              "categorical_feature": space.schema.categorical_indices, "free_raw_data": False,
-              "params": DATASET_PARAMS}
+def datasets(
+    space: SearchSpace, x: np.ndarray, y: np.ndarray, train: np.ndarray, valid: np.ndarray | None
+) -> tuple[lgb.Dataset, lgb.Dataset | None]:
+    kwargs: dict[str, Any] = {
+        "feature_name": [f"f{i}" for i in range(x.shape[1])],
+        "categorical_feature": space.schema.categorical_indices,
+        "free_raw_data": False,
+        "params": DATASET_PARAMS,
+    }
     dtrain = lgb.Dataset(x[train], y[train], **kwargs).construct()
-    dvalid = (lgb.Dataset(x[valid], y[valid], reference=dtrain, **kwargs).construct()
-              if valid is not None else None)
+    dvalid = (
+        lgb.Dataset(x[valid], y[valid], reference=dtrain, **kwargs).construct() if valid is not None else None
+    )
     return dtrain, dvalid
 
 
 class _Scorer:
     """Scores a candidate on every fold: out-of-fold predictions, loss, refit rounds, latency."""
 
-    def __init__(self, space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Folds, seed: int,
-                 should_stop: Callable[[], bool]) -> None:
-        self.space, self.x, self.y, self.folds, self.seed, self.should_stop = space, x, y, folds, seed, should_stop
+    def __init__(
+        self,
+        space: SearchSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: Folds,
+        seed: int,
+        should_stop: Callable[[], bool],
+    ) -> None:
+        self.space, self.x, self.y, self.folds, self.seed, self.should_stop = (
+            space,
+            x,
+            y,
+            folds,
+            seed,
+            should_stop,
+        )
         self.y_rows = y[folds.rows]
         self.data = [datasets(space, x, y, a, b) for a, b in folds.splits]  # binned once, reused by trials
 
@@ -213,23 +329,46 @@ class _Scorer:
         models, parts, rounds = [], [], []
         for (train, valid), (dtrain, dvalid) in zip(self.folds.splits, self.data):
             if kind == "linear":
-                model: Any = fit_linear(self.space.schema, self.x[train], self.y[train], self.space.n_classes,
-                                        params["C"], self.seed)
+                model: Any = fit_linear(
+                    self.space.schema,
+                    self.x[train],
+                    self.y[train],
+                    self.space.n_classes,
+                    params["C"],
+                    self.seed,
+                )
                 parts.append(model.values(self.x[valid]))
             else:
                 fixed = params.get("fixed_rounds")
-                model = fit_lightgbm(self.space, params, dtrain, None if fixed else dvalid,
-                                     fixed or self.space.preset.max_rounds, self.should_stop)
+                model = fit_lightgbm(
+                    self.space,
+                    params,
+                    dtrain,
+                    None if fixed else dvalid,
+                    fixed or self.space.preset.max_rounds,
+                    self.should_stop,
+                )
                 rounds.append(model.best_iteration or model.current_iteration())
                 parts.append(lightgbm_values(self.space, model, self.x[valid]))
             models.append(model)
         oof = np.concatenate(parts)
         row = self.x[self.folds.splits[0][1][:1]]
         first = models[0]
-        latency = measure_latency_ms(first.values if kind == "linear" else
-                                     (lambda r: first.predict(r, num_threads=1)), row)
-        return Candidate(number, name, kind, params, loss_of(self.space, self.y_rows, oof), oof,
-                         int(np.mean(rounds)) if rounds else 0, time.monotonic() - started, latency, models)
+        latency = measure_latency_ms(
+            first.values if kind == "linear" else (lambda r: first.predict(r, num_threads=1)), row
+        )
+        return Candidate(
+            number,
+            name,
+            kind,
+            params,
+            loss_of(self.space, self.y_rows, oof),
+            oof,
+            int(np.mean(rounds)) if rounds else 0,
+            time.monotonic() - started,
+            latency,
+            models,
+        )
 
 
 def _suggest(trial: optuna.Trial, preset: Preset) -> dict[str, Any]:
@@ -247,9 +386,16 @@ def _suggest(trial: optuna.Trial, preset: Preset) -> dict[str, Any]:
     }
 
 
-def run_search(space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Folds, seconds: float,
-               should_stop: Callable[[], bool], on_candidate: Callable[[Candidate, Candidate], None], seed: int = 0
-               ) -> list[Candidate]:
+def run_search(
+    space: SearchSpace,
+    x: np.ndarray,
+    y: np.ndarray,
+    folds: Folds,
+    seconds: float,
+    should_stop: Callable[[], bool],
+    on_candidate: Callable[[Candidate, Candidate], None],
+    seed: int = 0,
+) -> list[Candidate]:
     """Every candidate scored, best first (feasible ones: within the latency limit)."""
     scorer = _Scorer(space, x, y, folds, seed, should_stop)
     started = time.monotonic()
@@ -269,7 +415,9 @@ def run_search(space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Folds, s
         on_candidate(candidate, done[0])
         return candidate
 
-    portfolio = [(n, p) for n, p in PORTFOLIO if not (space.init_model is not None and n.startswith("linear"))]
+    portfolio = [
+        (n, p) for n, p in PORTFOLIO if not (space.init_model is not None and n.startswith("linear"))
+    ]
     for name, params in portfolio:
         if done and out_of_time():
             return done
@@ -282,8 +430,14 @@ def run_search(space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Folds, s
     return done
 
 
-def _tpe(space: SearchSpace, scorer: _Scorer, add: Callable[[Candidate], Candidate], done: list[Candidate],
-         out_of_time: Callable[[], bool], seed: int) -> None:
+def _tpe(
+    space: SearchSpace,
+    scorer: _Scorer,
+    add: Callable[[Candidate], Candidate],
+    done: list[Candidate],
+    out_of_time: Callable[[], bool],
+    seed: int,
+) -> None:
     def objective(trial: optuna.Trial) -> float:
         params = _suggest(trial, space.preset)
         return add(scorer.score(len(done), f"lightgbm-tpe-{trial.number}", "lightgbm", params)).loss
@@ -296,16 +450,35 @@ def _tpe(space: SearchSpace, scorer: _Scorer, add: Callable[[Candidate], Candida
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=seed))
     for name, params in PORTFOLIO:  # what the portfolio learnt seeds the sampler
         if name.startswith("lightgbm-") and "fixed_rounds" not in params:
-            study.enqueue_trial({**{"feature_fraction": 1.0, "bagging_fraction": 1.0, "lambda_l1": 1e-8,
-                                    "lambda_l2": 1e-8, "min_data_per_group": 100, "cat_smooth": 10.0,
-                                    "extra_trees": False}, **params}, skip_if_exists=True)
+            study.enqueue_trial(
+                {
+                    "feature_fraction": 1.0,
+                    "bagging_fraction": 1.0,
+                    "lambda_l1": 1e-8,
+                    "lambda_l2": 1e-8,
+                    "min_data_per_group": 100,
+                    "cat_smooth": 10.0,
+                    "extra_trees": False,
+                    **params,
+                },
+                skip_if_exists=True,
+            )
             break
-    study.optimize(objective, n_trials=max(1, space.preset.trials - len(done)), callbacks=[stop_when_asked],
-                   catch=(lgb.basic.LightGBMError, ValueError))
+    study.optimize(
+        objective,
+        n_trials=max(1, space.preset.trials - len(done)),
+        callbacks=[stop_when_asked],
+        catch=(lgb.basic.LightGBMError, ValueError),
+    )
 
 
-def select_ensemble(space: SearchSpace, y_rows: np.ndarray, candidates: list[Candidate], rounds: int = 25,
-                    pool: int = KEEP_MODELS) -> dict[int, int]:
+def select_ensemble(
+    space: SearchSpace,
+    y_rows: np.ndarray,
+    candidates: list[Candidate],
+    rounds: int = 25,
+    pool: int = KEEP_MODELS,
+) -> dict[int, int]:
     """Greedy ensemble selection with replacement on the out-of-fold predictions: candidate number ->
     times chosen (its weight). A single candidate when no mixture lowers the loss."""
     usable = [c for c in candidates[:pool] if math.isfinite(c.loss) and c.models]

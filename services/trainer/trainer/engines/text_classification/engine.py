@@ -23,8 +23,8 @@ import numpy as np
 
 from shared.packages import load_predictor, read_manifest, write_manifest
 from shared.packages.text import TextPredictor
-from trainer.engines.common.latency import measure_latency_ms
 from trainer.engines.base import Baseline, DataError, EngineResult, QualityReport, Sample, TrainContext
+from trainer.engines.common.latency import measure_latency_ms
 from trainer.engines.text_classification.linear import LinearSpec, Weights, calibrate, fit_blocks, fit_weights
 from trainer.engines.text_classification.package import write_linear_package
 from trainer.metrics import classification_metrics
@@ -32,15 +32,28 @@ from trainer.metrics import classification_metrics
 __all__ = ["CANDIDATES", "TextClassificationEngine"]
 
 BASELINE = LinearSpec("lr", 1.0, ("char1-3-raw",))  # TF-IDF char 1-3 + logistic regression, as commonly run
-_CHAR = [LinearSpec("lr", 10.0, ("char1-3",)), LinearSpec("nbsvm", 4.0, ("char1-3",)),
-         LinearSpec("lr", 10.0, ("char1-4",)), LinearSpec("cnb", 0.3, ("char1-3",)),
-         LinearSpec("nbsvm", 4.0, ("char1-4",)), LinearSpec("lr", 30.0, ("char1-3",)),
-         LinearSpec("lr", 10.0, ("char2-5",)), LinearSpec("lr", 3.0, ("char1-3",)),
-         LinearSpec("cnb", 0.3, ("char1-4",)), LinearSpec("nbsvm", 4.0, ("char2-5",))]
-_WORD = [LinearSpec("lr", 10.0, ("word1-2",)), LinearSpec("lr", 10.0, ("char1-3", "word1-2")),
-         LinearSpec("nbsvm", 4.0, ("char1-3", "word1-2"))]
-CANDIDATES = {"performance_first": [BASELINE, *_CHAR[:3]], "balance": [BASELINE, *_CHAR],
-              "accuracy_first": [BASELINE, *_CHAR]}
+_CHAR = [
+    LinearSpec("lr", 10.0, ("char1-3",)),
+    LinearSpec("nbsvm", 4.0, ("char1-3",)),
+    LinearSpec("lr", 10.0, ("char1-4",)),
+    LinearSpec("cnb", 0.3, ("char1-3",)),
+    LinearSpec("nbsvm", 4.0, ("char1-4",)),
+    LinearSpec("lr", 30.0, ("char1-3",)),
+    LinearSpec("lr", 10.0, ("char2-5",)),
+    LinearSpec("lr", 3.0, ("char1-3",)),
+    LinearSpec("cnb", 0.3, ("char1-4",)),
+    LinearSpec("nbsvm", 4.0, ("char2-5",)),
+]
+_WORD = [
+    LinearSpec("lr", 10.0, ("word1-2",)),
+    LinearSpec("lr", 10.0, ("char1-3", "word1-2")),
+    LinearSpec("nbsvm", 4.0, ("char1-3", "word1-2")),
+]
+CANDIDATES = {
+    "performance_first": [BASELINE, *_CHAR[:3]],
+    "balance": [BASELINE, *_CHAR],
+    "accuracy_first": [BASELINE, *_CHAR],
+}
 CV_MAX_TEXTS = 2000
 ENSEMBLE_ROUNDS = 15
 MIN_TRANSFORMER_SECONDS = 60.0
@@ -60,8 +73,10 @@ class TextClassificationEngine:
         ctx.log(f"text: {len(train)} training and {len(valid)} validation texts, {len(labels)} classes")
         if ctx.params.incremental_package_dir is not None:
             previous = read_manifest(ctx.params.incremental_package_dir)
-            ctx.log(f"incremental training: refitting on this version (previous candidate "
-                    f"{previous.get('engine', {}).get('candidate')}) - text models train from scratch in seconds")
+            ctx.log(
+                f"incremental training: refitting on this version (previous candidate "
+                f"{previous.get('engine', {}).get('candidate')}) - text models train from scratch in seconds"
+            )
         ctx.report(3, "planning")
         plan = _plan(ctx, texts)
         ctx.log(f"plan: {plan['validation']}; {len(plan['candidates'])} linear candidates; {plan['why']}")
@@ -69,19 +84,36 @@ class TextClassificationEngine:
         tried = search.run()
         members = search.ensemble() if ctx.params.preference != "performance_first" else search.best(1)
         chosen = self._transformer(ctx, search, members, texts, y, labels, tried) or self._linear(
-            ctx, search, members, texts, y, labels)
+            ctx, search, members, texts, y, labels
+        )
         ctx.report(95, "evaluating")
         metrics, latency = self._evaluate(ctx, labels, valid)
         quality = self._quality(ctx, search, texts, y, labels, valid, metrics)
-        return EngineResult(engine=self.name, candidate=chosen, metrics=metrics, candidates=tried,
-                            stopped_early=ctx.stop_requested() or search.cut_short, quality=quality,
-                            plan={**{k: v for k, v in plan.items() if k != "candidates"},
-                                  "candidates": [s.name for s in plan["candidates"]], "chosen": chosen,
-                                  "latency_ms": latency})
+        return EngineResult(
+            engine=self.name,
+            candidate=chosen,
+            metrics=metrics,
+            candidates=tried,
+            stopped_early=ctx.stop_requested() or search.cut_short,
+            quality=quality,
+            plan={
+                **{k: v for k, v in plan.items() if k != "candidates"},
+                "candidates": [s.name for s in plan["candidates"]],
+                "chosen": chosen,
+                "latency_ms": latency,
+            },
+        )
 
     # -- final model ----------------------------------------------------------------------------------
-    def _linear(self, ctx: TrainContext, search: _Search, members: list[tuple[int, int]], texts: list[str],
-                y: np.ndarray, labels: list[str]) -> str:
+    def _linear(
+        self,
+        ctx: TrainContext,
+        search: _Search,
+        members: list[tuple[int, int]],
+        texts: list[str],
+        y: np.ndarray,
+        labels: list[str],
+    ) -> str:
         specs = [(search.specs[i], w) for i, w in members]
         ctx.report(88, "training")
         fitted = search.refit(specs, texts, y)
@@ -94,22 +126,40 @@ class TextClassificationEngine:
             write_linear_package(ctx, labels, search.refit([(best, 1)], texts, y), best.name)
             name = best.name
         if not self._within_latency(ctx):
-            raise DataError(f"no text model answers within max_inference_ms={ctx.params.max_inference_ms} "
-                            f"(fastest: {self._latency(ctx):.3f} ms on CPU)")
+            raise DataError(
+                f"no text model answers within max_inference_ms={ctx.params.max_inference_ms} "
+                f"(fastest: {self._latency(ctx):.3f} ms on CPU)"
+            )
         return name
 
-    def _transformer(self, ctx: TrainContext, search: _Search, members: list[tuple[int, int]], texts: list[str],
-                     y: np.ndarray, labels: list[str], tried: list[dict[str, Any]]) -> str | None:
+    def _transformer(
+        self,
+        ctx: TrainContext,
+        search: _Search,
+        members: list[tuple[int, int]],
+        texts: list[str],
+        y: np.ndarray,
+        labels: list[str],
+        tried: list[dict[str, Any]],
+    ) -> str | None:
         """A BERT-tiny on the first fold, when the budget leaves room; kept only if it beats the linear
         ensemble on that fold's validation texts."""
         left = ctx.remaining_seconds() - ctx.packaging_margin_seconds - search.refit_seconds(members)
-        if ctx.params.preference == "performance_first" or left < MIN_TRANSFORMER_SECONDS or ctx.should_stop():
+        if (
+            ctx.params.preference == "performance_first"
+            or left < MIN_TRANSFORMER_SECONDS
+            or ctx.should_stop()
+        ):
             if ctx.params.preference != "performance_first":
-                tried.append({"name": "bert-tiny", "skipped": f"{max(left, 0):.0f} s left (needs "
-                              f"{MIN_TRANSFORMER_SECONDS:.0f} s)"})
+                tried.append(
+                    {
+                        "name": "bert-tiny",
+                        "skipped": f"{max(left, 0):.0f} s left (needs {MIN_TRANSFORMER_SECONDS:.0f} s)",
+                    }
+                )
             return None
-        import torch  # noqa: F401  (seconds to import: not the training's time)
-        import transformers  # noqa: F401
+        import torch  # noqa: F401  # imported before the clock starts: seconds of import, not of training
+        import transformers  # noqa: F401  # likewise
 
         from trainer.engines.text_classification.models import fit_transformer  # torch: only when needed
 
@@ -118,19 +168,45 @@ class TextClassificationEngine:
         if seconds <= 0:
             return None
         train_rows, valid_rows = search.folds[0]
-        fitted = fit_transformer([texts[i] for i in train_rows], y[train_rows], [texts[i] for i in valid_rows],
-                                 y[valid_rows], len(labels), ctx.work_dir / "bert-tiny", name="bert-tiny",
-                                 seconds=seconds, should_stop=ctx.should_stop, seed=ctx.params.seed,
-                                 on_epoch=lambda point: ctx.curve("training", candidate="bert-tiny", **point))
-        write_manifest(fitted.folder, {"task_type": "text_classification", "labels": labels,
-                                       "artifacts": fitted.artifacts, "preprocessing": fitted.preprocessing})
+        fitted = fit_transformer(
+            [texts[i] for i in train_rows],
+            y[train_rows],
+            [texts[i] for i in valid_rows],
+            y[valid_rows],
+            len(labels),
+            ctx.work_dir / "bert-tiny",
+            name="bert-tiny",
+            seconds=seconds,
+            should_stop=ctx.should_stop,
+            seed=ctx.params.seed,
+            on_epoch=lambda point: ctx.curve("training", candidate="bert-tiny", **point),
+        )
+        write_manifest(
+            fitted.folder,
+            {
+                "task_type": "text_classification",
+                "labels": labels,
+                "artifacts": fitted.artifacts,
+                "preprocessing": fitted.preprocessing,
+            },
+        )
         predictor = load_predictor(fitted.folder)
         assert isinstance(predictor, TextPredictor)
-        accuracy = float(np.mean(predictor.probabilities_batch([texts[i] for i in valid_rows]).argmax(axis=1)
-                                 == y[valid_rows]))
+        accuracy = float(
+            np.mean(
+                predictor.probabilities_batch([texts[i] for i in valid_rows]).argmax(axis=1) == y[valid_rows]
+            )
+        )
         linear = search.fold_accuracy(members, 0)
-        tried.append({"name": "bert-tiny", "score": round(accuracy, 5), "linear_score": round(linear, 5),
-                      "seconds": round(fitted.seconds, 2), **fitted.parameters})
+        tried.append(
+            {
+                "name": "bert-tiny",
+                "score": round(accuracy, 5),
+                "linear_score": round(linear, 5),
+                "seconds": round(fitted.seconds, 2),
+                **fitted.parameters,
+            }
+        )
         ctx.log(f"bert-tiny: accuracy {accuracy:.4f} vs {linear:.4f} for the linear ensemble on fold 1")
         if accuracy <= linear:
             return None
@@ -138,8 +214,15 @@ class TextClassificationEngine:
         ctx.package_dir.mkdir(parents=True, exist_ok=True)
         for relative in fitted.artifacts.values():
             shutil.copy2(fitted.folder / relative, ctx.package_dir / relative)
-        _write_manifest(ctx, labels, fitted.artifacts, fitted.preprocessing, fitted.parameters, "bert-tiny",
-                        {"onnx_check": fitted.details["onnx_check"]})
+        _write_manifest(
+            ctx,
+            labels,
+            fitted.artifacts,
+            fitted.preprocessing,
+            fitted.parameters,
+            "bert-tiny",
+            {"onnx_check": fitted.details["onnx_check"]},
+        )
         return "bert-tiny"
 
     # -- evaluation -----------------------------------------------------------------------------------
@@ -153,8 +236,9 @@ class TextClassificationEngine:
         limit = ctx.params.max_inference_ms
         return limit is None or self._latency(ctx) <= limit
 
-    def _evaluate(self, ctx: TrainContext, labels: list[str], valid: list[tuple[str, str]]
-                  ) -> tuple[dict[str, Any], float]:
+    def _evaluate(
+        self, ctx: TrainContext, labels: list[str], valid: list[tuple[str, str]]
+    ) -> tuple[dict[str, Any], float]:
         predictor = load_predictor(ctx.package_dir)
         assert isinstance(predictor, TextPredictor)
         probabilities = predictor.probabilities_batch([t for t, _ in valid])
@@ -162,14 +246,26 @@ class TextClassificationEngine:
         metrics = classification_metrics([lab for _, lab in valid], predicted, labels)
         latency = round(self._latency(ctx), 3)
         manifest = read_manifest(ctx.package_dir)
-        metrics.update(latency_ms=latency, latency_hardware="CPU", max_inference_ms=ctx.params.max_inference_ms,
-                       **manifest.pop("details", {}))
+        metrics.update(
+            latency_ms=latency,
+            latency_hardware="CPU",
+            max_inference_ms=ctx.params.max_inference_ms,
+            **manifest.pop("details", {}),
+        )
         manifest["metrics"] = metrics
         write_manifest(ctx.package_dir, {k: v for k, v in manifest.items() if k != "format_version"})
         return metrics, latency
 
-    def _quality(self, ctx: TrainContext, search: _Search, texts: list[str], y: np.ndarray, labels: list[str],
-                 valid: list[tuple[str, str]], metrics: dict[str, Any]) -> QualityReport:
+    def _quality(
+        self,
+        ctx: TrainContext,
+        search: _Search,
+        texts: list[str],
+        y: np.ndarray,
+        labels: list[str],
+        valid: list[tuple[str, str]],
+        metrics: dict[str, Any],
+    ) -> QualityReport:
         """Majority class, and TF-IDF char 1-3 + logistic regression refit on all training texts, on the
         version's validation texts."""
         truth = np.array([labels.index(lab) for _, lab in valid])
@@ -187,8 +283,9 @@ class TextClassificationEngine:
 class _Search:
     """Candidates scored on the same validation folds; their out-of-fold probabilities kept for the ensemble."""
 
-    def __init__(self, ctx: TrainContext, texts: list[str], y: np.ndarray, n_classes: int, plan: dict[str, Any]
-                 ) -> None:
+    def __init__(
+        self, ctx: TrainContext, texts: list[str], y: np.ndarray, n_classes: int, plan: dict[str, Any]
+    ) -> None:
         self.ctx, self.texts, self.y, self.n_classes = ctx, texts, y, n_classes
         self.specs: list[LinearSpec] = plan["candidates"]
         self.folds = _folds(y, plan["folds"], ctx.params.seed)
@@ -210,18 +307,27 @@ class _Search:
             entry = self._score(index, spec)
             tried.append(entry)
             best = min(s["loss"] for s in self.scores.values())
-            self.ctx.curve("candidates", candidate=spec.name, accuracy=entry["score"], log_loss=entry["log_loss"])
-            self.ctx.report(5 + 80 * (index + 1) / len(self.specs), "training", {"best_log_loss": round(best, 5)})
-            self.ctx.log(f"{spec.name}: accuracy {entry['score']:.4f}, log loss {entry['log_loss']:.4f} "
-                         f"({entry['seconds']:.1f}s)")
+            self.ctx.curve(
+                "candidates", candidate=spec.name, accuracy=entry["score"], log_loss=entry["log_loss"]
+            )
+            self.ctx.report(
+                5 + 80 * (index + 1) / len(self.specs), "training", {"best_log_loss": round(best, 5)}
+            )
+            self.ctx.log(
+                f"{spec.name}: accuracy {entry['score']:.4f}, log loss {entry['log_loss']:.4f} "
+                f"({entry['seconds']:.1f}s)"
+            )
         self.ctx.log(f"search: {len(self.scores)} candidate(s) in {time.monotonic() - started:.1f}s")
         return tried
 
     def _no_time(self, index: int) -> bool:
         """Would the next candidate, then the refit of an ensemble, overrun the budget?"""
         spec = self.specs[index]
-        new_blocks = sum(self.block_seconds.get(b, max(self.block_seconds.values(), default=1.0)) * len(self.folds)
-                         for b in spec.blocks if (0, b) not in self.cache)
+        new_blocks = sum(
+            self.block_seconds.get(b, max(self.block_seconds.values(), default=1.0)) * len(self.folds)
+            for b in spec.blocks
+            if (0, b) not in self.cache
+        )
         typical = statistics.median(s["seconds"] for s in self.scores.values())
         left = self.ctx.remaining_seconds() - self.ctx.packaging_margin_seconds
         return left < new_blocks + typical + self.refit_seconds(self.best(3))
@@ -236,8 +342,10 @@ class _Search:
             train_rows, valid_rows = self.folds[fold]
             t0 = time.monotonic()
             vectorizer = fit_blocks([block], [self.texts[i] for i in train_rows], self.min_df)[block]
-            self.cache[(fold, block)] = (vectorizer.transform([self.texts[i] for i in train_rows]),
-                                         vectorizer.transform([self.texts[i] for i in valid_rows]))
+            self.cache[(fold, block)] = (
+                vectorizer.transform([self.texts[i] for i in train_rows]),
+                vectorizer.transform([self.texts[i] for i in valid_rows]),
+            )
             self.block_seconds[block] = time.monotonic() - t0
         return self.cache[(fold, block)]
 
@@ -262,10 +370,22 @@ class _Search:
         truth = self.y[self.rows]
         loss = _log_loss(probabilities, truth)
         accuracy = float(np.mean(probabilities.argmax(axis=1) == truth))
-        self.scores[index] = {"loss": loss, "accuracy": accuracy, "oof": probabilities, "seconds": seconds,
-                              "temperature": float(np.exp(np.mean(np.log(temperatures))))}
-        return {"name": spec.name, "model": spec.model, "C": spec.c, "blocks": list(spec.blocks),
-                "score": round(accuracy, 5), "log_loss": round(loss, 5), "seconds": round(seconds, 2)}
+        self.scores[index] = {
+            "loss": loss,
+            "accuracy": accuracy,
+            "oof": probabilities,
+            "seconds": seconds,
+            "temperature": float(np.exp(np.mean(np.log(temperatures)))),
+        }
+        return {
+            "name": spec.name,
+            "model": spec.model,
+            "C": spec.c,
+            "blocks": list(spec.blocks),
+            "score": round(accuracy, 5),
+            "log_loss": round(loss, 5),
+            "seconds": round(seconds, 2),
+        }
 
     def best(self, count: int) -> list[tuple[int, int]]:
         ranked = sorted(self.scores, key=lambda i: self.scores[i]["loss"])
@@ -284,18 +404,21 @@ class _Search:
             total, best_loss = total + self.scores[pick]["oof"], loss
             chosen[pick] = chosen.get(pick, 0) + 1
         if len(chosen) > 1:
-            self.ctx.log(f"ensemble: {', '.join(f'{self.specs[i].name} x{w}' for i, w in chosen.items())}, "
-                         f"log loss {best_loss:.4f} (best single {self.scores[ranked[0]]['loss']:.4f})")
+            self.ctx.log(
+                f"ensemble: {', '.join(f'{self.specs[i].name} x{w}' for i, w in chosen.items())}, "
+                f"log loss {best_loss:.4f} (best single {self.scores[ranked[0]]['loss']:.4f})"
+            )
         return list(chosen.items())
 
     def fold_accuracy(self, members: list[tuple[int, int]], fold: int) -> float:
         start = sum(len(v) for _, v in self.folds[:fold])
         size = len(self.folds[fold][1])
-        mixed = sum(w * self.scores[i]["oof"][start:start + size] for i, w in members)
+        mixed = sum(w * self.scores[i]["oof"][start : start + size] for i, w in members)
         return float(np.mean(mixed.argmax(axis=1) == self.y[self.folds[fold][1]]))
 
-    def refit(self, specs: list[tuple[LinearSpec, int]], texts: list[str], y: np.ndarray
-              ) -> tuple[dict[str, Any], list[tuple[Weights, tuple[str, ...], int]]]:
+    def refit(
+        self, specs: list[tuple[LinearSpec, int]], texts: list[str], y: np.ndarray
+    ) -> tuple[dict[str, Any], list[tuple[Weights, tuple[str, ...], int]]]:
         """Vectorizers of the members' blocks and each member's weights, fit on every training text."""
         from scipy.sparse import hstack
 
@@ -304,7 +427,11 @@ class _Search:
         matrices = {b: vectorizers[b].transform(texts) for b in names}
         out = []
         for spec, weight in specs:
-            x = matrices[spec.blocks[0]] if len(spec.blocks) == 1 else hstack([matrices[b] for b in spec.blocks])
+            x = (
+                matrices[spec.blocks[0]]
+                if len(spec.blocks) == 1
+                else hstack([matrices[b] for b in spec.blocks])
+            )
             fitted = fit_weights(spec, x.tocsr(), y, self.n_classes, self.ctx.params.seed)
             index = self.specs.index(spec) if spec in self.specs else None
             fitted.temperature = self.scores[index]["temperature"] if index in self.scores else 1.0
@@ -322,9 +449,16 @@ def _plan(ctx: TrainContext, texts: list[str]) -> dict[str, Any]:
         candidates += _WORD
         why = f"word n-grams too: {spaced:.0%} of the characters are spaces"
     folds = 3 if n <= CV_MAX_TEXTS else 1
-    return {"validation": f"{folds}-fold cross-validation ({n} texts)" if folds > 1 else
-            f"one inner 20 % split ({n} texts)", "folds": folds, "min_df": 2 if n >= 1000 else 1,
-            "candidates": candidates, "why": why, "preset": ctx.params.preference}
+    return {
+        "validation": f"{folds}-fold cross-validation ({n} texts)"
+        if folds > 1
+        else f"one inner 20 % split ({n} texts)",
+        "folds": folds,
+        "min_df": 2 if n >= 1000 else 1,
+        "candidates": candidates,
+        "why": why,
+        "preset": ctx.params.preference,
+    }
 
 
 def _folds(y: np.ndarray, count: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -333,26 +467,49 @@ def _folds(y: np.ndarray, count: int, seed: int) -> list[tuple[np.ndarray, np.nd
     index = np.arange(len(y))
     stratify = np.bincount(y).min() >= max(count, 2) if len(y) else False
     if count > 1:
-        splitter = (StratifiedKFold(count, shuffle=True, random_state=seed) if stratify
-                    else KFold(count, shuffle=True, random_state=seed))
+        splitter = (
+            StratifiedKFold(count, shuffle=True, random_state=seed)
+            if stratify
+            else KFold(count, shuffle=True, random_state=seed)
+        )
         return list(splitter.split(index, y if stratify else None))
     a, b = train_test_split(index, test_size=0.2, random_state=seed, stratify=y if stratify else None)
     return [(np.sort(a), np.sort(b))]
 
 
-def _write_manifest(ctx: TrainContext, labels: list[str], artifacts: dict[str, str], preprocessing: dict[str, Any],
-                    parameters: dict[str, Any], candidate: str, details: dict[str, Any]) -> None:
+def _write_manifest(
+    ctx: TrainContext,
+    labels: list[str],
+    artifacts: dict[str, str],
+    preprocessing: dict[str, Any],
+    parameters: dict[str, Any],
+    candidate: str,
+    details: dict[str, Any],
+) -> None:
     from trainer.engines.common.latency import library_versions
 
-    write_manifest(ctx.package_dir, {
-        "task_type": "text_classification", "labels": labels, "artifacts": artifacts,
-        "preprocessing": preprocessing, "metrics": {},
-        "parameters": {"preference": ctx.params.preference, **parameters,
-                       "incremental": ctx.params.incremental_package_dir is not None},
-        "engine": {"name": "text_classification", "candidate": candidate,
-                   "versions": library_versions("scikit-learn", "numpy", "torch", "onnxruntime")},
-        "dataset": dict(ctx.data.dataset), "details": details,
-    })
+    write_manifest(
+        ctx.package_dir,
+        {
+            "task_type": "text_classification",
+            "labels": labels,
+            "artifacts": artifacts,
+            "preprocessing": preprocessing,
+            "metrics": {},
+            "parameters": {
+                "preference": ctx.params.preference,
+                **parameters,
+                "incremental": ctx.params.incremental_package_dir is not None,
+            },
+            "engine": {
+                "name": "text_classification",
+                "candidate": candidate,
+                "versions": library_versions("scikit-learn", "numpy", "torch", "onnxruntime"),
+            },
+            "dataset": dict(ctx.data.dataset),
+            "details": details,
+        },
+    )
 
 
 def _log_loss(p: np.ndarray, y: np.ndarray) -> float:
@@ -389,6 +546,8 @@ def _split(ctx: TrainContext, labels: list[str]) -> tuple[list[tuple[str, str]],
             keep += [group[i] for i in order[n_hold:]]
         train, valid = keep, hold
     if len({lab for _, lab in train}) < 2 or not valid:
-        raise DataError(f"{len(train)} training and {len(valid)} validation text(s) of "
-                        f"{len({lab for _, lab in train})} class(es): too few to train")
+        raise DataError(
+            f"{len(train)} training and {len(valid)} validation text(s) of "
+            f"{len({lab for _, lab in train})} class(es): too few to train"
+        )
     return train, valid

@@ -13,9 +13,18 @@ from typing import Any
 
 import numpy as np
 
-from shared.packages.text import softmax
+from shared.packages.common import softmax
 
-__all__ = ["BLOCKS", "BlockSpec", "LinearSpec", "Weights", "calibrate", "export_blocks", "fit_blocks", "fit_weights"]
+__all__ = [
+    "BLOCKS",
+    "BlockSpec",
+    "LinearSpec",
+    "Weights",
+    "calibrate",
+    "export_blocks",
+    "fit_blocks",
+    "fit_weights",
+]
 
 TEMPERATURES = np.exp(np.linspace(np.log(0.2), np.log(8.0), 25))
 
@@ -28,7 +37,9 @@ class BlockSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.analyzer}{self.ngram_range[0]}-{self.ngram_range[1]}" + ("" if self.sublinear_tf else "-raw")
+        return f"{self.analyzer}{self.ngram_range[0]}-{self.ngram_range[1]}" + (
+            "" if self.sublinear_tf else "-raw"
+        )
 
 
 BLOCKS = {
@@ -72,9 +83,15 @@ def fit_blocks(names: Sequence[str], texts: list[str], min_df: int) -> dict[str,
     out = {}
     for name in names:
         spec = BLOCKS[name]
-        out[name] = TfidfVectorizer(analyzer=spec.analyzer, ngram_range=spec.ngram_range, lowercase=True,
-                                    sublinear_tf=spec.sublinear_tf, min_df=min_df, max_features=300_000,
-                                    dtype=np.float64).fit(texts)
+        out[name] = TfidfVectorizer(
+            analyzer=spec.analyzer,
+            ngram_range=spec.ngram_range,
+            lowercase=True,
+            sublinear_tf=spec.sublinear_tf,
+            min_df=min_df,
+            max_features=300_000,
+            dtype=np.float64,
+        ).fit(texts)
     return out
 
 
@@ -147,8 +164,9 @@ def _full(classes: np.ndarray, coef: np.ndarray, intercept: np.ndarray, n_classe
     return Weights(full, bias)
 
 
-def export_blocks(vectorizers: dict[str, Any], folder: Path) -> tuple[list[dict[str, Any]], dict[str, str],
-                                                                      dict[str, np.ndarray]]:
+def export_blocks(
+    vectorizers: dict[str, Any], folder: Path
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, np.ndarray]]:
     """Block specs for the manifest, their vocabulary artifacts and idf arrays (``idf_<i>``)."""
     import json
 
@@ -162,6 +180,15 @@ def export_blocks(vectorizers: dict[str, Any], folder: Path) -> tuple[list[dict[
         artifacts[role] = f"{role}.json"
         (folder / artifacts[role]).write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
         arrays[f"idf_{i}"] = vectorizer.idf_
-        blocks.append({"name": name, "analyzer": spec.analyzer, "ngram_range": list(spec.ngram_range),
-                       "lowercase": True, "sublinear_tf": spec.sublinear_tf, "norm": "l2", "vocabulary": role})
+        blocks.append(
+            {
+                "name": name,
+                "analyzer": spec.analyzer,
+                "ngram_range": list(spec.ngram_range),
+                "lowercase": True,
+                "sublinear_tf": spec.sublinear_tf,
+                "norm": "l2",
+                "vocabulary": role,
+            }
+        )
     return blocks, artifacts, arrays

@@ -179,10 +179,10 @@ def fit_transformer(
         num_attention_heads=heads,
         intermediate_size=4 * hidden,
         max_position_embeddings=max_length,
-        num_labels=n_classes,
         hidden_dropout_prob=0.1,
         attention_probs_dropout_prob=0.1,
     )
+    config.num_labels = n_classes  # a property (it writes id2label and label2id), not in the signature
     config._attn_implementation = "eager"  # plain ops: exported to ONNX exactly
     model = _logits_module(BertForSequenceClassification(config))
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

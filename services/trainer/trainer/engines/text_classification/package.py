@@ -14,9 +14,12 @@ from trainer.engines.text_classification.linear import Weights, export_blocks
 __all__ = ["write_linear_package"]
 
 
-def write_linear_package(ctx: TrainContext, labels: list[str],
-                         fitted: tuple[dict[str, Any], list[tuple[Weights, tuple[str, ...], int]]], name: str
-                         ) -> None:
+def write_linear_package(
+    ctx: TrainContext,
+    labels: list[str],
+    fitted: tuple[dict[str, Any], list[tuple[Weights, tuple[str, ...], int]]],
+    name: str,
+) -> None:
     from trainer.engines.common.latency import library_versions
 
     vectorizers, members = fitted
@@ -37,20 +40,35 @@ def write_linear_package(ctx: TrainContext, labels: list[str],
         for block_name in member_blocks:  # the member's columns: its blocks side by side, in its order
             width = len(vectorizers[block_name].vocabulary_)
             start = offsets[block_name]
-            coef[m, :, start:start + width] = weights.coef[:, column:column + width] / weights.temperature
+            coef[m, :, start : start + width] = weights.coef[:, column : column + width] / weights.temperature
             column += width
         intercept[m] = weights.intercept / weights.temperature
-    np.savez_compressed(folder / "model.npz", coef=coef, intercept=intercept,
-                        weights=np.array([float(w) for _, _, w in members]), **arrays)
-    write_manifest(folder, {
-        "task_type": "text_classification", "labels": labels,
-        "artifacts": {"model": "model.npz", **artifacts},
-        "preprocessing": {"kind": "tfidf_linear", "blocks": blocks},
-        "metrics": {},
-        "parameters": {"preference": ctx.params.preference, "features": total,
-                       "members": [{"blocks": list(b), "model": name, "weight": w} for _, b, w in members],
-                       "incremental": ctx.params.incremental_package_dir is not None},
-        "engine": {"name": "text_classification", "candidate": name,
-                   "versions": library_versions("scikit-learn", "numpy")},
-        "dataset": dict(ctx.data.dataset),
-    })
+    np.savez_compressed(
+        folder / "model.npz",
+        coef=coef,
+        intercept=intercept,
+        weights=np.array([float(w) for _, _, w in members]),
+        **arrays,  # type: ignore[arg-type]  # mypy takes **arrays for allow_pickle too; its keys are array names
+    )
+    write_manifest(
+        folder,
+        {
+            "task_type": "text_classification",
+            "labels": labels,
+            "artifacts": {"model": "model.npz", **artifacts},
+            "preprocessing": {"kind": "tfidf_linear", "blocks": blocks},
+            "metrics": {},
+            "parameters": {
+                "preference": ctx.params.preference,
+                "features": total,
+                "members": [{"blocks": list(b), "model": name, "weight": w} for _, b, w in members],
+                "incremental": ctx.params.incremental_package_dir is not None,
+            },
+            "engine": {
+                "name": "text_classification",
+                "candidate": name,
+                "versions": library_versions("scikit-learn", "numpy"),
+            },
+            "dataset": dict(ctx.data.dataset),
+        },
+    )
