@@ -85,7 +85,7 @@ export function LabelingTab({ project }: { project: Project }) {
     if (direction === 'next' && tab === 'unlabeled') {
       // the samples labeled on this page have left the filter: the next page starts after those still
       // unlabeled (offset + limit would skip as many unlabeled samples as were just labeled)
-      const left = items.filter((s) => !s.labeled).length;
+      const left = items.filter((s) => s.labels.length === 0).length;
       if (offset + left < total - (items.length - left)) {
         setOffset(offset + left);
         setIndex(0);
