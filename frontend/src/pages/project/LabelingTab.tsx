@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ok, sampleBlobUrl, type Project, type Sample } from '../../api/client';
 import { ErrorBox, Pager } from '../../components/ui';
@@ -70,26 +70,37 @@ export function LabelingTab({ project }: { project: Project }) {
       old ? { ...old, items: old.items.map((s) => (s.sample_id === sampleId ? { ...s, labels: sampleLabels, labeled: sampleLabels.length > 0 } : s)) } : old);
     ['stats', 'labels', 'suggestions', 'samples'].forEach((k) => queryClient.invalidateQueries({ queryKey: [k] }));
   };
-  const save = async (sampleId: string, annotations: { name: string; bndbox?: Box['bndbox'] }[]) => {
+  // saves in flight: a page change waits for them, so that it counts what was labeled on the page
+  const pending = useRef(new Set<Promise<void>>());
+  const save = (sampleId: string, annotations: { name: string; bndbox?: Box['bndbox'] }[]) => {
     setError(null);
-    try {
-      const result = await ok(api.PUT('/v1/datasets/{dataset_id}/annotations/{sample_id}', { params: { path: { dataset_id: datasetId, sample_id: sampleId } }, body: { annotations } }));
-      patchLocal(sampleId, result.labels);
-    } catch (e) {
-      setError(e);
-    }
+    const done = (async () => {
+      try {
+        const result = await ok(api.PUT('/v1/datasets/{dataset_id}/annotations/{sample_id}', { params: { path: { dataset_id: datasetId, sample_id: sampleId } }, body: { annotations } }));
+        patchLocal(sampleId, result.labels);
+      } catch (e) {
+        setError(e);
+      }
+    })();
+    pending.current.add(done);
+    void done.finally(() => pending.current.delete(done));
+    return done;
   };
   const reload = () => queryClient.invalidateQueries({ queryKey: ['labeling-page'] });
-  const edge = (direction: 'prev' | 'next') => {
+  const edge = async (direction: 'prev' | 'next') => {
     const total = page.data?.total ?? 0;
     if (direction === 'next' && tab === 'unlabeled') {
       // the samples labeled on this page have left the filter: the next page starts after those still
-      // unlabeled (offset + limit would skip as many unlabeled samples as were just labeled)
-      const left = items.filter((s) => s.labels.length === 0).length;
-      if (offset + left < total - (items.length - left)) {
+      // unlabeled (offset + limit would skip as many unlabeled samples as were just labeled); counted once
+      // the saves in flight have answered, on the page as they left it
+      await Promise.all([...pending.current]);
+      const key = ['labeling-page', datasetId, tab, offset, limit, firstIds];
+      const shown = queryClient.getQueryData<{ items: Sample[]; total: number }>(key)?.items ?? items;
+      const left = shown.filter((s) => s.labels.length === 0).length;
+      if (offset + left < total - (shown.length - left)) {
+        await reload(); // the new page first: index 0 of the page just labeled would be a labeled sample
         setOffset(offset + left);
         setIndex(0);
-        reload();
       }
       return;
     }
