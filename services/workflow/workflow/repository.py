@@ -101,8 +101,9 @@ class RoundRepository:
         return execution
 
     async def latest_with_phases(self, project: Project) -> tuple[Execution | None, list[Phase]]:
-        """The latest execution and its phases, read in one statement: one snapshot, so a reader never sees
-        the last phase executed while its execution still runs (two queries could straddle a commit)."""
+        """The latest execution and its phases, read in one statement with the project itself: one snapshot,
+        so a reader never sees the last phase executed while its execution still runs, nor the round completed
+        while the project still runs (separate queries could straddle a commit). ``project`` is refreshed."""
         latest = (
             sa.select(sa.func.max(Execution.round))
             .where(Execution.project_id == project.id, Execution.tenant_id == self.tenant_id)
@@ -110,17 +111,19 @@ class RoundRepository:
         )
         rows = (
             await self.session.execute(
-                sa.select(Execution, Phase)
+                sa.select(Project, Execution, Phase)
+                .join(Execution, Execution.project_id == Project.id)
                 .join(Phase, Phase.execution_id == Execution.id)
                 .where(
-                    Execution.project_id == project.id,
+                    Project.id == project.id,
                     Execution.tenant_id == self.tenant_id,
                     Execution.round == latest,
                 )
                 .order_by(Phase.position)
+                .execution_options(populate_existing=True)
             )
         ).all()
-        return (rows[0][0], [phase for _, phase in rows]) if rows else (None, [])
+        return (rows[0][1], [phase for _, _, phase in rows]) if rows else (None, [])
 
     async def add(
         self, project: Project, parameters: dict[str, object], plan: list[tuple[PhaseName, str]]
