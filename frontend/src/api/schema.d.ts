@@ -1612,6 +1612,12 @@ export interface components {
         /** ImportFileError */
         dataset_ImportFileError: {
             /**
+             * Field
+             * @description The part of the file at fault, when the rule names one
+             * @example filename
+             */
+            field?: string | null;
+            /**
              * File
              * @example daisy/broken.jpg
              */

@@ -11,7 +11,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from dataset.config import Settings
-from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
+from dataset.layouts import (
+    WARNING_RULES,
+    Candidate,
+    FileError,
+    TableContext,
+    Unit,
+    UnitRejected,
+    build_unit,
+    group_units,
+)
 from dataset.leases import failure_reason, run_leased
 from dataset.manifest_import import manifest_units
 from dataset.models import Dataset, DatasetStatus, ImportTask, TaskStatus
@@ -173,7 +182,7 @@ async def _store_batch(
     unit_count: int,
     table: TableContext | None,
 ) -> None:
-    failed_files = {e.file for e in errors if e.rule != "voc_box_outside"}
+    failed_files = {e.file for e in errors if e.rule not in WARNING_RULES}
     async with runtime.db.session() as session:
         dataset = await session.get_one(Dataset, dataset_id)
         if table is not None and dataset.table_schema is None and table.schema is not None:

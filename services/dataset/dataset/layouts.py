@@ -18,14 +18,25 @@ from dataset.config import Settings
 from dataset.table import infer_schema, read_csv
 from dataset.types import DatasetKind
 from dataset.validation import Rejected, check_audio, check_image, check_label, check_name, decode_text
-from dataset.voc import boxes_outside, parse_voc
+from dataset.voc import boxes_inverted, boxes_outside, parse_voc
 from shared.events.dataset import ImportedAnnotation
 
-__all__ = ["Candidate", "FileError", "TableContext", "Unit", "UnitRejected", "build_unit", "group_units"]
+__all__ = [
+    "WARNING_RULES",
+    "Candidate",
+    "FileError",
+    "TableContext",
+    "Unit",
+    "UnitRejected",
+    "build_unit",
+    "group_units",
+]
 
 Loader = Callable[[str], Awaitable[bytes]]
 RESULT_SUFFIX = "_result.txt"
 INLINE_BYTES = 64 * 1024
+# Problems that leave the sample imported (unlabeled) rather than failed: the seed's rule for VOC boxes.
+WARNING_RULES = frozenset({"voc_box_outside", "voc_box_inverted"})
 
 
 @dataclass
@@ -33,9 +44,11 @@ class FileError:
     file: str
     rule: str
     msg: str
+    field: str | None = None  # the part of the file at fault, when one is
 
     def as_dict(self) -> dict[str, str]:
-        return {"file": self.file, "rule": self.rule, "msg": self.msg}
+        out = {"file": self.file, "rule": self.rule, "msg": self.msg}
+        return out | ({"field": self.field} if self.field else {})
 
 
 class UnitRejected(Exception):
@@ -121,7 +134,7 @@ def group_units(
 
 
 def _reject(path: str, exc: Rejected) -> UnitRejected:
-    return UnitRejected(FileError(path, exc.rule, exc.msg))
+    return UnitRejected(FileError(path, exc.rule, exc.msg, exc.field))
 
 
 async def build_unit(
@@ -191,7 +204,7 @@ async def _image_unit(
     try:
         raw = await load(companion)
         if kind.is_detection:
-            objects = parse_voc(raw)
+            objects = parse_voc(raw, image=unit.path)
         else:
             lines = decode_text(raw, settings.text_max_bytes, allow_empty=True).splitlines()
             names = list(dict.fromkeys(check_label(n) for n in lines if n.strip()))
@@ -213,20 +226,29 @@ def _with_boxes(
     if not kind.is_detection:
         cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
         return cand
-    outside = boxes_outside(objects, cand.width or 0, cand.height or 0)
-    if outside:
-        # The seed's rule: such an image is imported, but unlabeled, and the problem is reported.
-        if warnings is not None:
-            warnings.append(
-                FileError(
-                    file,
-                    "voc_box_outside",
-                    f"boxes of {', '.join(outside)} are not inside the "
-                    f"{cand.width}x{cand.height} image; the image was imported unlabeled",
-                )
-            )
+    size = f"{cand.width}x{cand.height}"
+    problems = [
+        (
+            "voc_box_inverted",
+            boxes_inverted(objects),
+            "have xmin >= xmax or ymin >= ymax (inverted or empty)",
+        ),
+        (
+            "voc_box_outside",
+            boxes_outside(objects, cand.width or 0, cand.height or 0),
+            f"are not inside the {size} image",
+        ),
+    ]
+    found = [(rule, names, what) for rule, names, what in problems if names]
+    if not found:
+        cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
         return cand
-    cand.annotations = [ImportedAnnotation(**obj) for obj in objects]
+    # The seed's rule: such an image is imported, but unlabeled, and each problem is reported.
+    if warnings is not None:
+        warnings.extend(
+            FileError(file, rule, f"boxes of {', '.join(names)} {what}; the image was imported unlabeled")
+            for rule, names, what in found
+        )
     return cand
 
 

@@ -53,7 +53,7 @@ def sample_read(sample: Sample, dataset_id: str, url: str | None = None) -> Samp
 
 
 def _details(errors: list[FileError]) -> list[ErrorDetail]:
-    return [ErrorDetail(rule=e.rule, msg=e.msg, file=e.file) for e in errors]
+    return [ErrorDetail(rule=e.rule, msg=e.msg, field=e.field, file=e.file) for e in errors]
 
 
 class SampleService:

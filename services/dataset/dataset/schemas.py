@@ -283,6 +283,9 @@ class ImportFileError(BaseModel):
     file: str = Field(examples=["daisy/broken.jpg"])
     rule: str = Field(examples=["image_decode"])
     msg: str = Field(examples=["not a readable JPG/PNG/BMP image: cannot identify image file"])
+    field: str | None = Field(
+        None, examples=["filename"], description="The part of the file at fault, when the rule names one"
+    )
 
 
 class ImportTaskRead(BaseModel):

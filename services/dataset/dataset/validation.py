@@ -23,11 +23,11 @@ Image.MAX_IMAGE_PIXELS = 100_000_000
 
 
 class Rejected(Exception):
-    """A file that breaks a rule; ``rule`` is a short stable identifier."""
+    """A file that breaks a rule; ``rule`` is a short stable identifier, ``field`` the part of the file at fault."""
 
-    def __init__(self, rule: str, msg: str) -> None:
+    def __init__(self, rule: str, msg: str, *, field: str | None = None) -> None:
         super().__init__(msg)
-        self.rule, self.msg = rule, msg
+        self.rule, self.msg, self.field = rule, msg, field
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 from typing import Any
 from xml.etree.ElementTree import Element, ParseError, SubElement, tostring
 
@@ -10,7 +11,7 @@ from defusedxml import DefusedXmlException
 
 from dataset.validation import Rejected, check_label
 
-__all__ = ["boxes_outside", "parse_voc", "write_voc"]
+__all__ = ["boxes_inverted", "boxes_outside", "parse_voc", "write_voc"]
 
 _BOX_KEYS = ("xmin", "ymin", "xmax", "ymax")
 
@@ -47,26 +48,56 @@ def _object(node: Element) -> dict[str, Any]:
     }
 
 
-def parse_voc(data: bytes) -> list[dict[str, Any]]:
-    """The ``<object>`` rectangles of a VOC file (``Rejected`` with rule ``voc_xml`` if it is malformed)."""
+def parse_voc(data: bytes, *, image: str | None = None) -> list[dict[str, Any]]:
+    """The ``<object>`` rectangles of a VOC file (``Rejected`` with rule ``voc_xml`` if it is malformed).
+
+    With ``image`` (the path of the image the file is paired with), its ``<filename>`` must name that image:
+    else ``Rejected`` with rule ``voc_filename_mismatch`` (its boxes were drawn on another picture).
+    """
     try:
         root = SafeET.fromstring(data)
     except (ParseError, DefusedXmlException, ValueError) as exc:
         raise Rejected("voc_xml", f"malformed VOC XML: {exc}") from exc
     if root.tag != "annotation":
         raise Rejected("voc_xml", f"the root element is <{root.tag}>, not <annotation>")
+    if image is not None:
+        _check_filename((root.findtext("filename") or "").strip(), image)
     return [_object(node) for node in root.findall("object")]
 
 
+def _check_filename(declared: str, image: str) -> None:
+    """Tolerant as real VOC files need: no name, another case or folder, no or another extension are fine."""
+    name = declared.replace("\\", "/").rsplit("/", 1)[-1].casefold()
+    own = posixpath.basename(image).casefold()
+    stem = posixpath.splitext(own)[0]
+    if not name or name in (own, stem) or posixpath.splitext(name)[0] == stem:
+        return
+    raise Rejected(
+        "voc_filename_mismatch",
+        f"<filename> names {declared!r}, not the image {posixpath.basename(image)!r} this file is paired "
+        "with; the pair was not imported",
+        field="filename",
+    )
+
+
+def boxes_inverted(objects: list[dict[str, Any]]) -> list[str]:
+    """Names of the objects whose rectangle is empty or inverted (``xmin >= xmax`` or ``ymin >= ymax``)."""
+    return [o["name"] for o in objects if not _ordered(o["bndbox"])]
+
+
 def boxes_outside(objects: list[dict[str, Any]], width: int, height: int) -> list[str]:
-    """Names of the objects whose rectangle is empty or not inside a ``width`` × ``height`` image."""
+    """Names of the objects whose (well-ordered) rectangle is not inside a ``width`` × ``height`` image."""
     bad = []
     for obj in objects:
         b = obj["bndbox"]
-        inside = 0 <= b["xmin"] < b["xmax"] <= width and 0 <= b["ymin"] < b["ymax"] <= height
-        if not inside:
+        inside = 0 <= b["xmin"] and b["xmax"] <= width and 0 <= b["ymin"] and b["ymax"] <= height
+        if _ordered(b) and not inside:
             bad.append(obj["name"])
     return bad
+
+
+def _ordered(box: dict[str, float]) -> bool:
+    return box["xmin"] < box["xmax"] and box["ymin"] < box["ymax"]
 
 
 def write_voc(filename: str, folder: str, size: dict[str, int], objects: list[dict[str, Any]]) -> bytes:

@@ -44,14 +44,21 @@ def wav(seconds: float = 1.5, subtype: str = "PCM_16", rate: int = 8000, freq: f
     return out.getvalue()
 
 
-def voc(objects: list[tuple[str, int, int, int, int]], width: int = 32, height: int = 24) -> bytes:
+def voc(
+    objects: list[tuple[str, int, int, int, int]],
+    width: int = 32,
+    height: int = 24,
+    filename: str | None = None,
+) -> bytes:
+    """A VOC file; ``filename`` is its ``<filename>`` (the image it labels), left out when ``None``."""
+    name = "" if filename is None else f"<filename>{filename}</filename>"
     objs = "".join(
         f"<object><name>{n}</name><pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded>"
         f"<difficult>0</difficult><bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
         for n, a, b, c, d in objects
     )
     return (
-        f"<annotation><folder>f</folder><filename>x.jpg</filename><source><database>Unknown</database></source>"
+        f"<annotation><folder>f</folder>{name}<source><database>Unknown</database></source>"
         f"<size><width>{width}</width><height>{height}</height><depth>3</depth></size><segmented>0</segmented>"
         f"{objs}</annotation>"
     ).encode()

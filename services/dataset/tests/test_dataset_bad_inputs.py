@@ -49,11 +49,11 @@ async def test_image_classification_bad_files(harness, files) -> None:
 
 async def test_detection_bad_files(harness, files) -> None:
     good = {f"ok{i}.png": files.image() for i in range(3)} | {
-        f"ok{i}.xml": files.voc([("car", 1, 1, 10, 10)]) for i in range(3)
+        f"ok{i}.xml": files.voc([("car", 1, 1, 10, 10)], filename=f"ok{i}.png") for i in range(3)
     }
     bad = {
         "outside.png": files.image(32, 24),
-        "outside.xml": files.voc([("car", 1, 1, 40, 10)]),
+        "outside.xml": files.voc([("car", 1, 1, 40, 10)], filename="outside.png"),
         "broken.png": files.image(),
         "broken.xml": b"<annotation><object><name>car</name>",
         "猫.png": files.image(),
@@ -69,6 +69,70 @@ async def test_detection_bad_files(harness, files) -> None:
     # The image whose box leaves it is imported, but unlabeled (the seed's rule); the broken one is not imported.
     assert set(samples) == {"ok0.png", "ok1.png", "ok2.png", "outside.png"}
     assert not samples["outside.png"]["labeled"] and samples["ok0.png"]["labels"] == ["car"]
+
+
+async def test_voc_of_another_image_and_inverted_boxes(harness, files) -> None:
+    """A VOC file naming another image is a bad pair (not attached); an inverted box has its own rule."""
+    box = [("car", 1, 1, 10, 10)]
+    pairs = {
+        "named": files.voc(box, filename="named.png"),
+        "cased": files.voc(box, filename="C:\\photos\\CASED.PNG"),  # folders ignored, any case
+        "stem": files.voc(box, filename="stem"),  # some tools leave the extension out
+        "blank": files.voc(box, filename=""),
+        "absent": files.voc(box),
+        "swapped": files.voc([("bus", 2, 2, 12, 12)], filename="named.png"),
+        "inverted": files.voc([("car", 1, 1, 10, 10), ("bus", 20, 2, 5, 12)], filename="inverted.png"),
+        "flat": files.voc([("car", 3, 9, 10, 9)], filename="flat.png"),
+    }
+    tree = {f"{stem}.png": files.image() for stem in pairs} | {f"{s}.xml": x for s, x in pairs.items()}
+    ds, task = await harness.import_folder("detpairs", 1, tree)
+    assert task["status"] == "COMPLETED"
+    assert _errors(task) == {
+        "swapped.xml": "voc_filename_mismatch",
+        "inverted.xml": "voc_box_inverted",
+        "flat.xml": "voc_box_inverted",
+    }
+    swapped = next(e for e in task["errors"] if e["file"] == "swapped.xml")
+    assert swapped["field"] == "filename" and "named.png" in swapped["msg"]
+    inverted = next(e for e in task["errors"] if e["file"] == "inverted.xml")
+    assert "bus" in inverted["msg"] and "not inside" not in inverted["msg"]
+    assert task["failed_sample_count"] == 1
+    samples = {s["sample_name"]: s for s in (await harness.samples(ds["dataset_id"]))["items"]}
+    # The swapped pair is not imported (its boxes belong to another image); inverted boxes leave theirs unlabeled.
+    assert set(samples) == {f"{stem}.png" for stem in pairs} - {"swapped.png"}
+    assert {n for n, s in samples.items() if s["labels"] == ["car"]} == {
+        "named.png",
+        "cased.png",
+        "stem.png",
+        "blank.png",
+        "absent.png",
+    }
+    assert not samples["inverted.png"]["labeled"] and not samples["flat.png"]["labeled"]
+
+
+async def test_voc_of_another_image_and_inverted_boxes_refused_on_upload(harness, files) -> None:
+    ds = await harness.create("detup", 1, None)
+    url = f"/v1/datasets/{ds['dataset_id']}/samples"
+    swapped = await harness.client.post(
+        url,
+        files=[
+            ("files", ("a.png", files.image(), "image/png")),
+            ("files", ("a.xml", files.voc([("car", 1, 1, 10, 10)], filename="b.png"), "application/xml")),
+        ],
+    )
+    assert swapped.status_code == 400
+    detail = swapped.json()["details"][0]
+    assert (detail["file"], detail["field"], detail["rule"]) == ("a.xml", "filename", "voc_filename_mismatch")
+    inverted = await harness.client.post(
+        url,
+        files=[
+            ("files", ("a.png", files.image(), "image/png")),
+            ("files", ("a.xml", files.voc([("car", 10, 1, 1, 10)], filename="a.png"), "application/xml")),
+        ],
+    )
+    assert inverted.status_code == 400
+    assert [(d["file"], d["rule"]) for d in inverted.json()["details"]] == [("a.xml", "voc_box_inverted")]
+    assert (await harness.samples(ds["dataset_id"]))["total"] == 0
 
 
 async def test_sound_bad_files(harness, files) -> None:

@@ -10,7 +10,7 @@ from dataset.split import rarest, stratified_split
 from dataset.table import is_timestamp
 from dataset.validation import Rejected
 from dataset.versions import next_version_name
-from dataset.voc import boxes_outside, parse_voc, write_voc
+from dataset.voc import boxes_inverted, boxes_outside, parse_voc, write_voc
 from pydantic import ValidationError
 
 
@@ -99,6 +99,47 @@ def test_voc_round_trip_and_errors() -> None:
         with pytest.raises(Rejected) as info:
             parse_voc(bad)
         assert info.value.rule == rule
+
+
+@pytest.mark.parametrize(
+    ("declared", "image", "matches"),
+    [
+        ("a.jpg", "sub/a.jpg", True),
+        ("A.JPG", "a.jpg", True),
+        ("VOC2007/JPEGImages/a.jpg", "a.jpg", True),
+        ("C:\\data\\a.jpg", "a.jpg", True),
+        ("a", "a.jpg", True),  # written without its extension
+        ("a.v2", "a.v2.png", True),
+        ("a.jpg", "a.png", True),  # the same image, converted
+        ("", "a.jpg", True),
+        ("b.jpg", "a.jpg", False),
+        ("a.jpg", "sub/b.jpg", False),
+        ("ab.jpg", "a.jpg", False),
+    ],
+)
+def test_voc_filename_must_name_its_image(declared: str, image: str, matches: bool) -> None:
+    xml = write_voc(declared, "folder", {"width": 20, "height": 20, "depth": 3}, [])
+    if matches:
+        assert parse_voc(xml, image=image) == []
+        return
+    with pytest.raises(Rejected) as info:
+        parse_voc(xml, image=image)
+    assert (info.value.rule, info.value.field) == ("voc_filename_mismatch", "filename")
+    assert parse_voc(xml) == []  # without an image to compare with (a published version's manifest)
+
+
+def test_inverted_boxes_have_their_own_rule() -> None:
+    def obj(name: str, xmin: float, ymin: float, xmax: float, ymax: float) -> dict:
+        return {"name": name, "bndbox": {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax}}
+
+    objects = [
+        obj("ok", 1, 1, 5, 5),
+        obj("swapped", 9, 1, 2, 5),
+        obj("flat", 1, 4, 5, 4),
+        obj("out", 1, 1, 30, 5),
+    ]
+    assert boxes_inverted(objects) == ["swapped", "flat"]
+    assert boxes_outside(objects, 20, 20) == ["out"]
 
 
 def test_timestamp_detection() -> None:

@@ -27,7 +27,9 @@ def detection_files(f, per_class: dict[str, int]) -> dict[str, bytes]:
     for label, count in per_class.items():
         for i in range(count):
             out[f"{label}{i}.png"] = f.image()
-            out[f"{label}{i}.xml"] = f.voc([(label, 2, 3, 20, 18), (label, 1, 1, 5, 5)])
+            out[f"{label}{i}.xml"] = f.voc(
+                [(label, 2, 3, 20, 18), (label, 1, 1, 5, 5)], filename=f"{label}{i}.png"
+            )
     return out
 
 

@@ -35,7 +35,7 @@ def _files(files, dataset_type: int, per_class: dict[str, int]) -> dict[str, byt
             elif dataset_type == 1:
                 out[f"{label}{i}.png"], out[f"{label}{i}.xml"] = (
                     files.image(),
-                    files.voc([(label, 2, 2, 20, 20)]),
+                    files.voc([(label, 2, 2, 20, 20)], filename=f"{label}{i}.png"),
                 )
             else:
                 out[f"{label}/{label}{i}.wav"] = files.wav(1.2)

@@ -19,10 +19,10 @@ def png(width: int = 32, height: int = 24) -> bytes:
     return out.getvalue()
 
 
-def voc(name: str, box: tuple[int, int, int, int], width: int = 32, height: int = 24) -> bytes:
+def voc(name: str, box: tuple[int, int, int, int], filename: str, width: int = 32, height: int = 24) -> bytes:
     a, b, c, d = box
     return (
-        f"<annotation><folder>f</folder><filename>x.png</filename><size><width>{width}</width>"
+        f"<annotation><folder>f</folder><filename>{filename}</filename><size><width>{width}</width>"
         f"<height>{height}</height><depth>3</depth></size><segmented>0</segmented><object><name>{name}</name>"
         f"<pose>Unspecified</pose><truncated>0</truncated><occluded>0</occluded><difficult>0</difficult>"
         f"<bndbox><xmin>{a}</xmin><ymin>{b}</ymin><xmax>{c}</xmax><ymax>{d}</ymax></bndbox></object>"
@@ -154,11 +154,11 @@ async def test_policy_1_keeps_source_files_and_detection_boxes_reach_the_manifes
     both = Both(await platform_factory(["dataset", "labeling"]))
     files = {
         "a.png": png(),
-        "a.xml": voc("car", (1, 1, 10, 10)),
+        "a.xml": voc("car", (1, 1, 10, 10), "a.png"),
         "b.png": png(),
-        "b.xml": voc("bus", (2, 2, 20, 20)),
+        "b.xml": voc("bus", (2, 2, 20, 20), "b.png"),
         "c.png": png(),
-        "c.xml": voc("car", (5, 5, 40, 20)),
+        "c.xml": voc("car", (5, 5, 40, 20), "c.png"),
     }  # c: box outside the 32x24 image
     dataset_id = await both.import_folder("roads", 1, files)
     await both.settle(dataset_id, {"a.png": ["car"], "b.png": ["bus"], "c.png": []})

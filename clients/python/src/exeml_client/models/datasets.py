@@ -71,6 +71,7 @@ class ImportFileError(APIModel):
     file: str
     rule: str
     msg: str
+    field: str | None = None
 
 
 class ImportTask(APIModel):
