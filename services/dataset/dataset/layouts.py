@@ -280,13 +280,8 @@ async def _text_unit(unit: Unit, companion: str | None, load: Loader, settings: 
             result = decode_text(
                 await load(companion), settings.text_max_bytes, allow_empty=True
             ).splitlines()
-            if len(result) < len(lines):
-                raise Rejected(
-                    "result_lines",
-                    f"{len(result)} label lines for {len(lines)} text lines; "
-                    f"{posixpath.basename(companion)} must have one line per text line",
-                )
-            labels = [check_label(r, allow_chinese=True) if r.strip() else "" for r in result[: len(lines)]]
+            result = _aligned(result, len(lines), companion)
+            labels = [check_label(r, allow_chinese=True) if r.strip() else "" for r in result]
         except Rejected as exc:
             raise _reject(companion, exc) from exc
     out = []
@@ -308,6 +303,21 @@ async def _text_unit(unit: Unit, companion: str | None, load: Loader, settings: 
     if not out:
         raise UnitRejected(FileError(unit.path, "empty_file", "the text file has no non-empty line"))
     return out
+
+
+def _aligned(result: list[str], count: int, companion: str) -> list[str]:
+    """The label lines of ``count`` text lines: one each (blank lines past the end label nothing)."""
+    end = len(result)
+    while end > count and not result[end - 1].strip():
+        end -= 1
+    if end != count:
+        # Too few or too many: the files do not belong together, and guessing would mislabel.
+        raise Rejected(
+            "result_lines",
+            f"{end} label lines for {count} text lines; "
+            f"{posixpath.basename(companion)} must have one line per text line",
+        )
+    return result[:count]
 
 
 def _table_unit(unit: Unit, data: bytes, settings: Settings, table: TableContext | None) -> Candidate:

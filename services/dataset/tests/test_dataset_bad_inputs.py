@@ -168,6 +168,34 @@ async def test_text_bad_files(harness) -> None:
     ]
 
 
+async def test_text_result_with_more_lines_than_its_text_is_a_bad_pair(harness) -> None:
+    """Both sides of the pair must line up: extra label lines mean they do not belong together."""
+    files = {
+        "ok.txt": b"great\nawful\n",
+        "ok_result.txt": b"pos\nneg\n\n",  # a trailing blank line labels nothing: accepted
+        "long.txt": b"one\ntwo\n",
+        "long_result.txt": b"pos\nneg\npos\n",
+    }
+    ds, task = await harness.import_folder("txtlong", 100, files)
+    assert task["status"] == "COMPLETED"
+    assert _errors(task) == {"long_result.txt": "result_lines"}
+    assert task["failed_sample_count"] == 1
+    samples = (await harness.samples(ds["dataset_id"], sort_by="sample_name", order="asc"))["items"]
+    assert [(s["sample_name"], s["labels"]) for s in samples] == [
+        ("ok.txt#1", ["pos"]),
+        ("ok.txt#2", ["neg"]),
+    ]
+    upload = await harness.client.post(
+        f"/v1/datasets/{ds['dataset_id']}/samples",
+        files=[
+            ("files", ("up.txt", b"one\ntwo\n", "text/plain")),
+            ("files", ("up_result.txt", b"pos\nneg\npos\n", "text/plain")),
+        ],
+    )
+    assert upload.status_code == 400
+    assert [(d["file"], d["rule"]) for d in upload.json()["details"]] == [("up_result.txt", "result_lines")]
+
+
 async def test_table_with_250_columns_rejected(harness, files) -> None:
     ds, task = await harness.import_folder(
         "tblwide", 400, {"ok.csv": files.table_csv(120), "wide.csv": files.table_csv(5, columns=250)}
