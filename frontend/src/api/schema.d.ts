@@ -386,6 +386,12 @@ export interface paths {
          *     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
          *     validated first; if one breaks a rule the answer is 400 (413 for sizes) naming each file and rule, and
          *     nothing is stored. Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable).
+         *
+         *     CSV parts (each file is one part of the dataset's table) are stored even when they break a rule of the
+         *     version check that the table as a whole decides; ``warnings`` lists them per file (``file``, ``rule``,
+         *     ``column``, ``msg``): ``min_rows`` (the table so far has fewer than 100 rows: upload more parts),
+         *     ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check of a
+         *     version reports them again as errors.
          */
         post: operations["upload_samples"];
         delete?: never;
@@ -1609,8 +1615,16 @@ export interface components {
              */
             work_path?: string | null;
         };
-        /** ImportFileError */
+        /**
+         * ImportFileError
+         * @description One file's problem: the rule it breaks (and, for a table rule, the column).
+         */
         dataset_ImportFileError: {
+            /**
+             * Column
+             * @description The table column the rule is about
+             */
+            column?: string | null;
             /**
              * Field
              * @description The part of the file at fault, when the rule names one
@@ -1694,7 +1708,8 @@ export interface components {
          *       "started_at": "2026-11-23T10:15:01Z",
          *       "status": "COMPLETED",
          *       "task_id": "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d",
-         *       "total_sample_count": 121
+         *       "total_sample_count": 121,
+         *       "warnings": []
          *     }
          */
         dataset_ImportTaskRead: {
@@ -1753,6 +1768,11 @@ export interface components {
             task_id: string;
             /** Total Sample Count */
             total_sample_count: number;
+            /**
+             * Warnings
+             * @description Per-file problems that did not reject the file: a table part's breaches of the version check's rules (min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column has one value in this file). They are reported again, as errors, by the check of a version. The first ones.
+             */
+            warnings?: components["schemas"]["dataset_ImportFileError"][];
         };
         /**
          * SampleDelete
@@ -1941,7 +1961,7 @@ export interface components {
         };
         /**
          * UploadResult
-         * @description Every file was stored: the new samples, and per file (ModelArts style) its sample id.
+         * @description Every file was stored: the new samples, per file (ModelArts style) its sample id, and the warnings.
          */
         dataset_UploadResult: {
             /** Results */
@@ -1953,6 +1973,19 @@ export interface components {
              * @example true
              */
             success: boolean;
+            /**
+             * Warnings
+             * @description Per-file problems that did not reject the file: a table part's breaches of the version check's rules (min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column has one value in this file). They are reported again, as errors, by the check of a version.
+             * @example [
+             *       {
+             *         "column": "seen_at",
+             *         "file": "part1.csv",
+             *         "msg": "column seen_at holds timestamps; remove it",
+             *         "rule": "timestamp_column"
+             *       }
+             *     ]
+             */
+            warnings?: components["schemas"]["dataset_ImportFileError"][];
         };
         /**
          * VersionCreate
@@ -7323,7 +7356,8 @@ export interface operations {
                      *           "started_at": "2026-11-23T10:15:01Z",
                      *           "status": "COMPLETED",
                      *           "task_id": "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d",
-                     *           "total_sample_count": 121
+                     *           "total_sample_count": 121,
+                     *           "warnings": []
                      *         }
                      *       ],
                      *       "total": 1
@@ -7456,7 +7490,8 @@ export interface operations {
                      *       "started_at": "2026-11-23T10:15:01Z",
                      *       "status": "COMPLETED",
                      *       "task_id": "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d",
-                     *       "total_sample_count": 121
+                     *       "total_sample_count": 121,
+                     *       "warnings": []
                      *     }
                      */
                     "application/json": components["schemas"]["dataset_ImportTaskRead"];
@@ -7598,7 +7633,8 @@ export interface operations {
                      *       "started_at": "2026-11-23T10:15:01Z",
                      *       "status": "COMPLETED",
                      *       "task_id": "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d",
-                     *       "total_sample_count": 121
+                     *       "total_sample_count": 121,
+                     *       "warnings": []
                      *     }
                      */
                     "application/json": components["schemas"]["dataset_ImportTaskRead"];
@@ -8738,7 +8774,15 @@ export interface operations {
                      *           "width": 500
                      *         }
                      *       ],
-                     *       "success": true
+                     *       "success": true,
+                     *       "warnings": [
+                     *         {
+                     *           "column": "seen_at",
+                     *           "file": "part1.csv",
+                     *           "msg": "column seen_at holds timestamps; remove it",
+                     *           "rule": "timestamp_column"
+                     *         }
+                     *       ]
                      *     }
                      */
                     "application/json": components["schemas"]["dataset_UploadResult"];
@@ -9627,7 +9671,8 @@ export interface operations {
                      *       "started_at": "2026-11-23T10:15:01Z",
                      *       "status": "COMPLETED",
                      *       "task_id": "8b1d4f6a2c3e4a5b9c7d0e1f2a3b4c5d",
-                     *       "total_sample_count": 121
+                     *       "total_sample_count": 121,
+                     *       "warnings": []
                      *     }
                      */
                     "application/json": components["schemas"]["dataset_ImportTaskRead"];

@@ -6,7 +6,9 @@ from typing import Any
 
 from shared.events.dataset import CheckViolation
 
-__all__ = ["check_version"]
+__all__ = ["MIN_ROWS", "check_table_part", "check_table_rows", "check_version"]
+
+MIN_ROWS = 100  # seed: "at least 100 data records"
 
 # (min classes, min per class [error], warn under per class, warn under total labeled)
 _CLASS_RULES = {
@@ -82,15 +84,54 @@ def _classes(dataset_type: int, stats: dict[str, Any]) -> list[CheckViolation]:
     return out
 
 
+def check_table_rows(rows: int) -> list[CheckViolation]:
+    """The row rule on a table still arriving: its parts so far (the version check stays the gate)."""
+    return _min_rows(rows, "the table so far")
+
+
+def check_table_part(columns: dict[str, Any], label_column: str | None) -> list[CheckViolation]:
+    """The rules one CSV part already breaks: a timestamp column, a label column of one value.
+
+    ``columns`` are the part's column statistics (:func:`dataset.table.column_stats`).
+    """
+    label = columns.get(label_column or "")
+    values = _label_values(label_column, label, " in this file") if label is not None else []
+    return values + _timestamp_columns(columns)
+
+
+def _error(rule: str, msg: str, **kw: Any) -> CheckViolation:
+    return CheckViolation(rule=rule, level="error", msg=msg, **kw)
+
+
+def _min_rows(rows: int, subject: str) -> list[CheckViolation]:
+    if rows >= MIN_ROWS:
+        return []
+    return [_error("min_rows", f"{subject} has {rows} rows; at least {MIN_ROWS} are needed", count=rows)]
+
+
+def _label_values(column: str | None, label: dict[str, Any], where: str = "") -> list[CheckViolation]:
+    if label["distinct"] >= 2:
+        return []
+    msg = f"the label column {column} has {label['distinct']} distinct value(s){where}; at least 2 are needed"
+    return [_error("label_values", msg, column=column, count=label["distinct"])]
+
+
+def _timestamp_columns(columns: dict[str, Any]) -> list[CheckViolation]:
+    return [
+        _error("timestamp_column", f"column {name} holds timestamps; remove it", column=name)
+        for name, col in columns.items()
+        if col.get("timestamp")
+    ]
+
+
 def _table(stats: dict[str, Any], label_column: str | None) -> list[CheckViolation]:
     out: list[CheckViolation] = []
     rows, columns = int(stats.get("row_count", 0)), stats.get("columns", {})
 
     def err(rule: str, msg: str, **kw: Any) -> None:
-        out.append(CheckViolation(rule=rule, level="error", msg=msg, **kw))
+        out.append(_error(rule, msg, **kw))
 
-    if rows < 100:
-        err("min_rows", f"the table has {rows} rows; at least 100 are needed", count=rows)
+    out += _min_rows(rows, "the table")
     if len(columns) >= 200:
         err(
             "max_columns",
@@ -110,16 +151,8 @@ def _table(stats: dict[str, Any], label_column: str | None) -> list[CheckViolati
                 column=label_column,
                 count=label["missing"],
             )
-        if label["distinct"] < 2:
-            err(
-                "label_values",
-                f"the label column has {label['distinct']} distinct value(s); at least 2 are needed",
-                column=label_column,
-                count=label["distinct"],
-            )
-    for name, col in columns.items():
-        if col.get("timestamp"):
-            err("timestamp_column", f"column {name} holds timestamps; remove it", column=name)
+        out += _label_values(label_column, label)
+    out += _timestamp_columns(columns)
     valid = [
         n
         for n, c in columns.items()

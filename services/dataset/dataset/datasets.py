@@ -65,6 +65,7 @@ def task_read(task: ImportTask) -> ImportTaskRead:
         failed_sample_count=task.failed_count,
         annotated_sample_count=task.annotated_count,
         errors=list(task.errors or []),
+        warnings=list(task.warnings or []),
         error_msg=task.error_msg,
         create_time=task.created_at,
         started_at=task.started_at,
@@ -210,6 +211,7 @@ class DatasetService:
             import_annotations=body.import_annotations,
             status=TaskStatus.QUEUED,
             errors=[],
+            warnings=[],
         )
         await self.tasks.add(task)
         runtime, tenant_id, task_id = self.runtime, self.tenant_id, task.id

@@ -24,7 +24,7 @@ from dataset.layouts import (
 from dataset.leases import failure_reason, run_leased
 from dataset.manifest_import import manifest_units
 from dataset.models import Dataset, DatasetStatus, ImportTask, TaskStatus
-from dataset.repository import SampleRepository
+from dataset.repository import DatasetRepository, SampleRepository
 from dataset.types import KINDS, DatasetKind
 from dataset.validation import Rejected
 from dataset.writer import add_samples
@@ -81,6 +81,7 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
         samples = SampleRepository(session, tenant_id)
         existing = await samples.source_keys(dataset.id)
         deleted = await samples.deleted_files(dataset.id)
+        table_rows = await DatasetRepository(session, tenant_id).table_rows(dataset.id)
     kind = KINDS[dataset.dataset_type]
     storage = runtime.tenant_storage(tenant_id)  # the path was checked at creation; checked again now
     if task.import_type == "manifest":
@@ -92,7 +93,7 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
     todo = [u for u in units if u.uri not in files_done]
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
     table = (
-        TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema)
+        TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema, rows=table_rows)
         if kind.is_table
         else None
     )
@@ -114,8 +115,11 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
         candidates, batch_errors = await pending
         more = index + 1 < len(batches)
         pending = build(batches[index + 1]) if more and not kind.is_table else None
+        # The row rule is the table's: reported once, for the table the task leaves.
+        warnings = [w for c in candidates for w in c.warnings]
+        warnings += table.row_warnings() if table is not None and not more else []
         await _store_batch(
-            runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table
+            runtime, tenant_id, task_id, dataset.id, candidates, batch_errors, len(batch), table, warnings
         )
         if more and pending is None:
             pending = build(batches[index + 1])
@@ -165,7 +169,7 @@ async def _build(
                 errors.append(exc.error)
                 return []
             if table is not None and cands:
-                table.schema = table.schema or cands[0].schema
+                table.add(cands[0])
             return cands
 
     results = await asyncio.gather(*(one(u) for u in units))
@@ -181,6 +185,7 @@ async def _store_batch(
     errors: list[FileError],
     unit_count: int,
     table: TableContext | None,
+    warnings: list[FileError],
 ) -> None:
     failed_files = {e.file for e in errors if e.rule not in WARNING_RULES}
     async with runtime.db.session() as session:
@@ -196,6 +201,7 @@ async def _store_batch(
         task.annotated_count += sum(1 for c in candidates if c.annotations)
         task.failed_count += len(failed_files)
         task.errors = _merged(task.errors, errors, runtime.settings.max_reported_errors)
+        task.warnings = _merged(task.warnings, warnings, runtime.settings.max_reported_errors)
 
 
 async def _progress(

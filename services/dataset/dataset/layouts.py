@@ -14,8 +14,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from dataset.checks import check_table_part, check_table_rows
 from dataset.config import Settings
-from dataset.table import infer_schema, read_csv
+from dataset.table import column_stats, infer_schema, read_csv
 from dataset.types import DatasetKind
 from dataset.validation import Rejected, check_audio, check_image, check_label, check_name, decode_text
 from dataset.voc import boxes_inverted, boxes_outside, parse_voc
@@ -45,10 +46,15 @@ class FileError:
     rule: str
     msg: str
     field: str | None = None  # the part of the file at fault, when one is
+    column: str | None = None  # a table rule's column
 
     def as_dict(self) -> dict[str, str]:
         out = {"file": self.file, "rule": self.rule, "msg": self.msg}
-        return out | ({"field": self.field} if self.field else {})
+        if self.field:
+            out["field"] = self.field
+        if self.column is not None:
+            out["column"] = self.column
+        return out
 
 
 class UnitRejected(Exception):
@@ -72,6 +78,7 @@ class Candidate:
     row_count: int | None = None
     annotations: list[ImportedAnnotation] = field(default_factory=list)
     schema: list[dict[str, Any]] | None = None
+    warnings: list[FileError] = field(default_factory=list)  # rules it breaks that do not reject it
 
 
 @dataclass
@@ -89,6 +96,20 @@ class TableContext:
     with_header: bool
     label_column: str | None
     schema: list[dict[str, Any]] | None  # the dataset's schema so far (all parts must match it)
+    rows: int = 0  # the dataset's table rows so far, this arrival's accepted parts included
+    last_part: str | None = None
+
+    def add(self, part: Candidate) -> None:
+        """An accepted part: the first one sets the schema; each adds its rows."""
+        self.schema = self.schema or part.schema
+        self.rows += part.row_count or 0
+        self.last_part = part.name
+
+    def row_warnings(self) -> list[FileError]:
+        """The row rule once an arrival's parts are in, on its last part (a table is made of its parts)."""
+        if self.last_part is None:
+            return []
+        return [FileError(self.last_part, v.rule, v.msg) for v in check_table_rows(self.rows)]
 
 
 def _stem(path: str) -> str:
@@ -329,7 +350,15 @@ def _table_unit(unit: Unit, data: bytes, settings: Settings, table: TableContext
         _match_schema(schema, table)
     except Rejected as exc:
         raise _reject(unit.path, exc) from exc
-    return Candidate(unit.path, unit.uri, unit.uri, 4, len(data), row_count=len(frame), schema=schema)
+    # The version check's rules a part already breaks: reported now, the check stays the gate.
+    label = table.label_column or schema[-1]["name"]
+    warnings = [
+        FileError(unit.path, v.rule, v.msg, column=v.column)
+        for v in check_table_part(column_stats(frame, schema), label)
+    ]
+    return Candidate(
+        unit.path, unit.uri, unit.uri, 4, len(data), row_count=len(frame), schema=schema, warnings=warnings
+    )
 
 
 def _match_schema(schema: list[dict[str, Any]], table: TableContext) -> None:

@@ -140,6 +140,8 @@ class ImportTask(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
     failed_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     annotated_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # Per-file problems that did not reject the file (a table part's breaches of the check's rules).
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
     error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from dataset.models import Dataset, Sample
 from dataset.split import stratified_split
-from dataset.table import infer_schema, read_csv
+from dataset.table import column_stats, infer_schema, read_csv
 from shared.manifest import ManifestLine, dump_lines
 from shared.storage import S3Uri
 from shared.storage.tenancy import TenantStorage
@@ -18,18 +18,6 @@ __all__ = ["freeze_table"]
 
 # A numeric label with at least this many distinct values is a regression target (seed: "continuous").
 CONTINUOUS_DISTINCT = 25
-
-
-def _column_stats(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    return {
-        col["name"]: {
-            "type": col["type"],
-            "timestamp": col["timestamp"],
-            "missing": int(frame[col["name"]].isna().sum()),
-            "distinct": int(frame[col["name"]].nunique()),
-        }
-        for col in schema
-    }
 
 
 def _is_classification(label: pd.Series) -> bool:
@@ -73,7 +61,7 @@ async def freeze_table(
         # The source files' header flag (the frozen train.csv/eval.csv always start with the column names).
         "csv_header": dataset.with_column_header,
         "task": "classification" if classification else "regression",
-        "columns": _column_stats(frame, schema),
+        "columns": column_stats(frame, schema),
         "usage": {"TRAIN": len(train), "EVAL": len(evaluation)},
         "labels": {str(k): {"sample_count": int(v)} for k, v in label.astype(str).value_counts().items()}
         if classification

@@ -57,6 +57,10 @@ class DatasetRepository(Repository[Dataset]):
         rows = (await self.session.execute(stmt)).all()
         return {r[0]: (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
 
+    async def table_rows(self, dataset_id: str) -> int:
+        """The rows of the dataset's table so far (its CSV parts together)."""
+        return (await self.counts([dataset_id])).get(dataset_id, (0, 0, 0))[2]
+
 
 class SampleFilter:
     def __init__(

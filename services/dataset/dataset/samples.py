@@ -6,6 +6,7 @@ import builtins
 import io
 import posixpath
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -28,7 +29,13 @@ from shared.events.dataset import SamplesDeleted
 from shared.service import ServiceRuntime
 from shared.storage import S3Uri
 
-__all__ = ["SampleService", "sample_read"]
+__all__ = ["SampleService", "Uploaded", "sample_read"]
+
+
+@dataclass
+class Uploaded:
+    samples: list[SampleRead]
+    warnings: list[FileError]  # per file: rules broken that did not reject it
 
 
 def sample_read(sample: Sample, dataset_id: str, url: str | None = None) -> SampleRead:
@@ -64,8 +71,12 @@ class SampleService:
         self.samples = SampleRepository(session, tenant_id)
         self.storage = runtime.tenant_storage(tenant_id)
 
-    async def upload(self, dataset_id: str, files: list[UploadFile]) -> list[SampleRead]:
-        """Validate every file first; store them only if all pass (else 4xx naming each file and rule)."""
+    async def upload(self, dataset_id: str, files: list[UploadFile]) -> Uploaded:
+        """Validate every file first; store them only if all pass (else 4xx naming each file and rule).
+
+        A table part that breaks a rule of the version check (too few rows so far, a timestamp column, one
+        label value) is stored, and the rule reported as a warning: the check stays the gate.
+        """
         ds = await self.datasets.get(dataset_id)
         kind = KINDS[ds.dataset_type]
         root = self.storage.folder(ds.input_path, field="input_path")
@@ -78,9 +89,7 @@ class SampleService:
         async def load(rel: str) -> bytes:
             return contents[rel]
 
-        table = (
-            TableContext(ds.with_column_header, ds.label_column, ds.table_schema) if kind.is_table else None
-        )
+        table = await self._table_context(ds) if kind.is_table else None
         candidates: list[Candidate] = []
         warnings: list[FileError] = []
         for unit in units:
@@ -90,7 +99,7 @@ class SampleService:
                 errors.append(exc.error)
                 continue
             if table is not None and built:
-                table.schema = table.schema or built[0].schema
+                table.add(built[0])
             candidates.extend(built)
         if errors or warnings:
             raise InvalidInput(
@@ -114,7 +123,12 @@ class SampleService:
             ds.table_schema = table.schema
             ds.label_column = ds.label_column or (table.schema[-1]["name"] if table.schema else None)
         rows = await add_samples(self.session, self.runtime, ds, candidates, None)
-        return [sample_read(r, ds.id) for r in rows]
+        notes = [w for c in candidates for w in c.warnings] + (table.row_warnings() if table else [])
+        return Uploaded([sample_read(r, ds.id) for r in rows], notes)
+
+    async def _table_context(self, ds: Dataset) -> TableContext:
+        rows = await self.datasets.table_rows(ds.id)
+        return TableContext(ds.with_column_header, ds.label_column, ds.table_schema, rows=rows)
 
     async def _read_uploads(self, files: list[UploadFile], root: S3Uri) -> dict[str, bytes]:
         if not files:

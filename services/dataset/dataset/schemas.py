@@ -280,12 +280,28 @@ class ImportTaskCreate(BaseModel):
 
 
 class ImportFileError(BaseModel):
+    """One file's problem: the rule it breaks (and, for a table rule, the column)."""
+
     file: str = Field(examples=["daisy/broken.jpg"])
     rule: str = Field(examples=["image_decode"])
     msg: str = Field(examples=["not a readable JPG/PNG/BMP image: cannot identify image file"])
     field: str | None = Field(
         None, examples=["filename"], description="The part of the file at fault, when the rule names one"
     )
+    column: str | None = Field(default=None, description="The table column the rule is about")
+
+
+_TABLE_WARNING: dict[str, Any] = {
+    "file": "part1.csv",
+    "rule": "timestamp_column",
+    "msg": "column seen_at holds timestamps; remove it",
+    "column": "seen_at",
+}
+_WARNINGS_DESCRIPTION = (
+    "Per-file problems that did not reject the file: a table part's breaches of the version check's rules "
+    "(min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column "
+    "has one value in this file). They are reported again, as errors, by the check of a version."
+)
 
 
 class ImportTaskRead(BaseModel):
@@ -314,6 +330,7 @@ class ImportTaskRead(BaseModel):
                             "msg": "not a readable JPG/PNG/BMP image: cannot identify image file",
                         }
                     ],
+                    "warnings": [],
                     "error_msg": None,
                     "create_time": _TIME,
                     "started_at": "2026-11-23T10:15:01Z",
@@ -338,6 +355,9 @@ class ImportTaskRead(BaseModel):
     failed_sample_count: int
     annotated_sample_count: int
     errors: list[ImportFileError] = Field(description="Per-file errors (the first ones)")
+    warnings: list[ImportFileError] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION + " The first ones."
+    )
     error_msg: str | None = Field(default=None, description="Why the whole task failed")
     create_time: datetime
     started_at: datetime | None = None
@@ -404,11 +424,14 @@ class UploadFileResult(BaseModel):
 
 
 class UploadResult(BaseModel):
-    """Every file was stored: the new samples, and per file (ModelArts style) its sample id."""
+    """Every file was stored: the new samples, per file (ModelArts style) its sample id, and the warnings."""
 
     success: bool = Field(examples=[True])
     samples: list[SampleRead]
     results: list[UploadFileResult]
+    warnings: list[ImportFileError] = Field(
+        default_factory=list, description=_WARNINGS_DESCRIPTION, examples=[[_TABLE_WARNING]]
+    )
 
 
 class SampleDelete(BaseModel):

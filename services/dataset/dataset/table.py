@@ -9,7 +9,7 @@ import pandas as pd
 
 from dataset.validation import Rejected
 
-__all__ = ["column_names", "infer_schema", "is_timestamp", "read_csv"]
+__all__ = ["column_names", "column_stats", "infer_schema", "is_timestamp", "read_csv"]
 
 _DATE_CHARS = ("-", "/", ":")
 
@@ -65,3 +65,16 @@ def infer_schema(frame: pd.DataFrame) -> list[dict[str, Any]]:
         {"name": str(name), "type": _column_type(frame[name]), "timestamp": is_timestamp(frame[name])}
         for name in frame.columns
     ]
+
+
+def column_stats(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per column its type, timestamp flag, missing and distinct counts: what the table rules read."""
+    return {
+        col["name"]: {
+            "type": col["type"],
+            "timestamp": col["timestamp"],
+            "missing": int(frame[col["name"]].isna().sum()),
+            "distinct": int(frame[col["name"]].nunique()),
+        }
+        for col in schema
+    }

@@ -110,3 +110,72 @@ async def test_upload_csv_parts_must_share_the_schema(harness, files) -> None:
     same = await h.client.post(url, files=[("files", ("c.csv", files.table_csv(60), "text/csv"))])
     assert same.status_code == 201
     assert (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()["row_count"] == 110
+
+
+# ------------------------------------------------------------- the check's table rules, on arrival
+
+
+def _reported(problems: list[dict]) -> set[tuple[str, str, str | None]]:
+    return {(p["file"], p["rule"], p.get("column")) for p in problems}
+
+
+async def test_upload_reports_timestamp_and_one_value_label_per_file(harness, files) -> None:
+    h = harness
+    ds = await h.create("tblwarn", 400, None)
+    url = f"/v1/datasets/{ds['dataset_id']}/samples"
+    bad = files.table_csv(150, label_values=("same",), timestamp=True)
+    response = await h.client.post(url, files=[("files", ("t.csv", bad, "text/csv"))])
+    # Accepted (another part may bring other labels; the check stays the gate), but reported now.
+    assert response.status_code == 201, response.text
+    warnings = response.json()["warnings"]
+    assert _reported(warnings) == {
+        ("t.csv", "timestamp_column", "seen_at"),
+        ("t.csv", "label_values", "label"),
+    }
+    assert all(w["msg"] for w in warnings)
+    fine = await h.client.post(
+        url, files=[("files", ("u.csv", files.table_csv(150, timestamp=True), "text/csv"))]
+    )
+    assert fine.status_code == 201 and _reported(fine.json()["warnings"]) == {
+        ("u.csv", "timestamp_column", "seen_at")
+    }
+
+
+async def test_upload_of_a_small_table_reports_its_rows_so_far(harness, files) -> None:
+    h = harness
+    ds = await h.create("tblfew", 400, None)
+    url = f"/v1/datasets/{ds['dataset_id']}/samples"
+    first = await h.client.post(url, files=[("files", ("a.csv", files.table_csv(50), "text/csv"))])
+    assert first.status_code == 201, first.text
+    [warning] = first.json()["warnings"]
+    assert (warning["file"], warning["rule"], warning.get("column")) == ("a.csv", "min_rows", None)
+    assert "50 rows" in warning["msg"] and "100" in warning["msg"]
+    # The rule holds for the dataset's table: a second part that brings it to 110 rows is fine.
+    second = await h.client.post(url, files=[("files", ("b.csv", files.table_csv(60), "text/csv"))])
+    assert second.status_code == 201 and second.json()["warnings"] == []
+
+
+async def test_import_reports_small_table_timestamp_and_one_value_label(harness, files) -> None:
+    h = harness
+    parts = {
+        "a.csv": files.table_csv(30, label_values=("same",), timestamp=True),
+        "b.csv": files.table_csv(20, timestamp=True),
+    }
+    _, task = await h.import_folder("tblimpwarn", 400, parts)
+    assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 2, task
+    assert task["failed_sample_count"] == 0 and task["errors"] == [], task
+    assert _reported(task["warnings"]) == {
+        ("a.csv", "timestamp_column", "seen_at"),
+        ("a.csv", "label_values", "label"),
+        ("b.csv", "timestamp_column", "seen_at"),
+        ("b.csv", "min_rows", None),  # once, for the table the task leaves: 50 rows
+    }
+    rows = next(w for w in task["warnings"] if w["rule"] == "min_rows")
+    assert "50 rows" in rows["msg"]
+
+
+async def test_import_of_parts_that_make_a_large_enough_table_reports_nothing(harness, files) -> None:
+    h = harness
+    parts = {"part1.csv": files.table_csv(70), "part2.csv": files.table_csv(60)}
+    _, task = await h.import_folder("tblimpok", 400, parts)
+    assert task["status"] == "COMPLETED" and task["warnings"] == [] and task["errors"] == [], task

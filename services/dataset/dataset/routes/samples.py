@@ -62,6 +62,12 @@ async def upload_samples(
     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
     validated first; if one breaks a rule the answer is 400 (413 for sizes) naming each file and rule, and
     nothing is stored. Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable).
+
+    CSV parts (each file is one part of the dataset's table) are stored even when they break a rule of the
+    version check that the table as a whole decides; ``warnings`` lists them per file (``file``, ``rule``,
+    ``column``, ``msg``): ``min_rows`` (the table so far has fewer than 100 rows: upload more parts),
+    ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check of a
+    version reports them again as errors.
     """
     limit = runtime.settings.upload_max_bytes
     length = int(request.headers.get("content-length") or 0)
@@ -70,11 +76,12 @@ async def upload_samples(
             f"the upload is larger than {limit} bytes",
             details=[ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")],
         )
-    samples = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
+    uploaded = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
     return UploadResult(
         success=True,
-        samples=samples,
-        results=[{"success": True, "name": s.sample_name, "info": s.sample_id} for s in samples],
+        samples=uploaded.samples,
+        results=[{"success": True, "name": s.sample_name, "info": s.sample_id} for s in uploaded.samples],
+        warnings=[w.as_dict() for w in uploaded.warnings],
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import Field
+
 from exeml_client.models._base import APIModel
 
 DatasetTypeName = Literal[
@@ -72,6 +74,7 @@ class ImportFileError(APIModel):
     rule: str
     msg: str
     field: str | None = None
+    column: str | None = None
 
 
 class ImportTask(APIModel):
@@ -89,6 +92,7 @@ class ImportTask(APIModel):
     failed_sample_count: int
     annotated_sample_count: int
     errors: list[ImportFileError]
+    warnings: list[ImportFileError] = Field(default_factory=list)
     error_msg: str | None = None
     create_time: datetime
     started_at: datetime | None = None
@@ -134,6 +138,7 @@ class UploadResult(APIModel):
     success: bool
     samples: list[Sample]
     results: list[UploadFileResult]
+    warnings: list[ImportFileError] = Field(default_factory=list)
 
 
 class CheckViolation(APIModel):
