@@ -15,19 +15,17 @@ from PIL import Image
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from dataset.config import Settings
-from dataset.errors import SampleNotFound, SamplesExist
+from dataset.errors import SampleNotFound
 from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
 from dataset.models import Dataset, Sample
 from dataset.repository import DatasetRepository, SampleFilter, SampleRepository
 from dataset.schemas import SampleRead
 from dataset.types import KINDS, DatasetKind
-from dataset.validation import Rejected, check_name
+from dataset.uploads import SAMPLE_EXISTS, leftovers, nothing_stored, read_uploads
 from dataset.writer import add_samples
 from shared.db import Page
-from shared.errors import ErrorDetail, InvalidInput, PayloadTooLarge
 from shared.events.dataset import SamplesDeleted
 from shared.service import ServiceRuntime
-from shared.storage import S3Uri
 
 __all__ = ["SampleService", "Uploaded", "sample_read"]
 
@@ -35,7 +33,8 @@ __all__ = ["SampleService", "Uploaded", "sample_read"]
 @dataclass
 class Uploaded:
     samples: list[SampleRead]
-    warnings: list[FileError]  # per file: rules broken that did not reject it
+    warnings: list[FileError]  # per file: rules broken by a stored file
+    rejected: list[FileError]  # per file: why it was not stored
 
 
 def sample_read(sample: Sample, dataset_id: str, url: str | None = None) -> SampleRead:
@@ -59,10 +58,6 @@ def sample_read(sample: Sample, dataset_id: str, url: str | None = None) -> Samp
     )
 
 
-def _details(errors: list[FileError]) -> list[ErrorDetail]:
-    return [ErrorDetail(rule=e.rule, msg=e.msg, field=e.field, file=e.file) for e in errors]
-
-
 class SampleService:
     def __init__(self, session: AsyncSession, runtime: ServiceRuntime[Settings], tenant_id: str) -> None:
         self.session, self.runtime, self.tenant_id = session, runtime, tenant_id
@@ -72,117 +67,77 @@ class SampleService:
         self.storage = runtime.tenant_storage(tenant_id)
 
     async def upload(self, dataset_id: str, files: list[UploadFile]) -> Uploaded:
-        """Validate every file first; store them only if all pass (else 4xx naming each file and rule).
+        """Store every valid file (with its companion) and name each rejected one with its rule.
 
-        A table part that breaks a rule of the version check (too few rows so far, a timestamp column, one
-        label value) is stored, and the rule reported as a warning: the check stays the gate.
+        None kept: the error names every file. A table part that breaks a rule of the version check (too few
+        rows so far, a timestamp column, one label value) and an image whose VOC boxes are inverted or leave it
+        (stored unlabeled) are kept, the rule reported as a warning.
         """
         ds = await self.datasets.get(dataset_id)
         kind = KINDS[ds.dataset_type]
         root = self.storage.folder(ds.input_path, field="input_path")
-        contents = await self._read_uploads(files, root)
+        contents, rejected = await read_uploads(
+            files, self.settings, lambda name: self.storage.child(root, name, field="files")
+        )
         units, errors = group_units(sorted(contents), kind, lambda rel: str(self.storage.child(root, rel)))
-        errors += _orphans(contents, units, errors, kind)
-        if errors:
-            raise InvalidInput("some uploaded files are not accepted", details=_details(errors))
-
-        async def load(rel: str) -> bytes:
-            return contents[rel]
-
+        rejected += errors
         table = await self._table_context(ds) if kind.is_table else None
-        candidates: list[Candidate] = []
-        warnings: list[FileError] = []
-        for unit in units:
-            try:
-                built = await build_unit(unit, kind, load, self.settings, table, warnings=warnings)
-            except UnitRejected as exc:
-                errors.append(exc.error)
-                continue
-            if table is not None and built:
-                table.add(built[0])
-            candidates.extend(built)
-        if errors or warnings:
-            raise InvalidInput(
-                "some uploaded files are not valid samples", details=_details(errors + warnings)
-            )
-        existing = await self.samples.source_keys(ds.id)
-        duplicates = [c.name for c in candidates if c.source_key in existing]
-        if duplicates:
-            raise SamplesExist(
-                "samples already exist",
-                details=[
-                    ErrorDetail("sample_exists", "a sample with this file name exists", file=d)
-                    for d in duplicates
-                ],
-            )
+        accepted, warnings = await self._build(ds, kind, units, contents, table, rejected)
+        stored = {u.path for u, _ in accepted} | {u.companion for u, _ in accepted if u.companion}
+        causes = sorted(rejected, key=lambda e: e.file)
+        rejected = causes + leftovers(contents, stored, causes, kind.extensions)
+        if not accepted:
+            raise nothing_stored(rejected)
+        candidates = [c for _, built in accepted for c in built]
         # An upload is the user's own act: a file of a deleted sample's name is a new sample (ADR 0016).
-        await self.samples.forget_deleted(ds.id, {c.source_key.split("#", 1)[0] for c in candidates})
-        for rel, data in contents.items():  # every file is a validated sample or its companion
-            await self.storage.put(self.storage.child(root, rel), data, content_type=_content_type(rel))
+        await self.samples.forget_deleted(ds.id, {u.uri for u, _ in accepted})
+        for rel in sorted(stored):
+            await self.storage.put(
+                self.storage.child(root, rel), contents[rel], content_type=_content_type(rel)
+            )
         if table is not None and ds.table_schema is None:
             ds.table_schema = table.schema
             ds.label_column = ds.label_column or (table.schema[-1]["name"] if table.schema else None)
         rows = await add_samples(self.session, self.runtime, ds, candidates, None)
-        notes = [w for c in candidates for w in c.warnings] + (table.row_warnings() if table else [])
-        return Uploaded([sample_read(r, ds.id) for r in rows], notes)
+        warnings += [w for c in candidates for w in c.warnings] + (table.row_warnings() if table else [])
+        return Uploaded([sample_read(r, ds.id) for r in rows], warnings, rejected)
+
+    async def _build(
+        self,
+        ds: Dataset,
+        kind: DatasetKind,
+        units: builtins.list[Unit],
+        contents: dict[str, bytes],
+        table: TableContext | None,
+        rejected: builtins.list[FileError],
+    ) -> tuple[builtins.list[tuple[Unit, builtins.list[Candidate]]], builtins.list[FileError]]:
+        """The units that become samples; the others are added to ``rejected`` (existing ones unread)."""
+
+        async def load(rel: str) -> bytes:
+            return contents[rel]
+
+        existing = {key.split("#", 1)[0] for key in await self.samples.source_keys(ds.id)}
+        accepted: builtins.list[tuple[Unit, builtins.list[Candidate]]] = []
+        warnings: builtins.list[FileError] = []
+        for unit in units:
+            if unit.uri in existing:
+                rejected.append(FileError(unit.path, SAMPLE_EXISTS, "a sample with this file name exists"))
+                continue
+            found: builtins.list[FileError] = []  # reported only if the unit is stored
+            try:
+                built = await build_unit(unit, kind, load, self.settings, table, warnings=found)
+            except UnitRejected as exc:
+                rejected.append(exc.error)
+                continue
+            warnings += found
+            if table is not None and built:
+                table.add(built[0])
+            accepted.append((unit, built))
+        return accepted, warnings
 
     async def _table_context(self, ds: Dataset) -> TableContext:
         rows = await self.datasets.table_rows(ds.id)
         return TableContext(ds.with_column_header, ds.label_column, ds.table_schema, rows=rows)
-
-    async def _read_uploads(self, files: list[UploadFile], root: S3Uri) -> dict[str, bytes]:
-        if not files:
-            raise InvalidInput(
-                "no file uploaded",
-                details=[ErrorDetail("files_required", "send one or more files", field="files")],
-            )
-        contents: dict[str, bytes] = {}
-        total = 0
-        for upload in files:
-            name = (upload.filename or "").strip()
-            self.storage.child(root, name, field="files")  # 403 for a name that leaves the input folder
-            try:
-                check_name(name)
-            except Rejected as exc:
-                raise InvalidInput(
-                    f"file name {name!r} is not accepted", details=[ErrorDetail(exc.rule, exc.msg, file=name)]
-                ) from exc
-            data = await upload.read(self.settings.upload_max_bytes + 1 - total)
-            total += len(data)
-            if total > self.settings.upload_max_bytes:
-                raise PayloadTooLarge(
-                    f"the upload is larger than {self.settings.upload_max_bytes} bytes",
-                    details=[
-                        ErrorDetail(
-                            "upload_too_large",
-                            f"one upload may carry at most {self.settings.upload_max_bytes} bytes",
-                            file=name,
-                        )
-                    ],
-                )
-            limit = self._file_limit(name)
-            if len(data) > limit:
-                raise PayloadTooLarge(
-                    f"{name} is larger than {limit} bytes",
-                    details=[
-                        ErrorDetail(
-                            "file_too_large", f"the file has {len(data)} bytes; at most {limit}", file=name
-                        )
-                    ],
-                )
-            contents[name] = data
-        return contents
-
-    def _file_limit(self, name: str) -> int:
-        ext = posixpath.splitext(name.lower())[1]
-        s = self.settings
-        return {
-            ".jpg": s.image_max_bytes,
-            ".jpeg": s.image_max_bytes,
-            ".png": s.image_max_bytes,
-            ".bmp": s.image_max_bytes,
-            ".wav": s.audio_max_bytes,
-        }.get(ext, s.text_max_bytes)
 
     async def list(
         self, dataset_id: str, flt: SampleFilter, *, offset: int, limit: int, sort_by: str, order: str
@@ -250,22 +205,6 @@ class SampleService:
             # A text object file holds many samples: remove it only when none of its lines is left.
             if await self.samples.count_referencing(ds.id, uri) == 0:
                 await self.storage.delete(uri)
-
-
-def _orphans(
-    contents: dict[str, bytes], units: list[Unit], errors: list[FileError], kind: DatasetKind
-) -> list[FileError]:
-    """Companion files (labels ``.txt``, boxes ``.xml``, ``_result.txt``) travel only with their sample."""
-    used = {u.path for u in units} | {u.companion for u in units if u.companion} | {e.file for e in errors}
-    return [
-        FileError(
-            rel,
-            "companion_without_sample",
-            f"{rel} is a companion file but no {'/'.join(kind.extensions)} "
-            "sample of the same name is uploaded with it",
-        )
-        for rel in sorted(set(contents) - used)
-    ]
 
 
 def _content_type(name: str) -> str:

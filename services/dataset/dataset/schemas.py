@@ -302,6 +302,10 @@ _WARNINGS_DESCRIPTION = (
     "(min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column "
     "has one value in this file). They are reported again, as errors, by the check of a version."
 )
+_UPLOAD_WARNINGS_DESCRIPTION = _WARNINGS_DESCRIPTION + (
+    " VOC boxes that are inverted or leave their image (voc_box_inverted, voc_box_outside): the image is "
+    "stored, unlabeled."
+)
 
 
 class ImportTaskRead(BaseModel):
@@ -423,15 +427,47 @@ class UploadFileResult(BaseModel):
     info: str = Field(description="The new sample's id", examples=[_SAMPLE_ID])
 
 
+_REJECTED_DESCRIPTION = (
+    "The files not stored, each with the rule it breaks (201: none). A file that goes with a rejected one "
+    "(an image and its label file, a text file and its _result.txt) is not stored either: pair_rejected."
+)
+_REJECTED_EXAMPLE: list[dict[str, Any]] = [
+    {
+        "file": "daisy/broken.jpg",
+        "rule": "image_decode",
+        "msg": "not a readable JPG/PNG/BMP image: cannot identify image file",
+    },
+    {
+        "file": "daisy/broken.txt",
+        "rule": "pair_rejected",
+        "msg": "not stored: it goes with daisy/broken.jpg, which was rejected (image_decode)",
+    },
+]
+
+
 class UploadResult(BaseModel):
-    """Every file was stored: the new samples, per file (ModelArts style) its sample id, and the warnings."""
+    """The stored samples, per stored sample (ModelArts style) its id, the files rejected and the warnings.
+
+    ``success`` is true when every file was stored (201); false when some were rejected (207)."""
 
     success: bool = Field(examples=[True])
     samples: list[SampleRead]
     results: list[UploadFileResult]
-    warnings: list[ImportFileError] = Field(
-        default_factory=list, description=_WARNINGS_DESCRIPTION, examples=[[_TABLE_WARNING]]
+    rejected: list[ImportFileError] = Field(
+        default_factory=list, description=_REJECTED_DESCRIPTION, examples=[_REJECTED_EXAMPLE]
     )
+    warnings: list[ImportFileError] = Field(
+        default_factory=list, description=_UPLOAD_WARNINGS_DESCRIPTION, examples=[[_TABLE_WARNING]]
+    )
+
+
+UPLOAD_PARTIAL_EXAMPLE: dict[str, Any] = {
+    "success": False,
+    "samples": [_SAMPLE_EXAMPLE],
+    "results": [{"success": True, "name": "daisy/daisy_001.jpg", "info": _SAMPLE_ID}],
+    "rejected": _REJECTED_EXAMPLE,
+    "warnings": [],
+}
 
 
 class SampleDelete(BaseModel):

@@ -110,7 +110,9 @@ async def test_voc_of_another_image_and_inverted_boxes(harness, files) -> None:
     assert not samples["inverted.png"]["labeled"] and not samples["flat.png"]["labeled"]
 
 
-async def test_voc_of_another_image_and_inverted_boxes_refused_on_upload(harness, files) -> None:
+async def test_voc_of_another_image_refused_and_inverted_boxes_stored_unlabeled_on_upload(
+    harness, files
+) -> None:
     ds = await harness.create("detup", 1, None)
     url = f"/v1/datasets/{ds['dataset_id']}/samples"
     swapped = await harness.client.post(
@@ -123,6 +125,10 @@ async def test_voc_of_another_image_and_inverted_boxes_refused_on_upload(harness
     assert swapped.status_code == 400
     detail = swapped.json()["details"][0]
     assert (detail["file"], detail["field"], detail["rule"]) == ("a.xml", "filename", "voc_filename_mismatch")
+    # Its image is not stored either, and the answer names it.
+    assert [(d["file"], d["rule"]) for d in swapped.json()["details"][1:]] == [("a.png", "pair_rejected")]
+    assert (await harness.samples(ds["dataset_id"]))["total"] == 0
+    # The seed's rule for inverted boxes: the image is imported, unlabeled; the answer says so, truly.
     inverted = await harness.client.post(
         url,
         files=[
@@ -130,9 +136,12 @@ async def test_voc_of_another_image_and_inverted_boxes_refused_on_upload(harness
             ("files", ("a.xml", files.voc([("car", 10, 1, 1, 10)], filename="a.png"), "application/xml")),
         ],
     )
-    assert inverted.status_code == 400
-    assert [(d["file"], d["rule"]) for d in inverted.json()["details"]] == [("a.xml", "voc_box_inverted")]
-    assert (await harness.samples(ds["dataset_id"]))["total"] == 0
+    assert inverted.status_code == 201, inverted.text
+    assert inverted.json()["rejected"] == []
+    assert [(w["file"], w["rule"]) for w in inverted.json()["warnings"]] == [("a.xml", "voc_box_inverted")]
+    assert "imported unlabeled" in inverted.json()["warnings"][0]["msg"]
+    [sample] = (await harness.samples(ds["dataset_id"]))["items"]
+    assert (sample["sample_name"], sample["labeled"]) == ("a.png", False)
 
 
 async def test_sound_bad_files(harness, files) -> None:
@@ -193,7 +202,10 @@ async def test_text_result_with_more_lines_than_its_text_is_a_bad_pair(harness) 
         ],
     )
     assert upload.status_code == 400
-    assert [(d["file"], d["rule"]) for d in upload.json()["details"]] == [("up_result.txt", "result_lines")]
+    assert [(d["file"], d["rule"]) for d in upload.json()["details"]] == [
+        ("up_result.txt", "result_lines"),
+        ("up.txt", "pair_rejected"),  # the text file of the bad pair is not stored either
+    ]
 
 
 async def test_table_with_250_columns_rejected(harness, files) -> None:
@@ -204,7 +216,7 @@ async def test_table_with_250_columns_rejected(harness, files) -> None:
     assert await _names(harness, ds["dataset_id"]) == {"ok.csv"}
 
 
-async def test_uploads_over_limits_and_invalid_change_nothing(harness, files) -> None:
+async def test_uploads_over_limits_or_with_no_valid_file_change_nothing(harness, files) -> None:
     h = harness
     ds = await h.create("uploads", 0, None)
     ds_id = ds["dataset_id"]
@@ -238,8 +250,13 @@ async def test_uploads_over_limits_and_invalid_change_nothing(harness, files) ->
             ("files", ("bad.txt", ("y" * 33).encode(), "text/plain")),
         ],
     )
-    assert mixed.status_code == 400
-    assert {(d["file"], d["rule"]) for d in mixed.json()["details"]} == {("bad.png", "image_decode")}
+    # A mixed upload keeps its valid file and names the others (the label file of the bad image with it).
+    assert mixed.status_code == 207, mixed.text
+    assert [s["sample_name"] for s in mixed.json()["samples"]] == ["good.png"]
+    assert {(d["file"], d["rule"]) for d in mixed.json()["rejected"]} == {
+        ("bad.png", "image_decode"),
+        ("bad.txt", "pair_rejected"),
+    }
     wav_ds = await h.create("wavup", 200, None)
     big_wav = await h.client.post(
         f"/v1/datasets/{wav_ds['dataset_id']}/samples",
@@ -247,10 +264,10 @@ async def test_uploads_over_limits_and_invalid_change_nothing(harness, files) ->
     )
     assert big_wav.status_code == 413
 
-    # Nothing of the refused uploads was stored.
-    assert (await h.samples(ds_id))["total"] == 1
+    # Nothing of the refused uploads was stored, nor the rejected files of the mixed one.
+    assert (await h.samples(ds_id))["total"] == 2
     stored = await h.store.list(h.bucket, f"datasets/{h.tenant_id}/{ds_id}/input/")
-    assert sorted(i.key.rsplit("/", 1)[-1] for i in stored) == ["a.jpg", "a.txt"]
+    assert sorted(i.key.rsplit("/", 1)[-1] for i in stored) == ["a.jpg", "a.txt", "good.png"]
     duplicate = await h.client.post(url, files=[("files", ("a.jpg", files.image(fmt="JPEG"), "image/jpeg"))])
     assert duplicate.status_code == 409
 

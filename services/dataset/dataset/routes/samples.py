@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, Request, UploadFile
-from fastapi.responses import Response, StreamingResponse
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 
 from dataset.repository import SampleFilter
 from dataset.routes import DatasetId, SampleId, WriterDep
 from dataset.samples import SampleService
-from dataset.schemas import SampleDelete, SampleDeleteResult, SampleList, SampleRead, UploadResult
+from dataset.schemas import (
+    UPLOAD_PARTIAL_EXAMPLE,
+    SampleDelete,
+    SampleDeleteResult,
+    SampleList,
+    SampleRead,
+    UploadResult,
+)
 from shared.auth import PrincipalDep
 from shared.errors import ErrorDetail, PayloadTooLarge
 from shared.naming import PLAIN_TEXT_PATTERN
@@ -40,16 +47,29 @@ _CONTENT_TYPES = {
 }
 
 
+_UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    201: {"description": "Every file was stored"},
+    207: {
+        "description": "Some files were stored (``samples``), the others were not: ``rejected`` names each "
+        "with its rule",
+        "model": UploadResult,
+        "content": {"application/json": {"example": UPLOAD_PARTIAL_EXAMPLE}},
+    },
+}
+
+
 @router.post(
     "",
     summary="Upload samples",
     status_code=201,
     response_model=UploadResult,
+    responses=_UPLOAD_RESPONSES,
     openapi_extra={"x-codeSamples": [{"lang": "curl", "label": "curl", "source": _UPLOAD_CURL}]},
 )
 async def upload_samples(
     dataset_id: DatasetId,
     request: Request,
+    response: Response,
     session: SessionDep,
     runtime: RuntimeDep,
     principal: WriterDep,
@@ -59,15 +79,20 @@ async def upload_samples(
 ) -> UploadResult:
     """Upload several files (multipart field ``files``) into the dataset's input path.
 
-    Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
-    validated first; if one breaks a rule the answer is 400 (413 for sizes) naming each file and rule, and
-    nothing is stored. Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable).
+    Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every valid file
+    is stored, as an import task does: 201 when all are, 207 Multi-Status when some are rejected, with
+    ``rejected`` naming each rejected file (``file``, ``rule``, ``msg``, ``field`` where the rule names one).
+    A file that goes with a rejected one is not stored either (``pair_rejected``). When no file is stored the
+    answer is 400 naming every file (409 when they all exist already, 413 when they are all too large).
+    Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable); an upload over its limit is
+    refused as a whole (413).
 
-    CSV parts (each file is one part of the dataset's table) are stored even when they break a rule of the
-    version check that the table as a whole decides; ``warnings`` lists them per file (``file``, ``rule``,
-    ``column``, ``msg``): ``min_rows`` (the table so far has fewer than 100 rows: upload more parts),
-    ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check of a
-    version reports them again as errors.
+    ``warnings`` lists problems of stored files per file (``file``, ``rule``, ``column``, ``msg``): VOC boxes
+    that are inverted or leave their image (``voc_box_inverted``, ``voc_box_outside``: the image is stored
+    unlabeled), and for CSV parts (each file is one part of the dataset's table) the rules of the version check
+    that the table as a whole decides: ``min_rows`` (the table so far has fewer than 100 rows: upload more
+    parts), ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check
+    of a version reports them again as errors.
     """
     limit = runtime.settings.upload_max_bytes
     length = int(request.headers.get("content-length") or 0)
@@ -77,10 +102,13 @@ async def upload_samples(
             details=[ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")],
         )
     uploaded = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
+    if uploaded.rejected:
+        response.status_code = 207
     return UploadResult(
-        success=True,
+        success=not uploaded.rejected,
         samples=uploaded.samples,
         results=[{"success": True, "name": s.sample_name, "info": s.sample_id} for s in uploaded.samples],
+        rejected=[r.as_dict() for r in uploaded.rejected],
         warnings=[w.as_dict() for w in uploaded.warnings],
     )
 
