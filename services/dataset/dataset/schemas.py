@@ -453,8 +453,9 @@ class UploadResult(BaseModel):
     success: bool = Field(examples=[True])
     samples: list[SampleRead]
     results: list[UploadFileResult]
+    # The 201 answer's example: nothing rejected (the 207 answer has its own, UPLOAD_PARTIAL_EXAMPLE).
     rejected: list[ImportFileError] = Field(
-        default_factory=list, description=_REJECTED_DESCRIPTION, examples=[_REJECTED_EXAMPLE]
+        default_factory=list, description=_REJECTED_DESCRIPTION, examples=[[]]
     )
     warnings: list[ImportFileError] = Field(
         default_factory=list, description=_UPLOAD_WARNINGS_DESCRIPTION, examples=[[_TABLE_WARNING]]
