@@ -10,6 +10,7 @@ import httpx
 import pytest
 from exeml_client import AsyncClient, BadRequest, Client, NotFound, Unauthorized
 from exeml_client.errors import ServiceUnavailable
+from exeml_client.uploads import upload_folder
 
 from shared.testing import datagen
 
@@ -129,3 +130,31 @@ def test_deploy_can_switch_auto_stop_off(gateway, api: Client) -> None:
     assert both.value.status_code == 400 and [d["field"] for d in both.value.details] == ["auto_stop"]
     with pytest.raises(NotFound):
         api.projects.deploy("0" * 32, auto_stop=False)
+
+
+def test_an_upload_with_bad_files_stores_the_good_ones_and_names_each_bad_one(
+    gateway, api: Client, tmp_path
+) -> None:
+    """One request: 207 with the rejected files; ``upload_folder`` accounts for every file (uploaded or failed)."""
+    dataset = api.datasets.create(f"upload207-{int(time.time() * 1000)}", "image_classification")
+    images = datagen.image_classification_files(per_class=2)
+    bad = {"broken.png": b"these bytes are not a PNG", "broken.txt": b"red\n", "lonely.txt": b"red\n"}
+    for name, data in (images | bad).items():
+        (tmp_path / name).write_bytes(data)
+    first_three = list(images.items())[:6]  # three images and their labels
+    request = [
+        (n, d, "application/octet-stream") for n, d in first_three + [("broken.png", bad["broken.png"])]
+    ]
+    answer = api.datasets.upload(dataset.dataset_id, request)
+    assert answer.success is False and len(answer.samples) == 3
+    assert [(r.file, r.rule) for r in answer.rejected] == [("broken.png", "image_decode")]
+
+    second = api.datasets.create(f"upload207b-{int(time.time() * 1000)}", "image_classification")
+    outcomes = {o.file: o for o in upload_folder(api, second.dataset_id, tmp_path)}
+    assert {n for n, o in outcomes.items() if o.status == "uploaded"} == set(images)
+    assert {(n, o.status, o.rule) for n, o in outcomes.items() if o.status != "uploaded"} == {
+        ("broken.png", "failed", "image_decode"),
+        ("broken.txt", "failed", "pair_rejected"),
+        ("lonely.txt", "failed", "companion_without_sample"),
+    }
+    assert api.datasets.get(second.dataset_id).sample_count == len(images) // 2

@@ -132,7 +132,8 @@ def sync_dataset(dataset_id: str) -> Call[ImportTask]:
 
 
 def upload_samples(dataset_id: str, files: list[tuple[str, bytes, str]]) -> Call[UploadResult]:
-    """Upload ``(name, content, media type)`` files in one request: all are stored, or none (400 names each bad file)."""
+    """Upload ``(name, content, media type)`` files in one request: the valid ones are stored, the answer's
+    ``rejected`` names the others (207); a 4xx when none is stored names every file."""
     return Call(_UPLOAD, {"dataset_id": dataset_id}, files=[("files", f) for f in files])
 
 

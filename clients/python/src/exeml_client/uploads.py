@@ -1,9 +1,10 @@
 """Uploading a folder: files grouped with their companions (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` +
 ``t_result.txt``), packed into requests of a few MB, and every file accounted for.
 
-The API stores a request's files all or none and names each bad file. A rejected request is sent again without
-the files it named (and their companions), so one bad file costs only itself; files that already exist are
-reported as skipped, so running an upload twice is harmless.
+The API stores a request's valid files and names each rejected one with its rule (207; a 4xx naming every file
+when none is stored), so one bad file costs only itself. An older API that stores all or none is answered by
+sending the request again without the files it named (and their companions). Files that already exist (and the
+companions of those) are reported as skipped, so running an upload twice is harmless.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Literal
 
 from exeml_client.client import Client
 from exeml_client.errors import BadRequest, Conflict, PayloadTooLarge
+from exeml_client.models import UploadResult
 
 __all__ = ["FileOutcome", "plan_batches", "upload_folder"]
 
@@ -26,6 +28,8 @@ _MAX_TRIES = 4  # names, then sample checks, then duplicates: each round leaves 
 
 @dataclass(frozen=True)
 class FileOutcome:
+    """One file: ``uploaded`` (``rule``/``msg`` set when stored with a warning), ``skipped`` or ``failed``."""
+
     file: str
     status: Literal["uploaded", "skipped", "failed"]
     rule: str = ""
@@ -81,8 +85,8 @@ def _upload_batch(client: Client, dataset_id: str, folder: Path, batch: list[Pat
             for name, path in pending.items()
         ]
         try:
-            client.datasets.upload(dataset_id, files)
-            return outcomes + [FileOutcome(name, "uploaded") for name in pending]
+            answer = client.datasets.upload(dataset_id, files)
+            return outcomes + _answer_outcomes(answer, pending)
         except (BadRequest, Conflict, PayloadTooLarge) as exc:
             named = exc.files()
             if not named.keys() & pending.keys():
@@ -102,12 +106,35 @@ def _upload_batch(client: Client, dataset_id: str, folder: Path, batch: list[Pat
     ]
 
 
+def _answer_outcomes(answer: UploadResult, pending: dict[str, Path]) -> list[FileOutcome]:
+    """Each file of a request the API answered 2xx: stored (with its warning, if any), or rejected (207)."""
+    rejected = _named_outcomes({r.file: [r.model_dump()] for r in answer.rejected}, pending)
+    warned = {w.file: w for w in answer.warnings}
+    named = {o.file for o in rejected}
+    return rejected + [
+        FileOutcome(n, "uploaded", warned[n].rule, warned[n].msg)
+        if n in warned
+        else FileOutcome(n, "uploaded")
+        for n in pending
+        if n not in named
+    ]
+
+
 def _named_outcomes(named: dict[str, list[dict]], pending: dict[str, Path]) -> list[FileOutcome]:
+    """Files the API named as not stored: skipped when they (or the sample they go with) exist already."""
+    exists = {_group_key(pending[n]) for n, ds in named.items() if n in pending and _all_exist(ds)}
     out = []
     for name, details in named.items():
         if name not in pending:
             continue
-        exists = all(d.get("rule") == "sample_exists" for d in details)
+        paired = (
+            all(d.get("rule") == "pair_rejected" for d in details) and _group_key(pending[name]) in exists
+        )
+        skipped = _all_exist(details) or paired
         rule, msg = details[0].get("rule", ""), "; ".join(d.get("msg", "") for d in details)
-        out.append(FileOutcome(name, "skipped" if exists else "failed", rule, msg))
+        out.append(FileOutcome(name, "skipped" if skipped else "failed", rule, msg))
     return out
+
+
+def _all_exist(details: list[dict]) -> bool:
+    return all(d.get("rule") == "sample_exists" for d in details)

@@ -124,7 +124,7 @@ def upload(
             progress.advance(by_bytes, nbytes)
 
         outcomes = upload_folder(api, dataset_id, folder, advance)
-    problems = [o for o in outcomes if o.status != "uploaded"]
+    problems = [o for o in outcomes if o.status != "uploaded" or o.rule]  # a stored file's rule: a warning
     counts = {s: sum(o.status == s for o in outcomes) for s in ("uploaded", "skipped", "failed")}
     if as_json:
         print_json({**counts, "files": [o.__dict__ for o in outcomes]})
@@ -135,7 +135,7 @@ def upload(
         if problems:
             console.print(
                 table(
-                    "files not uploaded",
+                    "files not uploaded, or uploaded with a warning",
                     ["file", "status", "rule", "message"],
                     [(o.file, o.status, o.rule, o.msg) for o in problems],
                 )

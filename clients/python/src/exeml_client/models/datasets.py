@@ -138,6 +138,7 @@ class UploadResult(APIModel):
     success: bool
     samples: list[Sample]
     results: list[UploadFileResult]
+    rejected: list[ImportFileError] = Field(default_factory=list)
     warnings: list[ImportFileError] = Field(default_factory=list)
 
 
