@@ -383,15 +383,20 @@ export interface paths {
          * Upload samples
          * @description Upload several files (multipart field ``files``) into the dataset's input path.
          *
-         *     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every file is
-         *     validated first; if one breaks a rule the answer is 400 (413 for sizes) naming each file and rule, and
-         *     nothing is stored. Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable).
+         *     Companions travel along (``x.jpg`` + ``x.txt``/``x.xml``, ``t.txt`` + ``t_result.txt``). Every valid file
+         *     is stored, as an import task does: 201 when all are, 207 Multi-Status when some are rejected, with
+         *     ``rejected`` naming each rejected file (``file``, ``rule``, ``msg``, ``field`` where the rule names one).
+         *     A file that goes with a rejected one is not stored either (``pair_rejected``). When no file is stored the
+         *     answer is 400 naming every file (409 when they all exist already, 413 when they are all too large).
+         *     Limits: image 5 MB, WAV 4 MB, text/CSV 8 MB, one upload 8 MB (configurable); an upload over its limit is
+         *     refused as a whole (413).
          *
-         *     CSV parts (each file is one part of the dataset's table) are stored even when they break a rule of the
-         *     version check that the table as a whole decides; ``warnings`` lists them per file (``file``, ``rule``,
-         *     ``column``, ``msg``): ``min_rows`` (the table so far has fewer than 100 rows: upload more parts),
-         *     ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check of a
-         *     version reports them again as errors.
+         *     ``warnings`` lists problems of stored files per file (``file``, ``rule``, ``column``, ``msg``): VOC boxes
+         *     that are inverted or leave their image (``voc_box_inverted``, ``voc_box_outside``: the image is stored
+         *     unlabeled), and for CSV parts (each file is one part of the dataset's table) the rules of the version check
+         *     that the table as a whole decides: ``min_rows`` (the table so far has fewer than 100 rows: upload more
+         *     parts), ``timestamp_column`` and ``label_values`` (the label column has one value in this file). The check
+         *     of a version reports them again as errors.
          */
         post: operations["upload_samples"];
         delete?: never;
@@ -1961,9 +1966,17 @@ export interface components {
         };
         /**
          * UploadResult
-         * @description Every file was stored: the new samples, per file (ModelArts style) its sample id, and the warnings.
+         * @description The stored samples, per stored sample (ModelArts style) its id, the files rejected and the warnings.
+         *
+         *     ``success`` is true when every file was stored (201); false when some were rejected (207).
          */
         dataset_UploadResult: {
+            /**
+             * Rejected
+             * @description The files not stored, each with the rule it breaks (201: none). A file that goes with a rejected one (an image and its label file, a text file and its _result.txt) is not stored either: pair_rejected.
+             * @example []
+             */
+            rejected?: components["schemas"]["dataset_ImportFileError"][];
             /** Results */
             results: components["schemas"]["dataset_UploadFileResult"][];
             /** Samples */
@@ -1975,7 +1988,7 @@ export interface components {
             success: boolean;
             /**
              * Warnings
-             * @description Per-file problems that did not reject the file: a table part's breaches of the version check's rules (min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column has one value in this file). They are reported again, as errors, by the check of a version.
+             * @description Per-file problems that did not reject the file: a table part's breaches of the version check's rules (min_rows: the table so far has fewer than 100 rows; timestamp_column; label_values: the label column has one value in this file). They are reported again, as errors, by the check of a version. VOC boxes that are inverted or leave their image (voc_box_inverted, voc_box_outside): the image is stored, unlabeled.
              * @example [
              *       {
              *         "column": "seen_at",
@@ -8741,7 +8754,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Successful Response */
+            /** @description Every file was stored */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -8749,6 +8762,7 @@ export interface operations {
                 content: {
                     /**
                      * @example {
+                     *       "rejected": [],
                      *       "results": [
                      *         {
                      *           "info": "c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f",
@@ -8783,6 +8797,58 @@ export interface operations {
                      *           "rule": "timestamp_column"
                      *         }
                      *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["dataset_UploadResult"];
+                };
+            };
+            /** @description Some files were stored (``samples``), the others were not: ``rejected`` names each with its rule */
+            207: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "rejected": [
+                     *         {
+                     *           "file": "daisy/broken.jpg",
+                     *           "msg": "not a readable JPG/PNG/BMP image: cannot identify image file",
+                     *           "rule": "image_decode"
+                     *         },
+                     *         {
+                     *           "file": "daisy/broken.txt",
+                     *           "msg": "not stored: it goes with daisy/broken.jpg, which was rejected (image_decode)",
+                     *           "rule": "pair_rejected"
+                     *         }
+                     *       ],
+                     *       "results": [
+                     *         {
+                     *           "info": "c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f",
+                     *           "name": "daisy/daisy_001.jpg",
+                     *           "success": true
+                     *         }
+                     *       ],
+                     *       "samples": [
+                     *         {
+                     *           "content_url": "/v1/datasets/3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e/samples/c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f/content",
+                     *           "create_time": "2026-11-23T10:15:00Z",
+                     *           "height": 375,
+                     *           "labeled": true,
+                     *           "labels": [
+                     *             "daisy"
+                     *           ],
+                     *           "sample_id": "c4d5e6f7a8b94c0d9e1f2a3b4c5d6e7f",
+                     *           "sample_name": "daisy/daisy_001.jpg",
+                     *           "sample_size": 48213,
+                     *           "sample_status": "MANUAL_ANNOTATION",
+                     *           "sample_type": 0,
+                     *           "source": "s3://exeml/tenants/default/flowers/input/daisy/daisy_001.jpg",
+                     *           "width": 500
+                     *         }
+                     *       ],
+                     *       "success": false,
+                     *       "warnings": []
                      *     }
                      */
                     "application/json": components["schemas"]["dataset_UploadResult"];

@@ -50,10 +50,18 @@ function Sources({ datasetId }: { datasetId: string }) {
       {outcome ? (
         <div className={outcome.errors.length ? 'error-box' : 'notice'} role="status">
           {outcome.stored} file(s) stored.
+          {outcome.errors.length ? ` ${outcome.errors.length} file(s) not stored:` : null}
           {outcome.errors.length ? (
-            <ul>
+            <ul aria-label="Files not stored">
               {outcome.errors.map((e, i) => (
                 <li key={i}><b>{e.file ?? e.field}</b>: {e.msg} <code>{e.rule}</code></li>
+              ))}
+            </ul>
+          ) : null}
+          {outcome.warnings.length ? (
+            <ul aria-label="Stored with a warning">
+              {outcome.warnings.map((w, i) => (
+                <li key={i}><b>{w.file}</b> (stored): {w.msg} <code>{w.rule}</code></li>
               ))}
             </ul>
           ) : null}

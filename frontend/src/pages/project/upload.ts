@@ -1,9 +1,13 @@
-import { ApiError, authHeaders, type ErrorDetail } from '../../api/client';
+import { ApiError, authHeaders, type ErrorDetail, type Schemas } from '../../api/client';
 
+/** What an upload did: samples stored, files not stored (each with its rule), stored files' warnings. */
 export interface UploadOutcome {
   stored: number;
   errors: ErrorDetail[];
+  warnings: ErrorDetail[];
 }
+
+type UploadResult = Schemas['dataset_UploadResult'];
 
 const BATCH_BYTES = 7 * 1024 * 1024; // the API takes one upload of at most 8 MB
 
@@ -31,8 +35,8 @@ export function batches(files: File[]): File[][] {
   return out;
 }
 
-/** POST one batch with upload progress (fetch has none, XMLHttpRequest does). */
-function send(datasetId: string, files: File[], onProgress: (loaded: number) => void): Promise<number> {
+/** POST one batch with upload progress (fetch has none, XMLHttpRequest does); 201 or 207 (some files rejected). */
+function send(datasetId: string, files: File[], onProgress: (loaded: number) => void): Promise<UploadResult> {
   return new Promise((resolve, reject) => {
     const form = new FormData();
     files.forEach((f) => form.append('files', f, f.name));
@@ -47,7 +51,7 @@ function send(datasetId: string, files: File[], onProgress: (loaded: number) => 
       } catch {
         /* not JSON */
       }
-      if (xhr.status < 300) resolve((body as { samples: unknown[] }).samples.length);
+      if (xhr.status < 300) resolve(body as UploadResult);
       else reject(ApiError.from(xhr.status, body));
     };
     xhr.onerror = () => reject(new ApiError(0, 'network', 'the upload was interrupted'));
@@ -58,11 +62,14 @@ function send(datasetId: string, files: File[], onProgress: (loaded: number) => 
 export async function uploadFiles(datasetId: string, files: File[], onProgress: (percent: number) => void): Promise<UploadOutcome> {
   const total = files.reduce((a, f) => a + f.size, 0) || 1;
   let done = 0;
-  const outcome: UploadOutcome = { stored: 0, errors: [] };
+  const outcome: UploadOutcome = { stored: 0, errors: [], warnings: [] };
   for (const batch of batches(files)) {
     const bytes = batch.reduce((a, f) => a + f.size, 0);
     try {
-      outcome.stored += await send(datasetId, batch, (loaded) => onProgress(((done + Math.min(loaded, bytes)) / total) * 100));
+      const answer = await send(datasetId, batch, (loaded) => onProgress(((done + Math.min(loaded, bytes)) / total) * 100));
+      outcome.stored += answer.samples.length;
+      outcome.errors.push(...(answer.rejected ?? []));
+      outcome.warnings.push(...(answer.warnings ?? []));
     } catch (err) {
       const e = err as ApiError;
       outcome.errors.push(...(e.details?.length ? e.details : [{ rule: e.code, msg: e.message, file: batch.map((f) => f.name).join(', ') }]));
