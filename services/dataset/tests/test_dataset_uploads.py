@@ -155,3 +155,24 @@ async def test_table_upload_of_several_parts_keeps_the_parts_that_fit(harness, f
     assert _rules(body["rejected"]) == {"b.csv": "table_schema"}
     assert body["warnings"] == []  # 150 rows in the stored parts: the rejected part's rows do not count
     assert (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()["row_count"] == 150
+
+
+async def test_sound_upload_of_several_files_keeps_the_good_ones(harness, files) -> None:
+    h = harness
+    ds = await h.create("upsound", 200, None)
+    response = await h.client.post(
+        f"/v1/datasets/{ds['dataset_id']}/samples",
+        files=[
+            ("files", ("bark/b0.wav", files.wav(1.2), "audio/wav")),
+            ("files", ("bark/short.wav", files.wav(0.5), "audio/wav")),
+            ("files", ("bark/eight.wav", files.pcm8_wav(), "audio/wav")),
+        ],
+    )
+    assert response.status_code == 207, response.text
+    assert [(s["sample_name"], s["labels"]) for s in response.json()["samples"]] == [
+        ("bark/b0.wav", ["bark"])
+    ]
+    assert _rules(response.json()["rejected"]) == {
+        "bark/eight.wav": "audio_bit_depth",
+        "bark/short.wav": "audio_duration",
+    }

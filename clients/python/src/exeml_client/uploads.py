@@ -23,7 +23,7 @@ __all__ = ["FileOutcome", "plan_batches", "upload_folder"]
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024  # half the API's default limit of one upload (8 MB)
 MAX_REQUEST_FILES = 100
-_MAX_TRIES = 4  # names, then sample checks, then duplicates: each round leaves out what the last named
+_MAX_TRIES = 4  # an older API named bad names, then bad samples, then duplicates, one kind a round
 
 
 @dataclass(frozen=True)
