@@ -107,12 +107,14 @@ def _upload_batch(client: Client, dataset_id: str, folder: Path, batch: list[Pat
 
 
 def _answer_outcomes(answer: UploadResult, pending: dict[str, Path]) -> list[FileOutcome]:
-    """Each file of a request the API answered 2xx: stored (with its warning, if any), or rejected (207)."""
+    """Each file of a request the API answered 2xx: stored (with its warnings, if any), or rejected (207)."""
     rejected = _named_outcomes({r.file: [r.model_dump()] for r in answer.rejected}, pending)
-    warned = {w.file: w for w in answer.warnings}
+    warned: dict[str, list[str]] = {}
+    for w in answer.warnings:
+        warned.setdefault(w.file, []).extend((w.rule, w.msg))
     named = {o.file for o in rejected}
     return rejected + [
-        FileOutcome(n, "uploaded", warned[n].rule, warned[n].msg)
+        FileOutcome(n, "uploaded", ", ".join(warned[n][::2]), "; ".join(warned[n][1::2]))
         if n in warned
         else FileOutcome(n, "uploaded")
         for n in pending
