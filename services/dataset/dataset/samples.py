@@ -16,7 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dataset.config import Settings
 from dataset.errors import SampleNotFound, SamplesExist
-from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
+from dataset.layouts import (
+    Candidate,
+    FileError,
+    TableContext,
+    Unit,
+    UnitRejected,
+    build_unit,
+    group_units,
+    input_folder,
+)
 from dataset.models import Dataset, Sample
 from dataset.repository import DatasetRepository, SampleFilter, SampleRepository
 from dataset.schemas import SampleRead
@@ -79,7 +88,7 @@ class SampleService:
         """
         ds = await self.datasets.get(dataset_id)
         kind = KINDS[ds.dataset_type]
-        root = self.storage.folder(ds.input_path, field="input_path")
+        root = self.storage.folder(input_folder(ds.input_path), field="input_path")
         contents = await self._read_uploads(files, root)
         units, errors = group_units(sorted(contents), kind, lambda rel: str(self.storage.child(root, rel)))
         errors += _orphans(contents, units, errors, kind)
