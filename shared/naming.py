@@ -1,7 +1,8 @@
 """Name rules of the seeds, shared by the services that enforce them (dataset import, labeling, workflow).
 
 * label names: 1–32 characters of letters, digits, ``-`` and ``_``; Chinese characters are allowed for text
-  classification (seed: "including Chinese characters" on the text pages) and in the dataset-level label set;
+  classification (seed: "including Chinese characters" on the text pages), for sound classification ("Only
+  Chinese and English are supported for audio labeling") and in the dataset-level label set;
 * sample file names: no ``+``, spaces or tabs; object detection also forbids Chinese characters; no path parts
   that could escape a folder (``..``, absolute paths, backslashes, NUL).
 
