@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
-from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN, VERSION_NAME_PATTERN
 from shared.storage.tenancy import bucket_path_as_uri
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
-_VERSION_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 # Descriptions: no ^ ! < > = & " ' (ModelArts) and no control characters.
 DESCRIPTION_PATTERN = r"^[^\x00-\x1f\x7f^!<>=&\"']*$"
 # Free text stored as is (a column name, a search): no control characters.
@@ -502,7 +501,7 @@ class VersionCreate(BaseModel):
         }
     )
 
-    version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
+    version_name: str | None = Field(default=None, pattern=VERSION_NAME_PATTERN)
     description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN)
     train_evaluate_sample_ratio: _Ratio = Field(
         default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)"
