@@ -134,7 +134,7 @@ async def _folder_units(storage: TenantStorage, import_path: str, kind: DatasetK
     root = storage.folder(input_folder(import_path), field="import_path")
     listing = await storage.list(root)
     sizes = {info.key[len(root.key) :]: info.size for info in listing if not info.key.endswith("/")}
-    names = sorted(sizes) if import_path.endswith("/") else of_one_file(import_path, sorted(sizes))
+    names = sorted(sizes) if import_path.endswith("/") else of_one_file(import_path, sorted(sizes), kind)
     units, errors = group_units(names, kind, lambda rel: str(S3Uri(root.bucket, root.key + rel)))
 
     async def load(rel: str) -> bytes:

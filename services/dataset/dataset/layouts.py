@@ -123,10 +123,12 @@ def input_folder(path: str) -> str:
     return path if path.endswith("/") else posixpath.dirname(path) + "/"
 
 
-def of_one_file(path: str, names: list[str]) -> list[str]:
-    """Of a folder's ``names``, those an import of the one file ``path`` reads: the file and its label file."""
-    stem, ext = posixpath.splitext(posixpath.basename(path))
-    return [n for n in names if n == stem + ext or n.startswith(f"{stem}_result.")]
+def of_one_file(path: str, names: list[str], kind: DatasetKind) -> list[str]:
+    """Of a folder's ``names``, those an import of the one file ``path`` reads: the file (and a text file's
+    label file)."""
+    base = posixpath.basename(path)
+    results = {_result_file(base, set(names))} if kind.is_text else set()
+    return [n for n in names if n == base or n in results]
 
 
 def _result_file(path: str, present: set[str]) -> str | None:

@@ -71,6 +71,19 @@ async def test_text_files_may_be_csv(harness) -> None:
         ("one", ["pos"]),
         ("two", ["neg"]),
     ]
+    # An import path may name one .csv file of the folder: it is read with its label file.
+    one = await h.create("txtcsv-one", 100, None)
+    task = await h.client.post(
+        f"/v1/datasets/{one['dataset_id']}/import-tasks",
+        json={"import_path": h.uri("in/txtcsv/comments.csv")},
+    )
+    assert task.status_code == 201, task.text
+    task = await h.wait_task(one["dataset_id"], task.json()["task_id"])
+    assert task["errors"] == [] and task["annotated_sample_count"] == 2, task
+    assert await _names_labels(h, one["dataset_id"]) == [
+        ("comments.csv#1", ["正面"]),
+        ("comments.csv#2", ["neg"]),
+    ]
 
 
 async def test_obs_paths_name_the_configured_store(harness, files) -> None:
@@ -123,7 +136,12 @@ async def test_table_input_path_may_name_the_csv_file(harness, files) -> None:
     """ "The OBS path of the input data must redirect to the data files", e.g. ``/obs-xxx/data/input.csv``."""
     h = harness
     folder = await h.put_tree(
-        "in/onefile", {"input.csv": files.table_csv(120), "other.csv": files.table_csv(130)}
+        "in/onefile",
+        {
+            "input.csv": files.table_csv(120),
+            "other.csv": files.table_csv(130),
+            "input_result.csv": files.table_csv(110),  # no label file of a table: another table
+        },
     )
     path = f"{folder}input.csv"
     ds = await h.create("onefile", 400, path)
