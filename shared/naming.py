@@ -1,7 +1,8 @@
 """Name rules of the seeds, shared by the services that enforce them (dataset import, labeling, workflow).
 
 * label names: 1–32 characters of letters, digits, ``-`` and ``_``; Chinese characters are allowed for text
-  classification (seed: "including Chinese characters" on the text pages) and in the dataset-level label set;
+  classification (seed: "including Chinese characters" on the text pages), for sound classification ("Only
+  Chinese and English are supported for audio labeling") and in the dataset-level label set;
 * sample file names: no ``+``, spaces or tabs; object detection also forbids Chinese characters; no path parts
   that could escape a folder (``..``, absolute paths, backslashes, NUL).
 
@@ -17,6 +18,7 @@ __all__ = [
     "ID_PATTERN",
     "LABEL_NAME_MAX",
     "PLAIN_TEXT_PATTERN",
+    "VERSION_NAME_PATTERN",
     "check_file_name",
     "check_label_name",
     "has_chinese",
@@ -27,6 +29,10 @@ __all__ = [
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 # Free text (names, descriptions, search terms): anything but control characters (NUL cannot be stored).
 PLAIN_TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+
+# A dataset version's name (ModelArts: 1–32 letters, digits, '-' and '_'): the dataset service's rule, which a
+# workflow round naming the version it publishes checks too.
+VERSION_NAME_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
 
 LABEL_NAME_MAX = 32
 _CHINESE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")

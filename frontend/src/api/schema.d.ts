@@ -902,7 +902,10 @@ export interface paths {
          * @description Start the next training round (its model becomes version 0.0.N+1), optionally with other training
          *     parameters; refused while a phase of the current round is running. `incremental_training_version` names a
          *     model version the project registered (`0.0.1`): the round trains on from that version's model; a version the
-         *     project does not have is a 400 (ModelArts.7540).
+         *     project does not have is a 400 (ModelArts.7540). `dataset_version_name` names the dataset version the round's
+         *     Publish phase creates (the guide's "You can change it to the version number that you want"; default: the
+         *     dataset's next V001, V002…): 1–32 letters, digits, `-`, `_` (else a 400), and one the dataset already has is
+         *     a 409 (ModelArts.4371).
          */
         post: operations["new_round"];
         delete?: never;
@@ -1464,7 +1467,7 @@ export interface components {
             import_on_create?: boolean;
             /**
              * Input Path
-             * @description s3:// prefix the data comes from (or ModelArts' /bucket/key/)
+             * @description The folder the data comes from: ``s3://bucket/key/``, ``obs://bucket/key/`` or ModelArts' ``/bucket/key/``; a table may name its one CSV file (``…/data/input.csv``), never a bucket's root
              */
             input_path?: string | null;
             /**
@@ -1669,7 +1672,7 @@ export interface components {
             import_annotations?: boolean;
             /**
              * Import Path
-             * @description s3:// folder or .manifest file (default: input path)
+             * @description s3:// (or obs://) folder, .manifest file or one .csv file (default: input path)
              */
             import_path?: string | null;
             /**
@@ -5389,6 +5392,12 @@ export interface components {
          *     }
          */
         workflow_RoundParams: {
+            /**
+             * Dataset Version Name
+             * @description The name of the dataset version the round's Publish phase creates (1–32 letters, digits, '-', '_'; one the dataset has is a 409, ModelArts.4371); default: the dataset's next V001, V002…
+             * @example spring-2026
+             */
+            dataset_version_name?: string | null;
             /**
              * Incremental Training Version
              * @description Train on from this model version of the project (one its rounds registered), e.g. the version with the best metrics

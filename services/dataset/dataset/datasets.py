@@ -10,6 +10,7 @@ from dataset import tasks
 from dataset.config import Settings
 from dataset.errors import DatasetExists, ImportRunning
 from dataset.importer import run_import
+from dataset.layouts import input_folder
 from dataset.models import Dataset, DatasetStatus, ImportTask, TaskStatus
 from dataset.repository import DatasetRepository, ImportTaskRepository
 from dataset.schemas import DatasetCreate, DatasetRead, DatasetUpdate, ImportTaskCreate, ImportTaskRead
@@ -20,6 +21,7 @@ from shared.db.search import contains
 from shared.errors import ErrorDetail, InvalidInput
 from shared.events.dataset import DatasetCreated, DatasetDeleted
 from shared.service import ServiceRuntime
+from shared.storage import S3Uri
 
 __all__ = ["DatasetService", "dataset_read", "task_read"]
 
@@ -112,6 +114,7 @@ class DatasetService:
         ds.input_path = input_path or str(self.storage.dataset_folder(ds.id, "input"))
         ds.work_path = work_path or str(self.storage.dataset_folder(ds.id, "output"))
         _check_apart(ds.input_path, ds.work_path)
+        _check_table_input(ds.dataset_type, ds.input_path)
         await self.datasets.add(ds)
         kind = KINDS[ds.dataset_type]
         await self.runtime.outbox.add(
@@ -185,6 +188,7 @@ class DatasetService:
         input_path = self._own_path(body.input_path, "input_path") or ds.input_path
         work_path = self._own_path(body.work_path, "work_path") or ds.work_path
         _check_apart(input_path, work_path)
+        _check_table_input(ds.dataset_type, input_path)
         if input_path != ds.input_path and await self.tasks.running(ds.id) is not None:
             raise ImportRunning("an import or synchronisation of this dataset is running")
         ds.input_path, ds.work_path = input_path, work_path
@@ -268,3 +272,17 @@ def _check_apart(input_path: str, work_path: str) -> None:
                 )
             ],
         )
+
+
+def _check_table_input(dataset_type: int, input_path: str) -> None:
+    """The guide: a table's files "must be stored in a folder in an OBS bucket rather than the root directory"
+    (a bucket root, or one CSV file at it, is refused)."""
+    if dataset_type != 400 or S3Uri.parse(input_folder(input_path)).key:
+        return
+    raise InvalidInput.for_field(
+        "input_path",
+        "table_bucket_root",
+        f"a table's files must be in a folder of a bucket, not at the root of bucket "
+        f"{S3Uri.parse(input_path).bucket} (e.g. s3://<bucket>/data/input.csv)",
+        value=input_path,
+    )

@@ -20,6 +20,8 @@ from dataset.layouts import (
     UnitRejected,
     build_unit,
     group_units,
+    input_folder,
+    of_one_file,
 )
 from dataset.leases import failure_reason, run_leased
 from dataset.manifest_import import manifest_units
@@ -127,11 +129,13 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
 
 
 async def _folder_units(storage: TenantStorage, import_path: str, kind: DatasetKind, settings: Settings):
-    """The folder's files as units; files are named relative to the folder (errors never name other objects)."""
-    root = storage.folder(import_path, field="import_path")
+    """The folder's files as units; files are named relative to the folder (errors never name other objects).
+    A path naming one file (a table's ``…/input.csv``) imports that file (and its label file) of its folder."""
+    root = storage.folder(input_folder(import_path), field="import_path")
     listing = await storage.list(root)
     sizes = {info.key[len(root.key) :]: info.size for info in listing if not info.key.endswith("/")}
-    units, errors = group_units(sorted(sizes), kind, lambda rel: str(S3Uri(root.bucket, root.key + rel)))
+    names = sorted(sizes) if import_path.endswith("/") else of_one_file(import_path, sorted(sizes), kind)
+    units, errors = group_units(names, kind, lambda rel: str(S3Uri(root.bucket, root.key + rel)))
 
     async def load(rel: str) -> bytes:
         if sizes.get(rel, 0) > _limit_for(rel, kind, settings):

@@ -1,7 +1,7 @@
 """The seeds' directory layouts: which files form one sample, and how each becomes samples.
 
-A *unit* is one sample file plus its companion (image + same-stem ``.txt`` or VOC ``.xml``; text object file +
-``_result.txt``); WAV files take their label from their folder; each CSV file is one table part. Turning a unit
+A *unit* is one sample file plus its companion (image + same-stem ``.txt`` or VOC ``.xml``; text object file,
+``.txt`` or ``.csv``, + ``_result.txt`` or ``_result.csv``); WAV files take their label from their folder; each CSV file is one table part. Turning a unit
 into :class:`Candidate` samples validates everything and raises :class:`UnitRejected` for the files that break
 a rule, so the caller records the errors and stores nothing of that unit.
 """
@@ -31,10 +31,12 @@ __all__ = [
     "UnitRejected",
     "build_unit",
     "group_units",
+    "input_folder",
+    "of_one_file",
 ]
 
 Loader = Callable[[str], Awaitable[bytes]]
-RESULT_SUFFIX = "_result.txt"
+RESULT_SUFFIXES = ("_result.txt", "_result.csv")  # the guide names _result.txt; a .csv pairs with either
 INLINE_BYTES = 64 * 1024
 # Problems that leave the sample imported (unlabeled) rather than failed: the seed's rule for VOC boxes.
 WARNING_RULES = frozenset({"voc_box_outside", "voc_box_inverted"})
@@ -116,6 +118,26 @@ def _stem(path: str) -> str:
     return posixpath.splitext(path)[0]
 
 
+def input_folder(path: str) -> str:
+    """The folder of an input path: the path itself, or the folder holding the one file it names."""
+    return path if path.endswith("/") else posixpath.dirname(path) + "/"
+
+
+def of_one_file(path: str, names: list[str], kind: DatasetKind) -> list[str]:
+    """Of a folder's ``names``, those an import of the one file ``path`` reads: the file (and a text file's
+    label file)."""
+    base = posixpath.basename(path)
+    results = {_result_file(base, set(names))} if kind.is_text else set()
+    return [n for n in names if n == base or n in results]
+
+
+def _result_file(path: str, present: set[str]) -> str | None:
+    """The label file of a text file: ``<stem>_result`` with the text file's own extension, else ``.txt``."""
+    stem, ext = posixpath.splitext(path)
+    own = f"{stem}_result{ext.lower()}"
+    return next((c for c in (own, f"{stem}_result.txt") if c in present), None)
+
+
 def group_units(
     paths: list[str], kind: DatasetKind, uri_of: Callable[[str], str]
 ) -> tuple[list[Unit], list[FileError]]:
@@ -126,7 +148,7 @@ def group_units(
     companion_ext = {0: ".txt", 1: ".xml"}.get(kind.code)
     for path in paths:
         lower = path.lower()
-        if kind.is_text and lower.endswith(RESULT_SUFFIX):
+        if kind.is_text and lower.endswith(RESULT_SUFFIXES):
             continue
         if companion_ext and lower.endswith(companion_ext):
             continue
@@ -148,8 +170,7 @@ def group_units(
                 None,
             )
         elif kind.is_text:
-            result = _stem(path) + RESULT_SUFFIX
-            companion = result if result in present else None
+            companion = _result_file(path, present)
         units.append(Unit(path, uri_of(path), companion))
     return units, errors
 
@@ -278,7 +299,7 @@ def _sound_unit(unit: Unit, data: bytes, settings: Settings, import_annotations:
         check_audio(data, settings)
         folder = posixpath.dirname(unit.path)
         use_folder = folder and import_annotations and unit.annotations is None
-        label = check_label(posixpath.basename(folder)) if use_folder else None
+        label = check_label(posixpath.basename(folder), allow_chinese=True) if use_folder else None
     except Rejected as exc:
         raise _reject(unit.path, exc) from exc
     cand = Candidate(unit.path, unit.uri, unit.uri, 2, len(data))

@@ -33,7 +33,9 @@ def _annotations(line: ManifestLine, kind: DatasetKind) -> list[ImportedAnnotati
             for o in objects
         ]
     return [
-        ImportedAnnotation(name=check_label(name, allow_chinese=kind.is_text), annotated_by=a.annotated_by)
+        ImportedAnnotation(
+            name=check_label(name, allow_chinese=kind.chinese_labels), annotated_by=a.annotated_by
+        )
         for a in line.annotations
         if (name := a.name)
     ]

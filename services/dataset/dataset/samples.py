@@ -16,7 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from dataset.config import Settings
 from dataset.errors import SampleNotFound
-from dataset.layouts import Candidate, FileError, TableContext, Unit, UnitRejected, build_unit, group_units
+from dataset.layouts import (
+    Candidate,
+    FileError,
+    TableContext,
+    Unit,
+    UnitRejected,
+    build_unit,
+    group_units,
+    input_folder,
+)
 from dataset.models import Dataset, Sample
 from dataset.repository import DatasetRepository, SampleFilter, SampleRepository
 from dataset.schemas import SampleRead
@@ -75,7 +84,7 @@ class SampleService:
         """
         ds = await self.datasets.get(dataset_id)
         kind = KINDS[ds.dataset_type]
-        root = self.storage.folder(ds.input_path, field="input_path")
+        root = self.storage.folder(input_folder(ds.input_path), field="input_path")
         contents, rejected = await read_uploads(
             files, self.settings, lambda name: self.storage.child(root, name, field="files")
         )

@@ -10,11 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, 
 
 from dataset.types import KINDS, kind_of
 from shared.events.dataset import CheckViolation
-from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
+from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN, VERSION_NAME_PATTERN
 from shared.storage.tenancy import bucket_path_as_uri
 
 _NAME = r"^[A-Za-z0-9_-]{1,100}$"
-_VERSION_NAME = r"^[A-Za-z0-9_-]{1,32}$"
 # Descriptions: no ^ ! < > = & " ' (ModelArts) and no control characters.
 DESCRIPTION_PATTERN = r"^[^\x00-\x1f\x7f^!<>=&\"']*$"
 # Free text stored as is (a column name, a search): no control characters.
@@ -34,12 +33,13 @@ _SAMPLE_ID_2 = "a1b2c3d4e5f64a7b8c9d0e1f2a3b4c5d"
 
 
 def _s3_path(value: str | None) -> str | None:
-    """A folder gets its trailing '/' and ModelArts' ``/bucket/key/`` reads as ``s3://bucket/key/``; the service
-    checks the path (shared.storage.tenancy: 400 or 403)."""
+    """A folder gets its trailing '/' and ModelArts' ``/bucket/key/`` reads as ``s3://bucket/key/``; a
+    ``.manifest`` or ``.csv`` path names that one file (the guide's table path ``/obs-xxx/data/input.csv``).
+    The service checks the path (shared.storage.tenancy: 400 or 403)."""
     if value is None:
         return None
     value = bucket_path_as_uri(value)
-    return value if value.endswith(("/", ".manifest")) else value + "/"
+    return value if value.endswith("/") or value.lower().endswith((".manifest", ".csv")) else value + "/"
 
 
 class DataSource(BaseModel):
@@ -110,7 +110,8 @@ class DatasetCreate(BaseModel):
     input_path: str | None = Field(
         default=None,
         max_length=1000,
-        description="s3:// prefix the data comes from (or ModelArts' /bucket/key/)",
+        description="The folder the data comes from: ``s3://bucket/key/``, ``obs://bucket/key/`` or ModelArts' "
+        "``/bucket/key/``; a table may name its one CSV file (``…/data/input.csv``), never a bucket's root",
     )
     work_path: str | None = Field(
         default=None,
@@ -269,7 +270,9 @@ class ImportTaskCreate(BaseModel):
     )
 
     import_path: str | None = Field(
-        default=None, max_length=1000, description="s3:// folder or .manifest file (default: input path)"
+        default=None,
+        max_length=1000,
+        description="s3:// (or obs://) folder, .manifest file or one .csv file (default: input path)",
     )
     import_type: Literal["dir", "manifest"] | None = Field(
         default=None, description="Default: by the path's ending"
@@ -535,7 +538,7 @@ class VersionCreate(BaseModel):
         }
     )
 
-    version_name: str | None = Field(default=None, pattern=_VERSION_NAME)
+    version_name: str | None = Field(default=None, pattern=VERSION_NAME_PATTERN)
     description: str = Field(default="", max_length=256, pattern=DESCRIPTION_PATTERN)
     train_evaluate_sample_ratio: _Ratio = Field(
         default="0.8", description="The TRAIN share: 0–1 with at most 5 decimals (a string or a number)"

@@ -32,6 +32,12 @@ class DatasetKind:
     def is_text(self) -> bool:
         return self.code == 100
 
+    @property
+    def chinese_labels(self) -> bool:
+        """The guide allows Chinese label names for text ("including Chinese characters") and sound ("Only
+        Chinese and English are supported for audio labeling"); the other types' labels are ASCII."""
+        return self.code in (100, 200)
+
 
 KINDS: dict[int, DatasetKind] = {
     0: DatasetKind(
@@ -41,7 +47,7 @@ KINDS: dict[int, DatasetKind] = {
         1, DATASET_TYPES[1], SAMPLE_TYPES["image"], IMAGE_EXTENSIONS, ANNOTATION_TYPES[DATASET_TYPES[1]]
     ),
     100: DatasetKind(
-        100, DATASET_TYPES[100], SAMPLE_TYPES["text"], (".txt",), ANNOTATION_TYPES[DATASET_TYPES[100]]
+        100, DATASET_TYPES[100], SAMPLE_TYPES["text"], (".txt", ".csv"), ANNOTATION_TYPES[DATASET_TYPES[100]]
     ),
     200: DatasetKind(
         200, DATASET_TYPES[200], SAMPLE_TYPES["audio"], (".wav",), ANNOTATION_TYPES[DATASET_TYPES[200]]

@@ -20,6 +20,8 @@ from shared.naming import check_label_name
 IMAGE_CLASSIFICATION, OBJECT_DETECTION, TEXT_CLASSIFICATION, SOUND_CLASSIFICATION, TABLE = 0, 1, 100, 200, 400
 SINGLE_LABEL_TYPES = (TEXT_CLASSIFICATION, SOUND_CLASSIFICATION)
 COLOR_REQUIRED_TYPES = (OBJECT_DETECTION, TEXT_CLASSIFICATION)
+# The guide: text labels include Chinese characters; "Only Chinese and English are supported for audio labeling".
+CHINESE_LABEL_TYPES = (TEXT_CLASSIFICATION, SOUND_CLASSIFICATION)
 
 # Distinct, readable colours handed out to labels created without one (import, implicit creation).
 PALETTE = (
@@ -69,7 +71,7 @@ def auto_color(index: int) -> str:
 
 
 def label_name_errors(name: str, dataset_type: int, field: str) -> list[ErrorDetail]:
-    broken = check_label_name(name, allow_chinese=dataset_type == TEXT_CLASSIFICATION)
+    broken = check_label_name(name, allow_chinese=dataset_type in CHINESE_LABEL_TYPES)
     if broken is None:
         return []
     rule, msg = broken

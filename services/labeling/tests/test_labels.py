@@ -248,3 +248,18 @@ async def test_control_characters_and_odd_ids_are_refused_before_the_database(la
         assert response.status_code == 400, response.text
     # A well-formed name that does not exist is still a 404.
     assert (await client.delete(f"{base}/labels/car")).status_code == 404
+
+
+async def test_sound_labels_may_be_chinese_or_english(lab) -> None:
+    """The guide: "Only Chinese and English are supported for audio labeling"."""
+    client = lab.client()
+    barking = lab.sound("bark.wav", [{"name": "狗叫"}])
+    sound_id = await lab.dataset(SOUND, [barking])
+    assert (await lab.changes(sound_id)) == [{barking.sample_id: ["狗叫"]}]  # the imported label is kept
+    for name in ("猫叫", "meow"):
+        response = await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": name})
+        assert response.status_code == 201, response.text
+    renamed = await client.put(f"/v1/datasets/{sound_id}/labels/meow", json={"name": "喵"})
+    assert renamed.status_code == 200, renamed.text
+    response = await client.post(f"/v1/datasets/{sound_id}/labels", json={"name": "猫 叫"})
+    assert response.status_code == 400 and response.json()["details"][0]["rule"] == "label_name_characters"

@@ -369,3 +369,85 @@ async def test_deploy_auto_stop_off_cannot_carry_a_schedule(projects) -> None:
     assert off.status_code == 404, off.text  # a valid request: only the project is unknown
     not_bool = await projects.client.post(f"/v1/projects/{unknown}/workflow/deploy", json={"auto_stop": "no"})
     assert not_bool.status_code == 400
+
+
+async def _labels_arrived(projects, dataset_id: str, count: int) -> None:
+    labeling = projects.platform.client("labeling")
+
+    async def labeled():
+        stats = (await labeling.get(f"/v1/datasets/{dataset_id}/annotations/stats")).json()
+        return sum(s["sample_count"] for s in stats["label_stats"]) == count
+
+    await wait_until(labeled, timeout=30, what="imported labels")
+
+
+async def test_a_round_names_the_dataset_version_it_publishes(projects) -> None:
+    """The guide's Dataset Version of a round: "The system automatically provides a version number. You can
+    change it to the version number that you want"."""
+    input_path = await projects.upload("named/input", datagen.image_classification_files(per_class=6))
+    project = await projects.create(name="named", project_type="image_classification", input_path=input_path)
+    pid, field = project["id"], "training_params.dataset_version_name"
+    await projects.wait_imported(project["dataset_id"], 18)
+    await _labels_arrived(projects, project["dataset_id"], 18)
+
+    for bad in ("v 1", "x" * 33, "v1.0", ""):
+        response = await projects.client.post(
+            f"/v1/projects/{pid}/executions", json={"training_params": {"dataset_version_name": bad}}
+        )
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["details"][0]["field"] == field, response.json()
+    round2 = await projects.client.post(
+        f"/v1/projects/{pid}/executions", json={"training_params": {"dataset_version_name": "spring-2026"}}
+    )
+    assert round2.status_code == 201 and round2.json()["rounds"] == 2, round2.text
+    await projects.client.post(f"/v1/projects/{pid}/workflow/next")
+    done = await projects.wait_phase(pid, "check_data", "executed")
+    publish = {p["name"]: p for p in done["execution"]["phases"]}["publish_dataset"]
+    assert publish["outputs"]["version_name"] == "spring-2026", publish
+    await projects.wait_phase(pid, "train", "failed")  # no trainer here: the round ends, another may start
+
+    # The name is the dataset's now: a round asking for it again is refused before it starts.
+    taken = await projects.client.post(
+        f"/v1/projects/{pid}/executions", json={"training_params": {"dataset_version_name": "spring-2026"}}
+    )
+    assert taken.status_code == 409, taken.text
+    error = taken.json()
+    assert error["error_code"] == "ModelArts.4371" and "spring-2026" in error["error_msg"], error
+    assert (error["details"][0]["field"], error["details"][0]["rule"]) == (field, "version_name_unique")
+    assert (await projects.get(pid))["rounds"] == 2
+
+    # Without a name, the dataset numbers the version as before.
+    round3 = await projects.client.post(f"/v1/projects/{pid}/executions", json={})
+    assert round3.status_code == 201, round3.text
+    await projects.client.post(f"/v1/projects/{pid}/workflow/next")
+    done = await projects.wait_phase(pid, "check_data", "executed")
+    publish = {p["name"]: p for p in done["execution"]["phases"]}["publish_dataset"]
+    assert publish["outputs"]["version_name"] == "V001", publish
+
+
+async def test_project_paths_may_be_written_obs(projects) -> None:
+    """The guide's paths are ``obs://bucket/path``: the configured store, under the same tenancy rules."""
+    input_path = await projects.upload("obsproj/input", datagen.image_classification_files(per_class=2))
+    output_path = projects.platform.tenant_uri("obsproj/output/")
+    project = await projects.create(
+        name="obsproj",
+        project_type="image_classification",
+        input_path=input_path.replace("s3://", "obs://", 1),
+        output_path=output_path.replace("s3://", "obs://", 1),
+    )
+    dataset = (await projects.platform.client("dataset").get(f"/v1/datasets/{project['dataset_id']}")).json()
+    assert (dataset["input_path"], dataset["work_path"]) == (input_path, output_path), dataset
+    await projects.wait_imported(project["dataset_id"], 6)
+    bucket = projects.platform.bucket
+    for scheme in ("s3", "obs"):
+        other = await projects.client.post(
+            "/v1/projects",
+            json={
+                "name": f"other-{scheme}",
+                "project_type": "image_classification",
+                "input_path": f"{scheme}://{bucket}/tenants/tenant-b/input/",
+            },
+        )
+        assert other.status_code == 403, other.text
+        detail = other.json()["details"][0]
+        assert (detail["field"], detail["rule"]) == ("input_path", "storage_other_tenant"), detail

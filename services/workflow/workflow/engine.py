@@ -317,6 +317,8 @@ class WorkflowEngine:
             "train_evaluate_sample_ratio": str(params.get("train_ratio", 0.8)),
             "description": f"ExeML project {project.name}, round {execution.round}",
         }
+        if name := params.get("dataset_version_name"):  # else the dataset numbers it (V001, V002…)
+            body["version_name"] = name
         created = await self._call(
             "dataset", "POST", f"/v1/datasets/{project.dataset_id}/versions", phase, json=body
         )
@@ -342,7 +344,8 @@ class WorkflowEngine:
         publish = await self.rounds.sibling(phase, PhaseName.PUBLISH_DATASET)
         assert publish is not None
         params = {**project.training_params, **execution.parameters}
-        params.pop("train_ratio", None)
+        params.pop("train_ratio", None)  # the Publish phase's parameters, not the trainer's
+        params.pop("dataset_version_name", None)
         if version := params.pop("incremental_training_version", None):
             # The user names a model version; the trainer starts from the training job that made it.
             source = await self.incremental_source(project, version)

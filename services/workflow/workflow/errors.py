@@ -3,6 +3,7 @@
 from shared.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
+    "DatasetVersionNameTaken",
     "IncrementalVersionUnknown",
     "NoExecution",
     "NothingToRetry",
@@ -58,3 +59,9 @@ class IncrementalVersionUnknown(InvalidInput):
     its rounds registered), so there is no model to start from."""
 
     default_code = "ModelArts.7540"
+
+
+class DatasetVersionNameTaken(Conflict):
+    """A round names a dataset version its dataset already has: the dataset service's code for the same rule."""
+
+    default_code = "ModelArts.4371"

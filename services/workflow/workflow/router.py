@@ -136,7 +136,10 @@ async def new_round(project_id: str, body: RoundCreate, service: ServiceDep, _: 
     """Start the next training round (its model becomes version 0.0.N+1), optionally with other training
     parameters; refused while a phase of the current round is running. `incremental_training_version` names a
     model version the project registered (`0.0.1`): the round trains on from that version's model; a version the
-    project does not have is a 400 (ModelArts.7540)."""
+    project does not have is a 400 (ModelArts.7540). `dataset_version_name` names the dataset version the round's
+    Publish phase creates (the guide's "You can change it to the version number that you want"; default: the
+    dataset's next V001, V002…): 1–32 letters, digits, `-`, `_` (else a 400), and one the dataset already has is
+    a 409 (ModelArts.4371)."""
     return await service.read(
         await service.new_round(project_id, body.training_params.model_dump(exclude_none=True))
     )

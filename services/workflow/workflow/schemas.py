@@ -15,7 +15,7 @@ from pydantic import (
     field_validator,
 )
 
-from shared.naming import PLAIN_TEXT_PATTERN
+from shared.naming import PLAIN_TEXT_PATTERN, VERSION_NAME_PATTERN
 
 ProjectType = Literal[
     "image_classification",
@@ -315,6 +315,13 @@ class RoundParams(BaseModel):
         description="Train on from this model version of the project (one its rounds registered), e.g. the "
         "version with the best metrics",
         examples=["0.0.1"],
+    )
+    dataset_version_name: str | None = Field(
+        default=None,
+        pattern=VERSION_NAME_PATTERN,
+        description="The name of the dataset version the round's Publish phase creates (1–32 letters, digits, "
+        "'-', '_'; one the dataset has is a 409, ModelArts.4371); default: the dataset's next V001, V002…",
+        examples=["spring-2026"],
     )
 
 

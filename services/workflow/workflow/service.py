@@ -12,6 +12,7 @@ from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.service import ServiceRuntime
 from workflow.engine import WorkflowEngine
 from workflow.errors import (
+    DatasetVersionNameTaken,
     IncrementalVersionUnknown,
     ProjectExists,
     ProjectHasRunningService,
@@ -32,6 +33,7 @@ from workflow.schemas import (
 __all__ = ["MAX_PROJECTS", "ProjectService"]
 
 MAX_PROJECTS = 100  # seed: up to 100 ExeML projects per account
+VERSION_NAME_FIELD = "training_params.dataset_version_name"
 
 
 class ProjectService:
@@ -206,8 +208,28 @@ class ProjectService:
     # ---- the user's actions on the current round (the engine carries them out) ----------------------------
     async def new_round(self, project_id: str, parameters: dict[str, Any]) -> Project:
         project = await self.projects.get(project_id)
+        if name := parameters.get("dataset_version_name"):
+            await self._refuse_taken_version(project, name)  # now, not when the round reaches Publish
         await self.engine.start_round(project, parameters)
         return project
+
+    async def _refuse_taken_version(self, project: Project, name: str) -> None:
+        """``DatasetVersionNameTaken`` (409) when the project's dataset already has a version named ``name``."""
+        path, offset = f"/v1/datasets/{project.dataset_id}/versions", 0
+        while True:
+            page = await self.runtime.peers.get_json(
+                "dataset", path, tenant_id=self.tenant_id, params={"offset": offset, "limit": 100}
+            )
+            if any(v.get("version_name") == name for v in page["items"]):
+                raise DatasetVersionNameTaken.for_field(
+                    VERSION_NAME_FIELD,
+                    "version_name_unique",
+                    f"dataset version {name} already exists: version names are unique within a dataset",
+                    value=name,
+                )
+            offset += len(page["items"])
+            if not page["items"] or offset >= page["total"]:
+                return
 
     async def next(self, project_id: str) -> Project:
         project = await self.projects.get(project_id)
