@@ -11,6 +11,7 @@ from inference.config import Settings
 from inference.counters import CallCounters
 from inference.reconciler import Reconciler
 from inference.routing import ServingConfigCache, WeightedRouter
+from inference.shadow import ShadowMirror
 from inference.triton.client import Batching, TritonModels
 from inference.triton.server import TritonProcess
 from shared.service import ServiceRuntime
@@ -31,12 +32,14 @@ async def inference_lifespan(runtime: ServiceRuntime[Settings], background: bool
     batching = Batching(settings.triton_max_batch_size, settings.triton_max_queue_delay_us)
     triton = TritonModels(url, repository, batching=batching)
     counters = CallCounters(runtime.db)
+    shadow = ShadowMirror(triton.infer)
     runtime.state.update(
         triton=triton,
         router=WeightedRouter(),
         triton_process=process,
         counters=counters,
         config_cache=ServingConfigCache(),
+        shadow=shadow,
     )
     counting = asyncio.create_task(counters.run(), name="inference-call-counters")
     try:
@@ -44,6 +47,7 @@ async def inference_lifespan(runtime: ServiceRuntime[Settings], background: bool
     finally:
         await counters.close()
         await counting
+        await shadow.close()
         await triton.close()
         if process is not None:
             await process.stop()

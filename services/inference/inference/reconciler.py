@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from inference.models import ACTIVE, LEAVING, PENDING_WORK, RealTimeService, ServiceStatus
-from inference.service import due_time_for, record, served_versions
+from inference.service import due_time_for, live_entries, record, served_versions
 from inference.triton.client import ModelFiles, TritonError, TritonModels
 from shared.db import utcnow
 from shared.db.lease import Leases, holder_name, keep_lease
@@ -111,7 +111,8 @@ class Reconciler:
                 .all()
             )
             for svc in services:
-                names = [e["triton_model"] for e in svc.config if "triton_model" in e]
+                # A shadow answers no one: its model being gone is counted on it, not the service's health.
+                names = [e["triton_model"] for e in live_entries(svc.config) if "triton_model" in e]
                 ready = all([await self.triton.is_ready(name) for name in names])
                 status = ServiceStatus.RUNNING if ready else ServiceStatus.CONCERNING
                 if status != svc.status:

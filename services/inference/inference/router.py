@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -25,9 +26,11 @@ from inference.schemas import (
     ServiceRead,
     ServiceStatusName,
     ServiceUpdate,
+    ShadowRead,
     SpecificationList,
 )
-from inference.service import RealTimeServices
+from inference.service import RealTimeServices, live_entries, shadow_entry
+from inference.shadow import AGREEMENT_RULES
 from inference.specs import specifications
 from inference.triton.client import TritonError
 from shared.auth import PrincipalDep, WriterDep
@@ -52,7 +55,7 @@ ServicesDep = Annotated[RealTimeServices, Depends(_services)]
 
 def _read(runtime: ServiceRuntime, svc: RealTimeService) -> ServiceRead:
     shown = svc.config or (svc.target_config if svc.status == ServiceStatus.DEPLOYING else None) or []
-    pending = svc.target_config if svc.config and svc.target_config else None
+    pending = live_entries(svc.target_config) if svc.config and svc.target_config else None
     return ServiceRead(
         service_id=svc.id,
         service_name=svc.name,
@@ -60,16 +63,26 @@ def _read(runtime: ServiceRuntime, svc: RealTimeService) -> ServiceRead:
         status=svc.status,
         progress=svc.progress,
         error_msg=svc.error_msg,
-        config=[ServedConfig.model_validate(e) for e in shown],
+        config=[ServedConfig.model_validate(e) for e in live_entries(shown)],
         pending_config=[ServedConfig.model_validate(e) for e in pending] if pending else None,
         schedule=[Schedule(duration=svc.schedule_hours)] if svc.schedule_hours else [],
         due_time=svc.due_time,
         invocation_times=svc.invocation_times,
         failed_times=svc.failed_times,
+        shadow=_shadow_read(runtime, svc.id, shadow_entry(shown)),
         access_address=f"{runtime.settings.public_base_url.rstrip('/')}/v1/infers/{svc.id}",
         publish_at=svc.created_at,
         update_time=svc.updated_at,
         transition_at=svc.transition_at,
+    )
+
+
+def _shadow_read(runtime: ServiceRuntime, service_id: str, entry: dict[str, Any] | None) -> ShadowRead | None:
+    if entry is None:
+        return None
+    stats = runtime.state["shadow"].stats(service_id, (entry["model_id"], entry["model_version"]))
+    return ShadowRead.model_validate(
+        entry | stats.summary() | {"agreement_rule": AGREEMENT_RULES.get(entry["task_type"], "")}
     )
 
 
@@ -119,7 +132,10 @@ async def update_service(
     """``{"status": "running"}`` starts, ``{"status": "stopped"}`` stops (with ``status``, other fields are
     ignored). A new ``config`` of a running service rolls out without downtime: weight-only changes apply
     at once; new versions, nodes or specifications are loaded first, then traffic moves, then the old
-    models are unloaded."""
+    models are unloaded. ``shadow`` names a candidate version that gets a copy of ``share`` percent of the
+    requests: it is loaded like the others but answers no one; its agreement with the live answers, its
+    errors and latencies show under ``shadow`` on the service. ``"shadow": null`` removes and unloads it;
+    without ``shadow`` the current one stays."""
     return _read(runtime, await services.update(service_id, body))
 
 
@@ -193,6 +209,7 @@ async def predict(
             runtime.settings.max_payload_bytes,
             runtime.settings.max_json_depth,
         )
+        started = time.perf_counter()
         entry, answer = await _infer(runtime, service_id, principal.tenant_id, config, payload)
         if "error" in answer:
             err = answer["error"]
@@ -200,11 +217,26 @@ async def predict(
                 err["msg"], details=[ErrorDetail(rule=err["rule"], msg=err["msg"], field=err.get("field"))]
             )
         failed = False
+        _mirror(runtime, service_id, config, payload, answer["ok"], (time.perf_counter() - started) * 1000)
         return JSONResponse(
             {**echo, **answer["ok"]}, headers={"X-ExeML-Model-Version": entry["model_version"]}
         )
     finally:
         runtime.state["counters"].count(service_id, failed=failed)
+
+
+def _mirror(
+    runtime: ServiceRuntime,
+    service_id: str,
+    config: list[dict[str, Any]],
+    payload: bytes,
+    live: dict[str, Any],
+    live_ms: float,
+) -> None:
+    """Hand the request to the service's shadow, if it has one; the live answer does not wait for it."""
+    shadow = shadow_entry(config)
+    if shadow is not None:
+        runtime.state["shadow"].observe(service_id, shadow, payload, live, live_ms)
 
 
 async def _serving_config(
@@ -236,7 +268,8 @@ async def _infer(
     """Route by weight and call Triton; once more on fresh config if the model was just swapped out."""
     triton, router_ = runtime.state["triton"], runtime.state["router"]
     for attempt in (1, 2):
-        entries = [e for e in config if e["weight"] > 0] or config
+        live = live_entries(config)
+        entries = [e for e in live if e["weight"] > 0] or live
         entry = entries[router_.pick(service_id, [(e["triton_model"], e["weight"]) for e in entries])]
         try:
             return entry, await triton.infer(entry["triton_model"], payload)

@@ -33,6 +33,19 @@ _SERVED_EXAMPLE: dict[str, Any] = {
     "task_type": "image_classification",
     "source_type": "auto",
 }
+_SHADOW_EXAMPLE: dict[str, Any] = {
+    "model_id": MODEL_ID,
+    "model_name": "flowers",
+    "model_version": "0.0.2",
+    "share": 20,
+    "agreement_rule": "same predicted_label",
+    "requests": 200,
+    "agreements": 188,
+    "agreement_rate": 0.94,
+    "errors": 0,
+    "live_latency_ms": {"p50": 8.1, "p95": 14.9},
+    "shadow_latency_ms": {"p50": 9.7, "p95": 19.3},
+}
 _SERVICE_EXAMPLE: dict[str, Any] = {
     "service_id": SERVICE_ID,
     "service_name": "flowers-service",
@@ -47,6 +60,7 @@ _SERVICE_EXAMPLE: dict[str, Any] = {
     "due_time": "2026-11-23T11:36:05Z",
     "invocation_times": 42,
     "failed_times": 1,
+    "shadow": _SHADOW_EXAMPLE,
     "access_address": f"http://localhost:8000/v1/infers/{SERVICE_ID}",
     "publish_at": "2026-11-23T10:35:00Z",
     "update_time": "2026-11-23T10:36:05Z",
@@ -74,6 +88,36 @@ class ConfigEntry(BaseModel):
     def _weight_as_int(cls, value: Any) -> Any:
         # ModelArts' own examples send weights as strings ("70").
         return int(value) if isinstance(value, str) and value.isdigit() else value
+
+
+class ShadowConfig(BaseModel):
+    """A candidate version that gets a copy of ``share`` percent of the requests; its answers are compared
+    with the live ones and never returned (see ``shadow`` on the service)."""
+
+    model_config = ConfigDict(
+        protected_namespaces=(),
+        json_schema_extra={"examples": [{"model_id": MODEL_ID, "model_version": "0.0.2", "share": 20}]},
+    )
+
+    model_id: str = Field(pattern=ID_PATTERN, description="An AI application (GET /v1/models)")
+    model_version: str = Field(
+        pattern=VERSION_PATTERN, description="The candidate version; may be a live one"
+    )
+    share: int = Field(ge=0, le=100, description="Percent of the requests mirrored to the shadow")
+    specification: str = Field(
+        default="modelarts.vm.cpu.2u", description="One of GET /v1/services/specifications"
+    )
+    instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes (Triton instances), 1-5")
+
+    def as_entry(self) -> ConfigEntry:
+        """The shadow as a config entry with no live traffic."""
+        return ConfigEntry(
+            model_id=self.model_id,
+            model_version=self.model_version,
+            weight=0,
+            specification=self.specification,
+            instance_count=self.instance_count,
+        )
 
 
 class Schedule(BaseModel):
@@ -129,12 +173,25 @@ class ServiceUpdate(BaseModel):
     """Start/stop (``status``) **or** change config/schedule/description; with ``status``, only it applies.
     ``schedule`` ``[]`` turns auto stop off; ``null`` or absent leaves it as it is. At least one field."""
 
-    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "examples": [{"status": "stopped"}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "minProperties": 1,
+            "examples": [
+                {"status": "stopped"},
+                {"shadow": {"model_id": MODEL_ID, "model_version": "0.0.2", "share": 20}},
+            ],
+        }
+    )
 
     status: Literal["running", "stopped"] | None = None
     description: str | None = Field(default=None, max_length=100, pattern=DESCRIPTION_PATTERN)
     config: list[ConfigEntry] | None = Field(default=None, min_length=1, max_length=5)
     schedule: list[Schedule] | None = Field(default=None, max_length=1)
+    shadow: ShadowConfig | None = Field(
+        default=None,
+        description="Mirror a share of the requests to a candidate version; null removes the shadow, "
+        "absent keeps it",
+    )
 
     _config = field_validator("config")(lambda cls, v: v if v is None else _check_config(v))
     _schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule_list(v))
@@ -159,6 +216,32 @@ class ServedConfig(BaseModel):
     source_type: str = "auto"
 
 
+class LatencyPercentiles(BaseModel):
+    p50: float | None = Field(description="Median, milliseconds; null before the first call")
+    p95: float | None = Field(description="95th percentile, milliseconds; null before the first call")
+
+
+class ShadowRead(BaseModel):
+    """The shadow and how it compares with the live answers, as this process saw them since the shadow was
+    set (kept in memory: a restart starts the figures again; latencies over the last 1,000 calls)."""
+
+    model_config = ConfigDict(protected_namespaces=(), json_schema_extra={"examples": [_SHADOW_EXAMPLE]})
+
+    model_id: str
+    model_name: str
+    model_version: str
+    share: int = Field(description="Percent of the requests mirrored to the shadow")
+    agreement_rule: str = Field(
+        description="When a shadow answer agrees with the live one, for this task type"
+    )
+    requests: int = Field(description="Shadow calls that answered")
+    agreements: int = Field(description="Of those, answers that agree with the live answer")
+    agreement_rate: float | None = Field(description="agreements / requests; null before the first answer")
+    errors: int = Field(description="Shadow calls that failed (never seen by the caller)")
+    live_latency_ms: LatencyPercentiles = Field(description="The live calls' Triton latency")
+    shadow_latency_ms: LatencyPercentiles = Field(description="The shadow calls' Triton latency")
+
+
 class ServiceRead(BaseModel):
     """A real-time service (ModelArts' service detail)."""
 
@@ -177,6 +260,9 @@ class ServiceRead(BaseModel):
     due_time: datetime | None = Field(description="When auto stop stops the service")
     invocation_times: int
     failed_times: int
+    shadow: ShadowRead | None = Field(
+        default=None, description="The shadow version and its figures; null: none"
+    )
     access_address: str
     publish_at: datetime
     update_time: datetime

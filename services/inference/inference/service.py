@@ -10,14 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from inference.errors import ServiceBusy, ServiceNameExists, UnknownModelVersion, VersionNotDeployable
 from inference.models import ACTIVE, LEAVING, PENDING_WORK, RealTimeService, ServiceEvent, ServiceStatus
 from inference.repository import EventRepository, ServiceRepository
-from inference.schemas import ConfigEntry, Schedule, ServiceCreate, ServiceUpdate
+from inference.schemas import ConfigEntry, Schedule, ServiceCreate, ServiceUpdate, ShadowConfig
 from inference.specs import canonical_specification, triton_kind
 from shared.db import Page, after_commit, utcnow
 from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.events.inference import ServedVersion, ServiceDeploying
 from shared.service import ServiceRuntime
 
-__all__ = ["RealTimeServices", "due_time_for", "record", "served_versions"]
+__all__ = ["RealTimeServices", "due_time_for", "live_entries", "record", "served_versions", "shadow_entry"]
 
 DEFAULT_SCHEDULE_HOURS = 1
 
@@ -31,6 +31,21 @@ def served_versions(*configs: list[dict[str, Any]] | None) -> list[ServedVersion
                 ServedVersion(model_id=e["model_id"], model_version=e["model_version"], weight=e["weight"]),
             )
     return list(seen.values())
+
+
+def live_entries(config: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The entries that answer requests (not the shadow)."""
+    return [e for e in config if not e.get("shadow")]
+
+
+def shadow_entry(config: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The config's shadow entry (``"shadow": true``, weight 0, ``share`` percent mirrored), if any."""
+    return next((e for e in config if e.get("shadow")), None)
+
+
+def _shadow_config(config: list[dict[str, Any]]) -> ShadowConfig | None:
+    entry = shadow_entry(config)
+    return None if entry is None else ShadowConfig.model_validate(entry)
 
 
 def due_time_for(hours: int | None) -> datetime | None:
@@ -115,8 +130,10 @@ class RealTimeServices:
             await record(
                 self.session, svc, f"auto stop set to {svc.schedule_hours or 'off'} h", kind="update"
             )
-        if body.config is not None:
-            await self._change_config(svc, body.config)
+        if body.config is not None or "shadow" in body.model_fields_set:
+            config = body.config or [ConfigEntry.model_validate(e) for e in live_entries(svc.config)]
+            shadow = body.shadow if "shadow" in body.model_fields_set else _shadow_config(svc.config)
+            await self._change_config(svc, config, shadow)
         await self.session.flush()
         return svc
 
@@ -158,7 +175,8 @@ class RealTimeServices:
         stored = svc.config or svc.target_config or []
         if not stored:
             raise ServiceBusy(f"service {svc.name} has no config to start: give one with PUT config")
-        entries = await self._resolve([ConfigEntry.model_validate(e) for e in stored])
+        live = [ConfigEntry.model_validate(e) for e in live_entries(stored)]
+        entries = await self._resolve(live, _shadow_config(stored))
         svc.status, svc.progress, svc.error_msg, svc.transition_at = (
             ServiceStatus.DEPLOYING,
             0,
@@ -175,8 +193,12 @@ class RealTimeServices:
         svc.status, svc.stop_reason, svc.transition_at = ServiceStatus.STOPPING, "user", utcnow()
         await record(self.session, svc, "stopping")
 
-    async def _change_config(self, svc: RealTimeService, config: list[ConfigEntry]) -> None:
-        entries = await self._resolve(config)
+    async def _change_config(
+        self, svc: RealTimeService, config: list[ConfigEntry], shadow: ShadowConfig | None
+    ) -> None:
+        if not config:
+            raise ServiceBusy(f"service {svc.name} has no config: give one with PUT config")
+        entries = await self._resolve(config, shadow)
         before = [_public(e) for e in svc.config]
         if svc.status not in ACTIVE:
             # A stopped or failed service is deployed again with the new config.
@@ -197,9 +219,12 @@ class RealTimeServices:
             await self._emit_deploying(svc, entries)
             return
         if _same_deployment(svc.config, entries):
-            # Only the weights change: no model to load, the new split applies to the next request.
-            weights = {(e["model_id"], e["model_version"]): e["weight"] for e in entries}
-            svc.config = [e | {"weight": weights[(e["model_id"], e["model_version"])]} for e in svc.config]
+            # Only the weights (or the shadow's share) change: no model to load, the next request sees it.
+            new = {_entry_key(e): e for e in entries}
+            svc.config = [
+                e | {k: new[_entry_key(e)][k] for k in ("weight", "share") if k in new[_entry_key(e)]}
+                for e in svc.config
+            ]
             await record(
                 self.session,
                 svc,
@@ -223,23 +248,14 @@ class RealTimeServices:
         # The commit of this outbox row also wakes the reconciler (see inference.lifespan).
         await self.runtime.outbox.add(self.session, event, subject=svc.id, tenant_id=self.tenant_id)
 
-    async def _resolve(self, config: list[ConfigEntry]) -> list[dict[str, Any]]:
-        """Each entry with its version's package and task type, from the registry."""
-        entries = []
-        for i, entry in enumerate(config):
-            kind = triton_kind(entry.specification, self.runtime.settings.gpu_available, i)
-            version = await self._version(entry, i)
-            entries.append(
-                entry.model_dump()
-                | {"specification": canonical_specification(entry.specification)}
-                | {
-                    "model_name": version["model_name"],
-                    "task_type": version["task_type"],
-                    "package_uri": version["package_uri"],
-                    "kind": kind,
-                    "source_type": version["source_type"],
-                }
-            )
+    async def _resolve(
+        self, config: list[ConfigEntry], shadow: ShadowConfig | None = None
+    ) -> list[dict[str, Any]]:
+        """Each entry (and the shadow, last) with its version's package and task type, from the registry."""
+        entries = [await self._resolve_entry(entry, i) for i, entry in enumerate(config)]
+        if shadow is not None:
+            entry = await self._resolve_entry(shadow.as_entry(), "shadow")
+            entries.append(entry | {"shadow": True, "share": shadow.share})
         task_types = {e["task_type"] for e in entries}
         if len(task_types) > 1:
             raise InvalidInput(
@@ -248,7 +264,23 @@ class RealTimeServices:
             )
         return entries
 
-    async def _version(self, entry: ConfigEntry, index: int) -> dict[str, Any]:
+    async def _resolve_entry(self, entry: ConfigEntry, index: int | str) -> dict[str, Any]:
+        kind = triton_kind(entry.specification, self.runtime.settings.gpu_available, index)
+        version = await self._version(entry, index)
+        return (
+            entry.model_dump()
+            | {"specification": canonical_specification(entry.specification)}
+            | {
+                "model_name": version["model_name"],
+                "task_type": version["task_type"],
+                "package_uri": version["package_uri"],
+                "kind": kind,
+                "source_type": version["source_type"],
+            }
+        )
+
+    async def _version(self, entry: ConfigEntry, index: int | str) -> dict[str, Any]:
+        field = f"config.{index}" if isinstance(index, int) else index
         path = f"/v1/models/{entry.model_id}"
         try:
             model = await self.runtime.peers.get_json("registry", path, tenant_id=self.tenant_id)
@@ -261,28 +293,29 @@ class RealTimeServices:
             raise UnknownModelVersion(
                 f"model {entry.model_id} version {entry.model_version} does not exist",
                 details=[
-                    ErrorDetail(
-                        rule="model_version_unknown", msg=exc.error_msg, field=f"config.{index}.model_id"
-                    )
+                    ErrorDetail(rule="model_version_unknown", msg=exc.error_msg, field=f"{field}.model_id")
                 ],
             ) from exc
         if version["model_status"] != "published":
             raise VersionNotDeployable(
                 f"model version {entry.model_version} is {version['model_status']}, not published",
-                details=[
-                    ErrorDetail(rule="model_not_published", msg="not deployable", field=f"config.{index}")
-                ],
+                details=[ErrorDetail(rule="model_not_published", msg="not deployable", field=field)],
             )
         return version | {"model_name": model["model_name"]}
 
 
 def _public(entry: dict[str, Any]) -> dict[str, Any]:
-    keys = ("model_id", "model_version", "weight", "specification", "instance_count")
-    return {k: entry[k] for k in keys}
+    keys = ("model_id", "model_version", "weight", "specification", "instance_count", "shadow", "share")
+    return {k: entry[k] for k in keys if k in entry}
+
+
+def _entry_key(entry: dict[str, Any]) -> tuple[str, str, bool]:
+    """A version appears once live and at most once as the shadow."""
+    return entry["model_id"], entry["model_version"], bool(entry.get("shadow"))
 
 
 def _same_deployment(current: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
     def shape(entries: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
-        return {(e["model_id"], e["model_version"], e["specification"], e["instance_count"]) for e in entries}
+        return {(*_entry_key(e), e["specification"], e["instance_count"]) for e in entries}
 
     return len(current) == len(new) and shape(current) == shape(new)

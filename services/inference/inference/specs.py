@@ -53,8 +53,9 @@ def specifications(gpu_available: bool) -> list[Specification]:
     ]
 
 
-def triton_kind(name: str, gpu_available: bool, index: int) -> str:
-    """Triton's instance kind for a specification, refusing unknown or closed ones."""
+def triton_kind(name: str, gpu_available: bool, index: int | str) -> str:
+    """Triton's instance kind for a specification, refusing unknown or closed ones (``index``: the entry's
+    place in ``config``, or the name of the field that holds it)."""
     name = canonical_specification(name)
     spec = next((s for s in specifications(gpu_available) if s.specification == name), None)
     if spec is None or not spec.is_open:
@@ -65,9 +66,13 @@ def triton_kind(name: str, gpu_available: bool, index: int) -> str:
                 ErrorDetail(
                     rule=rule,
                     msg="not an open specification",
-                    field=f"config.{index}.specification",
+                    field=f"{_entry_field(index)}.specification",
                     value=name,
                 )
             ],
         )
     return "KIND_GPU" if spec.category == "GPU" else "KIND_CPU"
+
+
+def _entry_field(index: int | str) -> str:
+    return f"config.{index}" if isinstance(index, int) else index
