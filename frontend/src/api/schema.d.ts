@@ -1059,7 +1059,10 @@ export interface paths {
          * @description ``{"status": "running"}`` starts, ``{"status": "stopped"}`` stops (with ``status``, other fields are
          *     ignored). A new ``config`` of a running service rolls out without downtime: weight-only changes apply
          *     at once; new versions, nodes or specifications are loaded first, then traffic moves, then the old
-         *     models are unloaded.
+         *     models are unloaded. ``shadow`` names a candidate version that gets a copy of ``share`` percent of the
+         *     requests: it is loaded like the others but answers no one; its agreement with the live answers, its
+         *     errors and latencies show under ``shadow`` on the service. ``"shadow": null`` removes and unloads it;
+         *     without ``shadow`` the current one stays.
          */
         put: operations["update_service"];
         post?: never;
@@ -2502,6 +2505,19 @@ export interface components {
                 number
             ][];
         };
+        /** LatencyPercentiles */
+        inference_LatencyPercentiles: {
+            /**
+             * P50
+             * @description Median, milliseconds; null before the first call
+             */
+            p50: number | null;
+            /**
+             * P95
+             * @description 95th percentile, milliseconds; null before the first call
+             */
+            p95: number | null;
+        };
         /**
          * ObjectDetectionAnswer
          * @description Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
@@ -2753,6 +2769,25 @@ export interface components {
          *       ],
          *       "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
          *       "service_name": "flowers-service",
+         *       "shadow": {
+         *         "agreement_rate": 0.94,
+         *         "agreement_rule": "same predicted_label",
+         *         "agreements": 188,
+         *         "errors": 0,
+         *         "live_latency_ms": {
+         *           "p50": 8.1,
+         *           "p95": 14.9
+         *         },
+         *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *         "model_name": "flowers",
+         *         "model_version": "0.0.2",
+         *         "requests": 200,
+         *         "shadow_latency_ms": {
+         *           "p50": 9.7,
+         *           "p95": 19.3
+         *         },
+         *         "share": 20
+         *       },
          *       "status": "running",
          *       "transition_at": "2026-11-23T10:36:05Z",
          *       "update_time": "2026-11-23T10:36:05Z"
@@ -2808,6 +2843,8 @@ export interface components {
             service_id: string;
             /** Service Name */
             service_name: string;
+            /** @description The shadow version and its figures; null: none */
+            shadow?: components["schemas"]["inference_ShadowRead"] | null;
             /**
              * Status
              * @enum {string}
@@ -2831,6 +2868,13 @@ export interface components {
          * @example {
          *       "status": "stopped"
          *     }
+         * @example {
+         *       "shadow": {
+         *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *         "model_version": "0.0.2",
+         *         "share": 20
+         *       }
+         *     }
          */
         inference_ServiceUpdate: {
             /** Config */
@@ -2839,8 +2883,115 @@ export interface components {
             description?: string | null;
             /** Schedule */
             schedule?: components["schemas"]["inference_Schedule"][] | null;
+            /** @description Mirror a share of the requests to a candidate version; null removes the shadow, absent keeps it */
+            shadow?: components["schemas"]["inference_ShadowConfig"] | null;
             /** Status */
             status?: ("running" | "stopped") | null;
+        };
+        /**
+         * ShadowConfig
+         * @description A candidate version that gets a copy of ``share`` percent of the requests; its answers are compared
+         *     with the live ones and never returned (see ``shadow`` on the service).
+         * @example {
+         *       "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *       "model_version": "0.0.2",
+         *       "share": 20
+         *     }
+         */
+        inference_ShadowConfig: {
+            /**
+             * Instance Count
+             * @description Compute nodes (Triton instances), 1-5
+             * @default 1
+             */
+            instance_count?: number;
+            /**
+             * Model Id
+             * @description An AI application (GET /v1/models)
+             */
+            model_id: string;
+            /**
+             * Model Version
+             * @description The candidate version; may be a live one
+             */
+            model_version: string;
+            /**
+             * Share
+             * @description Percent of the requests mirrored to the shadow
+             */
+            share: number;
+            /**
+             * Specification
+             * @description One of GET /v1/services/specifications
+             * @default modelarts.vm.cpu.2u
+             */
+            specification?: string;
+        };
+        /**
+         * ShadowRead
+         * @description The shadow and how it compares with the live answers, as this process saw them since the shadow was
+         *     set (kept in memory: a restart starts the figures again; latencies over the last 1,000 calls).
+         * @example {
+         *       "agreement_rate": 0.94,
+         *       "agreement_rule": "same predicted_label",
+         *       "agreements": 188,
+         *       "errors": 0,
+         *       "live_latency_ms": {
+         *         "p50": 8.1,
+         *         "p95": 14.9
+         *       },
+         *       "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *       "model_name": "flowers",
+         *       "model_version": "0.0.2",
+         *       "requests": 200,
+         *       "shadow_latency_ms": {
+         *         "p50": 9.7,
+         *         "p95": 19.3
+         *       },
+         *       "share": 20
+         *     }
+         */
+        inference_ShadowRead: {
+            /**
+             * Agreement Rate
+             * @description agreements / requests; null before the first answer
+             */
+            agreement_rate: number | null;
+            /**
+             * Agreement Rule
+             * @description When a shadow answer agrees with the live one, for this task type
+             */
+            agreement_rule: string;
+            /**
+             * Agreements
+             * @description Of those, answers that agree with the live answer
+             */
+            agreements: number;
+            /**
+             * Errors
+             * @description Shadow calls that failed (never seen by the caller)
+             */
+            errors: number;
+            /** @description The live calls' Triton latency */
+            live_latency_ms: components["schemas"]["inference_LatencyPercentiles"];
+            /** Model Id */
+            model_id: string;
+            /** Model Name */
+            model_name: string;
+            /** Model Version */
+            model_version: string;
+            /**
+             * Requests
+             * @description Shadow calls that answered
+             */
+            requests: number;
+            /** @description The shadow calls' Triton latency */
+            shadow_latency_ms: components["schemas"]["inference_LatencyPercentiles"];
+            /**
+             * Share
+             * @description Percent of the requests mirrored to the shadow
+             */
+            share: number;
         };
         /**
          * Specification
@@ -14438,6 +14589,25 @@ export interface operations {
                      *           ],
                      *           "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
                      *           "service_name": "flowers-service",
+                     *           "shadow": {
+                     *             "agreement_rate": 0.94,
+                     *             "agreement_rule": "same predicted_label",
+                     *             "agreements": 188,
+                     *             "errors": 0,
+                     *             "live_latency_ms": {
+                     *               "p50": 8.1,
+                     *               "p95": 14.9
+                     *             },
+                     *             "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *             "model_name": "flowers",
+                     *             "model_version": "0.0.2",
+                     *             "requests": 200,
+                     *             "shadow_latency_ms": {
+                     *               "p50": 9.7,
+                     *               "p95": 19.3
+                     *             },
+                     *             "share": 20
+                     *           },
                      *           "status": "running",
                      *           "transition_at": "2026-11-23T10:36:05Z",
                      *           "update_time": "2026-11-23T10:36:05Z"
@@ -14580,6 +14750,25 @@ export interface operations {
                      *       ],
                      *       "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
                      *       "service_name": "flowers-service",
+                     *       "shadow": {
+                     *         "agreement_rate": 0.94,
+                     *         "agreement_rule": "same predicted_label",
+                     *         "agreements": 188,
+                     *         "errors": 0,
+                     *         "live_latency_ms": {
+                     *           "p50": 8.1,
+                     *           "p95": 14.9
+                     *         },
+                     *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *         "model_name": "flowers",
+                     *         "model_version": "0.0.2",
+                     *         "requests": 200,
+                     *         "shadow_latency_ms": {
+                     *           "p50": 9.7,
+                     *           "p95": 19.3
+                     *         },
+                     *         "share": 20
+                     *       },
                      *       "status": "running",
                      *       "transition_at": "2026-11-23T10:36:05Z",
                      *       "update_time": "2026-11-23T10:36:05Z"
@@ -14783,6 +14972,25 @@ export interface operations {
                      *       ],
                      *       "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
                      *       "service_name": "flowers-service",
+                     *       "shadow": {
+                     *         "agreement_rate": 0.94,
+                     *         "agreement_rule": "same predicted_label",
+                     *         "agreements": 188,
+                     *         "errors": 0,
+                     *         "live_latency_ms": {
+                     *           "p50": 8.1,
+                     *           "p95": 14.9
+                     *         },
+                     *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *         "model_name": "flowers",
+                     *         "model_version": "0.0.2",
+                     *         "requests": 200,
+                     *         "shadow_latency_ms": {
+                     *           "p50": 9.7,
+                     *           "p95": 19.3
+                     *         },
+                     *         "share": 20
+                     *       },
                      *       "status": "running",
                      *       "transition_at": "2026-11-23T10:36:05Z",
                      *       "update_time": "2026-11-23T10:36:05Z"
@@ -14923,6 +15131,25 @@ export interface operations {
                      *       ],
                      *       "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
                      *       "service_name": "flowers-service",
+                     *       "shadow": {
+                     *         "agreement_rate": 0.94,
+                     *         "agreement_rule": "same predicted_label",
+                     *         "agreements": 188,
+                     *         "errors": 0,
+                     *         "live_latency_ms": {
+                     *           "p50": 8.1,
+                     *           "p95": 14.9
+                     *         },
+                     *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *         "model_name": "flowers",
+                     *         "model_version": "0.0.2",
+                     *         "requests": 200,
+                     *         "shadow_latency_ms": {
+                     *           "p50": 9.7,
+                     *           "p95": 19.3
+                     *         },
+                     *         "share": 20
+                     *       },
                      *       "status": "running",
                      *       "transition_at": "2026-11-23T10:36:05Z",
                      *       "update_time": "2026-11-23T10:36:05Z"
@@ -15075,6 +15302,25 @@ export interface operations {
                      *       ],
                      *       "service_id": "2c7e9a4f1d3b4e6a8c0f5b7d9e1a3c5f",
                      *       "service_name": "flowers-service",
+                     *       "shadow": {
+                     *         "agreement_rate": 0.94,
+                     *         "agreement_rule": "same predicted_label",
+                     *         "agreements": 188,
+                     *         "errors": 0,
+                     *         "live_latency_ms": {
+                     *           "p50": 8.1,
+                     *           "p95": 14.9
+                     *         },
+                     *         "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *         "model_name": "flowers",
+                     *         "model_version": "0.0.2",
+                     *         "requests": 200,
+                     *         "shadow_latency_ms": {
+                     *           "p50": 9.7,
+                     *           "p95": 19.3
+                     *         },
+                     *         "share": 20
+                     *       },
                      *       "status": "running",
                      *       "transition_at": "2026-11-23T10:36:05Z",
                      *       "update_time": "2026-11-23T10:36:05Z"

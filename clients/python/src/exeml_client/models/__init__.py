@@ -40,12 +40,14 @@ from exeml_client.models.projects import (
 from exeml_client.models.serving import (
     Baseline,
     DeleteResult,
+    LatencyPercentiles,
     Model,
     ModelVersion,
     Quality,
     Schedule,
     ServedConfig,
     Service,
+    Shadow,
     TrainingJob,
 )
 
@@ -75,6 +77,7 @@ __all__ = [
     "LabelCreate",
     "LabelDeleteResult",
     "LabelStat",
+    "LatencyPercentiles",
     "Model",
     "ModelVersion",
     "Page",
@@ -87,6 +90,7 @@ __all__ = [
     "Schedule",
     "ServedConfig",
     "Service",
+    "Shadow",
     "TableColumn",
     "TrainingJob",
     "TrainingParams",

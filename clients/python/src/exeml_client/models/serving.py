@@ -137,6 +137,29 @@ class Schedule(APIModel):
     duration: int
 
 
+class LatencyPercentiles(APIModel):
+    __schema__ = "inference_LatencyPercentiles"
+    p50: float | None
+    p95: float | None
+
+
+class Shadow(APIModel):
+    """A service's shadow version: its share of mirrored requests and how its answers compare."""
+
+    __schema__ = "inference_ShadowRead"
+    model_id: str
+    model_name: str
+    model_version: str
+    share: int
+    agreement_rule: str
+    requests: int
+    agreements: int
+    agreement_rate: float | None
+    errors: int
+    live_latency_ms: LatencyPercentiles
+    shadow_latency_ms: LatencyPercentiles
+
+
 class Service(APIModel):
     __schema__ = "inference_ServiceRead"
     service_id: str
@@ -152,6 +175,7 @@ class Service(APIModel):
     due_time: datetime | None
     invocation_times: int
     failed_times: int
+    shadow: Shadow | None = None
     access_address: str
     publish_at: datetime
     update_time: datetime
