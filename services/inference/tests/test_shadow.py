@@ -3,6 +3,8 @@ returned, but agreement with the live answer, errors and latencies show on the s
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from shared.testing.model_packages import table_package, upload_version
@@ -29,13 +31,13 @@ async def answers(client, service_id: str, n: int) -> list[bytes]:
     return out
 
 
-async def wait_running(client, service_id: str) -> dict:
+async def wait_running(client, service_id: str, status: str = "running") -> dict:
     async def reached():
         got = (await client.get(f"/v1/services/{service_id}")).json()
         assert got["status"] != "failed", got
-        return got if got["status"] == "running" and not got["pending_config"] else None
+        return got if got["status"] == status and not got["pending_config"] else None
 
-    return await wait_until(reached, timeout=90, what=f"service {service_id} running")
+    return await wait_until(reached, timeout=90, what=f"service {service_id} {status}")
 
 
 async def models_loaded(triton, n: int) -> None:
@@ -96,13 +98,41 @@ async def test_shadow_traffic_never_changes_an_answer_and_records_agreement(serv
     assert shadow["model_version"] == "0.0.2" and shadow["requests"] == n and shadow["errors"] == 0
     assert 0 < shadow["agreements"] < n
 
+    # A new share alone applies at once, without a reload; at 0 % nothing is mirrored.
+    zero = await inference.put(f"/v1/services/{service_id}", json={"shadow": other | {"share": 0}})
+    assert zero.status_code == 200 and zero.json()["pending_config"] is None, zero.text
+    assert zero.json()["shadow"]["share"] == 0 and len(await triton.loaded_models()) == 2
+    assert await answers(inference, service_id, n) == without_shadow
+    await asyncio.sleep(0.5)
+    assert (await inference.get(f"/v1/services/{service_id}")).json()["shadow"]["requests"] == n
+    # A config update without "shadow" keeps it; an unknown shadow version is refused naming the field.
+    kept = await inference.put(f"/v1/services/{service_id}", json={"config": live})
+    assert kept.status_code == 200 and kept.json()["shadow"]["model_version"] == "0.0.2", kept.text
+    unknown = await inference.put(
+        f"/v1/services/{service_id}", json={"shadow": other | {"model_version": "0.0.9"}}
+    )
+    assert unknown.status_code == 400 and unknown.json()["details"][0]["field"] == "shadow.model_id"
+    assert (await inference.put(f"/v1/services/{service_id}", json={"shadow": other})).status_code == 200
+
     # A shadow gone from Triton: live answers unchanged, the failures only counted.
     (shadow_model,) = [m for m in await triton.loaded_models() if m.endswith("-1")]
     await triton.unload(shadow_model)
     assert await answers(inference, service_id, n) == without_shadow
     shadow = await shadow_after(inference, service_id, 2 * n)
     assert shadow["errors"] == n and shadow["requests"] == n
-    assert (await inference.get(f"/v1/services/{service_id}")).json()["failed_times"] == 0
+
+    async def all_counted():
+        got = (await inference.get(f"/v1/services/{service_id}")).json()
+        return got if got["invocation_times"] == 5 * n else None
+
+    assert (await wait_until(all_counted, timeout=10, what="calls counted"))["failed_times"] == 0
+    # Stop and start: the shadow is loaded again with the service.
+    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "stopped"})).status_code == 200
+    await wait_running(inference, service_id, "stopped")
+    assert (await inference.put(f"/v1/services/{service_id}", json={"status": "running"})).status_code == 200
+    assert (await wait_running(inference, service_id))["shadow"]["model_version"] == "0.0.2"
+    assert await answers(inference, service_id, n) == without_shadow
+    assert (await shadow_after(inference, service_id, 3 * n))["requests"] == 2 * n
 
     # Removing the shadow unloads it.
     assert (await inference.put(f"/v1/services/{service_id}", json={"shadow": None})).status_code == 200
