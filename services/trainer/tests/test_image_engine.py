@@ -18,10 +18,12 @@ from PIL import Image, ImageDraw
 from trainer.engines.base import EngineError, Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
 from trainer.engines.image_classification.engine import (
+    ARITHMETIC,
     FLOOR,
     PORTFOLIOS,
     Candidate,
     ImageClassificationEngine,
+    _Annealing,
     majority_share,
 )
 
@@ -411,3 +413,39 @@ def test_without_pretrained_weights_a_network_planned_from_measured_step_cost_le
     assert result.metrics["accuracy"] >= 0.8  # chance is 0.5; colour tells nothing
     served = _served_accuracy(ctx.package_dir, data["eval"])
     assert served == result.metrics["accuracy"]
+    # the step's arithmetic was measured on this machine, and the plan says which it chose
+    assert result.plan["arithmetic"] in {a.name for a in ARITHMETIC}
+    assert f"{result.plan['arithmetic']} arithmetic" in result.plan["network"]
+
+
+def test_the_learning_rate_anneals_to_zero_when_the_epochs_or_the_clock_run_out() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.AdamW([parameter], lr=1.0)
+    now = time.monotonic()
+    by_epochs = _Annealing(optimizer, 1e-3, epochs=10, start=now, until=now + 3600)
+    by_epochs.epoch = 5
+    by_epochs.set(0.0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(5e-4, rel=0.01)  # half way: half the peak
+    by_epochs.epoch = 10
+    by_epochs.set(0.0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    by_clock = _Annealing(optimizer, 1e-3, epochs=1000, start=now - 10, until=now)  # the time is up
+    by_clock.set(0.0)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_a_network_averaged_with_its_mirror_exports_and_answers_like_torch(tmp_path) -> None:
+    from trainer.engines.common.onnx_export import check_onnx, export_onnx
+    from trainer.engines.image_classification.models import FlipAverage, ScratchClassifier
+
+    network = ScratchClassifier(8, 3).eval()
+    mirrored = FlipAverage(network).eval()
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        expected = (network(x).softmax(1) + network(torch.flip(x, dims=[3])).softmax(1)) / 2
+        assert torch.allclose(mirrored(x).softmax(1), expected, atol=1e-5)
+        # one image and its mirror get the same answer
+        assert torch.allclose(mirrored(x), mirrored(torch.flip(x, dims=[3])), atol=1e-5)
+    export_onnx(mirrored, tmp_path / "model.onnx", torch.zeros(1, 3, 32, 32))
+    check = check_onnx(mirrored, tmp_path / "model.onnx", x.numpy())
+    assert check["max_abs_diff"] <= check["limit"]

@@ -28,6 +28,12 @@ from trainer.engines.base import EngineError, Sample, TrainContext
 
 __all__ = ["ImageSet", "augmented_loader", "load_image_sets"]
 
+HOLDOUT = 0.2  # share of the training images held out when the version has no validation samples
+AUG_SCALE = (0.6, 1.0)  # RandomResizedCrop: share of the image's area kept
+AUG_RATIO = (0.85, 1.18)  # and the crop's aspect ratio
+AUG_JITTER = 0.2  # brightness, contrast and saturation jitter (no hue shift: colour may be the class)
+AUG_VFLIP = False  # vertical flips: off by default (up and down carry meaning in most photographs)
+
 
 @dataclass
 class ImageSet:
@@ -74,7 +80,7 @@ def _split(full: ImageSet, seed: int) -> tuple[ImageSet, ImageSet]:
     """A 80/20 split for a version that came without validation samples."""
     order = list(range(len(full)))
     random.Random(seed).shuffle(order)
-    n_eval = max(1, len(order) // 5)
+    n_eval = max(1, int(len(order) * HOLDOUT))
 
     def subset(p: list[int]) -> ImageSet:
         return ImageSet([full.images[i] for i in p], [full.targets[i] for i in p], [full.paths[i] for i in p])
@@ -112,9 +118,10 @@ def augmented_loader(images: ImageSet, spec: dict[str, Any], batch_size: int, se
     size = tuple(int(v) for v in spec["image_size"])
     transform = v2.Compose(
         [
-            v2.RandomResizedCrop(size, scale=(0.6, 1.0), ratio=(0.85, 1.18), antialias=True),
+            v2.RandomResizedCrop(size, scale=AUG_SCALE, ratio=AUG_RATIO, antialias=True),
             v2.RandomHorizontalFlip(),
-            v2.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.2),
+            *([v2.RandomVerticalFlip()] if AUG_VFLIP else []),
+            v2.ColorJitter(brightness=AUG_JITTER, contrast=AUG_JITTER, saturation=AUG_JITTER),
             v2.PILToTensor(),
             v2.ToDtype(torch.float32, scale=True),
             v2.Normalize(mean=list(spec["mean"]), std=list(spec["std"])),

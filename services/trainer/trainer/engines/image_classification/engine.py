@@ -9,8 +9,10 @@ The search:
    them — the CPU most users start on — a ``scratch<W>`` network (:mod:`.models`) is trained from random
    weights at the images' own size (their median shorter side, 32–96 px; 160 on a GPU): one training step
    of each width of :data:`SCRATCH_WIDTHS` is timed, and the widest that gets :data:`SCRATCH_MIN_EPOCHS`
-   epochs in the time left is trained for the epochs the clock allows (a random-weight ResNet does not
-   learn from a few hundred images in minutes; this network does). ``params.extra["image_candidates"]``
+   epochs in the time left is trained until the clock ends it (a random-weight ResNet does not learn from a
+   few hundred images in minutes; this network does). On a CPU the step's arithmetic is measured too: plain,
+   channels-last, or channels-last with bfloat16 autocast where that is clearly faster (twice the epochs on
+   CPUs with AMX). ``params.extra["image_candidates"]``
    (list of ``{"model", "image_size"}``) or ``EXEML_IMAGE_CANDIDATES`` (``"resnet18@224,scratch16@64"``)
    replaces the choice (tests, operators); all of those candidates are tried.
 2. **Inference-time rule**: when ``max_inference_ms`` is set, each candidate (random weights: the same
@@ -24,14 +26,16 @@ The search:
    of the quality report, and a model the engine may deliver.
 4. **Training** of each chosen network in its share of the remaining time: weights from
    ``EXEML_PRETRAINED_DIR`` when the folder holds the model's file (classifier head excluded), random
-   otherwise; AdamW + cosine schedule, label smoothing, augmentation (see :mod:`.data`),
-   early stopping on validation accuracy or loss; the best epoch's weights are kept, so a stop at any
-   moment still packages the best model so far. Stop requests and the budget are checked after every batch;
-   besides ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s.
-5. **Delivery**: the best network, the floor, or the average of their probabilities — whichever has the best
-   validation accuracy (then log loss) — is exported to ONNX (opset 17, dynamic batch), checked against torch
-   on validation images, packaged with ``model.pt`` (the network's state dict, for incremental training) and
-   evaluated **through the package's predictor** on the validation files, so the metrics are serving's.
+   otherwise; AdamW with a cosine learning rate that reaches zero when the epochs or the time granted run out,
+   whichever comes first, label smoothing, augmentation (see :mod:`.data`). Pretrained networks stop early on
+   validation accuracy or loss and keep their best epoch; scratch networks train to the end and keep their
+   last (see :meth:`_fit`). Stop requests and the budget are checked after every batch; besides
+   ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s.
+5. **Delivery**: the best network, the network averaged with its mirror image, the floor, or an average of
+   their probabilities — whichever has the best validation accuracy (then log loss) — is exported to ONNX
+   (opset 17, dynamic batch), checked against torch on validation images, packaged with ``model.pt`` (the
+   network's state dict, for incremental training) and evaluated **through the package's predictor** on the
+   validation files, so the metrics are serving's.
    ``EngineResult.quality`` compares that accuracy with the majority class and the floor on the same split.
 
 Incremental training: a previous package of this engine (``incremental_package_dir``) is continued with its
@@ -66,7 +70,12 @@ from trainer.engines.common.pretrained import find_pretrained_file, load_pretrai
 from trainer.engines.common.scratch import SCRATCH_PREFIX
 from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 from trainer.engines.image_classification.data import ImageSet, augmented_loader, load_image_sets
-from trainer.engines.image_classification.models import Ensemble, fit_feature_classifier, probabilities
+from trainer.engines.image_classification.models import (
+    Ensemble,
+    FlipAverage,
+    fit_feature_classifier,
+    probabilities,
+)
 from trainer.engines.image_classification.package import (
     CROP_PCT,
     Candidate,
@@ -112,7 +121,9 @@ SCRATCH_MIN_EPOCHS = 80
 SCRATCH_SIZE = (64, 96)  # input side: the median shorter image side within these bounds (GPU: up to 160)
 SCRATCH_LEARNING_RATE = 1e-3
 SCRATCH_WEIGHT_DECAY = 1e-4
+LABEL_SMOOTHING = 0.1
 FLOOR = "hand features + logistic regression"
+MIRRORED = "averaged with its mirror"
 TRIVIAL = "majority class (its share of all labeled images)"
 FLOOR_MAX_IMAGES = 4000  # training images the floor's regression sees (a random subset beyond)
 
@@ -145,6 +156,70 @@ def majority_share(targets: list[int]) -> float:
     return Counter(targets).most_common(1)[0][1] / max(1, len(targets))
 
 
+@dataclass(frozen=True)
+class _Arithmetic:
+    """How a scratch network's training steps run: tensors in channels-last layout, and the forward pass in
+    bfloat16 autocast (batch norm and the weights stay float32). Chosen per machine by timing a step."""
+
+    channels_last: bool = False
+    bf16: bool = False
+
+    @property
+    def name(self) -> str:
+        return ("channels-last " if self.channels_last else "") + ("bfloat16" if self.bf16 else "float32")
+
+    def layout(self, tensor: Any) -> Any:
+        """A module or an NCHW batch in this layout."""
+        return tensor.to(memory_format=torch.channels_last) if self.channels_last else tensor
+
+    def autocast(self, device: torch.device) -> Any:
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
+
+PLAIN = _Arithmetic()
+# CPU choices, timed on the cheapest planned network; bfloat16 only when clearly faster (it rounds more)
+ARITHMETIC = (PLAIN, _Arithmetic(channels_last=True), _Arithmetic(channels_last=True, bf16=True))
+BF16_MIN_GAIN = 1.25  # bfloat16 steps must be this many times faster than the best float32 ones
+
+
+def step_seconds(
+    candidate: Candidate, arithmetic: _Arithmetic, batch: int, device: torch.device, repeats: int = 3
+) -> float:
+    """Seconds of one training step of ``candidate`` on a random batch (the fastest of the repeats after
+    the first, which warms up)."""
+    model = arithmetic.layout(create_model(candidate, 2).to(device).train())
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = arithmetic.layout(torch.randn(batch, 3, candidate.image_size, candidate.image_size, device=device))
+    y = torch.zeros(batch, dtype=torch.long, device=device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        optimizer.zero_grad()
+        with arithmetic.autocast(device):
+            loss = F.cross_entropy(model(x), y)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - t0)
+    return min(times[1:])
+
+
+class _Annealing:
+    """Cosine learning rate from ``peak`` to zero over ``epochs`` epochs or until ``until`` (monotonic
+    seconds), whichever is nearer: set before every batch from the epoch's progress and the clock, so a run
+    the clock ends before its epochs still ends annealed (a scratch network delivers its last weights)."""
+
+    def __init__(self, optimizer: Any, peak: float, epochs: int, start: float, until: float) -> None:
+        self.optimizer, self.peak, self.epochs, self.start, self.until = optimizer, peak, epochs, start, until
+        self.epoch = 0
+
+    def set(self, within_epoch: float) -> None:
+        done = (self.epoch + within_epoch) / max(1, self.epochs)
+        if math.isfinite(self.until):
+            done = max(done, (time.monotonic() - self.start) / max(1e-9, self.until - self.start))
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.peak * 0.5 * (1 + math.cos(math.pi * min(1.0, done)))
+
+
 @dataclass
 class _Run:
     candidate: Candidate
@@ -174,6 +249,8 @@ class ImageClassificationEngine:
         self._budget = (started, max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds))
         device = setup_torch(ctx.params.seed)
         self._scratch_epochs: int | None = None
+        self._arithmetic: _Arithmetic = PLAIN
+        self._arithmetic_ms: dict[str, float] = {}
         self._why = "candidates with pretrained weights or set by the operator"
         labels = list(ctx.data.labels)
         if len(labels) < 2:
@@ -219,6 +296,7 @@ class ImageClassificationEngine:
             ),
             plan={
                 "network": self._why,
+                "arithmetic": self._arithmetic.name,
                 "delivered": trained.name,
                 "validation": {k: round(v[0], 4) for k, v in options.items()},
             },
@@ -255,19 +333,29 @@ class ImageClassificationEngine:
         ctx.log(f"{FLOOR}: fitted in {details['seconds']} s ({details})")
         return _Floor(model, spec, details)
 
+    def _options(self, best: _Run, network: nn.Module, floor: nn.Module | None) -> dict[str, nn.Module]:
+        """What may be delivered: the network, averaged with its mirror, the floor, their ensembles."""
+        options: dict[str, nn.Module] = {best.candidate.name: network}
+        if self._mirror_fits(best):
+            options[f"{best.candidate.name} {MIRRORED}"] = FlipAverage(network)
+        if floor is not None:
+            options[FLOOR] = floor
+            for name, module in list(options.items()):
+                if name != FLOOR:
+                    options[f"{name} + {FLOOR}"] = Ensemble([module, floor])
+        return options
+
     def _deliver(
         self, best: _Run, floor: _Floor | None, labels: list[str], eval_set: ImageSet
     ) -> tuple[TrainedModel, dict[str, tuple[float, float]]]:
-        """The network, the floor or their ensemble: whichever scores best on the validation split
-        (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
+        """The network, averaged with its mirror or not, the floor or an ensemble: whichever scores best on
+        the validation split (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
         state = best.best_state
         assert state is not None  # _fit evaluates at least one epoch
-        network = best.model.to("cpu").eval()
+        network = create_model(best.candidate, len(labels)).eval()
         network.load_state_dict(state)
-        options: dict[str, nn.Module] = {best.candidate.name: network}
-        if floor is not None and floor.spec == best.spec:
-            options[FLOOR] = floor.model
-            options[f"{best.candidate.name} + {FLOOR}"] = Ensemble([network, floor.model])
+        same_input = floor is not None and floor.spec == best.spec
+        options = self._options(best, network, floor.model if floor is not None and same_input else None)
         batches = _batches([resize_and_crop(image, best.spec) for image in eval_set.images], best.spec)
         truth = torch.tensor(eval_set.targets)
         scores = {}
@@ -276,7 +364,7 @@ class ImageClassificationEngine:
             accuracy = float((probs.argmax(1) == truth).float().mean())
             log_loss = float(F.nll_loss(torch.log(probs.clamp_min(1e-7)), truth))
             scores[name] = (accuracy, log_loss)
-        if floor is not None and floor.spec != best.spec:  # the floor scored at its own input
+        if floor is not None and not same_input:  # the floor scored at its own input
             floor_batches = _batches([resize_and_crop(i, floor.spec) for i in eval_set.images], floor.spec)
             probs = probabilities(floor.model, floor_batches)
             scores[FLOOR] = (float((probs.argmax(1) == truth).float().mean()), math.nan)
@@ -284,8 +372,16 @@ class ImageClassificationEngine:
         details = {**best.details(), "delivered": chosen}
         if floor is not None:
             details["hand_features"] = floor.details
-        trained = TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen)
-        return trained, scores
+        return TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen), scores
+
+    def _mirror_fits(self, best: _Run) -> bool:
+        """Averaging over the mirror runs the network twice: offered when no inference limit is set, or
+        when twice the candidate's measured time fits it."""
+        limit = getattr(self, "_limit", None)
+        if limit is None:
+            return True
+        latency = self._latencies.get(best.candidate.name)
+        return latency is not None and 2 * latency <= limit
 
     @staticmethod
     def _custom_candidates(ctx: TrainContext) -> list[Candidate]:
@@ -339,27 +435,28 @@ class ImageClassificationEngine:
         batch = self._batch_size(ctx, train_set)
         steps = max(1, -(-len(train_set) // batch))
         seconds = max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds - 3.0)
+        step = {}
+        if device.type == "cpu":  # the arithmetic: timed on the cheapest network, then used for all
+            timed = {a: step_seconds(planned[-1], a, batch, device) for a in ARITHMETIC}
+            fp32 = min((a for a in timed if not a.bf16), key=lambda a: timed[a])
+            bf16 = min((a for a in timed if a.bf16), key=lambda a: timed[a], default=None)
+            self._arithmetic = bf16 if bf16 and timed[fp32] >= BF16_MIN_GAIN * timed[bf16] else fp32
+            self._arithmetic_ms = {a.name: round(1000 * t, 2) for a, t in timed.items()}
+            step[planned[-1]] = timed[self._arithmetic]
         measured = {}
         for candidate in planned:
-            model = create_model(candidate, 2).to(device).train()
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-            x = torch.randn(batch, 3, candidate.image_size, candidate.image_size, device=device)
-            y = torch.zeros(batch, dtype=torch.long, device=device)
-            times = []
-            for _ in range(3):
-                t0 = time.perf_counter()
-                optimizer.zero_grad()
-                F.cross_entropy(model(x), y).backward()
-                optimizer.step()
-                times.append(time.perf_counter() - t0)
-            epoch_seconds = min(times[1:]) * steps * 1.3  # augmentation and the validation pass on top
+            if candidate not in step:
+                step[candidate] = step_seconds(candidate, self._arithmetic, batch, device)
+            epoch_seconds = step[candidate] * steps * 1.3  # augmentation and the validation pass on top
             measured[candidate] = int(seconds / max(epoch_seconds, 1e-9))
             entry = next(t for t in tried if t["name"] == candidate.name)
-            entry.update(step_ms=round(1000 * min(times[1:]), 2), epochs_in_budget=measured[candidate])
+            entry.update(step_ms=round(1000 * step[candidate], 2), epochs_in_budget=measured[candidate])
         fits = [c for c in planned if measured[c] >= SCRATCH_MIN_EPOCHS]
         chosen = fits[0] if fits else max(planned, key=lambda c: measured[c])
         cap = int(ctx.params.extra.get("max_epochs", SCRATCH_MAX_EPOCHS[ctx.params.preference]))
-        self._scratch_epochs = max(1, min(cap, measured[chosen]))
+        # the estimate only picks the network: it trains until the clock (or the cap) ends it, its learning
+        # rate annealed over the time granted (a three-step timing is too noisy to fix the epoch count by)
+        self._scratch_epochs = max(1, cap)
         for entry in tried:
             if entry["name"] != chosen.name and entry["status"] == "planned":
                 entry["status"] = "not_chosen"
@@ -370,7 +467,13 @@ class ImageClassificationEngine:
                 if fits
                 else f"(none gets {SCRATCH_MIN_EPOCHS}: the one that trains most)"
             )
-            + (f", capped at {self._scratch_epochs}" if self._scratch_epochs < measured[chosen] else "")
+            + (
+                f", capped at {self._scratch_epochs} epochs"
+                if self._scratch_epochs < measured[chosen]
+                else ""
+            )
+            + f"; {self._arithmetic.name} arithmetic"
+            + (f" (one step of {planned[-1].name}, ms: {self._arithmetic_ms})" if self._arithmetic_ms else "")
         )
         ctx.log(f"plan: {self._why}")
         return chosen
@@ -412,6 +515,7 @@ class ImageClassificationEngine:
     def _plan(self, ctx: TrainContext, labels: list[str]) -> tuple[list[Candidate], list[dict[str, Any]]]:
         """The candidates to train (preferred first) and the record of every candidate considered."""
         limit = ctx.params.max_inference_ms
+        self._limit, self._latencies = limit, {}
         portfolio = self._portfolio(ctx)
         scratch = portfolio[0].model.startswith(SCRATCH_PREFIX)
         custom = self._custom_candidates(ctx)
@@ -424,6 +528,8 @@ class ImageClassificationEngine:
             if len(chosen) >= (1 if chosen and chosen[0].warm_start else width):
                 break
             latency = None if payload is None else self.candidate_latency_ms(candidate, labels, payload, ctx)
+            if latency is not None:
+                self._latencies[candidate.name] = latency
             fits = latency is None or (limit is not None and latency <= limit)
             entry = {
                 "name": candidate.name,
@@ -534,12 +640,13 @@ class ImageClassificationEngine:
             patience = max(patience, max_epochs)
             default_lr = SCRATCH_LEARNING_RATE if run.init["source"] == "random" else 5e-4
         loader = augmented_loader(train_set, run.spec, self._batch_size(ctx, train_set), ctx.params.seed)
-        model.to(device)
+        arithmetic = self._arithmetic if scratch else PLAIN
+        arithmetic.layout(model.to(device))
         lr = float(ctx.params.extra.get("learning_rate", default_lr))
         decay = SCRATCH_WEIGHT_DECAY if scratch and run.init["source"] == "random" else 0.05
         optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=decay)
-        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max_epochs)
-        loss_fn = nn.CrossEntropyLoss(label_smoothing=0.1)
+        schedule = _Annealing(optimizer, lr, max_epochs, time.monotonic(), math.inf)
+        loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
         started, epoch_seconds, stale, reserve = time.monotonic(), 0.0, 0, 0.0
         for epoch in range(1, max_epochs + 1):
             limit = min(until, ctx.deadline - ctx.packaging_margin_seconds - reserve)
@@ -547,8 +654,10 @@ class ImageClassificationEngine:
                 run.stopped = True
                 break
             t0 = time.monotonic()
-            train_loss, complete = self._epoch(model, loader, optimizer, loss_fn, device, ctx, limit)
-            schedule.step()
+            schedule.epoch, schedule.until = epoch - 1, limit
+            train_loss, complete = self._epoch(
+                model, loader, optimizer, loss_fn, device, ctx, limit, schedule, arithmetic
+            )
             t_eval = time.monotonic()
             accuracy, val_loss = self._evaluate(model, eval_x, eval_y, run.spec, loss_fn, device)
             # time kept free for this epoch's evaluation and the package's (export, validation through the
@@ -584,15 +693,19 @@ class ImageClassificationEngine:
         return progress
 
     @staticmethod
-    def _epoch(model, loader, optimizer, loss_fn, device, ctx, until) -> tuple[float, bool]:
+    def _epoch(
+        model, loader, optimizer, loss_fn, device, ctx, until, schedule, arithmetic
+    ) -> tuple[float, bool]:
         model.train()
         total, count = 0.0, 0
-        for images, targets in loader:
+        for step, (images, targets) in enumerate(loader):
             if count and (ctx.should_stop() or time.monotonic() > until):
                 return total / count, False
-            images, targets = images.to(device), targets.to(device)
+            schedule.set(step / max(1, len(loader)))
+            images, targets = arithmetic.layout(images.to(device)), targets.to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(images), targets)
+            with arithmetic.autocast(device):
+                loss = loss_fn(model(images), targets)
             loss.backward()
             optimizer.step()
             total, count = total + float(loss.detach()) * len(targets), count + len(targets)

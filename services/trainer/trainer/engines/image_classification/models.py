@@ -6,6 +6,7 @@
   a 4x4 grid, its global mean and spread) and oriented gradient energy (a HOG-like histogram of 8 directions
   on a 4x4 grid, from Sobel filters on the grey image), standardised, into a logistic regression fitted by
   scikit-learn. It needs no training loop and is strong when colour or coarse shape is the class.
+* :class:`FlipAverage` — a network's probabilities averaged over the image and its mirror.
 * :class:`Ensemble` — the average of the members' class probabilities (its output is their log, so the
   package's softmax gives that average back).
 
@@ -27,6 +28,7 @@ from trainer.engines.common.scratch import conv_bn_relu, scratch_width
 __all__ = [
     "Ensemble",
     "FeatureClassifier",
+    "FlipAverage",
     "HandFeatures",
     "ScratchClassifier",
     "fit_feature_classifier",
@@ -110,6 +112,19 @@ class FeatureClassifier(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear((self.features(x) - self.mean) / self.scale)
+
+
+class FlipAverage(nn.Module):
+    """A network's class probabilities averaged over the image and its mirror (test-time augmentation with
+    the flip it was trained with); its output is their log, so the package's softmax gives the average."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probs = (self.network(x).softmax(dim=1) + self.network(torch.flip(x, dims=[3])).softmax(dim=1)) / 2
+        return torch.log(probs.clamp_min(1e-7))
 
 
 class Ensemble(nn.Module):
