@@ -8,7 +8,7 @@ from pydantic import Field
 
 from shared.events.base import EventContract
 
-__all__ = ["ExecutionCompleted", "PhaseChanged"]
+__all__ = ["ExecutionCompleted", "PhaseChanged", "PhaseStarted"]
 
 
 class PhaseChanged(EventContract):
@@ -35,3 +35,14 @@ class ExecutionCompleted(EventContract):
     model_id: str | None = None
     model_version: str | None = None
     service_id: str | None = None
+
+
+class PhaseStarted(EventContract):
+    """A phase whose work is another service's call was entered: the workflow's own worker makes the call, so
+    the user's action (next, retry, a new round) answers at once and the phase shows running meanwhile."""
+
+    event_type = "workflow.phase.started.v1"
+    project_id: str
+    execution_id: str
+    phase_id: str
+    phase: str

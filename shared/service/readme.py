@@ -81,10 +81,10 @@ def contract_services() -> tuple[dict[str, set[str]], dict[str, set[str]]]:
 def _event_rows(contracts: list[type[EventContract]], others: dict[str, set[str]], service: str) -> list[str]:
     rows: list[str] = []
     for contract in sorted(contracts, key=lambda c: c.event_type):
-        peers = (
-            ", ".join(sorted(others.get(contract.event_type, set()) - {service}))
-            or "gateway only (SSE, webhooks)"
-        )
+        sides = others.get(contract.event_type, set())
+        # An event a service consumes itself is work its worker does behind a request's answer.
+        names = sorted(sides - {service}) + ([f"{service} itself (its worker)"] if service in sides else [])
+        peers = ", ".join(names) or "gateway only (SSE, webhooks)"
         rows.append(f"| `{contract.event_type}` | `{contract.__module__}.{contract.__name__}` | {peers} |")
     return rows
 

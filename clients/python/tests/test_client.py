@@ -158,3 +158,12 @@ def test_an_upload_with_bad_files_stores_the_good_ones_and_names_each_bad_one(
         ("lonely.txt", "failed", "companion_without_sample"),
     }
     assert api.datasets.get(second.dataset_id).sample_count == len(images) // 2
+
+
+def test_flavors_name_the_guides_specifications_and_what_runs_here(api: Client) -> None:
+    images = api.projects.flavors("image_classification")
+    specs = {s.name: s for s in images.specifications}
+    assert specs["Compute-intensive 3 instance (CPU)"].maps_to == "modelarts.vm.cpu.8u"
+    assert specs["NV_P4"].available is images.gpu_available
+    tables = api.projects.flavors("predictive_analytics")
+    assert {f.category for f in tables.training_flavors + tables.specifications} == {"CPU"}

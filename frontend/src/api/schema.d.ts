@@ -848,6 +848,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/projects/flavors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Training flavors and deployment specifications of a type
+         * @description The training flavors (`flavor` of a new project), deployment specifications (`specification` of
+         *     **deploy**) and expected inference hardware (`training_params.inference_hardware`) a project type may name:
+         *     the guide's names (`Free (GPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`) and ours (`cpu`, `gpu`,
+         *     `modelarts.vm.cpu.2u`), each with what it runs as here (`maps_to`) and whether this installation has the
+         *     hardware (`available`; GPU ones only where it has GPUs). Tables (predictive analytics) list CPU ones only.
+         */
+        get: operations["list_flavors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/projects/{project_id}": {
         parameters: {
             query?: never;
@@ -2425,7 +2449,7 @@ export interface components {
             model_version: string;
             /**
              * Specification
-             * @description One of GET /v1/services/specifications
+             * @description One of GET /v1/services/specifications, `cpu`/`gpu`, or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…), served as the specification it maps onto here
              * @default modelarts.vm.cpu.2u
              */
             specification?: string;
@@ -4821,7 +4845,7 @@ export interface components {
             incremental_training_version?: string | null;
             /**
              * Inference Hardware
-             * @description Expected inference hardware
+             * @description Expected inference hardware: `CPU`, `GPU`, or the guide's `NV_P4` (taken as `GPU`)
              * @default CPU
              * @enum {string}
              */
@@ -4880,8 +4904,10 @@ export interface components {
             model_version: string;
             /**
              * Specification
-             * @description `cpu`, `gpu` or one of GET /v1/services/specifications
+             * @description `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
              * @default cpu
+             * @example cpu
+             * @example Free (CPU)
              */
             specification?: string;
             /**
@@ -4956,8 +4982,10 @@ export interface components {
             service_name?: string | null;
             /**
              * Specification
-             * @description Without `config`: `cpu`, `gpu` or one of GET /v1/services/specifications
+             * @description Without `config`: `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
              * @default cpu
+             * @example cpu
+             * @example Free (CPU)
              */
             specification?: string;
         };
@@ -5099,6 +5127,102 @@ export interface components {
             status: "init" | "running" | "completed" | "stopped" | "abnormal";
         };
         /**
+         * FlavorCatalog
+         * @description What a project type may name: training flavors (`flavor`), deployment specifications
+         *     (`specification`) and the expected inference hardware (`training_params.inference_hardware`).
+         * @example {
+         *       "gpu_available": false,
+         *       "inference_hardware": [
+         *         {
+         *           "available": true,
+         *           "category": "CPU",
+         *           "description": "The model is chosen to answer within the time limit on CPU",
+         *           "maps_to": "CPU",
+         *           "name": "CPU"
+         *         }
+         *       ],
+         *       "project_type": "image_classification",
+         *       "specifications": [
+         *         {
+         *           "available": true,
+         *           "category": "CPU",
+         *           "description": "The guide's free CPU specification: 2 vCPUs | 8 GiB",
+         *           "maps_to": "modelarts.vm.cpu.2u",
+         *           "name": "Free (CPU)"
+         *         },
+         *         {
+         *           "available": false,
+         *           "category": "GPU",
+         *           "description": "The guide's P4 GPU; served on this installation's GPU",
+         *           "maps_to": "modelarts.vm.gpu.t4",
+         *           "name": "NV_P4"
+         *         }
+         *       ],
+         *       "training_flavors": [
+         *         {
+         *           "available": true,
+         *           "category": "CPU",
+         *           "description": "This installation's CPU training workers",
+         *           "maps_to": "cpu",
+         *           "name": "cpu"
+         *         },
+         *         {
+         *           "available": false,
+         *           "category": "GPU",
+         *           "description": "The guide's free GPU flavor; runs on this installation's GPU workers",
+         *           "maps_to": "gpu",
+         *           "name": "Free (GPU)"
+         *         }
+         *       ]
+         *     }
+         */
+        workflow_FlavorCatalog: {
+            /**
+             * Gpu Available
+             * @description This installation has GPUs
+             */
+            gpu_available: boolean;
+            /** Inference Hardware */
+            inference_hardware: components["schemas"]["workflow_FlavorRead"][];
+            /**
+             * Project Type
+             * @enum {string}
+             */
+            project_type: "image_classification" | "object_detection" | "predictive_analytics" | "sound_classification" | "text_classification";
+            /** Specifications */
+            specifications: components["schemas"]["workflow_FlavorRead"][];
+            /** Training Flavors */
+            training_flavors: components["schemas"]["workflow_FlavorRead"][];
+        };
+        /**
+         * FlavorRead
+         * @description One name a request may give and what this installation runs it as.
+         */
+        workflow_FlavorRead: {
+            /**
+             * Available
+             * @description false: refused on this installation (hardware it does not have)
+             */
+            available: boolean;
+            /**
+             * Category
+             * @enum {string}
+             */
+            category: "CPU" | "GPU" | "NPU";
+            /** Description */
+            description: string;
+            /**
+             * Maps To
+             * @description What it runs as here: a training queue or a `modelarts.vm.*` spec
+             */
+            maps_to: string | null;
+            /**
+             * Name
+             * @description The name to send: the guide's (`Free (GPU)`, `NV_P4`) or ours (`cpu`)
+             */
+            name: string;
+        };
+        /**
          * InstanceRef
          * @description The resource a phase created: a dataset version (publish, check), a training job, a model version or a service.
          */
@@ -5216,10 +5340,12 @@ export interface components {
             description?: string;
             /**
              * Flavor
+             * @description Training flavor: `cpu`, `gpu` or the guide's name (`Free (GPU)`, `Compute-intensive 1 instance (GPU)`…); stored as the queue it runs on here. GET /v1/projects/flavors lists them per project type with their availability; one this installation cannot run is a 400 naming `flavor`
              * @default cpu
-             * @enum {string}
+             * @example cpu
+             * @example Free (GPU)
              */
-            flavor?: "cpu" | "gpu";
+            flavor?: string;
             /**
              * Input Path
              * @description s3://… folder to create the dataset from (without it and without dataset_id: `s3://<bucket>/tenants/<tenant>/<name>/input/`, the tenant's own area)
@@ -5593,6 +5719,7 @@ export interface components {
             incremental_training_version?: string | null;
             /**
              * Inference Hardware
+             * @description Expected inference hardware: `CPU`, `GPU`, or the guide's `NV_P4` (taken as `GPU`)
              * @default CPU
              * @enum {string}
              */
@@ -12487,6 +12614,129 @@ export interface operations {
                      *       ],
                      *       "error_code": "ModelArts.0210",
                      *       "error_msg": "viewer keys may only read and predict"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_flavors: {
+        parameters: {
+            query: {
+                project_type: "image_classification" | "object_detection" | "predictive_analytics" | "sound_classification" | "text_classification";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "gpu_available": false,
+                     *       "inference_hardware": [
+                     *         {
+                     *           "available": true,
+                     *           "category": "CPU",
+                     *           "description": "The model is chosen to answer within the time limit on CPU",
+                     *           "maps_to": "CPU",
+                     *           "name": "CPU"
+                     *         }
+                     *       ],
+                     *       "project_type": "image_classification",
+                     *       "specifications": [
+                     *         {
+                     *           "available": true,
+                     *           "category": "CPU",
+                     *           "description": "The guide's free CPU specification: 2 vCPUs | 8 GiB",
+                     *           "maps_to": "modelarts.vm.cpu.2u",
+                     *           "name": "Free (CPU)"
+                     *         },
+                     *         {
+                     *           "available": false,
+                     *           "category": "GPU",
+                     *           "description": "The guide's P4 GPU; served on this installation's GPU",
+                     *           "maps_to": "modelarts.vm.gpu.t4",
+                     *           "name": "NV_P4"
+                     *         }
+                     *       ],
+                     *       "training_flavors": [
+                     *         {
+                     *           "available": true,
+                     *           "category": "CPU",
+                     *           "description": "This installation's CPU training workers",
+                     *           "maps_to": "cpu",
+                     *           "name": "cpu"
+                     *         },
+                     *         {
+                     *           "available": false,
+                     *           "category": "GPU",
+                     *           "description": "The guide's free GPU flavor; runs on this installation's GPU workers",
+                     *           "maps_to": "gpu",
+                     *           "name": "Free (GPU)"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/json": components["schemas"]["workflow_FlavorCatalog"];
+                };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
                      *     }
                      */
                     "application/json": components["schemas"]["Error"];

@@ -79,7 +79,9 @@ class ConfigEntry(BaseModel):
         ge=0, le=100, description="Traffic ratio in percent; the weights of a service sum to 100"
     )
     specification: str = Field(
-        default="modelarts.vm.cpu.2u", description="One of GET /v1/services/specifications"
+        default="modelarts.vm.cpu.2u",
+        description="One of GET /v1/services/specifications, `cpu`/`gpu`, or the guide's name (`Free (CPU)`, "
+        "`Compute-intensive 3 instance (CPU)`, `NV_P4`…), served as the specification it maps onto here",
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes (Triton instances), 1-5")
 

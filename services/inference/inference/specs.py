@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from inference.schemas import Specification
+from shared import flavors
 from shared.errors import ErrorDetail, InvalidInput
 
 __all__ = ["ALIASES", "SPECIFICATIONS", "canonical_specification", "specifications", "triton_kind"]
@@ -38,12 +39,12 @@ SPECIFICATIONS: dict[str, Specification] = {
 }
 
 
-# Short names other services and clients may use for the default CPU and GPU flavors.
-ALIASES = {"cpu": "modelarts.vm.cpu.2u", "gpu": "modelarts.vm.gpu.t4"}
+# Other names clients may use: our short `cpu`/`gpu` and the guide's (`Free (CPU)`, `NV_P4`…), case-folded.
+ALIASES = {f.name.casefold(): f.maps_to for f in flavors.SPECIFICATIONS if f.maps_to and f.name != f.maps_to}
 
 
 def canonical_specification(name: str) -> str:
-    return ALIASES.get(name.lower(), name)
+    return ALIASES.get(" ".join(name.split()).casefold(), name)
 
 
 def specifications(gpu_available: bool) -> list[Specification]:

@@ -52,3 +52,18 @@ def test_specifications_map_to_triton_kinds() -> None:
     with pytest.raises(InvalidInput) as closed:
         triton_kind("gpu", False, 1)
     assert closed.value.details[0].field == "config.1.specification"
+
+
+def test_the_guides_specification_names_map_onto_ours() -> None:
+    assert canonical_specification("Free (CPU)") == "modelarts.vm.cpu.2u"
+    assert canonical_specification("compute-intensive 3 instance (CPU)") == "modelarts.vm.cpu.8u"
+    assert triton_kind("Compute-intensive 3 instance (CPU)", False, 0) == "KIND_CPU"
+    assert (
+        triton_kind("NV_P4", True, 0)
+        == triton_kind("Compute-intensive 2 instance (GPU)", True, 0)
+        == "KIND_GPU"
+    )
+    with pytest.raises(InvalidInput) as closed:
+        triton_kind("NV_P4", False, 0)
+    assert closed.value.details[0].rule == "specification_unavailable"
+    assert "not available here" in closed.value.error_msg

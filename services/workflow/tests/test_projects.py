@@ -451,3 +451,23 @@ async def test_project_paths_may_be_written_obs(projects) -> None:
         assert other.status_code == 403, other.text
         detail = other.json()["details"][0]
         assert (detail["field"], detail["rule"]) == ("input_path", "storage_other_tenant"), detail
+
+
+async def test_next_answers_at_once_and_publishes_behind_the_answer(projects) -> None:
+    input_path = await projects.upload("quick/input", datagen.image_classification_files(per_class=6))
+    project = await projects.create(name="quick", project_type="image_classification", input_path=input_path)
+    await projects.wait_imported(project["dataset_id"], 18)
+    await _labels_arrived(projects, project["dataset_id"], 18)
+
+    moved = await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
+    assert moved.status_code == 200, moved.text
+    publish = {p["name"]: p for p in moved.json()["execution"]["phases"]}["publish_dataset"]
+    # The answer only records the step: the dataset version is created by the workflow's worker afterwards.
+    assert publish["status"] == "running" and publish["progress"] == 0, publish
+    assert publish["instance"] is None, publish
+    assert moved.json()["current_phase"] == "publish_dataset"
+
+    done = await projects.wait_phase(project["id"], "publish_dataset", "executed")
+    publish = {p["name"]: p for p in done["execution"]["phases"]}["publish_dataset"]
+    assert publish["instance"]["type"] == "dataset_version" and publish["progress"] == 100
+    assert publish["outputs"]["train_count"] + publish["outputs"]["eval_count"] == 18

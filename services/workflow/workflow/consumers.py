@@ -10,6 +10,7 @@ from shared.events.dataset import VersionChecked, VersionFailed, VersionPublishe
 from shared.events.inference import ServiceFailed, ServiceRunning
 from shared.events.registry import ModelVersionRegistered
 from shared.events.training import JobFailed, JobProgressed, JobStopped, JobSucceeded
+from shared.events.workflow import PhaseStarted
 from shared.messaging import Envelope, HandlerRegistry
 from workflow.engine import WorkflowEngine
 from workflow.phases import InstanceType
@@ -19,6 +20,10 @@ def register_consumers(consumer: HandlerRegistry) -> None:
     # The handlers keep their nested names: a handler's qualified name is its key in the inbox.
     def engine(session: AsyncSession, envelope: Envelope[Any]) -> WorkflowEngine:
         return WorkflowEngine(session, consumer.runtime, envelope.tenantid)
+
+    @consumer.handler(PhaseStarted)
+    async def phase_started(session: AsyncSession, envelope: Envelope[PhaseStarted]) -> None:
+        await engine(session, envelope).on_phase_started(envelope.data.phase_id)
 
     @consumer.handler(VersionPublished)
     async def version_published(session: AsyncSession, envelope: Envelope[VersionPublished]) -> None:

@@ -1,6 +1,6 @@
 """The workflow service as the shared runtime sees it."""
 
-from shared.events.workflow import ExecutionCompleted, PhaseChanged
+from shared.events.workflow import ExecutionCompleted, PhaseChanged, PhaseStarted
 from shared.service import ServiceDefinition
 from workflow.config import Settings
 from workflow.consumers import register_consumers
@@ -15,6 +15,6 @@ SERVICE = ServiceDefinition(
     metadata=Base.metadata,
     messaging=messaging,
     register_consumers=register_consumers,
-    publishes=(PhaseChanged, ExecutionCompleted),
+    publishes=(PhaseChanged, PhaseStarted, ExecutionCompleted),
     routers=lambda: [router],
 )

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.base import utcnow
 from shared.errors import ExeMLError, NotFound
-from shared.events.workflow import ExecutionCompleted, PhaseChanged
+from shared.events.workflow import ExecutionCompleted, PhaseChanged, PhaseStarted
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 from workflow.errors import (
@@ -209,13 +209,16 @@ class WorkflowEngine:
         try:
             await ENTER[PhaseName(phase.name)](self, phase, project, execution)
         except ExeMLError as exc:
-            phase.error_msg = exc.error_msg
-            await self._set(phase, PhaseStatus.FAILED, project, execution)
-            execution.status, execution.ended_at, project.status = (
-                RoundStatus.ABNORMAL,
-                utcnow(),
-                RoundStatus.ABNORMAL,
-            )
+            await self._fail(phase, project, execution, exc.error_msg)
+
+    async def _fail(self, phase: Phase, project: Project, execution: Execution, error: str) -> None:
+        phase.error_msg = error
+        await self._set(phase, PhaseStatus.FAILED, project, execution)
+        execution.status, execution.ended_at, project.status = (
+            RoundStatus.ABNORMAL,
+            utcnow(),
+            RoundStatus.ABNORMAL,
+        )
 
     async def _complete(
         self, phase: Phase, project: Project, execution: Execution, outputs: dict[str, Any]
@@ -312,6 +315,31 @@ class WorkflowEngine:
         await self._set(phase, PhaseStatus.AWAITING_OPERATION, project, execution)
 
     async def _enter_publish(self, phase: Phase, project: Project, execution: Execution) -> None:
+        # The dataset's publish request reads every label before it answers (seconds on a large dataset): the
+        # worker makes it on PhaseStarted, so the action that entered the phase answers at once.
+        phase.instance_type, phase.instance_id, phase.progress = None, None, 0.0
+        await self._set(phase, PhaseStatus.RUNNING, project, execution)
+        await self.runtime.outbox.add(
+            self.session,
+            PhaseStarted(
+                project_id=project.id, execution_id=execution.id, phase_id=phase.id, phase=phase.name
+            ),
+            tenant_id=self.tenant_id,
+            subject=project.id,
+        )
+
+    async def on_phase_started(self, phase_id: str) -> None:
+        """The worker's half of entering a phase: the other service's call, recorded on the phase or failing it."""
+        phase = await self.rounds.phase(phase_id)
+        if phase is None or phase.status != PhaseStatus.RUNNING or phase.instance_id:
+            return  # stopped, failed or already started meanwhile
+        project, execution = await self._owners(phase)
+        try:
+            await self._publish(phase, project, execution)
+        except ExeMLError as exc:
+            await self._fail(phase, project, execution, exc.error_msg)
+
+    async def _publish(self, phase: Phase, project: Project, execution: Execution) -> None:
         params = {**project.training_params, **execution.parameters}
         body = {
             "train_evaluate_sample_ratio": str(params.get("train_ratio", 0.8)),

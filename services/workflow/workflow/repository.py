@@ -159,6 +159,12 @@ class RoundRepository:
         )
         return list(rows)
 
+    async def phase(self, phase_id: str) -> Phase | None:
+        """The phase, locked for the caller's transaction (a user's stop or retry waits for it)."""
+        return await self.session.scalar(
+            sa.select(Phase).where(Phase.tenant_id == self.tenant_id, Phase.id == phase_id).with_for_update()
+        )
+
     async def phase_by_instance(self, instance_type: InstanceType, instance_id: str) -> Phase | None:
         """The phase that created the instance; a service outlives rounds, so the running phase comes first,
         then the newest."""

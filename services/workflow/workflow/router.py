@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from shared.auth import WriterDep
 from shared.service import tenant_service
 from shared.service.params import Offset, limit_query
+from workflow.flavors import FlavorCatalog
 from workflow.schemas import (
     EXECUTIONS_EXAMPLE,
     PLAIN_TEXT_PATTERN,
@@ -81,6 +82,20 @@ async def list_projects(
     return ProjectList(
         items=[await service.read(r, with_execution=False) for r in page.items], total=page.total
     )
+
+
+@router.get(
+    "/flavors",
+    response_model=FlavorCatalog,
+    summary="Training flavors and deployment specifications of a type",
+)
+async def list_flavors(service: ServiceDep, project_type: ProjectType) -> FlavorCatalog:
+    """The training flavors (`flavor` of a new project), deployment specifications (`specification` of
+    **deploy**) and expected inference hardware (`training_params.inference_hardware`) a project type may name:
+    the guide's names (`Free (GPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`) and ours (`cpu`, `gpu`,
+    `modelarts.vm.cpu.2u`), each with what it runs as here (`maps_to`) and whether this installation has the
+    hardware (`available`; GPU ones only where it has GPUs). Tables (predictive analytics) list CPU ones only."""
+    return service.flavors(project_type)
 
 
 @router.get("/{project_id}", response_model=ProjectRead, summary="Get a project and its current round")

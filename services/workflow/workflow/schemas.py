@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from shared.flavors import InferenceHardware
 from shared.naming import PLAIN_TEXT_PATTERN, VERSION_NAME_PATTERN
 
 ProjectType = Literal[
@@ -280,7 +281,7 @@ class TrainingParams(BaseModel):
     train_ratio: float = Field(default=0.8, gt=0, le=1, description="Training/validation split, 1–5 decimals")
     max_training_duration: int = Field(default=60, ge=6, le=6000, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] = "balance"
-    inference_hardware: Literal["CPU", "GPU"] = "CPU"
+    inference_hardware: InferenceHardware = "CPU"
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
     incremental_training_version: str | None = Field(
         default=None,
@@ -307,7 +308,7 @@ class RoundParams(BaseModel):
     )
     max_training_duration: int | None = Field(default=None, ge=6, le=6000, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] | None = None
-    inference_hardware: Literal["CPU", "GPU"] | None = None
+    inference_hardware: InferenceHardware | None = None
     max_inference_duration_ms: int | None = Field(default=None, ge=1, le=20000)
     incremental_training_version: str | None = Field(
         default=None,
@@ -381,7 +382,15 @@ class ProjectCreate(BaseModel):
         "`s3://<bucket>/tenants/<tenant>/<name>/output/` for a new dataset)",
         examples=["s3://exeml/tenants/default/flowers/output/"],
     )
-    flavor: Literal["cpu", "gpu"] = "cpu"
+    flavor: str = Field(
+        default="cpu",
+        max_length=64,
+        pattern=PLAIN_TEXT_PATTERN,
+        description="Training flavor: `cpu`, `gpu` or the guide's name (`Free (GPU)`, `Compute-intensive 1 "
+        "instance (GPU)`…); stored as the queue it runs on here. GET /v1/projects/flavors lists them per project "
+        "type with their availability; one this installation cannot run is a 400 naming `flavor`",
+        examples=["cpu", "Free (GPU)"],
+    )
     training_params: TrainingParams = Field(default_factory=TrainingParams)
     label_column: str | None = Field(
         default=None,
@@ -548,7 +557,9 @@ class DeployConfigEntry(BaseModel):
         default="cpu",
         max_length=64,
         pattern=PLAIN_TEXT_PATTERN,
-        description="`cpu`, `gpu` or one of GET /v1/services/specifications",
+        description="`cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, "
+        "`Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors",
+        examples=["cpu", "Free (CPU)"],
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes, 1–5")
 
@@ -610,7 +621,9 @@ class DeployRequest(BaseModel):
         default="cpu",
         max_length=64,
         pattern=PLAIN_TEXT_PATTERN,
-        description="Without `config`: `cpu`, `gpu` or one of GET /v1/services/specifications",
+        description="Without `config`: `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name "
+        "(`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors",
+        examples=["cpu", "Free (CPU)"],
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Without `config`: compute nodes, 1–5")
     schedule: DeploySchedule | None = Field(

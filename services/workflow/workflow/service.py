@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db import Page
 from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.service import ServiceRuntime
+from workflow.config import Settings
 from workflow.engine import WorkflowEngine
 from workflow.errors import (
     DatasetVersionNameTaken,
@@ -18,6 +19,7 @@ from workflow.errors import (
     ProjectHasRunningService,
     ProjectLimitReached,
 )
+from workflow.flavors import FlavorCatalog, flavor_catalog, map_deploy_request, map_project_flavor
 from workflow.models import Execution, Phase, Project
 from workflow.phases import DATASET_TYPES, RoundStatus
 from workflow.repository import ProjectRepository, RoundRepository
@@ -27,6 +29,7 @@ from workflow.schemas import (
     PhaseRead,
     ProjectCreate,
     ProjectRead,
+    ProjectType,
     ProjectUpdate,
 )
 
@@ -37,14 +40,18 @@ VERSION_NAME_FIELD = "training_params.dataset_version_name"
 
 
 class ProjectService:
-    def __init__(self, session: AsyncSession, runtime: ServiceRuntime, tenant_id: str) -> None:
+    def __init__(self, session: AsyncSession, runtime: ServiceRuntime[Settings], tenant_id: str) -> None:
         self.session, self.runtime, self.tenant_id = session, runtime, tenant_id
         self.projects = ProjectRepository(session, tenant_id)
         self.rounds = RoundRepository(session, tenant_id)
         self.engine = WorkflowEngine(session, runtime, tenant_id)
 
+    def flavors(self, project_type: ProjectType) -> FlavorCatalog:
+        return flavor_catalog(project_type, self.runtime.settings.gpu_available)
+
     async def create(self, body: ProjectCreate) -> Project:
         self._validate(body)
+        body = map_project_flavor(body, self.runtime.settings.gpu_available)
         body = self._own_paths(body)
         if await self.projects.count() >= MAX_PROJECTS:
             raise ProjectLimitReached(f"a tenant may have at most {MAX_PROJECTS} projects")
@@ -248,6 +255,7 @@ class ProjectService:
 
     async def deploy(self, project_id: str, body: DeployRequest) -> Project:
         project = await self.projects.get(project_id)
+        body = map_deploy_request(body, project.project_type, self.runtime.settings.gpu_available)
         await self.engine.deploy(project, body.model_dump(exclude_none=True))
         return project
 

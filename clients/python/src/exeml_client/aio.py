@@ -55,6 +55,7 @@ class AsyncProjects(Namespace):
     list = apages(ep.list_projects)
     create = aop(ep.create_project)
     get = aop(ep.get_project)
+    flavors = aop(ep.list_flavors)
     delete = aop(ep.delete_project)
     executions = aop(ep.list_executions)
     next = aop(ep.next_phase)

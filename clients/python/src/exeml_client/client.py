@@ -58,6 +58,7 @@ class Projects(Namespace):
     list = pages(ep.list_projects)
     create = op(ep.create_project)
     get = op(ep.get_project)
+    flavors = op(ep.list_flavors)
     delete = op(ep.delete_project)
     executions = op(ep.list_executions)
     next = op(ep.next_phase)

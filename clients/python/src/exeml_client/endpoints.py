@@ -15,6 +15,7 @@ from exeml_client.models import (
     DeployRequest,
     DeploySchedule,
     Execution,
+    FlavorCatalog,
     ImportTask,
     ImportTaskCreate,
     Label,
@@ -54,6 +55,7 @@ _REMOVE_LABEL = route("POST", "/v1/datasets/{dataset_id}/annotations/remove", di
 _PROJECTS = route("GET", "/v1/projects", Project, paged=True)
 _CREATE_PROJECT = route("POST", "/v1/projects", Project)
 _PROJECT = route("GET", "/v1/projects/{project_id}", Project)
+_FLAVORS = route("GET", "/v1/projects/flavors", FlavorCatalog)
 _DELETE_PROJECT = route("DELETE", "/v1/projects/{project_id}")
 _EXECUTIONS = route("GET", "/v1/projects/{project_id}/executions", list[Execution])
 _NEXT = route("POST", "/v1/projects/{project_id}/workflow/next", Project)
@@ -214,9 +216,11 @@ def create_project(
     training_minutes: int = 60,
     label_column: str | None = None,
     label_type: Literal["discrete", "continuous"] | None = None,
+    flavor: str = "cpu",
     **training: Any,
 ) -> Call[Project]:
-    """An ExeML project on a dataset; ``training`` takes the other :class:`TrainingParams` fields."""
+    """An ExeML project on a dataset; ``flavor`` is ``cpu``, ``gpu`` or the guide's name (see
+    :func:`list_flavors`); ``training`` takes the other :class:`TrainingParams` fields."""
     params = TrainingParams(max_training_duration=training_minutes, **training)
     body = ProjectCreate(
         name=name,
@@ -226,8 +230,14 @@ def create_project(
         training_params=params,
         label_column=label_column,
         label_type=label_type,
+        flavor=flavor,
     )
     return Call(_CREATE_PROJECT, json=_body(body))
+
+
+def list_flavors(project_type: ProjectType) -> Call[FlavorCatalog]:
+    """Training flavors and deployment specifications a project type may name, with their availability here."""
+    return Call(_FLAVORS, params={"project_type": project_type})
 
 
 def get_project(project_id: str) -> Call[Project]:

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from shared.flavors import InferenceHardware
 from shared.naming import ID_PATTERN, PLAIN_TEXT_PATTERN
 from shared.packages import TASK_TYPES
 from trainer.models import JOB_STATUSES
@@ -58,9 +59,7 @@ class TrainingParameters(BaseModel):
         examples=[None],
         description="Id of a completed job of the same project and label set to start from",
     )
-    inference_hardware: Literal["CPU", "GPU"] = Field(
-        default="CPU", description="Expected inference hardware"
-    )
+    inference_hardware: InferenceHardware = "CPU"
     max_inference_duration_ms: int = Field(
         default=500, ge=1, le=20000, description="The chosen model answers one request within this time"
     )

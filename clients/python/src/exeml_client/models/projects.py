@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from exeml_client.models._base import APIModel
 
@@ -86,7 +86,10 @@ class TrainingParams(APIModel):
     train_ratio: float = 0.8
     max_training_duration: int = Field(default=60, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] = "balance"
-    inference_hardware: Literal["CPU", "GPU"] = "CPU"
+    # The guide's NV_P4 is a GPU (the server maps it so too).
+    inference_hardware: Annotated[
+        Literal["CPU", "GPU"], BeforeValidator(lambda v: "GPU" if v == "NV_P4" else v)
+    ] = "CPU"
     max_inference_duration_ms: int | None = None
     incremental_training_version: str | None = None
 
@@ -99,7 +102,7 @@ class ProjectCreate(APIModel):
     dataset_id: str | None = None
     input_path: str | None = None
     output_path: str | None = None
-    flavor: Literal["cpu", "gpu"] = "cpu"
+    flavor: str = Field(default="cpu", description="cpu, gpu or the guide's name: see Projects.flavors")
     training_params: TrainingParams = Field(default_factory=TrainingParams)
     label_column: str | None = None
     label_type: Literal["discrete", "continuous"] | None = None
@@ -131,3 +134,23 @@ class DeployRequest(APIModel):
     schedule: DeploySchedule | None = None
     auto_stop: bool = True
     service_name: str | None = None
+
+
+class Flavor(APIModel):
+    """A training flavor, deployment specification or inference hardware name and whether it runs here."""
+
+    __schema__ = "workflow_FlavorRead"
+    name: str
+    category: Literal["CPU", "GPU", "NPU"]
+    maps_to: str | None
+    description: str
+    available: bool
+
+
+class FlavorCatalog(APIModel):
+    __schema__ = "workflow_FlavorCatalog"
+    project_type: ProjectType
+    gpu_available: bool
+    training_flavors: list[Flavor]
+    specifications: list[Flavor]
+    inference_hardware: list[Flavor]
