@@ -6,6 +6,7 @@ The TrainContext is built here directly; the job/worker plumbing has its own tes
 from __future__ import annotations
 
 import random
+import tempfile
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -448,4 +449,22 @@ def test_a_network_averaged_with_its_mirror_exports_and_answers_like_torch(tmp_p
         assert torch.allclose(mirrored(x), mirrored(torch.flip(x, dims=[3])), atol=1e-5)
     export_onnx(mirrored, tmp_path / "model.onnx", torch.zeros(1, 3, 32, 32))
     check = check_onnx(mirrored, tmp_path / "model.onnx", x.numpy())
+    assert check["max_abs_diff"] <= check["limit"]
+
+
+def test_the_floors_gradient_histograms_ignore_contrast_and_export() -> None:
+    from trainer.engines.common.onnx_export import check_onnx, export_onnx
+    from trainer.engines.image_classification.models import FeatureClassifier, HandFeatures
+
+    features = HandFeatures(32)
+    x = torch.randn(3, 3, 32, 32)
+    layout = 3 * 4 * 4 + 6
+    histograms, stronger = features(x)[:, layout:], features(3 * x)[:, layout:]
+    assert histograms.shape == (3, features.dimension - layout) == (3, 324)
+    assert torch.allclose(histograms, stronger, atol=1e-4)  # block-normalised: contrast does not count
+    assert not torch.allclose(histograms, features(torch.flip(x, dims=[2]))[:, layout:], atol=1e-2)
+    model = FeatureClassifier(32, 3).eval()
+    with tempfile.TemporaryDirectory() as folder:
+        export_onnx(model, Path(folder) / "floor.onnx", torch.zeros(1, 3, 32, 32))
+        check = check_onnx(model, Path(folder) / "floor.onnx", x.numpy())
     assert check["max_abs_diff"] <= check["limit"]

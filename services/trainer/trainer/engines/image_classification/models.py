@@ -3,9 +3,9 @@
 * :class:`ScratchClassifier` — ``scratch<W>``: four conv-BN-ReLU + max-pool blocks, a global average pool
   and a linear head, trained from random weights in seconds to minutes at the images' own (small) size.
 * :class:`HandFeatures` + :class:`FeatureClassifier` — the simple floor: colour layout (each channel's mean on
-  a 4x4 grid, its global mean and spread) and oriented gradient energy (a HOG-like histogram of 8 directions
-  on a 4x4 grid, from Sobel filters on the grey image), standardised, into a logistic regression fitted by
-  scikit-learn. It needs no training loop and is strong when colour or coarse shape is the class.
+  a 4x4 grid, its global mean and spread) and a histogram of oriented gradients (HOG: 9 unsigned bins on a 4x4
+  grid, 2x2 blocks L2-Hys normalised), standardised, into a logistic regression fitted by scikit-learn. It
+  needs no training loop and is strong when colour or coarse shape is the class.
 * :class:`FlipAverage` — a network's probabilities averaged over the image and its mirror.
 * :class:`Ensemble` — the average of the members' class probabilities (its output is their log, so the
   package's softmax gives that average back).
@@ -35,8 +35,9 @@ __all__ = [
     "probabilities",
 ]
 
-GRID = 4  # cells per side of the colour layout and gradient histograms
-DIRECTIONS = 8  # gradient orientations (signed, every 45 degrees)
+GRID = 4  # cells per side of the colour layout and of the gradient histograms
+BINS = 9  # unsigned gradient orientations, 20 degrees apart (Dalal and Triggs' HOG)
+HYS_CLIP = 0.2  # L2-Hys: a block's normalised values are clipped here, then normalised again
 
 
 class ScratchClassifier(nn.Module):
@@ -65,24 +66,33 @@ def scratch_classifier(name: str, num_classes: int) -> ScratchClassifier | None:
 
 
 class HandFeatures(nn.Module):
-    """Colour layout and oriented gradient energy of a normalised image batch at ``size`` x ``size``."""
+    """Colour layout and a histogram of oriented gradients of a normalised image batch at ``size`` x ``size``.
+
+    The colour layout is each channel's mean on a 4x4 grid, its global mean and spread. The gradients are
+    HOG's: central differences of the grey image, each pixel's magnitude split between the two nearest of 9
+    unsigned orientation bins, summed per cell of a 4x4 grid; each 2x2 block of cells is L2-Hys normalised
+    (324 values), so the features do not depend on the image's contrast. Written with operations ONNX has
+    (no atan2: the angle to a bin centre comes from the doubled-angle vector and an arccosine).
+    """
 
     kernels: torch.Tensor  # buffers, registered in __init__
-    directions: torch.Tensor
+    centres: torch.Tensor
 
     def __init__(self, size: int) -> None:
         super().__init__()
         if size % GRID:
             raise ValueError(f"hand features need an input size divisible by {GRID}, got {size}")
         self.cell = size // GRID
-        sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8.0
-        self.register_buffer("kernels", torch.stack([sobel, sobel.t()]).unsqueeze(1))  # (2, 1, 3, 3): x, y
-        angles = torch.arange(DIRECTIONS) * (2 * torch.pi / DIRECTIONS)
-        self.register_buffer("directions", torch.stack([angles.cos(), angles.sin()], dim=1))  # (8, 2)
+        central = torch.tensor([[0.0, 0.0, 0.0], [-1.0, 0.0, 1.0], [0.0, 0.0, 0.0]])
+        self.register_buffer(
+            "kernels", torch.stack([central, central.t()]).unsqueeze(1)
+        )  # (2, 1, 3, 3): x, y
+        doubled = (torch.arange(BINS) + 0.5) * (2 * torch.pi / BINS)  # twice each bin's centre angle
+        self.register_buffer("centres", torch.stack([doubled.cos(), doubled.sin()], dim=1))  # (9, 2)
 
     @property
     def dimension(self) -> int:
-        return 3 * GRID * GRID + 6 + DIRECTIONS * GRID * GRID
+        return 3 * GRID * GRID + 6 + (GRID - 1) ** 2 * 4 * BINS
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
@@ -90,10 +100,25 @@ class HandFeatures(nn.Module):
         mean = x.mean(dim=(2, 3))
         spread = (x * x).mean(dim=(2, 3)) - mean * mean
         grey = x.mean(dim=1, keepdim=True)
-        gradients = F.conv2d(grey, self.kernels, padding=1)  # (n, 2, h, w)
-        projected = torch.einsum("nchw,dc->ndhw", gradients, self.directions)
-        energy = F.avg_pool2d(F.relu(projected), self.cell).reshape(n, -1)
-        return torch.cat([layout, mean, spread, energy], dim=1)
+        gradients = F.pad(F.conv2d(grey, self.kernels), (1, 1, 1, 1))  # (n, 2, h, w); none at the border
+        gx, gy = gradients[:, 0], gradients[:, 1]
+        magnitude = torch.sqrt(gx * gx + gy * gy + 1e-12)
+        doubled = torch.stack(
+            [(gx * gx - gy * gy) / magnitude, 2 * gx * gy / magnitude], dim=1
+        )  # |g|·(cos, sin) 2θ
+        cosine = torch.einsum("nchw,bc->nbhw", doubled, self.centres) / magnitude.unsqueeze(1)
+        degrees = torch.acos(cosine.clamp(-1.0, 1.0)) * (90.0 / torch.pi)  # the angle to each bin's centre
+        votes = magnitude.unsqueeze(1) * F.relu(1 - degrees / (180.0 / BINS))  # (n, 9, h, w)
+        cells = F.avg_pool2d(votes, self.cell)  # (n, 9, 4, 4)
+        blocks = []
+        for i in range(GRID - 1):
+            for j in range(GRID - 1):
+                block = cells[:, :, i : i + 2, j : j + 2].reshape(n, -1)
+                block = (block / torch.sqrt((block * block).sum(dim=1, keepdim=True) + 1e-6)).clamp(
+                    max=HYS_CLIP
+                )
+                blocks.append(block / torch.sqrt((block * block).sum(dim=1, keepdim=True) + 1e-6))
+        return torch.cat([layout, mean, spread, *blocks], dim=1)
 
 
 class FeatureClassifier(nn.Module):
