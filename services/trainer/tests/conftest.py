@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -59,6 +60,28 @@ def to_csv(rows: list[list[str]], header: bool = True) -> bytes:
 def as_request_rows(rows: list[list[str]]) -> list[dict[str, str]]:
     """Rows as prediction request objects (label column left out)."""
     return [dict(zip(COLUMNS[:-1], r[:-1])) for r in rows]
+
+
+def train_context(data, work_dir, budget: float, **params):
+    """An engine test's ``TrainContext``: ``params`` as its ``TrainingParams``, ``budget`` seconds from now,
+    the package in ``work_dir/package``."""
+    from trainer.engines.base import TrainContext, TrainingParams
+
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=work_dir,
+        package_dir=work_dir / "package",
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+        log=lambda line: None,
+    )
+
+
+@pytest.fixture(name="train_context")
+def train_context_fixture():
+    """``train_context(data, work_dir, budget, **params)``: see :func:`train_context`."""
+    return train_context
 
 
 # -- platform helpers ------------------------------------------------------------------------------------
@@ -250,4 +273,5 @@ def tables() -> SimpleNamespace:
         as_request_rows=as_request_rows,
         publish=publish_table_version,
         process_alive=process_alive,
+        train_context=train_context,
     )

@@ -24,7 +24,7 @@ def _samples(per_class: int, seed: int) -> list[Sample]:
     ]
 
 
-def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
+def _context(train_context, tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
     data = VersionData(
         task_type="text_classification",
         labels=["positive", "negative"],
@@ -32,15 +32,7 @@ def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
         eval=_samples(10, seed=2),
         dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
     )
-    return TrainContext(
-        params=TrainingParams(**params),
-        data=data,
-        work_dir=tmp_path,
-        package_dir=tmp_path / "package",
-        deadline=time.monotonic() + budget,
-        packaging_margin_seconds=2.0,
-        log=lambda line: None,
-    )
+    return train_context(data, tmp_path, budget, **params)
 
 
 def _reproduced(ctx: TrainContext, accuracy: float) -> None:
@@ -53,8 +45,8 @@ def _reproduced(ctx: TrainContext, accuracy: float) -> None:
         assert sum(score for _, score in answer["scores"]) == pytest.approx(1.0, abs=1e-9)
 
 
-def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="performance_first")
+def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="performance_first")
     result = TextClassificationEngine().train(ctx)
     assert result.candidate.startswith("char1-")
     metrics = result.metrics
@@ -83,14 +75,16 @@ def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> Non
         assert caught.value.rule == rule
 
 
-def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monkeypatch) -> None:
+def test_transformer_candidate_is_trained_exported_and_reproduced(
+    tmp_path, monkeypatch, train_context
+) -> None:
     from trainer.engines.text_classification import engine as text_classification
 
     monkeypatch.setitem(text_classification.CANDIDATES, "balance", [text_classification.BASELINE])
     monkeypatch.setattr(text_classification, "MIN_TRANSFORMER_SECONDS", 1.0)
     # The linear model "loses" on the fold both are compared on: the transformer's package path runs.
     monkeypatch.setattr(text_classification._Search, "fold_accuracy", lambda self, members, fold: -1.0)
-    ctx = _context(tmp_path, budget=30.0, preference="balance")
+    ctx = _context(train_context, tmp_path, budget=30.0, preference="balance")
     result = TextClassificationEngine().train(ctx)
     assert ctx.remaining_seconds() > -1.0  # the budget holds: training stopped in time for the package
     assert result.candidate == "bert-tiny"
@@ -107,8 +101,8 @@ def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monk
     )
 
 
-def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="accuracy_first")
+def test_stop_keeps_the_best_candidate_so_far(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="accuracy_first")
     ctx.stop_requested = lambda: len(ctx.curves.get("candidates", [])) >= 1
     result = TextClassificationEngine().train(ctx)
     assert result.stopped_early
@@ -117,14 +111,14 @@ def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
     _reproduced(ctx, result.metrics["accuracy"])
 
 
-def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="performance_first", max_inference_ms=0.0001)
+def test_an_impossible_latency_limit_is_refused(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="performance_first", max_inference_ms=0.0001)
     with pytest.raises(DataError, match="max_inference_ms"):
         TextClassificationEngine().train(ctx)
 
 
-def test_one_class_is_refused(tmp_path) -> None:
-    ctx = _context(tmp_path)
+def test_one_class_is_refused(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path)
     for sample in ctx.data.train + ctx.data.eval:
         sample.labels = ["positive"]
     with pytest.raises(DataError, match="too few"):
@@ -165,7 +159,7 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     assert np.max(np.abs(ours - theirs)) < 1e-9
 
 
-def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
+def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path, train_context) -> None:
     """Character and word blocks side by side, two weighted members: the numpy predictor equals
     scikit-learn's vectorizers and models (probabilities averaged by weight)."""
     import numpy as np
@@ -190,7 +184,7 @@ def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
         (fit_weights(words, x_words, y, 3, 0), words.blocks, 1),
     ]
     members[1][0].temperature = 2.0
-    ctx = _context(tmp_path)
+    ctx = _context(train_context, tmp_path)
     write_linear_package(ctx, ["a", "b", "c"], (vectorizers, members), "mixed")
     probe = [*texts[:6], "an unseen sentence entirely", "很好"]
     ours = load_predictor(ctx.package_dir).probabilities_batch(probe)
