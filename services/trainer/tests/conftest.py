@@ -78,7 +78,7 @@ def train_context(data, work_dir, budget: float, **params):
     )
 
 
-@pytest.fixture(name="train_context")
+@pytest.fixture(name="train_context", scope="session")
 def train_context_fixture():
     """``train_context(data, work_dir, budget, **params)``: see :func:`train_context`."""
     return train_context
