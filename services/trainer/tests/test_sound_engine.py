@@ -251,11 +251,10 @@ def test_shuffled_labels_give_a_model_no_better_than_the_majority_class(tmp_path
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
+async def _publish_sounds(platform, publish, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
     """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
 
-    from shared.events.dataset import VersionPublished
-    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.manifest import ManifestAnnotation, ManifestLine
     from shared.testing.datagen import sound_files
 
     store = platform.runtimes["dataset"].store
@@ -272,25 +271,28 @@ async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> di
         lines.append(
             ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation])
         )
-    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/versions/V001.manifest")
-    await store.put(manifest, dump_lines(lines).encode())
-    event = VersionPublished(
-        dataset_id="ds-snd", version_id="v-snd", version_name="V001", dataset_type=200,
-        dataset_type_name="sound_classification", manifest_uri=str(manifest), train_ratio=0.75,
-        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+    await publish(
+        platform,
+        tenant_id,
+        lines,
+        dataset_id="ds-snd",
+        version_id="v-snd",
+        dataset_type=200,
+        train_ratio=0.75,
         labels=["high", "low"],
-    )  # fmt: skip
-    await announce(platform, event, tenant_id)
+    )
     return evaluation
 
 
-async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
+async def test_sound_job_trained_by_a_worker_process(
+    platform_factory, workers, publish_manifest, tmp_path
+) -> None:
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
     )
-    evaluation = await _publish_sounds(platform, announce)
+    evaluation = await _publish_sounds(platform, publish_manifest)
     await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={

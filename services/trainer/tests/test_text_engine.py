@@ -198,13 +198,11 @@ def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path, train_co
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
+async def _publish_texts(platform, publish, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
     """Inline texts (``content://``) in a manifest with TRAIN/EVAL usages, the published event."""
 
-    from shared.events.dataset import VersionPublished
-    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.manifest import ManifestAnnotation, ManifestLine
 
-    store = platform.runtimes["dataset"].store
     lines, evaluation = [], []
     for i, sample in enumerate(_samples(25, seed=5)):
         usage = "EVAL" if i % 5 == 0 else "TRAIN"
@@ -213,25 +211,28 @@ async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> lis
         annotation = ManifestAnnotation(type="modelarts/text_classification", name=sample.labels[0])
         lines.append(ManifestLine(source=f"content://{sample.text}", usage=usage, id=f"t{i}", sample_type=1,
                                   annotations=[annotation]))  # fmt: skip
-    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-txt/versions/V001.manifest")
-    await store.put(manifest, dump_lines(lines).encode())
-    event = VersionPublished(
-        dataset_id="ds-txt", version_id="v-txt", version_name="V001", dataset_type=100,
-        dataset_type_name="text_classification", manifest_uri=str(manifest), train_ratio=0.8,
-        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+    await publish(
+        platform,
+        tenant_id,
+        lines,
+        dataset_id="ds-txt",
+        version_id="v-txt",
+        dataset_type=100,
+        train_ratio=0.8,
         labels=["negative", "positive"],
-    )  # fmt: skip
-    await announce(platform, event, tenant_id)
+    )
     return evaluation
 
 
-async def test_text_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
+async def test_text_job_trained_by_a_worker_process(
+    platform_factory, workers, publish_manifest, tmp_path
+) -> None:
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
     )
-    evaluation = await _publish_texts(platform, announce)
+    evaluation = await _publish_texts(platform, publish_manifest)
     await workers(platform, "worker-txt")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={
