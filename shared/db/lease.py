@@ -8,7 +8,8 @@ operation is one guarded ``UPDATE``, so two workers can never both hold a row:
   caller's own conditions hold (a status, an attempt count);
 * :meth:`Leases.renew` (the heartbeat) and :meth:`Leases.release` succeed only for the holder, before expiry
   (a late heartbeat never revives a lease someone else may have taken);
-* :meth:`Leases.held_by` is the guard for the holder's other writes.
+* :meth:`Leases.held_by` is the guard for the holder's other writes;
+* :meth:`Leases.lock_expired` finds the rows whose holder stopped renewing, for a sweeper to take over.
 
 :func:`keep_lease` renews a lease in the background while a block of work runs and cancels the block,
 raising :class:`LeaseLost`, once a renewal finds the lease gone. Safety assumes the workers' clocks agree
@@ -73,6 +74,25 @@ class Leases:
     def held_by(self, holder: str, now: datetime) -> sa.ColumnElement[bool]:
         """``holder`` holds the row and its lease has not expired."""
         return sa.and_(self.holder == holder, self.expires_at >= now)
+
+    def expired(self, now: datetime) -> sa.ColumnElement[bool]:
+        """The lease was taken and ran out (its holder stopped renewing); never-taken rows do not count."""
+        return sa.and_(self.expires_at.is_not(None), self.expires_at < now)
+
+    async def lock_expired(
+        self, session: AsyncSession, *, where: Iterable[sa.ColumnElement[bool]] = (), limit: int = 50
+    ) -> list[Any]:
+        """Up to ``limit`` rows whose lease expired and ``where`` holds, oldest expiry first, locked for this
+        transaction (``FOR UPDATE SKIP LOCKED``: two sweepers never take the same row)."""
+        stmt = (
+            sa.select(self.model)
+            .where(self.expired(utcnow()), *where)
+            .order_by(self.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+        return list((await session.execute(stmt)).scalars())
 
     async def claim(
         self,

@@ -22,7 +22,7 @@ from shared.packages import TASK_TYPES, write_manifest
 from shared.testing.datagen import wav_bytes
 from shared.testing.model_packages import image_package, png_bytes, table_package
 
-__all__ = ["bad_payload", "package_files", "payloads", "same"]
+__all__ = ["bad_payload", "detection_manifest", "package_files", "payloads", "same", "write_text_package"]
 
 DETECTION_SIZE = 32  # model input 32 x 32, maps at stride 4: 8 x 8
 TEXT_VOCABULARY = list("好差很不错服务产品abcdefghij")
@@ -76,9 +76,18 @@ def detection_package(seed: int = 0) -> dict[str, bytes]:
         ],
         [numpy_helper.from_array(v, k) for k, v in weights.items()],
     )
-    manifest = {
+    manifest = detection_manifest(size, ["cat", "dog"], score_threshold=0.5, max_detections=20)
+    return _onnx_files(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), manifest)
+
+
+def detection_manifest(
+    size: int, labels: list[str], *, score_threshold: float, max_detections: int
+) -> dict[str, Any]:
+    """The manifest of an ONNX detector ``model.onnx``: ``images`` in (letterboxed ``size`` x ``size``),
+    ``scores`` and ``boxes`` out."""
+    return {
         "task_type": "object_detection",
-        "labels": ["cat", "dog"],
+        "labels": labels,
         "artifacts": {"model": "model.onnx"},
         "preprocessing": {
             "image_size": [size, size],
@@ -90,12 +99,11 @@ def detection_package(seed: int = 0) -> dict[str, bytes]:
             "std": [0.25] * 3,
             "input_name": "images",
             "outputs": {"scores": "scores", "boxes": "boxes"},
-            "score_threshold": 0.5,
+            "score_threshold": score_threshold,
             "nms_iou": 0.5,
-            "max_detections": 20,
+            "max_detections": max_detections,
         },
     }
-    return _onnx_files(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), manifest)
 
 
 def sound_package(seed: int = 0) -> dict[str, bytes]:
@@ -138,33 +146,36 @@ def text_package(seed: int = 0) -> dict[str, bytes]:
     """A character TF-IDF linear model with random coefficients over a small vocabulary."""
     rng = np.random.default_rng(seed)
     labels = ["positive", "negative", "neutral"]
+    idf = rng.uniform(1.0, 2.0, len(TEXT_VOCABULARY))
+    coef = rng.normal(scale=3.0, size=(len(labels), len(TEXT_VOCABULARY)))
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        (folder / "vocabulary.json").write_text(
-            json.dumps(TEXT_VOCABULARY, ensure_ascii=False), encoding="utf-8"
-        )
-        np.savez(
-            folder / "model.npz",
-            idf=rng.uniform(1.0, 2.0, len(TEXT_VOCABULARY)),
-            coef=rng.normal(scale=3.0, size=(len(labels), len(TEXT_VOCABULARY))),
-            intercept=np.zeros(len(labels)),
-        )
-        write_manifest(
-            folder,
-            {
-                "task_type": "text_classification",
-                "labels": labels,
-                "artifacts": {"model": "model.npz", "vocabulary": "vocabulary.json"},
-                "preprocessing": {
-                    "kind": "char_tfidf",
-                    "ngram_range": [1, 1],
-                    "lowercase": True,
-                    "sublinear_tf": True,
-                    "norm": "l2",
-                },
-            },
-        )
+        folder = write_text_package(Path(tmp), labels, TEXT_VOCABULARY, idf, coef)
         return {p.name: p.read_bytes() for p in folder.iterdir()}
+
+
+def write_text_package(
+    folder: Path, labels: list[str], vocabulary: list[str], idf: np.ndarray, coef: np.ndarray
+) -> Path:
+    """Write a character TF-IDF linear model into ``folder``: unigrams of ``vocabulary`` weighted by ``idf``,
+    one row of ``coef`` a label, no intercept."""
+    (folder / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
+    np.savez(folder / "model.npz", idf=idf, coef=coef, intercept=np.zeros(len(labels)))
+    write_manifest(
+        folder,
+        {
+            "task_type": "text_classification",
+            "labels": labels,
+            "artifacts": {"model": "model.npz", "vocabulary": "vocabulary.json"},
+            "preprocessing": {
+                "kind": "char_tfidf",
+                "ngram_range": [1, 1],
+                "lowercase": True,
+                "sublinear_tf": True,
+                "norm": "l2",
+            },
+        },
+    )
+    return folder
 
 
 PACKAGES: dict[str, Callable[[int], dict[str, bytes]]] = {

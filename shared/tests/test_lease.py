@@ -73,6 +73,18 @@ async def test_one_holder_until_expiry_then_another(db) -> None:
         assert await LEASES.claim(s, chore_id, "c", 30)  # free at once
 
 
+async def test_lock_expired_finds_only_lapsed_leases(db) -> None:
+    held, lapsed, never = await _chore(db), await _chore(db), await _chore(db)
+    async with db.session() as s:
+        assert await LEASES.claim(s, held, "a", 30)
+        assert await LEASES.claim(s, lapsed, "b", 30, values={"status": "busy"})
+    await _expire(db, lapsed)
+    async with db.session() as s:
+        assert [c.id for c in await LEASES.lock_expired(s)] == [lapsed]
+        assert await LEASES.lock_expired(s, where=[Chore.status == "queued"]) == []
+        assert never not in [c.id for c in await LEASES.lock_expired(s, limit=10)]
+
+
 async def test_keep_lease_renews_while_the_work_runs(db) -> None:
     chore_id = await _chore(db)
     async with db.session() as s:

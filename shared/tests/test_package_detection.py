@@ -16,6 +16,7 @@ from PIL import Image
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.detection import DetectionPredictor, letterbox, nms
 from shared.testing.model_packages import onnx_bytes
+from shared.testing.packages_by_type import detection_manifest
 
 SIZE = 32  # model input 32 x 32, maps at stride 4: 8 x 8
 LABELS = ["cat", "dog"]
@@ -70,28 +71,7 @@ def _build_model(path: Path) -> None:
 def package(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("detpkg")
     _build_model(folder / "model.onnx")
-    write_manifest(
-        folder,
-        {
-            "task_type": "object_detection",
-            "labels": LABELS,
-            "artifacts": {"model": "model.onnx"},
-            "preprocessing": {
-                "image_size": [SIZE, SIZE],
-                "resize": "letterbox",
-                "pad_value": 114,
-                "interpolation": "bilinear",
-                "scale": 1 / 255,
-                "mean": [0.5] * 3,
-                "std": [0.25] * 3,
-                "input_name": "images",
-                "outputs": {"scores": "scores", "boxes": "boxes"},
-                "score_threshold": 0.3,
-                "nms_iou": 0.5,
-                "max_detections": 100,
-            },
-        },
-    )
+    write_manifest(folder, detection_manifest(SIZE, LABELS, score_threshold=0.3, max_detections=100))
     return folder
 
 

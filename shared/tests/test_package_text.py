@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.text import WordPiece, char_ngrams, decode_text
+from shared.testing.packages_by_type import write_text_package
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
@@ -51,27 +51,9 @@ def test_wordpiece_equals_hugging_face_tokenizers() -> None:
 
 def _tfidf_package(folder: Path, labels: list[str]) -> Path:
     """A tiny hand-made TF-IDF package: "好" points to the first label, "差" to the second."""
-    vocabulary = ["好", "差", "很"]
     coef = np.zeros((len(labels), 3))
     coef[0, 0], coef[1, 1] = 4.0, 4.0
-    (folder / "vocabulary.json").write_text(json.dumps(vocabulary, ensure_ascii=False), encoding="utf-8")
-    np.savez(folder / "model.npz", idf=np.array([1.5, 1.5, 1.0]), coef=coef, intercept=np.zeros(len(labels)))
-    write_manifest(
-        folder,
-        {
-            "task_type": "text_classification",
-            "labels": labels,
-            "artifacts": {"model": "model.npz", "vocabulary": "vocabulary.json"},
-            "preprocessing": {
-                "kind": "char_tfidf",
-                "ngram_range": [1, 1],
-                "lowercase": True,
-                "sublinear_tf": True,
-                "norm": "l2",
-            },
-        },
-    )
-    return folder
+    return write_text_package(folder, labels, ["好", "差", "很"], np.array([1.5, 1.5, 1.0]), coef)
 
 
 def test_tfidf_predictor_response_and_unseen_characters(tmp_path) -> None:

@@ -22,8 +22,7 @@ from fastapi import FastAPI
 from PIL import Image
 
 from shared.events.labeling import AnnotationChange, AnnotationsChanged
-from shared.messaging import OutgoingMessage, make_envelope
-from shared.testing.bus import outbox_envelopes
+from shared.testing.bus import outbox_envelopes, publish_event
 from shared.testing.platform import wait_until
 
 # ----------------------------------------------------------------------------------------------- files
@@ -155,15 +154,7 @@ class LabelingStandIn:
             dataset_id=dataset_id,
             changes=[AnnotationChange(sample_id=k, labels=v) for k, v in changes.items()],
         )
-        envelope = make_envelope(event, source="/exeml/labeling", tenant_id=tenant_id)
-        await self.runtime.transport.publish(
-            OutgoingMessage(
-                routing_key=envelope.type,
-                body=envelope.to_bytes(),
-                message_id=envelope.id,
-                headers={"tenantid": tenant_id},
-            )
-        )
+        await publish_event(self.runtime.transport, event, tenant_id=tenant_id, source="/exeml/labeling")
 
 
 # ------------------------------------------------------------------------------------------ the service

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from shared.events.labeling import LabelDeleted, LabelRenamed
-from shared.messaging import OutgoingMessage, make_envelope
+from shared.testing.bus import publish_event
 from shared.testing.platform import wait_until
 
 pytestmark = pytest.mark.infra
@@ -193,15 +193,7 @@ async def test_sample_listing_detail_content(harness, files) -> None:
 
 
 async def _publish_label_event(h, event) -> None:
-    envelope = make_envelope(event, source="/exeml/labeling", tenant_id=h.tenant_id)
-    await h.runtime.transport.publish(
-        OutgoingMessage(
-            routing_key=envelope.type,
-            body=envelope.to_bytes(),
-            message_id=envelope.id,
-            headers={"tenantid": h.tenant_id},
-        )
-    )
+    await publish_event(h.runtime.transport, event, tenant_id=h.tenant_id, source="/exeml/labeling")
 
 
 async def test_label_renamed_and_deleted_events(harness, files) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from types import SimpleNamespace
 
 import numpy as np
@@ -61,6 +62,28 @@ def as_request_rows(rows: list[list[str]]) -> list[dict[str, str]]:
     return [dict(zip(COLUMNS[:-1], r[:-1])) for r in rows]
 
 
+def train_context(data, work_dir, budget: float, **params):
+    """An engine test's ``TrainContext``: ``params`` as its ``TrainingParams``, ``budget`` seconds from now,
+    the package in ``work_dir/package``."""
+    from trainer.engines.base import TrainContext, TrainingParams
+
+    return TrainContext(
+        params=TrainingParams(**params),
+        data=data,
+        work_dir=work_dir,
+        package_dir=work_dir / "package",
+        deadline=time.monotonic() + budget,
+        packaging_margin_seconds=2.0,
+        log=lambda line: None,
+    )
+
+
+@pytest.fixture(name="train_context", scope="session")
+def train_context_fixture():
+    """``train_context(data, work_dir, budget, **params)``: see :func:`train_context`."""
+    return train_context
+
+
 # -- platform helpers ------------------------------------------------------------------------------------
 
 WORKER_ENV = {  # short leases so that crash tests take seconds, not minutes
@@ -93,10 +116,46 @@ async def announce_version(platform, event, tenant_id: str) -> None:
     await wait_until(known, timeout=20, what=f"the trainer to record version {event.version_id}")
 
 
+async def publish_manifest_version(
+    platform,
+    tenant_id: str,
+    lines: list,
+    *,
+    dataset_id: str,
+    version_id: str,
+    dataset_type: int,
+    train_ratio: float,
+    labels: list[str],
+) -> None:
+    """Write a version's manifest (``lines``, their usages TRAIN or EVAL) to S3 and announce it as published
+    (:func:`announce_version`)."""
+    from shared.events.dataset import DATASET_TYPES, VersionPublished
+    from shared.manifest import dump_lines
+
+    store = platform.runtimes["dataset"].store
+    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/{dataset_id}/versions/V001.manifest")
+    await store.put(manifest, dump_lines(lines).encode())
+    eval_count = sum(line.usage == "EVAL" for line in lines)
+    event = VersionPublished(
+        dataset_id=dataset_id,
+        version_id=version_id,
+        version_name="V001",
+        dataset_type=dataset_type,
+        dataset_type_name=DATASET_TYPES[dataset_type],
+        manifest_uri=str(manifest),
+        train_ratio=train_ratio,
+        sample_count=len(lines),
+        train_count=len(lines) - eval_count,
+        eval_count=eval_count,
+        labels=labels,
+    )
+    await announce_version(platform, event, tenant_id)
+
+
 @pytest.fixture
-def announce():
-    """``await announce(platform, event, tenant_id)``: see :func:`announce_version`."""
-    return announce_version
+def publish_manifest():
+    """``await publish_manifest(platform, tenant_id, lines, ...)``: see :func:`publish_manifest_version`."""
+    return publish_manifest_version
 
 
 async def publish_table_version(
@@ -250,4 +309,5 @@ def tables() -> SimpleNamespace:
         as_request_rows=as_request_rows,
         publish=publish_table_version,
         process_alive=process_alive,
+        train_context=train_context,
     )

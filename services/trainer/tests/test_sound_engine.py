@@ -55,7 +55,7 @@ def _write_clips(folder: Path, per_class: int, seed: int) -> list[Sample]:
     return samples
 
 
-def _context(tmp_path: Path, name: str, budget: float = 25.0, **params) -> TrainContext:
+def _context(train_context, tmp_path: Path, budget: float = 25.0, **params) -> TrainContext:
     data = VersionData(
         task_type="sound_classification",
         labels=list(CLASSES),
@@ -63,31 +63,23 @@ def _context(tmp_path: Path, name: str, budget: float = 25.0, **params) -> Train
         eval=_write_clips(tmp_path / "eval", 4, seed=2),
         dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
     )
-    return TrainContext(
-        params=TrainingParams(**params),
-        data=data,
-        work_dir=tmp_path,
-        package_dir=tmp_path / name,
-        deadline=time.monotonic() + budget,
-        packaging_margin_seconds=2.0,
-        log=lambda line: None,
-    )
+    return train_context(data, tmp_path, budget, **params)
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
+def trained(tmp_path_factory, train_context):
     tmp = tmp_path_factory.mktemp("sound")
-    ctx = _context(tmp, "package", preference="performance_first", seed=3)
+    ctx = _context(train_context, tmp, preference="performance_first", seed=3)
     started = time.monotonic()
     result = SoundClassificationEngine().train(ctx)
     return ctx, result, time.monotonic() - started
 
 
 @pytest.fixture(scope="module")
-def network_trained(tmp_path_factory):
+def network_trained(tmp_path_factory, train_context):
     """The network alone (``extra["sound_models"]``), so its package holds the ONNX file and its weights."""
     tmp = tmp_path_factory.mktemp("sound-network")
-    ctx = _context(tmp, "package", preference="balance", seed=3, extra={"sound_models": ["cnn"]})
+    ctx = _context(train_context, tmp, preference="balance", seed=3, extra={"sound_models": ["cnn"]})
     return ctx, SoundClassificationEngine().train(ctx)
 
 
@@ -163,8 +155,8 @@ def test_the_network_is_exported_checked_and_packaged(network_trained) -> None:
     assert predictor.predict(wav_bytes(2400.0, seconds=3.0, rate=44100, seed=4))["predicted_label"] == "high"
 
 
-def test_stop_mid_training_still_packages_what_was_trained(tmp_path) -> None:
-    ctx = _context(tmp_path, "package", budget=60.0, preference="balance")
+def test_stop_mid_training_still_packages_what_was_trained(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, budget=60.0, preference="balance")
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 2
     result = SoundClassificationEngine().train(ctx)
     assert result.stopped_early
@@ -173,9 +165,11 @@ def test_stop_mid_training_still_packages_what_was_trained(tmp_path) -> None:
     assert load_predictor(ctx.package_dir).predict(wav_bytes(900.0))["predicted_label"] in CLASSES
 
 
-def test_incremental_training_warm_starts_from_the_previous_package(network_trained, tmp_path) -> None:
+def test_incremental_training_warm_starts_from_the_previous_package(
+    network_trained, tmp_path, train_context
+) -> None:
     previous_ctx, previous = network_trained
-    ctx = _context(tmp_path, "package", budget=30.0, preference="accuracy_first",
+    ctx = _context(train_context, tmp_path, budget=30.0, preference="accuracy_first",
                    incremental_package_dir=previous_ctx.package_dir)  # fmt: skip
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
     result = SoundClassificationEngine().train(ctx)
@@ -187,14 +181,14 @@ def test_incremental_training_warm_starts_from_the_previous_package(network_trai
     assert result.metrics["accuracy"] >= 0.9
 
 
-def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
-    ctx = _context(tmp_path, "package", budget=20.0, max_inference_ms=0.001)
+def test_an_impossible_latency_limit_is_refused(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, budget=20.0, max_inference_ms=0.001)
     with pytest.raises(DataError, match="max_inference_ms"):
         SoundClassificationEngine().train(ctx)
 
 
-def test_a_latency_limit_leaves_out_only_what_answers_too_slowly(tmp_path) -> None:
-    ctx = _context(tmp_path, "package", budget=40.0, preference="balance", max_inference_ms=10_000.0)
+def test_a_latency_limit_leaves_out_only_what_answers_too_slowly(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, budget=40.0, preference="balance", max_inference_ms=10_000.0)
     ctx.stop_requested = lambda: len(ctx.curves.get("training", [])) >= 1
     result = SoundClassificationEngine().train(ctx)
     assert result.plan["network"]["name"] is not None  # its untrained export answered within the limit
@@ -203,8 +197,8 @@ def test_a_latency_limit_leaves_out_only_what_answers_too_slowly(tmp_path) -> No
     assert result.metrics["latency_ms"] <= 10_000 and result.metrics["max_inference_ms"] == 10_000
 
 
-def test_an_8bit_training_file_names_the_file(tmp_path) -> None:
-    ctx = _context(tmp_path, "package", budget=20.0)
+def test_an_8bit_training_file_names_the_file(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, budget=20.0)
     bad = ctx.data.train[0].path
     bad.write_bytes(wav_bytes(300.0, subtype="PCM_U8"))
     with pytest.raises(DataError, match=bad.name):
@@ -257,11 +251,10 @@ def test_shuffled_labels_give_a_model_no_better_than_the_majority_class(tmp_path
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
+async def _publish_sounds(platform, publish, tenant_id: str = "tenant-a") -> dict[str, tuple[bytes, str]]:
     """WAV files in S3, a manifest with TRAIN/EVAL usages and audio annotations, the published event."""
 
-    from shared.events.dataset import VersionPublished
-    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.manifest import ManifestAnnotation, ManifestLine
     from shared.testing.datagen import sound_files
 
     store = platform.runtimes["dataset"].store
@@ -278,25 +271,28 @@ async def _publish_sounds(platform, announce, tenant_id: str = "tenant-a") -> di
         lines.append(
             ManifestLine(source=str(uri), usage=usage, id=f"s{i}", sample_type=2, annotations=[annotation])
         )
-    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-snd/versions/V001.manifest")
-    await store.put(manifest, dump_lines(lines).encode())
-    event = VersionPublished(
-        dataset_id="ds-snd", version_id="v-snd", version_name="V001", dataset_type=200,
-        dataset_type_name="sound_classification", manifest_uri=str(manifest), train_ratio=0.75,
-        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+    await publish(
+        platform,
+        tenant_id,
+        lines,
+        dataset_id="ds-snd",
+        version_id="v-snd",
+        dataset_type=200,
+        train_ratio=0.75,
         labels=["high", "low"],
-    )  # fmt: skip
-    await announce(platform, event, tenant_id)
+    )
     return evaluation
 
 
-async def test_sound_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
+async def test_sound_job_trained_by_a_worker_process(
+    platform_factory, workers, publish_manifest, tmp_path
+) -> None:
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
     )
-    evaluation = await _publish_sounds(platform, announce)
+    evaluation = await _publish_sounds(platform, publish_manifest)
     await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from trainer.engines.base import DataError, TableData, TrainContext, TrainingParams, VersionData
+from trainer.engines.base import DataError, TableData, TrainContext, VersionData
 from trainer.engines.table.engine import TableEngine
 
 from shared.packages import PredictionInputError, load_predictor
@@ -38,14 +38,7 @@ def _context(
         table=TableData(train, evaluation, "class", schema),
         dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
     )
-    return TrainContext(
-        params=TrainingParams(**params),
-        data=data,
-        work_dir=tmp_path,
-        package_dir=tmp_path / "package",
-        deadline=time.monotonic() + budget,
-        packaging_margin_seconds=2.0,
-    )
+    return tables.train_context(data, tmp_path, budget, **params)
 
 
 def _eval_rows(tables) -> list[list[str]]:

@@ -24,7 +24,7 @@ def _samples(per_class: int, seed: int) -> list[Sample]:
     ]
 
 
-def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
+def _context(train_context, tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
     data = VersionData(
         task_type="text_classification",
         labels=["positive", "negative"],
@@ -32,15 +32,7 @@ def _context(tmp_path: Path, budget: float = 30.0, **params) -> TrainContext:
         eval=_samples(10, seed=2),
         dataset={"dataset_id": "d", "version_id": "v", "version_name": "V001"},
     )
-    return TrainContext(
-        params=TrainingParams(**params),
-        data=data,
-        work_dir=tmp_path,
-        package_dir=tmp_path / "package",
-        deadline=time.monotonic() + budget,
-        packaging_margin_seconds=2.0,
-        log=lambda line: None,
-    )
+    return train_context(data, tmp_path, budget, **params)
 
 
 def _reproduced(ctx: TrainContext, accuracy: float) -> None:
@@ -53,8 +45,8 @@ def _reproduced(ctx: TrainContext, accuracy: float) -> None:
         assert sum(score for _, score in answer["scores"]) == pytest.approx(1.0, abs=1e-9)
 
 
-def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="performance_first")
+def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="performance_first")
     result = TextClassificationEngine().train(ctx)
     assert result.candidate.startswith("char1-")
     metrics = result.metrics
@@ -83,14 +75,16 @@ def test_tfidf_learns_the_chinese_corpus_and_package_reproduces(tmp_path) -> Non
         assert caught.value.rule == rule
 
 
-def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monkeypatch) -> None:
+def test_transformer_candidate_is_trained_exported_and_reproduced(
+    tmp_path, monkeypatch, train_context
+) -> None:
     from trainer.engines.text_classification import engine as text_classification
 
     monkeypatch.setitem(text_classification.CANDIDATES, "balance", [text_classification.BASELINE])
     monkeypatch.setattr(text_classification, "MIN_TRANSFORMER_SECONDS", 1.0)
     # The linear model "loses" on the fold both are compared on: the transformer's package path runs.
     monkeypatch.setattr(text_classification._Search, "fold_accuracy", lambda self, members, fold: -1.0)
-    ctx = _context(tmp_path, budget=30.0, preference="balance")
+    ctx = _context(train_context, tmp_path, budget=30.0, preference="balance")
     result = TextClassificationEngine().train(ctx)
     assert ctx.remaining_seconds() > -1.0  # the budget holds: training stopped in time for the package
     assert result.candidate == "bert-tiny"
@@ -107,8 +101,8 @@ def test_transformer_candidate_is_trained_exported_and_reproduced(tmp_path, monk
     )
 
 
-def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="accuracy_first")
+def test_stop_keeps_the_best_candidate_so_far(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="accuracy_first")
     ctx.stop_requested = lambda: len(ctx.curves.get("candidates", [])) >= 1
     result = TextClassificationEngine().train(ctx)
     assert result.stopped_early
@@ -117,14 +111,14 @@ def test_stop_keeps_the_best_candidate_so_far(tmp_path) -> None:
     _reproduced(ctx, result.metrics["accuracy"])
 
 
-def test_an_impossible_latency_limit_is_refused(tmp_path) -> None:
-    ctx = _context(tmp_path, preference="performance_first", max_inference_ms=0.0001)
+def test_an_impossible_latency_limit_is_refused(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path, preference="performance_first", max_inference_ms=0.0001)
     with pytest.raises(DataError, match="max_inference_ms"):
         TextClassificationEngine().train(ctx)
 
 
-def test_one_class_is_refused(tmp_path) -> None:
-    ctx = _context(tmp_path)
+def test_one_class_is_refused(tmp_path, train_context) -> None:
+    ctx = _context(train_context, tmp_path)
     for sample in ctx.data.train + ctx.data.eval:
         sample.labels = ["positive"]
     with pytest.raises(DataError, match="too few"):
@@ -165,7 +159,7 @@ def test_tfidf_export_gives_scikit_learns_probabilities(tmp_path, n_classes) -> 
     assert np.max(np.abs(ours - theirs)) < 1e-9
 
 
-def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
+def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path, train_context) -> None:
     """Character and word blocks side by side, two weighted members: the numpy predictor equals
     scikit-learn's vectorizers and models (probabilities averaged by weight)."""
     import numpy as np
@@ -190,7 +184,7 @@ def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
         (fit_weights(words, x_words, y, 3, 0), words.blocks, 1),
     ]
     members[1][0].temperature = 2.0
-    ctx = _context(tmp_path)
+    ctx = _context(train_context, tmp_path)
     write_linear_package(ctx, ["a", "b", "c"], (vectorizers, members), "mixed")
     probe = [*texts[:6], "an unseen sentence entirely", "很好"]
     ours = load_predictor(ctx.package_dir).probabilities_batch(probe)
@@ -204,13 +198,11 @@ def test_tfidf_linear_blocks_give_scikit_learns_probabilities(tmp_path) -> None:
 # -- end to end: a published version trained by a worker process ---------------------------------------
 
 
-async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
+async def _publish_texts(platform, publish, tenant_id: str = "tenant-a") -> list[tuple[str, str]]:
     """Inline texts (``content://``) in a manifest with TRAIN/EVAL usages, the published event."""
 
-    from shared.events.dataset import VersionPublished
-    from shared.manifest import ManifestAnnotation, ManifestLine, dump_lines
+    from shared.manifest import ManifestAnnotation, ManifestLine
 
-    store = platform.runtimes["dataset"].store
     lines, evaluation = [], []
     for i, sample in enumerate(_samples(25, seed=5)):
         usage = "EVAL" if i % 5 == 0 else "TRAIN"
@@ -219,25 +211,28 @@ async def _publish_texts(platform, announce, tenant_id: str = "tenant-a") -> lis
         annotation = ManifestAnnotation(type="modelarts/text_classification", name=sample.labels[0])
         lines.append(ManifestLine(source=f"content://{sample.text}", usage=usage, id=f"t{i}", sample_type=1,
                                   annotations=[annotation]))  # fmt: skip
-    manifest = store.uri(store.default_bucket, f"datasets/{tenant_id}/ds-txt/versions/V001.manifest")
-    await store.put(manifest, dump_lines(lines).encode())
-    event = VersionPublished(
-        dataset_id="ds-txt", version_id="v-txt", version_name="V001", dataset_type=100,
-        dataset_type_name="text_classification", manifest_uri=str(manifest), train_ratio=0.8,
-        sample_count=len(lines), train_count=len(lines) - len(evaluation), eval_count=len(evaluation),
+    await publish(
+        platform,
+        tenant_id,
+        lines,
+        dataset_id="ds-txt",
+        version_id="v-txt",
+        dataset_type=100,
+        train_ratio=0.8,
         labels=["negative", "positive"],
-    )  # fmt: skip
-    await announce(platform, event, tenant_id)
+    )
     return evaluation
 
 
-async def test_text_job_trained_by_a_worker_process(platform_factory, workers, announce, tmp_path) -> None:
+async def test_text_job_trained_by_a_worker_process(
+    platform_factory, workers, publish_manifest, tmp_path
+) -> None:
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
         ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
     )
-    evaluation = await _publish_texts(platform, announce)
+    evaluation = await _publish_texts(platform, publish_manifest)
     await workers(platform, "worker-txt")
     client = platform.client("trainer")
     created = await client.post("/v1/training-jobs", json={

@@ -232,19 +232,11 @@ async def sweep_expired(
 ) -> list[str]:
     """Jobs whose holder stopped heartbeating: re-dispatched, or abnormal after ``max_attempts`` runs."""
     now = utcnow()
-    stmt = (
-        sa.select(TrainingJob)
-        .where(TrainingJob.status.in_(HELD_STATUSES), TrainingJob.lease_expires_at < now)
-        .order_by(TrainingJob.lease_expires_at)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    )
-    swept = []
-    for job in (await session.execute(stmt.execution_options(populate_existing=True))).scalars():
+    jobs = await LEASES.lock_expired(session, where=[TrainingJob.status.in_(HELD_STATUSES)], limit=limit)
+    for job in jobs:
         await _expire(session, outbox, job, max_attempts, now)
-        swept.append(job.id)
     await session.flush()
-    return swept
+    return [job.id for job in jobs]
 
 
 async def _expire(

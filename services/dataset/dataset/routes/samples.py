@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator
 
@@ -19,13 +19,13 @@ from dataset.schemas import (
     SampleRead,
     UploadResult,
 )
-from shared.auth import PrincipalDep
 from shared.errors import ErrorDetail, PayloadTooLarge
 from shared.naming import PLAIN_TEXT_PATTERN
-from shared.service import RuntimeDep, SessionDep
+from shared.service import RuntimeDep, tenant_service
 from shared.service.params import Offset, limit_query
 
 router = APIRouter(prefix="/v1/datasets/{dataset_id}/samples", tags=["samples"])
+ServiceDep = Annotated[SampleService, Depends(tenant_service(SampleService))]
 # Documented in one case (generators refuse case-duplicate enum values); ``train``/``eval`` still accepted.
 Usage = Annotated[Literal["TRAIN", "EVAL"], BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v)]
 
@@ -70,9 +70,9 @@ async def upload_samples(
     dataset_id: DatasetId,
     request: Request,
     response: Response,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    principal: WriterDep,
+    _: WriterDep,
     files: list[UploadFile] = File(
         ..., description="The files; companions (x.txt/x.xml labels) next to their samples"
     ),
@@ -101,7 +101,7 @@ async def upload_samples(
             f"the upload is larger than {limit} bytes",
             details=[ErrorDetail("upload_too_large", f"one upload may carry at most {limit} bytes")],
         )
-    uploaded = await SampleService(session, runtime, principal.tenant_id).upload(dataset_id, files)
+    uploaded = await service.upload(dataset_id, files)
     if uploaded.rejected:
         response.status_code = 207
     return UploadResult(
@@ -116,9 +116,7 @@ async def upload_samples(
 @router.get("", summary="List samples", response_model=SampleList)
 async def list_samples(
     dataset_id: DatasetId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
+    service: ServiceDep,
     offset: Offset = 0,
     limit: Annotated[int, limit_query(10, 1000)] = 10,
     sample_state: Literal["__ALL__", "__NONE__"] | None = Query(
@@ -142,21 +140,17 @@ async def list_samples(
     if sample_state is not None and labeled is None:
         labeled = sample_state == "__ALL__"
     flt = SampleFilter(labeled=labeled, label_name=label_name, usage=usage, search=search)
-    page = await SampleService(session, runtime, principal.tenant_id).list(
-        dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order
-    )
+    page = await service.list(dataset_id, flt, offset=offset, limit=limit, sort_by=sort_by, order=order)
     return SampleList(items=page.items, total=page.total)
 
 
 @router.post("/delete", summary="Delete samples", response_model=SampleDeleteResult)
 async def delete_samples(
-    dataset_id: DatasetId, body: SampleDelete, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+    dataset_id: DatasetId, body: SampleDelete, service: ServiceDep, _: WriterDep
 ) -> SampleDeleteResult:
     """Delete samples by id (``{"samples": [...], "delete_source": false}``); with ``delete_source`` the
     objects go too. Answers per sample, ModelArts style."""
-    result = await SampleService(session, runtime, principal.tenant_id).delete(
-        dataset_id, body.samples, body.delete_source
-    )
+    result = await service.delete(dataset_id, body.samples, body.delete_source)
     return SampleDeleteResult.model_validate(result)
 
 
@@ -164,12 +158,10 @@ async def delete_samples(
 async def get_sample(
     dataset_id: DatasetId,
     sample_id: SampleId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
+    service: ServiceDep,
 ):
     """One sample with a presigned ``url`` (valid one hour) and a ``content_url`` on this API."""
-    return await SampleService(session, runtime, principal.tenant_id).detail(dataset_id, sample_id)
+    return await service.detail(dataset_id, sample_id)
 
 
 @router.get(
@@ -186,18 +178,14 @@ async def get_sample(
 async def get_sample_content(
     dataset_id: DatasetId,
     sample_id: SampleId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
+    service: ServiceDep,
     thumbnail: bool = Query(False, description="Images: a JPEG at most 200 px wide"),
 ) -> Response:
     """The sample's bytes, for a browser to show or play; ``thumbnail=true`` gives a 200 px JPEG of an image.
 
     The media type follows the file: ``image/jpeg``, ``image/png``, ``image/bmp``, ``audio/wav``,
     ``text/plain`` (text samples), ``text/csv`` (tables)."""
-    body, media_type = await SampleService(session, runtime, principal.tenant_id).content(
-        dataset_id, sample_id, thumbnail
-    )
+    body, media_type = await service.content(dataset_id, sample_id, thumbnail)
     if isinstance(body, bytes):
         return Response(body, media_type=media_type)
     return StreamingResponse(body, media_type=media_type)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Path, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 
 from labeling.prelabel.schemas import (
     PrelabelTaskCreate,
@@ -14,11 +14,11 @@ from labeling.prelabel.schemas import (
     SuggestionList,
 )
 from labeling.prelabel.service import PrelabelService
-from labeling.router import DatasetId, SampleId
+from labeling.router import DatasetId, SampleId, with_outbox
 from labeling.schemas import SampleAnnotations
-from shared.auth import PrincipalDep, WriterDep
+from shared.auth import WriterDep
 from shared.naming import ID_PATTERN
-from shared.service import RuntimeDep, SessionDep
+from shared.service import RuntimeDep, tenant_service
 from shared.service.params import Offset
 
 TaskId = Annotated[str, Path(pattern=ID_PATTERN, description="The pre-label task's id")]
@@ -30,8 +30,7 @@ suggestions_router = APIRouter(
 )
 
 
-def _service(session, runtime, principal) -> PrelabelService:
-    return PrelabelService(session, runtime.outbox, principal.tenant_id)
+ServiceDep = Annotated[PrelabelService, Depends(tenant_service(with_outbox(PrelabelService)))]
 
 
 @tasks_router.post(
@@ -40,43 +39,37 @@ def _service(session, runtime, principal) -> PrelabelService:
 async def create_prelabel_task(
     dataset_id: DatasetId,
     body: PrelabelTaskCreate,
-    session: SessionDep,
+    service: ServiceDep,
     runtime: RuntimeDep,
-    principal: WriterDep,
+    _: WriterDep,
 ) -> PrelabelTaskRead:
     """Ask a running real-time service (same type as the dataset) for suggestions on the unlabeled samples
     (or the listed ones). The task runs in the background; each sample gets a *suggestion*, which is not an
     annotation: it counts as labeled only once a person accepts it. Not running → 409 ``ModelArts.4432``."""
-    return await _service(session, runtime, principal).create(dataset_id, body, runtime.peers)
+    return await service.create(dataset_id, body, runtime.peers)
 
 
 @tasks_router.get("", response_model=PrelabelTaskList, summary="List pre-label tasks")
 async def list_prelabel_tasks(
     dataset_id: DatasetId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
+    service: ServiceDep,
     offset: Offset = 0,
     limit: Limit = 20,
 ) -> PrelabelTaskList:
     """The dataset's pre-label tasks, newest first."""
-    return await _service(session, runtime, principal).list(dataset_id, offset, limit)
+    return await service.list(dataset_id, offset, limit)
 
 
 @tasks_router.get("/{task_id}", response_model=PrelabelTaskRead, summary="Get a pre-label task")
-async def get_prelabel_task(
-    dataset_id: DatasetId, task_id: TaskId, session: SessionDep, runtime: RuntimeDep, principal: PrincipalDep
-) -> PrelabelTaskRead:
+async def get_prelabel_task(dataset_id: DatasetId, task_id: TaskId, service: ServiceDep) -> PrelabelTaskRead:
     """Status and progress (samples suggested, samples the service refused)."""
-    return await _service(session, runtime, principal).get(dataset_id, task_id)
+    return await service.get(dataset_id, task_id)
 
 
 @suggestions_router.get("", response_model=SuggestionList, summary="Suggested labels of unlabeled samples")
 async def list_suggestions(
     dataset_id: DatasetId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: PrincipalDep,
+    service: ServiceDep,
     order: Annotated[
         Literal["uncertainty", "name"],
         Query(description="``uncertainty``: the samples the model hesitates on first (label these first)"),
@@ -85,7 +78,7 @@ async def list_suggestions(
     limit: Limit = 50,
 ) -> SuggestionList:
     """Each unlabeled sample's suggestion (labels, boxes and scores) with the model's uncertainty."""
-    return await _service(session, runtime, principal).list_suggestions(dataset_id, order, offset, limit)
+    return await service.list_suggestions(dataset_id, order, offset, limit)
 
 
 @suggestions_router.post(
@@ -94,20 +87,19 @@ async def list_suggestions(
 async def accept_suggestion(
     dataset_id: DatasetId,
     sample_id: SampleId,
-    session: SessionDep,
-    runtime: RuntimeDep,
-    principal: WriterDep,
+    service: ServiceDep,
+    _: WriterDep,
     body: Annotated[SuggestionAccept | None, Body()] = None,
 ) -> SampleAnnotations:
     """The suggestion becomes the sample's annotations, as is or corrected (``annotations``), under the
     labeling rules of the type; the sample is then labeled and its suggestion gone."""
-    return await _service(session, runtime, principal).accept(dataset_id, sample_id, body)
+    return await service.accept(dataset_id, sample_id, body)
 
 
 @suggestions_router.delete("/{sample_id}", status_code=204, summary="Reject a suggestion")
 async def reject_suggestion(
-    dataset_id: DatasetId, sample_id: SampleId, session: SessionDep, runtime: RuntimeDep, principal: WriterDep
+    dataset_id: DatasetId, sample_id: SampleId, service: ServiceDep, _: WriterDep
 ) -> Response:
     """Drop the suggestion; the sample stays unlabeled."""
-    await _service(session, runtime, principal).reject(dataset_id, sample_id)
+    await service.reject(dataset_id, sample_id)
     return Response(status_code=204)
