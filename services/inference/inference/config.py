@@ -57,3 +57,22 @@ class Settings(ServiceSettings):
         "0: no wait, a batch is what queued while the instances were busy (bench_serving: 1000 added 2 ms to "
         "every request at concurrency 1 and cost 40 % of the image throughput at 8)",
     )
+    batch_slots: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Batch services this process works on at once (0: none; another worker runs them)",
+    )
+    batch_chunk_inputs: int = Field(
+        default=64,
+        ge=1,
+        le=10_000,
+        description="Inputs per chunk of a new batch service: a chunk's answers are one object and one "
+        "checkpoint, the most a worker that dies redoes",
+    )
+    batch_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="Lease of a worker on a batch service (renewed at each chunk and every fifth of it); a "
+        "dead worker's batch service is resumed by another once it runs out",
+    )

@@ -94,3 +94,59 @@ class ServiceEvent(IdMixin, TenantMixin, Base):
     event_info: Mapped[str] = mapped_column(sa.Text, nullable=False)
     detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
     occur_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class BatchStatus(StrEnum):
+    """A batch service's status (ModelArts' batch services: they end ``finished``)."""
+
+    DEPLOYING = "deploying"  # waiting for a worker, listing the inputs, loading the model
+    RUNNING = "running"
+    STOPPING = "stopping"  # asked to stop: the worker stops after the chunk in hand
+    STOPPED = "stopped"
+    FINISHED = "finished"
+    FAILED = "failed"
+
+
+BATCH_STATUSES = tuple(status.value for status in BatchStatus)
+# A worker has work on these (resume, or finish a stop); the others are final.
+BATCH_ACTIVE = (BatchStatus.DEPLOYING, BatchStatus.RUNNING, BatchStatus.STOPPING)
+
+
+class BatchService(IdMixin, TenantMixin, TimestampMixin, LeaseMixin, Base):
+    """A batch service: one model version run over every input of a folder, answers written to a folder.
+
+    The inputs are listed once (``inventory``: ``[key, inputs in that object]`` in key order) and cut into
+    chunks of ``chunk_size`` inputs; chunk ``k``'s answers are written as one object, then ``next_chunk``
+    moves to ``k + 1`` under the worker's lease (ADR 0021), so a worker that takes over resumes at the first
+    chunk not recorded and no input is answered twice.
+    """
+
+    __tablename__ = "batch_services"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "name"),)
+
+    name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    description: Mapped[str] = mapped_column(sa.String(100), nullable=False, default="")
+    status: Mapped[str] = mapped_column(
+        sa.String(16), nullable=False, default=BatchStatus.DEPLOYING, index=True
+    )
+    error_msg: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    model_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    model_version: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    model_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    task_type: Mapped[str] = mapped_column(sa.String(32), nullable=False)
+    package_uri: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    specification: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    instance_count: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=1)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    src_path: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    dest_path: Mapped[str] = mapped_column(sa.Text, nullable=False)
+    chunk_size: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    inventory: Mapped[list[list[Any]] | None] = mapped_column(sa.JSON(none_as_null=True), nullable=True)
+    total_inputs: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    next_chunk: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    done_inputs: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    failed_inputs: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    progress: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    retries: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
