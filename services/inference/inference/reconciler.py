@@ -22,7 +22,6 @@ from shared.db.lease import Leases, holder_name, keep_lease
 from shared.events.inference import ServiceDeleted, ServiceFailed, ServiceRunning, ServiceStopped
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
-from shared.storage import S3Uri
 
 __all__ = ["Reconciler"]
 
@@ -181,7 +180,7 @@ class Reconciler:
         try:
             for i, entry in enumerate(target):
                 entry["triton_model"] = f"svc-{svc.id}-g{svc.generation}-{i}"
-                files = ModelFiles.for_package(await self._package(entry["package_uri"]))
+                files = await ModelFiles.from_store(self.runtime.store, entry["package_uri"])
                 await self.triton.load(
                     entry["triton_model"], files, instance_count=entry["instance_count"], kind=entry["kind"]
                 )
@@ -196,14 +195,6 @@ class Reconciler:
         if old:
             await asyncio.sleep(self.runtime.settings.unload_grace_seconds)
             await self._unload(old)
-
-    async def _package(self, package_uri: str) -> dict[str, bytes]:
-        prefix = S3Uri.parse(package_uri)
-        base = prefix.key.rstrip("/") + "/"
-        store = self.runtime.store
-        return {
-            info.key[len(base) :]: await store.get(info.uri) for info in await store.list(prefix.bucket, base)
-        }
 
     async def _progress(self, service_id: str, progress: int) -> None:
         async with self.runtime.db.session() as session:

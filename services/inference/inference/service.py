@@ -17,7 +17,15 @@ from shared.errors import ErrorDetail, ExeMLError, InvalidInput
 from shared.events.inference import ServedVersion, ServiceDeploying
 from shared.service import ServiceRuntime
 
-__all__ = ["RealTimeServices", "due_time_for", "live_entries", "record", "served_versions", "shadow_entry"]
+__all__ = [
+    "RealTimeServices",
+    "due_time_for",
+    "live_entries",
+    "published_version",
+    "record",
+    "served_versions",
+    "shadow_entry",
+]
 
 DEFAULT_SCHEDULE_HOURS = 1
 
@@ -281,27 +289,35 @@ class RealTimeServices:
 
     async def _version(self, entry: ConfigEntry, index: int | str) -> dict[str, Any]:
         field = f"config.{index}" if isinstance(index, int) else index
-        path = f"/v1/models/{entry.model_id}"
-        try:
-            model = await self.runtime.peers.get_json("registry", path, tenant_id=self.tenant_id)
-            version = await self.runtime.peers.get_json(
-                "registry", f"{path}/versions/{entry.model_version}", tenant_id=self.tenant_id
-            )
-        except ExeMLError as exc:
-            if exc.status_code != 404:
-                raise
-            raise UnknownModelVersion(
-                f"model {entry.model_id} version {entry.model_version} does not exist",
-                details=[
-                    ErrorDetail(rule="model_version_unknown", msg=exc.error_msg, field=f"{field}.model_id")
-                ],
-            ) from exc
-        if version["model_status"] != "published":
-            raise VersionNotDeployable(
-                f"model version {entry.model_version} is {version['model_status']}, not published",
-                details=[ErrorDetail(rule="model_not_published", msg="not deployable", field=field)],
-            )
-        return version | {"model_name": model["model_name"]}
+        return await published_version(
+            self.runtime, self.tenant_id, entry.model_id, entry.model_version, field
+        )
+
+
+async def published_version(
+    runtime: ServiceRuntime, tenant_id: str, model_id: str, model_version: str, field: str
+) -> dict[str, Any]:
+    """The registry's record of a published model version (with its ``model_name``); ``field`` names the
+    request's config entry in the errors."""
+    path = f"/v1/models/{model_id}"
+    try:
+        model = await runtime.peers.get_json("registry", path, tenant_id=tenant_id)
+        version = await runtime.peers.get_json(
+            "registry", f"{path}/versions/{model_version}", tenant_id=tenant_id
+        )
+    except ExeMLError as exc:
+        if exc.status_code != 404:
+            raise
+        raise UnknownModelVersion(
+            f"model {model_id} version {model_version} does not exist",
+            details=[ErrorDetail(rule="model_version_unknown", msg=exc.error_msg, field=f"{field}.model_id")],
+        ) from exc
+    if version["model_status"] != "published":
+        raise VersionNotDeployable(
+            f"model version {model_version} is {version['model_status']}, not published",
+            details=[ErrorDetail(rule="model_not_published", msg="not deployable", field=field)],
+        )
+    return dict(version) | {"model_name": model["model_name"]}
 
 
 def _public(entry: dict[str, Any]) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import tritonclient.http.aio as triton_http
 from tritonclient.utils import InferenceServerException
 
 import shared.packages
+from shared.storage import ObjectStore, S3Uri
 
 __all__ = ["Batching", "ModelFiles", "TritonError", "TritonModels", "model_config"]
 
@@ -55,6 +56,16 @@ class ModelFiles:
             files[f"exeml_lib/shared/packages/{source.name}"] = source.read_bytes()
         files |= {f"package/{name}": data for name, data in package.items()}
         return cls(files)
+
+    @classmethod
+    async def from_store(cls, store: ObjectStore, package_uri: str) -> ModelFiles:
+        """The model folder of the package stored under ``package_uri`` (an ``s3://`` prefix)."""
+        prefix = S3Uri.parse(package_uri)
+        base = prefix.key.rstrip("/") + "/"
+        package = {
+            info.key[len(base) :]: await store.get(info.uri) for info in await store.list(prefix.bucket, base)
+        }
+        return cls.for_package(package)
 
 
 def model_config(
