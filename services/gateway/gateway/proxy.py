@@ -21,6 +21,7 @@ ROUTES = {
     "training-jobs": "trainer",
     "models": "registry",
     "services": "inference",
+    "batch-services": "inference",
     "infers": "inference",
     "projects": "workflow",
 }

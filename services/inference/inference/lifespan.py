@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from inference.batch.runner import BatchRunner
 from inference.config import Settings
 from inference.counters import CallCounters
 from inference.reconciler import Reconciler
@@ -16,7 +17,7 @@ from inference.triton.client import Batching, TritonModels
 from inference.triton.server import TritonProcess
 from shared.service import ServiceRuntime
 
-__all__ = ["inference_lifespan", "reconcile_services"]
+__all__ = ["inference_lifespan", "reconcile_services", "run_batch_services"]
 
 
 @asynccontextmanager
@@ -59,3 +60,13 @@ async def reconcile_services(runtime: ServiceRuntime, stop: asyncio.Event) -> No
     runtime.state["reconciler"] = reconciler
     runtime.outbox.on_commit(reconciler.wake)
     await reconciler.run(stop)
+
+
+async def run_batch_services(runtime: ServiceRuntime, stop: asyncio.Event) -> None:
+    """Background loop: batch services, chunk by chunk under a lease (``batch_slots`` at once; 0: none)."""
+    if runtime.settings.batch_slots == 0:
+        return
+    runner = BatchRunner(runtime, runtime.state["triton"])
+    runtime.state["batch_runner"] = runner
+    runtime.outbox.on_commit(runner.wake)
+    await runner.run(stop)
