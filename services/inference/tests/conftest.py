@@ -3,6 +3,12 @@ own Triton (the server bundled in .venv-triton) as a child process."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 
@@ -20,3 +26,59 @@ def serving_platform(platform_factory, tmp_path):
         return await platform_factory(["registry", "inference"], overrides=overrides)
 
     return make
+
+
+class BatchWorker:
+    """``python -m inference.worker`` as a deployment runs it, on the test platform's Triton, taking batch
+    services (the platform's own inference process is started with ``batch_slots=0``)."""
+
+    def __init__(self, platform, name: str, log_dir: Path, lease_seconds: float) -> None:
+        runtime = platform.runtimes["inference"]
+        env = {
+            **os.environ,
+            **platform.env("inference"),
+            "EXEML_INFERENCE_TRITON_URL": runtime.state["triton"].url,
+            "EXEML_INFERENCE_TRITON_MODEL_REPOSITORY": str(runtime.settings.triton_model_repository),
+            "EXEML_INFERENCE_BATCH_SLOTS": "1",
+            "EXEML_INFERENCE_BATCH_LEASE_SECONDS": str(lease_seconds),
+            "EXEML_INFERENCE_RECONCILE_INTERVAL_SECONDS": "0.2",
+            "EXEML_OUTBOX_POLL_SECONDS": "0.1",
+        }
+        self.log_path = log_dir / f"{name}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "inference.worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: no clean-up, no lease given back."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        self._log.close()
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def batch_workers(tmp_path, platform_factory):
+    """Start batch worker processes for a platform; all are stopped after the test, before the platform."""
+    started: list[BatchWorker] = []
+
+    def start(platform, name: str, lease_seconds: float = 3.0) -> BatchWorker:
+        worker = BatchWorker(platform, name, tmp_path, lease_seconds)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
