@@ -229,3 +229,63 @@ async def test_1000_inputs_answered_once_through_a_worker_kill(
     assert kinds.count("inference.batch_service.started.v1") == 1
     assert 1 <= kinds.count("inference.batch_service.progressed.v1") <= 10
     print(f"{task}: {INPUTS} inputs in {batch_seconds:.1f}s (set-up, kill and resume included)")
+
+
+async def test_rules_stop_and_delete(serving_platform) -> None:
+    """Folders only in the tenant's own storage and apart; a stop ends the batch service with the answers so
+    far (one line per answered input); only an ended batch service can be deleted, its results stay."""
+    platform = await serving_platform(batch_chunk_inputs=5)
+    runtime = platform.runtimes["inference"]
+    registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
+    version = await upload_version(registry, "texts", package_files("text_classification"))
+    src, dest = platform.tenant_uri("rules/in/"), platform.tenant_uri("rules/out/")
+    lines = "\n".join(f"{TEXTS[i % len(TEXTS)]} {i}" for i in range(400))
+    await runtime.store.put(f"{src}texts.txt", lines.encode())
+    entry = {"model_id": version["model_id"], "model_version": version["model_version"]}
+
+    async def create(name: str, **paths: str):
+        config = {**entry, "src_path": src, "dest_path": dest, **paths}
+        return await inference.post("/v1/batch-services", json={"service_name": name, "config": [config]})
+
+    other = await create("other", src_path=platform.tenant_uri("in/", tenant_id="tenant-b"))
+    assert other.status_code == 403 and other.json()["details"][0]["field"] == "config.0.src_path"
+    platform_area = await create("models", dest_path=f"s3://{platform.bucket}/models/")
+    assert platform_area.status_code == 403
+    inside = await create("inside", dest_path=f"{src}answers/")
+    assert inside.status_code == 400
+    assert inside.json()["details"][0]["rule"] == "dest_path_overlaps_src_path"
+    unknown = await create("unknown", model_version="9.9.9")
+    assert unknown.status_code == 400 and unknown.json()["details"][0]["rule"] == "model_version_unknown"
+
+    created = await create("stopped-one")
+    assert created.status_code == 201, created.text
+    service_id = created.json()["service_id"]
+    assert (await create("stopped-one")).status_code == 409
+    assert (await inference.delete(f"/v1/batch-services/{service_id}")).status_code == 400  # running
+
+    async def some_answered():
+        return (await inference.get(f"/v1/batch-services/{service_id}")).json()["processed_count"] >= 10
+
+    await wait_until(some_answered, timeout=60, interval=0.02, what="a few chunks answered")
+    stopping = await inference.put(f"/v1/batch-services/{service_id}", json={"status": "stopped"})
+    assert stopping.status_code == 200 and stopping.json()["status"] in ("stopping", "finished")
+
+    async def ended():
+        body = (await inference.get(f"/v1/batch-services/{service_id}")).json()
+        return body if body["status"] in ("stopped", "finished") else None
+
+    body = await wait_until(ended, timeout=60, what="the batch service to stop")
+    assert body["status"] == "stopped", body  # 80 chunks of 5: a stop lands before the end
+    answered = [json.loads(line) for line in (await runtime.store.get(body["results"][0])).splitlines()]
+    assert [line["index"] for line in answered] == list(range(body["processed_count"]))
+    assert 10 <= body["processed_count"] < 400 and body["progress"] < 100
+    again = await inference.put(f"/v1/batch-services/{service_id}", json={"status": "stopped"})
+    assert again.status_code == 200 and again.json()["status"] == "stopped"
+    listed = (await inference.get("/v1/batch-services", params={"status": "stopped"})).json()
+    assert listed["total"] == 1 and listed["items"][0]["service_id"] == service_id
+    assert (
+        await platform.client("inference", "tenant-b").get(f"/v1/batch-services/{service_id}")
+    ).status_code == 404
+    assert (await inference.delete(f"/v1/batch-services/{service_id}")).status_code == 204
+    assert (await inference.get(f"/v1/batch-services/{service_id}")).status_code == 404
+    assert await runtime.store.exists(body["results"][0])
