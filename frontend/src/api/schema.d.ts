@@ -49,6 +49,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/batch-services": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List batch services
+         * @description Batch services of the tenant, newest first; filter by part of the name and by status.
+         */
+        get: operations["list_batch_services"];
+        put?: never;
+        /**
+         * Create a batch service
+         * @description Runs a published model version over every input of ``src_path`` and writes the answers to
+         *     ``dest_path``, both folders in the tenant's storage (another tenant's or the platform's storage is a
+         *     403). Inputs by the version's task type: images (.jpg .jpeg .png .bmp), WAV files, text files (one input
+         *     per non-blank line) or CSV files with a header (one input per row).
+         *
+         *     The batch service starts ``deploying``; a worker lists the inputs, loads the model on Triton (the same
+         *     package and predictor as real-time services) and goes ``running``, answering the inputs chunk by chunk
+         *     (``progress``, ``processed_count``); it ends ``finished`` with ``results``: ``results.jsonl``, one line per
+         *     input in input order, ``{"index", "source", "line" (text) | "row" (CSV), "result"}`` where ``result`` is
+         *     what a real-time prediction of that input answers (a table row: its ``resp_data`` entry), or ``"error":
+         *     {"rule", "msg", "field"}`` for an input the model cannot read (counted in ``failed_count``; the others go
+         *     on). Tables also get ``results.csv``. A worker that stops or dies mid-way is taken over where it stopped,
+         *     answering no input twice. Events: ``inference.batch_service.created/started/progressed/finished/stopped/
+         *     failed.v1``.
+         */
+        post: operations["create_batch_service"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/batch-services/{service_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a batch service
+         * @description Status, progress, input counts, error, and the result files once finished or stopped.
+         */
+        get: operations["get_batch_service"];
+        /**
+         * Stop a batch service
+         * @description ``{"status": "stopped"}``: the batch service goes ``stopping``, the worker ends after the chunk in
+         *     hand and writes the result files with the answers so far (``stopped``). A finished or failed one is a
+         *     400 (ModelArts.3519).
+         */
+        put: operations["update_batch_service"];
+        post?: never;
+        /**
+         * Delete a batch service
+         * @description Forgets a finished, stopped or failed batch service (a running one: stop it first, else 400
+         *     ModelArts.3519); its result files stay in ``dest_path``.
+         */
+        delete: operations["delete_batch_service"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/datasets": {
         parameters: {
             query?: never;
@@ -2418,6 +2486,264 @@ export interface components {
             id: string;
             /** Url */
             url: string;
+        };
+        /**
+         * BatchConfig
+         * @description The model version a batch service runs, its compute nodes, and the folders it reads and writes.
+         * @example {
+         *       "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+         *       "instance_count": 1,
+         *       "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *       "model_version": "0.0.1",
+         *       "specification": "modelarts.vm.cpu.2u",
+         *       "src_path": "s3://exeml/tenants/acme/flowers/to-classify/"
+         *     }
+         */
+        inference_BatchConfig: {
+            /**
+             * Dest Path
+             * @description The folder the answers go to (results.jsonl, and results.csv for tables); it may not overlap src_path
+             */
+            dest_path: string;
+            /**
+             * Instance Count
+             * @description Compute nodes (Triton instances), 1-5
+             * @default 1
+             */
+            instance_count?: number;
+            /**
+             * Model Id
+             * @description An AI application (GET /v1/models)
+             */
+            model_id: string;
+            /**
+             * Model Version
+             * @description 0.0.1, 0.0.2, …
+             */
+            model_version: string;
+            /**
+             * Specification
+             * @description One of GET /v1/services/specifications
+             * @default modelarts.vm.cpu.2u
+             */
+            specification?: string;
+            /**
+             * Src Path
+             * @description The folder of inputs, in the tenant's storage (s3://…/ or ModelArts' /bucket/key/). By task type: images (.jpg .jpeg .png .bmp), sounds (.wav), text files (.txt: each non-blank line is one input), tables (.csv with a header row: each row is one input); other files are left out
+             */
+            src_path: string;
+        };
+        /**
+         * BatchConfigRead
+         * @example {
+         *       "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+         *       "instance_count": 1,
+         *       "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *       "model_version": "0.0.1",
+         *       "specification": "modelarts.vm.cpu.2u",
+         *       "src_path": "s3://exeml/tenants/acme/flowers/to-classify/"
+         *     }
+         */
+        inference_BatchConfigRead: {
+            /**
+             * Dest Path
+             * @description The folder the answers go to (results.jsonl, and results.csv for tables); it may not overlap src_path
+             */
+            dest_path: string;
+            /**
+             * Instance Count
+             * @description Compute nodes (Triton instances), 1-5
+             * @default 1
+             */
+            instance_count?: number;
+            /**
+             * Model Id
+             * @description An AI application (GET /v1/models)
+             */
+            model_id: string;
+            /** Model Name */
+            model_name: string;
+            /**
+             * Model Version
+             * @description 0.0.1, 0.0.2, …
+             */
+            model_version: string;
+            /**
+             * Specification
+             * @description One of GET /v1/services/specifications
+             * @default modelarts.vm.cpu.2u
+             */
+            specification?: string;
+            /**
+             * Src Path
+             * @description The folder of inputs, in the tenant's storage (s3://…/ or ModelArts' /bucket/key/). By task type: images (.jpg .jpeg .png .bmp), sounds (.wav), text files (.txt: each non-blank line is one input), tables (.csv with a header row: each row is one input); other files are left out
+             */
+            src_path: string;
+            /** Task Type */
+            task_type: string;
+        };
+        /**
+         * BatchServiceCreate
+         * @example {
+         *       "config": [
+         *         {
+         *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+         *           "instance_count": 1,
+         *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *           "model_version": "0.0.1",
+         *           "specification": "modelarts.vm.cpu.2u",
+         *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/"
+         *         }
+         *       ],
+         *       "description": "Classify the spring photos",
+         *       "infer_type": "batch",
+         *       "service_name": "flowers-batch"
+         *     }
+         */
+        inference_BatchServiceCreate: {
+            /**
+             * Config
+             * @description One entry, as ModelArts' batch services take it
+             */
+            config: components["schemas"]["inference_BatchConfig"][];
+            /**
+             * Description
+             * @default
+             */
+            description?: string;
+            /**
+             * Infer Type
+             * @default batch
+             * @constant
+             */
+            infer_type?: "batch";
+            /** Service Name */
+            service_name: string;
+        };
+        /** BatchServiceList */
+        inference_BatchServiceList: {
+            /** Items */
+            items: components["schemas"]["inference_BatchServiceRead"][];
+            /**
+             * Total
+             * @description Batch services matching the filters
+             * @example 1
+             */
+            total: number;
+        };
+        /**
+         * BatchServiceRead
+         * @description A batch service: its status, progress and counts, and where the answers are.
+         * @example {
+         *       "config": [
+         *         {
+         *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+         *           "instance_count": 1,
+         *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+         *           "model_name": "flowers",
+         *           "model_version": "0.0.1",
+         *           "specification": "modelarts.vm.cpu.2u",
+         *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/",
+         *           "task_type": "image_classification"
+         *         }
+         *       ],
+         *       "description": "Classify the spring photos",
+         *       "failed_count": 2,
+         *       "infer_type": "batch",
+         *       "input_count": 1000,
+         *       "processed_count": 400,
+         *       "progress": 40,
+         *       "publish_at": "2026-12-04T10:35:00Z",
+         *       "results": [],
+         *       "service_id": "9b4d2e7f1a3c4b6d8e0f2a4c6e8b0d1f",
+         *       "service_name": "flowers-batch",
+         *       "started_at": "2026-12-04T10:35:02Z",
+         *       "status": "running",
+         *       "update_time": "2026-12-04T10:37:05Z"
+         *     }
+         */
+        inference_BatchServiceRead: {
+            /** Config */
+            config: components["schemas"]["inference_BatchConfigRead"][];
+            /** Description */
+            description: string;
+            /** Error Msg */
+            error_msg: string | null;
+            /**
+             * Failed Count
+             * @description Of those, inputs answered with an error line
+             */
+            failed_count: number;
+            /**
+             * Finished At
+             * @description When it finished, stopped or failed
+             */
+            finished_at: string | null;
+            /**
+             * Infer Type
+             * @default batch
+             * @constant
+             */
+            infer_type?: "batch";
+            /**
+             * Input Count
+             * @description Inputs found in src_path (0 until a worker listed them)
+             */
+            input_count: number;
+            /**
+             * Processed Count
+             * @description Inputs answered so far (answers and error lines)
+             */
+            processed_count: number;
+            /**
+             * Progress
+             * @description Percent of the inputs answered, 0-100
+             */
+            progress: number;
+            /**
+             * Publish At
+             * Format: date-time
+             */
+            publish_at: string;
+            /**
+             * Results
+             * @description The result files once finished or stopped: results.jsonl (one line per input, in input order), and results.csv for tables
+             */
+            results: string[];
+            /** Service Id */
+            service_id: string;
+            /** Service Name */
+            service_name: string;
+            /**
+             * Started At
+             * @description When a worker started answering
+             */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "deploying" | "running" | "stopping" | "stopped" | "finished" | "failed";
+            /**
+             * Update Time
+             * Format: date-time
+             */
+            update_time: string;
+        };
+        /**
+         * BatchServiceUpdate
+         * @description ``{"status": "stopped"}`` stops a batch service after the chunk in hand; the answers written so far
+         *     are in its result files.
+         * @example {
+         *       "status": "stopped"
+         *     }
+         */
+        inference_BatchServiceUpdate: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "stopped";
         };
         /**
          * ConfigEntry
@@ -6009,6 +6335,662 @@ export interface operations {
                      */
                     "application/json": components["schemas"]["gateway_ApiKeyRead"];
                 };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this (viewer keys only read and predict), or a path lies outside the tenant's storage areas (`details` name the path, field and rule) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "msg": "POST /v1/datasets needs role developer or admin",
+                     *           "rule": "role_viewer_read_only"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0210",
+                     *       "error_msg": "viewer keys may only read and predict"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource does not exist for this tenant (another tenant's resources look the same) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0404",
+                     *       "error_msg": "dataset 3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e does not exist"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    list_batch_services: {
+        parameters: {
+            query?: {
+                /** @description Part of the name */
+                service_name?: string | null;
+                /** @description Only batch services in this status */
+                status?: ("deploying" | "running" | "stopping" | "stopped" | "finished" | "failed") | null;
+                /** @description Items to skip */
+                offset?: number;
+                /** @description Items per page (1–1000) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "config": [
+                     *             {
+                     *               "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+                     *               "instance_count": 1,
+                     *               "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *               "model_name": "flowers",
+                     *               "model_version": "0.0.1",
+                     *               "specification": "modelarts.vm.cpu.2u",
+                     *               "src_path": "s3://exeml/tenants/acme/flowers/to-classify/",
+                     *               "task_type": "image_classification"
+                     *             }
+                     *           ],
+                     *           "description": "Classify the spring photos",
+                     *           "error_msg": null,
+                     *           "failed_count": 2,
+                     *           "finished_at": null,
+                     *           "infer_type": "batch",
+                     *           "input_count": 1000,
+                     *           "processed_count": 400,
+                     *           "progress": 40,
+                     *           "publish_at": "2026-12-04T10:35:00Z",
+                     *           "results": [],
+                     *           "service_id": "9b4d2e7f1a3c4b6d8e0f2a4c6e8b0d1f",
+                     *           "service_name": "flowers-batch",
+                     *           "started_at": "2026-12-04T10:35:02Z",
+                     *           "status": "running",
+                     *           "update_time": "2026-12-04T10:37:05Z"
+                     *         }
+                     *       ],
+                     *       "total": 1
+                     *     }
+                     */
+                    "application/json": components["schemas"]["inference_BatchServiceList"];
+                };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    create_batch_service: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "config": [
+                 *         {
+                 *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+                 *           "instance_count": 1,
+                 *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                 *           "model_version": "0.0.1",
+                 *           "specification": "modelarts.vm.cpu.2u",
+                 *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/"
+                 *         }
+                 *       ],
+                 *       "description": "Classify the spring photos",
+                 *       "infer_type": "batch",
+                 *       "service_name": "flowers-batch"
+                 *     }
+                 */
+                "application/json": components["schemas"]["inference_BatchServiceCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "config": [
+                     *         {
+                     *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+                     *           "instance_count": 1,
+                     *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *           "model_name": "flowers",
+                     *           "model_version": "0.0.1",
+                     *           "specification": "modelarts.vm.cpu.2u",
+                     *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/",
+                     *           "task_type": "image_classification"
+                     *         }
+                     *       ],
+                     *       "description": "Classify the spring photos",
+                     *       "error_msg": null,
+                     *       "failed_count": 2,
+                     *       "finished_at": null,
+                     *       "infer_type": "batch",
+                     *       "input_count": 1000,
+                     *       "processed_count": 400,
+                     *       "progress": 40,
+                     *       "publish_at": "2026-12-04T10:35:00Z",
+                     *       "results": [],
+                     *       "service_id": "9b4d2e7f1a3c4b6d8e0f2a4c6e8b0d1f",
+                     *       "service_name": "flowers-batch",
+                     *       "started_at": "2026-12-04T10:35:02Z",
+                     *       "status": "running",
+                     *       "update_time": "2026-12-04T10:37:05Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["inference_BatchServiceRead"];
+                };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this (viewer keys only read and predict), or a path lies outside the tenant's storage areas (`details` name the path, field and rule) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "msg": "POST /v1/datasets needs role developer or admin",
+                     *           "rule": "role_viewer_read_only"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0210",
+                     *       "error_msg": "viewer keys may only read and predict"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    get_batch_service: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch service's id */
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "config": [
+                     *         {
+                     *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+                     *           "instance_count": 1,
+                     *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *           "model_name": "flowers",
+                     *           "model_version": "0.0.1",
+                     *           "specification": "modelarts.vm.cpu.2u",
+                     *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/",
+                     *           "task_type": "image_classification"
+                     *         }
+                     *       ],
+                     *       "description": "Classify the spring photos",
+                     *       "error_msg": null,
+                     *       "failed_count": 2,
+                     *       "finished_at": null,
+                     *       "infer_type": "batch",
+                     *       "input_count": 1000,
+                     *       "processed_count": 400,
+                     *       "progress": 40,
+                     *       "publish_at": "2026-12-04T10:35:00Z",
+                     *       "results": [],
+                     *       "service_id": "9b4d2e7f1a3c4b6d8e0f2a4c6e8b0d1f",
+                     *       "service_name": "flowers-batch",
+                     *       "started_at": "2026-12-04T10:35:02Z",
+                     *       "status": "running",
+                     *       "update_time": "2026-12-04T10:37:05Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["inference_BatchServiceRead"];
+                };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource does not exist for this tenant (another tenant's resources look the same) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0404",
+                     *       "error_msg": "dataset 3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e does not exist"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    update_batch_service: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch service's id */
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "status": "stopped"
+                 *     }
+                 */
+                "application/json": components["schemas"]["inference_BatchServiceUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "config": [
+                     *         {
+                     *           "dest_path": "s3://exeml/tenants/acme/flowers/answers/",
+                     *           "instance_count": 1,
+                     *           "model_id": "6a1f0c9e2d8b4f7a9c3e5d1b0a2f4e6c",
+                     *           "model_name": "flowers",
+                     *           "model_version": "0.0.1",
+                     *           "specification": "modelarts.vm.cpu.2u",
+                     *           "src_path": "s3://exeml/tenants/acme/flowers/to-classify/",
+                     *           "task_type": "image_classification"
+                     *         }
+                     *       ],
+                     *       "description": "Classify the spring photos",
+                     *       "error_msg": null,
+                     *       "failed_count": 2,
+                     *       "finished_at": null,
+                     *       "infer_type": "batch",
+                     *       "input_count": 1000,
+                     *       "processed_count": 400,
+                     *       "progress": 40,
+                     *       "publish_at": "2026-12-04T10:35:00Z",
+                     *       "results": [],
+                     *       "service_id": "9b4d2e7f1a3c4b6d8e0f2a4c6e8b0d1f",
+                     *       "service_name": "flowers-batch",
+                     *       "started_at": "2026-12-04T10:35:02Z",
+                     *       "status": "running",
+                     *       "update_time": "2026-12-04T10:37:05Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["inference_BatchServiceRead"];
+                };
+            };
+            /** @description The request breaks a documented rule; `details` name the field or file and the rule */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "field": "dataset_name",
+                     *           "msg": "String should match pattern '^[A-Za-z0-9_-]{1,100}$'",
+                     *           "rule": "string_pattern_mismatch"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0101",
+                     *       "error_msg": "request validation failed"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description No valid API key (`Authorization: Bearer <key>` or `X-Auth-Token`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0203",
+                     *       "error_msg": "missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The key's role may not do this (viewer keys only read and predict), or a path lies outside the tenant's storage areas (`details` name the path, field and rule) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [
+                     *         {
+                     *           "msg": "POST /v1/datasets needs role developer or admin",
+                     *           "rule": "role_viewer_read_only"
+                     *         }
+                     *       ],
+                     *       "error_code": "ModelArts.0210",
+                     *       "error_msg": "viewer keys may only read and predict"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description The resource does not exist for this tenant (another tenant's resources look the same) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0404",
+                     *       "error_msg": "dataset 3f9c2a7e41d84c0b9d7e5a1f2b3c4d5e does not exist"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+            /** @description Any other error in the same body: 409 the resource's state forbids it, 413 too large, 503 a dependency is down (retry later) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "details": [],
+                     *       "error_code": "ModelArts.0409",
+                     *       "error_msg": "dataset is being imported; retry when the import task has finished"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    delete_batch_service: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The batch service's id */
+                service_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description The request breaks a documented rule; `details` name the field or file and the rule */
             400: {
