@@ -13,7 +13,14 @@ from gateway.keys import ensure_bootstrap_key
 
 from shared.storage.tenancy import StoragePolicy
 from shared.testing import datagen
-from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV, TRAIN_BUDGET_SECONDS, wait_until
+from shared.testing.platform import (
+    FAST_EMBEDDED_ENV,
+    FAST_ENGINE_ENV,
+    SMALL_DATA_CHECK_ENV,
+    SMALL_DATA_CHECKS,
+    TRAIN_BUDGET_SECONDS,
+    wait_until,
+)
 
 ADMIN_KEY = "exeml_e2e-admin-key-000000000000000000000000"
 ALL = ["gateway", "dataset", "labeling", "trainer", "registry", "inference", "workflow"]
@@ -138,6 +145,7 @@ async def e2e_factory(platform_factory, tmp_path, monkeypatch) -> AsyncIterator[
             ALL,
             overrides={
                 "gateway": {"bootstrap_api_key": ADMIN_KEY},
+                "dataset": SMALL_DATA_CHECKS,  # the DATA above: a few dozen samples a project
                 "trainer": {
                     "in_process_worker": True,
                     "test_budget_seconds": budget,
@@ -183,6 +191,7 @@ async def _embedded(tmp_path, monkeypatch, opened: list[Any], budget: float = TR
         "EXEML_DATA_DIR": str(tmp_path / "embedded"),
         "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
         **FAST_EMBEDDED_ENV,
+        **SMALL_DATA_CHECK_ENV,
         "EXEML_TRAINER_TEST_BUDGET_SECONDS": str(budget),
     }
     for key, value in env.items():

@@ -22,7 +22,7 @@ from shared.storage import LocalObjectStore, StoragePolicy
 from shared.testing import datagen
 from shared.testing.console import CHROMIUM, FRONTEND, console_built, npm_ready
 from shared.testing.live import free_port, stop_process
-from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV
+from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV, SMALL_DATA_CHECK_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_KEY = "exeml_console-e2e-admin-key-0000000000000000"
@@ -90,6 +90,7 @@ def test_console_end_to_end_in_chromium(tmp_path: Path) -> None:
         **os.environ,
         **FAST_ENGINE_ENV,
         **FAST_EMBEDDED_ENV,
+        **SMALL_DATA_CHECK_ENV,  # 32 images a project
         "EXEML_DATA_DIR": str(data_dir),
         "EXEML_PORT": str(port),
         "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,

@@ -12,7 +12,7 @@ import pytest
 from exeml_client import Client
 
 from shared.testing.live import embedded_process
-from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV
+from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV, SMALL_DATA_CHECK_ENV
 
 ADMIN_KEY = "exeml_client-admin-key-00000000000000000000000"
 # The trainer's budget for every job (a project's minutes are at least 6): starting the job's process and loading the
@@ -20,6 +20,7 @@ ADMIN_KEY = "exeml_client-admin-key-00000000000000000000000"
 PLATFORM_ENV = {
     **FAST_ENGINE_ENV,
     **FAST_EMBEDDED_ENV,
+    **SMALL_DATA_CHECK_ENV,  # the tests' datasets hold a few dozen samples
     "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
     "EXEML_LOG_LEVEL": "WARNING",
     "EXEML_TRAINER_TEST_BUDGET_SECONDS": "40",

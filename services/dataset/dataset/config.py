@@ -4,6 +4,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from dataset.checks import GUIDE_THRESHOLDS, CheckThresholds
 from shared.settings import ServiceSettings
 
 MB = 1024 * 1024
@@ -33,3 +34,35 @@ class Settings(ServiceSettings):
     task_sweep_seconds: float = Field(
         default=30, gt=0, description="How often abandoned tasks are looked for"
     )
+
+    # The data check's thresholds (Check Data): the guide's numbers. An operator may lower them, e.g. for a demo
+    # on a few dozen images; a version that passes only thanks to that would fail the check on ModelArts.
+    check_min_labeled_images: int = Field(
+        default=GUIDE_THRESHOLDS.min_labeled_images,
+        ge=1,
+        description="Image classification: fewer labeled images fail the check",
+    )
+    check_min_detection_samples_per_class: int = Field(
+        default=GUIDE_THRESHOLDS.min_detection_samples_per_class,
+        ge=1,
+        description="Object detection: a class with fewer labeled images fails the check",
+    )
+    check_min_table_records: int = Field(
+        default=GUIDE_THRESHOLDS.min_table_records,
+        ge=1,
+        description="Tables: fewer distinct records fail the check (and are reported when a table arrives)",
+    )
+    check_min_sound_seconds_per_class: float = Field(
+        default=GUIDE_THRESHOLDS.min_sound_seconds_per_class,
+        ge=0,
+        description="Sound: a class with less audio than this (seconds) is a warning",
+    )
+
+    @property
+    def check_thresholds(self) -> CheckThresholds:
+        return CheckThresholds(
+            min_labeled_images=self.check_min_labeled_images,
+            min_detection_samples_per_class=self.check_min_detection_samples_per_class,
+            min_table_records=self.check_min_table_records,
+            min_sound_seconds_per_class=self.check_min_sound_seconds_per_class,
+        )

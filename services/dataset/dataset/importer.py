@@ -95,7 +95,13 @@ async def _run(runtime: ServiceRuntime[Settings], tenant_id: str, task_id: str) 
     todo = [u for u in units if u.uri not in files_done]
     await _progress(runtime, task_id, total=len(units), skipped=len(units) - len(todo), errors=errors)
     table = (
-        TableContext(dataset.with_column_header, dataset.label_column, dataset.table_schema, rows=table_rows)
+        TableContext(
+            dataset.with_column_header,
+            dataset.label_column,
+            dataset.table_schema,
+            rows=table_rows,
+            min_rows=settings.check_min_table_records,
+        )
         if kind.is_table
         else None
     )

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dataset.checks import check_table_part, check_table_rows
+from dataset.checks import GUIDE_THRESHOLDS, check_table_part, check_table_rows
 from dataset.config import Settings
 from dataset.table import column_stats, infer_schema, read_csv
 from dataset.types import DatasetKind
@@ -78,6 +78,7 @@ class Candidate:
     height: int | None = None
     text: str | None = None
     row_count: int | None = None
+    duration: float | None = None  # sound: seconds
     annotations: list[ImportedAnnotation] = field(default_factory=list)
     schema: list[dict[str, Any]] | None = None
     warnings: list[FileError] = field(default_factory=list)  # rules it breaks that do not reject it
@@ -100,6 +101,7 @@ class TableContext:
     schema: list[dict[str, Any]] | None  # the dataset's schema so far (all parts must match it)
     rows: int = 0  # the dataset's table rows so far, this arrival's accepted parts included
     last_part: str | None = None
+    min_rows: int = GUIDE_THRESHOLDS.min_table_records
 
     def add(self, part: Candidate) -> None:
         """An accepted part: the first one sets the schema; each adds its rows."""
@@ -111,7 +113,7 @@ class TableContext:
         """The row rule once an arrival's parts are in, on its last part (a table is made of its parts)."""
         if self.last_part is None:
             return []
-        return [FileError(self.last_part, v.rule, v.msg) for v in check_table_rows(self.rows)]
+        return [FileError(self.last_part, v.rule, v.msg) for v in check_table_rows(self.rows, self.min_rows)]
 
 
 def _stem(path: str) -> str:
@@ -296,13 +298,13 @@ def _with_boxes(
 
 def _sound_unit(unit: Unit, data: bytes, settings: Settings, import_annotations: bool) -> Candidate:
     try:
-        check_audio(data, settings)
+        duration = check_audio(data, settings)
         folder = posixpath.dirname(unit.path)
         use_folder = folder and import_annotations and unit.annotations is None
         label = check_label(posixpath.basename(folder), allow_chinese=True) if use_folder else None
     except Rejected as exc:
         raise _reject(unit.path, exc) from exc
-    cand = Candidate(unit.path, unit.uri, unit.uri, 2, len(data))
+    cand = Candidate(unit.path, unit.uri, unit.uri, 2, len(data), duration=duration)
     if unit.annotations is not None:
         cand.annotations = unit.annotations
     else:

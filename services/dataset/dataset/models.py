@@ -86,6 +86,8 @@ class Sample(IdMixin, TenantMixin, Base):
     width: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     row_count: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    # Sound: the clip's length in seconds (the check sums it per class); None for other types.
+    duration: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
     labeled: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     # The label names again, on the row, so a page of samples is one query (sample_labels serves the filter).
     labels: Mapped[list[str]] = mapped_column(sa.JSON, default=list)

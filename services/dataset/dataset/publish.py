@@ -143,7 +143,7 @@ async def _freeze_samples(
     names = [[a["name"] for a in annotations[s.id]] for s in labeled]
     is_train = stratified_split(rarest(names), ratio, seed)
     lines, usage = [], {}
-    stats_labels: dict[str, dict[str, int]] = {}
+    stats_labels: dict[str, dict[str, Any]] = {}
     for sample, labels, train in zip(labeled, names, is_train, strict=True):
         usage[sample.id] = "TRAIN" if train else "EVAL"
         anns = annotations[sample.id]
@@ -155,6 +155,8 @@ async def _freeze_samples(
             entry["sample_count"] += 1
             entry["object_count"] += objects
             entry["train" if train else "eval"] += 1
+    if kind.code == 200:
+        _add_durations(stats_labels, labeled, names)
     manifest = folder.join(f"{folder.key.rstrip('/').rsplit('/', 1)[-1]}.manifest")
     await storage.put(manifest, dump_lines(lines).encode(), content_type="application/jsonl")
     train_count = sum(is_train)
@@ -175,6 +177,19 @@ async def _freeze_samples(
         "statistics": statistics,
     }
     return result, usage
+
+
+def _add_durations(stats_labels: dict[str, Any], labeled: list[Sample], names: list[list[str]]) -> None:
+    """Sound: each class's seconds of audio (the check warns under 5 minutes); a class holding a clip of unknown
+    length (imported before lengths were recorded) gets none."""
+    seconds: dict[str, float | None] = {}
+    for sample, labels in zip(labeled, names, strict=True):
+        for name in set(labels):
+            known = seconds.get(name, 0.0)
+            seconds[name] = None if known is None or sample.duration is None else known + sample.duration
+    for name, total in seconds.items():
+        if total is not None:
+            stats_labels[name]["duration_seconds"] = round(total, 3)
 
 
 async def _line(

@@ -25,6 +25,13 @@ def _is_classification(label: pd.Series) -> bool:
     return not numeric or label.nunique() < CONTINUOUS_DISTINCT
 
 
+def _distinct_records(frame: pd.DataFrame, label_column: str | None) -> int:
+    """Records that differ in a feature (the guide: "a feature with different values is considered as
+    different data"); rows equal in every feature count once, whatever their labels."""
+    features = [c for c in frame.columns if c != label_column] or list(frame.columns)
+    return len(frame.drop_duplicates(subset=features)) if len(frame.columns) else len(frame)
+
+
 async def freeze_table(
     store: TenantStorage, dataset: Dataset, samples: list[Sample], folder: S3Uri, ratio: float, seed: str
 ) -> dict[str, Any]:
@@ -57,6 +64,7 @@ async def freeze_table(
     labels = sorted(label.dropna().astype(str).unique().tolist()) if classification else []
     statistics = {
         "row_count": len(frame),
+        "distinct_record_count": _distinct_records(frame, label_column),
         "size_bytes": size,
         # The source files' header flag (the frozen train.csv/eval.csv always start with the column names).
         "csv_header": dataset.with_column_header,

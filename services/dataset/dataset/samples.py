@@ -146,7 +146,13 @@ class SampleService:
 
     async def _table_context(self, ds: Dataset) -> TableContext:
         rows = await self.datasets.table_rows(ds.id)
-        return TableContext(ds.with_column_header, ds.label_column, ds.table_schema, rows=rows)
+        return TableContext(
+            ds.with_column_header,
+            ds.label_column,
+            ds.table_schema,
+            rows=rows,
+            min_rows=self.settings.check_min_table_records,
+        )
 
     async def list(
         self, dataset_id: str, flt: SampleFilter, *, offset: int, limit: int, sort_by: str, order: str

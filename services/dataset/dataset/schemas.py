@@ -634,7 +634,10 @@ class VersionRead(BaseModel):
     train_sample_count: int
     eval_sample_count: int
     labels: list[str]
-    statistics: dict[str, Any] = Field(description="Per label and usage counts (tables: per column)")
+    statistics: dict[str, Any] = Field(
+        description="Per label and usage counts (sound: seconds of audio per label; tables: per column, rows "
+        "and distinct records)"
+    )
     table_schema: list[TableColumn] | None = None
     label_column: str | None = None
     error_msg: str | None = None

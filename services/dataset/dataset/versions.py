@@ -143,7 +143,12 @@ class VersionService:
                 f"version {version.name} is {version.status}; only published versions can be checked"
             )
         ds = await self.datasets.get(dataset_id)
-        violations = check_version(ds.dataset_type, version.statistics or {}, version.label_column)
+        violations = check_version(
+            ds.dataset_type,
+            version.statistics or {},
+            version.label_column,
+            self.runtime.settings.check_thresholds,
+        )
         passed = not any(v.level == "error" for v in violations)
         report = CheckReport(version_id=version.id, passed=passed, violations=violations, checked_at=utcnow())
         version.check_result = report.model_dump(mode="json")

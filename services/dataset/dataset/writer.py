@@ -43,6 +43,7 @@ async def add_samples(
             width=c.width,
             height=c.height,
             row_count=c.row_count,
+            duration=c.duration,
             labeled=bool(c.annotations),
             import_id=import_id,
             created_at=now,

@@ -23,7 +23,7 @@ from PIL import Image
 
 from shared.events.labeling import AnnotationChange, AnnotationsChanged
 from shared.testing.bus import outbox_envelopes, publish_event
-from shared.testing.platform import wait_until
+from shared.testing.platform import SMALL_DATA_CHECKS, wait_until
 
 # ----------------------------------------------------------------------------------------------- files
 
@@ -69,7 +69,9 @@ def table_csv(
     label_values: tuple[str, ...] = ("yes", "no"),
     timestamp: bool = False,
     columns: int | None = None,
+    first: int = 0,
 ) -> bytes:
+    """A table of ``rows`` distinct records, numbered from ``first`` (parts of one table: give each its own)."""
     rng = np.random.default_rng(0)
     if columns is not None:
         names = [f"c{i}" for i in range(columns)]
@@ -78,7 +80,7 @@ def table_csv(
         return ("\n".join(lines) + "\n").encode()
     names = ["age", "income", "city"] + (["seen_at"] if timestamp else []) + ["label"]
     lines = [",".join(names)] if header else []
-    for i in range(rows):
+    for i in range(first, first + rows):
         cells = [str(20 + i % 50), f"{1000 + 17.5 * i:.1f}", ["paris", "rome", "oslo"][i % 3]]
         if timestamp:
             cells.append(f"2024-01-{1 + i % 28:02d} 10:{i % 60:02d}:00")
@@ -244,7 +246,16 @@ class DatasetHarness:
 
 @pytest.fixture
 async def harness(platform_factory: Callable[..., Awaitable[Any]]) -> DatasetHarness:
+    """The dataset service with the guide's data-check thresholds."""
     platform = await platform_factory(["dataset"])
+    return DatasetHarness(platform)
+
+
+@pytest.fixture
+async def small_data_harness(platform_factory: Callable[..., Awaitable[Any]]) -> DatasetHarness:
+    """The dataset service with the image thresholds of the check lowered, as an operator may for a demo: for
+    tests whose datasets hold a few samples a class."""
+    platform = await platform_factory(["dataset"], overrides={"dataset": SMALL_DATA_CHECKS})
     return DatasetHarness(platform)
 
 

@@ -14,14 +14,16 @@ from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.manifest import parse_lines
 from shared.messaging import InMemoryBroker
 from shared.service import build_runtime
-from shared.testing.platform import wait_until
+from shared.testing.platform import SMALL_DATA_CHECKS, wait_until
 
 
 async def test_import_label_publish_check_embedded(tmp_path, files) -> None:
     broker = InMemoryBroker()
     runtimes = {
         "dataset": build_runtime(
-            DATASET, DatasetSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker
+            DATASET,
+            DatasetSettings(data_dir=tmp_path, outbox_poll_seconds=0.05, **SMALL_DATA_CHECKS),
+            broker=broker,
         ),
         "labeling": build_runtime(
             LABELING, LabelingSettings(data_dir=tmp_path, outbox_poll_seconds=0.05), broker=broker

@@ -38,12 +38,14 @@ def _stats(**counts: int) -> dict:
 @pytest.mark.parametrize(
     ("dataset_type", "counts", "errors"),
     [
-        (0, {"a": 5, "b": 5}, set()),
-        (0, {"a": 30}, {"min_classes"}),
-        (0, {"a": 4, "b": 30}, {"min_samples_per_class"}),
-        (1, {"a": 5}, set()),
+        (0, {"a": 5, "b": 95}, set()),
+        (0, {"a": 5, "b": 5}, {"min_labeled_samples"}),  # the guide: no fewer than 100 labeled images
+        (0, {"a": 100}, {"min_classes"}),
+        (0, {"a": 4, "b": 96}, {"min_samples_per_class"}),
+        (1, {"a": 50, "b": 50}, set()),
+        (1, {"a": 50}, {"min_classes"}),  # the guide: at least two classes of 50
         (1, {}, {"min_classes"}),
-        (1, {"a": 4}, {"min_samples_per_class"}),
+        (1, {"a": 4, "b": 50}, {"min_samples_per_class"}),
         (200, {"a": 5, "b": 5}, set()),
         (200, {"a": 5, "b": 4}, {"min_samples_per_class"}),
         (100, {"a": 20, "b": 20}, set()),
@@ -56,8 +58,10 @@ def test_class_rules(dataset_type: int, counts: dict, errors: set) -> None:
 
 
 def test_image_classification_warnings() -> None:
-    rules = {v.rule for v in check_version(0, _stats(a=6, b=6), None) if v.level == "warning"}
-    assert rules == {"few_samples_per_class", "few_labeled_samples"}
+    violations = check_version(0, _stats(a=6, b=6), None)
+    assert {v.rule for v in violations if v.level == "warning"} == {"few_samples_per_class"}
+    # Fewer than 100 labeled images were a warning; the guide makes them fail the check.
+    assert {v.rule for v in violations if v.level == "error"} == {"min_labeled_samples"}
 
 
 def test_table_rules() -> None:

@@ -15,7 +15,10 @@ pytestmark = pytest.mark.infra
 @pytest.mark.parametrize("header", [True, False])
 async def test_table_import_publish_check(harness, files, header: bool) -> None:
     h = harness
-    parts = {"part1.csv": files.table_csv(70, header=header), "part2.csv": files.table_csv(60, header=header)}
+    parts = {  # 130 distinct records (the check counts distinct records)
+        "part1.csv": files.table_csv(70, header=header),
+        "part2.csv": files.table_csv(60, header=header, first=70),
+    }
     ds, task = await h.import_folder(f"table{int(header)}", 400, parts, with_column_header=header)
     assert task["status"] == "COMPLETED" and task["imported_sample_count"] == 2, task
     detail = (await h.client.get(f"/v1/datasets/{ds['dataset_id']}")).json()

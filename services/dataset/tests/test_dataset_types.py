@@ -98,8 +98,8 @@ CASES = {
 
 
 @pytest.mark.parametrize("dataset_type", list(CASES))
-async def test_import_relabel_publish_check(harness, files, dataset_type: int) -> None:
-    h = harness
+async def test_import_relabel_publish_check(small_data_harness, files, dataset_type: int) -> None:
+    h = small_data_harness
     name, make = CASES[dataset_type]
     ds, task = await h.import_folder(name, dataset_type, make(files))
     assert task["status"] == "COMPLETED" and task["errors"] == [], task

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from shared.manifest import parse_lines
-from shared.testing.platform import wait_until
+from shared.testing.platform import SMALL_DATA_CHECKS, wait_until
 
 pytestmark = pytest.mark.infra
 
@@ -46,7 +46,8 @@ def _files(files, dataset_type: int, per_class: dict[str, int]) -> dict[str, byt
 async def both(platform_factory):
     from services.dataset.tests.conftest import DatasetHarness
 
-    platform = await platform_factory(["dataset", "labeling"])
+    # A few samples a class: the check's image thresholds lowered (the guide's are tested at their defaults).
+    platform = await platform_factory(["dataset", "labeling"], overrides={"dataset": SMALL_DATA_CHECKS})
     harness = DatasetHarness(platform, stand_in=False)
     harness.lab = platform.client("labeling", tenant_id=harness.tenant_id)
     return harness

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from shared.testing.platform import Platform, wait_until
+from shared.testing.platform import SMALL_DATA_CHECKS, Platform, wait_until
 
 
 @dataclass
@@ -54,5 +54,8 @@ class Projects:
 
 @pytest.fixture
 async def projects(platform_factory) -> Projects:
-    platform = await platform_factory(["dataset", "labeling", "workflow"])
+    # Rounds on a few dozen images: the check's image thresholds lowered (the guide's are tested in dataset).
+    platform = await platform_factory(
+        ["dataset", "labeling", "workflow"], overrides={"dataset": SMALL_DATA_CHECKS}
+    )
     return Projects(platform, platform.client("workflow"))

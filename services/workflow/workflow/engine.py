@@ -18,6 +18,7 @@ from shared.errors import ExeMLError, NotFound
 from shared.events.workflow import ExecutionCompleted, PhaseChanged, PhaseStarted
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
+from workflow.aliases import RATIO_ALIAS, RATIO_FIELD, split_ratio
 from workflow.errors import (
     IncrementalVersionUnknown,
     NoExecution,
@@ -133,7 +134,7 @@ class WorkflowEngine:
                 "model_id": register.outputs["model_id"],
                 "model_version": register.outputs["model_version"],
                 "weight": 100,
-                "specification": request.get("specification", "cpu"),
+                "specification": request.get("specification", "modelarts.vm.cpu.2u"),
                 "instance_count": request.get("instance_count", 1),
             }
         ]
@@ -342,7 +343,10 @@ class WorkflowEngine:
     async def _publish(self, phase: Phase, project: Project, execution: Execution) -> None:
         params = {**project.training_params, **execution.parameters}
         body = {
-            "train_evaluate_sample_ratio": str(params.get("train_ratio", 0.8)),
+            # Projects made before the canonical name (ADR 0021) keep the ratio as train_ratio, a number.
+            "train_evaluate_sample_ratio": split_ratio(
+                params.get(RATIO_FIELD, params.get(RATIO_ALIAS, "0.8"))
+            ),
             "description": f"ExeML project {project.name}, round {execution.round}",
         }
         if name := params.get("dataset_version_name"):  # else the dataset numbers it (V001, V002…)
@@ -372,7 +376,8 @@ class WorkflowEngine:
         publish = await self.rounds.sibling(phase, PhaseName.PUBLISH_DATASET)
         assert publish is not None
         params = {**project.training_params, **execution.parameters}
-        params.pop("train_ratio", None)  # the Publish phase's parameters, not the trainer's
+        params.pop(RATIO_FIELD, None)  # the Publish phase's parameters, not the trainer's
+        params.pop(RATIO_ALIAS, None)
         params.pop("dataset_version_name", None)
         if version := params.pop("incremental_training_version", None):
             # The user names a model version; the trainer starts from the training job that made it.

@@ -13,10 +13,12 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from shared.flavors import InferenceHardware
 from shared.naming import PLAIN_TEXT_PATTERN, VERSION_NAME_PATTERN
+from workflow.aliases import RatioText, one_ratio_name, ratio_field, schedule_list
 
 ProjectType = Literal[
     "image_classification",
@@ -219,7 +221,7 @@ _ROUND1: dict[str, Any] = {
                         "model_id": _MODEL_ID,
                         "model_version": "0.0.1",
                         "weight": 100,
-                        "specification": "cpu",
+                        "specification": "modelarts.vm.cpu.2u",
                         "instance_count": 1,
                     }
                 ],
@@ -241,7 +243,7 @@ def _project(**changes: Any) -> dict[str, Any]:
         "output_path": "s3://exeml/tenants/default/flowers/output/",
         "flavor": "cpu",
         "training_params": {
-            "train_ratio": 0.8,
+            "train_evaluate_sample_ratio": "0.8",
             "max_training_duration": 60,
             "training_preference": "balance",
             "inference_hardware": "CPU",
@@ -269,7 +271,7 @@ class TrainingParams(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "train_ratio": 0.8,
+                    "train_evaluate_sample_ratio": "0.8",
                     "max_training_duration": 60,
                     "training_preference": "balance",
                     "inference_hardware": "CPU",
@@ -278,7 +280,7 @@ class TrainingParams(BaseModel):
         },
     )
 
-    train_ratio: float = Field(default=0.8, gt=0, le=1, description="Training/validation split, 1–5 decimals")
+    train_evaluate_sample_ratio: RatioText = ratio_field("0.8")
     max_training_duration: int = Field(default=60, ge=6, le=6000, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] = "balance"
     inference_hardware: InferenceHardware = "CPU"
@@ -289,6 +291,11 @@ class TrainingParams(BaseModel):
         description="A model version of the project to start from (a later round's: a new project has none)",
         examples=["0.0.1"],
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_ratio_name(cls, data: Any) -> Any:
+        return one_ratio_name(data)
 
 
 class RoundParams(BaseModel):
@@ -303,9 +310,7 @@ class RoundParams(BaseModel):
         },
     )
 
-    train_ratio: float | None = Field(
-        default=None, gt=0, le=1, description="Training/validation split, 1–5 decimals"
-    )
+    train_evaluate_sample_ratio: RatioText | None = ratio_field(None)
     max_training_duration: int | None = Field(default=None, ge=6, le=6000, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] | None = None
     inference_hardware: InferenceHardware | None = None
@@ -324,6 +329,11 @@ class RoundParams(BaseModel):
         "'-', '_'; one the dataset has is a 409, ModelArts.4371); default: the dataset's next V001, V002…",
         examples=["spring-2026"],
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_ratio_name(cls, data: Any) -> Any:
+        return one_ratio_name(data)
 
 
 class ProjectCreate(BaseModel):
@@ -345,7 +355,7 @@ class ProjectCreate(BaseModel):
                     "output_path": "s3://exeml/tenants/default/flowers/output/",
                     "flavor": "cpu",
                     "training_params": {
-                        "train_ratio": 0.8,
+                        "train_evaluate_sample_ratio": "0.8",
                         "max_training_duration": 60,
                         "training_preference": "balance",
                         "inference_hardware": "CPU",
@@ -554,12 +564,13 @@ class DeployConfigEntry(BaseModel):
         ge=0, le=100, description="Traffic in percent; the weights sum to 100", examples=[100]
     )
     specification: str = Field(
-        default="cpu",
+        default="modelarts.vm.cpu.2u",
         max_length=64,
         pattern=PLAIN_TEXT_PATTERN,
-        description="`cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, "
-        "`Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors",
-        examples=["cpu", "Free (CPU)"],
+        description="One of GET /v1/services/specifications (the service answers with these names); the short "
+        "`cpu`/`gpu` and the guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are "
+        "taken too: see GET /v1/projects/flavors",
+        examples=["modelarts.vm.cpu.2u", "Free (CPU)"],
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Compute nodes, 1–5")
 
@@ -576,7 +587,7 @@ class DeploySchedule(BaseModel):
 
 class DeployRequest(BaseModel):
     """Deploy parameters; without `config` this round's model version gets 100 % of the traffic. Auto stop is on
-    by default (a new service stops after 1 hour, or after `schedule.duration` hours); `auto_stop: false`
+    by default (a new service stops after 1 hour, or after `schedule[0].duration` hours); `auto_stop: false`
     switches it off: the service runs until it is stopped."""
 
     model_config = ConfigDict(
@@ -584,25 +595,25 @@ class DeployRequest(BaseModel):
         json_schema_extra={
             "examples": [
                 {
-                    "specification": "cpu",
+                    "specification": "modelarts.vm.cpu.2u",
                     "instance_count": 1,
-                    "schedule": {"type": "stop", "time_unit": "HOURS", "duration": 1},
+                    "schedule": [{"type": "stop", "time_unit": "HOURS", "duration": 1}],
                 },
-                {"specification": "cpu", "instance_count": 1, "auto_stop": False},
+                {"specification": "modelarts.vm.cpu.2u", "instance_count": 1, "auto_stop": False},
                 {
                     "config": [
                         {
                             "model_id": _MODEL_ID,
                             "model_version": "0.0.2",
                             "weight": 80,
-                            "specification": "cpu",
+                            "specification": "modelarts.vm.cpu.2u",
                             "instance_count": 1,
                         },
                         {
                             "model_id": _MODEL_ID,
                             "model_version": "0.0.1",
                             "weight": 20,
-                            "specification": "cpu",
+                            "specification": "modelarts.vm.cpu.2u",
                             "instance_count": 1,
                         },
                     ],
@@ -618,17 +629,20 @@ class DeployRequest(BaseModel):
         description="Split the traffic between model versions (e.g. 80/20); the weights sum to 100",
     )
     specification: str = Field(
-        default="cpu",
+        default="modelarts.vm.cpu.2u",
         max_length=64,
         pattern=PLAIN_TEXT_PATTERN,
-        description="Without `config`: `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name "
-        "(`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors",
-        examples=["cpu", "Free (CPU)"],
+        description="Without `config`: one of GET /v1/services/specifications; the short `cpu`/`gpu` and the "
+        "guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are taken too: see "
+        "GET /v1/projects/flavors",
+        examples=["modelarts.vm.cpu.2u", "Free (CPU)"],
     )
     instance_count: int = Field(default=1, ge=1, le=5, description="Without `config`: compute nodes, 1–5")
-    schedule: DeploySchedule | None = Field(
+    schedule: list[DeploySchedule] | None = Field(
         default=None,
-        description="Auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting",
+        max_length=1,
+        description="Auto stop, as the service's `schedule`: a list of one (one object is taken too); `[]`: no "
+        "auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting",
     )
     auto_stop: StrictBool = Field(
         default=True,
@@ -640,10 +654,12 @@ class DeployRequest(BaseModel):
         description="For a new service; default `exeML-<project name>`",
     )
 
+    _schedule = field_validator("schedule", mode="before")(lambda cls, v: schedule_list(v))
+
     @field_validator("auto_stop")
     @classmethod
     def _no_schedule_without_auto_stop(cls, value: bool, info: ValidationInfo) -> bool:
-        if not value and info.data.get("schedule") is not None:
+        if not value and info.data.get("schedule"):
             raise ValueError("auto_stop false and a schedule contradict each other: give one of them")
         return value
 

@@ -91,11 +91,6 @@ class ProjectService:
                 "a new project has no model version to train on: name one when starting a later round",
                 value=body.training_params.incremental_training_version,
             )
-        ratio = body.training_params.train_ratio
-        if len(repr(ratio).split(".")[-1]) > 5 or not 0 < ratio <= 1:
-            raise InvalidInput.for_field(
-                "training_params.train_ratio", "ratio_decimals", "train_ratio is in (0, 1] with 1–5 decimals"
-            )
         if body.dataset_id is not None and body.input_path is not None:
             raise InvalidInput.for_field(
                 "dataset_id", "dataset_or_input_path", "give either dataset_id or input_path, not both"

@@ -276,7 +276,7 @@ def deploy(
 ) -> Call[Project]:
     """Deploy the round's model as a real-time service: auto stop after ``auto_stop_hours`` if given (else the
     service's default, 1 hour for a new one); ``auto_stop=False``: the service runs until it is stopped."""
-    schedule = DeploySchedule(duration=auto_stop_hours) if auto_stop_hours else None
+    schedule = [DeploySchedule(duration=auto_stop_hours)] if auto_stop_hours else None
     body = DeployRequest(
         specification=specification,
         instance_count=instance_count,

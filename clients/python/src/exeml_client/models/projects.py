@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field
+from pydantic import AliasChoices, BeforeValidator, Field
 
 from exeml_client.models._base import APIModel
 
@@ -81,9 +81,20 @@ class Project(APIModel):
     execution: Execution | None = None
 
 
+def _ratio_text(value: Any) -> Any:
+    """A number written as the decimal string the API answers (``0.8`` → ``"0.8"``)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = f"{float(value):.10f}".rstrip("0")
+        return text + "0" if text.endswith(".") else text
+    return value
+
+
 class TrainingParams(APIModel):
     __schema__ = "workflow_TrainingParams"
-    train_ratio: float = 0.8
+    # The dataset's name and string form (docs/adr/0021); ``train_ratio`` and numbers are taken, as by the API.
+    train_evaluate_sample_ratio: Annotated[str, BeforeValidator(_ratio_text)] = Field(
+        default="0.8", validation_alias=AliasChoices("train_evaluate_sample_ratio", "train_ratio")
+    )
     max_training_duration: int = Field(default=60, description="Minutes")
     training_preference: Literal["performance_first", "balance", "accuracy_first"] = "balance"
     # The guide's NV_P4 is a GPU (the server maps it so too).
@@ -115,7 +126,7 @@ class DeployConfigEntry(APIModel):
     model_id: str
     model_version: str
     weight: int
-    specification: str = "cpu"
+    specification: str = "modelarts.vm.cpu.2u"
     instance_count: int = 1
 
 
@@ -129,9 +140,9 @@ class DeploySchedule(APIModel):
 class DeployRequest(APIModel):
     __schema__ = "workflow_DeployRequest"
     config: list[DeployConfigEntry] | None = None
-    specification: str = "cpu"
+    specification: str = "modelarts.vm.cpu.2u"
     instance_count: int = 1
-    schedule: DeploySchedule | None = None
+    schedule: list[DeploySchedule] | None = None  # a list of one, as the service's (docs/adr/0021)
     auto_stop: bool = True
     service_name: str | None = None
 
