@@ -1,4 +1,4 @@
-"""One shape per concept (ADR 0021): the split ratio is `train_evaluate_sample_ratio` (a decimal string),
+"""One shape per concept (ADR 0022): the split ratio is `train_evaluate_sample_ratio` (a decimal string),
 `schedule` a list of one, a specification a `modelarts.vm.*` name; the other documented forms are taken on
 input, the answers and what the workflow sends on use the canonical shape."""
 

@@ -1,4 +1,4 @@
-"""One shape per concept (docs/adr/0021-one-shape-per-concept.md): the canonical names and shapes of the
+"""One shape per concept (docs/adr/0022-one-shape-per-concept.md): the canonical names and shapes of the
 ModelArts APIs, and the other forms users already send, accepted on input only.
 
 * the split ratio is ``train_evaluate_sample_ratio``, a decimal string as the dataset API writes it (``"0.8"``);

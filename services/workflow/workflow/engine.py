@@ -343,7 +343,7 @@ class WorkflowEngine:
     async def _publish(self, phase: Phase, project: Project, execution: Execution) -> None:
         params = {**project.training_params, **execution.parameters}
         body = {
-            # Projects made before the canonical name (ADR 0021) keep the ratio as train_ratio, a number.
+            # Projects made before the canonical name (ADR 0022) keep the ratio as train_ratio, a number.
             "train_evaluate_sample_ratio": split_ratio(
                 params.get(RATIO_FIELD, params.get(RATIO_ALIAS, "0.8"))
             ),
