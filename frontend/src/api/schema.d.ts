@@ -2222,7 +2222,7 @@ export interface components {
             manifest_path?: string | null;
             /**
              * Statistics
-             * @description Per label and usage counts (tables: per column)
+             * @description Per label and usage counts (sound: seconds of audio per label; tables: per column, rows and distinct records)
              */
             statistics: {
                 [key: string]: unknown;
@@ -5230,9 +5230,9 @@ export interface components {
             model_version: string;
             /**
              * Specification
-             * @description `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
-             * @default cpu
-             * @example cpu
+             * @description One of GET /v1/services/specifications (the service answers with these names); the short `cpu`/`gpu` and the guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are taken too: see GET /v1/projects/flavors
+             * @default modelarts.vm.cpu.2u
+             * @example modelarts.vm.cpu.2u
              * @example Free (CPU)
              */
             specification?: string;
@@ -5246,21 +5246,23 @@ export interface components {
         /**
          * DeployRequest
          * @description Deploy parameters; without `config` this round's model version gets 100 % of the traffic. Auto stop is on
-         *     by default (a new service stops after 1 hour, or after `schedule.duration` hours); `auto_stop: false`
+         *     by default (a new service stops after 1 hour, or after `schedule[0].duration` hours); `auto_stop: false`
          *     switches it off: the service runs until it is stopped.
          * @example {
          *       "instance_count": 1,
-         *       "schedule": {
-         *         "duration": 1,
-         *         "time_unit": "HOURS",
-         *         "type": "stop"
-         *       },
-         *       "specification": "cpu"
+         *       "schedule": [
+         *         {
+         *           "duration": 1,
+         *           "time_unit": "HOURS",
+         *           "type": "stop"
+         *         }
+         *       ],
+         *       "specification": "modelarts.vm.cpu.2u"
          *     }
          * @example {
          *       "auto_stop": false,
          *       "instance_count": 1,
-         *       "specification": "cpu"
+         *       "specification": "modelarts.vm.cpu.2u"
          *     }
          * @example {
          *       "config": [
@@ -5268,14 +5270,14 @@ export interface components {
          *           "instance_count": 1,
          *           "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
          *           "model_version": "0.0.2",
-         *           "specification": "cpu",
+         *           "specification": "modelarts.vm.cpu.2u",
          *           "weight": 80
          *         },
          *         {
          *           "instance_count": 1,
          *           "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
          *           "model_version": "0.0.1",
-         *           "specification": "cpu",
+         *           "specification": "modelarts.vm.cpu.2u",
          *           "weight": 20
          *         }
          *       ]
@@ -5299,8 +5301,11 @@ export interface components {
              * @default 1
              */
             instance_count?: number;
-            /** @description Auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting */
-            schedule?: components["schemas"]["workflow_DeploySchedule"] | null;
+            /**
+             * Schedule
+             * @description Auto stop, as the service's `schedule`: a list of one (one object is taken too); `[]`: no auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting
+             */
+            schedule?: components["schemas"]["workflow_DeploySchedule"][] | null;
             /**
              * Service Name
              * @description For a new service; default `exeML-<project name>`
@@ -5308,9 +5313,9 @@ export interface components {
             service_name?: string | null;
             /**
              * Specification
-             * @description Without `config`: `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
-             * @default cpu
-             * @example cpu
+             * @description Without `config`: one of GET /v1/services/specifications; the short `cpu`/`gpu` and the guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are taken too: see GET /v1/projects/flavors
+             * @default modelarts.vm.cpu.2u
+             * @example modelarts.vm.cpu.2u
              * @example Free (CPU)
              */
             specification?: string;
@@ -5648,7 +5653,7 @@ export interface components {
          *       "training_params": {
          *         "inference_hardware": "CPU",
          *         "max_training_duration": 60,
-         *         "train_ratio": 0.8,
+         *         "train_evaluate_sample_ratio": "0.8",
          *         "training_preference": "balance"
          *       }
          *     }
@@ -5738,7 +5743,7 @@ export interface components {
          *           "training_params": {
          *             "inference_hardware": "CPU",
          *             "max_training_duration": 60,
-         *             "train_ratio": 0.8,
+         *             "train_evaluate_sample_ratio": "0.8",
          *             "training_preference": "balance"
          *           },
          *           "updated_at": "2026-11-24T09:12:55Z"
@@ -5760,7 +5765,7 @@ export interface components {
          *           "training_params": {
          *             "inference_hardware": "CPU",
          *             "max_training_duration": 60,
-         *             "train_ratio": 0.8,
+         *             "train_evaluate_sample_ratio": "0.8",
          *             "training_preference": "balance"
          *           },
          *           "updated_at": "2026-11-22T14:04:02Z"
@@ -5884,7 +5889,7 @@ export interface components {
          *       "training_params": {
          *         "inference_hardware": "CPU",
          *         "max_training_duration": 60,
-         *         "train_ratio": 0.8,
+         *         "train_evaluate_sample_ratio": "0.8",
          *         "training_preference": "balance"
          *       },
          *       "updated_at": "2026-11-24T09:12:55Z"
@@ -6017,10 +6022,11 @@ export interface components {
              */
             max_training_duration?: number | null;
             /**
-             * Train Ratio
-             * @description Training/validation split, 1–5 decimals
+             * Train Evaluate Sample Ratio
+             * @description Training/validation split: the TRAIN share, in (0, 1] with 1–5 decimals, as the dataset's `train_evaluate_sample_ratio` (a string; a number and the name `train_ratio` are accepted)
+             * @example 0.8
              */
-            train_ratio?: number | null;
+            train_evaluate_sample_ratio?: string | null;
             /** Training Preference */
             training_preference?: ("performance_first" | "balance" | "accuracy_first") | null;
         } & {
@@ -6032,7 +6038,7 @@ export interface components {
          * @example {
          *       "inference_hardware": "CPU",
          *       "max_training_duration": 60,
-         *       "train_ratio": 0.8,
+         *       "train_evaluate_sample_ratio": "0.8",
          *       "training_preference": "balance"
          *     }
          */
@@ -6059,11 +6065,12 @@ export interface components {
              */
             max_training_duration?: number;
             /**
-             * Train Ratio
-             * @description Training/validation split, 1–5 decimals
+             * Train Evaluate Sample Ratio
+             * @description Training/validation split: the TRAIN share, in (0, 1] with 1–5 decimals, as the dataset's `train_evaluate_sample_ratio` (a string; a number and the name `train_ratio` are accepted)
              * @default 0.8
+             * @example 0.8
              */
-            train_ratio?: number;
+            train_evaluate_sample_ratio?: string;
             /**
              * Training Preference
              * @default balance
@@ -13298,7 +13305,7 @@ export interface operations {
                      *           "training_params": {
                      *             "inference_hardware": "CPU",
                      *             "max_training_duration": 60,
-                     *             "train_ratio": 0.8,
+                     *             "train_evaluate_sample_ratio": "0.8",
                      *             "training_preference": "balance"
                      *           },
                      *           "updated_at": "2026-11-24T09:12:55Z"
@@ -13320,7 +13327,7 @@ export interface operations {
                      *           "training_params": {
                      *             "inference_hardware": "CPU",
                      *             "max_training_duration": 60,
-                     *             "train_ratio": 0.8,
+                     *             "train_evaluate_sample_ratio": "0.8",
                      *             "training_preference": "balance"
                      *           },
                      *           "updated_at": "2026-11-22T14:04:02Z"
@@ -13411,7 +13418,7 @@ export interface operations {
                  *       "training_params": {
                  *         "inference_hardware": "CPU",
                  *         "max_training_duration": 60,
-                 *         "train_ratio": 0.8,
+                 *         "train_evaluate_sample_ratio": "0.8",
                  *         "training_preference": "balance"
                  *       }
                  *     }
@@ -13533,7 +13540,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -13866,7 +13873,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14084,7 +14091,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14514,7 +14521,7 @@ export interface operations {
                      *                   "instance_count": 1,
                      *                   "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
                      *                   "model_version": "0.0.1",
-                     *                   "specification": "cpu",
+                     *                   "specification": "modelarts.vm.cpu.2u",
                      *                   "weight": 100
                      *                 }
                      *               ],
@@ -14741,7 +14748,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14857,12 +14864,14 @@ export interface operations {
                 /**
                  * @example {
                  *       "instance_count": 1,
-                 *       "schedule": {
-                 *         "duration": 1,
-                 *         "time_unit": "HOURS",
-                 *         "type": "stop"
-                 *       },
-                 *       "specification": "cpu"
+                 *       "schedule": [
+                 *         {
+                 *           "duration": 1,
+                 *           "time_unit": "HOURS",
+                 *           "type": "stop"
+                 *         }
+                 *       ],
+                 *       "specification": "modelarts.vm.cpu.2u"
                  *     }
                  */
                 "application/json": components["schemas"]["workflow_DeployRequest"];
@@ -14982,7 +14991,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15208,7 +15217,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15434,7 +15443,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15660,7 +15669,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"

@@ -33,11 +33,11 @@ export function DeployForm({ project }: { project: Project }) {
       const config = Object.entries(chosen).map(([model_version, weight]) => ({
         model_id: project.model_id!, model_version, weight, specification: spec, instance_count: nodes,
       }));
-      const schedule = autoStop === 'off' ? null : { type: 'stop' as const, time_unit: 'HOURS' as const, duration: hours };
+      const body = autoStop === 'off'
+        ? { config, auto_stop: false }
+        : { config, schedule: [{ type: 'stop' as const, time_unit: 'HOURS' as const, duration: hours }] };
       const path = { params: { path: { project_id: project.id } } };
-      const result = await ok(api.POST('/v1/projects/{project_id}/workflow/deploy', { ...path, body: { config, schedule } }));
-      if (autoStop === 'off') await turnOffAutoStop(project.id);
-      return result;
+      return ok(api.POST('/v1/projects/{project_id}/workflow/deploy', { ...path, body }));
     },
     onSuccess: () => queryClient.invalidateQueries({ queryKey: ['project', project.id] }),
   });
@@ -102,16 +102,4 @@ export function DeployForm({ project }: { project: Project }) {
       </div>
     </form>
   );
-}
-
-/** The workflow deploys with the default auto stop; "Off" is then set on the service itself. */
-async function turnOffAutoStop(projectId: string): Promise<void> {
-  for (let i = 0; i < 20; i++) {
-    const project = await ok(api.GET('/v1/projects/{project_id}', { params: { path: { project_id: projectId } } }));
-    if (project.service_id) {
-      await ok(api.PUT('/v1/services/{service_id}', { params: { path: { service_id: project.service_id } }, body: { schedule: [] } }));
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
 }
