@@ -17,6 +17,7 @@ from fastapi import Depends, Request
 
 from shared.context import bind_context
 from shared.errors import CredentialsExpired, Forbidden, InvalidCredentials, Unauthorized
+from shared.stages import stage
 
 __all__ = [
     "INTERNAL_TOKEN_HEADER",
@@ -103,7 +104,8 @@ async def require_principal(request: Request) -> AsyncIterator[Principal]:
     token = _token_from(request)
     if not token:
         raise Unauthorized("missing internal token")
-    principal = codec.verify(token)
+    with stage("service.auth"):
+        principal = codec.verify(token)
     request.state.principal = principal
     with bind_context(tenant_id=principal.tenant_id, subject=principal.subject):
         yield principal

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import httpx
 from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from gateway.config import Settings
 from gateway.keys import authenticate
@@ -12,6 +15,7 @@ from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
 from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, PeerUnavailable
 from shared.service.http import allowed_methods
+from shared.stages import stage
 
 __all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
 
@@ -47,6 +51,16 @@ class ServiceClients(dict[str, httpx.AsyncClient]):
             if url:
                 clients[name] = httpx.AsyncClient(base_url=url, timeout=settings.request_timeout_seconds)
         return clients
+
+    @classmethod
+    def in_process(cls, apps: Mapping[str, ASGIApp]) -> ServiceClients:
+        """The embedded mode: each service's app called in this process."""
+        return cls(
+            {
+                name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+                for name, app in apps.items()
+            }
+        )
 
     async def aclose(self) -> None:
         for client in self.values():
@@ -129,27 +143,36 @@ def proxy_router() -> APIRouter:
 
     @router.api_route(_PROXY_PATH, methods=[*_METHODS], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
-        principal = await authenticate(request)
+        with stage("gateway.auth"):
+            principal = await authenticate(request)
         own_methods = allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH,))
         if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
             raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
         service = service_for_path(path)
         check_role(principal, request.method, path)
-        body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
+        with stage("gateway.body"):
+            body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
         clients: ServiceClients = request.app.state.clients
         if service not in clients:
             raise PeerUnavailable(f"service {service} is not configured")
         ctx = current_context()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+        with stage("gateway.token"):
+            token = request.app.state.token_codec.issue(principal)
         headers |= {
-            INTERNAL_TOKEN_HEADER: request.app.state.token_codec.issue(principal),
+            INTERNAL_TOKEN_HEADER: token,
             REQUEST_ID_HEADER: ctx.request_id or "",
             CORRELATION_ID_HEADER: ctx.correlation_id or "",
         }
         try:
-            upstream = await clients[service].request(
-                request.method, _raw_path(request), params=request.query_params, headers=headers, content=body
-            )
+            with stage("gateway.upstream"):
+                upstream = await clients[service].request(
+                    request.method,
+                    _raw_path(request),
+                    params=request.query_params,
+                    headers=headers,
+                    content=body,
+                )
         except httpx.TransportError as exc:
             raise PeerUnavailable(f"service {service} unreachable: {exc}") from exc
         # The gateway's own middleware sets the id headers; the upstream copies would duplicate them.
