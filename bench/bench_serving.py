@@ -117,9 +117,9 @@ class Platform:
         apps = self.apps
         for name in ("registry", "inference"):
             definition = load_definition(name)
-            settings = definition.settings_cls(
-                data_dir=data_dir, log_level="WARNING", reconcile_interval_seconds=0.2
-            )
+            # Default intervals, as `make run` has them: a faster reconciler loop would load the CPU the
+            # measurement runs on (its commits wake it for deployments anyway).
+            settings = definition.settings_cls(data_dir=data_dir, log_level="WARNING")
             self.runtimes[name] = build_runtime(definition, settings, broker=broker)
             apps[name] = load_service_app(name, self.runtimes[name])
         for runtime in self.runtimes.values():

@@ -4,6 +4,7 @@ travels: :mod:`gateway.forwarding`)."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
@@ -44,9 +45,9 @@ _HOP_HEADERS = {
 
 
 class ServiceClients(dict[str, httpx.AsyncClient]):
-    """How the gateway reaches each service: a pooled keep-alive HTTP client per URL (distributed), or the
-    service's ASGI app called in this process (embedded, :attr:`apps`). A client set for a name wins over an
-    app of that name (tests put stand-ins there)."""
+    """How the gateway reaches each service: an HTTP client per service (pooled keep-alive connections to its
+    URL in the distributed mode), and in the embedded mode also the service's ASGI app (:attr:`apps`), which
+    the proxy calls in-process. Setting a client for a name (tests put stand-ins there) replaces its app."""
 
     def __init__(
         self,
@@ -55,6 +56,14 @@ class ServiceClients(dict[str, httpx.AsyncClient]):
     ) -> None:
         super().__init__(clients or {})
         self.apps = dict(apps or {})
+
+    def __setitem__(self, name: str, client: httpx.AsyncClient) -> None:
+        self.apps.pop(name, None)
+        super().__setitem__(name, client)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, client in dict(*args, **kwargs).items():
+            self[name] = client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceClients:
@@ -70,11 +79,13 @@ class ServiceClients(dict[str, httpx.AsyncClient]):
 
     @classmethod
     def in_process(cls, apps: Mapping[str, ASGIApp]) -> ServiceClients:
-        """The embedded mode: each service's app called in this process."""
-        return cls(apps=apps)
-
-    def serves(self, service: str) -> bool:
-        return service in self or service in self.apps
+        """The embedded mode: each service's app called in this process (its HTTP client, over
+        ``ASGITransport``, serves the aggregated OpenAPI and tools)."""
+        clients = {
+            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            for name, app in apps.items()
+        }
+        return cls(clients, apps)
 
     async def aclose(self) -> None:
         for client in self.values():
@@ -191,7 +202,7 @@ def proxy_router() -> APIRouter:
             service = service_for_path(path)
             check_role(principal, request.method, path)
         clients: ServiceClients = request.app.state.clients
-        if not clients.serves(service):
+        if service not in clients and service not in clients.apps:
             raise PeerUnavailable(f"service {service} is not configured")
         with stage("gateway.body"):
             body = await _body_unless_declared(request, request.app.state.runtime.settings.max_request_bytes)
