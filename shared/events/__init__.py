@@ -6,7 +6,7 @@ and the old one stays until no consumer needs it. ``asyncapi_document()`` docume
 """
 
 # Importing the contract modules registers their event types.
-from shared.events import dataset, inference, labeling, registry, training, workflow  # noqa: F401  # imported to register their types
+from shared.events import dataset, gateway, inference, labeling, registry, training, workflow  # noqa: F401  # imported to register their types
 from shared.events.base import (
     EVENT_TYPE_PATTERN,
     EventContract,

@@ -22,6 +22,17 @@ class Settings(ServiceSettings):
     max_request_bytes: int = Field(
         default=101 * 1024 * 1024, ge=1024, description="Largest request body accepted"
     )
+    key_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        description="API keys kept verified in memory (least recently used leave; 0: off)",
+    )
+    key_cache_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How long a verified API key is trusted without a query; a revocation drops it at once "
+        "in gateways that consume events, others see it within this time",
+    )
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(
         default=2.0, gt=0, description="First retry delay; doubles each attempt"

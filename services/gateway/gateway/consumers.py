@@ -1,10 +1,13 @@
-"""Handlers of other services' events that the gateway reacts to: fan-out to webhooks and SSE streams."""
+"""Handlers of the events the gateway reacts to: fan-out to webhooks and SSE streams, and revoked API keys
+dropped from the cache of verified keys."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.events.hub import EventHub
+from gateway.verified_keys import VerifiedKeys
 from gateway.webhooks.service import WebhookService
 from shared.events import EventContract, registered_contracts
+from shared.events.gateway import ApiKeyRevoked
 from shared.messaging import Envelope, HandlerRegistry
 
 
@@ -18,3 +21,8 @@ def register_consumers(consumer: HandlerRegistry) -> None:
 
     for contract in registered_contracts().values():
         consumer.handler(contract, name="gateway.fan_out")(fan_out)
+
+    @consumer.handler(ApiKeyRevoked, name="gateway.drop_revoked_key")
+    async def drop_revoked_key(_session: AsyncSession, envelope: Envelope[ApiKeyRevoked]) -> None:
+        """A key revoked by another gateway process is refused here from now on, although it was cached."""
+        consumer.runtime.component(VerifiedKeys).revoke(envelope.data.key_id)

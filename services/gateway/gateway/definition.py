@@ -6,6 +6,7 @@ from gateway.config import Settings
 from gateway.consumers import register_consumers
 from gateway.models import Base, messaging
 from gateway.webhooks.delivery import deliver_webhooks
+from shared.events.gateway import ApiKeyRevoked
 from shared.service import ServiceDefinition
 
 
@@ -25,6 +26,7 @@ SERVICE = ServiceDefinition(
     settings_cls=Settings,
     metadata=Base.metadata,
     messaging=messaging,
+    publishes=(ApiKeyRevoked,),
     register_consumers=register_consumers,
     routers=_routers,
     background_loops=lambda: [deliver_webhooks],

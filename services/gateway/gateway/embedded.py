@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 
@@ -52,12 +51,7 @@ def build_embedded_app(settings: GatewaySettings | None = None) -> FastAPI:
     for runtime in runtimes.values():
         for peer, peer_app in apps.items():
             runtime.peers.register_app(peer, peer_app)
-    clients = ServiceClients(
-        {
-            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
-            for name, app in apps.items()
-        }
-    )
+    clients = ServiceClients.in_process(apps)
     from gateway.app import create_app
 
     app = create_app(gateway_settings, gateway_runtime, clients)

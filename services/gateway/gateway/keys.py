@@ -18,15 +18,19 @@ from typing import Annotated, Any, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import Settings
 from gateway.models import ApiKey
+from gateway.verified_keys import VerifiedKeys
 from shared.auth import Principal
-from shared.db import Repository
+from shared.db import Repository, after_commit
 from shared.db.base import utcnow
 from shared.db.engine import Database
 from shared.errors import ErrorDetail, Forbidden, InvalidCredentials, InvalidInput
+from shared.events.gateway import ApiKeyRevoked
 from shared.logging import get_logger
+from shared.service import ServiceRuntime
 from shared.service.params import Offset, limit_query
 
 __all__ = ["OPERATOR_TENANT", "authenticate", "ensure_bootstrap_key", "hash_key", "keys_router", "new_key"]
@@ -88,19 +92,34 @@ def presented_key(request: Request) -> str | None:
 
 
 async def authenticate(request: Request) -> Principal:
-    """The caller's principal from its API key, or 401 (the key itself is never logged)."""
+    """The caller's principal from its API key, or 401 (the key itself is never logged).
+
+    A key verified recently is found in the gateway's bounded cache (:class:`VerifiedKeys`) without a query;
+    ``last_used_at`` is written when the key is verified against the database, so it is exact to within the
+    cache's ``key_cache_seconds``."""
     key = presented_key(request)
     if key is None:
         raise InvalidCredentials("missing API key: send 'Authorization: Bearer <key>' or 'X-Auth-Token'")
-    db: Database = request.app.state.runtime.db
+    runtime = request.app.state.runtime
+    verified = runtime.component(VerifiedKeys)
+    key_hash = hash_key(key)
+    principal = verified.get(key_hash)
+    if principal is None:
+        key_id, principal = await _verify(runtime.db, key_hash)
+        verified.put(key_hash, key_id, principal)
+    return principal
+
+
+async def _verify(db: Database, key_hash: str) -> tuple[str, Principal]:
     async with db.session() as session:
         row = (
-            await session.execute(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+            await session.execute(sa.select(ApiKey).where(ApiKey.key_hash == key_hash))
         ).scalar_one_or_none()
         if row is None or row.revoked_at is not None:
             raise InvalidCredentials("invalid or revoked API key")
         row.last_used_at = utcnow()
-        return Principal(tenant_id=row.tenant_id, subject=f"key:{row.id}", roles=tuple(row.roles.split(",")))
+        roles = tuple(row.roles.split(","))
+        return row.id, Principal(tenant_id=row.tenant_id, subject=f"key:{row.id}", roles=roles)
 
 
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
@@ -185,6 +204,16 @@ class ApiKeyList(BaseModel):
     total: int = Field(examples=[1])
 
 
+async def _announce_revocation(runtime: ServiceRuntime[Any], session: AsyncSession, row: ApiKey) -> None:
+    """Drop the key from this gateway's cache now and after the commit (a request verifying it meanwhile
+    cannot put it back), and tell every gateway through the event."""
+    verified = runtime.component(VerifiedKeys)
+    verified.revoke(row.id)
+    after_commit(session, lambda: verified.revoke(row.id), key=("revoke", row.id))
+    event = ApiKeyRevoked(key_id=row.id, key_prefix=row.key_prefix, name=row.name)
+    await runtime.outbox.add(session, event, subject=row.id, tenant_id=row.tenant_id)
+
+
 def keys_router() -> APIRouter:
     router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
 
@@ -230,9 +259,12 @@ def keys_router() -> APIRouter:
                 "a key cannot revoke itself",
                 details=[ErrorDetail(rule="not_self", msg="use another admin key", field="key_id")],
             )
-        async with request.app.state.runtime.db.session() as session:
+        runtime = request.app.state.runtime
+        async with runtime.db.session() as session:
             row = await ApiKeyRepository(session, principal.tenant_id).get(key_id)
-            row.revoked_at = row.revoked_at or utcnow()
+            if row.revoked_at is None:
+                row.revoked_at = utcnow()
+                await _announce_revocation(runtime, session, row)
             await session.flush()
             return ApiKeyRead.of(row)
 

@@ -1,17 +1,24 @@
-"""Routing of the public ``/v1`` API to the services, with an internal token per request."""
+"""Routing of the public ``/v1`` API to the services, with an internal token per request (how the request
+travels: :mod:`gateway.forwarding`)."""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 from fastapi import APIRouter, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp
 
 from gateway.config import Settings
+from gateway.forwarding import InProcessCall, forward_over_http
 from gateway.keys import authenticate
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
 from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, PeerUnavailable
 from shared.service.http import allowed_methods
+from shared.stages import stage
 
 __all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
 
@@ -29,6 +36,7 @@ SERVICES = ("dataset", "labeling", "trainer", "registry", "inference", "workflow
 _HOP_HEADERS = {
     "host",
     "content-length",
+    "transfer-encoding",
     "connection",
     "authorization",
     "x-auth-token",
@@ -37,16 +45,47 @@ _HOP_HEADERS = {
 
 
 class ServiceClients(dict[str, httpx.AsyncClient]):
-    """One HTTP client per service: real URLs (distributed) or in-process ASGI apps (embedded)."""
+    """How the gateway reaches each service: an HTTP client per service (pooled keep-alive connections to its
+    URL in the distributed mode), and in the embedded mode also the service's ASGI app (:attr:`apps`), which
+    the proxy calls in-process. Setting a client for a name (tests put stand-ins there) replaces its app."""
+
+    def __init__(
+        self,
+        clients: Mapping[str, httpx.AsyncClient] | None = None,
+        apps: Mapping[str, ASGIApp] | None = None,
+    ) -> None:
+        super().__init__(clients or {})
+        self.apps = dict(apps or {})
+
+    def __setitem__(self, name: str, client: httpx.AsyncClient) -> None:
+        self.apps.pop(name, None)
+        super().__setitem__(name, client)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for name, client in dict(*args, **kwargs).items():
+            self[name] = client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServiceClients:
         clients = cls()
+        limits = httpx.Limits(max_connections=200, max_keepalive_connections=100, keepalive_expiry=60)
         for name in SERVICES:
             url = getattr(settings, f"{name}_url")
             if url:
-                clients[name] = httpx.AsyncClient(base_url=url, timeout=settings.request_timeout_seconds)
+                clients[name] = httpx.AsyncClient(
+                    base_url=url, timeout=settings.request_timeout_seconds, limits=limits
+                )
         return clients
+
+    @classmethod
+    def in_process(cls, apps: Mapping[str, ASGIApp]) -> ServiceClients:
+        """The embedded mode: each service's app called in this process (its HTTP client, over
+        ``ASGITransport``, serves the aggregated OpenAPI and tools)."""
+        clients = {
+            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
+            for name, app in apps.items()
+        }
+        return cls(clients, apps)
 
     async def aclose(self) -> None:
         for client in self.values():
@@ -106,6 +145,31 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _body_unless_declared(request: Request, limit: int) -> bytes | None:
+    """``None`` when the body may stream through (its declared length is within ``limit``; 413 if not);
+    else the body, read up to ``limit`` (a chunked upload has no length to check beforehand)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit():
+        if int(declared) > limit:
+            raise _too_large(int(declared), limit)
+        return None
+    return await read_body(request, limit)
+
+
+def _upstream_headers(request: Request, token: str, body: bytes | None) -> dict[str, str]:
+    """The client's headers less its credentials and hop-by-hop ones, plus the internal token and ids."""
+    ctx = current_context()
+    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
+    length = request.headers.get("content-length", "0") if body is None else str(len(body))
+    headers |= {
+        "content-length": length,
+        INTERNAL_TOKEN_HEADER: token,
+        REQUEST_ID_HEADER: ctx.request_id or "",
+        CORRELATION_ID_HEADER: ctx.correlation_id or "",
+    }
+    return headers
+
+
 def _too_large(size: int, limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(
         f"request body of {size} bytes exceeds the gateway limit of {limit} bytes",
@@ -129,38 +193,25 @@ def proxy_router() -> APIRouter:
 
     @router.api_route(_PROXY_PATH, methods=[*_METHODS], include_in_schema=False)
     async def forward(path: str, request: Request) -> Response:
-        principal = await authenticate(request)
-        own_methods = allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH,))
-        if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
-            raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
-        service = service_for_path(path)
-        check_role(principal, request.method, path)
-        body = await read_body(request, request.app.state.runtime.settings.max_request_bytes)
+        with stage("gateway.auth"):
+            principal = await authenticate(request)
+        with stage("gateway.route"):
+            own_methods = allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH,))
+            if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
+                raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
+            service = service_for_path(path)
+            check_role(principal, request.method, path)
         clients: ServiceClients = request.app.state.clients
-        if service not in clients:
+        if service not in clients and service not in clients.apps:
             raise PeerUnavailable(f"service {service} is not configured")
-        ctx = current_context()
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
-        headers |= {
-            INTERNAL_TOKEN_HEADER: request.app.state.token_codec.issue(principal),
-            REQUEST_ID_HEADER: ctx.request_id or "",
-            CORRELATION_ID_HEADER: ctx.correlation_id or "",
-        }
-        try:
-            upstream = await clients[service].request(
-                request.method, _raw_path(request), params=request.query_params, headers=headers, content=body
+        with stage("gateway.body"):
+            body = await _body_unless_declared(request, request.app.state.runtime.settings.max_request_bytes)
+        with stage("gateway.token"):
+            headers = _upstream_headers(request, request.app.state.token_codec.token_for(principal), body)
+        if service in clients:
+            return await forward_over_http(
+                clients[service], service, _raw_path(request), request, headers, body
             )
-        except httpx.TransportError as exc:
-            raise PeerUnavailable(f"service {service} unreachable: {exc}") from exc
-        # The gateway's own middleware sets the id headers; the upstream copies would duplicate them.
-        dropped = {
-            "content-length",
-            "transfer-encoding",
-            "content-encoding",
-            REQUEST_ID_HEADER.lower(),
-            CORRELATION_ID_HEADER.lower(),
-        }
-        out_headers = {k: v for k, v in upstream.headers.items() if k.lower() not in dropped}
-        return Response(upstream.content, status_code=upstream.status_code, headers=out_headers)
+        return InProcessCall(clients.apps[service], headers, body)
 
     return router

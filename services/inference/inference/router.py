@@ -39,6 +39,7 @@ from shared.errors import ErrorDetail
 from shared.naming import PLAIN_TEXT_PATTERN
 from shared.service import RuntimeDep, ServiceRuntime, SessionDep
 from shared.service.params import Offset, limit_query
+from shared.stages import stage
 
 router = APIRouter(prefix="/v1/services", tags=["services"])
 infer_router = APIRouter(prefix="/v1/infers", tags=["predictions"])
@@ -200,17 +201,20 @@ async def predict(
     ``{"meta", "data": {"resp_data": [{"predict", "probabilities"}]}}`` (tables). The header
     ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
     naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203."""
-    config = await _serving_config(runtime, principal.tenant_id, service_id)
+    with stage("inference.config"):
+        config = await _serving_config(runtime, principal.tenant_id, service_id)
     failed = True
     try:
-        payload, echo = await extract_payload(
-            request,
-            config[0]["task_type"],
-            runtime.settings.max_payload_bytes,
-            runtime.settings.max_json_depth,
-        )
+        with stage("inference.payload"):
+            payload, echo = await extract_payload(
+                request,
+                config[0]["task_type"],
+                runtime.settings.max_payload_bytes,
+                runtime.settings.max_json_depth,
+            )
         started = time.perf_counter()
-        entry, answer = await _infer(runtime, service_id, principal.tenant_id, config, payload)
+        with stage("inference.triton"):
+            entry, answer = await _infer(runtime, service_id, principal.tenant_id, config, payload)
         if "error" in answer:
             err = answer["error"]
             raise BadPredictRequest(

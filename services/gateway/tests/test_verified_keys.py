@@ -1,0 +1,101 @@
+"""The cache of verified API keys: bounded, and a revocation refuses a cached key on the next request."""
+
+from __future__ import annotations
+
+import asyncio
+
+import sqlalchemy as sa
+from gateway.keys import hash_key
+from gateway.models import ApiKey
+from gateway.verified_keys import VerifiedKeys
+
+from shared.auth import Principal
+from shared.db import utcnow
+from shared.events.gateway import ApiKeyRevoked
+
+
+def _principal(n: int) -> Principal:
+    return Principal(tenant_id="t", subject=f"key:{n}", roles=("viewer",))
+
+
+def test_the_cache_keeps_at_most_its_size_and_drops_the_least_recently_used() -> None:
+    keys = VerifiedKeys(size=3, ttl=60)
+    for n in range(3):
+        keys.put(f"h{n}", f"k{n}", _principal(n))
+    assert keys.get("h0") == _principal(0)  # h0 used: h1 is now the least recent
+    for n in range(3, 6):
+        keys.put(f"h{n}", f"k{n}", _principal(n))
+    assert len(keys) == 3
+    assert [keys.get(f"h{n}") is not None for n in range(6)] == [False, False, False, True, True, True]
+    keys.put("h0", "k0", _principal(0))
+    keys.get("h4")
+    keys.put("h6", "k6", _principal(6))
+    assert keys.get("h5") is None and keys.get("h4") is not None
+
+
+def test_entries_expire_and_a_revoked_key_is_never_cached_again() -> None:
+    keys = VerifiedKeys(size=10, ttl=0.01)
+    keys.put("h", "k", _principal(1))
+    assert keys.get("h") is not None
+    keys.configure(10, 60)
+    keys.revoke("k")
+    assert keys.get("h") is None
+    keys.put("h", "k", _principal(1))  # a verification that read the row before the revocation committed
+    assert keys.get("h") is None
+    expiring = VerifiedKeys(size=10, ttl=0.001)
+    expiring.put("h", "k", _principal(1))
+    assert asyncio.run(asyncio.sleep(0.01)) is None and expiring.get("h") is None
+
+
+async def test_a_cached_key_revoked_elsewhere_is_refused_once_the_event_arrives(gateway) -> None:
+    runtime = gateway.platform.runtimes["gateway"]
+    verified = runtime.component(VerifiedKeys)
+    verified.configure(100, 3600)  # only the event can drop it within this test
+    key = await gateway.new_key(["developer"])
+    assert (await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))).status_code == 200
+    assert verified.get(hash_key(key)) is not None
+    # Another gateway process revokes it: its row changes and its event goes out; this process's cache
+    # still holds the key until the event comes.
+    async with runtime.db.session() as session:
+        row = (await session.execute(sa.select(ApiKey).where(ApiKey.key_hash == hash_key(key)))).scalar_one()
+        key_id, prefix, name = row.id, row.key_prefix, row.name
+        await session.execute(sa.update(ApiKey).where(ApiKey.id == key_id).values(revoked_at=utcnow()))
+    assert (await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))).status_code == 200
+    async with runtime.db.session() as session:
+        event = ApiKeyRevoked(key_id=key_id, key_prefix=prefix, name=name)
+        await runtime.outbox.add(session, event, subject=key_id, tenant_id="default")
+    for _ in range(200):
+        if verified.get(hash_key(key)) is None:
+            break
+        await asyncio.sleep(0.05)
+    refused = await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))
+    assert refused.status_code == 401 and refused.json()["error_code"] == "ModelArts.0203"
+
+
+async def test_a_key_revoked_here_is_refused_on_the_next_request_and_announced(gateway) -> None:
+    runtime = gateway.platform.runtimes["gateway"]
+    runtime.component(VerifiedKeys).configure(100, 3600)
+    key = await gateway.new_key(["viewer"])
+    assert (await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))).status_code == 200
+    listed = await gateway.client.get("/v1/api-keys", headers=gateway.with_key(gateway.admin_key))
+    key_id = next(i["id"] for i in listed.json()["items"] if i["roles"] == ["viewer"])
+    revoked = await gateway.client.delete(
+        f"/v1/api-keys/{key_id}", headers=gateway.with_key(gateway.admin_key)
+    )
+    assert revoked.status_code == 200
+    assert (await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))).status_code == 401
+    async with runtime.db.session() as session:
+        outbox = runtime.outbox.table
+        types = (await session.execute(sa.select(outbox.c.event_type))).scalars().all()
+    assert "gateway.api_key.revoked.v1" in types
+
+
+async def test_keys_evicted_from_a_full_cache_still_authenticate_from_the_database(gateway) -> None:
+    verified = gateway.platform.runtimes["gateway"].component(VerifiedKeys)
+    verified.configure(2, 3600)
+    keys = [await gateway.new_key(["viewer"]) for _ in range(4)]
+    for _ in range(2):
+        for key in keys:
+            response = await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))
+            assert response.status_code == 200 and response.json()["roles"] == ["viewer"]
+    assert len(verified) == 2
