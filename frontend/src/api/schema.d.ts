@@ -732,9 +732,11 @@ export interface paths {
          *       …}, …]}}``, every feature column of the training table per row.
          *
          *     The answer has the shape of the task type: ``{"predicted_label", "scores"}`` (image classification,
-         *     top 5, scores as strings), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes
-         *     ``[y_min, x_min, y_max, x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text),
-         *     ``{"meta", "data": {"resp_data": [{"predict", "probabilities"}]}}`` (tables). The header
+         *     top 5), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes ``[y_min, x_min, y_max,
+         *     x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text), ``{"meta", "data":
+         *     {"resp_data": [{"predict", "probabilities"}]}}`` (tables). As in the ExeML guide, confidences are decimal
+         *     strings with 3 decimals (``"0.972"``) and box coordinates decimal strings with 2; ``?numbers=true``
+         *     answers them as JSON numbers (ADR 0022). Table answers keep ModelArts' table format. The header
          *     ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
          *     naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203.
          */
@@ -2222,7 +2224,7 @@ export interface components {
             manifest_path?: string | null;
             /**
              * Statistics
-             * @description Per label and usage counts (tables: per column)
+             * @description Per label and usage counts (sound: seconds of audio per label; tables: per column, rows and distinct records)
              */
             statistics: {
                 [key: string]: unknown;
@@ -2787,8 +2789,8 @@ export interface components {
         };
         /**
          * ImageClassificationAnswer
-         * @description Image classification: the best label and the top 5 ``[label, score]`` pairs (scores are strings
-         *     with 3 decimals, as ExeML answers).
+         * @description Image classification: the best label and the top 5 ``[label, score]`` pairs, scores as decimal strings
+         *     with 3 decimals (the ExeML guide's example).
          * @example {
          *       "predicted_label": "sunflowers",
          *       "scores": [
@@ -2797,12 +2799,12 @@ export interface components {
          *           "0.972"
          *         ],
          *         [
-         *           "daisy",
-         *           "0.021"
+         *           "dandelion",
+         *           "0.028"
          *         ],
          *         [
-         *           "roses",
-         *           "0.007"
+         *           "daisy",
+         *           "0.000"
          *         ]
          *       ]
          *     }
@@ -2820,28 +2822,102 @@ export interface components {
             ][];
         };
         /**
+         * ImageClassificationNumbersAnswer
+         * @description Image classification with ``numbers=true``: the scores as JSON numbers.
+         * @example {
+         *       "predicted_label": "sunflowers",
+         *       "scores": [
+         *         [
+         *           "sunflowers",
+         *           0.972
+         *         ],
+         *         [
+         *           "dandelion",
+         *           0.028
+         *         ],
+         *         [
+         *           "daisy",
+         *           0
+         *         ]
+         *       ]
+         *     }
+         */
+        inference_ImageClassificationNumbersAnswer: {
+            /** Predicted Label */
+            predicted_label: string;
+            /**
+             * Scores
+             * @description Top 5 [label, score], best first
+             */
+            scores: [
+                string,
+                number
+            ][];
+        };
+        /**
          * LabelAnswer
-         * @description Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs.
+         * @description Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs,
+         *     scores as decimal strings with 3 decimals (as image classification's).
          * @example {
          *       "predicted_label": "positive",
-         *       "score": 0.9431,
+         *       "score": "0.943",
          *       "scores": [
          *         [
          *           "positive",
-         *           0.9431
+         *           "0.943"
          *         ],
          *         [
          *           "neutral",
-         *           0.0412
+         *           "0.041"
          *         ],
          *         [
          *           "negative",
-         *           0.0157
+         *           "0.016"
          *         ]
          *       ]
          *     }
          */
         inference_LabelAnswer: {
+            /** Predicted Label */
+            predicted_label: string;
+            /**
+             * Score
+             * @description A decimal number written as a string
+             * @example 0.972
+             */
+            score: string;
+            /**
+             * Scores
+             * @description Top 5 [label, score], best first
+             */
+            scores: [
+                string,
+                string
+            ][];
+        };
+        /**
+         * LabelNumbersAnswer
+         * @description Sound and text classification with ``numbers=true``: the scores as JSON numbers.
+         * @example {
+         *       "predicted_label": "positive",
+         *       "score": 0.943,
+         *       "scores": [
+         *         [
+         *           "positive",
+         *           0.943
+         *         ],
+         *         [
+         *           "neutral",
+         *           0.041
+         *         ],
+         *         [
+         *           "negative",
+         *           0.016
+         *         ]
+         *       ]
+         *     }
+         */
+        inference_LabelNumbersAnswer: {
             /** Predicted Label */
             predicted_label: string;
             /** Score */
@@ -2871,14 +2947,56 @@ export interface components {
         /**
          * ObjectDetectionAnswer
          * @description Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
-         *     in pixels of the original image (origin top left).
+         *     in pixels of the original image (origin top left). Coordinates (2 decimals) and scores (3 decimals) are
+         *     decimal strings, as in the ExeML guide's example.
          * @example {
          *       "detection_boxes": [
          *         [
-         *           33.6,
-         *           42.6,
-         *           104.5,
-         *           203.4
+         *           "60.89",
+         *           "268.44",
+         *           "652.69",
+         *           "806.91"
+         *         ],
+         *         [
+         *           "103.10",
+         *           "92.80",
+         *           "765.60",
+         *           "945.70"
+         *         ]
+         *       ],
+         *       "detection_classes": [
+         *         "yunbao",
+         *         "yunbao"
+         *       ],
+         *       "detection_scores": [
+         *         "1.000",
+         *         "0.731"
+         *       ]
+         *     }
+         */
+        inference_ObjectDetectionAnswer: {
+            /** Detection Boxes */
+            detection_boxes: [
+                string,
+                string,
+                string,
+                string
+            ][];
+            /** Detection Classes */
+            detection_classes: string[];
+            /** Detection Scores */
+            detection_scores: string[];
+        };
+        /**
+         * ObjectDetectionNumbersAnswer
+         * @description Object detection with ``numbers=true``: boxes and scores as JSON numbers.
+         * @example {
+         *       "detection_boxes": [
+         *         [
+         *           60.89,
+         *           268.44,
+         *           652.69,
+         *           806.91
          *         ],
          *         [
          *           103.1,
@@ -2888,16 +3006,16 @@ export interface components {
          *         ]
          *       ],
          *       "detection_classes": [
-         *         "face",
-         *         "arm"
+         *         "yunbao",
+         *         "yunbao"
          *       ],
          *       "detection_scores": [
-         *         0.9912,
-         *         0.7305
+         *         1,
+         *         0.731
          *       ]
          *     }
          */
-        inference_ObjectDetectionAnswer: {
+        inference_ObjectDetectionNumbersAnswer: {
             /** Detection Boxes */
             detection_boxes: [
                 number,
@@ -2910,7 +3028,7 @@ export interface components {
             /** Detection Scores */
             detection_scores: number[];
         };
-        inference_PredictAnswer: components["schemas"]["inference_ImageClassificationAnswer"] | components["schemas"]["inference_ObjectDetectionAnswer"] | components["schemas"]["inference_LabelAnswer"] | components["schemas"]["inference_TableAnswer"];
+        inference_PredictAnswer: components["schemas"]["inference_ImageClassificationAnswer"] | components["schemas"]["inference_ObjectDetectionAnswer"] | components["schemas"]["inference_LabelAnswer"] | components["schemas"]["inference_TableAnswer"] | components["schemas"]["inference_ImageClassificationNumbersAnswer"] | components["schemas"]["inference_ObjectDetectionNumbersAnswer"] | components["schemas"]["inference_LabelNumbersAnswer"];
         /**
          * Schedule
          * @description Auto stop: ``{"type": "stop", "time_unit": "HOURS", "duration": 1..24}``.
@@ -5230,9 +5348,9 @@ export interface components {
             model_version: string;
             /**
              * Specification
-             * @description `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
-             * @default cpu
-             * @example cpu
+             * @description One of GET /v1/services/specifications (the service answers with these names); the short `cpu`/`gpu` and the guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are taken too: see GET /v1/projects/flavors
+             * @default modelarts.vm.cpu.2u
+             * @example modelarts.vm.cpu.2u
              * @example Free (CPU)
              */
             specification?: string;
@@ -5246,21 +5364,23 @@ export interface components {
         /**
          * DeployRequest
          * @description Deploy parameters; without `config` this round's model version gets 100 % of the traffic. Auto stop is on
-         *     by default (a new service stops after 1 hour, or after `schedule.duration` hours); `auto_stop: false`
+         *     by default (a new service stops after 1 hour, or after `schedule[0].duration` hours); `auto_stop: false`
          *     switches it off: the service runs until it is stopped.
          * @example {
          *       "instance_count": 1,
-         *       "schedule": {
-         *         "duration": 1,
-         *         "time_unit": "HOURS",
-         *         "type": "stop"
-         *       },
-         *       "specification": "cpu"
+         *       "schedule": [
+         *         {
+         *           "duration": 1,
+         *           "time_unit": "HOURS",
+         *           "type": "stop"
+         *         }
+         *       ],
+         *       "specification": "modelarts.vm.cpu.2u"
          *     }
          * @example {
          *       "auto_stop": false,
          *       "instance_count": 1,
-         *       "specification": "cpu"
+         *       "specification": "modelarts.vm.cpu.2u"
          *     }
          * @example {
          *       "config": [
@@ -5268,14 +5388,14 @@ export interface components {
          *           "instance_count": 1,
          *           "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
          *           "model_version": "0.0.2",
-         *           "specification": "cpu",
+         *           "specification": "modelarts.vm.cpu.2u",
          *           "weight": 80
          *         },
          *         {
          *           "instance_count": 1,
          *           "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
          *           "model_version": "0.0.1",
-         *           "specification": "cpu",
+         *           "specification": "modelarts.vm.cpu.2u",
          *           "weight": 20
          *         }
          *       ]
@@ -5299,8 +5419,11 @@ export interface components {
              * @default 1
              */
             instance_count?: number;
-            /** @description Auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting */
-            schedule?: components["schemas"]["workflow_DeploySchedule"] | null;
+            /**
+             * Schedule
+             * @description Auto stop, as the service's `schedule`: a list of one (one object is taken too); `[]`: no auto stop; left out: a new service stops after 1 hour, an existing one keeps its setting
+             */
+            schedule?: components["schemas"]["workflow_DeploySchedule"][] | null;
             /**
              * Service Name
              * @description For a new service; default `exeML-<project name>`
@@ -5308,9 +5431,9 @@ export interface components {
             service_name?: string | null;
             /**
              * Specification
-             * @description Without `config`: `cpu`, `gpu`, one of GET /v1/services/specifications or the guide's name (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…): see GET /v1/projects/flavors
-             * @default cpu
-             * @example cpu
+             * @description Without `config`: one of GET /v1/services/specifications; the short `cpu`/`gpu` and the guide's names (`Free (CPU)`, `Compute-intensive 3 instance (CPU)`, `NV_P4`…) are taken too: see GET /v1/projects/flavors
+             * @default modelarts.vm.cpu.2u
+             * @example modelarts.vm.cpu.2u
              * @example Free (CPU)
              */
             specification?: string;
@@ -5648,7 +5771,7 @@ export interface components {
          *       "training_params": {
          *         "inference_hardware": "CPU",
          *         "max_training_duration": 60,
-         *         "train_ratio": 0.8,
+         *         "train_evaluate_sample_ratio": "0.8",
          *         "training_preference": "balance"
          *       }
          *     }
@@ -5738,7 +5861,7 @@ export interface components {
          *           "training_params": {
          *             "inference_hardware": "CPU",
          *             "max_training_duration": 60,
-         *             "train_ratio": 0.8,
+         *             "train_evaluate_sample_ratio": "0.8",
          *             "training_preference": "balance"
          *           },
          *           "updated_at": "2026-11-24T09:12:55Z"
@@ -5760,7 +5883,7 @@ export interface components {
          *           "training_params": {
          *             "inference_hardware": "CPU",
          *             "max_training_duration": 60,
-         *             "train_ratio": 0.8,
+         *             "train_evaluate_sample_ratio": "0.8",
          *             "training_preference": "balance"
          *           },
          *           "updated_at": "2026-11-22T14:04:02Z"
@@ -5884,7 +6007,7 @@ export interface components {
          *       "training_params": {
          *         "inference_hardware": "CPU",
          *         "max_training_duration": 60,
-         *         "train_ratio": 0.8,
+         *         "train_evaluate_sample_ratio": "0.8",
          *         "training_preference": "balance"
          *       },
          *       "updated_at": "2026-11-24T09:12:55Z"
@@ -6017,10 +6140,11 @@ export interface components {
              */
             max_training_duration?: number | null;
             /**
-             * Train Ratio
-             * @description Training/validation split, 1–5 decimals
+             * Train Evaluate Sample Ratio
+             * @description Training/validation split: the TRAIN share, in (0, 1] with 1–5 decimals, as the dataset's `train_evaluate_sample_ratio` (a string; a number and the name `train_ratio` are accepted)
+             * @example 0.8
              */
-            train_ratio?: number | null;
+            train_evaluate_sample_ratio?: string | null;
             /** Training Preference */
             training_preference?: ("performance_first" | "balance" | "accuracy_first") | null;
         } & {
@@ -6032,7 +6156,7 @@ export interface components {
          * @example {
          *       "inference_hardware": "CPU",
          *       "max_training_duration": 60,
-         *       "train_ratio": 0.8,
+         *       "train_evaluate_sample_ratio": "0.8",
          *       "training_preference": "balance"
          *     }
          */
@@ -6059,11 +6183,12 @@ export interface components {
              */
             max_training_duration?: number;
             /**
-             * Train Ratio
-             * @description Training/validation split, 1–5 decimals
+             * Train Evaluate Sample Ratio
+             * @description Training/validation split: the TRAIN share, in (0, 1] with 1–5 decimals, as the dataset's `train_evaluate_sample_ratio` (a string; a number and the name `train_ratio` are accepted)
              * @default 0.8
+             * @example 0.8
              */
-            train_ratio?: number;
+            train_evaluate_sample_ratio?: string;
             /**
              * Training Preference
              * @default balance
@@ -11951,7 +12076,10 @@ export interface operations {
     };
     predict: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer confidences and box coordinates as JSON numbers (`0.972`) instead of the decimal strings of the ExeML guide (`"0.972"`, the default); the values are the same. Table answers are the same either way. */
+                numbers?: boolean;
+            };
             header?: never;
             path: {
                 /** @description The service's id */
@@ -13298,7 +13426,7 @@ export interface operations {
                      *           "training_params": {
                      *             "inference_hardware": "CPU",
                      *             "max_training_duration": 60,
-                     *             "train_ratio": 0.8,
+                     *             "train_evaluate_sample_ratio": "0.8",
                      *             "training_preference": "balance"
                      *           },
                      *           "updated_at": "2026-11-24T09:12:55Z"
@@ -13320,7 +13448,7 @@ export interface operations {
                      *           "training_params": {
                      *             "inference_hardware": "CPU",
                      *             "max_training_duration": 60,
-                     *             "train_ratio": 0.8,
+                     *             "train_evaluate_sample_ratio": "0.8",
                      *             "training_preference": "balance"
                      *           },
                      *           "updated_at": "2026-11-22T14:04:02Z"
@@ -13411,7 +13539,7 @@ export interface operations {
                  *       "training_params": {
                  *         "inference_hardware": "CPU",
                  *         "max_training_duration": 60,
-                 *         "train_ratio": 0.8,
+                 *         "train_evaluate_sample_ratio": "0.8",
                  *         "training_preference": "balance"
                  *       }
                  *     }
@@ -13533,7 +13661,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -13866,7 +13994,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14084,7 +14212,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14514,7 +14642,7 @@ export interface operations {
                      *                   "instance_count": 1,
                      *                   "model_id": "2a4c6e8b0d1f4e3a9c5b7d0f2e4a6c8b",
                      *                   "model_version": "0.0.1",
-                     *                   "specification": "cpu",
+                     *                   "specification": "modelarts.vm.cpu.2u",
                      *                   "weight": 100
                      *                 }
                      *               ],
@@ -14741,7 +14869,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -14857,12 +14985,14 @@ export interface operations {
                 /**
                  * @example {
                  *       "instance_count": 1,
-                 *       "schedule": {
-                 *         "duration": 1,
-                 *         "time_unit": "HOURS",
-                 *         "type": "stop"
-                 *       },
-                 *       "specification": "cpu"
+                 *       "schedule": [
+                 *         {
+                 *           "duration": 1,
+                 *           "time_unit": "HOURS",
+                 *           "type": "stop"
+                 *         }
+                 *       ],
+                 *       "specification": "modelarts.vm.cpu.2u"
                  *     }
                  */
                 "application/json": components["schemas"]["workflow_DeployRequest"];
@@ -14982,7 +15112,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15208,7 +15338,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15434,7 +15564,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"
@@ -15660,7 +15790,7 @@ export interface operations {
                      *       "training_params": {
                      *         "inference_hardware": "CPU",
                      *         "max_training_duration": 60,
-                     *         "train_ratio": 0.8,
+                     *         "train_evaluate_sample_ratio": "0.8",
                      *         "training_preference": "balance"
                      *       },
                      *       "updated_at": "2026-11-24T09:12:55Z"

@@ -33,7 +33,8 @@ export function DeployForm({ project }: { project: Project }) {
       const config = Object.entries(chosen).map(([model_version, weight]) => ({
         model_id: project.model_id!, model_version, weight, specification: spec, instance_count: nodes,
       }));
-      const schedule = autoStop === 'off' ? null : { type: 'stop' as const, time_unit: 'HOURS' as const, duration: hours };
+      // ModelArts' shape: a list of one (ADR 0022); off: left out here, then switched off below
+      const schedule = autoStop === 'off' ? null : [{ type: 'stop' as const, time_unit: 'HOURS' as const, duration: hours }];
       const path = { params: { path: { project_id: project.id } } };
       const result = await ok(api.POST('/v1/projects/{project_id}/workflow/deploy', { ...path, body: { config, schedule } }));
       if (autoStop === 'off') await turnOffAutoStop(project.id);
