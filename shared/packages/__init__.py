@@ -32,7 +32,9 @@ already taken out of the HTTP request by the inference service:
 
 Its output is the documented response body (ModelArts' formats): image ``{"predicted_label", "scores"}``;
 detection ``{"detection_classes", "detection_boxes", "detection_scores"}``; sound/text ``{"predicted_label",
-"score", "scores"}``; tables ``{"data": {"resp_data": [{"predict": …}, …]}}``.
+"score", "scores"}``; tables ``{"data": {"resp_data": [{"predict": …}, …]}}``. Confidences and box coordinates
+are decimal strings as in the ExeML guide (``"0.972"``; :mod:`shared.packages.common`, ADR 0022); tables keep
+ModelArts' table format (numbers).
 
 The same predictor code runs in the Triton python backend (``model.py`` imports it) and in tests, so this
 module and the predictor implementations import only numpy, the standard library and, lazily, the runtime

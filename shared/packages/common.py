@@ -1,5 +1,10 @@
-"""What the predictors share: an onnxruntime session with the serving thread count, softmax, and the
-answer of the sound and text classifiers.
+"""What the predictors share: an onnxruntime session with the serving thread count, softmax, the answer of
+the sound and text classifiers, and how answers write numbers.
+
+Answers write confidences and box coordinates as decimal strings, as the ExeML guide's examples do
+(``"scores": [["sunflowers", "0.972"], …]``, ``"detection_scores": ["0.9998517"]``; ADR 0022): confidences
+with :data:`SCORE_DECIMALS` decimals (the guide's image example), box coordinates in pixels with
+:data:`BOX_DECIMALS`. The inference service turns them back into JSON numbers on request (``numbers=true``).
 
 Imports only numpy and the standard library (onnxruntime lazily), as the rest of :mod:`shared.packages`.
 """
@@ -13,12 +18,33 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["THREADS_ENV", "classification_answer", "onnx_session", "softmax"]
+__all__ = [
+    "BOX_DECIMALS",
+    "SCORE_DECIMALS",
+    "THREADS_ENV",
+    "classification_answer",
+    "coordinate_text",
+    "onnx_session",
+    "score_text",
+    "softmax",
+]
 
 # onnxruntime threads per session. One by default: serving scales with Triton model instances, and on a
 # shared CPU spinning thread pools collapse (resnet18 here under load: 22 ms with 1 thread, 62–76 ms with 2).
 THREADS_ENV = "EXEML_ORT_THREADS"
 TOP_K = 5
+SCORE_DECIMALS = 3  # "0.972", "0.000": the guide's image classification example
+BOX_DECIMALS = 2  # pixels: a hundredth is below what any model resolves
+
+
+def score_text(value: float) -> str:
+    """A confidence as the answers write it: ``0.97183`` → ``"0.972"``."""
+    return f"{float(value) + 0.0:.{SCORE_DECIMALS}f}"  # + 0.0: never "-0.000"
+
+
+def coordinate_text(value: float) -> str:
+    """A box coordinate (pixels) as the answers write it: ``60.8921`` → ``"60.89"``."""
+    return f"{float(value) + 0.0:.{BOX_DECIMALS}f}"
 
 
 def onnx_session(path: Path, providers: Sequence[str] = ("CPUExecutionProvider",)) -> Any:
@@ -39,11 +65,12 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def classification_answer(labels: list[str], probabilities: np.ndarray) -> dict[str, Any]:
-    """``{"predicted_label", "score", "scores": [[label, score], ...]}`` with the top 5 scores."""
+    """``{"predicted_label", "score", "scores": [[label, score], ...]}`` with the top 5 scores, scores as
+    decimal strings (:func:`score_text`)."""
     order = np.argsort(-probabilities, kind="stable")
     best = int(order[0])
     return {
         "predicted_label": labels[best],
-        "score": float(probabilities[best]),
-        "scores": [[labels[int(i)], float(probabilities[int(i)])] for i in order[:TOP_K]],
+        "score": score_text(probabilities[best]),
+        "scores": [[labels[int(i)], score_text(probabilities[int(i)])] for i in order[:TOP_K]],
     }

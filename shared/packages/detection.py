@@ -23,9 +23,11 @@ input pixels of the box centred at each cell). This module keeps the cells above
 ``max_detections``, best first), suppresses overlapping boxes of one class, maps them back through the
 letterbox to original-image pixels and clips them to the image.
 
-The response follows ModelArts (reference §6.1): ``detection_boxes`` items are ``[y_min, x_min, y_max,
-x_max]`` in original-image pixels (origin top left), numbers rounded to 2 decimals; ``detection_scores`` are
-numbers rounded to 4 decimals; the three lists are aligned and sorted by decreasing score.
+The response follows ModelArts (reference §6.1) and the ExeML guide's example: ``detection_boxes`` items are
+``[y_min, x_min, y_max, x_max]`` in original-image pixels (origin top left), decimal strings with 2 decimals
+(``["60.89", "268.44", "652.69", "806.91"]``); ``detection_scores`` are decimal strings with 3 decimals
+(``"0.972"``); the three lists are aligned and sorted by decreasing score. See
+:mod:`shared.packages.common` (``score_text``, ``coordinate_text``) and ADR 0022.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PackageError
+from shared.packages.common import coordinate_text, score_text
 from shared.packages.image import (  # one decoder and one normalisation for every image task
     ALLOWED_FORMATS,
     OnnxImagePredictor,
@@ -181,11 +184,8 @@ class DetectionPredictor(OnnxImagePredictor):
     def answer(self, found: Detections) -> dict[str, Any]:
         return {
             "detection_classes": [self.labels[int(c)] for c in found.classes],
-            "detection_boxes": [
-                [round(float(b[1]), 2), round(float(b[0]), 2), round(float(b[3]), 2), round(float(b[2]), 2)]
-                for b in found.boxes
-            ],
-            "detection_scores": [round(float(s), 4) for s in found.scores],
+            "detection_boxes": [[coordinate_text(b[k]) for k in (1, 0, 3, 2)] for b in found.boxes],
+            "detection_scores": [score_text(s) for s in found.scores],
         }
 
     def predict_prepared(self, prepared: list[Prepared]) -> list[dict[str, Any]]:

@@ -15,7 +15,8 @@ The package's ``manifest["preprocessing"]`` says how a decoded image becomes the
      "input_name": "images", "output": "logits"}
 
 The response follows the seed's example: ``{"predicted_label": "sunflowers", "scores": [["sunflowers",
-"0.972"], ["dandelion", "0.028"], ...]}`` — the top 5 labels, scores as strings with 3 decimals.
+"0.972"], ["dandelion", "0.028"], ...]}`` — the top 5 labels, scores as strings with 3 decimals
+(:func:`shared.packages.common.score_text`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from shared.packages import PackageError, PredictionInputError, Predictor
-from shared.packages.common import onnx_session, softmax
+from shared.packages.common import onnx_session, score_text, softmax
 
 __all__ = [
     "ALLOWED_FORMATS",
@@ -152,7 +153,7 @@ class ImageClassificationPredictor(OnnxImagePredictor):
         order = np.argsort(-probs, kind="stable")[:TOP_K]
         return {
             "predicted_label": self.labels[int(order[0])],
-            "scores": [[self.labels[int(i)], f"{float(probs[i]):.3f}"] for i in order],
+            "scores": [[self.labels[int(i)], score_text(probs[i])] for i in order],
         }
 
     def predict_prepared(self, prepared: list[np.ndarray]) -> list[dict[str, Any]]:

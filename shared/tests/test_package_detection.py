@@ -86,13 +86,18 @@ def test_response_shape_order_and_original_pixels(package: Path) -> None:
     assert isinstance(predictor, DetectionPredictor)
     # 200 x 100 (w x h) letterboxed into 32 x 32: scale 0.16, canvas 32 x 16 at the top left.
     answer = predictor.predict(_image("PNG"))
+    # Decimal strings as in the ExeML guide (ADR 0022): coordinates with 2 decimals, scores with 3.
     assert answer == {
         "detection_classes": ["dog", "cat", "cat"],
         # canvas (8, 2)-(16, 10) / 0.16 = x 50..100, y 12.5..62.5 → [y_min, x_min, y_max, x_max]
-        "detection_boxes": [[12.5, 50.0, 62.5, 100.0], [18.75, 50.0, 68.75, 100.0], [75.0, 0.0, 100.0, 37.5]],
-        "detection_scores": [0.9, 0.5, 0.4],
+        "detection_boxes": [
+            ["12.50", "50.00", "62.50", "100.00"],
+            ["18.75", "50.00", "68.75", "100.00"],
+            ["75.00", "0.00", "100.00", "37.50"],
+        ],
+        "detection_scores": ["0.900", "0.500", "0.400"],
     }
-    assert all(isinstance(v, float) for box in answer["detection_boxes"] for v in box)
+    assert all(isinstance(v, str) for box in answer["detection_boxes"] for v in box)
 
 
 def test_formats_batches_and_raw_detections(package: Path) -> None:
@@ -100,7 +105,7 @@ def test_formats_batches_and_raw_detections(package: Path) -> None:
     answers = predictor.predict_batch([_image("JPEG"), _image("BMP"), _image("PNG", (100, 200))])
     assert answers[0] == answers[1]
     # A tall image: scale 0.16 again, the box lands at x 50..100, y 12.5..62.5 as well.
-    assert answers[2]["detection_boxes"][0] == [12.5, 50.0, 62.5, 100.0]
+    assert answers[2]["detection_boxes"][0] == ["12.50", "50.00", "62.50", "100.00"]
     raw = predictor.detect_batch([_image("PNG")], score_threshold=0.1)[0]
     assert raw.scores.tolist() == pytest.approx([0.9, 0.5, 0.4, 0.2])
     assert raw.boxes.shape == (4, 4) and raw.classes.tolist() == [1, 0, 0, 0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,7 +165,12 @@ def test_predictor_scores_and_response_shape(package) -> None:
         "low",
     )
     assert set(low) == {"predicted_label", "score", "scores"}
-    assert low["score"] == low["scores"][0][1] and sum(s for _, s in low["scores"]) == pytest.approx(1.0)
+    # Decimal strings with 3 decimals, as the guide writes scores (ADR 0022).
+    assert all(re.fullmatch(r"[01]\.\d{3}", s) for s in [low["score"], *(s for _, s in low["scores"])])
+    # Both labels' probabilities sum to 1; each printed one is within 0.0005 of its value, so their sum is
+    # within 2 x 0.0005 of 1.
+    assert low["score"] == low["scores"][0][1]
+    assert sum(float(s) for _, s in low["scores"]) == pytest.approx(1.0, abs=2 * 0.0005)
     assert [label for label, _ in low["scores"]] == ["low", "high"]
     with pytest.raises(PredictionInputError) as caught:
         predictor.predict(wav_bytes(440.0, subtype="PCM_U8"))
@@ -285,7 +291,7 @@ def test_an_ensemble_answers_the_mean_of_its_models(ensemble) -> None:
     # the models differ
     assert {tuple(np.round(p.reshape(-1), 6)) for p in each} != {tuple(np.round(expected, 6))}
     answer = predictor.predict(payload)
-    assert answer["score"] == pytest.approx(float(expected.max()))
+    assert answer["score"] == f"{expected.max():.3f}"  # the mean's best, as the answer writes it
 
 
 def test_a_statistics_model_without_its_spec_is_refused(ensemble) -> None:
@@ -309,11 +315,16 @@ def test_the_ensemble_answers_the_same_in_the_serving_interpreter(ensemble) -> N
         "for name in ('torch', 'sklearn', 'librosa', 'pydantic'):\n"
         "    sys.modules[name] = None\n"
         "from shared.packages import load_predictor\n"
-        f"answer = load_predictor({str(ensemble)!r}).predict(open({str(ensemble.parent / 'probe.wav')!r}, 'rb').read())\n"
-        "print(json.dumps(answer))\n"
+        f"predictor = load_predictor({str(ensemble)!r})\n"
+        f"payload = open({str(ensemble.parent / 'probe.wav')!r}, 'rb').read()\n"
+        "print(json.dumps({'answer': predictor.predict(payload),"
+        " 'probabilities': predictor.probabilities(payload).reshape(-1).tolist()}))\n"
     )
     done = subprocess.run([str(python), "-c", code], check=False, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    served, here = json.loads(done.stdout), load_predictor(ensemble).predict(payload)
+    out, predictor = json.loads(done.stdout), load_predictor(ensemble)
+    served, here = out["answer"], predictor.predict(payload)
     assert served["predicted_label"] == here["predicted_label"]
-    assert served["score"] == pytest.approx(here["score"], abs=1e-5)
+    # The answers print 3 decimals: the probabilities themselves are compared, at the former 1e-5.
+    mine = predictor.probabilities(payload).reshape(-1).tolist()
+    assert out["probabilities"] == pytest.approx(mine, abs=1e-5)

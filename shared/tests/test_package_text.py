@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -63,9 +64,11 @@ def test_tfidf_predictor_response_and_unseen_characters(tmp_path) -> None:
     assert good["predicted_label"] == "positive" and set(good) == {"predicted_label", "score", "scores"}
     assert good["score"] == good["scores"][0][1]
     assert len(good["scores"]) == 5  # the top 5 of 6 labels
+    # Decimal strings with 3 decimals, as the guide writes scores (ADR 0022).
+    assert all(re.fullmatch(r"[01]\.\d{3}", s) for s in [good["score"], *(s for _, s in good["scores"])])
     assert predictor.predict("\ufeff很差".encode())["predicted_label"] == "negative"  # a BOM is not text
     unseen = predictor.predict("龘靐 xyz".encode())
-    assert unseen["score"] == pytest.approx(1 / 6)  # no known n-gram: the prior (intercepts) only
+    assert unseen["score"] == f"{1 / 6:.3f}"  # no known n-gram: the prior (intercepts) only
     batch = predictor.predict_batch(["很好".encode(), "差".encode()])
     assert [b["predicted_label"] for b in batch] == ["positive", "negative"]
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
 from pathlib import Path
 
@@ -69,30 +70,67 @@ async def reference_prediction(
     return load_predictor(package_dir).predict(_payload(project_type, request))
 
 
+DECIMAL = re.compile(r"\d+\.(\d+)")
+
+
 def same_answer(a, b) -> bool:
     """Equal structure, labels and strings; numbers equal up to 1e-5 (the serving venv's numpy 1.26 may differ
-    from the tests' numpy 2 in the last bits of an FFT or a softmax)."""
+    from the tests' numpy 2 in the last bits of an FFT or a softmax). Confidences and box coordinates are
+    decimal strings (ADR 0022): two values 1e-5 apart may print one unit of the last decimal apart when they
+    lie by a rounding boundary, so such strings are equal up to that unit, and written with as many decimals."""
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(same_answer(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
         return len(a) == len(b) and all(same_answer(x, y) for x, y in zip(a, b, strict=True))
     if isinstance(a, float | int) and isinstance(b, float | int) and not isinstance(a, bool):
         return abs(a - b) <= 1e-5
+    if (
+        isinstance(a, str)
+        and isinstance(b, str)
+        and (da := DECIMAL.fullmatch(a))
+        and (db := DECIMAL.fullmatch(b))
+    ):
+        places = len(da.group(1))
+        return places == len(db.group(1)) and abs(float(a) - float(b)) <= 1.0001 * 10**-places
     return a == b
 
 
+def numbers_of(answer: dict) -> dict:
+    """What ``?numbers=true`` answers for ``answer``: its decimal strings as numbers, tables as they are."""
+    out = dict(answer)
+    if "score" in out:
+        out["score"] = float(out["score"])
+    if "scores" in out:
+        out["scores"] = [[label, float(score)] for label, score in out["scores"]]
+    if "detection_scores" in out:
+        out["detection_scores"] = [float(score) for score in out["detection_scores"]]
+        out["detection_boxes"] = [[float(v) for v in box] for box in out["detection_boxes"]]
+    return out
+
+
+def _guide_decimal(value: object, places: int) -> float:
+    """A confidence or box coordinate as the guide writes it: a decimal string with ``places`` decimals."""
+    assert isinstance(value, str) and re.fullmatch(rf"\d+\.\d{{{places}}}", value), value
+    return float(value)
+
+
 def assert_documented_format(project_type: str, body: dict) -> None:
+    """The guide's shapes and types: confidences "0.972", box coordinates "60.89" (ADR 0022)."""
     if project_type == "image_classification":
         assert isinstance(body["predicted_label"], str)
         assert body["scores"] and all(len(pair) == 2 for pair in body["scores"])
+        assert all(0 <= _guide_decimal(score, 3) <= 1 for _, score in body["scores"])
     elif project_type == "object_detection":
         assert set(body) >= {"detection_classes", "detection_boxes", "detection_scores"}
         assert len(body["detection_classes"]) == len(body["detection_boxes"]) == len(body["detection_scores"])
+        assert all(0 <= _guide_decimal(score, 3) <= 1 for score in body["detection_scores"])
         for box in body["detection_boxes"]:
-            y_min, x_min, y_max, x_max = box
+            y_min, x_min, y_max, x_max = (_guide_decimal(v, 2) for v in box)
             assert y_min <= y_max and x_min <= x_max
     elif project_type in ("sound_classification", "text_classification"):
-        assert isinstance(body["predicted_label"], str) and 0 <= float(body["score"]) <= 1
+        assert isinstance(body["predicted_label"], str) and 0 <= _guide_decimal(body["score"], 3) <= 1
+        assert body["scores"][0] == [body["predicted_label"], body["score"]]
+        assert all(0 <= _guide_decimal(score, 3) <= 1 for _, score in body["scores"])
     else:
         rows = body["data"]["resp_data"]
         assert len(rows) == 2 and all("predict" in row for row in rows)
@@ -134,6 +172,9 @@ async def test_project_end_to_end(project_type: str, mode: str, e2e_factory, tmp
     # Through Triton the answer is exactly what the package's reference predictor gives.
     reference = await reference_prediction(e2e, model_id, "0.0.1", project_type, request, tmp_path / "pkg")
     assert same_answer(predicted, reference), (predicted, reference)
+    # ?numbers=true: the same answer, its confidences and coordinates JSON numbers of the same values
+    as_numbers = await e2e.ok("POST", f"/v1/infers/{service_id}", params={"numbers": "true"}, **request)
+    assert as_numbers == numbers_of(predicted), (as_numbers, predicted)
 
     # Round 2 → 0.0.2, deployed beside 0.0.1 at 80/20.
     await e2e.ok("POST", f"/v1/projects/{pid}/executions", json={})

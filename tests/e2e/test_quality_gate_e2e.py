@@ -156,12 +156,13 @@ def answer_of(project_type: str, body: dict) -> object:
     if project_type == "predictive_analytics":
         return body["data"]["resp_data"][0]["predict"]
     if project_type == "object_detection":
+        # boxes and scores are decimal strings (ADR 0022)
         return [
-            (name, (box[1], box[0], box[3], box[2]))
+            (name, (float(box[1]), float(box[0]), float(box[3]), float(box[2])))
             for name, box, score in zip(
                 body["detection_classes"], body["detection_boxes"], body["detection_scores"]
             )
-            if score >= 0.3
+            if float(score) >= 0.3
         ]
     return body["predicted_label"]
 

@@ -144,6 +144,9 @@ def test_a_table_project_from_upload_to_prediction(gateway, config_dir: Path, tm
     [answer] = exeml_json("predict", service_id, str(probe), config_dir=config_dir)
     rows = answer["answer"]["data"]["resp_data"]
     assert len(rows) == 2 and all(row["predict"] in ("yes", "no") for row in rows)
+    # --numbers asks for JSON numbers; table answers are ModelArts' table format either way (ADR 0022)
+    [numbers] = exeml_json("predict", service_id, str(probe), "--numbers", config_dir=config_dir)
+    assert numbers["answer"] == answer["answer"]
 
     assert exeml_json("services", "stop", service_id, config_dir=config_dir)["status"] in (
         "stopping",

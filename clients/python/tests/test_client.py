@@ -167,3 +167,23 @@ def test_flavors_name_the_guides_specifications_and_what_runs_here(api: Client) 
     assert specs["NV_P4"].available is images.gpu_available
     tables = api.projects.flavors("predictive_analytics")
     assert {f.category for f in tables.training_flavors + tables.specifications} == {"CPU"}
+
+
+def test_predict_asks_for_numbers_only_when_told(tmp_path) -> None:
+    """Answers carry the guide's decimal strings; ``numbers=True`` sends ``?numbers=true`` (ADR 0022)."""
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        numbers = request.url.params.get("numbers") == "true"
+        return httpx.Response(
+            200, json={"predicted_label": "pos", "score": 0.9 if numbers else "0.900", "scores": []}
+        )
+
+    text = tmp_path / "a.txt"
+    text.write_text("很好")
+    with Client("http://exeml.test", "k", transport=httpx.MockTransport(answer)) as api:
+        assert api.services.predict("s" * 32, text, "text_classification")["score"] == "0.900"
+        assert api.services.predict("s" * 32, text, "text_classification", numbers=True)["score"] == 0.9
+    assert [dict(r.url.params) for r in seen] == [{}, {"numbers": "true"}]
+    assert all(r.url.path == f"/v1/infers/{'s' * 32}" for r in seen)

@@ -732,9 +732,11 @@ export interface paths {
          *       …}, …]}}``, every feature column of the training table per row.
          *
          *     The answer has the shape of the task type: ``{"predicted_label", "scores"}`` (image classification,
-         *     top 5, scores as strings), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes
-         *     ``[y_min, x_min, y_max, x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text),
-         *     ``{"meta", "data": {"resp_data": [{"predict", "probabilities"}]}}`` (tables). The header
+         *     top 5), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes ``[y_min, x_min, y_max,
+         *     x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text), ``{"meta", "data":
+         *     {"resp_data": [{"predict", "probabilities"}]}}`` (tables). As in the ExeML guide, confidences are decimal
+         *     strings with 3 decimals (``"0.972"``) and box coordinates decimal strings with 2; ``?numbers=true``
+         *     answers them as JSON numbers (ADR 0022). Table answers keep ModelArts' table format. The header
          *     ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
          *     naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203.
          */
@@ -2787,8 +2789,8 @@ export interface components {
         };
         /**
          * ImageClassificationAnswer
-         * @description Image classification: the best label and the top 5 ``[label, score]`` pairs (scores are strings
-         *     with 3 decimals, as ExeML answers).
+         * @description Image classification: the best label and the top 5 ``[label, score]`` pairs, scores as decimal strings
+         *     with 3 decimals (the ExeML guide's example).
          * @example {
          *       "predicted_label": "sunflowers",
          *       "scores": [
@@ -2797,12 +2799,12 @@ export interface components {
          *           "0.972"
          *         ],
          *         [
-         *           "daisy",
-         *           "0.021"
+         *           "dandelion",
+         *           "0.028"
          *         ],
          *         [
-         *           "roses",
-         *           "0.007"
+         *           "daisy",
+         *           "0.000"
          *         ]
          *       ]
          *     }
@@ -2820,28 +2822,102 @@ export interface components {
             ][];
         };
         /**
+         * ImageClassificationNumbersAnswer
+         * @description Image classification with ``numbers=true``: the scores as JSON numbers.
+         * @example {
+         *       "predicted_label": "sunflowers",
+         *       "scores": [
+         *         [
+         *           "sunflowers",
+         *           0.972
+         *         ],
+         *         [
+         *           "dandelion",
+         *           0.028
+         *         ],
+         *         [
+         *           "daisy",
+         *           0
+         *         ]
+         *       ]
+         *     }
+         */
+        inference_ImageClassificationNumbersAnswer: {
+            /** Predicted Label */
+            predicted_label: string;
+            /**
+             * Scores
+             * @description Top 5 [label, score], best first
+             */
+            scores: [
+                string,
+                number
+            ][];
+        };
+        /**
          * LabelAnswer
-         * @description Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs.
+         * @description Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs,
+         *     scores as decimal strings with 3 decimals (as image classification's).
          * @example {
          *       "predicted_label": "positive",
-         *       "score": 0.9431,
+         *       "score": "0.943",
          *       "scores": [
          *         [
          *           "positive",
-         *           0.9431
+         *           "0.943"
          *         ],
          *         [
          *           "neutral",
-         *           0.0412
+         *           "0.041"
          *         ],
          *         [
          *           "negative",
-         *           0.0157
+         *           "0.016"
          *         ]
          *       ]
          *     }
          */
         inference_LabelAnswer: {
+            /** Predicted Label */
+            predicted_label: string;
+            /**
+             * Score
+             * @description A decimal number written as a string
+             * @example 0.972
+             */
+            score: string;
+            /**
+             * Scores
+             * @description Top 5 [label, score], best first
+             */
+            scores: [
+                string,
+                string
+            ][];
+        };
+        /**
+         * LabelNumbersAnswer
+         * @description Sound and text classification with ``numbers=true``: the scores as JSON numbers.
+         * @example {
+         *       "predicted_label": "positive",
+         *       "score": 0.943,
+         *       "scores": [
+         *         [
+         *           "positive",
+         *           0.943
+         *         ],
+         *         [
+         *           "neutral",
+         *           0.041
+         *         ],
+         *         [
+         *           "negative",
+         *           0.016
+         *         ]
+         *       ]
+         *     }
+         */
+        inference_LabelNumbersAnswer: {
             /** Predicted Label */
             predicted_label: string;
             /** Score */
@@ -2871,14 +2947,56 @@ export interface components {
         /**
          * ObjectDetectionAnswer
          * @description Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
-         *     in pixels of the original image (origin top left).
+         *     in pixels of the original image (origin top left). Coordinates (2 decimals) and scores (3 decimals) are
+         *     decimal strings, as in the ExeML guide's example.
          * @example {
          *       "detection_boxes": [
          *         [
-         *           33.6,
-         *           42.6,
-         *           104.5,
-         *           203.4
+         *           "60.89",
+         *           "268.44",
+         *           "652.69",
+         *           "806.91"
+         *         ],
+         *         [
+         *           "103.10",
+         *           "92.80",
+         *           "765.60",
+         *           "945.70"
+         *         ]
+         *       ],
+         *       "detection_classes": [
+         *         "yunbao",
+         *         "yunbao"
+         *       ],
+         *       "detection_scores": [
+         *         "1.000",
+         *         "0.731"
+         *       ]
+         *     }
+         */
+        inference_ObjectDetectionAnswer: {
+            /** Detection Boxes */
+            detection_boxes: [
+                string,
+                string,
+                string,
+                string
+            ][];
+            /** Detection Classes */
+            detection_classes: string[];
+            /** Detection Scores */
+            detection_scores: string[];
+        };
+        /**
+         * ObjectDetectionNumbersAnswer
+         * @description Object detection with ``numbers=true``: boxes and scores as JSON numbers.
+         * @example {
+         *       "detection_boxes": [
+         *         [
+         *           60.89,
+         *           268.44,
+         *           652.69,
+         *           806.91
          *         ],
          *         [
          *           103.1,
@@ -2888,16 +3006,16 @@ export interface components {
          *         ]
          *       ],
          *       "detection_classes": [
-         *         "face",
-         *         "arm"
+         *         "yunbao",
+         *         "yunbao"
          *       ],
          *       "detection_scores": [
-         *         0.9912,
-         *         0.7305
+         *         1,
+         *         0.731
          *       ]
          *     }
          */
-        inference_ObjectDetectionAnswer: {
+        inference_ObjectDetectionNumbersAnswer: {
             /** Detection Boxes */
             detection_boxes: [
                 number,
@@ -2910,7 +3028,7 @@ export interface components {
             /** Detection Scores */
             detection_scores: number[];
         };
-        inference_PredictAnswer: components["schemas"]["inference_ImageClassificationAnswer"] | components["schemas"]["inference_ObjectDetectionAnswer"] | components["schemas"]["inference_LabelAnswer"] | components["schemas"]["inference_TableAnswer"];
+        inference_PredictAnswer: components["schemas"]["inference_ImageClassificationAnswer"] | components["schemas"]["inference_ObjectDetectionAnswer"] | components["schemas"]["inference_LabelAnswer"] | components["schemas"]["inference_TableAnswer"] | components["schemas"]["inference_ImageClassificationNumbersAnswer"] | components["schemas"]["inference_ObjectDetectionNumbersAnswer"] | components["schemas"]["inference_LabelNumbersAnswer"];
         /**
          * Schedule
          * @description Auto stop: ``{"type": "stop", "time_unit": "HOURS", "duration": 1..24}``.
@@ -11958,7 +12076,10 @@ export interface operations {
     };
     predict: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Answer confidences and box coordinates as JSON numbers (`0.972`) instead of the decimal strings of the ExeML guide (`"0.972"`, the default); the values are the same. Table answers are the same either way. */
+                numbers?: boolean;
+            };
             header?: never;
             path: {
                 /** @description The service's id */

@@ -31,5 +31,7 @@ describe('boxes', () => {
       { name: 'car', bndbox: { xmin: 1, ymin: 2, xmax: 3, ymax: 4 } },
     ]);
     expect(fromDetections(['car'], [[2, 1, 4, 3]], [0.9])[0]).toMatchObject({ name: 'car', bndbox: { xmin: 1, ymin: 2, xmax: 3, ymax: 4 }, score: 0.9 });
+    // the API's decimal strings (ADR 0022) are read as numbers
+    expect(fromDetections(['car'], [['2.50', '1.25', '4.00', '3.75']], ['0.900'])[0]).toMatchObject({ name: 'car', bndbox: { xmin: 1.25, ymin: 2.5, xmax: 3.75, ymax: 4 }, score: 0.9 });
   });
 });

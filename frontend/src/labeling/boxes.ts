@@ -58,10 +58,16 @@ export function toAnnotationsIn(boxes: readonly Box[]): { name: string; bndbox: 
   return boxes.map((b) => ({ name: b.name, bndbox: b.bndbox }));
 }
 
-/** Detections of the prediction API ([y_min, x_min, y_max, x_max]) as boxes to draw. */
-export function fromDetections(classes: string[], boxes: number[][], scores: number[]): (Box & { score: number })[] {
+/** A number of a prediction answer: the API writes confidences and box coordinates as decimal strings
+ * ("0.972", as the ExeML guide; ADR 0022), or numbers with `?numbers=true`. */
+export function answerNumber(value: string | number): number {
+  return typeof value === 'number' ? value : Number.parseFloat(value);
+}
+
+/** Detections of the prediction API ([y_min, x_min, y_max, x_max], decimal strings or numbers) as boxes to draw. */
+export function fromDetections(classes: string[], boxes: (string | number)[][], scores: (string | number)[]): (Box & { score: number })[] {
   return classes.map((name, i) => {
-    const [ymin, xmin, ymax, xmax] = boxes[i];
-    return { id: `det-${i}`, name, bndbox: { xmin, ymin, xmax, ymax }, score: scores[i] };
+    const [ymin, xmin, ymax, xmax] = boxes[i].map(answerNumber);
+    return { id: `det-${i}`, name, bndbox: { xmin, ymin, xmax, ymax }, score: answerNumber(scores[i]) };
   });
 }

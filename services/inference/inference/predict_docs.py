@@ -13,8 +13,11 @@ from typing import Any
 from inference.schemas import (
     SERVICE_ID,
     ImageClassificationAnswer,
+    ImageClassificationNumbersAnswer,
     LabelAnswer,
+    LabelNumbersAnswer,
     ObjectDetectionAnswer,
+    ObjectDetectionNumbersAnswer,
     TableAnswer,
 )
 
@@ -119,11 +122,27 @@ ANSWER_EXAMPLES: dict[str, Any] = {
     "object_detection": {"summary": "Object detection", "value": _example(ObjectDetectionAnswer)},
     "sound_or_text": {"summary": "Sound or text classification", "value": _example(LabelAnswer)},
     "predictive_analytics": {"summary": "Predictive analytics", "value": _example(TableAnswer)},
+    "image_classification_numbers": {
+        "summary": "Image classification, ?numbers=true",
+        "value": _example(ImageClassificationNumbersAnswer),
+    },
+    "object_detection_numbers": {
+        "summary": "Object detection, ?numbers=true",
+        "value": _example(ObjectDetectionNumbersAnswer),
+    },
+    "sound_or_text_numbers": {
+        "summary": "Sound or text classification, ?numbers=true",
+        "value": _example(LabelNumbersAnswer),
+    },
 }
 
 _CODE_SAMPLES = [
     ("Image classification", f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "images=@sunflower.jpg"'),
     ("Object detection", f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "images=@street.png"'),
+    (
+        "Object detection, numbers as JSON numbers",
+        f'curl -X POST "{_URL}?numbers=true" \\\n  {_AUTH} \\\n  -F "images=@street.png"',
+    ),
     (
         "Sound classification",
         f'curl -X POST {_URL} \\\n  {_AUTH} \\\n  -F "sound=@doorbell.wav;type=audio/wav"',

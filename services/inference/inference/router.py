@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from inference.errors import BadPredictRequest, ModelUnavailable, ServiceNotRunning
 from inference.models import ACTIVE, RealTimeService, ServiceEvent, ServiceStatus
+from inference.numbers import with_numbers
 from inference.predict import extract_payload
 from inference.predict_docs import PREDICT_OPENAPI, PREDICT_RESPONSES
 from inference.repository import ServiceRepository
@@ -183,7 +184,22 @@ def _event_list(page: Page[ServiceEvent]) -> ServiceEventList:
     openapi_extra=PREDICT_OPENAPI,
 )
 async def predict(
-    service_id: ServiceId, request: Request, runtime: RuntimeDep, principal: PrincipalDep
+    service_id: ServiceId,
+    request: Request,
+    runtime: RuntimeDep,
+    principal: PrincipalDep,
+    numbers: Annotated[
+        bool,
+        Query(
+            description="Answer confidences and box coordinates as JSON numbers (`0.972`) instead of the "
+            'decimal strings of the ExeML guide (`"0.972"`, the default); the values are the same. '
+            "Table answers are the same either way.",
+            openapi_examples={
+                "guide": {"summary": "Decimal strings, as the ExeML guide (default)", "value": False},
+                "numbers": {"summary": "JSON numbers", "value": True},
+            },
+        ),
+    ] = False,
 ) -> JSONResponse:
     """Send one sample in the format of the service's task type, as ModelArts' real-time services take it:
 
@@ -196,9 +212,11 @@ async def predict(
       …}, …]}}``, every feature column of the training table per row.
 
     The answer has the shape of the task type: ``{"predicted_label", "scores"}`` (image classification,
-    top 5, scores as strings), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes
-    ``[y_min, x_min, y_max, x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text),
-    ``{"meta", "data": {"resp_data": [{"predict", "probabilities"}]}}`` (tables). The header
+    top 5), ``{"detection_classes", "detection_boxes", "detection_scores"}`` (boxes ``[y_min, x_min, y_max,
+    x_max]`` in pixels), ``{"predicted_label", "score", "scores"}`` (sound, text), ``{"meta", "data":
+    {"resp_data": [{"predict", "probabilities"}]}}`` (tables). As in the ExeML guide, confidences are decimal
+    strings with 3 decimals (``"0.972"``) and box coordinates decimal strings with 2; ``?numbers=true``
+    answers them as JSON numbers (ADR 0022). Table answers keep ModelArts' table format. The header
     ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
     naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203."""
     with stage("inference.config"):
@@ -222,8 +240,10 @@ async def predict(
             )
         failed = False
         _mirror(runtime, service_id, config, payload, answer["ok"], (time.perf_counter() - started) * 1000)
+        body = {**echo, **answer["ok"]}
         return JSONResponse(
-            {**echo, **answer["ok"]}, headers={"X-ExeML-Model-Version": entry["model_version"]}
+            with_numbers(body) if numbers else body,
+            headers={"X-ExeML-Model-Version": entry["model_version"]},
         )
     finally:
         runtime.state["counters"].count(service_id, failed=failed)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from typing_extensions import TypeAliasType
 
 from inference.models import STATUSES
+from inference.numbers import with_numbers
 from shared.naming import ID_PATTERN
 
 VERSION_PATTERN = r"^(0|[1-9]\d?)\.(0|[1-9]\d?)\.(0|[1-9]\d?)$"
@@ -338,63 +339,86 @@ class SpecificationList(BaseModel):
 
 
 # -- predictions (POST /v1/infers/{service_id}) -------------------------------------------------------------
-# The answer is what the model package's predictor returns (shared.packages), per task type.
+# The answer is what the model package's predictor returns (shared.packages), per task type. Confidences and
+# box coordinates are decimal strings, as in the ExeML guide's examples (ADR 0022): confidences with 3
+# decimals ("0.972"), box coordinates in pixels with 2. `numbers=true` answers the same values as JSON
+# numbers (the *NumbersAnswer shapes, inference.answers).
+
+Decimal = Annotated[
+    str, Field(pattern=r"^\d+\.\d+$", description="A decimal number written as a string", examples=["0.972"])
+]
+_IMAGE_EXAMPLE: dict[str, Any] = {
+    "predicted_label": "sunflowers",
+    "scores": [["sunflowers", "0.972"], ["dandelion", "0.028"], ["daisy", "0.000"]],
+}
+_DETECTION_EXAMPLE: dict[str, Any] = {
+    "detection_classes": ["yunbao", "yunbao"],
+    "detection_boxes": [["60.89", "268.44", "652.69", "806.91"], ["103.10", "92.80", "765.60", "945.70"]],
+    "detection_scores": ["1.000", "0.731"],
+}
+_LABEL_EXAMPLE: dict[str, Any] = {
+    "predicted_label": "positive",
+    "score": "0.943",
+    "scores": [["positive", "0.943"], ["neutral", "0.041"], ["negative", "0.016"]],
+}
 
 
 class ImageClassificationAnswer(BaseModel):
-    """Image classification: the best label and the top 5 ``[label, score]`` pairs (scores are strings
-    with 3 decimals, as ExeML answers)."""
+    """Image classification: the best label and the top 5 ``[label, score]`` pairs, scores as decimal strings
+    with 3 decimals (the ExeML guide's example)."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "predicted_label": "sunflowers",
-                    "scores": [["sunflowers", "0.972"], ["daisy", "0.021"], ["roses", "0.007"]],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_IMAGE_EXAMPLE]})
 
     predicted_label: str
-    scores: list[tuple[str, str]] = Field(description="Top 5 [label, score], best first")
+    scores: list[tuple[str, Decimal]] = Field(description="Top 5 [label, score], best first")
 
 
 class ObjectDetectionAnswer(BaseModel):
     """Object detection: aligned lists sorted by decreasing score; boxes are ``[y_min, x_min, y_max, x_max]``
-    in pixels of the original image (origin top left)."""
+    in pixels of the original image (origin top left). Coordinates (2 decimals) and scores (3 decimals) are
+    decimal strings, as in the ExeML guide's example."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "detection_classes": ["face", "arm"],
-                    "detection_boxes": [[33.6, 42.6, 104.5, 203.4], [103.1, 92.8, 765.6, 945.7]],
-                    "detection_scores": [0.9912, 0.7305],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [_DETECTION_EXAMPLE]})
+
+    detection_classes: list[str]
+    detection_boxes: list[tuple[Decimal, Decimal, Decimal, Decimal]]
+    detection_scores: list[Decimal]
+
+
+class LabelAnswer(BaseModel):
+    """Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs,
+    scores as decimal strings with 3 decimals (as image classification's)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [_LABEL_EXAMPLE]})
+
+    predicted_label: str
+    score: Decimal
+    scores: list[tuple[str, Decimal]] = Field(description="Top 5 [label, score], best first")
+
+
+class ImageClassificationNumbersAnswer(BaseModel):
+    """Image classification with ``numbers=true``: the scores as JSON numbers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [with_numbers(_IMAGE_EXAMPLE)]})
+
+    predicted_label: str
+    scores: list[tuple[str, float]] = Field(description="Top 5 [label, score], best first")
+
+
+class ObjectDetectionNumbersAnswer(BaseModel):
+    """Object detection with ``numbers=true``: boxes and scores as JSON numbers."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [with_numbers(_DETECTION_EXAMPLE)]})
 
     detection_classes: list[str]
     detection_boxes: list[tuple[float, float, float, float]]
     detection_scores: list[float]
 
 
-class LabelAnswer(BaseModel):
-    """Sound and text classification: the best label, its score and the top 5 ``[label, score]`` pairs."""
+class LabelNumbersAnswer(BaseModel):
+    """Sound and text classification with ``numbers=true``: the scores as JSON numbers."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "predicted_label": "positive",
-                    "score": 0.9431,
-                    "scores": [["positive", 0.9431], ["neutral", 0.0412], ["negative", 0.0157]],
-                }
-            ]
-        }
-    )
+    model_config = ConfigDict(json_schema_extra={"examples": [with_numbers(_LABEL_EXAMPLE)]})
 
     predicted_label: str
     score: float
@@ -433,5 +457,12 @@ class TableAnswer(BaseModel):
 
 
 PredictAnswer = TypeAliasType(
-    "PredictAnswer", ImageClassificationAnswer | ObjectDetectionAnswer | LabelAnswer | TableAnswer
+    "PredictAnswer",
+    ImageClassificationAnswer
+    | ObjectDetectionAnswer
+    | LabelAnswer
+    | TableAnswer
+    | ImageClassificationNumbersAnswer
+    | ObjectDetectionNumbersAnswer
+    | LabelNumbersAnswer,
 )

@@ -51,8 +51,10 @@ def _rounded(value: Any) -> Any:
 
 
 def _detected(answer: dict[str, Any]) -> set[str]:
+    """The classes detected at :data:`DETECTION_THRESHOLD` or more; scores are the canonical answer's
+    decimal strings (``"0.972"``, ADR 0022), numbers are read too."""
     pairs = zip(answer.get("detection_classes", []), answer.get("detection_scores", []), strict=False)
-    return {label for label, score in pairs if score >= DETECTION_THRESHOLD}
+    return {label for label, score in pairs if float(score) >= DETECTION_THRESHOLD}
 
 
 def agrees(task_type: str, live: dict[str, Any], shadow: dict[str, Any]) -> bool:

@@ -36,6 +36,20 @@ async def test_image_classification_through_triton(serving_platform) -> None:
     body = answer.json()
     assert set(body) == {"predicted_label", "scores"} and body["predicted_label"] == body["scores"][0][0]
     assert [label for label, _ in body["scores"]] and len(body["scores"]) <= 5
+    assert all(isinstance(score, str) for _, score in body["scores"])  # "0.972", as the guide (ADR 0022)
+    # ?numbers=true: the same answer, its scores JSON numbers of the same values
+    numbers = await inference.post(
+        f"/v1/infers/{service_id}",
+        params={"numbers": "true"},
+        files={"images": ("a.png", image, "image/png")},
+    )
+    assert numbers.status_code == 200, numbers.text
+    assert numbers.json() == {
+        "predicted_label": body["predicted_label"],
+        "scores": [[label, float(score)] for label, score in body["scores"]],
+    }
+    assert all(type(score) is float for _, score in numbers.json()["scores"])
+    assert numbers.headers["X-ExeML-Model-Version"] == answer.headers["X-ExeML-Model-Version"]
 
     corrupt = await inference.post(
         f"/v1/infers/{service_id}", files={"images": ("a.png", b"\x89PNGbroken", "image/png")}

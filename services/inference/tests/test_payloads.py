@@ -86,6 +86,7 @@ def test_the_documented_predict_formats_validate_their_examples() -> None:
     """POST /v1/infers documents a multipart file and JSON bodies per task type and a typed answer; every
     named example validates against its schema, and an answer of each predictor matches the answer schema."""
     from fastapi.openapi.utils import get_openapi
+    from inference.numbers import with_numbers
     from inference.router import infer_router
     from jsonschema import Draft202012Validator
 
@@ -94,7 +95,10 @@ def test_the_documented_predict_formats_validate_their_examples() -> None:
     doc = get_openapi(title="t", version="1", routes=app.routes)
     op = doc["paths"]["/v1/infers/{service_id}"]["post"]
     assert {"multipart/form-data", "application/json"} == set(op["requestBody"]["content"])
-    assert len(op["x-codeSamples"]) == 5
+    assert len(op["x-codeSamples"]) == 6  # one per task type, and ?numbers=true
+    (numbers,) = [q for q in op["parameters"] if q["in"] == "query"]
+    assert numbers["name"] == "numbers" and numbers["schema"]["type"] == "boolean"
+    assert numbers["schema"]["default"] is False and numbers["examples"]["numbers"]["value"] is True
     answer = op["responses"]["200"]["content"]["application/json"]
     request = op["requestBody"]["content"]["application/json"]
 
@@ -106,10 +110,26 @@ def test_the_documented_predict_formats_validate_their_examples() -> None:
     assert valid({"input": "x"}, request) and not valid({"txt": "x"}, request)
     assert not valid({"data": {"req_data": []}}, request)
     for produced in (
+        # the guide's decimal strings (ADR 0022)
         {"predicted_label": "a", "scores": [["a", "0.900"], ["b", "0.100"]]},
-        {"predicted_label": "a", "score": 0.9, "scores": [["a", 0.9]]},
+        {"predicted_label": "a", "score": "0.900", "scores": [["a", "0.900"]]},
+        {
+            "detection_classes": ["a"],
+            "detection_boxes": [["1.00", "2.50", "3.00", "4.00"]],
+            "detection_scores": ["0.972"],
+        },
         {"detection_classes": [], "detection_boxes": [], "detection_scores": []},
         {"data": {"resp_data": [{"predict": 12.5}]}},
+        # ?numbers=true
+        {"predicted_label": "a", "scores": [["a", 0.9], ["b", 0.1]]},
+        {"predicted_label": "a", "score": 0.9, "scores": [["a", 0.9]]},
+        {"detection_classes": ["a"], "detection_boxes": [[1.0, 2.5, 3.0, 4.0]], "detection_scores": [0.972]},
     ):
         assert valid(produced, answer), produced
     assert not valid({"label": "a"}, answer)
+    assert not valid({"predicted_label": "a", "score": "high", "scores": [["a", "high"]]}, answer)
+    strings = [e["value"] for k, e in answer["examples"].items() if not k.endswith("_numbers")]
+    assert all(isinstance(e["scores"][0][1], str) for e in strings if "scores" in e)
+    assert [e["value"] for k, e in answer["examples"].items() if k.endswith("_numbers")] == [
+        with_numbers(e) for e in strings if "data" not in e
+    ]

@@ -17,13 +17,24 @@ def table(*predicts: Any) -> dict[str, Any]:
 def test_agreement_rules_per_task_type() -> None:
     assert agrees("image_classification", {"predicted_label": "cat"}, {"predicted_label": "cat"})
     assert not agrees("text_classification", {"predicted_label": "pos"}, {"predicted_label": "neg"})
-    live = {"detection_classes": ["face", "arm"], "detection_scores": [0.9, 0.6]}
+    # detection scores are the answers' decimal strings (ADR 0022)
+    live = {"detection_classes": ["face", "arm"], "detection_scores": ["0.900", "0.600"]}
     assert agrees(
         "object_detection",
         live,
-        {"detection_classes": ["arm", "face", "leg"], "detection_scores": [0.7, 0.8, 0.2]},
+        {"detection_classes": ["arm", "face", "leg"], "detection_scores": ["0.700", "0.800", "0.200"]},
     )
-    assert not agrees("object_detection", live, {"detection_classes": ["face"], "detection_scores": [0.9]})
+    assert not agrees(
+        "object_detection", live, {"detection_classes": ["face"], "detection_scores": ["0.900"]}
+    )
+    assert not agrees(  # "0.499" < 0.5 <= "0.500": compared as numbers
+        "object_detection",
+        live,
+        {"detection_classes": ["face", "arm"], "detection_scores": ["0.900", "0.499"]},
+    )
+    assert agrees(
+        "object_detection", live, {"detection_classes": ["face", "arm"], "detection_scores": [0.9, 0.5]}
+    )
     assert agrees("predictive_analytics", table("yes", 12.3441), table("yes", 12.3402))
     assert not agrees("predictive_analytics", table("yes", 12.3441), table("yes", 12.41))
     assert not agrees("predictive_analytics", table("yes", "no"), table("yes"))

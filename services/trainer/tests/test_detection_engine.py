@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import time
 from pathlib import Path
 
@@ -146,10 +147,12 @@ def test_detector_beats_the_mean_box_baseline_through_its_predictor(trained, sce
     )
     # The seed statistics are those of the served answers (score >= the manifest's threshold).
     answers = predictor.predict_batch([Path(s.path).read_bytes() for s in scenes["eval"]])
-    served = [
+    served = [  # boxes and scores are decimal strings (ADR 0022)
         Detections(
-            np.array([[b[1], b[0], b[3], b[2]] for b in a["detection_boxes"]]).reshape(-1, 4),
-            np.array(a["detection_scores"]),
+            np.array([[b[1], b[0], b[3], b[2]] for b in a["detection_boxes"]], dtype=np.float64).reshape(
+                -1, 4
+            ),
+            np.array(a["detection_scores"], dtype=np.float64),
             np.array([CLASSES.index(c) for c in a["detection_classes"]]),
         )
         for a in answers
@@ -180,14 +183,16 @@ def test_boxes_are_ymin_xmin_ymax_xmax_in_original_pixels(trained, scenes) -> No
             == len(answer["detection_boxes"])
             == len(answer["detection_scores"])
         )
-        assert answer["detection_scores"] == sorted(answer["detection_scores"], reverse=True)
-        assert all(isinstance(v, float) for box in answer["detection_boxes"] for v in box)
-        for y_min, x_min, y_max, x_max in answer["detection_boxes"]:
+        # the guide's decimal strings (ADR 0022): scores with 3 decimals, coordinates with 2
+        assert all(re.fullmatch(r"[01]\.\d{3}", v) for v in answer["detection_scores"])
+        assert all(re.fullmatch(r"\d+\.\d{2}", v) for box in answer["detection_boxes"] for v in box)
+        scores = [float(v) for v in answer["detection_scores"]]
+        boxes = [[float(v) for v in box] for box in answer["detection_boxes"]]
+        assert scores == sorted(scores, reverse=True)
+        for y_min, x_min, y_max, x_max in boxes:
             assert 0 <= x_min <= x_max <= WIDTH and 0 <= y_min <= y_max <= HEIGHT
         for label, (x1, y1, x2, y2) in sample.boxes:
-            for cls, (y_min, x_min, y_max, x_max) in zip(
-                answer["detection_classes"], answer["detection_boxes"]
-            ):
+            for cls, (y_min, x_min, y_max, x_max) in zip(answer["detection_classes"], boxes):
                 inter = max(0, min(x2, x_max) - max(x1, x_min)) * max(0, min(y2, y_max) - max(y1, y_min))
                 union = (x2 - x1) * (y2 - y1) + (x_max - x_min) * (y_max - y_min) - inter
                 if cls == label and inter / union >= 0.5:
@@ -205,9 +210,9 @@ def test_boxes_are_ymin_xmin_ymax_xmax_in_original_pixels(trained, scenes) -> No
     png_answer, bmp_answer, jpeg_answer = predictor.predict_batch(payloads)
     assert bmp_answer == png_answer
     for cls, box, score in zip(*png_answer.values()):
-        if score >= 0.6:  # confident detections survive JPEG compression
+        if float(score) >= 0.6:  # confident detections survive JPEG compression
             assert any(
-                c == cls and _iou(b, box) >= 0.5
+                c == cls and _iou([float(v) for v in b], [float(v) for v in box]) >= 0.5
                 for c, b in zip(jpeg_answer["detection_classes"], jpeg_answer["detection_boxes"])
             )
     with pytest.raises(PredictionInputError) as info:

@@ -81,9 +81,11 @@ class AsyncServices(Namespace):
     set_status = aop(ep.set_service_status)
     set_weights = aop(ep.set_service_weights)
 
-    async def predict(self, service_id: str, path: Path, task_type: str | None = None) -> dict[str, Any]:
+    async def predict(
+        self, service_id: str, path: Path, task_type: str | None = None, *, numbers: bool = False
+    ) -> dict[str, Any]:
         task_type = task_type or (await self.get(service_id)).task_type
-        return await self._client.send(predict_call(service_id, task_type, Path(path)))
+        return await self._client.send(predict_call(service_id, task_type, Path(path), numbers=numbers))
 
     async def start(self, service_id: str) -> Service:
         return await self.set_status(service_id, "running")

@@ -86,10 +86,14 @@ class Services(Namespace):
     set_status = op(ep.set_service_status)
     set_weights = op(ep.set_service_weights)
 
-    def predict(self, service_id: str, path: Path, task_type: str | None = None) -> dict[str, Any]:
-        """Predict one file in the format of the service's task type (looked up unless given)."""
+    def predict(
+        self, service_id: str, path: Path, task_type: str | None = None, *, numbers: bool = False
+    ) -> dict[str, Any]:
+        """Predict one file in the format of the service's task type (looked up unless given). Confidences and
+        box coordinates are decimal strings as in the ExeML guide (``"0.972"``); ``numbers=True`` gets them
+        as numbers."""
         task_type = task_type or self.get(service_id).task_type
-        return self._client.send(predict_call(service_id, task_type, Path(path)))
+        return self._client.send(predict_call(service_id, task_type, Path(path), numbers=numbers))
 
     def start(self, service_id: str) -> Service:
         return self.set_status(service_id, "running")

@@ -2,6 +2,9 @@
 
 Images and sounds go as multipart files (``images``, ``sound``); a text file's content as ``{"text": …}``; a CSV
 file's rows as ``{"data": {"req_data": [{column: value, …}]}}`` (numbers as numbers); a ``.json`` file as it is.
+
+Answers write confidences and box coordinates as decimal strings, as the ExeML guide (``"0.972"``, ADR 0022);
+``numbers=True`` asks the service for JSON numbers of the same values (``?numbers=true``).
 """
 
 from __future__ import annotations
@@ -25,21 +28,28 @@ _FILE_FIELDS = {
 }
 
 
-def predict_call(service_id: str, task_type: str, path: Path) -> Call[dict[str, Any]]:
-    """Prediction has no side effect but a counter: it is retried like a read."""
+def predict_call(
+    service_id: str, task_type: str, path: Path, *, numbers: bool = False
+) -> Call[dict[str, Any]]:
+    """Prediction has no side effect but a counter: it is retried like a read. ``numbers``: confidences and box
+    coordinates as JSON numbers instead of the guide's decimal strings."""
     ids = {"service_id": service_id}
+    params = {"numbers": "true"} if numbers else None
     if path.suffix.lower() == ".json":
-        return Call(PREDICT, ids, json=json.loads(path.read_text(encoding="utf-8")), idempotent=True)
+        body = json.loads(path.read_text(encoding="utf-8"))
+        return Call(PREDICT, ids, params=params, json=body, idempotent=True)
     if task_type in _FILE_FIELDS:
         media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         files = [(_FILE_FIELDS[task_type], (path.name, path.read_bytes(), media_type))]
-        return Call(PREDICT, ids, files=files, idempotent=True)
+        return Call(PREDICT, ids, params=params, files=files, idempotent=True)
     if task_type == "text_classification":
-        return Call(PREDICT, ids, json={"text": path.read_text(encoding="utf-8").strip()}, idempotent=True)
+        text = {"text": path.read_text(encoding="utf-8").strip()}
+        return Call(PREDICT, ids, params=params, json=text, idempotent=True)
     if task_type == "predictive_analytics":
         return Call(
             PREDICT,
             ids,
+            params=params,
             json={"data": {"req_data": table_rows(path.read_text(encoding="utf-8"))}},
             idempotent=True,
         )

@@ -3,7 +3,7 @@ import { Link } from 'react-router-dom';
 import { useQuery } from '@tanstack/react-query';
 import { api, ApiError, authHeaders, ok, type Project } from '../../api/client';
 import { ErrorBox, StatusBadge } from '../../components/ui';
-import { fromDetections } from '../../labeling/boxes';
+import { answerNumber, fromDetections } from '../../labeling/boxes';
 
 type Answer = Record<string, unknown>;
 
@@ -26,9 +26,10 @@ async function predict(serviceId: string, body: FormData | object): Promise<Answ
   return json as Answer;
 }
 
-function DetectionView({ url, answer }: { url: string; answer: Answer }) {
+/** The uploaded image with the answer's boxes drawn on it (original-image pixels). */
+export function DetectionView({ url, answer }: { url: string; answer: Answer }) {
   const [size, setSize] = useState<{ w: number; h: number } | null>(null);
-  const boxes = fromDetections(answer.detection_classes as string[], answer.detection_boxes as number[][], answer.detection_scores as number[]);
+  const boxes = fromDetections(answer.detection_classes as string[], answer.detection_boxes as string[][], answer.detection_scores as string[]);
   return (
     <div className="detections">
       <img src={url} alt="uploaded" onLoad={(e) => setSize({ w: e.currentTarget.naturalWidth, h: e.currentTarget.naturalHeight })} />
@@ -46,8 +47,9 @@ function DetectionView({ url, answer }: { url: string; answer: Answer }) {
   );
 }
 
-function Scores({ answer }: { answer: Answer }) {
-  const scores = (answer.scores as [string, number][] | undefined) ?? [];
+/** The predicted label and the top scores as bars. */
+export function Scores({ answer }: { answer: Answer }) {
+  const scores = ((answer.scores as [string, string | number][] | undefined) ?? []).map(([label, score]) => [label, answerNumber(score)] as const);
   return (
     <div>
       <p className="predicted">Predicted: <b data-testid="predicted-label">{String(answer.predicted_label)}</b></p>

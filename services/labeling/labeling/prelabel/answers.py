@@ -1,4 +1,7 @@
-"""A service's prediction turned into suggested annotations and an uncertainty (margin sampling)."""
+"""A service's prediction turned into suggested annotations and an uncertainty (margin sampling).
+
+The answer is the service's canonical one: confidences and box coordinates are decimal strings (``"0.972"``,
+ADR 0022); they are read as numbers here, and numbers are read as well."""
 
 from __future__ import annotations
 
@@ -41,7 +44,7 @@ def _detection(
             "xmax": _clip(x_max, width),
             "ymax": _clip(y_max, height),
         }
-        if score >= min_score and bndbox["xmax"] > bndbox["xmin"] and bndbox["ymax"] > bndbox["ymin"]:
+        if float(score) >= min_score and bndbox["xmax"] > bndbox["xmin"] and bndbox["ymax"] > bndbox["ymin"]:
             out.append({"name": str(name), "score": round(float(score), 6), "bndbox": bndbox})
     out.sort(key=lambda p: -p["score"])
     uncertainty = 1.0 - sum(p["score"] for p in out) / len(out) if out else 1.0

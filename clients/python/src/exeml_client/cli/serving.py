@@ -20,16 +20,26 @@ def predict(
     service_id: str,
     files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False)],
     as_json: JsonOpt = False,
+    numbers: Annotated[
+        bool,
+        typer.Option(
+            "--numbers", help='Confidences and box coordinates as JSON numbers (0.972), not strings ("0.972")'
+        ),
+    ] = False,
 ) -> None:
     """Predict each FILE with the service, in its task type's format (an image, a WAV, a text file, a CSV of rows,
-    or a .json request body). Exits 1 if one failed."""
+    or a .json request body). Exits 1 if one failed. Answers are the service's: confidences and box coordinates
+    as the ExeML guide's decimal strings, or numbers with --numbers."""
     answers, failed = [], 0
     with open_client() as api:
         task_type = api.services.get(service_id).task_type
         for path in files:
             try:
                 answers.append(
-                    {"file": str(path), "answer": api.services.predict(service_id, path, task_type)}
+                    {
+                        "file": str(path),
+                        "answer": api.services.predict(service_id, path, task_type, numbers=numbers),
+                    }
                 )
             except APIError as exc:
                 failed += 1
