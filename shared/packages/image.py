@@ -8,7 +8,8 @@ The package's ``manifest["preprocessing"]`` says how a decoded image becomes the
 
     {"image_size": [H, W],                 # model input height, width
      "resize_shorter": R,                  # first resize so the shorter side is R (aspect kept) ...
-     "crop": "center",                     # ... then take the centre H x W crop
+     "crop": "center",                     # ... then take the centre H x W crop ("none": the whole
+                                           #     image resized to H x W, aspect not kept)
      "interpolation": "bilinear",
      "channel_order": "RGB", "layout": "NCHW", "scale": 1/255,
      "mean": [...], "std": [...],          # per channel, applied after scaling
@@ -79,7 +80,8 @@ def decode_image(payload: bytes) -> Any:
 
 
 def resize_and_crop(image: Any, spec: dict[str, Any]) -> Any:
-    """The ``image_size`` centre crop of ``image`` after its shorter side was resized to ``resize_shorter``."""
+    """The ``image_size`` centre crop of ``image`` after its shorter side was resized to ``resize_shorter``;
+    with ``"crop": "none"`` the whole image resized to ``image_size`` (nothing cut off at its edges)."""
     from PIL import Image
 
     height, width = (int(v) for v in spec["image_size"])
@@ -88,6 +90,8 @@ def resize_and_crop(image: Any, spec: dict[str, Any]) -> Any:
         spec.get("interpolation", "bilinear")
     ]
     w0, h0 = image.size
+    if spec.get("crop", "center") == "none":
+        return image if (w0, h0) == (width, height) else image.resize((width, height), resample)
     ratio = shorter / min(w0, h0)
     new_w, new_h = max(width, round(w0 * ratio)), max(height, round(h0 * ratio))
     if (new_w, new_h) != (w0, h0):

@@ -116,6 +116,16 @@ def test_preprocessing_resizes_the_shorter_side_then_crops_the_centre(package: P
     assert np.allclose(array, (0 - 0.5) / 0.25)  # all black after the crop, normalised
 
 
+def test_preprocessing_without_a_crop_keeps_the_whole_image(package: Path) -> None:
+    spec = {**load_predictor(package).spec, "crop": "none"}
+    image = Image.new("RGB", (90, 30), (0, 0, 0))
+    image.paste((255, 255, 255), (0, 0, 30, 30))  # white left third: kept, squeezed into the left third
+    array = preprocess_image(image, spec)
+    assert array.shape == (3, 16, 16) and array.dtype == np.float32
+    white, black = (1 - 0.5) / 0.25, (0 - 0.5) / 0.25
+    assert np.allclose(array[:, :, :4], white) and np.allclose(array[:, :, 7:], black)
+
+
 @pytest.mark.parametrize(
     ("payload", "rule"),
     [

@@ -468,3 +468,39 @@ def test_the_floors_gradient_histograms_ignore_contrast_and_export() -> None:
         export_onnx(model, Path(folder) / "floor.onnx", torch.zeros(1, 3, 32, 32))
         check = check_onnx(model, Path(folder) / "floor.onnx", x.numpy())
     assert check["max_abs_diff"] <= check["limit"]
+
+
+def test_time_for_more_epochs_trains_several_networks_and_delivers_their_average(tmp_path) -> None:
+    data = {"train": _shapes(tmp_path / "train", 24, 1), "eval": _shapes(tmp_path / "eval", 10, 2)}
+    extra = {"image_candidates": [{"model": "scratch8", "image_size": 64}], "max_epochs": 6, "members": 3}
+    ctx = _context(tmp_path, data, seconds=60, extra=extra)
+    ctx.data.labels = ["disc", "square"]
+    result = ImageClassificationEngine().train(ctx)
+    entry = next(c for c in result.candidates if c["status"] == "trained")
+    assert [m["epochs"] for m in entry["members"]] == [6, 6, 6]
+    assert "3 of it from other random starts, averaged" in result.plan["network"]
+    averaged = "3 x scratch8@64"
+    assert averaged in result.plan["validation"]
+    manifest = read_manifest(ctx.package_dir)
+    assert manifest["model"]["members"] == 3
+    assert manifest["preprocessing"]["crop"] == "none"  # scratch networks see the whole image, no centre crop
+    # whichever option won, the package answers as validated (the averaged members export to one ONNX graph)
+    assert _served_accuracy(ctx.package_dir, data["eval"]) == result.metrics["accuracy"]
+
+
+def test_the_number_of_averaged_networks_follows_the_epochs_measured_and_the_inference_limit(
+    tmp_path,
+) -> None:
+    from trainer.engines.image_classification.engine import SCRATCH_MAX_MEMBERS, SCRATCH_MEMBER_EPOCHS
+
+    engine, chosen = ImageClassificationEngine(), Candidate("scratch16", 64)
+    ctx = _context(tmp_path, {"train": [], "eval": []}, extra={"image_candidates": []})
+    engine._limit, engine._latencies = None, {chosen.name: 2.0}
+    assert engine._member_count(ctx, chosen, SCRATCH_MEMBER_EPOCHS - 1) == 1
+    assert engine._member_count(ctx, chosen, 2 * SCRATCH_MEMBER_EPOCHS + 5) == 2
+    assert (
+        engine._member_count(ctx, chosen, 100 * SCRATCH_MEMBER_EPOCHS)
+        == SCRATCH_MAX_MEMBERS["performance_first"]
+    )
+    engine._limit = 2.5  # one member's 2 ms fits, two do not
+    assert engine._member_count(ctx, chosen, 100 * SCRATCH_MEMBER_EPOCHS) == 1

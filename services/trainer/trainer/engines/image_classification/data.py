@@ -29,8 +29,8 @@ from trainer.engines.base import EngineError, Sample, TrainContext
 __all__ = ["ImageSet", "augmented_loader", "load_image_sets"]
 
 HOLDOUT = 0.2  # share of the training images held out when the version has no validation samples
-AUG_SCALE = (0.6, 1.0)  # RandomResizedCrop: share of the image's area kept
-AUG_RATIO = (0.85, 1.18)  # and the crop's aspect ratio
+AUG_SCALE = (0.4, 1.0)  # RandomResizedCrop: share of the image's area kept
+AUG_RATIO = (3 / 4, 4 / 3)  # and the crop's aspect ratio (torchvision's default)
 AUG_JITTER = 0.2  # brightness, contrast and saturation jitter (no hue shift: colour may be the class)
 AUG_VFLIP = False  # vertical flips: off by default (up and down carry meaning in most photographs)
 

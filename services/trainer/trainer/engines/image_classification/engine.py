@@ -10,7 +10,10 @@ The search:
    weights at the images' own size (their median shorter side, 32–96 px; 160 on a GPU): one training step
    of each width of :data:`SCRATCH_WIDTHS` is timed, and the widest that gets :data:`SCRATCH_MIN_EPOCHS`
    epochs in the time left is trained until the clock ends it (a random-weight ResNet does not learn from a
-   few hundred images in minutes; this network does). On a CPU the step's arithmetic is measured too: plain,
+   few hundred images in minutes; this network does). Where the time measured holds several times
+   :data:`SCRATCH_MEMBER_EPOCHS` epochs, up to :data:`SCRATCH_MAX_MEMBERS` networks of that size are trained from other random starts in
+   equal shares of it and averaged (a deep ensemble: one network from scratch on few images varies a lot
+   with its start; the average varies less and is rarely worse than its members). On a CPU the step's arithmetic is measured too: plain,
    channels-last, or channels-last with bfloat16 autocast where that is clearly faster (twice the epochs on
    CPUs with AMX). ``params.extra["image_candidates"]``
    (list of ``{"model", "image_size"}``) or ``EXEML_IMAGE_CANDIDATES`` (``"resnet18@224,scratch16@64"``)
@@ -31,11 +34,11 @@ The search:
    validation accuracy or loss and keep their best epoch; scratch networks train to the end and keep their
    last (see :meth:`_fit`). Stop requests and the budget are checked after every batch; besides
    ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s.
-5. **Delivery**: the best network, the network averaged with its mirror image, the floor, or an average of
-   their probabilities — whichever has the best validation accuracy (then log loss) — is exported to ONNX
-   (opset 17, dynamic batch), checked against torch on validation images, packaged with ``model.pt`` (the
-   network's state dict, for incremental training) and evaluated **through the package's predictor** on the
-   validation files, so the metrics are serving's.
+5. **Delivery**: the best network (or the average of its members), averaged with its mirror image, the
+   floor, or an average of their probabilities — whichever has the best validation accuracy (then log loss)
+   — is exported to ONNX (opset 17, dynamic batch), checked against torch on validation images, packaged
+   with ``model.pt`` (the network's state dict, the first member's of an average, for incremental training)
+   and evaluated **through the package's predictor** on the validation files, so the metrics are serving's.
    ``EngineResult.quality`` compares that accuracy with the majority class and the floor on the same split.
 
 Incremental training: a previous package of this engine (``incremental_package_dir``) is continued with its
@@ -116,8 +119,15 @@ PATIENCE = {"performance_first": 4, "balance": 6, "accuracy_first": 8}
 # random weights: ``scratch<W>`` at the images' own size, the widest that gets SCRATCH_MIN_EPOCHS epochs in
 # the budget (one training step of each is timed first), then the epochs the clock allows up to the cap.
 SCRATCH_WIDTHS = {"performance_first": (16, 8), "balance": (24, 16, 8), "accuracy_first": (32, 24, 16, 8)}
-SCRATCH_MAX_EPOCHS = {"performance_first": 80, "balance": 200, "accuracy_first": 400}
+SCRATCH_MAX_EPOCHS = {"performance_first": 400, "balance": 1000, "accuracy_first": 2000}
 SCRATCH_MIN_EPOCHS = 80
+# Time for several times SCRATCH_MEMBER_EPOCHS epochs (long budgets on few images) trains several networks of
+# the chosen size from other random starts, each for at least SCRATCH_MEMBER_EPOCHS, and delivers the average
+# of their probabilities (a deep ensemble: it cuts the variance of one from-scratch network on few images).
+# Measured on 240 images of shapes in 6 minutes: one network of ~430 epochs beats three of ~160, so a member
+# gets hundreds of epochs first
+SCRATCH_MEMBER_EPOCHS = 600
+SCRATCH_MAX_MEMBERS = {"performance_first": 2, "balance": 3, "accuracy_first": 5}
 SCRATCH_SIZE = (64, 96)  # input side: the median shorter image side within these bounds (GPU: up to 160)
 SCRATCH_LEARNING_RATE = 1e-3
 SCRATCH_WEIGHT_DECAY = 1e-4
@@ -249,6 +259,7 @@ class ImageClassificationEngine:
         self._budget = (started, max(1.0, ctx.remaining_seconds() - ctx.packaging_margin_seconds))
         device = setup_torch(ctx.params.seed)
         self._scratch_epochs: int | None = None
+        self._members = 1
         self._arithmetic: _Arithmetic = PLAIN
         self._arithmetic_ms: dict[str, float] = {}
         self._why = "candidates with pretrained weights or set by the operator"
@@ -265,17 +276,21 @@ class ImageClassificationEngine:
         ctx.report(4, "preparing data")
         floor = self._fit_floor(ctx, labels, plan[0], train_set, eval_set)
         runs: list[_Run] = []
-        for i, candidate in enumerate(plan):
+        jobs = [(c, m) for c in plan for m in range(self._members if c is plan[0] else 1)]
+        for i, (candidate, member) in enumerate(jobs):
             if runs and ctx.should_stop():
                 runs[-1].stopped = True
                 break
-            share = (ctx.remaining_seconds() - ctx.packaging_margin_seconds) / (len(plan) - i)
-            run = self._fit(ctx, candidate, labels, train_set, eval_set, device, time.monotonic() + share)
+            share = (ctx.remaining_seconds() - ctx.packaging_margin_seconds) / (len(jobs) - i)
+            run = self._fit(
+                ctx, candidate, labels, train_set, eval_set, device, time.monotonic() + share, member
+            )
             runs.append(run)
             self._record(tried, run)
         best = max(runs, key=lambda r: (r.best_accuracy, -r.best_loss))
+        members = [r for r in runs if r.candidate == best.candidate]
         ctx.report(94, "evaluating", {"accuracy": best.best_accuracy})
-        trained, options = self._deliver(best, floor, labels, eval_set)
+        trained, options = self._deliver(members, floor, labels, eval_set)
         ctx.report(95, "packaging", {"accuracy": options[trained.name][0]})
         metrics = write_package(ctx, labels, trained, eval_set, tried, self.name)
         trivial = majority_share(train_set.targets + eval_set.targets)
@@ -333,11 +348,15 @@ class ImageClassificationEngine:
         ctx.log(f"{FLOOR}: fitted in {details['seconds']} s ({details})")
         return _Floor(model, spec, details)
 
-    def _options(self, best: _Run, network: nn.Module, floor: nn.Module | None) -> dict[str, nn.Module]:
-        """What may be delivered: the network, averaged with its mirror, the floor, their ensembles."""
-        options: dict[str, nn.Module] = {best.candidate.name: network}
-        if self._mirror_fits(best):
-            options[f"{best.candidate.name} {MIRRORED}"] = FlipAverage(network)
+    def _options(
+        self, best: _Run, network: nn.Module, floor: nn.Module | None, members: int = 1
+    ) -> dict[str, nn.Module]:
+        """What may be delivered: the network (the average of ``members`` trained ones), averaged with its
+        mirror, the floor, their ensembles."""
+        name = best.candidate.name if members == 1 else f"{members} x {best.candidate.name}"
+        options: dict[str, nn.Module] = {name: network}
+        if self._mirror_fits(best, members):
+            options[f"{name} {MIRRORED}"] = FlipAverage(network)
         if floor is not None:
             options[FLOOR] = floor
             for name, module in list(options.items()):
@@ -346,16 +365,23 @@ class ImageClassificationEngine:
         return options
 
     def _deliver(
-        self, best: _Run, floor: _Floor | None, labels: list[str], eval_set: ImageSet
+        self, members: list[_Run], floor: _Floor | None, labels: list[str], eval_set: ImageSet
     ) -> tuple[TrainedModel, dict[str, tuple[float, float]]]:
-        """The network, averaged with its mirror or not, the floor or an ensemble: whichever scores best on
-        the validation split (accuracy, then log loss). Returns it with every option's (accuracy, log loss)."""
-        state = best.best_state
-        assert state is not None  # _fit evaluates at least one epoch
-        network = create_model(best.candidate, len(labels)).eval()
-        network.load_state_dict(state)
+        """The network (the average of the ``members`` trained from other random starts), averaged with its
+        mirror or not, the floor or an ensemble: whichever scores best on the validation split (accuracy,
+        then log loss). Returns it with every option's (accuracy, log loss)."""
+        networks = []
+        for run in members:
+            assert run.best_state is not None  # _fit evaluates at least one epoch
+            networks.append(create_model(run.candidate, len(labels)).eval())
+            networks[-1].load_state_dict(run.best_state)
+        best, state = members[0], members[0].best_state  # model.pt: the first member's (incremental)
+        assert state is not None
+        network = networks[0] if len(networks) == 1 else Ensemble(networks)
         same_input = floor is not None and floor.spec == best.spec
-        options = self._options(best, network, floor.model if floor is not None and same_input else None)
+        options = self._options(
+            best, network, floor.model if floor is not None and same_input else None, len(members)
+        )
         batches = _batches([resize_and_crop(image, best.spec) for image in eval_set.images], best.spec)
         truth = torch.tensor(eval_set.targets)
         scores = {}
@@ -369,19 +395,19 @@ class ImageClassificationEngine:
             probs = probabilities(floor.model, floor_batches)
             scores[FLOOR] = (float((probs.argmax(1) == truth).float().mean()), math.nan)
         chosen = max(options, key=lambda n: (scores[n][0], -scores[n][1]))
-        details = {**best.details(), "delivered": chosen}
+        details = {**best.details(), "delivered": chosen, "members": len(members)}
         if floor is not None:
             details["hand_features"] = floor.details
         return TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen), scores
 
-    def _mirror_fits(self, best: _Run) -> bool:
-        """Averaging over the mirror runs the network twice: offered when no inference limit is set, or
-        when twice the candidate's measured time fits it."""
+    def _mirror_fits(self, best: _Run, members: int = 1) -> bool:
+        """Averaging over the mirror runs the network(s) twice: offered when no inference limit is set, or
+        when twice the candidate's measured time (times its members) fits it."""
         limit = getattr(self, "_limit", None)
         if limit is None:
             return True
         latency = self._latencies.get(best.candidate.name)
-        return latency is not None and 2 * latency <= limit
+        return latency is not None and 2 * members * latency <= limit
 
     @staticmethod
     def _custom_candidates(ctx: TrainContext) -> list[Candidate]:
@@ -457,6 +483,7 @@ class ImageClassificationEngine:
         # the estimate only picks the network: it trains until the clock (or the cap) ends it, its learning
         # rate annealed over the time granted (a three-step timing is too noisy to fix the epoch count by)
         self._scratch_epochs = max(1, cap)
+        self._members = self._member_count(ctx, chosen, measured[chosen])
         for entry in tried:
             if entry["name"] != chosen.name and entry["status"] == "planned":
                 entry["status"] = "not_chosen"
@@ -472,11 +499,29 @@ class ImageClassificationEngine:
                 if self._scratch_epochs < measured[chosen]
                 else ""
             )
+            + (
+                f"; {self._members} of it from other random starts, averaged (about "
+                f"{measured[chosen] // self._members} epochs each)"
+                if self._members > 1
+                else ""
+            )
             + f"; {self._arithmetic.name} arithmetic"
             + (f" (one step of {planned[-1].name}, ms: {self._arithmetic_ms})" if self._arithmetic_ms else "")
         )
         ctx.log(f"plan: {self._why}")
         return chosen
+
+    def _member_count(self, ctx: TrainContext, chosen: Candidate, epochs: int) -> int:
+        """Networks to train from other random starts and average: as many as get SCRATCH_MEMBER_EPOCHS epochs
+        each in the time measured, up to the preference's SCRATCH_MAX_MEMBERS and to what the inference
+        limit allows (each member runs at prediction); ``extra["members"]`` sets it."""
+        if "members" in ctx.params.extra:
+            return max(1, int(ctx.params.extra["members"]))
+        count = min(SCRATCH_MAX_MEMBERS[ctx.params.preference], epochs // SCRATCH_MEMBER_EPOCHS)
+        latency = self._latencies.get(chosen.name)
+        if self._limit is not None and latency:
+            count = min(count, int(self._limit // latency))
+        return max(1, count)
 
     @staticmethod
     def _batch_size(ctx: TrainContext, train_set: ImageSet) -> int:
@@ -584,7 +629,14 @@ class ImageClassificationEngine:
 
     @staticmethod
     def _record(tried: list[dict[str, Any]], run: _Run) -> None:
-        entry = next(t for t in tried if t["name"] == run.candidate.name and t["status"] == "planned")
+        entry = next(
+            t for t in tried if t["name"] == run.candidate.name and t["status"] in ("planned", "trained")
+        )
+        if entry["status"] == "trained":  # another member of an ensemble of this network
+            entry.setdefault("members", [{"score": entry["score"], "epochs": entry["epochs"]}])
+            entry["members"].append({"score": run.best_accuracy, "epochs": run.epochs})
+            entry["seconds"] = round(entry["seconds"] + run.seconds, 2)
+            return
         entry.update(
             status="trained",
             score=run.best_accuracy,
@@ -612,7 +664,9 @@ class ImageClassificationEngine:
             return {"source": "random"}
         return {"source": "pretrained", **load_pretrained(model, path, heads)}
 
-    def _fit(self, ctx, candidate, labels, train_set, eval_set, device, until) -> _Run:
+    def _fit(self, ctx, candidate, labels, train_set, eval_set, device, until, member: int = 0) -> _Run:
+        if member:  # another random start and batch order for each member of an ensemble
+            torch.manual_seed(ctx.params.seed + 1000 * member)
         model = create_model(candidate, len(labels))
         run = _Run(
             candidate,
@@ -639,7 +693,9 @@ class ImageClassificationEngine:
             max_epochs = getattr(self, "_scratch_epochs", None) or max_epochs
             patience = max(patience, max_epochs)
             default_lr = SCRATCH_LEARNING_RATE if run.init["source"] == "random" else 5e-4
-        loader = augmented_loader(train_set, run.spec, self._batch_size(ctx, train_set), ctx.params.seed)
+        loader = augmented_loader(
+            train_set, run.spec, self._batch_size(ctx, train_set), ctx.params.seed + 1000 * member
+        )
         arithmetic = self._arithmetic if scratch else PLAIN
         arithmetic.layout(model.to(device))
         lr = float(ctx.params.extra.get("learning_rate", default_lr))

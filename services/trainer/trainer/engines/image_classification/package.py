@@ -26,6 +26,7 @@ from shared.packages.image import ImageClassificationPredictor, preprocess_image
 from trainer.engines.base import TrainContext
 from trainer.engines.common.latency import library_versions, measure_latency_ms
 from trainer.engines.common.onnx_export import check_onnx, export_onnx
+from trainer.engines.common.scratch import SCRATCH_PREFIX
 from trainer.engines.image_classification.data import ImageSet
 from trainer.metrics import classification_metrics
 
@@ -39,6 +40,7 @@ __all__ = [
     "write_package",
 ]
 
+SQUASH_SCRATCH = True
 CROP_PCT = 0.875  # resize the shorter side to size / 0.875, then centre-crop (timm's evaluation default)
 TRAINING_LABEL_POLICY = "first label of each image"
 
@@ -85,7 +87,9 @@ def preprocessing_spec(model: nn.Module, candidate: Candidate) -> dict[str, Any]
     return {
         "image_size": [candidate.image_size, candidate.image_size],
         "resize_shorter": round(candidate.image_size / CROP_PCT),
-        "crop": "center",
+        # scratch networks see whole images (their training crops are of the whole image): objects near an
+        # edge stay whole; pretrained ones keep their centre crop
+        "crop": "none" if candidate.model.startswith(SCRATCH_PREFIX) and SQUASH_SCRATCH else "center",
         "interpolation": "bilinear",
         "channel_order": "RGB",
         "layout": "NCHW",
