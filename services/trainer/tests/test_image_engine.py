@@ -18,6 +18,7 @@ import torch
 from PIL import Image, ImageDraw
 from trainer.engines.base import EngineError, Sample, TrainContext, TrainingParams, VersionData
 from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
+from trainer.engines.image_classification.data import augmented_loader
 from trainer.engines.image_classification.engine import (
     ARITHMETIC,
     FLOOR,
@@ -504,3 +505,19 @@ def test_the_number_of_averaged_networks_follows_the_epochs_measured_and_the_inf
     )
     engine._limit = 2.5  # one member's 2 ms fits, two do not
     assert engine._member_count(ctx, chosen, 100 * SCRATCH_MEMBER_EPOCHS) == 1
+
+
+def test_long_training_gets_wider_crops() -> None:
+    from trainer.engines.image_classification import data
+
+    images = data.ImageSet([Image.new("RGB", (40, 40))] * 4, [0, 1, 0, 1], [Path("x.png")] * 4)
+    spec = {"image_size": [32, 32], "mean": [0.5] * 3, "std": [0.25] * 3}
+
+    def crop(epochs: int) -> tuple:
+        dataset = augmented_loader(images, spec, 2, 0, epochs).dataset
+        first = dataset.transform.transforms[0]  # type: ignore[attr-defined]  # our _Augmented dataset
+        return tuple(first.scale), tuple(first.ratio)
+
+    assert crop(data.LONG_TRAINING_EPOCHS - 1) == (data.AUG_SCALE, data.AUG_RATIO)
+    assert crop(data.LONG_TRAINING_EPOCHS) == (data.AUG_SCALE_LONG, data.AUG_RATIO_LONG)
+    assert data.AUG_SCALE_LONG[0] < data.AUG_SCALE[0]

@@ -7,7 +7,8 @@ The search:
    (:data:`PORTFOLIOS`: ``performance_first`` one small MobileNetV3, ``balance`` up to two — ResNet-18,
    MobileNetV3-Large at 224 px —, ``accuracy_first`` up to three larger ones), those are fine-tuned. Without
    them — the CPU most users start on — a ``scratch<W>`` network (:mod:`.models`) is trained from random
-   weights at the images' own size (their median shorter side, 32–96 px; 160 on a GPU): one training step
+   weights on whole images (resized, no centre crop) at their own size (their median shorter side, 64–96
+   px; 160 on a GPU): one training step
    of each width of :data:`SCRATCH_WIDTHS` is timed, and the widest that gets :data:`SCRATCH_MIN_EPOCHS`
    epochs in the time left is trained until the clock ends it (a random-weight ResNet does not learn from a
    few hundred images in minutes; this network does). Where the time measured holds several times
@@ -260,6 +261,7 @@ class ImageClassificationEngine:
         device = setup_torch(ctx.params.seed)
         self._scratch_epochs: int | None = None
         self._members = 1
+        self._planned_epochs = 0  # a scratch network's estimated epochs (its augmentation's strength)
         self._arithmetic: _Arithmetic = PLAIN
         self._arithmetic_ms: dict[str, float] = {}
         self._why = "candidates with pretrained weights or set by the operator"
@@ -484,6 +486,7 @@ class ImageClassificationEngine:
         # rate annealed over the time granted (a three-step timing is too noisy to fix the epoch count by)
         self._scratch_epochs = max(1, cap)
         self._members = self._member_count(ctx, chosen, measured[chosen])
+        self._planned_epochs = min(measured[chosen] // self._members, self._scratch_epochs)
         for entry in tried:
             if entry["name"] != chosen.name and entry["status"] == "planned":
                 entry["status"] = "not_chosen"
@@ -694,7 +697,11 @@ class ImageClassificationEngine:
             patience = max(patience, max_epochs)
             default_lr = SCRATCH_LEARNING_RATE if run.init["source"] == "random" else 5e-4
         loader = augmented_loader(
-            train_set, run.spec, self._batch_size(ctx, train_set), ctx.params.seed + 1000 * member
+            train_set,
+            run.spec,
+            self._batch_size(ctx, train_set),
+            ctx.params.seed + 1000 * member,
+            self._planned_epochs if scratch else 0,
         )
         arithmetic = self._arithmetic if scratch else PLAIN
         arithmetic.layout(model.to(device))

@@ -40,7 +40,6 @@ __all__ = [
     "write_package",
 ]
 
-SQUASH_SCRATCH = True
 CROP_PCT = 0.875  # resize the shorter side to size / 0.875, then centre-crop (timm's evaluation default)
 TRAINING_LABEL_POLICY = "first label of each image"
 
@@ -89,7 +88,7 @@ def preprocessing_spec(model: nn.Module, candidate: Candidate) -> dict[str, Any]
         "resize_shorter": round(candidate.image_size / CROP_PCT),
         # scratch networks see whole images (their training crops are of the whole image): objects near an
         # edge stay whole; pretrained ones keep their centre crop
-        "crop": "none" if candidate.model.startswith(SCRATCH_PREFIX) and SQUASH_SCRATCH else "center",
+        "crop": "none" if candidate.model.startswith(SCRATCH_PREFIX) else "center",
         "interpolation": "bilinear",
         "channel_order": "RGB",
         "layout": "NCHW",
