@@ -10,6 +10,7 @@ the new models first, switch the row to them (requests follow at once), then unl
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,9 +24,32 @@ from shared.events.inference import ServiceDeleted, ServiceFailed, ServiceRunnin
 from shared.logging import get_logger
 from shared.service import ServiceRuntime
 
-__all__ = ["Reconciler"]
+__all__ = ["Reconciler", "tick_until_stopped"]
 
 log = get_logger(__name__)
+
+
+async def tick_until_stopped(
+    stop: asyncio.Event,
+    wake: asyncio.Event,
+    interval: float,
+    tick: Callable[[], Awaitable[object]],
+    name: str,
+) -> None:
+    """Awaits ``tick()`` until ``stop`` is set, again every ``interval`` seconds or as soon as ``wake`` is set;
+    a failed round is logged and the next one comes (the reconciler's and the batch runner's loop)."""
+    while not stop.is_set():
+        try:
+            await tick()
+        except Exception as exc:
+            log.exception(f"{name} round failed", error=repr(exc))
+        waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+        await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
+        for wait in waits:
+            wait.cancel()
+        wake.clear()
+
+
 LEASES = Leases(RealTimeService)
 LEASE_SECONDS = 60.0  # renewed every 12 s while a reconciler works on a service; a dead one's is free after
 
@@ -46,16 +70,7 @@ class Reconciler:
         """Reconcile until ``stop`` is set, every ``reconcile_interval_seconds`` or when woken."""
         interval = self.runtime.settings.reconcile_interval_seconds
         try:
-            while not stop.is_set():
-                try:
-                    await self.tick()
-                except Exception as exc:
-                    log.exception("reconcile round failed", error=repr(exc))
-                waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-                await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-                for wait in waits:
-                    wait.cancel()
-                self._wake.clear()
+            await tick_until_stopped(stop, self._wake, interval, self.tick, "reconcile")
         finally:
             for task in list(self._tasks):
                 task.cancel()

@@ -31,6 +31,7 @@ from inference.batch.results import (
     result_uris,
 )
 from inference.models import BATCH_ACTIVE, BatchService, BatchStatus
+from inference.reconciler import tick_until_stopped
 from inference.triton.client import ModelFiles, TritonError, TritonModels
 from shared.db import utcnow
 from shared.db.lease import LeaseLost, Leases, holder_name, keep_lease
@@ -68,16 +69,7 @@ class BatchRunner:
         when woken; on the way out the jobs in hand are cancelled and their leases released."""
         interval = self.runtime.settings.reconcile_interval_seconds
         try:
-            while not stop.is_set():
-                try:
-                    await self.tick()
-                except Exception as exc:
-                    log.exception("batch round failed", error=repr(exc))
-                waits = [asyncio.create_task(self._wake.wait()), asyncio.create_task(stop.wait())]
-                await asyncio.wait(waits, timeout=interval, return_when=asyncio.FIRST_COMPLETED)
-                for wait in waits:
-                    wait.cancel()
-                self._wake.clear()
+            await tick_until_stopped(stop, self._wake, interval, self.tick, "batch")
         finally:
             for task in list(self._tasks.values()):
                 task.cancel()
