@@ -57,10 +57,8 @@ async def _wait(client, project_id: str, check, what: str) -> dict[str, dict[str
     return await wait_until(reached, timeout=60, what=what)
 
 
-async def test_incremental_round_starts_from_the_job_of_the_chosen_version(rounds) -> None:
-    platform, trainer = rounds
-    client = platform.client("workflow", TENANT)
-    transport = platform.runtimes["workflow"].transport
+async def imported_churn_table(platform) -> str:
+    """The id of a table dataset ("churn", 150 rows) of TENANT, its import completed."""
     store = platform.runtimes["dataset"].store
     folder = platform.tenant_uri("churn/input/", TENANT)
     for path, data in datagen.table_files(rows=150).items():
@@ -85,6 +83,15 @@ async def test_incremental_round_starts_from_the_job_of_the_chosen_version(round
         return task["status"] == "COMPLETED"
 
     await wait_until(imported, timeout=60, what="the table's import")
+    return dataset_id
+
+
+async def test_incremental_round_starts_from_the_job_of_the_chosen_version(rounds) -> None:
+    platform, trainer = rounds
+    client = platform.client("workflow", TENANT)
+    transport = platform.runtimes["workflow"].transport
+    store = platform.runtimes["dataset"].store
+    dataset_id = await imported_churn_table(platform)
     created = await client.post(
         "/v1/projects",
         json={

@@ -11,9 +11,8 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from workflow.schemas import DeployRequest, RoundParams, TrainingParams
 
-from services.workflow.tests.test_rounds import TENANT, TrainerStandIn
+from services.workflow.tests.test_rounds import TENANT, TrainerStandIn, imported_churn_table
 from shared.events.training import JobSucceeded
-from shared.testing import datagen
 from shared.testing.bus import publish_event
 from shared.testing.model_packages import put_package, table_package
 from shared.testing.platform import wait_until
@@ -74,21 +73,7 @@ async def test_aliases_in_canonical_shapes_out_through_a_round(platform_factory)
     platform.runtimes["workflow"].peers.register_app("inference", inference.app)
     client, datasets = platform.client("workflow", TENANT), platform.client("dataset", TENANT)
     store = platform.runtimes["dataset"].store
-    folder = platform.tenant_uri("churn/input/", TENANT)
-    for path, data in datagen.table_files(rows=150).items():
-        await store.put(f"{folder}{path}", data)
-    dataset = await datasets.post(
-        "/v1/datasets",
-        json={"dataset_name": "churn", "dataset_type": 400, "input_path": folder, "label_column": "label"},
-    )
-    assert dataset.status_code == 201, dataset.text
-    dataset_id, task_id = dataset.json()["dataset_id"], dataset.json()["import_task_id"]
-
-    async def imported() -> bool:
-        task = (await datasets.get(f"/v1/datasets/{dataset_id}/import-tasks/{task_id}")).json()
-        return task["status"] == "COMPLETED"
-
-    await wait_until(imported, timeout=60, what="the table's import")
+    dataset_id = await imported_churn_table(platform)
     created = await client.post(
         "/v1/projects",
         json={
