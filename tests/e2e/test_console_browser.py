@@ -15,13 +15,10 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-import pytest
-
 from shared.storage import LocalObjectStore, StoragePolicy
 from shared.testing import datagen
 from shared.testing.console import CHROMIUM, FRONTEND, console_built, npm_ready
-from shared.testing.live import free_port, stop_process
+from shared.testing.live import free_port, stop_process, wait_ready
 from shared.testing.platform import FAST_EMBEDDED_ENV, FAST_ENGINE_ENV, SMALL_DATA_CHECK_ENV
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,19 +62,6 @@ def _table_in_storage(data_dir: Path) -> str:
     return f"{folder}/"
 
 
-def _wait_ready(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, "the platform process ended while starting"
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    pytest.fail(f"the platform did not become ready at {url} within {timeout} s")
-
-
 def test_console_end_to_end_in_chromium(tmp_path: Path) -> None:
     npx = npm_ready(browser=True)
     console_built()
@@ -95,14 +79,14 @@ def test_console_end_to_end_in_chromium(tmp_path: Path) -> None:
         "EXEML_PORT": str(port),
         "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
         "EXEML_LABELING_PRELABEL_POLL_SECONDS": "0.3",
-        "EXEML_TRAINER_TEST_BUDGET_SECONDS": str(TRAIN_BUDGET_SECONDS),
+        "EXEML_TRAINER_BUDGET_CAP_SECONDS": str(TRAIN_BUDGET_SECONDS),
     }
     log = (tmp_path / "platform.log").open("wb")
     platform = subprocess.Popen(
         [sys.executable, "-m", "gateway.embedded"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
-        _wait_ready(url, platform)
+        wait_ready(url, platform, tmp_path / "platform.log", 120)
         suite_env = {
             **os.environ,
             "EXEML_E2E_URL": url,

@@ -10,8 +10,8 @@ import type { Box } from '../../labeling/boxes';
 import type { Item, LabelInfo } from '../../labeling/types';
 import { LabelsPanel } from './LabelsPanel';
 import { PrelabelPanel, SuggestionBar, useSuggestions } from './Suggestions';
+import { withSaved, type Saved, type Tab } from './saved';
 
-type Tab = 'unlabeled' | 'labeled' | 'all';
 const PAGE: Record<string, number> = { text_classification: 20, sound_classification: 20 };
 
 function useBlobUrl(datasetId: string, sampleId: string | undefined) {
@@ -25,7 +25,7 @@ function useBlobUrl(datasetId: string, sampleId: string | undefined) {
 }
 
 /** The page of samples being labeled: a snapshot (events do not reshuffle it under the keyboard). */
-function usePage(project: Project, tab: Tab, offset: number, limit: number, firstIds: string[] | null) {
+function usePage(project: Project, tab: Tab, offset: number, limit: number, firstIds: string[] | null, saved: Saved) {
   const ds = { dataset_id: project.dataset_id };
   return useQuery({
     queryKey: ['labeling-page', project.dataset_id, tab, offset, limit, firstIds],
@@ -34,10 +34,10 @@ function usePage(project: Project, tab: Tab, offset: number, limit: number, firs
       if (firstIds) {
         const ids = firstIds.slice(offset, offset + limit);
         const items = await Promise.all(ids.map((id) => ok(api.GET('/v1/datasets/{dataset_id}/samples/{sample_id}', { params: { path: { ...ds, sample_id: id } } }))));
-        return { items, total: firstIds.length };
+        return withSaved({ items, total: firstIds.length }, 'all', saved);
       }
       const query = { offset, limit, labeled: tab === 'all' ? undefined : tab === 'labeled', sort_by: 'sample_name' as const, order: 'asc' as const };
-      return ok(api.GET('/v1/datasets/{dataset_id}/samples', { params: { path: ds, query } }));
+      return withSaved(await ok(api.GET('/v1/datasets/{dataset_id}/samples', { params: { path: ds, query } })), tab, saved);
     },
   });
 }
@@ -49,12 +49,16 @@ export function LabelingTab({ project }: { project: Project }) {
   const [tab, setTab] = useState<Tab>('unlabeled');
   const [offset, setOffset] = useState(0);
   const [index, setIndex] = useState(0);
-  const [firstMode, setFirstMode] = useState(false);
+  // "Label these first": the suggested samples, most uncertain first, as they were when it was turned on (a
+  // snapshot like any page: accepting a suggestion labels the sample on screen, it does not slide the next in)
+  const [firstIds, setFirstIds] = useState<string[] | null>(null);
+  const firstMode = firstIds !== null;
   const [error, setError] = useState<unknown>(null);
   const limit = PAGE[type] ?? 24;
   const suggestions = useSuggestions(datasetId);
-  const firstIds = firstMode ? suggestions.data?.items.map((s) => s.sample_id) ?? [] : null;
-  const page = usePage(project, tab, offset, limit, firstIds);
+  const setFirstMode = (on: boolean) => setFirstIds(on ? suggestions.data?.items.map((s) => s.sample_id) ?? [] : null);
+  const saved = useRef<Saved>(new Map());
+  const page = usePage(project, tab, offset, limit, firstIds, saved.current);
   const labels = useQuery({
     queryKey: ['labels', datasetId],
     queryFn: () => ok(api.GET('/v1/datasets/{dataset_id}/labels', { params: { path: { dataset_id: datasetId } } })),
@@ -66,6 +70,7 @@ export function LabelingTab({ project }: { project: Project }) {
   useEffect(() => setIndex(0), [tab, offset, firstMode]);
 
   const patchLocal = (sampleId: string, sampleLabels: string[]) => {
+    saved.current.set(sampleId, sampleLabels);
     queryClient.setQueryData(['labeling-page', datasetId, tab, offset, limit, firstIds], (old: { items: Sample[]; total: number } | undefined) =>
       old ? { ...old, items: old.items.map((s) => (s.sample_id === sampleId ? { ...s, labels: sampleLabels, labeled: sampleLabels.length > 0 } : s)) } : old);
     ['stats', 'labels', 'suggestions', 'samples'].forEach((k) => queryClient.invalidateQueries({ queryKey: [k] }));
