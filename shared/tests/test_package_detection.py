@@ -5,8 +5,6 @@ pixels)."""
 from __future__ import annotations
 
 import io
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ from shared.packages import PackageError, PredictionInputError, load_predictor, 
 from shared.packages.detection import DetectionPredictor, letterbox, nms
 from shared.testing.model_packages import onnx_bytes
 from shared.testing.packages_by_type import detection_manifest
+from shared.testing.processes import python_output
 
 SIZE = 32  # model input 32 x 32, maps at stride 4: 8 x 8
 LABELS = ["cat", "dog"]
@@ -174,4 +173,4 @@ def test_predictor_imports_no_torch(package: Path) -> None:
         "if m in sys.modules]; "
         "assert not bad, bad"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[2])
+    python_output(code)

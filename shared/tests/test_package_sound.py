@@ -6,8 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ from shared.packages.sound import DEFAULT_SPEC, decode_wav, log_mel, mel_filterb
 from shared.packages.sound_features import STATS_SPEC, active_span, clip_statistics, dct_matrix, feature_names
 from shared.testing.datagen import wav_bytes
 from shared.testing.model_packages import onnx_bytes
+from shared.testing.processes import python_output
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -202,11 +201,7 @@ def test_predictor_runs_without_torch_scipy_or_sklearn(package) -> None:
         "sf.write(out, 0.5 * np.sin(2 * np.pi * 200 * np.arange(16000) / 16000), 16000, format='WAV')\n"
         f"print(load_predictor({str(package)!r}).predict(out.getvalue())['predicted_label'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "low"
+    assert python_output(code).strip() == "low"
 
 
 # -- clip statistics and packages of several models ------------------------------------------------------
@@ -320,9 +315,7 @@ def test_the_ensemble_answers_the_same_in_the_serving_interpreter(ensemble) -> N
         "print(json.dumps({'answer': predictor.predict(payload),"
         " 'probabilities': predictor.probabilities(payload).reshape(-1).tolist()}))\n"
     )
-    done = subprocess.run([str(python), "-c", code], check=False, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    out, predictor = json.loads(done.stdout), load_predictor(ensemble)
+    out, predictor = json.loads(python_output(code, python=python, timeout=120)), load_predictor(ensemble)
     served, here = out["answer"], predictor.predict(payload)
     assert served["predicted_label"] == here["predicted_label"]
     # The answers print 3 decimals: the probabilities themselves are compared, at the former 1e-5.

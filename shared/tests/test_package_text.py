@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +11,8 @@ import pytest
 from shared.packages import PackageError, PredictionInputError, load_predictor, write_manifest
 from shared.packages.text import WordPiece, char_ngrams, decode_text
 from shared.testing.packages_by_type import write_text_package
+from shared.testing.processes import python_output
 
-ROOT = Path(__file__).resolve().parents[2]
 TEXTS = [
     "这个产品很好，我非常喜欢！",
     "服务很差  退货\t\t东西破损。",
@@ -118,8 +116,4 @@ def test_predictor_runs_without_sklearn_tokenizers_or_torch(tmp_path) -> None:
         "from shared.packages import load_predictor\n"
         f"print(load_predictor({str(tmp_path)!r}).predict('很差'.encode())['predicted_label'])\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code], check=False, cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "negative"
+    assert python_output(code).strip() == "negative"

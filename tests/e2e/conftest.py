@@ -148,7 +148,7 @@ async def e2e_factory(platform_factory, tmp_path, monkeypatch) -> AsyncIterator[
                 "dataset": SMALL_DATA_CHECKS,  # the DATA above: a few dozen samples a project
                 "trainer": {
                     "in_process_worker": True,
-                    "test_budget_seconds": budget,
+                    "budget_cap_seconds": budget,
                     "worker_poll_seconds": 0.2,
                     "heartbeat_seconds": 1.0,
                     "packaging_margin_seconds": 5,
@@ -192,7 +192,7 @@ async def _embedded(tmp_path, monkeypatch, opened: list[Any], budget: float = TR
         "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
         **FAST_EMBEDDED_ENV,
         **SMALL_DATA_CHECK_ENV,
-        "EXEML_TRAINER_TEST_BUDGET_SECONDS": str(budget),
+        "EXEML_TRAINER_BUDGET_CAP_SECONDS": str(budget),
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)

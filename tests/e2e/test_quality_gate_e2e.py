@@ -3,8 +3,15 @@
 * On small learnable generated data, a round trains, passes the gate (its record is on the job and on the
   Train phase), deploys, and the deployed model beats the trivial baseline on held-out inputs asked through
   ``POST /v1/infers/{id}`` — by more than the noise of those inputs (the gate's own rule).
-* On the same data with its labels shuffled (nothing to learn), the round's Train phase fails with the
-  gate's message and what helps; the model is never registered.
+* On data whose inputs say nothing about their labels, the round's Train phase fails with the gate's
+  message and what helps; the model is never registered. Images, clips, texts and detection images: every
+  sample's input is the same file (its labels and boxes kept), so any model answers the same for all of
+  them and scores the validation split's share of one class, never beyond the baseline's noise. Tables:
+  labels shuffled across rows (a column of one value is no feature, and the engine refuses a table
+  without one). Shuffled labels on varied inputs are a *random* draw that a correct 5 % test passes 5 %
+  of the time, by design (CI, 5 December: the hand-feature regression scored 6 of 9 shuffled images, the
+  gate's threshold, a 4 % tail); the gate's own tests (services/trainer/tests/test_quality_gate.py) and
+  the engines' shuffled-label tests cover that case.
 """
 
 from __future__ import annotations
@@ -37,37 +44,31 @@ PROBE_SEED = 99
 BUDGET_SECONDS = 30
 
 
-# -- unlearnable data: the same files, labels shuffled across samples ------------------------------------
-def shuffled(project_type: str, files: dict[str, bytes], seed: int = 7) -> dict[str, bytes]:
-    rng = random.Random(seed)
-    if project_type == "sound_classification":  # <label>/clip.wav: each clip moved to a random label's folder
-        labels = [path.split("/")[0] for path in files]
-        rng.shuffle(labels)
-        return {
-            f"{label}/{path.split('/', 1)[1]}": data for label, (path, data) in zip(labels, files.items())
-        }
-    if project_type == "text_classification":
-        labels = files["corpus_result.txt"].decode().splitlines()
-        rng.shuffle(labels)
-        return {**files, "corpus_result.txt": ("\n".join(labels) + "\n").encode()}
-    if project_type == "predictive_analytics":
-        rows = list(csv.reader(io.StringIO(files["data/table.csv"].decode())))
-        labels = [r[-1] for r in rows[1:]]
-        rng.shuffle(labels)
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\n").writerows(
-            [rows[0], *[[*r[:-1], lab] for r, lab in zip(rows[1:], labels)]]
-        )
-        return {"data/table.csv": out.getvalue().encode()}
-    # images (.txt labels) and detection (.xml boxes): each image gets another image's annotation
-    suffix = ".txt" if project_type == "image_classification" else ".xml"
-    stems = sorted(p[: -len(suffix)] for p in files if p.endswith(suffix))
-    moved = stems[:]
-    rng.shuffle(moved)
-    out = {p: d for p, d in files.items() if not p.endswith(suffix)}
-    for stem, source in zip(stems, moved):
-        out[f"{stem}{suffix}"] = files[f"{source}{suffix}"].replace(source.encode(), stem.encode())
-    return out
+# -- unlearnable data: inputs that say nothing about the labels -------------------------------------------
+def unlearnable(project_type: str, files: dict[str, bytes], seed: int = 7) -> dict[str, bytes]:
+    if project_type == "sound_classification":  # <label>/clip.wav: every clip the first one's sound
+        first = next(iter(files.values()))
+        return {path: first for path in files}
+    if project_type == "text_classification":  # every line of the corpus the first line's text
+        texts = files["corpus.txt"].decode().splitlines()
+        return {**files, "corpus.txt": ("\n".join([texts[0]] * len(texts)) + "\n").encode()}
+    if project_type in ("image_classification", "object_detection"):  # every image the first image
+        annotation = ".txt" if project_type == "image_classification" else ".xml"
+        images = sorted(p for p in files if not p.endswith(annotation))
+        return {p: files[images[0]] if p in images else d for p, d in files.items()}
+    return shuffled_rows(files, seed)
+
+
+def shuffled_rows(files: dict[str, bytes], seed: int) -> dict[str, bytes]:
+    """A table's labels shuffled across its rows."""
+    rows = list(csv.reader(io.StringIO(files["data/table.csv"].decode())))
+    labels = [r[-1] for r in rows[1:]]
+    random.Random(seed).shuffle(labels)
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [rows[0], *[[*r[:-1], lab] for r, lab in zip(rows[1:], labels)]]
+    )
+    return {"data/table.csv": out.getvalue().encode()}
 
 
 # -- held-out inputs, the deployed model's answers, the trivial baseline's --------------------------------
@@ -249,9 +250,11 @@ async def test_deployed_model_beats_the_trivial_baseline(project_type: str, e2e_
 @pytest.mark.parametrize("project_type", TASK_TYPES)
 async def test_quality_gate_fails_a_round_on_unlearnable_data(project_type: str, e2e_factory) -> None:
     e2e = await e2e_factory("distributed", BUDGET_SECONDS)
-    project, phases = await train_round(e2e, project_type, shuffled(project_type, LEARNABLE[project_type](1)))
+    project, phases = await train_round(
+        e2e, project_type, unlearnable(project_type, LEARNABLE[project_type](1))
+    )
     train = phases["train"]
-    assert train["status"] == "failed", f"a model of shuffled labels passed the gate: {train['outputs']}"
+    assert train["status"] == "failed", f"a model of uninformative inputs passed the gate: {train['outputs']}"
     assert "does not beat the trivial baseline" in train["error_msg"], train["error_msg"]
     assert (
         "more labeled data per class" in train["error_msg"] and "longer training budget" in train["error_msg"]

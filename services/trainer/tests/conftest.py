@@ -11,6 +11,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from shared.testing.processes import ModuleProcess
+
 COLUMNS = ["age", "income", "city", "plan", "visits", "class"]
 SCHEMA = [
     {"name": "age", "type": "int"},
@@ -212,13 +214,11 @@ async def publish_table_version(
     }
 
 
-class WorkerProcess:
+class WorkerProcess(ModuleProcess):
     """``python -m trainer.worker`` started separately, as a deployment runs it."""
 
     def __init__(self, platform, worker_id: str, log_dir, extra_env: dict | None = None) -> None:
         import os
-        import subprocess
-        import sys
 
         env = {
             **os.environ,
@@ -228,15 +228,7 @@ class WorkerProcess:
             **(extra_env or {}),
         }
         self.worker_id = worker_id
-        self.log_path = log_dir / f"{worker_id}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "trainer.worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
+        super().__init__("trainer.worker", env, log_dir / f"{worker_id}.log")
 
     def children(self) -> list[int]:
         from pathlib import Path
@@ -246,22 +238,6 @@ class WorkerProcess:
             text = (task / "children").read_text() if (task / "children").exists() else ""
             pids += [int(p) for p in text.split()]
         return pids
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-    def stop(self) -> None:
-        import signal
-        import subprocess
-
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log.close()
 
 
 def process_alive(pid: int) -> bool:

@@ -67,7 +67,7 @@ async def _publish_images(platform, tenant_id: str = "tenant-a") -> tuple[dict, 
 
 async def test_image_job_trained_by_a_worker_process(platform_factory, workers, tmp_path) -> None:
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 60}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 60}}
     )
     version, evaluation = await _publish_images(platform)
     await workers(platform, "worker-img", EXEML_IMAGE_CANDIDATES="test_efficientnet@32")

@@ -65,6 +65,19 @@ async def test_invalid_parameters_name_the_field(platform_factory, tables) -> No
     assert (await client.get("/v1/training-jobs")).json()["total"] == 7
 
 
+async def test_budget_cap_bounds_every_job_budget(platform_factory, tables) -> None:
+    platform = await platform_factory(
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 400}}
+    )
+    version = await tables.publish(platform)
+    client = platform.client("trainer")
+    short = await client.post("/v1/training-jobs", json=_body(version, max_training_duration=6))
+    long = await client.post("/v1/training-jobs", json=_body(version, max_training_duration=60))
+    assert short.status_code == long.status_code == 201, (short.text, long.text)
+    assert short.json()["budget_seconds"] == 360 and long.json()["budget_seconds"] == 400
+    assert long.json()["parameters"]["max_training_duration"] == 60
+
+
 async def test_create_dispatches_a_job_message_and_validates_the_version(platform_factory, tables) -> None:
     platform = await platform_factory(["dataset", "trainer"])
     trainer = platform.runtimes["trainer"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import pytest
 from trainer.engines.base import Baseline, QualityReport
-from trainer.quality import judge
+from trainer.quality import judge, selection_cost, worth_choosing
 
 
 def _accuracy(model: float, trivial: float = 0.5) -> QualityReport:
@@ -62,3 +63,39 @@ def test_a_split_too_small_to_judge_says_how_many_samples_it_needs() -> None:
     assert "needs at least 5 samples" in verdict.message  # 5 of 5 at 0.5 happens 3.1 % of the time
     assert "more labeled data per class" in verdict.message
     assert judge(_accuracy(1.0), 5).passed
+
+
+def test_the_best_of_several_scores_shares_the_five_percent() -> None:
+    # 9 of 10 at 0.5 is luck 1.1 % of the time: enough alone, not as the best of 5 (5 %/5 = 1 %).
+    alone = judge(_accuracy(0.9), 10)
+    assert alone.passed and alone.record["compared"] == 1
+    best_of_five = judge(dataclasses.replace(_accuracy(0.9), compared=5), 10)
+    assert not best_of_five.passed
+    assert best_of_five.record["compared"] == 5 and best_of_five.record["required"] == pytest.approx(1.0)
+    assert "shared by the 5 validation scores the choice compared" in best_of_five.record["rule"]
+    assert judge(dataclasses.replace(_accuracy(1.0), compared=5), 10).passed
+    # the errors' rule too: z of 5 %/5 instead of 5 %
+    rmse = QualityReport("rmse", False, 0.98, Baseline("mean", 1.0))  # needs <= 0.986 alone, 0.973 of 5
+    assert judge(rmse, 100).passed and not judge(dataclasses.replace(rmse, compared=5), 100).passed
+
+
+def test_the_shuffled_sound_case_of_ci_fails_as_the_best_of_its_models() -> None:
+    # CI, 5 December: on shuffled labels the best of a sound engine's models got 6 of 6 clips of 2 classes
+    # right. 6 of 6 at 0.5 is luck 1.6 % of the time: it passes 5 % alone, not 5 %/4 = 1.25 %.
+    report = QualityReport("accuracy", True, 1.0, Baseline("majority class", 0.5), compared=4)
+    verdict = judge(report, 6)
+    assert not verdict.passed
+    assert "no model can beat the trivial baseline" in verdict.message
+    assert "needs at least 7 samples" in verdict.message  # 7 of 7 at 0.5: 0.8 %, below 1.25 %
+
+
+def test_engines_choose_on_validation_only_where_the_shared_test_stays_passable() -> None:
+    # the best of 3 on 8 clips of 2 classes would need all 8: the default is delivered instead
+    assert selection_cost(8, 0.5, 3) == pytest.approx(1.0) and not worth_choosing(8, 0.5, 3)
+    # 26 clips of 4 classes, best of 7: 13 of 26 (halfway to all right is 0.625)
+    assert selection_cost(26, 0.25, 7) == pytest.approx(0.5) and worth_choosing(26, 0.25, 7)
+    # 3 classes of images, best of 8: not on 9 or 15 validation images, on 20
+    assert (
+        not worth_choosing(9, 1 / 3, 8) and not worth_choosing(15, 1 / 3, 8) and worth_choosing(20, 1 / 3, 8)
+    )
+    assert worth_choosing(6, 0.5, 1)  # one model compared: nothing is chosen

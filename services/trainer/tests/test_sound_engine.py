@@ -141,6 +141,8 @@ def test_the_plan_and_the_quality_report_say_what_was_measured_and_compared(trai
     assert quality.model == result.metrics["accuracy"]
     assert quality.trivial.name == "majority class" and quality.trivial.score == pytest.approx(1 / 3)
     assert quality.simple is not None and quality.simple.score >= 0.9
+    # the best of the 2 single models on 12 clips of 3 classes (needs 8 of them: worth choosing)
+    assert quality.compared == plan["selection_compared"] == 2
     assert judge(result.quality, result.metrics["eval_count"]).passed
 
 
@@ -293,7 +295,7 @@ async def test_sound_job_trained_by_a_worker_process(
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 30}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 30}}
     )
     evaluation = await _publish_sounds(platform, publish_manifest)
     await workers(platform, "worker-snd", EXEML_TORCH_THREADS="1")

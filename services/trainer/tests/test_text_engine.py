@@ -234,7 +234,7 @@ async def test_text_job_trained_by_a_worker_process(
     from shared.testing.model_packages import download_package, watch_job
 
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 20}}
     )
     evaluation = await _publish_texts(platform, publish_manifest)
     await workers(platform, "worker-txt")

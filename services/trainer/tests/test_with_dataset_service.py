@@ -16,7 +16,7 @@ async def test_table_published_by_the_dataset_service_is_trained(platform_factor
     platform = await platform_factory(
         ["dataset", "trainer"],
         overrides={
-            "trainer": {"test_budget_seconds": 40, "in_process_worker": True, "worker_poll_seconds": 0.2}
+            "trainer": {"budget_cap_seconds": 40, "in_process_worker": True, "worker_poll_seconds": 0.2}
         },
     )
     platform.cleanup_queues.append(platform.settings["trainer"].bus_queue("trainer.jobs.cpu"))

@@ -1,6 +1,6 @@
 """Training end to end: PostgreSQL, RabbitMQ, S3 and worker processes started separately.
 
-Budgets come from the test-only setting ``test_budget_seconds`` (``EXEML_TRAINER_TEST_BUDGET_SECONDS``);
+Budgets are capped by the setting ``budget_cap_seconds`` (``EXEML_TRAINER_BUDGET_CAP_SECONDS``);
 the public rule (6-6000 minutes) is unchanged. Leases are 3 s, heartbeats 0.5 s (conftest.WORKER_ENV).
 """
 
@@ -38,7 +38,7 @@ async def test_table_job_trained_by_a_worker_process_within_its_budget(
 ) -> None:
     budget = 20
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": budget}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": budget}}
     )
     events_queue = f"{platform.namespace}.test.training-events"
     platform.cleanup_queues.append(events_queue)
@@ -117,7 +117,7 @@ async def test_table_job_trained_by_a_worker_process_within_its_budget(
 
 async def test_stop_mid_training_keeps_the_best_model(platform_factory, workers, tables, tmp_path) -> None:
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 90}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 90}}
     )
     version = await tables.publish(platform)
     await workers(platform, "worker-stop")
@@ -162,7 +162,7 @@ async def test_killed_worker_job_is_taken_over_after_lease_expiry(platform_facto
     # 20 s: the job must reach "training" before the kill, after the process start and the engine's imports
     # (13 s measured on 2 cores under load 12), and the taking-over run must still train something.
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 20}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 20}}
     )
     version = await tables.publish(platform)
     pool = {
@@ -206,7 +206,7 @@ async def _all_dead(tables, pids: list[int]) -> bool:
 
 async def test_worker_shutdown_hands_its_job_back(platform_factory, workers, tables) -> None:
     platform = await platform_factory(
-        ["dataset", "trainer"], overrides={"trainer": {"test_budget_seconds": 60}}
+        ["dataset", "trainer"], overrides={"trainer": {"budget_cap_seconds": 60}}
     )
     version = await tables.publish(platform)
     worker = await workers(platform, "worker-leaving")
@@ -239,7 +239,7 @@ async def test_in_process_worker_on_the_memory_bus(platform_factory, tables) -> 
         bus="memory",
         overrides={
             "trainer": {
-                "test_budget_seconds": 30,
+                "budget_cap_seconds": 30,
                 "worker_poll_seconds": 0.2,
                 "in_process_worker": True,
                 "worker_id": "embedded",

@@ -46,10 +46,9 @@ class Settings(ServiceSettings):
     )
     logs_tail_lines: int = Field(default=200, ge=10, le=10000, description="Log lines kept per job")
 
-    # Test-only: when set, every job's time budget is this many seconds instead of its
-    # max_training_duration (which stays validated as 6-6000 minutes). Never set it in production.
-    test_budget_seconds: float | None = Field(
+    budget_cap_seconds: float | None = Field(
         default=None,
         gt=0,
-        description="TEST ONLY (EXEML_TRAINER_TEST_BUDGET_SECONDS): override of job budgets",
+        description="Upper bound on every job's time budget in seconds (a demo or CI installation keeps "
+        "jobs short; a job's max_training_duration stays validated as 6-6000 minutes); unset: no bound",
     )

@@ -12,6 +12,14 @@ split. The gate asks whether the model's lead over the trivial baseline could be
   share of the baseline's error the model removes must exceed z²/n (z = 1.645), the share that a correlation
   between predictions and targets explains by chance at 5 % on ``n`` samples.
 
+An engine that chose the delivered model as the best of several on the same validation split (the epoch kept,
+mirrored or not, an ensemble...) reports how many scores it compared (``QualityReport.compared``): the best of
+``K`` models of noise beats a 5 % test far more often than 5 % of the time (on 6 clips of 2 classes, the best
+of a sound engine's models of shuffled labels got all 6 right), so the 5 % is shared among them (Bonferroni:
+each at 5 %/K, right whatever their dependence). Where that would cost too much — on a split so small that
+the best of K would need more than halfway from the baseline's score to all right (:func:`worth_choosing`) —
+engines compare nothing there and deliver their default.
+
 A job whose model fails the gate fails (its package is not uploaded, so it is never registered nor
 deployed) with a message that says so and what helps. An engine that reports no QualityReport is not gated
 (logged); the gate becomes mandatory once every engine reports one.
@@ -25,10 +33,9 @@ from typing import Any
 
 from trainer.engines.base import QualityReport
 
-__all__ = ["ALPHA", "QUALITY_ERROR", "Verdict", "judge"]
+__all__ = ["ALPHA", "QUALITY_ERROR", "Verdict", "judge", "selection_cost", "worth_choosing"]
 
 ALPHA = 0.05
-Z = 1.6448536269514722  # one-sided 95 % normal quantile
 QUALITY_ERROR = "ModelArts.2794"  # the model does not beat the trivial baseline: not retried
 SHARE_METRICS = ("accuracy", "precision", "recall", "f1", "map", "map_50", "map_50_95", "balanced_accuracy")
 ERROR_METRICS = ("rmse", "mse", "mae", "log_loss")
@@ -52,7 +59,7 @@ def judge(quality: QualityReport | None, eval_count: int | None) -> Verdict:
     if quality is None:
         return Verdict(False, True, "the engine reported no quality report: the model is not gated", None)
     n = int(eval_count or 0)
-    required, rule = _required(quality, n)
+    required, rule = _required(quality, n, _level(quality))
     tolerance = 1e-9  # k/n read back from a float score
     better = (
         quality.model >= required - tolerance
@@ -65,18 +72,49 @@ def judge(quality: QualityReport | None, eval_count: int | None) -> Verdict:
     return Verdict(True, passed, _message(quality, n, required, passed), record)
 
 
-def _required(q: QualityReport, n: int) -> tuple[float, str]:
+def selection_cost(n: int, trivial: float, compared: int) -> float:
+    """The share of ``n`` validation samples the best of ``compared`` models must get right to pass the gate
+    against a baseline scoring ``trivial`` (above 1: none can)."""
+    if n <= 0:
+        return math.inf
+    p0 = min(max(trivial, 0.0), 1.0)
+    return (_binomial_quantile(n, p0, 1 - ALPHA / max(1, compared)) + 1) / n
+
+
+def worth_choosing(n: int, trivial: float, compared: int) -> bool:
+    """Whether an engine may choose the best of ``compared`` models on ``n`` validation samples (accuracy-like
+    scores): yes when a model halfway from the baseline's score to all right still passes as the best of them.
+    On 8 clips of 2 classes the best of 3 needs all 8 (no: the default is delivered); on 26 clips of 4 classes
+    the best of 7 needs 13 (yes); on 9 images of 3 classes the best of 8 needs 8 (no), on 20 it needs 13 (yes)."""
+    if compared <= 1:
+        return True
+    return selection_cost(n, trivial, compared) <= (1.0 + min(max(trivial, 0.0), 1.0)) / 2
+
+
+def _level(q: QualityReport) -> float:
+    """The test's level: 5 %, shared among the validation scores the delivered model was the best of."""
+    return ALPHA / max(1, int(q.compared))
+
+
+def _level_text(q: QualityReport) -> str:
+    if max(1, int(q.compared)) == 1:
+        return f"{ALPHA * 100:g} %"
+    return f"{ALPHA * 100:g} % shared by the {q.compared} validation scores the choice compared"
+
+
+def _required(q: QualityReport, n: int, level: float) -> tuple[float, str]:
     """The score the model must reach (at least, or at most for errors) to beat the baseline beyond noise."""
     base = q.trivial.score
     if n <= 0:
         return (math.inf if q.higher_is_better else -math.inf), "no validation samples: nothing can be judged"
     if q.higher_is_better and _is_share(q):
         p0 = min(max(base, 0.0), 1.0)
-        k = (
-            _binomial_quantile(n, p0, 1 - ALPHA) + 1
-        )  # fewer correct answers happen by luck >= 5 % of the time
-        return k / n, f"binomial test, {int(ALPHA * 100)} %: at least {k} of {n} validation samples"
-    share = Z * Z / n
+        k = _binomial_quantile(n, p0, 1 - level) + 1  # fewer correct answers happen by luck >= level
+        return k / n, f"binomial test, {_level_text(q)}: at least {k} of {n} validation samples"
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - level))
+    share = z * z / n
     if q.higher_is_better:  # R²-like: explained share of variance
         return base + share, f"R² above the baseline's by z²/n = {share:.4f}"
     if q.metric.lower() == "rmse":
@@ -114,6 +152,7 @@ def _record(q: QualityReport, n: int, required: float, rule: str, passed: bool) 
         "trivial": {"name": q.trivial.name, "score": _round(q.trivial.score)},
         "simple": {"name": q.simple.name, "score": _round(q.simple.score)} if q.simple else None,
         "eval_count": n,
+        "compared": max(1, int(q.compared)),
         "required": _round(required),
         "rule": rule,
         "passed": passed,
@@ -129,7 +168,7 @@ def _message(q: QualityReport, n: int, required: float, passed: bool) -> str:
         f"(needed {need} {required:.4f})"
     )
     if not passed and q.higher_is_better and _is_share(q) and required > 1.0:
-        smallest = _smallest_split(q.trivial.score)
+        smallest = _smallest_split(q.trivial.score, _level(q))
         text = (
             f"on {n} validation samples no model can beat the trivial baseline ({q.trivial.name}: "
             f"{q.trivial.score:.4f}) by more than noise, even with every answer right"
@@ -138,10 +177,10 @@ def _message(q: QualityReport, n: int, required: float, passed: bool) -> str:
     return text if passed else f"{text}; it is not delivered. {HELP}"
 
 
-def _smallest_split(p0: float, limit: int = 10_000) -> int | None:
+def _smallest_split(p0: float, level: float, limit: int = 10_000) -> int | None:
     """The fewest validation samples on which all answers right beats a baseline of ``p0`` beyond noise."""
     for n in range(1, limit + 1):
-        if _binomial_quantile(n, min(max(p0, 0.0), 1.0), 1 - ALPHA) + 1 <= n:
+        if _binomial_quantile(n, min(max(p0, 0.0), 1.0), 1 - level) + 1 <= n:
             return n
     return None
 

@@ -31,13 +31,7 @@ async def test_image_round_labels_publishes_checks_and_fails_train_without_a_tra
     await projects.wait_imported(project["dataset_id"], 18)
 
     # Labels came with the data (image + .txt): wait until the labeling service has them.
-    labeling = projects.platform.client("labeling")
-
-    async def labeled():
-        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
-        return stats if sum(s["sample_count"] for s in stats["label_stats"]) == 18 else None
-
-    await wait_until(labeled, timeout=30, what="imported labels")
+    await _labels_arrived(projects, project["dataset_id"], 18)
     moved = await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
     assert moved.status_code == 200, moved.text
     again = await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
@@ -67,13 +61,7 @@ async def test_failed_data_check_fails_the_phase_with_the_violations(projects) -
     )
     project = await projects.create(name="few", project_type="image_classification", input_path=input_path)
     await projects.wait_imported(project["dataset_id"], 6)
-    labeling = projects.platform.client("labeling")
-
-    async def labeled():
-        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
-        return sum(s["sample_count"] for s in stats["label_stats"]) == 6
-
-    await wait_until(labeled, timeout=30, what="imported labels")
+    await _labels_arrived(projects, project["dataset_id"], 6)
     await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
     failed = await projects.wait_phase(project["id"], "check_data", "failed")
     check = {p["name"]: p for p in failed["execution"]["phases"]}["check_data"]
@@ -262,13 +250,7 @@ async def test_a_failed_publish_fails_the_phase_with_its_reason(projects) -> Non
     input_path = await projects.upload("lost/input", datagen.image_classification_files(per_class=4))
     project = await projects.create(name="lost", project_type="image_classification", input_path=input_path)
     await projects.wait_imported(project["dataset_id"], 12)
-    labeling = projects.platform.client("labeling")
-
-    async def labeled():
-        stats = (await labeling.get(f"/v1/datasets/{project['dataset_id']}/annotations/stats")).json()
-        return sum(s["sample_count"] for s in stats["label_stats"]) == 12
-
-    await wait_until(labeled, timeout=30, what="imported labels")
+    await _labels_arrived(projects, project["dataset_id"], 12)
     projects.platform.runtimes["dataset"].peers._clients.pop("labeling")  # the version cannot be frozen
     await projects.client.post(f"/v1/projects/{project['id']}/workflow/next")
     failed = await projects.wait_phase(project["id"], "publish_dataset", "failed")

@@ -86,13 +86,10 @@ async def imported_churn_table(platform) -> str:
     return dataset_id
 
 
-async def test_incremental_round_starts_from_the_job_of_the_chosen_version(rounds) -> None:
-    platform, trainer = rounds
-    client = platform.client("workflow", TENANT)
-    transport = platform.runtimes["workflow"].transport
-    store = platform.runtimes["dataset"].store
+async def churn_project(platform, **fields: Any) -> dict[str, Any]:
+    """A table project of TENANT on a newly imported churn table; ``fields`` add to the creation body."""
     dataset_id = await imported_churn_table(platform)
-    created = await client.post(
+    created = await platform.client("workflow", TENANT).post(
         "/v1/projects",
         json={
             "name": "churn",
@@ -100,10 +97,19 @@ async def test_incremental_round_starts_from_the_job_of_the_chosen_version(round
             "dataset_id": dataset_id,
             "label_column": "label",
             "label_type": "discrete",
+            **fields,
         },
     )
     assert created.status_code == 201, created.text
-    project = created.json()
+    return created.json()
+
+
+async def test_incremental_round_starts_from_the_job_of_the_chosen_version(rounds) -> None:
+    platform, trainer = rounds
+    client = platform.client("workflow", TENANT)
+    transport = platform.runtimes["workflow"].transport
+    store = platform.runtimes["dataset"].store
+    project = await churn_project(platform)
     pid = project["id"]
 
     # Round 1: publish and check run for real; the Train phase asks the (stand-in) trainer for a job.

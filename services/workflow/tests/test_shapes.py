@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from workflow.schemas import DeployRequest, RoundParams, TrainingParams
 
-from services.workflow.tests.test_rounds import TENANT, TrainerStandIn, imported_churn_table
+from services.workflow.tests.test_rounds import TENANT, TrainerStandIn, churn_project
 from shared.events.training import JobSucceeded
 from shared.testing.bus import publish_event
 from shared.testing.model_packages import put_package, table_package
@@ -73,20 +73,7 @@ async def test_aliases_in_canonical_shapes_out_through_a_round(platform_factory)
     platform.runtimes["workflow"].peers.register_app("inference", inference.app)
     client, datasets = platform.client("workflow", TENANT), platform.client("dataset", TENANT)
     store = platform.runtimes["dataset"].store
-    dataset_id = await imported_churn_table(platform)
-    created = await client.post(
-        "/v1/projects",
-        json={
-            "name": "churn",
-            "project_type": "predictive_analytics",
-            "dataset_id": dataset_id,
-            "label_column": "label",
-            "label_type": "discrete",
-            "training_params": {"train_ratio": 0.9},  # the alias users already send
-        },
-    )
-    assert created.status_code == 201, created.text
-    project = created.json()
+    project = await churn_project(platform, training_params={"train_ratio": 0.9})  # the alias users send
     params = project["training_params"]
     assert params["train_evaluate_sample_ratio"] == "0.9" and "train_ratio" not in params, params
 

@@ -149,6 +149,10 @@ class QualityReport:
     model: float
     trivial: Baseline
     simple: Baseline | None = None
+    # How many validation scores the delivered model was chosen as the best of (epochs kept, options,
+    # ensembles): the best of several is expected above chance on noise, so the gate shares its 5 % among
+    # them (Bonferroni). 1 when the validation split chose nothing (selection on training folds only).
+    compared: int = 1
 
 
 # Stage names an engine reports through ``ctx.report(percent, phase)``: the job's phase timings are named

@@ -81,7 +81,8 @@ class TrainingJobService:
         return job
 
     def _budget_seconds(self, minutes: int) -> float:
-        return float(self.runtime.settings.test_budget_seconds or minutes * 60)
+        cap = self.runtime.settings.budget_cap_seconds
+        return float(minutes * 60 if cap is None else min(cap, minutes * 60))
 
     async def _published_version(self, body: TrainingJobCreate) -> PublishedVersion:
         version = await self.versions.find_version(body.dataset_version_id)

@@ -6,21 +6,19 @@ The classifier head is never loaded from those files (its label set is another o
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from trainer.engines.base import EngineError
+from trainer.engines.settings import engine_settings
 
-__all__ = ["PRETRAINED_ENV", "find_pretrained_file", "load_pretrained"]
-
-PRETRAINED_ENV = "EXEML_PRETRAINED_DIR"
+__all__ = ["find_pretrained_file", "load_pretrained"]
 
 
 def find_pretrained_file(model_name: str, folder: str | Path | None = None) -> Path | None:
-    folder = folder if folder is not None else os.environ.get(PRETRAINED_ENV)
+    folder = folder if folder is not None else engine_settings().pretrained_dir
     if not folder:
         return None
     root = Path(folder)

@@ -6,9 +6,9 @@ import os
 
 import torch
 
-__all__ = ["THREADS_ENV", "setup_torch", "state_dict_copy", "torch_threads"]
+from trainer.engines.settings import engine_settings
 
-THREADS_ENV = "EXEML_TORCH_THREADS"
+__all__ = ["setup_torch", "state_dict_copy", "torch_threads"]
 
 
 def torch_threads() -> int:
@@ -17,7 +17,7 @@ def torch_threads() -> int:
     On a busy machine torch's spinning OpenMP threads collapse — measured here on 2 shared cores under load,
     one training step of a tiny CNN took 11 ms with 1 thread and 750 ms with 2.
     """
-    return max(1, int(os.environ.get(THREADS_ENV) or min(8, max(1, (os.cpu_count() or 1) // 2))))
+    return engine_settings().torch_threads or min(8, max(1, (os.cpu_count() or 1) // 2))
 
 
 def setup_torch(seed: int) -> torch.device:

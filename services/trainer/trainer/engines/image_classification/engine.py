@@ -10,7 +10,8 @@ The search:
    weights on whole images (resized, no centre crop) at their own size (their median shorter side, 64–96
    px; 160 on a GPU): one training step
    of each width of :data:`SCRATCH_WIDTHS` is timed, and the widest that gets :data:`SCRATCH_MIN_EPOCHS`
-   epochs in the time left is trained until the clock ends it (a random-weight ResNet does not learn from a
+   epochs in the time left (a width above :data:`SCRATCH_BASE_WIDTH` or an input above 64 px:
+   :data:`SCRATCH_MEMBER_EPOCHS`) is trained until the clock ends it (a random-weight ResNet does not learn from a
    few hundred images in minutes; this network does). Where the time measured holds several times
    :data:`SCRATCH_MEMBER_EPOCHS` epochs, up to :data:`SCRATCH_MAX_MEMBERS` networks of that size are trained from other random starts in
    equal shares of it and averaged (a deep ensemble: one network from scratch on few images varies a lot
@@ -31,15 +32,17 @@ The search:
 4. **Training** of each chosen network in its share of the remaining time: weights from
    ``EXEML_PRETRAINED_DIR`` when the folder holds the model's file (classifier head excluded), random
    otherwise; AdamW with a cosine learning rate that reaches zero when the epochs or the time granted run out,
-   whichever comes first, label smoothing, augmentation (see :mod:`.data`). Pretrained networks stop early on
+   whichever comes first, label smoothing, augmentation (see :mod:`.data`; vertical flips only for images
+   without an up, see :mod:`.symmetry` — tested on the floor's crops). Pretrained networks stop early on
    validation accuracy or loss and keep their best epoch; scratch networks train to the end and keep their
    last (see :meth:`_fit`). Stop requests and the budget are checked after every batch; besides
    ``packaging_margin_seconds`` the loop keeps free three times the last validation pass plus 2 s.
-5. **Delivery**: the best network (or the average of its members), averaged with its mirror image, the
-   floor, or an average of their probabilities — whichever has the best validation accuracy (then log loss)
-   — is exported to ONNX (opset 17, dynamic batch), checked against torch on validation images, packaged
-   with ``model.pt`` (the network's state dict, the first member's of an average, for incremental training)
-   and evaluated **through the package's predictor** on the validation files, so the metrics are serving's.
+5. **Delivery**: the best network (or the average of its members), averaged with its mirror image (and
+   its upside-down copies when trained with them), the floor, or an average of their probabilities —
+   whichever has the best validation accuracy (then log loss) — is exported to ONNX (opset 17, dynamic
+   batch), checked against torch on validation images, packaged with ``model.pt`` (the network's state
+   dict, the first member's of an average, for incremental training) and evaluated **through the
+   package's predictor** on the validation files, so the metrics are serving's.
    ``EngineResult.quality`` compares that accuracy with the majority class and the floor on the same split.
 
 Incremental training: a previous package of this engine (``incremental_package_dir``) is continued with its
@@ -50,7 +53,6 @@ head otherwise. Multi-label images are trained and evaluated on their first labe
 from __future__ import annotations
 
 import math
-import os
 import random
 import statistics
 import time
@@ -71,7 +73,7 @@ from trainer.engines.base import Baseline, EngineError, EngineResult, QualityRep
 from trainer.engines.common.latency import measure_latency_ms
 from trainer.engines.common.onnx_export import export_onnx
 from trainer.engines.common.pretrained import find_pretrained_file, load_pretrained
-from trainer.engines.common.scratch import SCRATCH_PREFIX
+from trainer.engines.common.scratch import SCRATCH_PREFIX, scratch_width
 from trainer.engines.common.torch_setup import setup_torch, state_dict_copy
 from trainer.engines.image_classification.data import ImageSet, augmented_loader, load_image_sets
 from trainer.engines.image_classification.models import (
@@ -89,6 +91,9 @@ from trainer.engines.image_classification.package import (
     preprocessing_spec,
     write_package,
 )
+from trainer.engines.image_classification.symmetry import MAX_IMAGES, Orientation, vertical_orientation
+from trainer.engines.settings import engine_settings
+from trainer.quality import selection_cost, worth_choosing
 
 __all__ = ["PORTFOLIOS", "Candidate", "ImageClassificationEngine"]
 
@@ -122,6 +127,13 @@ PATIENCE = {"performance_first": 4, "balance": 6, "accuracy_first": 8}
 SCRATCH_WIDTHS = {"performance_first": (16, 8), "balance": (24, 16, 8), "accuracy_first": (32, 24, 16, 8)}
 SCRATCH_MAX_EPOCHS = {"performance_first": 400, "balance": 1000, "accuracy_first": 2000}
 SCRATCH_MIN_EPOCHS = 80
+# A network wider than SCRATCH_BASE_WIDTH, or at a larger input than SCRATCH_SIZE[0], only when it still gets
+# SCRATCH_MEMBER_EPOCHS epochs: on a few hundred images from scratch, epochs pay before width and resolution.
+# Measured on the bench's shapes: at equal epochs (60) widths 16 and 24 scored the same, and a step of 24 costs
+# 2.4 times one of 16 on a CPU (96 px: 2.1 times 64 px); in 6 minutes width 24 got ~430 epochs and 0.74-0.81, a
+# width-16 CNN at 64 px ~1,000 and 0.95; on 160 px images scratch16@96 got 123 epochs and 0.65, the CNN at
+# 64 px 225 and 0.89
+SCRATCH_BASE_WIDTH = 16
 # Time for several times SCRATCH_MEMBER_EPOCHS epochs (long budgets on few images) trains several networks of
 # the chosen size from other random starts, each for at least SCRATCH_MEMBER_EPOCHS, and delivers the average
 # of their probabilities (a deep ensemble: it cuts the variance of one from-scratch network on few images).
@@ -135,6 +147,11 @@ SCRATCH_WEIGHT_DECAY = 1e-4
 LABEL_SMOOTHING = 0.1
 FLOOR = "hand features + logistic regression"
 MIRRORED = "averaged with its mirror"
+FLIPPED = "averaged with its flips"  # mirrored and upside down: images without an up
+# what the delivered model may be chosen among on validation: the network, mirrored, flipped, the floor, each
+# of the first three with the floor, and a second candidate (or the kept epoch of a pretrained one)
+OPTIONS = 8
+MIN_ORIENTATION_IMAGES = 12  # fewer training images: no test, no vertical flips
 TRIVIAL = "majority class (its share of all labeled images)"
 FLOOR_MAX_IMAGES = 4000  # training images the floor's regression sees (a random subset beyond)
 
@@ -152,6 +169,15 @@ def _batches(crops: list[Any], spec: dict[str, Any], size: int = 64) -> list[tor
         torch.from_numpy(np.stack([normalize(np.asarray(c), spec) for c in crops[i : i + size]]))
         for i in range(0, len(crops), size)
     ]
+
+
+def scratch_epochs_needed(candidate: Candidate) -> int:
+    """The epochs a ``scratch<W>`` network must get in the budget to be chosen: SCRATCH_MIN_EPOCHS up to
+    SCRATCH_BASE_WIDTH channels at the smallest input side, SCRATCH_MEMBER_EPOCHS for a wider network or a
+    larger input (time buys epochs first, then width and resolution)."""
+    width = scratch_width(candidate.model) or 0
+    base = width <= SCRATCH_BASE_WIDTH and candidate.image_size <= SCRATCH_SIZE[0]
+    return SCRATCH_MIN_EPOCHS if base else SCRATCH_MEMBER_EPOCHS
 
 
 def majority_share(targets: list[int]) -> float:
@@ -264,6 +290,7 @@ class ImageClassificationEngine:
         self._planned_epochs = 0  # a scratch network's estimated epochs (its augmentation's strength)
         self._arithmetic: _Arithmetic = PLAIN
         self._arithmetic_ms: dict[str, float] = {}
+        self._orientation: Orientation | None = None
         self._why = "candidates with pretrained weights or set by the operator"
         labels = list(ctx.data.labels)
         if len(labels) < 2:
@@ -273,6 +300,10 @@ class ImageClassificationEngine:
         max_shorter = max(round(c.image_size / CROP_PCT) for c in plan)
         ctx.report(3, "loading data")
         train_set, eval_set = load_image_sets(ctx, labels, max_shorter)
+        # choose on validation only where the gate's 5 %, shared by the options compared, stays passable
+        # (quality.worth_choosing); else the default model is delivered and its score is the only one looked at
+        trivial = majority_share(train_set.targets + eval_set.targets)
+        self._select = worth_choosing(len(eval_set), trivial, OPTIONS)
         if plan[0].model.startswith(SCRATCH_PREFIX) and not plan[0].warm_start:
             plan = [self._scratch_choice(ctx, plan, train_set, device, tried)]
         ctx.report(4, "preparing data")
@@ -289,13 +320,13 @@ class ImageClassificationEngine:
             )
             runs.append(run)
             self._record(tried, run)
-        best = max(runs, key=lambda r: (r.best_accuracy, -r.best_loss))
+        best = max(runs, key=lambda r: (r.best_accuracy, -r.best_loss)) if self._select else runs[0]
         members = [r for r in runs if r.candidate == best.candidate]
         ctx.report(94, "evaluating", {"accuracy": best.best_accuracy})
         trained, options = self._deliver(members, floor, labels, eval_set)
+        compared = self._compared(runs, options)
         ctx.report(95, "packaging", {"accuracy": options[trained.name][0]})
         metrics = write_package(ctx, labels, trained, eval_set, tried, self.name)
-        trivial = majority_share(train_set.targets + eval_set.targets)
         ctx.report(100, "completed", {"accuracy": metrics["accuracy"]})
         ctx.log(f"image classification: {trained.name} in {time.monotonic() - started:.1f}s")
         return EngineResult(
@@ -310,12 +341,22 @@ class ImageClassificationEngine:
                 model=float(metrics["accuracy"]),
                 trivial=Baseline(TRIVIAL, trivial),
                 simple=Baseline(FLOOR, options[FLOOR][0]) if FLOOR in options else None,
+                compared=compared,
             ),
             plan={
                 "network": self._why,
                 "arithmetic": self._arithmetic.name,
                 "delivered": trained.name,
+                "vertical_flips": self._orientation.details() if self._orientation else None,
                 "validation": {k: round(v[0], 4) for k, v in options.items()},
+                "selection": (
+                    f"the best of {compared} validation scores (accuracy, then log loss)"
+                    if self._select
+                    else f"the default ({trained.name}, last epoch): as the best of {OPTIONS} options on "
+                    f"{len(eval_set)} validation images a model would need "
+                    f"{selection_cost(len(eval_set), trivial, OPTIONS):.0%} of them right to pass the gate"
+                ),
+                "selection_compared": compared,
             },
         )
 
@@ -328,7 +369,8 @@ class ImageClassificationEngine:
         train_set: ImageSet,
         eval_set: ImageSet,
     ) -> _Floor | None:
-        """The hand-feature regression at the first candidate's input (training images and their mirrors)."""
+        """The hand-feature regression at the first candidate's input (training images and their mirrors),
+        after the test of whether the images have an up (:mod:`.symmetry`), on the same crops."""
         if candidate.image_size % 4:
             return None
         spec = preprocessing_spec(create_model(candidate, len(labels)), candidate)
@@ -337,11 +379,26 @@ class ImageClassificationEngine:
         if len(chosen) > FLOOR_MAX_IMAGES:
             chosen = sorted(random.Random(ctx.params.seed).sample(chosen, FLOOR_MAX_IMAGES))
         crops = [resize_and_crop(train_set.images[i], spec) for i in chosen]
+        targets = [train_set.targets[i] for i in chosen]
+        if len(crops) >= MIN_ORIENTATION_IMAGES:  # on a sample: the test needs hundreds, not thousands
+            sample = sorted(
+                random.Random(ctx.params.seed).sample(range(len(crops)), min(len(crops), MAX_IMAGES))
+            )
+            self._orientation = vertical_orientation(
+                _batches([crops[i] for i in sample], spec),
+                [targets[i] for i in sample],
+                candidate.image_size,
+                ctx.params.seed,
+            )
+            ctx.log(f"vertical flips: {self._orientation.describe()}")
         mirrored = [c.transpose(Image.Transpose.FLIP_LEFT_RIGHT) for c in crops]
-        targets = np.array([train_set.targets[i] for i in chosen] * 2)
         try:
             model, details = fit_feature_classifier(
-                candidate.image_size, len(labels), _batches(crops + mirrored, spec), targets, ctx.params.seed
+                candidate.image_size,
+                len(labels),
+                _batches(crops + mirrored, spec),
+                np.array(targets * 2),
+                ctx.params.seed,
             )
         except ValueError as exc:  # a single class among the training images
             ctx.log(f"no hand-feature regression: {exc}")
@@ -349,6 +406,12 @@ class ImageClassificationEngine:
         details["seconds"] = round(time.monotonic() - t0, 2)
         ctx.log(f"{FLOOR}: fitted in {details['seconds']} s ({details})")
         return _Floor(model, spec, details)
+
+    @property
+    def _vflip(self) -> bool:
+        """Vertical flips in training and in the flip average: only for images without an up."""
+        orientation = getattr(self, "_orientation", None)
+        return orientation is not None and not orientation.upright
 
     def _options(
         self, best: _Run, network: nn.Module, floor: nn.Module | None, members: int = 1
@@ -359,6 +422,8 @@ class ImageClassificationEngine:
         options: dict[str, nn.Module] = {name: network}
         if self._mirror_fits(best, members):
             options[f"{name} {MIRRORED}"] = FlipAverage(network)
+        if self._vflip and self._mirror_fits(best, members, views=4):
+            options[f"{name} {FLIPPED}"] = FlipAverage(network, vertical=True)
         if floor is not None:
             options[FLOOR] = floor
             for name, module in list(options.items()):
@@ -396,20 +461,49 @@ class ImageClassificationEngine:
             floor_batches = _batches([resize_and_crop(i, floor.spec) for i in eval_set.images], floor.spec)
             probs = probabilities(floor.model, floor_batches)
             scores[FLOOR] = (float((probs.argmax(1) == truth).float().mean()), math.nan)
-        chosen = max(options, key=lambda n: (scores[n][0], -scores[n][1]))
+        chosen = (
+            max(options, key=lambda n: (scores[n][0], -scores[n][1]))
+            if self._select
+            else self._default(options)
+        )
         details = {**best.details(), "delivered": chosen, "members": len(members)}
         if floor is not None:
             details["hand_features"] = floor.details
         return TrainedModel(best.candidate, options[chosen], best.spec, state, details, chosen), scores
 
-    def _mirror_fits(self, best: _Run, members: int = 1) -> bool:
-        """Averaging over the mirror runs the network(s) twice: offered when no inference limit is set, or
-        when twice the candidate's measured time (times its members) fits it."""
+    @staticmethod
+    def _default(options: dict[str, nn.Module]) -> str:
+        """What is delivered without a choice on validation: the network averaged over the most flipped
+        views offered, with the floor when there is one (two different learners: the safer bet on few
+        images)."""
+        for suffix in (f"{FLIPPED} + {FLOOR}", f"{MIRRORED} + {FLOOR}", f"+ {FLOOR}", FLIPPED, MIRRORED):
+            found = [name for name in options if name.endswith(f" {suffix}")]
+            if found:
+                return found[0]
+        return next(iter(options))
+
+    def _compared(self, runs: list[_Run], options: dict[str, tuple[float, float]]) -> int:
+        """How many validation scores the delivered model was chosen as the best of (the quality gate shares
+        its 5 % among them): each candidate's kept epoch among those evaluated (a scratch network keeps its
+        last: one), then the delivered options."""
+        if not self._select:
+            return 1
+        first: dict[str, _Run] = {}
+        for run in runs:
+            first.setdefault(run.candidate.name, run)
+        epochs = sum(
+            1 if r.candidate.model.startswith(SCRATCH_PREFIX) else max(1, r.epochs) for r in first.values()
+        )
+        return epochs + len(options) - 1
+
+    def _mirror_fits(self, best: _Run, members: int = 1, views: int = 2) -> bool:
+        """Averaging over flipped views runs the network(s) once a view: offered when no inference limit is
+        set, or when ``views`` times the candidate's measured time (times its members) fits it."""
         limit = getattr(self, "_limit", None)
         if limit is None:
             return True
         latency = self._latencies.get(best.candidate.name)
-        return latency is not None and 2 * members * latency <= limit
+        return latency is not None and views * members * latency <= limit
 
     @staticmethod
     def _custom_candidates(ctx: TrainContext) -> list[Candidate]:
@@ -417,7 +511,7 @@ class ImageClassificationEngine:
         custom = ctx.params.extra.get("image_candidates")
         if custom:
             return [Candidate(str(c["model"]), int(c["image_size"])) for c in custom]
-        names = [n.strip() for n in os.environ.get(CANDIDATES_ENV, "").split(",") if n.strip()]
+        names = [n.strip() for n in (engine_settings().image_candidates or "").split(",") if n.strip()]
         try:
             return [Candidate(n.split("@")[0], int(n.split("@")[1])) for n in names]
         except (IndexError, ValueError) as exc:
@@ -479,7 +573,7 @@ class ImageClassificationEngine:
             measured[candidate] = int(seconds / max(epoch_seconds, 1e-9))
             entry = next(t for t in tried if t["name"] == candidate.name)
             entry.update(step_ms=round(1000 * step[candidate], 2), epochs_in_budget=measured[candidate])
-        fits = [c for c in planned if measured[c] >= SCRATCH_MIN_EPOCHS]
+        fits = [c for c in planned if measured[c] >= scratch_epochs_needed(c)]
         chosen = fits[0] if fits else max(planned, key=lambda c: measured[c])
         cap = int(ctx.params.extra.get("max_epochs", SCRATCH_MAX_EPOCHS[ctx.params.preference]))
         # the estimate only picks the network: it trains until the clock (or the cap) ends it, its learning
@@ -493,7 +587,8 @@ class ImageClassificationEngine:
         self._why = (
             f"{chosen.name}: {measured[chosen]} epochs of {len(train_set)} images fit in {seconds:.0f} s "
             + (
-                f"(the widest, then largest input, with at least {SCRATCH_MIN_EPOCHS})"
+                f"(the widest, then largest input, with at least {SCRATCH_MIN_EPOCHS} epochs; wider than "
+                f"{SCRATCH_BASE_WIDTH} or larger than {SCRATCH_SIZE[0]} px with at least {SCRATCH_MEMBER_EPOCHS})"
                 if fits
                 else f"(none gets {SCRATCH_MIN_EPOCHS}: the one that trains most)"
             )
@@ -702,6 +797,7 @@ class ImageClassificationEngine:
             self._batch_size(ctx, train_set),
             ctx.params.seed + 1000 * member,
             self._planned_epochs if scratch else 0,
+            vflip=self._vflip,
         )
         arithmetic = self._arithmetic if scratch else PLAIN
         arithmetic.layout(model.to(device))
@@ -728,12 +824,12 @@ class ImageClassificationEngine:
             reserve = 3 * (time.monotonic() - t_eval) + 2.0
             run.epochs, epoch_seconds = epoch, time.monotonic() - t0
             self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
-            if scratch:  # the last epoch's weights (see below); the best epoch only counts as progress
-                self._keep_best(run, model, epoch, accuracy, val_loss)
+            progress = self._keep_best(run, model, epoch, accuracy, val_loss)
+            if scratch or not self._select:  # the last epoch's weights (see above; a small split: the
+                # best of its epochs would be judged as one of many); the best epoch only counts as progress
                 run.best_state, run.best_accuracy, run.best_loss = state_dict_copy(model), accuracy, val_loss
                 run.best_epoch = epoch
-            else:
-                stale = 0 if self._keep_best(run, model, epoch, accuracy, val_loss) else stale + 1
+            stale = 0 if progress else stale + 1
             self._progress(ctx, candidate, epoch, run.best_accuracy)
             run.stopped = not complete
             if not complete or stale >= patience:

@@ -6,7 +6,8 @@
   a 4x4 grid, its global mean and spread) and a histogram of oriented gradients (HOG: 9 unsigned bins on a 4x4
   grid, 2x2 blocks L2-Hys normalised), standardised, into a logistic regression fitted by scikit-learn. It
   needs no training loop and is strong when colour or coarse shape is the class.
-* :class:`FlipAverage` — a network's probabilities averaged over the image and its mirror.
+* :class:`FlipAverage` — a network's probabilities averaged over the image and its mirror (and, for images
+  without an up, their upside-down copies).
 * :class:`Ensemble` — the average of the members' class probabilities (its output is their log, so the
   package's softmax gives that average back).
 
@@ -141,14 +142,17 @@ class FeatureClassifier(nn.Module):
 
 class FlipAverage(nn.Module):
     """A network's class probabilities averaged over the image and its mirror (test-time augmentation with
-    the flip it was trained with); its output is their log, so the package's softmax gives the average."""
+    the flips it was trained with) and, when ``vertical``, over both upside down too; its output is their
+    log, so the package's softmax gives the average."""
 
-    def __init__(self, network: nn.Module) -> None:
+    def __init__(self, network: nn.Module, vertical: bool = False) -> None:
         super().__init__()
         self.network = network
+        self.flips: list[list[int]] = [[], [3], [2], [2, 3]] if vertical else [[], [3]]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        probs = (self.network(x).softmax(dim=1) + self.network(torch.flip(x, dims=[3])).softmax(dim=1)) / 2
+        views = [x if not dims else torch.flip(x, dims=dims) for dims in self.flips]
+        probs = torch.stack([self.network(v).softmax(dim=1) for v in views]).mean(dim=0)
         return torch.log(probs.clamp_min(1e-7))
 
 

@@ -15,7 +15,6 @@ Package folder (see :mod:`shared.packages`)::
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from shared.packages import PackageError, read_manifest, write_manifest
 from shared.packages.detection import DetectionPredictor
 from trainer.engines.base import DataError, TrainContext
 from trainer.engines.common.latency import library_versions, measure_latency_ms
+from trainer.engines.common.pretrained import find_pretrained_file
 from trainer.engines.common.torch_setup import state_dict_copy
 from trainer.engines.object_detection.data import DetectionSet, load_set, to_input
 from trainer.engines.object_detection.metrics import MAP_SCORE_THRESHOLD, Truth, detection_metrics
@@ -46,7 +46,6 @@ __all__ = [
 ARCHITECTURE = "centernet-ttf-v1"
 MODEL_ONNX, MODEL_PT = "model.onnx", "model.pt"
 ONNX_OPSET = 17
-PRETRAINED_ENV = "EXEML_PRETRAINED_DIR"
 
 
 def previous_model(ctx: TrainContext, labels: list[str]) -> dict[str, Any] | None:
@@ -72,18 +71,8 @@ def previous_model(ctx: TrainContext, labels: list[str]) -> dict[str, Any] | Non
 
 
 def pretrained_file(backbone: str) -> Path | None:
-    folder = os.environ.get(PRETRAINED_ENV)
-    if not folder:
-        return None
-    names = [
-        f"{backbone}.safetensors",
-        f"{backbone}.pth",
-        f"{backbone}.pt",
-        f"{backbone}.bin",
-        f"{backbone}/model.safetensors",
-        f"{backbone}/pytorch_model.bin",
-    ]
-    return next((Path(folder) / n for n in names if (Path(folder) / n).is_file()), None)
+    """The backbone's weights in the operator's pretrained folder, if any (``EXEML_PRETRAINED_DIR``)."""
+    return find_pretrained_file(backbone)
 
 
 def load_backbone(model: Detector, path: Path) -> dict[str, Any]:

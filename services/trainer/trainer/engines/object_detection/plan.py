@@ -15,7 +15,6 @@ from typing import Any
 
 __all__ = [
     "BATCH_SIZE",
-    "CANDIDATES_ENV",
     "MAX_EPOCHS",
     "MIN_BOX_PX",
     "MIN_EPOCHS",
@@ -32,7 +31,6 @@ __all__ = [
     "preprocessing_spec",
 ]
 
-CANDIDATES_ENV = "EXEML_DETECTION_CANDIDATES"
 # Preference → from-scratch candidates (backbone, neck channels), widest first. Measured on 2 shared cores,
 # one thread, batch 16 (ms per training step at 64 / 160 px): scratch8 (32) 30 / 160, scratch16 (32) 41 / 240,
 # scratch24 (48) 83 / 530.

@@ -37,6 +37,7 @@ from trainer.engines.sound_classification import classical, plan, selection
 from trainer.engines.sound_classification.classical import Fitted, scores
 from trainer.engines.sound_classification.data import SoundJob, prepare, split, summary
 from trainer.engines.sound_classification.package import write_package
+from trainer.quality import selection_cost, worth_choosing
 
 __all__ = ["SoundClassificationEngine"]
 
@@ -89,13 +90,23 @@ class SoundClassificationEngine:
         usable = [c for c in candidates if "skipped" not in c]
         if not usable:
             raise DataError(f"no sound model answers within max_inference_ms={ctx.params.max_inference_ms}")
-        best = max(usable, key=lambda c: c["_key"])
-        # how many validation scores the choice was the best of: the quality gate's significance test needs it
-        # (the best of several is expected a few points above chance on noise)
-        the_plan["selection_compared"] = len(usable)
-        ctx.log(
-            f"chosen: {best['name']} (validation accuracy {best['score']:.4f}, the best of {len(usable)})"
-        )
+        # how many validation scores the choice was the best of: the quality gate shares its 5 % among them
+        # (the best of several is expected above chance on noise). On a split too small for that, the default.
+        n, trivial = len(job.valid.y), selection.majority_share(job.train, job.valid)
+        if worth_choosing(n, trivial, len(usable)):
+            best, compared = max(usable, key=lambda c: c["_key"]), len(usable)
+            ctx.log(
+                f"chosen: {best['name']} (validation accuracy {best['score']:.4f}, the best of {compared})"
+            )
+        else:
+            best, compared = selection.default(usable), 1
+            the_plan["selection"] = (
+                f"the default (the ensemble of the most models within max_inference_ms): as the best of "
+                f"{len(usable)} on {n} validation clips a model would need "
+                f"{selection_cost(n, trivial, len(usable)):.0%} of them right to pass the gate"
+            )
+            ctx.log(f"delivered: {best['name']} ({the_plan['selection']})")
+        the_plan["selection_compared"] = compared
 
         ctx.report(90, "packaging")
         metrics = write_package(ctx, best["name"], best["_members"], job.labels, job.spec, job.valid, typical)
@@ -105,7 +116,7 @@ class SoundClassificationEngine:
             metrics=metrics,
             candidates=[{k: v for k, v in c.items() if not k.startswith("_")} for c in candidates],
             stopped_early=stopped or ctx.stop_requested(),
-            quality=selection.quality_report(metrics, fitted, job.train, job.valid),
+            quality=selection.quality_report(metrics, fitted, job.train, job.valid, compared),
             plan=the_plan,
         )
 

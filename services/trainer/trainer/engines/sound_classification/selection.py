@@ -25,7 +25,9 @@ from trainer.engines.sound_classification.data import ClipSet
 
 __all__ = [
     "candidates",
+    "default",
     "feature_costs",
+    "majority_share",
     "networks_within_latency",
     "quality_report",
     "refuse_impossible_latency",
@@ -134,11 +136,22 @@ def candidates(
     return found
 
 
+def majority_share(train: ClipSet, valid: ClipSet) -> float:
+    """The trivial baseline: the share of the validation clips in the training clips' commonest class."""
+    return float(np.mean(valid.y == int(np.bincount(train.y).argmax())))
+
+
+def default(usable: list[dict[str, Any]]) -> dict[str, Any]:
+    """The candidate delivered without a choice on validation: the ensemble of the most models (the first
+    such, in the order they were trained: statistics models first)."""
+    return max(usable, key=lambda c: len(c["_members"]))
+
+
 def quality_report(
-    metrics: dict[str, Any], fitted: list[Fitted], train: ClipSet, valid: ClipSet
+    metrics: dict[str, Any], fitted: list[Fitted], train: ClipSet, valid: ClipSet, compared: int = 1
 ) -> QualityReport:
-    """The package against the majority class of the training clips and the best statistics model."""
-    majority = int(np.bincount(train.y).argmax())
+    """The package against the majority class of the training clips and the best statistics model;
+    ``compared``: how many validation scores the package was chosen as the best of."""
 
     def key(fitted_model: Fitted) -> tuple[float, float]:
         accuracy, loss = scores(fitted_model.valid_probabilities, valid.y)
@@ -149,6 +162,7 @@ def quality_report(
         metric="accuracy",
         higher_is_better=True,
         model=float(metrics["accuracy"]),
-        trivial=Baseline("majority class", float(np.mean(valid.y == majority))),
+        trivial=Baseline("majority class", majority_share(train, valid)),
         simple=Baseline(simple.name, key(simple)[0]) if simple is not None else None,
+        compared=compared,
     )
