@@ -51,6 +51,8 @@ def check_json(
     """Raise ``PayloadTooLarge`` (413) or ``InvalidInput`` (400) if ``data`` breaks a limit."""
     if len(data) > max_bytes:
         raise too_large(len(data), max_bytes, what)
+    if data.count(b"[") + data.count(b"{") <= max_depth:
+        return  # not enough openers to nest deeper (a predict body's few rows): no need to measure
     depth = json_depth(data)
     if depth > max_depth:
         msg = f"{what} nests JSON {depth} levels deep; at most {max_depth}"

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 
 from shared.messaging.transport import (
@@ -61,6 +63,14 @@ class InMemoryBroker:
             self.queues.setdefault(spec.name, _Queue(spec)).spec = spec
             self.bindings.extend((pattern, spec.name) for pattern in spec.bindings)
         self.queues.setdefault(spec.dead_letter_queue, _Queue(None))
+
+    def remove(self, name: str) -> None:
+        """Delete a queue, its dead-letter queue and its bindings (an exclusive queue whose owner left)."""
+        removed = self.queues.pop(name, None)
+        spec = removed.spec if removed is not None else None
+        if spec is not None:
+            self.queues.pop(spec.dead_letter_queue, None)
+        self.bindings = [(pattern, queue) for pattern, queue in self.bindings if queue != name]
 
     async def route(self, message: OutgoingMessage) -> None:
         targets = {q for pattern, q in self.bindings if topic_matches(pattern, message.routing_key)}
@@ -118,13 +128,17 @@ class _MemoryDelivery(Delivery):
 
 
 class _MemorySubscription(Subscription):
-    def __init__(self, task: asyncio.Task[None]) -> None:
-        self.task = task
+    def __init__(
+        self, task: asyncio.Task[None], on_cancel: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        self.task, self._on_cancel = task, on_cancel
 
     async def cancel(self) -> None:
         self.task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.task
+        if self._on_cancel is not None:
+            await self._on_cancel()
 
 
 class InMemoryTransport(Transport):
@@ -174,6 +188,19 @@ class InMemoryTransport(Transport):
                 await handler(delivery)
             except Exception:  # noqa: BLE001  # a handler bug must not kill the consumer; the broker retries
                 await delivery.return_unsettled()
+
+    async def subscribe_broadcast(self, bindings: tuple[str, ...], handler: DeliveryHandler) -> Subscription:
+        await self.ping()
+        name = f"broadcast.{uuid.uuid4().hex}"
+        self.broker.declare(QueueSpec(name, bindings))
+        pump = asyncio.create_task(self._pump(name, handler))
+
+        async def forget() -> None:
+            self.broker.remove(name)
+
+        sub = _MemorySubscription(pump, on_cancel=forget)
+        self._subscriptions.append(sub)
+        return sub
 
     async def get(self, queue: str) -> Delivery | None:
         source = self.broker.queues[queue]

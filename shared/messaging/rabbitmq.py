@@ -171,6 +171,20 @@ class RabbitMQTransport(Transport):
         tag = await source.consume(on_message)
         return _RabbitSubscription(channel, source, tag)
 
+    async def subscribe_broadcast(self, bindings: tuple[str, ...], handler: DeliveryHandler) -> Subscription:
+        # Declared, bound and consumed on one robust channel, so a reconnection declares it again.
+        channel = await self._require_connection().channel()
+        events, _ = await self._declare_exchanges(channel)
+        source = await channel.declare_queue(exclusive=True, auto_delete=True)
+        for pattern in bindings:
+            await source.bind(events, routing_key=pattern)
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            await handler(_RabbitDelivery(message, self, source.name))
+
+        tag = await source.consume(on_message)
+        return _RabbitSubscription(channel, source, tag)
+
     async def get(self, queue: str) -> Delivery | None:
         # A dedicated channel per get would drop the unacked message on close: use the publish
         # connection's long-lived helper channel instead.

@@ -113,6 +113,13 @@ class Transport(ABC):
     async def consume(self, queue: str, handler: DeliveryHandler, prefetch: int = 16) -> Subscription: ...
 
     @abstractmethod
+    async def subscribe_broadcast(self, bindings: tuple[str, ...], handler: DeliveryHandler) -> Subscription:
+        """Receive a copy of every event matching ``bindings`` in a queue of this connection alone (exclusive,
+        gone with it): for state each process keeps in memory (a cache to invalidate), where every replica
+        must hear the event and none needs what was published while it was away. Settle each delivery; no
+        inbox, no dead-letter queue."""
+
+    @abstractmethod
     async def get(self, queue: str) -> Delivery | None:
         """Fetch one message without a subscription (tools and tests), or None if the queue is empty."""
 

@@ -6,6 +6,7 @@ from shared.service.app import (
     create_service_app,
     get_runtime,
     get_session,
+    serve_first,
     tenant_service,
 )
 from shared.service.definition import PLATFORM_SERVICES, ServiceDefinition, load_definition, load_service_app
@@ -28,6 +29,7 @@ __all__ = [
     "load_definition",
     "load_service_app",
     "run_worker",
+    "serve_first",
     "serve_worker",
     "tenant_service",
 ]

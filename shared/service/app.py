@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -21,36 +21,53 @@ from shared.service.json_guard import JsonLimitMiddleware
 from shared.service.openapi import install_openapi
 from shared.service.runtime import ServiceRuntime, SettingsT, build_runtime
 
-__all__ = ["RuntimeDep", "SessionDep", "create_service_app", "get_runtime", "get_session", "tenant_service"]
+__all__ = [
+    "RuntimeDep",
+    "SessionDep",
+    "create_service_app",
+    "get_runtime",
+    "get_session",
+    "serve_first",
+    "tenant_service",
+]
 
 ServiceT = TypeVar("ServiceT")
 
 
-def get_runtime(request: Request) -> ServiceRuntime[Any]:
+def _runtime_of(request: Request) -> ServiceRuntime[Any]:
     runtime: ServiceRuntime[Any] = request.app.state.runtime
     return runtime
 
 
+async def get_runtime(request: Request) -> ServiceRuntime[Any]:
+    """The app's runtime. A coroutine, not a plain function: FastAPI runs a plain dependency in a worker
+    thread, and that hop was the dearest part of a predict's dependencies."""
+    return _runtime_of(request)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """One request = one transaction, committed when the route returns without error."""
-    async with get_runtime(request).db.session() as session:
+    async with _runtime_of(request).db.session() as session:
         yield session
 
 
 RuntimeDep = Annotated[ServiceRuntime[Any], Depends(get_runtime)]
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction ends before the answer is sent. FastAPI's default ends a yield dependency
+# after the response, so a client could read before the write was committed, and a commit that failed had
+# already been answered 2xx.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 def tenant_service(
     factory: Callable[[AsyncSession, ServiceRuntime[Any], str], ServiceT],
     authenticate: Callable[..., Any] = require_principal,
-) -> Callable[..., ServiceT]:
+) -> Callable[..., Awaitable[ServiceT]]:
     """The dependency that builds a service object for the caller's tenant, in the request's transaction: a
     router declares ``ServiceDep = Annotated[XService, Depends(tenant_service(XService))]`` and its routes take
     ``service: ServiceDep`` (writes add ``WriterDep``). ``authenticate`` finds the caller: the internal token
     (services), or the gateway's API key check."""
 
-    def dependency(
+    async def dependency(  # a coroutine: FastAPI would run a plain function in a worker thread
         session: SessionDep,
         runtime: RuntimeDep,
         # A default, not an Annotated alias: the authentication is chosen per call of tenant_service.
@@ -66,6 +83,17 @@ def operation_id(route: APIRoute) -> str:
     must be stable and unique across the services (the gateway's OpenAPI test checks it); FastAPI's default
     appends the path and method (``list_datasets_v1_datasets_get``)."""
     return route.name
+
+
+def serve_first(app: FastAPI, path: str, endpoint: Callable[..., Any], methods: list[str]) -> None:
+    """Answer ``methods`` on ``path`` with ``endpoint`` before any other route is tried (the hot path).
+
+    FastAPI tries routes in order and matches an included router's routes twice (to choose, then to handle):
+    a predict behind the health, services and batch routers paid for some twenty route matches. The route
+    added here is the same endpoint with the same dependencies, left out of the OpenAPI document, which keeps
+    documenting it where its router put it."""
+    app.add_api_route(path, endpoint, methods=methods, include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())
 
 
 def health_router(service: str) -> APIRouter:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -43,6 +44,8 @@ __all__ = [
 ]
 
 log = get_logger("exeml.http")
+_ACCESS_LOG = logging.getLogger("exeml.http")
+_REQUEST_ID, _CORRELATION_ID = REQUEST_ID_HEADER.lower().encode(), CORRELATION_ID_HEADER.lower().encode()
 
 HTTP_REQUESTS = Counter(
     "exeml_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -122,14 +125,23 @@ class RequestContextMiddleware:
 
     def __init__(self, app: ASGIApp, service: str) -> None:
         self.app, self.service = app, service
+        # The metric series of each (method, route, status) seen: ``labels()`` takes a lock and hashes the
+        # label values on every call, a few microseconds a request for nothing.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
-        request_id = headers.get(REQUEST_ID_HEADER.lower()) or new_id()
-        correlation_id = headers.get(CORRELATION_ID_HEADER.lower()) or request_id
+        request_id = correlation_id = None
+        for key, value in scope.get("headers", []):
+            name = key.lower()
+            if name == _REQUEST_ID:
+                request_id = value.decode()
+            elif name == _CORRELATION_ID:
+                correlation_id = value.decode()
+        request_id = request_id or new_id()
+        correlation_id = correlation_id or request_id
         status = {"code": 500}
 
         async def send_with_ids(message: Message) -> None:
@@ -153,9 +165,17 @@ class RequestContextMiddleware:
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route_template(scope.get("app", self.app), scope)
         method = scope["method"]
-        HTTP_REQUESTS.labels(self.service, method, route, str(status)).inc()
-        HTTP_LATENCY.labels(self.service, method, route).observe(seconds)
-        if route not in ("/healthz", "/readyz", "/metrics"):
+        series = self._series.get((method, route, status))
+        if series is None:
+            series = (
+                HTTP_REQUESTS.labels(self.service, method, route, str(status)),
+                HTTP_LATENCY.labels(self.service, method, route),
+            )
+            self._series[(method, route, status)] = series
+        series[0].inc()
+        series[1].observe(seconds)
+        # The level is checked first: structlog would stamp and bind the event before logging drops it.
+        if route not in ("/healthz", "/readyz", "/metrics") and _ACCESS_LOG.isEnabledFor(logging.INFO):
             log.info("request", method=method, path=scope["path"], status=status, ms=round(seconds * 1000, 1))
 
 

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.errors import ExeMLError
 from shared.json_limits import check_json, too_large
 
-__all__ = ["JsonLimitMiddleware", "is_json_content_type"]
+__all__ = ["JsonLimitMiddleware", "is_json_content_type", "replay_body"]
 
 
 def is_json_content_type(value: str | None) -> bool:
@@ -41,7 +41,7 @@ class JsonLimitMiddleware:
         except ExeMLError as exc:
             await JSONResponse(exc.body(), status_code=exc.status_code)(scope, receive, send)
             return
-        await self.app(scope, _replay(body, receive), send)
+        await self.app(scope, replay_body(body, receive), send)
 
     async def _read(self, headers: dict[bytes, bytes], receive: Receive) -> bytes:
         declared = _header(headers, b"content-length")
@@ -67,7 +67,8 @@ def _header(headers: dict[bytes, bytes], name: bytes) -> str | None:
     return value.decode("latin-1") if value is not None else None
 
 
-def _replay(body: bytes, receive: Receive) -> Receive:
+def replay_body(body: bytes, receive: Receive) -> Receive:
+    """``receive`` for an app called after ``body`` was read: the body once, then the server's own messages."""
     sent = False
 
     async def replay() -> Message:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["embedded_process", "free_port", "stop_process"]
+__all__ = ["embedded_process", "free_port", "stop_process", "wait_ready"]
 
 
 def free_port() -> int:
@@ -43,7 +43,7 @@ def embedded_process(data_dir: Path, env: dict[str, str], *, ready_timeout: floa
         )
         base = f"http://127.0.0.1:{port}"
         try:
-            _wait_ready(base, process, log_path, ready_timeout)
+            wait_ready(base, process, log_path, ready_timeout)
             yield base
         finally:
             stop_process(process)
@@ -62,7 +62,8 @@ def stop_process(process: subprocess.Popen[bytes]) -> None:
         process.kill()
 
 
-def _wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+def wait_ready(base: str, process: subprocess.Popen[bytes], log_path: Path, timeout: float) -> None:
+    """Until ``base``/readyz answers 200; fails with the end of the log if the process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -104,6 +104,31 @@ async def test_publish_consume(transport_factory) -> None:
     assert b'"hello"' in body
 
 
+async def test_every_broadcast_subscriber_gets_its_own_copy_and_nothing_once_it_left(
+    transport_factory,
+) -> None:
+    first, second = await transport_factory(), await transport_factory()
+    heard: dict[str, asyncio.Queue] = {"first": asyncio.Queue(), "second": asyncio.Queue()}
+
+    def hearing(name: str):
+        async def handler(delivery) -> None:
+            await heard[name].put(delivery.body)
+            await delivery.ack()
+
+        return handler
+
+    gone = await first.subscribe_broadcast(("testsvc.#",), hearing("first"))
+    await second.subscribe_broadcast(("testsvc.#",), hearing("second"))
+    await first.publish(_message("to-all"))
+    for copies in heard.values():
+        assert b'"to-all"' in await asyncio.wait_for(copies.get(), 10)
+    await gone.cancel()
+    await first.publish(_message("later"))
+    assert b'"later"' in await asyncio.wait_for(heard["second"].get(), 10)
+    await asyncio.sleep(0.2)
+    assert heard["first"].empty()
+
+
 async def test_same_event_twice_has_one_effect(transport_factory, db) -> None:
     transport = await transport_factory()
     consumer = _consumer(db, transport, _queue())

@@ -57,7 +57,7 @@ def live_gateway(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) 
         "EXEML_S3_SECRET_KEY": s3_server.secret_key,
         "EXEML_LOG_LEVEL": "WARNING",
         "EXEML_TORCH_THREADS": "1",
-        "EXEML_TRAINER_TEST_BUDGET_SECONDS": "5",
+        "EXEML_TRAINER_BUDGET_CAP_SECONDS": "5",
         "EXEML_IMAGE_CANDIDATES": "test_efficientnet@32",
     } | {f"EXEML_{name.upper()}_DB_SCHEMA": schema for name, schema in schemas.items()}
     try:

@@ -23,7 +23,7 @@ PLATFORM_ENV = {
     **SMALL_DATA_CHECK_ENV,  # the tests' datasets hold a few dozen samples
     "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
     "EXEML_LOG_LEVEL": "WARNING",
-    "EXEML_TRAINER_TEST_BUDGET_SECONDS": "40",
+    "EXEML_TRAINER_BUDGET_CAP_SECONDS": "40",
 }
 
 

@@ -4689,13 +4689,14 @@ export interface components {
          * @description The quality gate: the model against a trivial baseline and the best simple candidate, on the same
          *     validation split. A model that does not beat the trivial baseline by more than noise fails the job.
          * @example {
+         *       "compared": 6,
          *       "eval_count": 116,
          *       "higher_is_better": true,
          *       "metric": "accuracy",
          *       "model": 0.9412,
          *       "passed": true,
-         *       "required": 0.448276,
-         *       "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+         *       "required": 0.482759,
+         *       "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
          *       "simple": {
          *         "name": "colour histogram + logistic regression",
          *         "score": 0.7155
@@ -4706,6 +4707,7 @@ export interface components {
          *       }
          *     }
          * @example {
+         *       "compared": 1,
          *       "eval_count": 116,
          *       "higher_is_better": true,
          *       "metric": "accuracy",
@@ -4720,6 +4722,12 @@ export interface components {
          *     }
          */
         trainer_QualityRead: {
+            /**
+             * Compared
+             * @description How many validation scores the model was chosen as the best of (epochs, ensembles...): the 5 % of the test is shared among them
+             * @default 1
+             */
+            compared?: number;
             /**
              * Eval Count
              * @description Validation samples the scores are computed on
@@ -4995,13 +5003,14 @@ export interface components {
          *       "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
          *       "project_name": "flowers",
          *       "quality": {
+         *         "compared": 6,
          *         "eval_count": 116,
          *         "higher_is_better": true,
          *         "metric": "accuracy",
          *         "model": 0.9412,
          *         "passed": true,
-         *         "required": 0.448276,
-         *         "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+         *         "required": 0.482759,
+         *         "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
          *         "simple": {
          *           "name": "colour histogram + logistic regression",
          *           "score": 0.7155
@@ -5127,6 +5136,7 @@ export interface components {
          *       "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
          *       "project_name": "flowers",
          *       "quality": {
+         *         "compared": 1,
          *         "eval_count": 116,
          *         "higher_is_better": true,
          *         "metric": "accuracy",
@@ -17234,13 +17244,14 @@ export interface operations {
                      *           "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
                      *           "project_name": "flowers",
                      *           "quality": {
+                     *             "compared": 6,
                      *             "eval_count": 116,
                      *             "higher_is_better": true,
                      *             "metric": "accuracy",
                      *             "model": 0.9412,
                      *             "passed": true,
-                     *             "required": 0.448276,
-                     *             "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+                     *             "required": 0.482759,
+                     *             "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
                      *             "simple": {
                      *               "name": "colour histogram + logistic regression",
                      *               "score": 0.7155
@@ -17527,13 +17538,14 @@ export interface operations {
                      *       "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
                      *       "project_name": "flowers",
                      *       "quality": {
+                     *         "compared": 6,
                      *         "eval_count": 116,
                      *         "higher_is_better": true,
                      *         "metric": "accuracy",
                      *         "model": 0.9412,
                      *         "passed": true,
-                     *         "required": 0.448276,
-                     *         "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+                     *         "required": 0.482759,
+                     *         "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
                      *         "simple": {
                      *           "name": "colour histogram + logistic regression",
                      *           "score": 0.7155
@@ -17818,13 +17830,14 @@ export interface operations {
                      *       "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
                      *       "project_name": "flowers",
                      *       "quality": {
+                     *         "compared": 6,
                      *         "eval_count": 116,
                      *         "higher_is_better": true,
                      *         "metric": "accuracy",
                      *         "model": 0.9412,
                      *         "passed": true,
-                     *         "required": 0.448276,
-                     *         "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+                     *         "required": 0.482759,
+                     *         "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
                      *         "simple": {
                      *           "name": "colour histogram + logistic regression",
                      *           "score": 0.7155
@@ -18216,13 +18229,14 @@ export interface operations {
                      *       "project_id": "c41d7e9a2b5f4c8d9e0f1a2b3c4d5e6f",
                      *       "project_name": "flowers",
                      *       "quality": {
+                     *         "compared": 6,
                      *         "eval_count": 116,
                      *         "higher_is_better": true,
                      *         "metric": "accuracy",
                      *         "model": 0.9412,
                      *         "passed": true,
-                     *         "required": 0.448276,
-                     *         "rule": "binomial test, 5 %: at least 52 of 116 validation samples",
+                     *         "required": 0.482759,
+                     *         "rule": "binomial test, 5 % shared by the 6 validation scores the choice compared: at least 56 of 116 validation samples",
                      *         "simple": {
                      *           "name": "colour histogram + logistic regression",
                      *           "score": 0.7155

@@ -12,7 +12,7 @@ from gateway.config import Settings
 from gateway.definition import SERVICE
 from gateway.docs import docs_router, strip_default_docs
 from gateway.keys import ensure_bootstrap_key
-from gateway.proxy import ServiceClients, proxy_router
+from gateway.proxy import ServiceClients, proxy_router, serve_predicts_first
 from gateway.verified_keys import VerifiedKeys
 from shared.service import ServiceRuntime, create_service_app
 
@@ -30,6 +30,7 @@ def create_app(
     app = create_service_app(SERVICE, settings, runtime, extra_routers=[proxy_router()])
     strip_default_docs(app)
     app.include_router(docs_router(app))
+    serve_predicts_first(app)
     runtime = app.state.runtime
     runtime.component(VerifiedKeys).configure(settings.key_cache_size, settings.key_cache_seconds)
     app.state.clients = clients if clients is not None else ServiceClients.from_settings(settings)

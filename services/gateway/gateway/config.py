@@ -31,7 +31,7 @@ class Settings(ServiceSettings):
         default=30.0,
         ge=0,
         description="How long a verified API key is trusted without a query; a revocation drops it at once "
-        "in gateways that consume events, others see it within this time",
+        "in every gateway process connected to the bus, others see it within this time",
     )
     webhook_max_attempts: int = Field(default=8, ge=1, le=50)
     webhook_backoff_seconds: float = Field(

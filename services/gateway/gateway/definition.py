@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from gateway.config import Settings
 from gateway.consumers import register_consumers
 from gateway.models import Base, messaging
+from gateway.revocations import hear_revocations
 from gateway.webhooks.delivery import deliver_webhooks
 from shared.events.gateway import ApiKeyRevoked
 from shared.service import ServiceDefinition
@@ -29,5 +30,6 @@ SERVICE = ServiceDefinition(
     publishes=(ApiKeyRevoked,),
     register_consumers=register_consumers,
     routers=_routers,
+    lifespan=hear_revocations,
     background_loops=lambda: [deliver_webhooks],
 )

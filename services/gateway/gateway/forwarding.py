@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 from shared.errors import PeerUnavailable
+from shared.service.json_guard import replay_body
 from shared.stages import stage
 
 __all__ = ["InProcessCall", "forward_over_http"]
@@ -61,7 +62,7 @@ class InProcessCall(Response):
         inner["headers"] = self.request_headers
         inner["state"] = {}
         if self.body_read is not None:
-            receive = _replay(self.body_read, receive)
+            receive = replay_body(self.body_read, receive)
         with stage("gateway.upstream"):
             await self.app(inner, receive, _without_id_headers(send))
         if self.background is not None:
@@ -77,19 +78,6 @@ def _without_id_headers(send: Send) -> Send:
         await send(message)
 
     return forward
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def forward_over_http(

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, FastAPI, Request, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp
 
@@ -17,10 +17,19 @@ from gateway.keys import authenticate
 from shared.auth import INTERNAL_TOKEN_HEADER, Principal
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER, current_context
 from shared.errors import ErrorDetail, Forbidden, NotFound, PayloadTooLarge, PeerUnavailable
+from shared.service import serve_first
 from shared.service.http import allowed_methods
 from shared.stages import stage
 
-__all__ = ["NESTED_ROUTES", "ROUTES", "ServiceClients", "proxy_router", "service_for_path"]
+__all__ = [
+    "NESTED_ROUTES",
+    "ROUTES",
+    "ServiceClients",
+    "forward",
+    "proxy_router",
+    "serve_predicts_first",
+    "service_for_path",
+]
 
 # First path segment under /v1 -> owning service.
 ROUTES = {
@@ -186,32 +195,51 @@ def _raw_path(request: Request) -> str:
 # OPTIONS and HEAD go to the services too: they answer 405 naming the methods the path allows.
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD")
 _PROXY_PATH = "/v1/{path:path}"
+_PREDICT_PATH = "/v1/infers/{service_path:path}"
+
+
+async def forward(path: str, request: Request) -> Response:
+    """Authenticate the caller and hand ``/v1/{path}`` to the service that owns it."""
+    return await _forward(path, request, own_paths=True)
+
+
+async def forward_predict(service_path: str, request: Request) -> Response:
+    """``POST /v1/infers/…``: the same forwarding, served ahead of the gateway's other routes (none of which
+    is under ``/v1/infers``)."""
+    return await _forward(f"infers/{service_path}", request, own_paths=False)
+
+
+async def _forward(path: str, request: Request, *, own_paths: bool) -> Response:
+    with stage("gateway.auth"):
+        principal = await authenticate(request)
+    with stage("gateway.route"):
+        own_methods = (
+            allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH, _PREDICT_PATH))
+            if own_paths
+            else []
+        )
+        if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
+            raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
+        service = service_for_path(path)
+        check_role(principal, request.method, path)
+    clients: ServiceClients = request.app.state.clients
+    if service not in clients and service not in clients.apps:
+        raise PeerUnavailable(f"service {service} is not configured")
+    with stage("gateway.body"):
+        body = await _body_unless_declared(request, request.app.state.runtime.settings.max_request_bytes)
+    with stage("gateway.token"):
+        headers = _upstream_headers(request, request.app.state.token_codec.token_for(principal), body)
+    if service in clients.apps:  # the embedded mode: the app itself, no HTTP client in between
+        return InProcessCall(clients.apps[service], headers, body)
+    return await forward_over_http(clients[service], service, _raw_path(request), request, headers, body)
 
 
 def proxy_router() -> APIRouter:
     router = APIRouter()
-
-    @router.api_route(_PROXY_PATH, methods=[*_METHODS], include_in_schema=False)
-    async def forward(path: str, request: Request) -> Response:
-        with stage("gateway.auth"):
-            principal = await authenticate(request)
-        with stage("gateway.route"):
-            own_methods = allowed_methods(request.app, request.scope, ignore=(_PROXY_PATH,))
-            if own_methods:  # a path of the gateway's own (API keys, webhooks) with another method
-                raise StarletteHTTPException(405, headers={"Allow": ", ".join(own_methods)})
-            service = service_for_path(path)
-            check_role(principal, request.method, path)
-        clients: ServiceClients = request.app.state.clients
-        if service not in clients and service not in clients.apps:
-            raise PeerUnavailable(f"service {service} is not configured")
-        with stage("gateway.body"):
-            body = await _body_unless_declared(request, request.app.state.runtime.settings.max_request_bytes)
-        with stage("gateway.token"):
-            headers = _upstream_headers(request, request.app.state.token_codec.token_for(principal), body)
-        if service in clients:
-            return await forward_over_http(
-                clients[service], service, _raw_path(request), request, headers, body
-            )
-        return InProcessCall(clients.apps[service], headers, body)
-
+    router.add_api_route(_PROXY_PATH, forward, methods=[*_METHODS], include_in_schema=False)
     return router
+
+
+def serve_predicts_first(app: FastAPI) -> None:
+    """Predictions skip the trial of every gateway route before the catch-all proxy."""
+    serve_first(app, _PREDICT_PATH, forward_predict, ["POST"])

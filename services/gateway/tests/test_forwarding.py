@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from gateway.proxy import ServiceClients
 
@@ -49,3 +50,17 @@ async def test_bodies_without_a_length_are_read_within_the_limit_and_declared_on
     assert declared.status_code == 413 and declared.json()["details"][0]["rule"] == "max_request_bytes"
     missing = await in_process.client.get("/v1/datasets")
     assert missing.status_code == 401
+
+
+async def test_the_embedded_hop_calls_the_app_not_the_http_client_kept_for_tools(in_process) -> None:
+    clients: ServiceClients = in_process.platform.apps["gateway"].state.clients
+
+    def refuse(_request: httpx.Request) -> httpx.Response:
+        raise AssertionError("the proxy went through the HTTP client")
+
+    # The embedded ServiceClients hold both an HTTP client (aggregated OpenAPI, tools) and the app.
+    dict.__setitem__(clients, "inference", httpx.AsyncClient(transport=httpx.MockTransport(refuse)))
+    key = in_process.with_key(in_process.admin_key)
+    response = await in_process.client.post("/v1/infers/svc-1", json={"text": "hi"}, headers=key)
+    assert response.status_code == 200, response.text
+    assert response.json()["path"] == "infers/svc-1"

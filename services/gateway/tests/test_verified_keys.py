@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
 import sqlalchemy as sa
+from gateway.app import create_app
 from gateway.keys import hash_key
 from gateway.models import ApiKey
+from gateway.proxy import ServiceClients
 from gateway.verified_keys import VerifiedKeys
 
 from shared.auth import Principal
 from shared.db import utcnow
 from shared.events.gateway import ApiKeyRevoked
+from shared.service import build_runtime, load_definition
 
 
 def _principal(n: int) -> Principal:
@@ -99,3 +103,37 @@ async def test_keys_evicted_from_a_full_cache_still_authenticate_from_the_databa
             response = await gateway.client.get("/v1/datasets", headers=gateway.with_key(key))
             assert response.status_code == 200 and response.json()["roles"] == ["viewer"]
     assert len(verified) == 2
+
+
+async def test_a_replica_without_consumers_refuses_a_key_revoked_by_another_at_once(gateway) -> None:
+    """Two API replicas of the distributed mode: the second runs no consumer (as ``uvicorn gateway.app``), yet
+    the revocation made through the first reaches its cache through the bus, long before ``key_cache_seconds``."""
+    primary = gateway.platform.apps["gateway"]
+    settings = gateway.platform.settings["gateway"]
+    runtime = build_runtime(load_definition("gateway"), settings)
+    await runtime.start(background=False)
+    replica = create_app(settings, runtime, ServiceClients())
+    replica.state.clients["dataset"] = primary.state.clients["dataset"]
+    verified = runtime.component(VerifiedKeys)
+    verified.configure(100, 3600)  # only the event can drop it within this test
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=replica), base_url="http://replica"
+        ) as client:
+            key = await gateway.new_key(["developer"])
+            assert (await client.get("/v1/datasets", headers=gateway.with_key(key))).status_code == 200
+            assert verified.get(hash_key(key)) is not None
+            listed = await gateway.client.get("/v1/api-keys", headers=gateway.with_key(gateway.admin_key))
+            key_id = next(i["id"] for i in listed.json()["items"] if i["key_prefix"] == key[:12])
+            revoked = await gateway.client.delete(
+                f"/v1/api-keys/{key_id}", headers=gateway.with_key(gateway.admin_key)
+            )
+            assert revoked.status_code == 200
+            for _ in range(200):
+                if verified.get(hash_key(key)) is None:
+                    break
+                await asyncio.sleep(0.05)
+            refused = await client.get("/v1/datasets", headers=gateway.with_key(key))
+            assert refused.status_code == 401 and refused.json()["error_code"] == "ModelArts.0203"
+    finally:
+        await runtime.stop()

@@ -4,12 +4,11 @@ own Triton (the server bundled in .venv-triton) as a child process."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from shared.testing.processes import ModuleProcess
 
 
 @pytest.fixture
@@ -28,7 +27,7 @@ def serving_platform(platform_factory, tmp_path):
     return make
 
 
-class BatchWorker:
+class BatchWorker(ModuleProcess):
     """``python -m inference.worker`` as a deployment runs it, on the test platform's Triton, taking batch
     services (the platform's own inference process is started with ``batch_slots=0``)."""
 
@@ -44,29 +43,7 @@ class BatchWorker:
             "EXEML_INFERENCE_RECONCILE_INTERVAL_SECONDS": "0.2",
             "EXEML_OUTBOX_POLL_SECONDS": "0.1",
         }
-        self.log_path = log_dir / f"{name}.log"
-        self._log = self.log_path.open("wb")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "inference.worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
-        )
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up, no lease given back."""
-        self.process.kill()
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-        self._log.close()
-
-    def log_text(self) -> str:
-        return self.log_path.read_text(errors="replace")
+        super().__init__("inference.worker", env, log_dir / f"{name}.log")
 
 
 @pytest.fixture

@@ -2,7 +2,15 @@
 
 from shared.errors import Conflict, NotFound
 
-__all__ = ["LabelExists", "LabelNotFound", "SampleNotFound", "ShortcutTaken"]
+__all__ = [
+    "LabelExists",
+    "LabelNotFound",
+    "PrelabelTaskNotFound",
+    "SampleNotFound",
+    "ServiceUnfit",
+    "ShortcutTaken",
+    "SuggestionNotFound",
+]
 
 
 class LabelNotFound(NotFound):
@@ -21,3 +29,17 @@ class ShortcutTaken(Conflict):
 
 class SampleNotFound(NotFound):
     default_code = "ModelArts.4420"
+
+
+class PrelabelTaskNotFound(NotFound):
+    default_code = "ModelArts.4430"
+
+
+class SuggestionNotFound(NotFound):
+    default_code = "ModelArts.4431"
+
+
+class ServiceUnfit(Conflict):
+    """The inference service asked to pre-label cannot label this dataset (not running, other task type...)."""
+
+    default_code = "ModelArts.4432"

@@ -94,6 +94,14 @@ class AsyncServices(Namespace):
         return await self.set_status(service_id, "stopped")
 
 
+class AsyncBatchServices(Namespace):
+    list = apages(ep.list_batch_services)
+    create = aop(ep.create_batch_service)
+    get = aop(ep.get_batch_service)
+    stop = aop(ep.stop_batch_service)
+    delete = aop(ep.delete_batch_service)
+
+
 class AsyncClient:
     """The ExeML API over HTTP, for asyncio. ``api_key`` goes as ``Authorization: Bearer``."""
 
@@ -119,6 +127,7 @@ class AsyncClient:
             AsyncProjects(self),
         )
         self.models, self.services = AsyncModels(self), AsyncServices(self)
+        self.batch_services = AsyncBatchServices(self)
 
     async def send(self, call: Call[T]) -> T:
         try:

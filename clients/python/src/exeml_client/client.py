@@ -102,6 +102,14 @@ class Services(Namespace):
         return self.set_status(service_id, "stopped")
 
 
+class BatchServices(Namespace):
+    list = pages(ep.list_batch_services)
+    create = op(ep.create_batch_service)
+    get = op(ep.get_batch_service)
+    stop = op(ep.stop_batch_service)
+    delete = op(ep.delete_batch_service)
+
+
 class Client:
     """The ExeML API over HTTP. ``api_key`` goes as ``Authorization: Bearer``."""
 
@@ -123,6 +131,7 @@ class Client:
         )
         self.datasets, self.labels, self.projects = Datasets(self), Labels(self), Projects(self)
         self.models, self.services = Models(self), Services(self)
+        self.batch_services = BatchServices(self)
 
     def send(self, call: Call[T]) -> T:
         """Run ``call`` (retried where that is safe) and read its answer; raises :class:`~exeml_client.errors.APIError`."""

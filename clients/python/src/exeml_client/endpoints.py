@@ -8,7 +8,10 @@ from typing import Any, Literal
 from exeml_client._core import Call, Listing, route
 from exeml_client.models import (
     AnnotationStats,
+    BatchConfig,
     BatchLabel,
+    BatchService,
+    BatchServiceCreate,
     Dataset,
     DatasetCreate,
     DatasetVersion,
@@ -70,6 +73,11 @@ EXPORT = route("GET", "/v1/models/{model_id}/versions/{version}/export", bytes)
 _SERVICES = route("GET", "/v1/services", Service, paged=True)
 _SERVICE = route("GET", "/v1/services/{service_id}", Service)
 _UPDATE_SERVICE = route("PUT", "/v1/services/{service_id}", Service)
+_BATCH_SERVICES = route("GET", "/v1/batch-services", BatchService, paged=True)
+_CREATE_BATCH_SERVICE = route("POST", "/v1/batch-services", BatchService)
+_BATCH_SERVICE = route("GET", "/v1/batch-services/{service_id}", BatchService)
+_UPDATE_BATCH_SERVICE = route("PUT", "/v1/batch-services/{service_id}", BatchService)
+_DELETE_BATCH_SERVICE = route("DELETE", "/v1/batch-services/{service_id}")
 PREDICT = route("POST", "/v1/infers/{service_id}", dict)
 EVENTS = route("GET", "/v1/events")
 
@@ -333,3 +341,46 @@ def set_service_weights(service: Service, weights: dict[str, int]) -> Call[Servi
         for version, weight in weights.items()
     ]
     return Call(_UPDATE_SERVICE, {"service_id": service.service_id}, json={"config": config})
+
+
+# -- batch services -------------------------------------------------------------------------------------------
+def list_batch_services(name: str | None = None, status: str | None = None) -> Listing[BatchService]:
+    return Listing(_BATCH_SERVICES, params={"service_name": name, "status": status})
+
+
+def create_batch_service(
+    name: str,
+    model_id: str,
+    model_version: str,
+    src_path: str,
+    dest_path: str,
+    *,
+    description: str = "",
+    specification: str = "modelarts.vm.cpu.2u",
+    instance_count: int = 1,
+) -> Call[BatchService]:
+    """Answer every input under ``src_path`` (images, WAVs, text lines or CSV rows, by the model's task type)
+    with a model version; the answers go to ``dest_path`` as results.jsonl (and results.csv for tables)."""
+    config = BatchConfig(
+        model_id=model_id,
+        model_version=model_version,
+        specification=specification,
+        instance_count=instance_count,
+        src_path=src_path,
+        dest_path=dest_path,
+    )
+    body = BatchServiceCreate(service_name=name, description=description, config=[config])
+    return Call(_CREATE_BATCH_SERVICE, json=_body(body))
+
+
+def get_batch_service(service_id: str) -> Call[BatchService]:
+    return Call(_BATCH_SERVICE, {"service_id": service_id})
+
+
+def stop_batch_service(service_id: str) -> Call[BatchService]:
+    """Stop after the chunk in hand; the answers written so far stay in the result files."""
+    return Call(_UPDATE_BATCH_SERVICE, {"service_id": service_id}, json={"status": "stopped"})
+
+
+def delete_batch_service(service_id: str) -> Call[None]:
+    return Call(_DELETE_BATCH_SERVICE, {"service_id": service_id})

@@ -6,23 +6,20 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from labeling.errors import PrelabelTaskNotFound, SuggestionNotFound
 from labeling.models import Annotation, PrelabelTask, Sample, Suggestion
 from shared.db import Page, Repository
-from shared.errors import NotFound
 
 
 class PrelabelTaskRepository(Repository[PrelabelTask]):
     model = PrelabelTask
-    not_found_code = "ModelArts.4430"
+    not_found = PrelabelTaskNotFound
     resource_name = "pre-label task"
 
     async def get_in(self, dataset_id: str, task_id: str) -> PrelabelTask:
         task = await self.find(task_id)
         if task is None or task.dataset_id != dataset_id:
-            raise NotFound(
-                f"pre-label task {task_id} does not exist in dataset {dataset_id}",
-                error_code=self.not_found_code,
-            )
+            raise PrelabelTaskNotFound(f"pre-label task {task_id} does not exist in dataset {dataset_id}")
         return task
 
 
@@ -40,7 +37,7 @@ async def next_task_id(session, statuses: Sequence[str]) -> tuple[str, str] | No
 
 class SuggestionRepository(Repository[Suggestion]):
     model = Suggestion
-    not_found_code = "ModelArts.4431"
+    not_found = SuggestionNotFound
     resource_name = "suggestion"
 
     async def for_sample(self, dataset_id: str, sample_id: str) -> Suggestion | None:

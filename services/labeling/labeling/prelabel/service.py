@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from labeling.annotations import AnnotationService
+from labeling.errors import ServiceUnfit, SuggestionNotFound
 from labeling.models import Dataset, PrelabelTask, Suggestion
 from labeling.prelabel.repository import PrelabelTaskRepository, SuggestionRepository, unlabeled_sample_ids
 from labeling.prelabel.schemas import (
@@ -20,7 +21,7 @@ from labeling.prelabel.schemas import (
 from labeling.repository import DatasetRepository
 from labeling.rules import labeling_supported
 from labeling.schemas import AnnotationIn, SampleAnnotations
-from shared.errors import Conflict, ErrorDetail, InvalidInput, NotFound
+from shared.errors import ErrorDetail, InvalidInput
 from shared.events.dataset import DATASET_TYPES
 from shared.messaging import Outbox
 from shared.service.peers import Peers
@@ -93,7 +94,7 @@ class PrelabelService:
             "inference", f"/v1/services/{body.service_id}", tenant_id=self.tenant_id
         )
         if errors := _service_errors(service, dataset):
-            raise Conflict(errors[0].msg, error_code="ModelArts.4432", details=errors)
+            raise ServiceUnfit(errors[0].msg, details=errors)
         if body.sample_ids is not None:
             await AnnotationService(self.session, self.outbox, self.tenant_id).existing_samples(
                 dataset, body.sample_ids, lock=False
@@ -137,9 +138,7 @@ class PrelabelService:
         await self.datasets.get_live(dataset_id)
         suggestion = await self.suggestions.for_sample(dataset_id, sample_id)
         if suggestion is None:
-            raise NotFound(
-                f"sample {sample_id} has no suggestion", error_code=self.suggestions.not_found_code
-            )
+            raise SuggestionNotFound(f"sample {sample_id} has no suggestion")
         return suggestion
 
     async def accept(

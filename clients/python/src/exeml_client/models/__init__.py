@@ -41,6 +41,10 @@ from exeml_client.models.projects import (
 )
 from exeml_client.models.serving import (
     Baseline,
+    BatchConfig,
+    BatchConfigRead,
+    BatchService,
+    BatchServiceCreate,
     DeleteResult,
     LatencyPercentiles,
     Model,
@@ -58,7 +62,11 @@ __all__ = [
     "APIModel",
     "AnnotationStats",
     "Baseline",
+    "BatchConfig",
+    "BatchConfigRead",
     "BatchLabel",
+    "BatchService",
+    "BatchServiceCreate",
     "CheckReport",
     "CheckViolation",
     "DataSource",

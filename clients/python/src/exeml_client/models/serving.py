@@ -1,4 +1,4 @@
-"""Training jobs, AI applications (models) and their versions, real-time services."""
+"""Training jobs, AI applications (models) and their versions, real-time and batch services."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class Quality(APIModel):
     trivial: Baseline
     simple: Baseline | None
     eval_count: int
+    compared: int = 1
     required: float | None
     rule: str
     passed: bool
@@ -186,3 +187,51 @@ class Service(APIModel):
         return (self.config or self.pending_config or [ServedConfig.model_construct(task_type="")])[
             0
         ].task_type
+
+
+class BatchConfig(APIModel):
+    """The model version a batch service runs, its compute nodes, the folder it reads and the one it writes."""
+
+    __schema__ = "inference_BatchConfig"
+    model_id: str
+    model_version: str
+    specification: str = "modelarts.vm.cpu.2u"
+    instance_count: int = 1
+    src_path: str
+    dest_path: str
+
+
+class BatchServiceCreate(APIModel):
+    __schema__ = "inference_BatchServiceCreate"
+    service_name: str
+    description: str = ""
+    infer_type: Literal["batch"] = "batch"
+    config: list[BatchConfig]
+
+
+class BatchConfigRead(BatchConfig):
+    __schema__ = "inference_BatchConfigRead"
+    model_name: str
+    task_type: str
+
+
+class BatchService(APIModel):
+    """A batch service (``infer_type: batch``): its status, progress and counts, and its result files."""
+
+    __schema__ = "inference_BatchServiceRead"
+    service_id: str
+    service_name: str
+    description: str
+    infer_type: Literal["batch"] = "batch"
+    status: Literal["deploying", "running", "stopping", "stopped", "finished", "failed"]
+    progress: int
+    error_msg: str | None
+    config: list[BatchConfigRead]
+    input_count: int
+    processed_count: int
+    failed_count: int
+    results: list[str]
+    publish_at: datetime
+    update_time: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
