@@ -77,8 +77,13 @@ def selection_cost(n: int, trivial: float, compared: int) -> float:
     against a baseline scoring ``trivial`` (above 1: none can)."""
     if n <= 0:
         return math.inf
-    p0 = min(max(trivial, 0.0), 1.0)
-    return (_binomial_quantile(n, p0, 1 - ALPHA / max(1, compared)) + 1) / n
+    return _correct_needed(n, trivial, ALPHA / max(1, compared)) / n
+
+
+def _correct_needed(n: int, trivial: float, level: float) -> int:
+    """The fewest right answers of ``n`` that beat a baseline scoring ``trivial`` in a one-sided binomial test
+    at ``level``: fewer happen by luck at least that often."""
+    return _binomial_quantile(n, min(max(trivial, 0.0), 1.0), 1 - level) + 1
 
 
 def worth_choosing(n: int, trivial: float, compared: int) -> bool:
@@ -108,8 +113,7 @@ def _required(q: QualityReport, n: int, level: float) -> tuple[float, str]:
     if n <= 0:
         return (math.inf if q.higher_is_better else -math.inf), "no validation samples: nothing can be judged"
     if q.higher_is_better and _is_share(q):
-        p0 = min(max(base, 0.0), 1.0)
-        k = _binomial_quantile(n, p0, 1 - level) + 1  # fewer correct answers happen by luck >= level
+        k = _correct_needed(n, base, level)
         return k / n, f"binomial test, {_level_text(q)}: at least {k} of {n} validation samples"
     from scipy.stats import norm
 
@@ -180,7 +184,7 @@ def _message(q: QualityReport, n: int, required: float, passed: bool) -> str:
 def _smallest_split(p0: float, level: float, limit: int = 10_000) -> int | None:
     """The fewest validation samples on which all answers right beats a baseline of ``p0`` beyond noise."""
     for n in range(1, limit + 1):
-        if _binomial_quantile(n, min(max(p0, 0.0), 1.0), 1 - level) + 1 <= n:
+        if _correct_needed(n, p0, level) <= n:
             return n
     return None
 
