@@ -145,14 +145,29 @@ def write_package(
     eval_set: ImageSet,
     candidates: list[dict[str, Any]],
     engine: str,
+    measured: TrainedModel | None = None,
 ) -> dict[str, Any]:
-    """Exports, checks, evaluates and writes the package into ``ctx.package_dir``; returns the metrics."""
+    """Exports, checks, evaluates and writes the package into ``ctx.package_dir``; returns the metrics.
+
+    ``measured``: when the delivered networks were trained on the validation images too, the same recipe
+    trained without them; the metrics are that model's, through the serving code on the validation files
+    (a package of it in a folder of the work dir), and never the delivered model's on images it learned."""
     folder = Path(ctx.package_dir)
     folder.mkdir(parents=True, exist_ok=True)
     manifest = _export(folder, labels, trained, eval_set)
     ctx.report(97, "evaluating")
     predictor = ImageClassificationPredictor(folder, read_manifest(folder))
-    metrics = _evaluate(predictor, labels, eval_set)
+    if measured is None:
+        metrics = _evaluate(predictor, labels, eval_set)
+    else:
+        held_out = Path(ctx.work_dir) / "held_out_package"
+        held_out.mkdir(parents=True, exist_ok=True)
+        _export(held_out, labels, measured, eval_set)
+        metrics = _evaluate(ImageClassificationPredictor(held_out, read_manifest(held_out)), labels, eval_set)
+        manifest["model"]["metrics_of"] = (
+            f"{measured.name}: the same recipe trained without the {len(eval_set)} validation images, which "
+            "the delivered networks were also trained on"
+        )
     payload = eval_set.paths[0].read_bytes()
     latency = measure_latency_ms(lambda: predictor.predict(payload))
     # The limit was enforced when the candidate was chosen (same architecture, random weights); this is
