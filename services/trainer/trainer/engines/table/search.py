@@ -123,6 +123,9 @@ PORTFOLIO: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("linear-strong", {"C": 0.1}),
+    # little regularisation: where the classes part along a line its probabilities grow sure, and its log
+    # loss (what candidates are ranked by) can beat trees that are less often right
+    ("linear-weak", {"C": 10.0}),
     (
         "lightgbm-stumps",
         {
