@@ -215,3 +215,18 @@ def test_cells_and_request_values_encode_alike() -> None:
 
     assert np.array_equal(from_csv, from_json, equal_nan=True)
     assert np.isnan(from_json[2]).all() and from_json[0].tolist() == [1.0, 1.0]
+
+
+def test_the_smaller_the_table_the_more_often_its_folds_are_reshuffled() -> None:
+    """5-fold CV five times over up to 300 rows, twice to 1,000, once above: the ranking of hundreds of
+    candidates on a hundred rows is otherwise won by the luckiest (CV_REPEATS in search.py)."""
+    import numpy as np
+    from trainer.engines.table.search import make_folds
+
+    for rows, splits in ((96, 25), (300, 25), (301, 10), (1000, 10), (1001, 5)):
+        y = np.arange(rows) % 3
+        folds = make_folds(y, True, seed=1).splits
+        assert len(folds) == splits, rows
+        # every row is validated once per repeat
+        held_out = np.bincount(np.concatenate([b for _, b in folds]), minlength=rows)
+        assert set(held_out.tolist()) == {splits // 5}
