@@ -5,7 +5,7 @@ Data (generated, seeded; :func:`scenes`): non-square images (144-176 x 128-152 p
 ``square`` (filled rectangle, aspect 0.75-1.33), ``disc`` (filled ellipse, same aspects), ``triangle`` —
 each in a random colour of one shared palette (colour tells nothing), box sides 10-70 px; clutter: 1-4
 distractor shapes per image (rings, crosses, thin bars) in the same colours. 240 training images (the size
-of a small user dataset), 100 test images from another seed (held out).
+of a small user dataset), 400 test images from another seed (held out).
 
 Systems: the engine (``load_engine("object_detection").train`` on the training images, which holds out its
 own validation split; its package predicting the test images; wall time of the job's training part,
@@ -212,7 +212,7 @@ def run_row(
     seed: int, budget: float, images: int, preference: str, skip_fixed: bool = False
 ) -> tuple[list[tuple[str, float, float]], list[str]]:
     train = scenes(images, 1000 + seed)
-    test = scenes(max(20, images * 5 // 12), 5000 + seed)
+    test = scenes(max(20, images * 5 // 3), 5000 + seed)
     objects = sum(len(o) for _, o, _ in train)
     print(
         f"== shapes seed {seed}: {len(train)} training images ({objects} objects), {len(test)} test images, "

@@ -230,3 +230,13 @@ def test_the_smaller_the_table_the_more_often_its_folds_are_reshuffled() -> None
         # every row is validated once per repeat
         held_out = np.bincount(np.concatenate([b for _, b in folds]), minlength=rows)
         assert set(held_out.tolist()) == {splits // 5}
+
+
+def test_small_tables_compare_candidates_by_their_rows_not_by_their_budget() -> None:
+    from trainer.engines.table.search import PORTFOLIO, PRESETS, trial_limit
+
+    balance = PRESETS["balance"]
+    assert trial_limit(balance, 96) == 192
+    assert trial_limit(balance, 2) == len(PORTFOLIO)  # the portfolio is always tried
+    assert trial_limit(balance, 1000) == balance.trials == trial_limit(balance, 50_000)
+    assert trial_limit(PRESETS["performance_first"], 96) == PRESETS["performance_first"].trials

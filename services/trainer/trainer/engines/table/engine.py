@@ -51,6 +51,7 @@ from trainer.engines.table.search import (
     make_folds,
     run_search,
     select_ensemble,
+    trial_limit,
 )
 from trainer.metrics import classification_metrics, regression_metrics
 
@@ -100,7 +101,7 @@ class TableEngine:
             metrics=metrics,
             candidates=[c.summary() for c in candidates],
             # Fewer candidates than the preset allows: the search was ended by the budget (or a stop).
-            stopped_early=ctx.stop_requested() or len(candidates) < space.preset.trials,
+            stopped_early=ctx.stop_requested() or len(candidates) < trial_limit(space.preset, len(x)),
             quality=quality,
             plan={**plan, "tried": len(candidates), "chosen": name},
         )
@@ -168,7 +169,8 @@ class TableEngine:
             "search_seconds": round(left * space.preset.budget_share, 1),
             "preset": ctx.params.preference,
             "threads": space.base["num_threads"],
-            "portfolio": "LightGBM defaults, 6 LightGBM configurations, 2 linear models, then TPE",
+            "portfolio": "LightGBM defaults, 5 LightGBM configurations, 3 linear models, then TPE",
+            "max_candidates": trial_limit(space.preset, n_rows),
             "ensemble": space.preset.ensemble,
         }
 
