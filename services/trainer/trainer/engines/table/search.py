@@ -36,8 +36,8 @@ __all__ = [
     "make_folds",
     "measure_latency_ms",
     "run_search",
-    "trial_limit",
     "select_ensemble",
+    "trial_limit",
 ]
 
 CV_MAX_ROWS = 5000
