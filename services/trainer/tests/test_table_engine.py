@@ -240,3 +240,51 @@ def test_small_tables_compare_candidates_by_their_rows_not_by_their_budget() -> 
     assert trial_limit(balance, 2) == len(PORTFOLIO)  # the portfolio is always tried
     assert trial_limit(balance, 1000) == balance.trials == trial_limit(balance, 50_000)
     assert trial_limit(PRESETS["performance_first"], 96) == PRESETS["performance_first"].trials
+
+
+def test_a_mid_size_table_is_scored_twice_over_when_the_budget_buys_many_candidates(tmp_path, tables) -> None:
+    """1,000-5,000 rows: one 5-fold split, unless the portfolio's pace says the search would compare
+    REPEAT_FROM_CANDIDATES or more candidates on it; then its folds are reshuffled once more and the
+    portfolio is rescored on both (a long search on one split is won by the luckiest candidate)."""
+    import dataclasses
+
+    import numpy as np
+    from trainer.engines.table.search import CV_FOLDS, PORTFOLIO, PRESETS, make_folds, run_search
+
+    ctx = _context(tmp_path, tables, n=1500)
+    engine = TableEngine()
+    splits = engine._prepare(ctx, None)
+    x = splits.schema.encode_columns(splits.train.columns, splits.train.n_rows)
+    space = engine._space(ctx, splits.schema, None, len(x))
+    folds = make_folds(splits.y_train, True, seed=2)
+    assert len(folds.splits) == CV_FOLDS and not folds.why
+    portfolio = [name for name, _ in PORTFOLIO]
+    seen: list[str] = []
+
+    def search(space, seconds: float, candidates: int):
+        seen.clear()
+        return run_search(
+            space,
+            x,
+            splits.y_train,
+            folds,
+            seconds,
+            lambda: len(seen) >= candidates,
+            lambda candidate, _best: seen.append(candidate.name),
+        )
+
+    # A budget far beyond what the portfolio's pace needs: twice over, the portfolio scored again on both.
+    found, used = search(space, 1e6, 2 * len(portfolio) + 2)
+    assert len(used.splits) == 2 * CV_FOLDS and "on one split" in used.why, used.why
+    assert seen[: len(portfolio)] == seen[len(portfolio) : 2 * len(portfolio)] == portfolio
+    assert set(np.bincount(used.rows, minlength=len(x)).tolist()) == {2}  # every row validated twice
+    assert {len(c.oof) for c in found} == {2 * len(x)} and {c.fits for c in found} == {2 * CV_FOLDS}
+    # A budget that buys about fifty candidates at that pace, or a preset that compares forty: one split.
+    pace = float(np.mean([c.seconds for c in found if c.name in portfolio])) / 2  # one split's
+    for short, seconds in (
+        (space, 50 * pace),
+        (dataclasses.replace(space, preset=PRESETS["performance_first"]), 1e6),
+    ):
+        found, used = search(short, seconds, len(portfolio) + 2)
+        assert used is folds and seen[: len(portfolio)] == portfolio and len(seen) == len(set(seen))
+        assert {len(c.oof) for c in found} == {len(x)}

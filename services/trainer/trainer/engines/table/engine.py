@@ -44,6 +44,7 @@ from trainer.engines.table.package import add_metrics, write_package
 from trainer.engines.table.search import (
     PRESETS,
     Candidate,
+    Folds,
     SearchSpace,
     datasets,
     fit_lightgbm,
@@ -81,7 +82,10 @@ class TableEngine:
         folds = make_folds(splits.y_train, schema.problem == "classification", ctx.params.seed + 1)
         plan = self._plan(ctx, space, len(x), len(folds.splits))
         ctx.log(f"plan: {plan['validation']}; search {plan['search_seconds']:.0f}s")
-        candidates = self._search(ctx, space, x, splits.y_train, folds, plan["search_seconds"])
+        candidates, folds = self._search(ctx, space, x, splits.y_train, folds, plan["search_seconds"])
+        if folds.why:
+            plan["validation"] = f"{len(folds.splits)} cross-validation folds ({len(x)} rows), {folds.why}"
+            ctx.log(f"validation: {plan['validation']}")
         weights = (
             select_ensemble(space, splits.y_train[folds.rows], candidates) if space.preset.ensemble else {}
         )
@@ -176,8 +180,14 @@ class TableEngine:
 
     # -- search ---------------------------------------------------------------------------------------
     def _search(
-        self, ctx: TrainContext, space: SearchSpace, x: np.ndarray, y: np.ndarray, folds: Any, seconds: float
-    ) -> list[Candidate]:
+        self,
+        ctx: TrainContext,
+        space: SearchSpace,
+        x: np.ndarray,
+        y: np.ndarray,
+        folds: Folds,
+        seconds: float,
+    ) -> tuple[list[Candidate], Folds]:
         refit = {"seconds": 0.0}
         started = time.monotonic()
 
@@ -186,7 +196,7 @@ class TableEngine:
 
         def on_candidate(candidate: Candidate, best: Candidate) -> None:
             # The refit of up to a few members costs about their fold fits scaled to all rows.
-            per_fold = candidate.seconds / max(1, len(folds.splits))
+            per_fold = candidate.seconds / max(1, candidate.fits)
             refit["seconds"] = max(refit["seconds"], 3 * per_fold * REFIT_FACTOR)
             elapsed = time.monotonic() - started
             ctx.curve(
@@ -200,7 +210,9 @@ class TableEngine:
             share = elapsed / seconds if seconds > 0 else 1.0
             ctx.report(5 + 80 * min(share, 1.0), "training", _best_metric(space, best))
 
-        candidates = run_search(space, x, y, folds, seconds, should_stop, on_candidate, seed=ctx.params.seed)
+        candidates, folds = run_search(
+            space, x, y, folds, seconds, should_stop, on_candidate, seed=ctx.params.seed
+        )
         feasible = [c for c in candidates if math.isfinite(c.loss)]
         if not feasible:
             raise DataError(
@@ -213,7 +225,7 @@ class TableEngine:
             f"search: {len(candidates)} candidate(s) in {time.monotonic() - started:.1f}s, best {best.name} "
             f"loss {best.loss:.5f} ({best.rounds} rounds, {best.latency_ms:.3f} ms/row)"
         )
-        return feasible
+        return feasible, folds
 
     def _members(
         self, ctx: TrainContext, space: SearchSpace, candidates: list[Candidate], weights: dict[int, int]

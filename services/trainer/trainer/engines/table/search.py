@@ -2,7 +2,10 @@
 over LightGBM for the rest of the time, each candidate scored on the same validation folds.
 
 Small tables (up to :data:`CV_MAX_ROWS` rows) are scored by 5-fold cross-validation — one 20 % split of a
-few hundred rows ranks candidates by luck — larger ones on one inner split. Every candidate keeps its
+few hundred rows ranks candidates by luck — larger ones on one inner split. The more candidates are compared
+on the same rows, the more the best one is the luckiest: the smallest tables repeat their folds with other
+shuffles (:data:`CV_REPEATS`), and mid-size ones do so when the budget buys many candidates
+(:data:`REPEAT_FROM_CANDIDATES`). Every candidate keeps its
 out-of-fold predictions, so :func:`select_ensemble` (greedy selection with replacement, Caruana et al. 2004)
 can weigh an ensemble of the best on the same rows. The search ends when its time is spent, the preset's
 trial count is reached, or a stop is requested.
@@ -52,6 +55,12 @@ CV_REPEATS = ((300, 5), (REPEATED_CV_MAX_ROWS, 2))
 # small-multiclass seed 1 the search of 60 s (~200 candidates, 5 repeats) scored 0.716 on the test rows, the
 # one of 360 s (~1,200) 0.689; with 2 repeats 0.691 and 0.676 — the longer search found a luckier fold score.
 TRIALS_PER_ROW = 2
+# Between 1,000 and 5,000 rows one 5-fold split is scored, unless the budget buys many candidates: when the
+# portfolio's pace says the search would compare at least this many on one split, the folds are reshuffled
+# once more and the portfolio rescored on both (the same winner's curse, in a long search). churn, 2,560
+# training rows, 360 s (~600-800 candidates on one split): 0.806/0.805 on 1,000 test rows, twice over
+# 0.812/0.804; at 60 s (50-100 candidates) twice over lost (0.812/0.797 against 0.816/0.801).
+REPEAT_FROM_CANDIDATES = 300
 KEEP_MODELS = 8  # candidates whose fold models stay in memory (the ensemble's members come from them)
 DATASET_PARAMS = {"feature_pre_filter": False, "verbosity": -1, "min_data_in_bin": 1}
 
@@ -165,6 +174,8 @@ class Folds:
     """Train/validation row indices of each fold; ``rows``: the validation rows, in out-of-fold order."""
 
     splits: list[tuple[np.ndarray, np.ndarray]]
+    seed: int = 0
+    why: str = ""  # why they were reshuffled during the search (for the plan)
 
     @property
     def rows(self) -> np.ndarray:
@@ -182,6 +193,7 @@ class Candidate:
     rounds: int  # boosting rounds to refit with (mean best iteration of the folds)
     seconds: float  # all folds
     latency_ms: float
+    fits: int  # models fitted: one per fold
     models: list[Any] = field(default_factory=list)  # the fold models (kept for the best few)
 
     def summary(self) -> dict[str, Any]:
@@ -196,7 +208,9 @@ class Candidate:
         }
 
 
-def make_folds(y: np.ndarray, classification: bool, seed: int) -> Folds:
+def make_folds(y: np.ndarray, classification: bool, seed: int, repeats: int | None = None) -> Folds:
+    """5-fold CV (repeated ``repeats`` times, by default by :data:`CV_REPEATS`) up to :data:`CV_MAX_ROWS`
+    rows, one 20 % split above."""
     from sklearn.model_selection import (
         KFold,
         RepeatedKFold,
@@ -208,23 +222,24 @@ def make_folds(y: np.ndarray, classification: bool, seed: int) -> Folds:
     n = len(y)
     index = np.arange(n)
     stratify = classification and min(Counter(y.tolist()).values()) >= CV_FOLDS
-    if n <= REPEATED_CV_MAX_ROWS:
+    if repeats is None and n <= REPEATED_CV_MAX_ROWS:
         repeats = next(r for rows, r in CV_REPEATS if n <= rows)
+    if n <= CV_MAX_ROWS and (repeats or 1) > 1:
         splitter = (
             RepeatedStratifiedKFold(n_splits=CV_FOLDS, n_repeats=repeats, random_state=seed)
             if stratify
             else RepeatedKFold(n_splits=CV_FOLDS, n_repeats=repeats, random_state=seed)
         )
-        return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)])
+        return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)], seed)
     if n <= CV_MAX_ROWS:
         splitter = (
             StratifiedKFold(CV_FOLDS, shuffle=True, random_state=seed)
             if stratify
             else KFold(CV_FOLDS, shuffle=True, random_state=seed)
         )
-        return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)])
+        return Folds([(a, b) for a, b in splitter.split(index, y if stratify else None)], seed)
     a, b = train_test_split(index, test_size=0.2, random_state=seed, stratify=y if stratify else None)
-    return Folds([(np.sort(a), np.sort(b))])
+    return Folds([(np.sort(a), np.sort(b))], seed)
 
 
 def loss_of(space: SearchSpace, y: np.ndarray, values: np.ndarray) -> float:
@@ -381,6 +396,7 @@ class _Scorer:
             int(np.mean(rounds)) if rounds else 0,
             time.monotonic() - started,
             latency,
+            len(models),
             models,
         )
 
@@ -417,8 +433,9 @@ def run_search(
     should_stop: Callable[[], bool],
     on_candidate: Callable[[Candidate, Candidate], None],
     seed: int = 0,
-) -> list[Candidate]:
-    """Every candidate scored, best first (feasible ones: within the latency limit)."""
+) -> tuple[list[Candidate], Folds]:
+    """Every candidate scored, best first (feasible ones: within the latency limit), and the folds they
+    were scored on (``folds``, or those folds reshuffled once more: :data:`REPEAT_FROM_CANDIDATES`)."""
     scorer = _Scorer(space, x, y, folds, seed, should_stop)
     started = time.monotonic()
     done: list[Candidate] = []
@@ -441,16 +458,34 @@ def run_search(
     portfolio = [
         (n, p) for n, p in PORTFOLIO if not (space.init_model is not None and n.startswith("linear"))
     ]
-    for name, params in portfolio:
-        if done and out_of_time():
-            return done
-        try:
-            add(scorer.score(len(done), name, "linear" if name.startswith("linear") else "lightgbm", params))
-        except (ValueError, lgb.basic.LightGBMError):  # e.g. a fold of one class for the linear model
-            continue
-    if not out_of_time():
-        _tpe(space, scorer, add, done, out_of_time, seed)
-    return done
+
+    def score_portfolio() -> bool:
+        for name, params in portfolio:
+            if done and out_of_time():
+                return False
+            kind = "linear" if name.startswith("linear") else "lightgbm"
+            try:
+                add(scorer.score(len(done), name, kind, params))
+            except (ValueError, lgb.basic.LightGBMError):  # e.g. a fold of one class for the linear model
+                continue
+        return not out_of_time()
+
+    if not score_portfolio():
+        return done, folds
+    pace = sum(c.seconds for c in done) / len(done)
+    expected = len(done) + (seconds - (time.monotonic() - started)) / max(pace, 1e-6)
+    if len(folds.splits) == CV_FOLDS and min(expected, limit) >= REPEAT_FROM_CANDIDATES:
+        folds = make_folds(y, space.n_classes > 0, folds.seed, repeats=2)
+        folds.why = (
+            f"reshuffled once more after the portfolio: at {pace:.2f} s a candidate the budget buys "
+            f"~{expected:.0f} on one split"
+        )
+        scorer = _Scorer(space, x, y, folds, seed, should_stop)
+        done.clear()
+        if not score_portfolio():
+            return done, folds
+    _tpe(space, scorer, add, done, out_of_time, limit, seed)
+    return done, folds
 
 
 def _tpe(
@@ -459,6 +494,7 @@ def _tpe(
     add: Callable[[Candidate], Candidate],
     done: list[Candidate],
     out_of_time: Callable[[], bool],
+    limit: int,
     seed: int,
 ) -> None:
     def objective(trial: optuna.Trial) -> float:
@@ -489,7 +525,7 @@ def _tpe(
             break
     study.optimize(
         objective,
-        n_trials=max(1, trial_limit(space.preset, len(scorer.y)) - len(done)),
+        n_trials=max(1, limit - len(done)),
         callbacks=[stop_when_asked],
         catch=(lgb.basic.LightGBMError, ValueError),
     )
