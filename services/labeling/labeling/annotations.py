@@ -235,9 +235,13 @@ class AnnotationService:
     async def stats(self, dataset_id: str) -> AnnotationStats:
         """The "All Labels" panel: per label objects and samples; labeled/unlabeled sample counts."""
         dataset = await self.datasets.get_live(dataset_id)
+        # Labels before their counts: a label and its first annotations commit together, so every label
+        # read here has its annotations counted below (the other order showed a label of 0 samples when
+        # an import committed between the two reads).
+        labels = await self.labels.all(dataset.id)
         counts = await self.annotations.label_counts(dataset.id)
         label_stats = []
-        for label in await self.labels.all(dataset.id):
+        for label in labels:
             read = label_read(label, dataset.dataset_type)
             count, sample_count = counts.get(label.id, (0, 0))
             label_stats.append(
