@@ -22,11 +22,14 @@ from trainer.engines.image_classification.data import augmented_loader
 from trainer.engines.image_classification.engine import (
     ARITHMETIC,
     FLOOR,
+    PLAIN,
     PORTFOLIOS,
+    STEP_TIMING_MAX,
     Candidate,
     ImageClassificationEngine,
     _Annealing,
     majority_share,
+    step_seconds,
 )
 
 from shared.packages import load_predictor, read_manifest
@@ -617,3 +620,26 @@ def test_a_wider_network_or_a_larger_input_is_chosen_only_when_it_gets_two_netwo
     assert chosen(seconds_for(1.1 * wide, 0.21)) == "scratch16@96"  # 96 px gets enough, scratch24 not
     assert chosen(seconds_for(1.1 * wide, 0.24)) == "scratch24@64"
     assert chosen(seconds_for(0.5 * module.SCRATCH_MIN_EPOCHS, 0.10)) == "scratch8@64"  # none gets 80: most
+
+
+def test_a_cheap_training_step_is_timed_many_times_an_expensive_one_three(monkeypatch):
+    """The plan flips on the timed step (one network, or a second on all images): cheap steps are timed
+    until 0.2 s of them (at most STEP_TIMING_MAX), a slow one at least ``repeats`` times, no more."""
+    from trainer.engines.image_classification import engine as module
+
+    steps: list[int] = []
+    real = module.create_model
+
+    def counted(candidate, classes):
+        model = real(candidate, classes)
+        model.register_forward_hook(lambda *_: steps.append(1))
+        return model
+
+    monkeypatch.setattr(module, "create_model", counted)
+    cpu = torch.device("cpu")
+    assert step_seconds(Candidate("scratch8", 32), PLAIN, 2, cpu) > 0
+    assert len(steps) == STEP_TIMING_MAX  # ~ms a step: the cap ends it
+    steps.clear()
+    monkeypatch.setattr(module, "STEP_TIMING_SECONDS", 0.0)
+    step_seconds(Candidate("scratch8", 32), PLAIN, 2, cpu, repeats=3)
+    assert len(steps) == 3

@@ -236,17 +236,25 @@ BF16_MIN_GAIN = 1.05  # bfloat16 steps must be this many times faster than the b
 ARITHMETIC_STEPS = 5
 
 
+# A step is timed at least `repeats` times, and again while the timed steps take under STEP_TIMING_SECONDS (up
+# to STEP_TIMING_MAX steps): the plan flips on the estimate (one network, or a second on all images), and the
+# fastest of 2 steps of a 64 px network swung by 40 % between two runs of the same job (949 and 1,351 epochs
+# estimated on shapes-40; the network then ran 1,000 epochs in 284 s, ~1,240 in the budget)
+STEP_TIMING_SECONDS = 0.2
+STEP_TIMING_MAX = 16
+
+
 def step_seconds(
     candidate: Candidate, arithmetic: _Arithmetic, batch: int, device: torch.device, repeats: int = 3
 ) -> float:
-    """Seconds of one training step of ``candidate`` on a random batch (the fastest of the repeats after
-    the first, which warms up)."""
+    """Seconds of one training step of ``candidate`` on a random batch: the fastest of the timed steps after
+    the first, which warms up (``repeats`` steps at least; more while they are cheap, see STEP_TIMING_SECONDS)."""
     model = arithmetic.layout(create_model(candidate, 2).to(device).train())
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     x = arithmetic.layout(torch.randn(batch, 3, candidate.image_size, candidate.image_size, device=device))
     y = torch.zeros(batch, dtype=torch.long, device=device)
-    times = []
-    for _ in range(repeats):
+    times: list[float] = []
+    while len(times) < repeats or (len(times) < STEP_TIMING_MAX and sum(times[1:]) < STEP_TIMING_SECONDS):
         t0 = time.perf_counter()
         optimizer.zero_grad()
         with arithmetic.autocast(device):
