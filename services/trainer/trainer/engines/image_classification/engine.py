@@ -57,6 +57,7 @@ head otherwise. Multi-label images are trained and evaluated on their first labe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import statistics
@@ -151,6 +152,10 @@ SCRATCH_MAX_MEMBERS = {"performance_first": 2, "balance": 3, "accuracy_first": 5
 # Where several would fit, one network is measured and ONE is trained on all images in twice its time: on the
 # shapes in 6 minutes, two averaged networks of ~500 epochs on all 240 images scored 0.90, one of ~850 0.95
 REFIT_SHARE = 2.0
+# Where one network is trained (short budgets), it learns without the validation images for JOIN_AT of its
+# time, is measured there (its scores choose the option and face the gate), and then goes on with all images
+# for the rest of its annealed schedule, delivered: the held-out fifth joins where it costs no second network
+JOIN_AT = 0.7
 SCRATCH_SIZE = (64, 96)  # input side: the median shorter image side within these bounds (GPU: up to 160)
 SCRATCH_LEARNING_RATE = 1e-3
 SCRATCH_WEIGHT_DECAY = 1e-4
@@ -297,6 +302,7 @@ class _Run:
     seconds: float = 0.0
     stopped: bool = False  # ended by a stop request or the time budget, not by convergence
     all_images: bool = False  # trained on the validation images too: its validation scores mean nothing
+    measured: _Run | None = None  # this network before the validation images joined its training (JOIN_AT)
 
     def details(self) -> dict[str, Any]:
         return {"init": self.init, "best_epoch": self.best_epoch, "epochs": self.epochs}
@@ -365,7 +371,14 @@ class ImageClassificationEngine:
         # several scratch networks planned: the first learns without the validation images and is measured,
         # the others learn from all images and are delivered (see _deliver)
         refit = self._members >= 2 and len(plan) == 1 and plan[0].model.startswith(SCRATCH_PREFIX)
-        all_images = _joined(train_set, eval_set) if refit else train_set
+        join = (
+            not refit
+            and len(plan) == 1
+            and plan[0].model.startswith(SCRATCH_PREFIX)
+            and not plan[0].warm_start
+            and float(ctx.params.extra.get("join_at", JOIN_AT)) < 1.0
+        )
+        all_images = _joined(train_set, eval_set) if refit or join else train_set
         runs: list[_Run] = []
         # (candidate, member, images, share of the time): with a refit, one network measured in a third of
         # the time and one on all images in two thirds; else the members in equal shares
@@ -391,7 +404,11 @@ class ImageClassificationEngine:
                 time.monotonic() + share,
                 member,
                 all_images=refit and member > 0,
+                join=all_images if join else None,
             )
+            if run.measured is not None:  # measured before the validation images joined, then delivered
+                runs.append(run.measured)
+                self._record(tried, run.measured)
             runs.append(run)
             self._record(tried, run)
         held = [r for r in runs if not r.all_images]
@@ -400,6 +417,13 @@ class ImageClassificationEngine:
         ctx.report(94, "evaluating", {"accuracy": best.best_accuracy})
         refits = [r for r in runs if r.all_images]
         floor_all = self._fit_floor(ctx, labels, plan[0], all_images, orientation=False) if refits else None
+        how = (
+            f"the same network before the {len(eval_set)} validation images joined its training (at "
+            f"{float(ctx.params.extra.get('join_at', JOIN_AT)):.0%} of its time)"
+            if join
+            else f"{refits[0].candidate.name if refits else ''} trained without the {len(eval_set)} validation "
+            "images (the same recipe with less data and half the time)"
+        )
         trained, options, measured = self._deliver(members, floor, labels, eval_set, refits, floor_all)
         compared = self._compared(runs, options)
         ctx.report(95, "packaging", {"accuracy": options[(measured or trained).name][0]})
@@ -427,8 +451,7 @@ class ImageClassificationEngine:
                 "measured": (measured or trained).name,
                 "all_images": (
                     f"the delivered network trained on all {len(all_images)} images; the scores are those of "
-                    f"{measured.name} trained without the {len(eval_set)} validation images (the same recipe "
-                    "with less data and half the time: a conservative estimate)"
+                    f"{how}: a conservative estimate"
                     if measured is not None
                     else None
                 ),
@@ -876,10 +899,21 @@ class ImageClassificationEngine:
         return {"source": "pretrained", **load_pretrained(model, path, heads)}
 
     def _fit(
-        self, ctx, candidate, labels, train_set, eval_set, device, until, member: int = 0, all_images=False
+        self,
+        ctx,
+        candidate,
+        labels,
+        train_set,
+        eval_set,
+        device,
+        until,
+        member: int = 0,
+        all_images=False,
+        join: ImageSet | None = None,
     ) -> _Run:
         """Trains ``candidate`` on ``train_set`` until ``until``; ``all_images``: the validation images are
-        among them (no curves: its validation scores would mean nothing)."""
+        among them (no curves: its validation scores would mean nothing). ``join``: after JOIN_AT of the
+        time, the run as it stands becomes ``measured`` and training goes on with these images."""
         if member:  # another random start and batch order for each member of an ensemble
             torch.manual_seed(ctx.params.seed + 1000 * member)
         model = create_model(candidate, len(labels))
@@ -925,8 +959,21 @@ class ImageClassificationEngine:
         schedule = _Annealing(optimizer, lr, max_epochs, time.monotonic(), math.inf)
         loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
         started, epoch_seconds, stale, reserve = time.monotonic(), 0.0, 0, 0.0
+        join_at = started + float(ctx.params.extra.get("join_at", JOIN_AT)) * (until - started)
         for epoch in range(1, max_epochs + 1):
             limit = min(until, ctx.deadline - ctx.packaging_margin_seconds - reserve)
+            if join is not None and run.best_state is not None and time.monotonic() >= join_at:
+                run.measured = dataclasses.replace(run, seconds=time.monotonic() - started)
+                started = time.monotonic()  # this run's seconds: those after the join (the epochs: all)
+                run.all_images, joined, join = True, join, None
+                loader = augmented_loader(
+                    joined,
+                    run.spec,
+                    self._batch_size(ctx, train_set),
+                    ctx.params.seed + 1000 * member,
+                    self._planned_epochs if scratch else 0,
+                    vflip=self._vflip,
+                )
             if run.best_state is not None and (ctx.should_stop() or time.monotonic() + epoch_seconds > limit):
                 run.stopped = True
                 break
@@ -941,7 +988,7 @@ class ImageClassificationEngine:
             # predictor on the original files): large validation sets must not push past the deadline
             reserve = 3 * (time.monotonic() - t_eval) + 2.0
             run.epochs, epoch_seconds = epoch, time.monotonic() - t0
-            if not all_images:
+            if not run.all_images:
                 self._curve(ctx, candidate, epoch, train_loss, accuracy, val_loss)
             progress = self._keep_best(run, model, epoch, accuracy, val_loss)
             if scratch or not self._select:  # the last epoch's weights (see above; a small split: the
@@ -949,7 +996,7 @@ class ImageClassificationEngine:
                 run.best_state, run.best_accuracy, run.best_loss = state_dict_copy(model), accuracy, val_loss
                 run.best_epoch = epoch
             stale = 0 if progress else stale + 1
-            self._progress(ctx, candidate, epoch, None if all_images else run.best_accuracy)
+            self._progress(ctx, candidate, epoch, None if run.all_images else run.best_accuracy)
             run.stopped = not complete
             if not complete or stale >= patience:
                 break
