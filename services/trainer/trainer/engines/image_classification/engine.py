@@ -943,14 +943,18 @@ class ImageClassificationEngine:
             max_epochs = getattr(self, "_scratch_epochs", None) or max_epochs
             patience = max(patience, max_epochs)
             default_lr = SCRATCH_LEARNING_RATE if run.init["source"] == "random" else 5e-4
-        loader = augmented_loader(
-            train_set,
-            run.spec,
-            self._batch_size(ctx, train_set),
-            ctx.params.seed + 1000 * member,
-            self._planned_epochs if scratch else 0,
-            vflip=self._vflip,
-        )
+
+        def loader_of(images: ImageSet) -> Any:  # batches of the same size and augmentation for any images
+            return augmented_loader(
+                images,
+                run.spec,
+                self._batch_size(ctx, train_set),
+                ctx.params.seed + 1000 * member,
+                self._planned_epochs if scratch else 0,
+                vflip=self._vflip,
+            )
+
+        loader = loader_of(train_set)
         arithmetic = self._arithmetic if scratch else PLAIN
         arithmetic.layout(model.to(device))
         lr = float(ctx.params.extra.get("learning_rate", default_lr))
@@ -965,15 +969,7 @@ class ImageClassificationEngine:
             if join is not None and run.best_state is not None and time.monotonic() >= join_at:
                 run.measured = dataclasses.replace(run, seconds=time.monotonic() - started)
                 started = time.monotonic()  # this run's seconds: those after the join (the epochs: all)
-                run.all_images, joined, join = True, join, None
-                loader = augmented_loader(
-                    joined,
-                    run.spec,
-                    self._batch_size(ctx, train_set),
-                    ctx.params.seed + 1000 * member,
-                    self._planned_epochs if scratch else 0,
-                    vflip=self._vflip,
-                )
+                run.all_images, loader, join = True, loader_of(join), None
             if run.best_state is not None and (ctx.should_stop() or time.monotonic() + epoch_seconds > limit):
                 run.stopped = True
                 break
