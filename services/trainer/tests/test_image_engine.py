@@ -21,7 +21,9 @@ from trainer.engines.common.pretrained import find_pretrained_file, load_pretrai
 from trainer.engines.image_classification.data import augmented_loader
 from trainer.engines.image_classification.engine import (
     ARITHMETIC,
+    FLIPPED,
     FLOOR,
+    MIRRORED,
     PLAIN,
     PORTFOLIOS,
     STEP_TIMING_MAX,
@@ -415,8 +417,9 @@ def test_without_pretrained_weights_a_network_planned_from_measured_step_cost_le
     result = ImageClassificationEngine().train(ctx)
     assert time.monotonic() - started <= 45 * 1.05
     trained = [c for c in result.candidates if c["status"] == "trained"]
+    # at the images' own size: 40 px images are not enlarged
     assert (
-        len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@64")
+        len(trained) == 1 and trained[0]["name"].startswith("scratch") and trained[0]["name"].endswith("@40")
     )
     assert all(c["step_ms"] > 0 and c["epochs_in_budget"] >= 1 for c in result.candidates)
     assert result.metrics["accuracy"] >= 0.8  # chance is 0.5; colour tells nothing
@@ -677,3 +680,47 @@ def test_one_network_is_measured_before_the_validation_images_join_its_training(
     result = ImageClassificationEngine().train(ctx)
     assert "members" not in next(c for c in result.candidates if c["status"] == "trained")
     assert result.plan["all_images"] is None and not (alone / "work" / "held_out_package").exists()
+
+
+def test_the_flip_average_is_delivered_unless_an_option_beats_it_beyond_chance() -> None:
+    engine = ImageClassificationEngine()
+    engine._select = True
+    net = "scratch16@64"
+    names = [net, f"{net} {MIRRORED}", f"{net} {FLIPPED}", FLOOR, f"{net} {FLIPPED} + {FLOOR}"]
+    options: dict = dict.fromkeys(names, torch.nn.Identity())
+    anchor = torch.tensor([True] * 36 + [False] * 12)  # 36 of 48 validation images
+    # the ensemble with the floor gets three more right and loses none: the best score, but noise
+    ahead = anchor.clone()
+    ahead[36:39] = True
+    right = {n: anchor for n in names} | {FLOOR: ~anchor, names[-1]: ahead}
+    scores = {n: (float(r.float().mean()), 1.0) for n, r in right.items()}
+    assert engine._choose(options, scores, right) == f"{net} {FLIPPED}"
+    # eight more right, one lost: beyond chance (P < 5 %), delivered
+    beyond = anchor.clone()
+    beyond[36:44], beyond[0] = True, False
+    right[names[-1]] = beyond
+    scores[names[-1]] = (float(beyond.float().mean()), 1.0)
+    assert engine._choose(options, scores, right) == names[-1]
+    # without flips offered, the mirror average is the anchor; without either, the network
+    assert engine._default(dict.fromkeys(names[:2] + names[3:4]), floor=False) == f"{net} {MIRRORED}"
+    assert engine._default(dict.fromkeys([net, FLOOR]), floor=False) == net
+
+
+@pytest.mark.parametrize(("side", "sizes"), [(20, [32]), (40, [40]), (70, [72, 64]), (160, [96, 64])])
+def test_scratch_networks_train_at_the_images_own_size_and_never_enlarge_them(
+    tmp_path, monkeypatch, side, sizes
+) -> None:
+    """The median shorter side, rounded to 8 px, within 32-96 px on a CPU; larger images also at 64 px (the
+    input that gets the most epochs), smaller ones never enlarged to it."""
+    monkeypatch.delenv("EXEML_IMAGE_CANDIDATES", raising=False)
+    monkeypatch.delenv("EXEML_PRETRAINED_DIR", raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    samples = []
+    for i in range(5):
+        path = tmp_path / f"{i}.png"
+        Image.new("RGB", (side + 10 * (i % 2), side)).save(path)  # landscape or square: the shorter side
+        samples.append(Sample(sample_id=str(i), labels=["red"], path=path))
+    ctx = _context(tmp_path, {"train": samples, "eval": []}, extra={"image_candidates": []})
+    portfolio = ImageClassificationEngine()._portfolio(ctx)
+    assert sorted({c.image_size for c in portfolio}, reverse=True) == sizes
+    assert all(c.model.startswith("scratch") for c in portfolio)

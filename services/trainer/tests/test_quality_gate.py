@@ -7,7 +7,7 @@ import math
 
 import pytest
 from trainer.engines.base import Baseline, QualityReport
-from trainer.quality import judge, selection_cost, worth_choosing
+from trainer.quality import better_beyond_chance, judge, selection_cost, worth_choosing
 
 
 def _accuracy(model: float, trivial: float = 0.5) -> QualityReport:
@@ -99,3 +99,13 @@ def test_engines_choose_on_validation_only_where_the_shared_test_stays_passable(
         not worth_choosing(9, 1 / 3, 8) and not worth_choosing(15, 1 / 3, 8) and worth_choosing(20, 1 / 3, 8)
     )
     assert worth_choosing(6, 0.5, 1)  # one model compared: nothing is chosen
+
+
+def test_a_challenger_must_win_more_disagreements_than_luck_gives() -> None:
+    # McNemar's exact one-sided test at 5 %: of 4 disagreements even 4 wins are luck 1 time in 16
+    assert not better_beyond_chance(4, 0)
+    assert better_beyond_chance(5, 0)
+    assert not better_beyond_chance(8, 2) and better_beyond_chance(9, 1)  # of 10: 9 (P = 11/1024)
+    assert not better_beyond_chance(0, 0) and not better_beyond_chance(1, 9)
+    # what agrees does not count: 40 of 48 against 37 of 48 with 3 disagreements is no evidence
+    assert not better_beyond_chance(3, 0)

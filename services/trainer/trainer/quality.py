@@ -33,7 +33,15 @@ from typing import Any
 
 from trainer.engines.base import QualityReport
 
-__all__ = ["ALPHA", "QUALITY_ERROR", "Verdict", "judge", "selection_cost", "worth_choosing"]
+__all__ = [
+    "ALPHA",
+    "QUALITY_ERROR",
+    "Verdict",
+    "better_beyond_chance",
+    "judge",
+    "selection_cost",
+    "worth_choosing",
+]
 
 ALPHA = 0.05
 QUALITY_ERROR = "ModelArts.2794"  # the model does not beat the trivial baseline: not retried
@@ -94,6 +102,15 @@ def worth_choosing(n: int, trivial: float, compared: int) -> bool:
     if compared <= 1:
         return True
     return selection_cost(n, trivial, compared) <= (1.0 + min(max(trivial, 0.0), 1.0)) / 2
+
+
+def better_beyond_chance(wins: int, losses: int, level: float = ALPHA) -> bool:
+    """Whether a challenger beats an incumbent on the same validation samples beyond luck: McNemar's exact
+    one-sided test. ``wins``: samples only the challenger gets right; ``losses``: only the incumbent. If both
+    were as good, each of those ``wins + losses`` samples would fall either way with even odds; the wins must
+    be more than that happens by luck at ``level`` (of 4 such samples no count is enough; of 10, 9)."""
+    n = wins + losses
+    return n > 0 and wins >= _binomial_quantile(n, 0.5, 1 - level) + 1
 
 
 def _level(q: QualityReport) -> float:
