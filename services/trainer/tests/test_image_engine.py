@@ -277,9 +277,9 @@ def test_operators_replace_the_portfolio_through_the_environment(tmp_path, image
         engine._portfolio(ctx)
     monkeypatch.delenv("EXEML_IMAGE_CANDIDATES")
     monkeypatch.delenv("EXEML_PRETRAINED_DIR", raising=False)
-    # no weights for the portfolio: networks from scratch, widest first, at 64 px (the smallest input; the
-    # images' own size when larger)
-    assert engine._portfolio(ctx) == [Candidate("scratch16", 64), Candidate("scratch8", 64)]
+    # no weights for the portfolio: networks from scratch, widest first, at the images' own size (48 px
+    # here; 64 px too for larger images, never enlarged to it)
+    assert engine._portfolio(ctx) == [Candidate("scratch16", 48), Candidate("scratch8", 48)]
     weights = tmp_path / "weights"
     weights.mkdir()
     (weights / "lcnet_050.pth").write_bytes(b"")  # only the files the folder holds are fine-tuned
