@@ -44,7 +44,7 @@ test('a broken file is refused with its name and rule; then upload and label by 
 
 test('Next, train on a tiny budget, deploy', async () => {
   await page.getByRole('link', { name: 'Overview' }).click();
-  await page.getByRole('button', { name: 'Next' }).click();
+  await page.getByRole('button', { name: 'Next', exact: true }).click();
   await expect(page.getByTestId('phase-train')).toContainText(/running|executed/, { timeout: 120_000 });
   await expect(page.getByTestId('phase-deploy_service')).toContainText('awaiting input', { timeout: 240_000 });
   const deploy = page.getByRole('form', { name: 'Deploy' });
