@@ -28,6 +28,7 @@ __all__ = [
     "WriterDep",
     "require_principal",
     "require_role",
+    "verified_principal",
 ]
 
 K = TypeVar("K")
@@ -132,8 +133,8 @@ def _token_from(request: Request) -> str | None:
     return value.strip() if scheme.lower() == "bearer" and value else None
 
 
-async def require_principal(request: Request) -> AsyncIterator[Principal]:
-    """FastAPI dependency: the verified caller; binds tenant and subject into the request context."""
+def verified_principal(request: Request) -> Principal:
+    """The caller named by the request's internal token (401 if it has none or it does not verify)."""
     codec: TokenCodec = request.app.state.token_codec
     token = _token_from(request)
     if not token:
@@ -141,6 +142,12 @@ async def require_principal(request: Request) -> AsyncIterator[Principal]:
     with stage("service.auth"):
         principal = codec.verify(token)
     request.state.principal = principal
+    return principal
+
+
+async def require_principal(request: Request) -> AsyncIterator[Principal]:
+    """FastAPI dependency: the verified caller; binds tenant and subject into the request context."""
+    principal = verified_principal(request)
     with bind_context(tenant_id=principal.tenant_id, subject=principal.subject):
         yield principal
 

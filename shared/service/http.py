@@ -142,6 +142,8 @@ class RequestContextMiddleware:
                 correlation_id = value.decode()
         request_id = request_id or new_id()
         correlation_id = correlation_id or request_id
+        # For the server-error handler, which runs outside this middleware (and its bound context).
+        scope.setdefault("state", {})["request_id"] = request_id
         status = {"code": 500}
 
         async def send_with_ids(message: Message) -> None:
@@ -231,9 +233,10 @@ async def _unencodable_text(_request: Request, exc: UnicodeEncodeError) -> JSONR
     return JSONResponse(err.body(), status_code=400)
 
 
-async def _unexpected_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error", error=repr(exc))
-    msg = f"internal error (request id {current_context().request_id})"
+    request_id = getattr(request.state, "request_id", None) or current_context().request_id
+    msg = f"internal error (request id {request_id})"
     return JSONResponse(error_body(InternalError.default_code, msg), status_code=500)
 
 

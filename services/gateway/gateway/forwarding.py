@@ -2,7 +2,8 @@
 
 Embedded mode: the service's ASGI app runs in this process, so the gateway calls it directly with the
 request's own ``receive`` and ``send`` (:class:`InProcessCall`): the body streams from the client into the
-service and the answer from the service to the client, with no HTTP client in between. Distributed mode: one
+service and the answer from the service to the client, with no HTTP client in between; a request the
+service's hot path takes (a predict, :mod:`shared.service.hot_path`) goes straight to it. Distributed mode: one
 pooled keep-alive ``httpx`` client per service, the body streamed up and the answer streamed back
 (:func:`forward_over_http`). Either way the service's own request-id headers are left out: the gateway's
 middleware sets them once.
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.context import CORRELATION_ID_HEADER, REQUEST_ID_HEADER
 from shared.errors import PeerUnavailable
+from shared.service.hot_path import answer_in_process
 from shared.service.json_guard import replay_body
 from shared.stages import stage
 
@@ -64,7 +66,10 @@ class InProcessCall(Response):
         if self.body_read is not None:
             receive = replay_body(self.body_read, receive)
         with stage("gateway.upstream"):
-            await self.app(inner, receive, _without_id_headers(send))
+            # The service's hot path (a predict) straight away: this request's context, limits and error
+            # rendering are the gateway's already; anything else through the service's whole app.
+            if not await answer_in_process(self.app, inner, receive, send):
+                await self.app(inner, receive, _without_id_headers(send))
         if self.background is not None:
             await self.background()
 

@@ -34,7 +34,8 @@ from inference.service import RealTimeServices, live_entries, shadow_entry
 from inference.shadow import AGREEMENT_RULES
 from inference.specs import specifications
 from inference.triton.client import TritonError
-from shared.auth import PrincipalDep, WriterDep
+from shared.auth import Principal, PrincipalDep, WriterDep, verified_principal
+from shared.context import bind_context
 from shared.db import Page
 from shared.errors import ErrorDetail
 from shared.naming import PLAIN_TEXT_PATTERN
@@ -218,7 +219,25 @@ async def predict(
     answers them as JSON numbers (ADR 0022). Table answers keep ModelArts' table format. The header
     ``X-ExeML-Model-Version`` names the version that answered. A payload the model cannot read is a 400
     naming the rule (ModelArts.4200); a service that is not running answers 400 ModelArts.4203."""
-    runtime: ServiceRuntime = request.app.state.runtime  # not RuntimeDep: one dependency less to solve
+    return await answer_prediction(request, principal, service_id, numbers=numbers)
+
+
+async def hot_predict(request: Request, params: dict[str, str]) -> JSONResponse | None:
+    """``POST /v1/infers/{service_id}`` ahead of FastAPI's routing and dependencies
+    (:func:`shared.service.hot_path.serve_hot`); a request with query parameters is left to :func:`predict`,
+    which validates them."""
+    if request.scope.get("query_string"):
+        return None
+    principal = verified_principal(request)
+    with bind_context(tenant_id=principal.tenant_id, subject=principal.subject):
+        return await answer_prediction(request, principal, params["service_id"], numbers=False)
+
+
+async def answer_prediction(
+    request: Request, principal: Principal, service_id: str, *, numbers: bool
+) -> JSONResponse:
+    """The answer of one predict request of ``principal`` to ``service_id`` (an id of the right form)."""
+    runtime: ServiceRuntime = request.app.state.runtime
     with stage("inference.config"):
         config = await _serving_config(runtime, principal.tenant_id, service_id)
     failed = True

@@ -12,6 +12,7 @@ import asyncio
 import json
 import shutil
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -21,6 +22,7 @@ import tritonclient.http.aio as triton_http
 from tritonclient.utils import InferenceServerException
 
 import shared.packages
+from inference.triton.coalescing import Coalescer
 from shared.storage import ObjectStore, S3Uri
 
 __all__ = ["Batching", "ModelFiles", "TritonError", "TritonModels", "model_config"]
@@ -31,12 +33,14 @@ INPUT, OUTPUT = "PAYLOAD", "RESPONSE"
 # aiohttp asks for gzip by default, and Triton then compresses every answer (and we decompress it): answers
 # are a few hundred bytes on a local network, so that was CPU spent on both sides for nothing.
 _PLAIN_ANSWER = {"Accept-Encoding": "identity"}
-# KServe v2 inference request of one [1, 1] BYTES payload sent as binary data, and its one output asked for
-# as binary data; %d is the binary size (a 4-byte length, then the bytes).
+# KServe v2 inference request of an [n, 1] BYTES input sent as binary data, and its one output asked for as
+# binary data; the two %d are n and the binary size (each payload as a 4-byte length, then its bytes).
 _INFER_HEADER = (
-    b'{"inputs":[{"name":"%s","shape":[1,1],"datatype":"BYTES","parameters":{"binary_data_size":%%d}}],'
+    b'{"inputs":[{"name":"%s","shape":[%%d,1],"datatype":"BYTES","parameters":{"binary_data_size":%%d}}],'
     b'"outputs":[{"name":"%s","parameters":{"binary_data":true}}]}' % (INPUT.encode(), OUTPUT.encode())
 )
+# The most payload bytes one coalesced request carries (a single larger payload still goes, alone).
+MAX_COALESCED_BYTES = 16 * 1024 * 1024
 
 
 def _error_text(answer: bytes) -> str:
@@ -46,14 +50,17 @@ def _error_text(answer: bytes) -> str:
         return answer[:500].decode("utf-8", "replace")
 
 
-def _output_bytes(answer: bytes, header_length: str | None) -> bytes:
-    """The one element of the answer's BYTES output: after the JSON header as binary data (4-byte length, then
-    the bytes), or in the header's ``data`` when Triton sent it as JSON."""
+def _output_elements(answer: bytes, header_length: str | None, count: int) -> list[bytes]:
+    """The ``count`` elements of the answer's BYTES output: after the JSON header as binary data (each a 4-byte
+    length, then the bytes), or in the header's ``data`` when Triton sent it as JSON."""
     if header_length is None:
-        return str(json.loads(answer)["outputs"][0]["data"][0]).encode()
-    start = int(header_length)
-    size = int.from_bytes(answer[start : start + 4], "little")
-    return answer[start + 4 : start + 4 + size]
+        return [str(value).encode() for value in json.loads(answer)["outputs"][0]["data"][:count]]
+    elements, start = [], int(header_length)
+    for _ in range(count):
+        size = int.from_bytes(answer[start : start + 4], "little")
+        elements.append(answer[start + 4 : start + 4 + size])
+        start += 4 + size
+    return elements
 
 
 class TritonError(RuntimeError):
@@ -130,6 +137,8 @@ class TritonModels:
         self._client = triton_http.InferenceServerClient(url, conn_timeout=timeout)
         self._base, self._timeout = f"http://{url.rstrip('/')}", timeout
         self._infer_session: aiohttp.ClientSession | None = None
+        self._coalescers: dict[str, Coalescer] = {}
+        self._instances: dict[str, int] = {}  # model -> instance count, for the models loaded here
 
     async def close(self) -> None:
         await self._client.close()
@@ -154,6 +163,8 @@ class TritonModels:
                 )
         except InferenceServerException as exc:
             raise TritonError(f"Triton could not load {name}: {exc.message()}") from exc
+        self._instances[name] = instance_count
+        self._coalescers.pop(name, None)  # a reload may change the instance count
 
     def _write(self, name: str, files: ModelFiles) -> None:
         assert self.repository is not None
@@ -165,6 +176,8 @@ class TritonModels:
             target.write_bytes(data)
 
     async def unload(self, name: str) -> None:
+        self._coalescers.pop(name, None)
+        self._instances.pop(name, None)
         try:
             await self._client.unload_model(name)
         except InferenceServerException as exc:
@@ -195,20 +208,45 @@ class TritonModels:
     async def infer(self, name: str, payload: bytes) -> dict[str, Any]:
         """The model's answer: ``{"ok": body}`` or ``{"error": {rule, msg, field}}``.
 
-        The request is the one ``tritonclient`` sends for a ``[1, 1]`` BYTES input with binary data (a batch of
-        one: Triton batches requests), written directly: its ``InferInput``, numpy object array and JSON
-        encoding cost some 70 us a request, more than the rest of this method."""
-        header = _INFER_HEADER % (4 + len(payload))
-        body = b"".join((header, len(payload).to_bytes(4, "little"), payload))
+        Payloads for the same model that come while its earlier requests are in flight go to Triton together
+        (:mod:`inference.triton.coalescing`): one HTTP request of several rows, each row answered as alone."""
+        coalescer = self._coalescers.get(name)
+        if coalescer is None:
+            in_flight = self._instances.get(name) or await self._instance_count(name)
+            coalescer = self._coalescers[name] = Coalescer(
+                partial(self._infer_rows, name),
+                max_rows=self.batching.max_batch_size,
+                max_bytes=MAX_COALESCED_BYTES,
+                max_in_flight=in_flight + 1,  # one more than can run, so that an instance never waits for us
+            )
+        return await coalescer.infer(payload)
+
+    async def _instance_count(self, name: str) -> int:
+        """How many copies of the model run at once on Triton (a model loaded by another process); 1 if its
+        configuration cannot be read now, which only lowers how many requests go out at once."""
+        try:
+            groups = (await self.config(name)).get("instance_group") or [{}]
+            count = sum(int(group.get("count", 1)) for group in groups)
+        except (InferenceServerException, aiohttp.ClientError, ValueError, TypeError):
+            return 1
+        self._instances[name] = count
+        return count
+
+    async def _infer_rows(self, name: str, payloads: list[bytes]) -> list[dict[str, Any]]:
+        """One request of ``payloads`` as the ``[n, 1]`` BYTES input that ``tritonclient`` sends with binary
+        data, written directly (its ``InferInput``, numpy object array and JSON encoding cost some 70 us a
+        request, more than the rest of this method); the answers in order."""
+        parts = [part for payload in payloads for part in (len(payload).to_bytes(4, "little"), payload)]
+        header = _INFER_HEADER % (len(payloads), sum(len(part) for part in parts))
         headers = {**_PLAIN_ANSWER, "Inference-Header-Content-Length": str(len(header))}
         async with self._session().post(
-            f"{self._base}/v2/models/{quote(name)}/infer", data=body, headers=headers
+            f"{self._base}/v2/models/{quote(name)}/infer", data=b"".join((header, *parts)), headers=headers
         ) as response:
             answer = await response.read()
             if response.status != 200:
                 raise TritonError(f"Triton inference on {name} failed: {_error_text(answer)}")
             header_length = response.headers.get("Inference-Header-Content-Length")
-        return json.loads(_output_bytes(answer, header_length))
+        return [json.loads(element) for element in _output_elements(answer, header_length, len(payloads))]
 
     def _session(self) -> aiohttp.ClientSession:
         # Made in the running loop, on first use; keep-alive connections as tritonclient pools them.
