@@ -56,6 +56,27 @@ async def predict_many(client, service_id: str, n: int, concurrency: int = 8) ->
     return versions, failures
 
 
+async def predict_until(
+    client, service_id: str, done: asyncio.Event, concurrency: int = 8
+) -> tuple[Counter, list]:
+    """Predictions from ``concurrency`` callers at once until ``done`` is set (at least one each)."""
+    versions: Counter = Counter()
+    failures: list = []
+
+    async def worker():
+        while True:
+            r = await client.post(f"/v1/infers/{service_id}", json=TABLE_BODY)
+            if r.status_code == 200:
+                versions[r.headers["x-exeml-model-version"]] += 1
+            else:
+                failures.append((r.status_code, r.text))
+            if done.is_set():
+                return
+
+    await asyncio.gather(*[worker() for _ in range(concurrency)])
+    return versions, failures
+
+
 async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -> None:
     platform = await serving_platform()
     registry, inference = platform.client("registry", TENANT), platform.client("inference", TENANT)
@@ -118,23 +139,27 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     assert (await registry.delete(f"/v1/models/{model_id}/versions/0.0.1")).status_code == 409
     assert (await registry.delete(f"/v1/models/{model_id}")).status_code == 409
 
-    # Config update to two versions at 70/30 on one node each, while requests keep coming: none fails.
+    # Config update to two versions at 70/30 on one node each, under 8-way load from before the update until
+    # the old model is unloaded (calls in flight then are retried on the new config): none fails.
     split = [
         {"model_id": model_id, "model_version": "0.0.1", "weight": 70, "instance_count": 1},
         {"model_id": model_id, "model_version": "0.0.2", "weight": 30, "instance_count": 1},
     ]
-    during = asyncio.create_task(predict_many(inference, service_id, 150, concurrency=4))
+    switched = asyncio.Event()
+    during = asyncio.create_task(predict_until(inference, service_id, switched, concurrency=8))
     updated = await inference.put(f"/v1/services/{service_id}", json={"config": split})
     assert updated.status_code == 200 and updated.json()["pending_config"] is not None
     await wait_status(inference, service_id, "running")
-    _, failures = await during
-    assert failures == []
 
     async def old_model_unloaded():
         names = await triton.loaded_models()
         return names if len(names) == 2 and model_name not in names else None
 
     loaded = await wait_until(old_model_unloaded, timeout=45, what="the old model unloaded after the switch")
+    switched.set()
+    served, failures = await during
+    assert failures == []
+    assert set(served) == {"0.0.1", "0.0.2"}, served  # the load spanned the switch
     assert {(await triton.config(n))["instance_group"][0]["count"] for n in loaded} == {1}
 
     # The observed split over 2,000 predictions: 70/30 within ±5 points.
@@ -146,10 +171,13 @@ async def test_deploy_predict_split_update_stop_start_delete(serving_platform) -
     v2_answer = await inference.post(f"/v1/infers/{service_id}", json=TABLE_BODY)
     assert v2_answer.status_code == 200
 
-    # Weights 0/100 apply without a reload and without failed requests.
-    during = asyncio.create_task(predict_many(inference, service_id, 100, concurrency=4))
+    # Weights 0/100 apply without a reload and without failed requests under 8-way load.
+    reweighted = asyncio.Event()
+    during = asyncio.create_task(predict_until(inference, service_id, reweighted, concurrency=8))
     zero = [dict(split[0], weight=0), dict(split[1], weight=100)]
     assert (await inference.put(f"/v1/services/{service_id}", json={"config": zero})).status_code == 200
+    await wait_status(inference, service_id, "running")
+    reweighted.set()
     _, failures = await during
     assert failures == []
     versions, failures = await predict_many(inference, service_id, 50)
