@@ -1,4 +1,5 @@
-"""Predict throughput and latency of a small table model and a small image classifier, at concurrency 1, 8, 32.
+"""Predict throughput and latency at concurrency 1, 8, 32 of a small table model, a tiny image classifier (our
+layers' cost shows most there) and a MobileNetV3 at 224 px (what an image service with pretrained weights runs).
 
 Four ways, each measured here in the same run on the same machine and the same Triton model:
   gateway   POST /v1/infers/{id} through the gateway with an API key, as a client calls it (authentication,
@@ -6,8 +7,9 @@ Four ways, each measured here in the same run on the same machine and the same T
   service   POST /v1/infers/{id} of the inference service with an internal token (routing, config, Triton)
   triton    straight to the same Triton model with tritonclient (binary BYTES tensors, plain answers)
   fastapi   a plain FastAPI endpoint running the package's predictor in-process (onnxruntime / LightGBM)
-The services run embedded (SQLite, local storage, in-memory bus) and are called in-process through
-httpx.ASGITransport, as is the FastAPI endpoint, so every HTTP way pays the same client cost.
+The services run embedded (SQLite, local storage, in-memory bus) on uvloop, as `make run` serves them, and are
+called in-process through httpx.ASGITransport, as is the FastAPI endpoint, so every HTTP way pays the same
+client cost.
 
 Prints a table, ``RATIO <name> <value>`` lines (gateway against Triton and FastAPI throughput, p50 added by our
 layers over Triton), and ``PROFILE <model> <stage> <ms>`` lines: where the milliseconds of one gateway
@@ -31,6 +33,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+import uvloop
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from tritonclient.http.aio import InferenceServerClient as TritonClient
@@ -196,7 +199,7 @@ class Platform:
             timeout=120,
         )
 
-    async def deploy(self, name: str, package: dict[str, bytes]) -> str:
+    async def deploy(self, name: str, package: dict[str, bytes], nodes: int = 1) -> str:
         version = (
             await self.http.post(
                 "/v1/models",
@@ -208,7 +211,7 @@ class Platform:
         created = (
             await self.http.post(
                 "/v1/services",
-                json={"service_name": name, "schedule": [], "config": [entry | {"instance_count": 1}]},
+                json={"service_name": name, "schedule": [], "config": [entry | {"instance_count": nodes}]},
             )
         ).json()
         for _ in range(600):
@@ -230,7 +233,12 @@ class Platform:
 
 
 def ways_for(
-    platform: Platform, service: httpx.AsyncClient, fastapi: httpx.AsyncClient, service_id: str, task: str
+    platform: Platform,
+    service: httpx.AsyncClient,
+    fastapi: httpx.AsyncClient,
+    service_id: str,
+    task: str,
+    image: bytes = b"",
 ) -> tuple[dict[str, Call], bytes]:
     path = f"/v1/infers/{service_id}"
     if task == "predictive_analytics":
@@ -242,7 +250,7 @@ def ways_for(
             "fastapi": lambda: fastapi.post("/predict", json=body),
         }
     else:
-        raw = png_bytes()
+        raw = image
         files = {"images": ("a.png", raw, "image/png")}
         calls = {
             "gateway": lambda: platform.http.post(path, files=files),
@@ -253,16 +261,21 @@ def ways_for(
 
 
 async def bench_model(
-    platform: Platform, label: str, task: str, package: dict[str, bytes], args: argparse.Namespace
+    platform: Platform,
+    label: str,
+    task: str,
+    package: dict[str, bytes],
+    image: bytes,
+    args: argparse.Namespace,
 ) -> None:
-    service_id = await platform.deploy(label, package)
+    service_id = await platform.deploy(label, package, args.nodes)
     triton = platform.runtimes["inference"].state["triton"]
     triton_model = await platform.triton_model(service_id)
     service = platform.service_client()
     fastapi = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=fastapi_app(package, task)), base_url="http://fastapi", timeout=120
     )
-    calls, raw = ways_for(platform, service, fastapi, service_id, task)
+    calls, raw = ways_for(platform, service, fastapi, service_id, task, image)
     straight = TritonClient(triton.url, conn_timeout=120)
     calls["triton"] = lambda: straight_to_triton(straight, triton_model, raw)
     for way in ("gateway", "service", "fastapi"):
@@ -301,14 +314,43 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--seconds", type=float, default=3.0, help="load per way and concurrency")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--models", nargs="+", default=["table", "image"], choices=["table", "image"])
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--profile-requests", type=int, default=200)
+    parser.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="compute nodes (Triton instances) of each service; the FastAPI "
+        "endpoint runs its predictor in as many threads as it has requests",
+    )
     return parser.parse_args(argv)
 
 
-MODELS = {
-    "table": ("predictive_analytics", lambda: table_package(0)),
-    "image": ("image_classification", lambda: image_package(0)),
+def mobilenet_package() -> dict[str, bytes]:
+    """The kind of image model ExeML deploys when pretrained weights are configured (a timm MobileNetV3 at
+    224 px, random weights here), exported with the image engine's own ONNX export, in the tiny model's
+    package format."""
+    import timm
+    import torch
+    from trainer.engines.common.onnx_export import export_onnx
+
+    package = image_package(0, size=224)
+    manifest = json.loads(package["manifest.json"])
+    network = timm.create_model(
+        "mobilenetv3_small_100", pretrained=False, num_classes=len(manifest["labels"])
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = export_onnx(network, Path(tmp) / "model.onnx", torch.zeros(1, 3, 224, 224))
+        package["model.onnx"] = path.read_bytes()
+    return package
+
+
+# label -> (task type, its package, the image a client sends: a small one for the tiny model, a photo-sized
+# one for MobileNet). ``table``: ``TABLE_ROWS``.
+MODELS: dict[str, tuple[str, Callable[[], dict[str, bytes]], Callable[[], bytes]]] = {
+    "table": ("predictive_analytics", lambda: table_package(0), lambda: b""),
+    "image": ("image_classification", lambda: image_package(0), png_bytes),
+    "mobilenet": ("image_classification", mobilenet_package, lambda: png_bytes(320, 240)),
 }
 
 
@@ -319,14 +361,16 @@ async def main(argv: list[str]) -> None:
         await platform.start()
         try:
             for label in args.models:
-                task, package = MODELS[label]
+                task, package, image = MODELS[label]
                 if task not in PREDICTORS:
                     print(f"{label}: skipped, no {task} predictor on this branch")
                     continue
-                await bench_model(platform, label, task, package(), args)
+                await bench_model(platform, label, task, package(), image(), args)
         finally:
             await platform.stop()
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1:]))
+    # The event loop `make run` serves on: uvicorn picks uvloop (installed with uvicorn[standard]).
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main(sys.argv[1:]))
