@@ -14,17 +14,21 @@ from inference.routing import WeightedRouter
 from shared.service.http import install_error_handlers
 
 
-@pytest.fixture
-def client():
+def _client(max_bytes: int) -> httpx.AsyncClient:
     app = FastAPI()
     install_error_handlers(app)
 
     @app.post("/{task_type}")
     async def echo(task_type: str, request: Request) -> JSONResponse:
-        payload, meta = await extract_payload(request, task_type, max_bytes=2048)
+        payload, meta = await extract_payload(request, task_type, max_bytes=max_bytes)
         return JSONResponse({"payload": payload.decode("latin-1"), "echo": meta})
 
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+
+
+@pytest.fixture
+def client():
+    return _client(2048)
 
 
 @pytest.mark.parametrize("task_type", ["image_classification", "object_detection"])
@@ -38,6 +42,40 @@ async def test_image_field_images_or_file(client, task_type: str) -> None:
     assert as_json.status_code == 400 and as_json.json()["details"][0]["rule"] == "content_type"
     empty = await client.post(f"/{task_type}", files={"images": ("a.png", b"", "image/png")})
     assert empty.json()["details"][0]["rule"] == "file_empty"
+
+
+async def test_a_multipart_body_is_read_in_memory_file_fields_first_in_their_order() -> None:
+    client = _client(4 * 1024 * 1024)
+    photo = bytes(range(256)) * 8192  # 2 MiB: Starlette's form parser spooled files over 1 MiB to disk
+    big = await client.post("/image_classification", files={"images": ("p.jpg", photo, "image/jpeg")})
+    assert big.status_code == 200 and big.json()["payload"].encode("latin-1") == photo
+    # A text field named "images" is not a file: the file under "file" is the image.
+    text_then_file = await client.post(
+        "/image_classification", data={"images": "not a file"}, files={"file": ("a.png", b"PNG", "image/png")}
+    )
+    assert text_then_file.json()["payload"] == "PNG"
+    # "images" comes before "file" whatever the order of the parts.
+    both = await client.post(
+        "/image_classification",
+        files=[("file", ("b.png", b"SECOND", "image/png")), ("images", ("a.png", b"FIRST", "image/png"))],
+    )
+    assert both.json()["payload"] == "FIRST"
+    for content_type, body in [
+        ("multipart/form-data", b"--x\r\n"),  # no boundary in the content type
+        ("multipart/form-data; boundary=x", b"--x\r\nContent-Disposition: form-data\r\n\r\nv\r\n--x--\r\n"),
+        ("multipart/form-data; boundary=x", b"--y\r\ngarbage"),
+    ]:
+        bad = await client.post("/image_classification", content=body, headers={"content-type": content_type})
+        assert bad.status_code == 400 and bad.json()["details"][0]["rule"] == "multipart_invalid", body
+
+    async def chunks():
+        for _ in range(5):
+            yield b"x" * 1024 * 1024  # no content length to check first
+
+    streamed = await client.post(
+        "/image_classification", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
+    )
+    assert streamed.status_code == 413
 
 
 async def test_sound_field_sound_file_or_images(client) -> None:

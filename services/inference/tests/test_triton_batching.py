@@ -1,5 +1,6 @@
-"""Dynamic batching on the real Triton server: concurrent requests are served in fewer model runs than
-payloads, each gets the answer a single call gets, and a bad payload's error stays that request's."""
+"""Dynamic batching on the real Triton server: concurrent predictions go in fewer requests and are served
+in fewer model runs than payloads, each gets the answer a single call gets, and a bad payload's error stays
+that prediction's."""
 
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ async def test_concurrent_requests_are_batched_and_answered_as_single_calls(trit
         inputs = [*payloads(task, 12), bad, bad]
         singles = [await triton.infer(model, p) for p in inputs]  # one at a time: batches of one
         before = await triton.statistics(model)
-        assert before == {"inference_count": 14, "execution_count": 14}, (task, before)
+        assert before == {"inference_count": 14, "execution_count": 14, "requests": 14}, (task, before)
 
         answers = await asyncio.gather(*[triton.infer(model, p) for p in inputs])
 
@@ -52,4 +53,6 @@ async def test_concurrent_requests_are_batched_and_answered_as_single_calls(trit
         after = await triton.statistics(model)
         runs = after["execution_count"] - before["execution_count"]
         assert after["inference_count"] - before["inference_count"] == 14 and runs < 14, (task, before, after)
+        # The payloads that waited while the first ones were out went together, in fewer requests.
+        assert after["requests"] - before["requests"] < 14, (task, before, after)
         await triton.unload(model)

@@ -196,10 +196,19 @@ class TritonModels:
         return await self._client.get_model_config(name)
 
     async def statistics(self, name: str) -> dict[str, int]:
-        """Triton's counts for a model: ``inference_count`` (payloads) and ``execution_count`` (model runs;
-        fewer than payloads when the dynamic batcher served several at once)."""
+        """Triton's counts for a model: ``requests`` (inference requests received), ``inference_count``
+        (payloads: more than requests when several went in one) and ``execution_count`` (model runs; fewer
+        than payloads when the dynamic batcher served several at once)."""
         stats = (await self._client.get_inference_statistics(name))["model_stats"]
-        return {key: sum(int(s.get(key, 0)) for s in stats) for key in ("inference_count", "execution_count")}
+        counts = {
+            key: sum(int(s.get(key, 0)) for s in stats) for key in ("inference_count", "execution_count")
+        }
+        counts["requests"] = sum(
+            int(s.get("inference_stats", {}).get(outcome, {}).get("count", 0))
+            for s in stats
+            for outcome in ("success", "fail")
+        )
+        return counts
 
     async def loaded_models(self) -> list[str]:
         index = await self._client.get_model_repository_index()
