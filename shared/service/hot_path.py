@@ -5,7 +5,7 @@ exit-stack middleware, dependency solving and parameter validation) than for the
 (``bench_serving.py``: half of the inference service's CPU per table predict). :func:`serve_hot` puts a
 handler in front of all that, inside the app's request context and JSON limits, so ids, access log, metrics
 and body limits are the same. The handler answers the usual request and returns ``None``, before it reads the
-body, for any other (a malformed id, query parameters, no credentials): the app's own route answers those,
+body, for any other (a malformed id, query parameters): the app's own route answers those,
 validates them and documents the endpoint, as before. An error the handler raises is rendered by the app's
 exception handlers, as if the route had raised it.
 """
