@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -285,20 +286,23 @@ def _mirror(
 async def _serving_config(
     runtime: ServiceRuntime, tenant_id: str, service_id: ServiceId, *, fresh: bool = False
 ) -> list[dict[str, Any]]:
-    cache = runtime.state["config_cache"]
-    cached = None if fresh else cache.get(tenant_id, service_id)
-    if cached is None:
-        async with runtime.db.session() as session:
-            svc = await ServiceRepository(session, tenant_id).get(service_id)
-            cached = svc.status, [e for e in svc.config if "triton_model" in e]
-        cache.put(tenant_id, service_id, *cached)
-    status, config = cached
+    status, config = await runtime.state["config_cache"].get(
+        tenant_id, service_id, partial(_load_serving_config, runtime, tenant_id, service_id), fresh=fresh
+    )
     if status not in ACTIVE or not config:
         raise ServiceNotRunning(
             f"service {service_id} is {status}, not running: start it first",
             details=[ErrorDetail(rule="service_not_running", msg=f"status {status}")],
         )
     return config
+
+
+async def _load_serving_config(
+    runtime: ServiceRuntime, tenant_id: str, service_id: ServiceId
+) -> tuple[str, list[dict[str, Any]]]:
+    async with runtime.db.session() as session:
+        svc = await ServiceRepository(session, tenant_id).get(service_id)
+        return svc.status, [e for e in svc.config if "triton_model" in e]
 
 
 async def _infer(

@@ -7,11 +7,14 @@ versions interleaved rather than in runs, and an entry of weight 0 gets nothing.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 __all__ = ["ServingConfigCache", "WeightedRouter"]
+
+Load = Callable[[], Awaitable[tuple[str, list]]]
 
 
 class WeightedRouter:
@@ -41,26 +44,67 @@ class WeightedRouter:
 
 
 class ServingConfigCache:
-    """The status and serving config of services, kept ``ttl`` seconds so a prediction needs no query.
+    """The status and serving config of services, so that a prediction needs no query.
 
-    Changes made in this process drop the entry at once (:meth:`forget`); another process's changes are seen
-    within ``ttl``. A stale entry never breaks a request: a model unloaded meanwhile makes the call fail,
-    and the caller retries once on fresh config.
+    An entry is fresh for ``ttl`` seconds, then served ``ttl`` seconds more while one query refreshes it in the
+    background; older, the request waits for the query. However many predictions come at once, one query per
+    service is in flight (the others wait for its answer). Changes made in this process drop the entry at once
+    (:meth:`forget`; a query that started before is not stored); another process's changes are seen within
+    ``2 * ttl``. A stale entry never breaks a request: a model unloaded meanwhile makes the call fail, and the
+    caller retries once on fresh config (``fresh=True``).
     """
 
-    def __init__(self, ttl: float = 1.0) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl, self._clock = ttl, clock
         self._entries: dict[tuple[str, str], tuple[float, str, list]] = {}
+        self._loading: dict[tuple[str, str], asyncio.Task[tuple[str, list]]] = {}
+        self._generation: dict[tuple[str, str], int] = {}
 
-    def get(self, tenant_id: str, service_id: str) -> tuple[str, list] | None:
-        entry = self._entries.get((tenant_id, service_id))
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1], entry[2]
+    async def get(
+        self, tenant_id: str, service_id: str, load: Load, *, fresh: bool = False
+    ) -> tuple[str, list]:
+        """``(status, config)`` of the service; ``load`` queries them (and raises if the tenant has no such
+        service)."""
+        key = (tenant_id, service_id)
+        entry = None if fresh else self._entries.get(key)
+        if entry is not None:
+            age = self._clock() - entry[0]
+            if age < self.ttl:
+                return entry[1], entry[2]
+            if age < 2 * self.ttl:
+                if key not in self._loading:
+                    self._start(key, load).add_done_callback(self._retrieve)
+                return entry[1], entry[2]
+        task = None if fresh else self._loading.get(key)
+        if task is None:
+            task = self._start(key, load)
+        return await asyncio.shield(task)  # a caller that gives up does not cancel the others' query
 
-    def put(self, tenant_id: str, service_id: str, status: str, config: list) -> None:
-        self._entries[(tenant_id, service_id)] = (time.monotonic() + self.ttl, status, config)
+    def _start(self, key: tuple[str, str], load: Load) -> asyncio.Task[tuple[str, list]]:
+        task = self._loading[key] = asyncio.create_task(self._fetch(key, load, self._generation.get(key, 0)))
+        return task
+
+    async def _fetch(self, key: tuple[str, str], load: Load, generation: int) -> tuple[str, list]:
+        try:
+            status, config = await load()
+        except BaseException:
+            self._entries.pop(key, None)  # e.g. deleted: the next request asks again and gets the error
+            raise
+        finally:
+            if self._loading.get(key) is asyncio.current_task():
+                del self._loading[key]
+        if self._generation.get(key, 0) == generation:  # not forgotten meanwhile
+            self._entries[key] = (self._clock(), status, config)
+        return status, config
+
+    @staticmethod
+    def _retrieve(task: asyncio.Task[tuple[str, list]]) -> None:
+        """A background refresh's error is the next request's to see, not the event loop's to log."""
+        if not task.cancelled():
+            task.exception()
 
     def forget(self, service_id: str) -> None:
-        for key in [k for k in self._entries if k[1] == service_id]:
+        for key in {k for k in (*self._entries, *self._loading) if k[1] == service_id}:
             self._entries.pop(key, None)
+            self._loading.pop(key, None)
+            self._generation[key] = self._generation.get(key, 0) + 1
