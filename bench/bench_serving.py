@@ -8,12 +8,19 @@ Four ways, each measured here in the same run on the same machine and the same T
   triton    straight to the same Triton model with tritonclient (binary BYTES tensors, plain answers)
   fastapi   a plain FastAPI endpoint running the package's predictor in-process (onnxruntime / LightGBM)
 The services run embedded (SQLite, local storage, in-memory bus) on uvloop, as `make run` serves them, and are
-called in-process through httpx.ASGITransport, as is the FastAPI endpoint, so every HTTP way pays the same
-client cost.
+called two ways (``--over``, both by default, one after the other):
+  asgi      in this process through httpx.ASGITransport, as is the FastAPI endpoint, so every HTTP way pays the
+            same client cost; the client's CPU is then the servers' too (Triton alone has a process of its own)
+  tcp       `make run`'s server (``python -m gateway.embedded``) and the FastAPI endpoint under uvicorn each in a
+            process of their own, called over TCP with aiohttp, the HTTP client tritonclient uses (no ``service``
+            way: the embedded mode does not serve the inference service on a port); rows and RATIO names end
+            in ``_tcp``
+On a machine with few cores the client, the servers and Triton share them either way.
 
 Prints a table, ``RATIO <name> <value>`` lines (gateway against Triton and FastAPI throughput, p50 added by our
 layers over Triton), and ``PROFILE <model> <stage> <ms>`` lines: where the milliseconds of one gateway
-predict go at concurrency 1 (``shared.stages`` spans; ``other`` is the framework, middleware and client).
+predict go at concurrency 1 over asgi (``shared.stages`` spans; ``other`` is the framework, middleware and
+client).
 ``--seconds`` sets how long each (way, concurrency) is loaded.
 """
 
@@ -21,21 +28,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
+import os
+import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 import numpy as np
 import uvloop
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from inference.triton.server import TritonProcess
 from tritonclient.http.aio import InferenceServerClient as TritonClient
 from tritonclient.http.aio import InferInput, InferRequestedOutput
 
@@ -59,10 +72,15 @@ SERVICE_STAGES = ("service.auth", "inference.config", "inference.payload", "infe
 Call = Callable[[], Awaitable[Any]]
 
 
-def fastapi_app(package: dict[str, bytes], task_type: str) -> FastAPI:
+def package_folder(package: dict[str, bytes]) -> Path:
     folder = Path(tempfile.mkdtemp())
     for name, data in package.items():
         (folder / name).write_bytes(data)
+    return folder
+
+
+def fastapi_app(folder: Path, task_type: str) -> FastAPI:
+    """What a user could write in ten lines: the package's predictor behind one FastAPI endpoint."""
     predictor = load_predictor(folder)
     app = FastAPI()
 
@@ -163,22 +181,19 @@ class Platform:
             transport=httpx.ASGITransport(app=self.gateway), base_url="http://gateway", timeout=120
         )
 
-    async def start(self) -> str:
-        """Start everything; the API key of a developer of the bench tenant."""
+    @property
+    def triton_url(self) -> str:
+        return str(self.runtimes["inference"].state["triton"].url)
+
+    async def start(self) -> None:
+        """Start everything; the client then calls as a developer of the bench tenant."""
         from gateway.keys import ensure_bootstrap_key
 
         for runtime in self.runtimes.values():
             await runtime.migrate()
             await runtime.start(background=True)
         await ensure_bootstrap_key(self.runtimes["gateway"].db, self.runtimes["gateway"].settings)
-        created = await self.http.post(
-            "/v1/api-keys",
-            json={"name": "bench", "roles": ["developer"], "tenant_id": TENANT},
-            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
-        )
-        created.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {created.json()['key']}"
-        return str(created.json()["key"])
+        self.key = await developer_key(self.http)
 
     async def stop(self) -> None:
         await self.http.aclose()
@@ -199,106 +214,233 @@ class Platform:
             timeout=120,
         )
 
-    async def deploy(self, name: str, package: dict[str, bytes], nodes: int = 1) -> str:
-        version = (
-            await self.http.post(
-                "/v1/models",
-                data={"model_name": name},
-                files={"file": ("p.tar.gz", tar_gz(package), "application/gzip")},
-            )
-        ).json()
-        entry = {"model_id": version["model_id"], "model_version": version["model_version"], "weight": 100}
-        created = (
-            await self.http.post(
-                "/v1/services",
-                json={"service_name": name, "schedule": [], "config": [entry | {"instance_count": nodes}]},
-            )
-        ).json()
-        for _ in range(600):
-            service = (await self.http.get(f"/v1/services/{created['service_id']}")).json()
-            if service["status"] == "running":
-                return str(created["service_id"])
-            if service["status"] == "failed":
-                raise RuntimeError(service["error_msg"])
+    @asynccontextmanager
+    async def ways(
+        self, service_id: str, task: str, folder: Path, image: bytes
+    ) -> AsyncIterator[dict[str, Call]]:
+        """gateway, service and fastapi, called in-process through httpx.ASGITransport."""
+        service = self.service_client()
+        fastapi = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=fastapi_app(folder, task)),
+            base_url="http://fastapi",
+            timeout=120,
+        )
+        try:
+            yield asgi_ways(self, service, fastapi, service_id, task, image)
+        finally:
+            await service.aclose()
+            await fastapi.aclose()
+
+
+class ServedPlatform:
+    """``make run``'s server (``python -m gateway.embedded``) in a process of its own, on a Triton started here,
+    called over TCP with aiohttp (the HTTP client tritonclient itself uses); the FastAPI endpoint served by
+    uvicorn in a process of its own too. The client's CPU is then no longer the servers' (it still shares the
+    machine's cores with them, as it does with Triton)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        (data_dir / "triton-models").mkdir(parents=True)
+        self.triton = TritonProcess(data_dir / "triton-models")
+        self.children: list[asyncio.subprocess.Process] = []
+
+    async def start(self) -> None:
+        self.triton_url = await self.triton.start()
+        port = free_port()
+        environment = {
+            **os.environ,
+            "EXEML_DATA_DIR": str(self.data_dir / "platform"),
+            "EXEML_PORT": str(port),
+            "EXEML_TRITON_URL": self.triton_url,
+            "EXEML_TRITON_MODEL_REPOSITORY": str(self.data_dir / "triton-models"),
+            "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
+            "EXEML_LOG_LEVEL": "WARNING",
+        }
+        self.base = f"http://127.0.0.1:{port}"
+        self.children.append(
+            await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.embedded", env=environment)
+        )
+        await wait_until_up(f"{self.base}/healthz", self.children[-1])
+        self.http = httpx.AsyncClient(base_url=self.base, timeout=120)
+        self.key = await developer_key(self.http)
+
+    async def stop(self) -> None:
+        await self.http.aclose()
+        for child in self.children:
+            child.terminate()
+            await child.wait()
+        await self.triton.stop()
+
+    @asynccontextmanager
+    async def ways(
+        self, service_id: str, task: str, folder: Path, image: bytes
+    ) -> AsyncIterator[dict[str, Call]]:
+        """gateway and fastapi over TCP."""
+        port = free_port()
+        server = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--serve-fastapi", str(folder), task, str(port)
+        )
+        self.children.append(server)
+        await wait_until_up(f"http://127.0.0.1:{port}/docs", server)
+        session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"})  # as straight_to_triton
+
+        def post(url: str, headers: dict[str, str]) -> Call:
+            async def call() -> tuple[int, str]:
+                if task == "predictive_analytics":
+                    data: Any = json.dumps({"data": {"req_data": TABLE_ROWS}}).encode()
+                    headers["Content-Type"] = "application/json"
+                else:
+                    data = aiohttp.FormData()
+                    data.add_field("images", image, filename="a.png", content_type="image/png")
+                async with session.post(url, data=data, headers=headers) as response:
+                    return response.status, (await response.read()).decode()
+
+            return call
+
+        try:
+            yield {
+                "gateway": post(
+                    f"{self.base}/v1/infers/{service_id}", {"Authorization": f"Bearer {self.key}"}
+                ),
+                "fastapi": post(f"http://127.0.0.1:{port}/predict", {}),
+            }
+        finally:
+            await session.close()
+            server.terminate()
+            await server.wait()
+            self.children.remove(server)
+
+
+async def developer_key(http: httpx.AsyncClient) -> str:
+    """A new API key of a developer of the bench tenant, which ``http`` then sends."""
+    created = await http.post(
+        "/v1/api-keys",
+        json={"name": "bench", "roles": ["developer"], "tenant_id": TENANT},
+        headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+    )
+    created.raise_for_status()
+    http.headers["Authorization"] = f"Bearer {created.json()['key']}"
+    return str(created.json()["key"])
+
+
+async def deploy(http: httpx.AsyncClient, name: str, package: dict[str, bytes], nodes: int = 1) -> str:
+    """Register the package and deploy it as a real-time service; its id once it is running."""
+    version = (
+        await http.post(
+            "/v1/models",
+            data={"model_name": name},
+            files={"file": ("p.tar.gz", tar_gz(package), "application/gzip")},
+        )
+    ).json()
+    entry = {"model_id": version["model_id"], "model_version": version["model_version"], "weight": 100}
+    created = (
+        await http.post(
+            "/v1/services",
+            json={"service_name": name, "schedule": [], "config": [entry | {"instance_count": nodes}]},
+        )
+    ).json()
+    for _ in range(600):
+        service = (await http.get(f"/v1/services/{created['service_id']}")).json()
+        if service["status"] == "running":
+            return str(created["service_id"])
+        if service["status"] == "failed":
+            raise RuntimeError(service["error_msg"])
+        await asyncio.sleep(0.1)
+    raise RuntimeError("deployment did not finish")
+
+
+async def triton_model(client: TritonClient, service_id: str) -> str:
+    """The Triton model that serves the service (its name holds the service id)."""
+    index = await client.get_model_repository_index()
+    names = [
+        m["name"] for m in index if m.get("state") == "READY" and service_id.replace("-", "") in m["name"]
+    ]
+    if len(names) != 1:
+        raise RuntimeError(f"service {service_id}: Triton models {names}")
+    return str(names[0])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(1200):
+            if process.returncode is not None:
+                raise RuntimeError(f"the server of {url} exited with {process.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
             await asyncio.sleep(0.1)
-        raise RuntimeError("deployment did not finish")
-
-    async def triton_model(self, service_id: str) -> str:
-        from inference.models import RealTimeService
-
-        async with self.runtimes["inference"].db.session() as session:
-            svc = await session.get(RealTimeService, service_id)
-            assert svc is not None
-            return str(svc.config[0]["triton_model"])
+    raise RuntimeError(f"{url} did not answer")
 
 
-def ways_for(
+def asgi_ways(
     platform: Platform,
     service: httpx.AsyncClient,
     fastapi: httpx.AsyncClient,
     service_id: str,
     task: str,
     image: bytes = b"",
-) -> tuple[dict[str, Call], bytes]:
+) -> dict[str, Call]:
     path = f"/v1/infers/{service_id}"
     if task == "predictive_analytics":
         body = {"data": {"req_data": TABLE_ROWS}}
-        raw = json.dumps(TABLE_ROWS).encode()
         calls: dict[str, Call] = {
             "gateway": lambda: platform.http.post(path, json=body),
             "service": lambda: service.post(path, json=body),
             "fastapi": lambda: fastapi.post("/predict", json=body),
         }
     else:
-        raw = image
-        files = {"images": ("a.png", raw, "image/png")}
+        files = {"images": ("a.png", image, "image/png")}
         calls = {
             "gateway": lambda: platform.http.post(path, files=files),
             "service": lambda: service.post(path, files=files),
             "fastapi": lambda: fastapi.post("/predict", files=files),
         }
-    return calls, raw
+    return calls
 
 
 async def bench_model(
-    platform: Platform,
+    platform: Platform | ServedPlatform,
     label: str,
     task: str,
     package: dict[str, bytes],
     image: bytes,
     args: argparse.Namespace,
 ) -> None:
-    service_id = await platform.deploy(label, package, args.nodes)
-    triton = platform.runtimes["inference"].state["triton"]
-    triton_model = await platform.triton_model(service_id)
-    service = platform.service_client()
-    fastapi = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=fastapi_app(package, task)), base_url="http://fastapi", timeout=120
-    )
-    calls, raw = ways_for(platform, service, fastapi, service_id, task, image)
-    straight = TritonClient(triton.url, conn_timeout=120)
-    calls["triton"] = lambda: straight_to_triton(straight, triton_model, raw)
-    for way in ("gateway", "service", "fastapi"):
-        check = await calls[way]()
-        assert check.status_code == 200, (way, check.text)
-    for concurrency in args.concurrency:
-        results = {way: await measure(calls[way], concurrency, args.seconds) for way in WAYS}
-        report(label, concurrency, results)
-    stages = await profile(calls["gateway"], args.profile_requests)
-    for name, ms in sorted(stages.items()):
-        print(f"PROFILE {label} {name} {ms:.3f}")
-    await service.aclose()
-    await fastapi.aclose()
+    service_id = await deploy(platform.http, label, package, args.nodes)
+    straight = TritonClient(platform.triton_url, conn_timeout=120)
+    model = await triton_model(straight, service_id)
+    raw = json.dumps(TABLE_ROWS).encode() if task == "predictive_analytics" else image
+    over = "tcp" if isinstance(platform, ServedPlatform) else "asgi"
+    async with platform.ways(service_id, task, package_folder(package), image) as calls:
+        for way, call in calls.items():
+            result = await call()
+            status, text = (result.status_code, result.text) if isinstance(result, httpx.Response) else result
+            assert status == 200, (way, text)
+        calls["triton"] = lambda: straight_to_triton(straight, model, raw)
+        for concurrency in args.concurrency:
+            results = {
+                way: await measure(calls[way], concurrency, args.seconds) for way in WAYS if way in calls
+            }
+            report(label if over == "asgi" else f"{label}_tcp", concurrency, results)
+        if over == "asgi":
+            stages = await profile(calls["gateway"], args.profile_requests)
+            for name, ms in sorted(stages.items()):
+                print(f"PROFILE {label} {name} {ms:.3f}")
     await straight.close()
-    print(f"({label}: Triton model {triton_model})")
+    print(f"({label} over {over}: Triton model {model})")
 
 
 def report(label: str, concurrency: int, results: dict[str, dict[str, float]]) -> None:
     triton, fastapi, gateway = results["triton"], results["fastapi"], results["gateway"]
-    for way in WAYS:
-        r = results[way]
+    for way, r in results.items():
         print(
-            f"{label:6} c={concurrency:<3} {way:8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  "
+            f"{label:13} c={concurrency:<3} {way:8} {r['rps']:8.0f} req/s  p50 {r['p50']:6.2f} ms  "
             f"p99 {r['p99']:7.2f} ms  x{r['rps'] / triton['rps']:.2f} of triton  "
             f"x{r['rps'] / fastapi['rps']:.2f} of fastapi"
         )
@@ -306,7 +448,8 @@ def report(label: str, concurrency: int, results: dict[str, dict[str, float]]) -
     print(f"RATIO gateway_vs_triton_{suffix} {gateway['rps'] / triton['rps']:.2f}")
     print(f"RATIO gateway_vs_fastapi_{suffix} {gateway['rps'] / fastapi['rps']:.2f}")
     print(f"RATIO gateway_added_p50_ms_{suffix} {gateway['p50'] - triton['p50']:.2f}")
-    print(f"RATIO service_vs_triton_{suffix} {results['service']['rps'] / triton['rps']:.2f}")
+    if "service" in results:
+        print(f"RATIO service_vs_triton_{suffix} {results['service']['rps'] / triton['rps']:.2f}")
     sys.stdout.flush()
 
 
@@ -316,6 +459,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--profile-requests", type=int, default=200)
+    parser.add_argument(
+        "--over",
+        nargs="+",
+        default=["asgi", "tcp"],
+        choices=["asgi", "tcp"],
+        help="asgi: the embedded platform in this process, called through httpx.ASGITransport (with the stage "
+        "profile); tcp: `make run`'s server and the FastAPI endpoint in processes of their own, over TCP "
+        "(RATIO names end in _tcp)",
+    )
     parser.add_argument(
         "--nodes",
         type=int,
@@ -356,21 +508,35 @@ MODELS: dict[str, tuple[str, Callable[[], dict[str, bytes]], Callable[[], bytes]
 
 async def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    with tempfile.TemporaryDirectory() as tmp:
-        platform = Platform(Path(tmp))
-        await platform.start()
-        try:
-            for label in args.models:
-                task, package, image = MODELS[label]
-                if task not in PREDICTORS:
-                    print(f"{label}: skipped, no {task} predictor on this branch")
-                    continue
-                await bench_model(platform, label, task, package(), image(), args)
-        finally:
-            await platform.stop()
+    models = {}
+    for label in args.models:
+        task, make_package, make_image = MODELS[label]
+        if task not in PREDICTORS:
+            print(f"{label}: skipped, no {task} predictor on this branch")
+            continue
+        models[label] = task, make_package(), make_image()
+    for over in args.over:
+        with tempfile.TemporaryDirectory() as tmp:
+            platform = Platform(Path(tmp)) if over == "asgi" else ServedPlatform(Path(tmp))
+            await platform.start()
+            try:
+                for label, (task, package, image) in models.items():
+                    await bench_model(platform, label, task, package, image, args)
+            finally:
+                await platform.stop()
+
+
+def serve_fastapi(folder: str, task: str, port: str) -> None:
+    """The FastAPI endpoint as its user would serve it (the ``tcp`` way): uvicorn, uvloop and httptools."""
+    import uvicorn
+
+    uvicorn.run(fastapi_app(Path(folder), task), host="127.0.0.1", port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve-fastapi"]:
+        serve_fastapi(*sys.argv[2:5])
+        sys.exit()
     # The event loop `make run` serves on: uvicorn picks uvloop (installed with uvicorn[standard]).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(main(sys.argv[1:]))
