@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -103,11 +104,7 @@ async def authenticate(request: Request) -> Principal:
     runtime = request.app.state.runtime
     verified = runtime.component(VerifiedKeys)
     key_hash = hash_key(key)
-    principal = verified.get(key_hash)
-    if principal is None:
-        key_id, principal = await _verify(runtime.db, key_hash)
-        verified.put(key_hash, key_id, principal)
-    return principal
+    return verified.get(key_hash) or await verified.verify(key_hash, partial(_verify, runtime.db, key_hash))
 
 
 async def _verify(db: Database, key_hash: str) -> tuple[str, Principal]:

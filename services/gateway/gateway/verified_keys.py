@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from shared.auth import Principal
+from shared.singleflight import SingleFlight
 
 __all__ = ["VerifiedKeys"]
 
@@ -31,6 +33,7 @@ class VerifiedKeys:
         self.size, self.ttl = size, ttl
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
         self._revoked: OrderedDict[str, None] = OrderedDict()
+        self._verifying: SingleFlight[str, tuple[str, Principal]] = SingleFlight()
 
     def configure(self, size: int, ttl: float) -> None:
         """Apply the settings (``key_cache_size``, ``key_cache_seconds``); 0 turns the cache off."""
@@ -56,6 +59,16 @@ class VerifiedKeys:
         self._entries[key_hash] = _Entry(key_id, principal, time.monotonic() + self.ttl)
         self._entries.move_to_end(key_hash)
         self._trim()
+
+    async def verify(
+        self, key_hash: str, verify: Callable[[], Awaitable[tuple[str, Principal]]]
+    ) -> Principal:
+        """The principal of a key that is not cached: ``verify`` asks the database (``(key id, principal)``)
+        once for all the requests with that key in flight, which would otherwise each verify it (and write its
+        ``last_used_at``) whenever its entry expires under load."""
+        key_id, principal = await self._verifying.run(key_hash, verify)
+        self.put(key_hash, key_id, principal)
+        return principal
 
     def revoke(self, key_id: str) -> None:
         """Drop the key and refuse to cache it again."""

@@ -14,6 +14,7 @@ from gateway.verified_keys import VerifiedKeys
 
 from shared.auth import Principal
 from shared.db import utcnow
+from shared.errors import InvalidCredentials
 from shared.events.gateway import ApiKeyRevoked
 from shared.service import build_runtime, load_definition
 
@@ -49,6 +50,37 @@ def test_entries_expire_and_a_revoked_key_is_never_cached_again() -> None:
     expiring = VerifiedKeys(size=10, ttl=0.001)
     expiring.put("h", "k", _principal(1))
     assert asyncio.run(asyncio.sleep(0.01)) is None and expiring.get("h") is None
+
+
+async def test_requests_in_flight_with_an_unknown_key_share_one_verification() -> None:
+    keys = VerifiedKeys(size=10, ttl=60)
+    calls, release = [], asyncio.Event()
+
+    async def verify() -> tuple[str, Principal]:
+        calls.append(1)
+        await release.wait()
+        return "k1", _principal(1)
+
+    waiting = [asyncio.create_task(keys.verify("h1", verify)) for _ in range(32)]
+    await asyncio.sleep(0)
+    release.set()
+    assert await asyncio.gather(*waiting) == [_principal(1)] * 32
+    assert len(calls) == 1 and keys.get("h1") == _principal(1)
+
+    async def refuse() -> tuple[str, Principal]:
+        calls.append(1)
+        await asyncio.sleep(0)
+        raise InvalidCredentials("invalid or revoked API key")
+
+    refused = await asyncio.gather(*[keys.verify("h2", refuse) for _ in range(5)], return_exceptions=True)
+    assert all(isinstance(r, InvalidCredentials) for r in refused) and len(calls) == 2
+    assert keys.get("h2") is None
+    keys.revoke("k3")  # revoked while its verification was in flight: answered, not cached
+
+    async def revoked_meanwhile() -> tuple[str, Principal]:
+        return "k3", _principal(3)
+
+    assert await keys.verify("h3", revoked_meanwhile) == _principal(3) and keys.get("h3") is None
 
 
 async def test_a_cached_key_revoked_elsewhere_is_refused_once_the_event_arrives(gateway) -> None:

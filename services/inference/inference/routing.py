@@ -7,10 +7,12 @@ versions interleaved rather than in runs, and an entry of weight 0 gets nothing.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
+
+from shared.singleflight import SingleFlight
 
 __all__ = ["ServingConfigCache", "WeightedRouter"]
 
@@ -57,7 +59,7 @@ class ServingConfigCache:
     def __init__(self, ttl: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl, self._clock = ttl, clock
         self._entries: dict[tuple[str, str], tuple[float, str, list]] = {}
-        self._loading: dict[tuple[str, str], asyncio.Task[tuple[str, list]]] = {}
+        self._queries: SingleFlight[tuple[str, str], tuple[str, list]] = SingleFlight()
         self._generation: dict[tuple[str, str], int] = {}
 
     async def get(
@@ -67,44 +69,28 @@ class ServingConfigCache:
         service)."""
         key = (tenant_id, service_id)
         entry = None if fresh else self._entries.get(key)
+        query = partial(self._query, key, load, self._generation.get(key, 0))
         if entry is not None:
             age = self._clock() - entry[0]
             if age < self.ttl:
                 return entry[1], entry[2]
             if age < 2 * self.ttl:
-                if key not in self._loading:
-                    self._start(key, load).add_done_callback(self._retrieve)
+                self._queries.start(key, query)  # in the background; nobody waits for it
                 return entry[1], entry[2]
-        task = None if fresh else self._loading.get(key)
-        if task is None:
-            task = self._start(key, load)
-        return await asyncio.shield(task)  # a caller that gives up does not cancel the others' query
+        return await self._queries.run(key, query, again=fresh)
 
-    def _start(self, key: tuple[str, str], load: Load) -> asyncio.Task[tuple[str, list]]:
-        task = self._loading[key] = asyncio.create_task(self._fetch(key, load, self._generation.get(key, 0)))
-        return task
-
-    async def _fetch(self, key: tuple[str, str], load: Load, generation: int) -> tuple[str, list]:
+    async def _query(self, key: tuple[str, str], load: Load, generation: int) -> tuple[str, list]:
         try:
             status, config = await load()
         except BaseException:
             self._entries.pop(key, None)  # e.g. deleted: the next request asks again and gets the error
             raise
-        finally:
-            if self._loading.get(key) is asyncio.current_task():
-                del self._loading[key]
         if self._generation.get(key, 0) == generation:  # not forgotten meanwhile
             self._entries[key] = (self._clock(), status, config)
         return status, config
 
-    @staticmethod
-    def _retrieve(task: asyncio.Task[tuple[str, list]]) -> None:
-        """A background refresh's error is the next request's to see, not the event loop's to log."""
-        if not task.cancelled():
-            task.exception()
-
     def forget(self, service_id: str) -> None:
-        for key in {k for k in (*self._entries, *self._loading) if k[1] == service_id}:
+        for key in {k for k in (*self._entries, *self._queries.keys()) if k[1] == service_id}:
             self._entries.pop(key, None)
-            self._loading.pop(key, None)
+            self._queries.forget(key)
             self._generation[key] = self._generation.get(key, 0) + 1
