@@ -9,6 +9,9 @@ import gc
 import pytest
 from inference.routing import ServingConfigCache
 
+M1 = ("running", [{"triton_model": "m1"}])  # what the database says of the service, then after a change
+M2 = ("running", [{"triton_model": "m2"}])
+
 
 class Clock:
     def __init__(self) -> None:
@@ -59,8 +62,8 @@ async def test_concurrent_predictions_on_a_cold_cache_make_one_query(cache: Serv
     await _settle()
     assert store.queries == 1
     store.release.set()
-    assert await asyncio.gather(*calls) == [("running", [{"triton_model": "m1"}])] * 32
-    assert await cache.get("t1", "s1", store.load) == ("running", [{"triton_model": "m1"}])
+    assert await asyncio.gather(*calls) == [M1] * 32
+    assert await cache.get("t1", "s1", store.load) == M1
     assert store.queries == 1  # fresh: no query
     await cache.get("t2", "s1", store.load)  # another tenant's key is its own
     assert store.queries == 2
@@ -75,12 +78,12 @@ async def test_a_stale_entry_is_answered_while_one_query_refreshes_it(
     store.release.clear()
     clock.now += 1.5  # past ttl, within 2 * ttl
     answers = [await cache.get("t1", "s1", store.load) for _ in range(10)]
-    assert answers == [("running", [{"triton_model": "m1"}])] * 10  # nobody waited for the query
+    assert answers == [M1] * 10  # nobody waited for the query
     await _settle()
     assert store.queries == 2  # one refresh for the ten
     store.release.set()
     await _settle()
-    assert await cache.get("t1", "s1", store.load) == ("running", [{"triton_model": "m2"}])
+    assert await cache.get("t1", "s1", store.load) == M2
     assert store.queries == 2
 
 
@@ -106,7 +109,7 @@ async def test_forget_drops_the_entry_and_a_query_that_started_before_is_not_sto
     store.status = "stopped"  # this process changes the service, commits, forgets
     cache.forget("s1")
     store.release.set()
-    assert await early == ("running", [{"triton_model": "m1"}])  # its own caller gets what it read...
+    assert await early == M1  # its own caller gets what it read...
     assert await cache.get("t1", "s1", store.load) == ("stopped", [{"triton_model": "m1"}])  # ...not others
     assert store.queries == 3
 
@@ -115,8 +118,8 @@ async def test_fresh_always_queries(cache: ServingConfigCache) -> None:
     store = Store()
     await cache.get("t1", "s1", store.load)
     store.config = [{"triton_model": "m2"}]
-    assert await cache.get("t1", "s1", store.load, fresh=True) == ("running", [{"triton_model": "m2"}])
-    assert await cache.get("t1", "s1", store.load) == ("running", [{"triton_model": "m2"}])
+    assert await cache.get("t1", "s1", store.load, fresh=True) == M2
+    assert await cache.get("t1", "s1", store.load) == M2
     assert store.queries == 2
 
 
@@ -138,7 +141,7 @@ async def test_a_failed_query_fails_its_waiters_and_drops_the_entry(
     clock.now += 1.5
     unhandled: list[dict] = []
     asyncio.get_running_loop().set_exception_handler(lambda _loop, context: unhandled.append(context))
-    assert await cache.get("t1", "s1", store.load) == ("running", [{"triton_model": "m1"}])
+    assert await cache.get("t1", "s1", store.load) == M1
     await _settle()
     gc.collect()  # a task whose error nobody retrieved is reported when it is collected
     assert unhandled == []
@@ -155,5 +158,5 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_others_query(cache: Se
     first.cancel()
     await _settle()
     store.release.set()
-    assert await second == ("running", [{"triton_model": "m1"}])
+    assert await second == M1
     assert store.queries == 1
