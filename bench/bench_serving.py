@@ -31,13 +31,12 @@ import asyncio
 import contextlib
 import importlib.util
 import json
-import os
-import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -56,6 +55,7 @@ from shared.messaging import InMemoryBroker
 from shared.packages import PREDICTORS, load_predictor
 from shared.service import build_runtime, load_definition, load_service_app
 from shared.stages import recording
+from shared.testing.live import embedded_process, free_port, stop_process, wait_ready
 from shared.testing.model_packages import TABLE_ROWS, image_package, png_bytes, table_package, tar_gz
 
 # httpx's ASGITransport asks on every request whether it runs under trio by importing sniffio; sniffio is not
@@ -83,6 +83,10 @@ def fastapi_app(folder: Path, task_type: str) -> FastAPI:
     """What a user could write in ten lines: the package's predictor behind one FastAPI endpoint."""
     predictor = load_predictor(folder)
     app = FastAPI()
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
 
     @app.post("/predict")
     async def predict(request: Request) -> JSONResponse:
@@ -233,42 +237,32 @@ class Platform:
 
 
 class ServedPlatform:
-    """``make run``'s server (``python -m gateway.embedded``) in a process of its own, on a Triton started here,
-    called over TCP with aiohttp (the HTTP client tritonclient itself uses); the FastAPI endpoint served by
-    uvicorn in a process of its own too. The client's CPU is then no longer the servers' (it still shares the
-    machine's cores with them, as it does with Triton)."""
+    """``make run``'s server (``python -m gateway.embedded``, :func:`shared.testing.live.embedded_process`) in a
+    process of its own, on a Triton started here, called over TCP with aiohttp (the HTTP client tritonclient
+    itself uses); the FastAPI endpoint served by uvicorn in a process of its own too. The client's CPU is then
+    no longer the servers' (it still shares the machine's cores with them, as it does with Triton)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        (data_dir / "triton-models").mkdir(parents=True)
+        (data_dir / "platform").mkdir(parents=True)
         self.triton = TritonProcess(data_dir / "triton-models")
-        self.children: list[asyncio.subprocess.Process] = []
+        self.processes = contextlib.ExitStack()
 
     async def start(self) -> None:
         self.triton_url = await self.triton.start()
-        port = free_port()
         environment = {
-            **os.environ,
-            "EXEML_DATA_DIR": str(self.data_dir / "platform"),
-            "EXEML_PORT": str(port),
             "EXEML_TRITON_URL": self.triton_url,
-            "EXEML_TRITON_MODEL_REPOSITORY": str(self.data_dir / "triton-models"),
+            "EXEML_TRITON_MODEL_REPOSITORY": str(self.triton.repository),
             "EXEML_BOOTSTRAP_API_KEY": ADMIN_KEY,
             "EXEML_LOG_LEVEL": "WARNING",
         }
-        self.base = f"http://127.0.0.1:{port}"
-        self.children.append(
-            await asyncio.create_subprocess_exec(sys.executable, "-m", "gateway.embedded", env=environment)
-        )
-        await wait_until_up(f"{self.base}/healthz", self.children[-1])
+        self.base = self.processes.enter_context(embedded_process(self.data_dir / "platform", environment))
         self.http = httpx.AsyncClient(base_url=self.base, timeout=120)
         self.key = await developer_key(self.http)
 
     async def stop(self) -> None:
         await self.http.aclose()
-        for child in self.children:
-            child.terminate()
-            await child.wait()
+        self.processes.close()
         await self.triton.stop()
 
     @asynccontextmanager
@@ -276,20 +270,17 @@ class ServedPlatform:
         self, service_id: str, task: str, folder: Path, image: bytes
     ) -> AsyncIterator[dict[str, Call]]:
         """gateway and fastapi over TCP."""
-        port = free_port()
-        server = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--serve-fastapi", str(folder), task, str(port)
-        )
-        self.children.append(server)
-        await wait_until_up(f"http://127.0.0.1:{port}/docs", server)
         session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"})  # as straight_to_triton
+        table = task == "predictive_analytics"
+        body = json.dumps({"data": {"req_data": TABLE_ROWS}}).encode()
 
         def post(url: str, headers: dict[str, str]) -> Call:
+            if table:
+                headers = {**headers, "Content-Type": "application/json"}
+
             async def call() -> tuple[int, str]:
-                if task == "predictive_analytics":
-                    data: Any = json.dumps({"data": {"req_data": TABLE_ROWS}}).encode()
-                    headers["Content-Type"] = "application/json"
-                else:
+                data: Any = body
+                if not table:
                     data = aiohttp.FormData()
                     data.add_field("images", image, filename="a.png", content_type="image/png")
                 async with session.post(url, data=data, headers=headers) as response:
@@ -298,17 +289,33 @@ class ServedPlatform:
             return call
 
         try:
-            yield {
-                "gateway": post(
-                    f"{self.base}/v1/infers/{service_id}", {"Authorization": f"Bearer {self.key}"}
-                ),
-                "fastapi": post(f"http://127.0.0.1:{port}/predict", {}),
-            }
+            with fastapi_process(folder, task, self.data_dir) as fastapi:
+                yield {
+                    "gateway": post(
+                        f"{self.base}/v1/infers/{service_id}", {"Authorization": f"Bearer {self.key}"}
+                    ),
+                    "fastapi": post(f"{fastapi}/predict", {}),
+                }
         finally:
             await session.close()
-            server.terminate()
-            await server.wait()
-            self.children.remove(server)
+
+
+@contextlib.contextmanager
+def fastapi_process(folder: Path, task: str, log_dir: Path) -> Iterator[str]:
+    """The FastAPI endpoint of the package in ``folder`` under uvicorn in a child process; its base URL."""
+    port = free_port()
+    log_path = log_dir / f"fastapi-{port}.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve-fastapi", str(folder), task, str(port)],
+            stdout=log,
+            stderr=log,
+        )
+        try:
+            wait_ready(f"http://127.0.0.1:{port}", process, log_path, timeout=60)
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            stop_process(process)
 
 
 async def developer_key(http: httpx.AsyncClient) -> str:
@@ -358,24 +365,6 @@ async def triton_model(client: TritonClient, service_id: str) -> str:
     if len(names) != 1:
         raise RuntimeError(f"service {service_id}: Triton models {names}")
     return str(names[0])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_until_up(url: str, process: asyncio.subprocess.Process) -> None:
-    async with httpx.AsyncClient() as client:
-        for _ in range(1200):
-            if process.returncode is not None:
-                raise RuntimeError(f"the server of {url} exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(url)).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not answer")
 
 
 def asgi_ways(

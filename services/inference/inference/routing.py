@@ -69,14 +69,12 @@ class ServingConfigCache:
         service)."""
         key = (tenant_id, service_id)
         entry = None if fresh else self._entries.get(key)
+        if entry is not None and self._clock() - entry[0] < self.ttl:
+            return entry[1], entry[2]  # the usual case: nothing else to do
         query = partial(self._query, key, load, self._generation.get(key, 0))
-        if entry is not None:
-            age = self._clock() - entry[0]
-            if age < self.ttl:
-                return entry[1], entry[2]
-            if age < 2 * self.ttl:
-                self._queries.start(key, query)  # in the background; nobody waits for it
-                return entry[1], entry[2]
+        if entry is not None and self._clock() - entry[0] < 2 * self.ttl:
+            self._queries.start(key, query)  # stale: answered while one query refreshes it in the background
+            return entry[1], entry[2]
         return await self._queries.run(key, query, again=fresh)
 
     async def _query(self, key: tuple[str, str], load: Load, generation: int) -> tuple[str, list]:
