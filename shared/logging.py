@@ -7,6 +7,8 @@ import sys
 
 import structlog
 
+from shared.context import log_context
+
 __all__ = ["configure_logging", "get_logger"]
 
 _configured = False
@@ -21,7 +23,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     if _configured:
         return
     shared_processors: list[structlog.types.Processor] = [
-        structlog.contextvars.merge_contextvars,
+        log_context,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.add_logger_name,

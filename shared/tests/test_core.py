@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
+import structlog
 
 from shared.auth import Principal, TokenCodec
+from shared.context import RequestContext, bind_context, current_context, log_context, new_id
 from shared.errors import ErrorDetail, InvalidInput, NotFound, Unauthorized
 from shared.events import EventContract, contract_for
+from shared.logging import configure_logging
 from shared.messaging import EnvelopeError, decode_envelope, make_envelope
 from shared.settings import ServiceSettings
 
@@ -169,3 +172,23 @@ def test_text_with_a_lone_surrogate_is_a_400() -> None:
     )
     assert response.status_code == 400
     assert response.json()["details"][0]["rule"] == "invalid_unicode"
+
+
+def test_log_lines_carry_the_bound_context_and_only_inside_its_block() -> None:
+    configure_logging()
+    assert log_context in structlog.get_config()["processors"]
+    assert log_context(None, "info", {"event": "outside"}) == {"event": "outside"}
+    with bind_context(request_id="r1", correlation_id="c1") as ctx:
+        assert ctx == current_context() == RequestContext(request_id="r1", correlation_id="c1")
+        with bind_context(tenant_id="t1", subject=None):  # None keeps what was bound
+            line = log_context(None, "info", {"event": "inside", "tenant_id": "own"})
+            assert line == {"event": "inside", "tenant_id": "own", "request_id": "r1", "correlation_id": "c1"}
+        assert log_context(None, "info", {})["request_id"] == "r1"
+        assert "tenant_id" not in log_context(None, "info", {})
+    assert current_context() == RequestContext()
+
+
+def test_new_ids_are_32_hex_and_distinct() -> None:
+    ids = {new_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
