@@ -46,6 +46,7 @@ __all__ = [
 log = get_logger("exeml.http")
 _ACCESS_LOG = logging.getLogger("exeml.http")
 _REQUEST_ID, _CORRELATION_ID = REQUEST_ID_HEADER.lower().encode(), CORRELATION_ID_HEADER.lower().encode()
+_REQUEST_ID_NAME, _CORRELATION_ID_NAME = REQUEST_ID_HEADER.encode(), CORRELATION_ID_HEADER.encode()
 
 HTTP_REQUESTS = Counter(
     "exeml_http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -134,27 +135,25 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = correlation_id = None
-        for key, value in scope.get("headers", []):
-            name = key.lower()
-            if name == _REQUEST_ID:
+        for key, value in scope[
+            "headers"
+        ]:  # names in lower case, as ASGI servers give them (Starlette's too)
+            if key == _REQUEST_ID:
                 request_id = value.decode()
-            elif name == _CORRELATION_ID:
+            elif key == _CORRELATION_ID:
                 correlation_id = value.decode()
         request_id = request_id or new_id()
         correlation_id = correlation_id or request_id
         # For the server-error handler, which runs outside this middleware (and its bound context).
         scope.setdefault("state", {})["request_id"] = request_id
-        status = {"code": 500}
+        ids = [(_REQUEST_ID_NAME, request_id.encode()), (_CORRELATION_ID_NAME, correlation_id.encode())]
+        status = 500
 
         async def send_with_ids(message: Message) -> None:
+            nonlocal status
             if message["type"] == "http.response.start":
-                status["code"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [
-                    *message["headers"],
-                    (REQUEST_ID_HEADER.encode(), request_id.encode()),
-                    (CORRELATION_ID_HEADER.encode(), correlation_id.encode()),
-                ]
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), *ids]
             await send(message)
 
         started = time.perf_counter()
@@ -162,7 +161,7 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_ids)
             finally:
-                self._observe(scope, status["code"], time.perf_counter() - started)
+                self._observe(scope, status, time.perf_counter() - started)
 
     def _observe(self, scope: Scope, status: int, seconds: float) -> None:
         route = _route_template(scope.get("app", self.app), scope)
