@@ -51,12 +51,9 @@ class InProcessCall(Response):
     """The answer of a service app called in this process: it reads the client's body and writes the client's
     answer itself. ``body`` is the request body when the gateway had to read it (no declared length)."""
 
-    def __init__(self, app: ASGIApp, headers: dict[str, str], body: bytes | None = None) -> None:
+    def __init__(self, app: ASGIApp, headers: list[tuple[bytes, bytes]], body: bytes | None = None) -> None:
         # Not Response.__init__: there is no body of our own to render.
-        self.app, self.body_read = app, body
-        self.request_headers = [
-            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
-        ]
+        self.app, self.body_read, self.request_headers = app, body, headers
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -90,7 +87,7 @@ async def forward_over_http(
     service: str,
     path: str,
     request: Request,
-    headers: dict[str, str],
+    headers: list[tuple[bytes, bytes]],
     body: bytes | None,
 ) -> Response:
     """Send the request to ``service`` over ``client`` and stream its answer back as it arrives."""

@@ -43,15 +43,15 @@ ROUTES = {
     "projects": "workflow",
 }
 SERVICES = ("dataset", "labeling", "trainer", "registry", "inference", "workflow")
-_HOP_HEADERS = {
-    "host",
-    "content-length",
-    "transfer-encoding",
-    "connection",
-    "authorization",
-    "x-auth-token",
-    INTERNAL_TOKEN_HEADER.lower(),
-}
+_TOKEN, _REQUEST_ID, _CORRELATION_ID = (
+    h.lower().encode() for h in (INTERNAL_TOKEN_HEADER, REQUEST_ID_HEADER, CORRELATION_ID_HEADER)
+)
+# What the gateway does not pass on of the client's headers: hop-by-hop ones, the length (set anew), the
+# client's credentials and any internal token it sent, and the ids (the request's own are set).
+_NOT_FORWARDED = frozenset(
+    {b"host", b"content-length", b"transfer-encoding", b"connection", b"authorization", b"x-auth-token"}
+    | {_TOKEN, _REQUEST_ID, _CORRELATION_ID}
+)
 
 
 class ServiceClients(dict[str, httpx.AsyncClient]):
@@ -166,18 +166,18 @@ async def _body_unless_declared(request: Request, limit: int) -> bytes | None:
     return await read_body(request, limit)
 
 
-def _upstream_headers(request: Request, token: str, body: bytes | None) -> dict[str, str]:
-    """The client's headers less its credentials and hop-by-hop ones, plus the internal token and ids."""
+def _upstream_headers(request: Request, token: str, body: bytes | None) -> list[tuple[bytes, bytes]]:
+    """The client's headers less its credentials, ids and hop-by-hop ones, plus the internal token and the
+    request's ids: raw ASGI pairs (lower-case names), as the service app or the HTTP client takes them."""
     ctx = current_context()
-    headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
     length = request.headers.get("content-length", "0") if body is None else str(len(body))
-    headers |= {
-        "content-length": length,
-        INTERNAL_TOKEN_HEADER: token,
-        REQUEST_ID_HEADER: ctx.request_id or "",
-        CORRELATION_ID_HEADER: ctx.correlation_id or "",
-    }
-    return headers
+    return [
+        *((k, v) for k, v in request.scope["headers"] if k not in _NOT_FORWARDED),
+        (b"content-length", length.encode()),
+        (_TOKEN, token.encode()),
+        (_REQUEST_ID, (ctx.request_id or "").encode()),
+        (_CORRELATION_ID, (ctx.correlation_id or "").encode()),
+    ]
 
 
 def _too_large(size: int, limit: int) -> PayloadTooLarge:

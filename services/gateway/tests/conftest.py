@@ -32,6 +32,7 @@ def echo_app(token_codec) -> FastAPI:
             "roles": list(principal.roles),
             "subject": principal.subject,
             "bytes": len(body),
+            "headers": [[k.decode(), v.decode()] for k, v in request.scope["headers"]],
         }
 
     return app

@@ -6,6 +6,8 @@ import httpx
 import pytest
 from gateway.proxy import ServiceClients
 
+from shared.auth import INTERNAL_TOKEN_HEADER
+
 from .conftest import echo_app
 
 
@@ -31,6 +33,26 @@ async def test_the_service_app_answers_in_process_with_the_callers_tenant_and_on
     assert body["tenant"] == "acme" and body["roles"] == ["viewer"] and body["path"] == "infers/svc-1"
     assert body["bytes"] == int(response.request.headers["content-length"])
     assert response.headers.get_list("X-Request-ID") == ["req-1"]
+
+
+async def test_the_service_gets_the_clients_headers_less_its_credentials_with_the_token_and_one_set_of_ids(
+    in_process,
+) -> None:
+    key = in_process.admin_key
+    sent = {"X-Auth-Token": key, "X-Request-ID": "req-2", "X-Trace": "t", INTERNAL_TOKEN_HEADER: "forged"}
+    response = await in_process.client.post(
+        "/v1/datasets", content=b"abc", headers=in_process.with_key(key) | sent
+    )
+    assert response.status_code == 200, response.text
+    seen: dict[str, list[str]] = {}
+    for name, value in response.json()["headers"]:
+        seen.setdefault(name, []).append(value)
+    assert "authorization" not in seen and "x-auth-token" not in seen and "host" not in seen
+    assert seen["x-trace"] == ["t"] and seen["content-length"] == ["3"]
+    assert seen["x-request-id"] == ["req-2"] and seen["x-correlation-id"] == ["req-2"]
+    token = seen[INTERNAL_TOKEN_HEADER.lower()]
+    assert len(token) == 1 and token != ["forged"]  # the gateway's own, which the echo verified
+    assert response.json()["roles"] == ["admin"]
 
 
 async def test_bodies_without_a_length_are_read_within_the_limit_and_declared_ones_checked_first(
