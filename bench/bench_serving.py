@@ -1,12 +1,16 @@
 """Predict throughput and latency at concurrency 1, 8, 32 of a small table model, a tiny image classifier (our
 layers' cost shows most there) and a MobileNetV3 at 224 px (what an image service with pretrained weights runs).
 
-Four ways, each measured here in the same run on the same machine and the same Triton model:
+Five ways, each measured here in the same run on the same machine and the same Triton model:
   gateway   POST /v1/infers/{id} through the gateway with an API key, as a client calls it (authentication,
             routing, the hop to the inference service as the embedded mode wires it, the inference service)
   service   POST /v1/infers/{id} of the inference service with an internal token (routing, config, Triton)
   triton    straight to the same Triton model with tritonclient (binary BYTES tensors, plain answers)
   fastapi   a plain FastAPI endpoint running the package's predictor in-process (onnxruntime / LightGBM)
+  bare      (tcp only) the least a Python HTTP layer in front of Triton costs here: a bare ASGI app under
+            uvicorn that sends the request's body, as it is, to the same Triton model with the inference
+            service's own client (coalescing included) and returns the answer; no framework, authentication,
+            routing or parsing. Our layers can come no closer to Triton than this on this machine.
 The services run embedded (SQLite, local storage, in-memory bus) on uvloop, as `make run` serves them, and are
 called two ways (``--over``, both by default, one after the other):
   asgi      in this process through httpx.ASGITransport, as is the FastAPI endpoint, so every HTTP way pays the
@@ -47,7 +51,9 @@ import numpy as np
 import uvloop
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
+from inference.triton.client import TritonModels
 from inference.triton.server import TritonProcess
+from starlette.types import ASGIApp, Receive, Scope, Send
 from tritonclient.http.aio import InferenceServerClient as TritonClient
 from tritonclient.http.aio import InferInput, InferRequestedOutput
 
@@ -66,7 +72,7 @@ if importlib.util.find_spec("sniffio") is None:
 
 ADMIN_KEY = "exeml_bench-bootstrap-admin-key-0123456789abcdef"
 TENANT = "bench"
-WAYS = ("gateway", "service", "triton", "fastapi")
+WAYS = ("gateway", "service", "triton", "fastapi", "bare")
 GATEWAY_STAGES = ("gateway.auth", "gateway.body", "gateway.token", "gateway.upstream")
 SERVICE_STAGES = ("service.auth", "inference.config", "inference.payload", "inference.triton")
 Call = Callable[[], Awaitable[Any]]
@@ -98,6 +104,37 @@ def fastapi_app(folder: Path, task_type: str) -> FastAPI:
                 raise HTTPException(400, "images must be a file")
             payload = await upload.read()
         return JSONResponse(await asyncio.to_thread(predictor.predict, payload))
+
+    return app
+
+
+def bare_app(triton_url: str, model: str) -> ASGIApp:
+    """The ``bare`` way: a request's body is the payload, sent to ``model`` with the inference service's
+    Triton client (made in the server's loop, on the first request); the answer as JSON. ``GET`` answers 200
+    (readiness)."""
+    models: list[TritonModels] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        answer = b"{}"
+        if scope["method"] == "POST":
+            chunks, more = [], True
+            while more:
+                message = await receive()
+                chunks.append(message.get("body", b""))
+                more = message.get("more_body", False)
+            if not models:
+                models.append(TritonModels(triton_url))
+            answer = json.dumps(await models[0].infer(model, b"".join(chunks))).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": answer})
 
     return app
 
@@ -220,7 +257,7 @@ class Platform:
 
     @asynccontextmanager
     async def ways(
-        self, service_id: str, task: str, folder: Path, image: bytes
+        self, service_id: str, task: str, folder: Path, image: bytes, model: str, raw: bytes
     ) -> AsyncIterator[dict[str, Call]]:
         """gateway, service and fastapi, called in-process through httpx.ASGITransport."""
         service = self.service_client()
@@ -267,20 +304,21 @@ class ServedPlatform:
 
     @asynccontextmanager
     async def ways(
-        self, service_id: str, task: str, folder: Path, image: bytes
+        self, service_id: str, task: str, folder: Path, image: bytes, model: str, raw: bytes
     ) -> AsyncIterator[dict[str, Call]]:
-        """gateway and fastapi over TCP."""
+        """gateway, fastapi and bare (``raw``, the payload straight to Triton, to ``model``) over TCP."""
         session = aiohttp.ClientSession(headers={"Accept-Encoding": "identity"})  # as straight_to_triton
         table = task == "predictive_analytics"
         body = json.dumps({"data": {"req_data": TABLE_ROWS}}).encode()
 
-        def post(url: str, headers: dict[str, str]) -> Call:
-            if table:
+        def post(url: str, headers: dict[str, str], payload: bytes | None = None) -> Call:
+            """A predict as the platform and FastAPI take it, or ``payload`` as the body (the bare way)."""
+            if table and payload is None:
                 headers = {**headers, "Content-Type": "application/json"}
 
             async def call() -> tuple[int, str]:
-                data: Any = body
-                if not table:
+                data: Any = body if payload is None else payload
+                if not table and payload is None:
                     data = aiohttp.FormData()
                     data.add_field("images", image, filename="a.png", content_type="image/png")
                 async with session.post(url, data=data, headers=headers) as response:
@@ -289,28 +327,29 @@ class ServedPlatform:
             return call
 
         try:
-            with fastapi_process(folder, task, self.data_dir) as fastapi:
+            with (
+                child_server(["--serve-fastapi", str(folder), task], self.data_dir) as fastapi,
+                child_server(["--serve-bare", self.triton_url, model], self.data_dir) as bare,
+            ):
                 yield {
                     "gateway": post(
                         f"{self.base}/v1/infers/{service_id}", {"Authorization": f"Bearer {self.key}"}
                     ),
                     "fastapi": post(f"{fastapi}/predict", {}),
+                    "bare": post(f"{bare}/", {"Content-Type": "application/octet-stream"}, raw),
                 }
         finally:
             await session.close()
 
 
 @contextlib.contextmanager
-def fastapi_process(folder: Path, task: str, log_dir: Path) -> Iterator[str]:
-    """The FastAPI endpoint of the package in ``folder`` under uvicorn in a child process; its base URL."""
+def child_server(mode: list[str], log_dir: Path) -> Iterator[str]:
+    """This script in a child process serving ``mode`` (``--serve-fastapi FOLDER TASK`` or ``--serve-bare
+    TRITON_URL MODEL``) under uvicorn on a free port; its base URL."""
     port = free_port()
-    log_path = log_dir / f"fastapi-{port}.log"
+    log_path = log_dir / f"{mode[0].removeprefix('--serve-')}-{port}.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-fastapi", str(folder), task, str(port)],
-            stdout=log,
-            stderr=log,
-        )
+        process = subprocess.Popen([sys.executable, __file__, *mode, str(port)], stdout=log, stderr=log)
         try:
             wait_ready(f"http://127.0.0.1:{port}", process, log_path, timeout=60)
             yield f"http://127.0.0.1:{port}"
@@ -406,7 +445,7 @@ async def bench_model(
     model = await triton_model(straight, service_id)
     raw = json.dumps(TABLE_ROWS).encode() if task == "predictive_analytics" else image
     over = "tcp" if isinstance(platform, ServedPlatform) else "asgi"
-    async with platform.ways(service_id, task, package_folder(package), image) as calls:
+    async with platform.ways(service_id, task, package_folder(package), image, model, raw) as calls:
         for way, call in calls.items():
             result = await call()
             status, text = (result.status_code, result.text) if isinstance(result, httpx.Response) else result
@@ -439,6 +478,12 @@ def report(label: str, concurrency: int, results: dict[str, dict[str, float]]) -
     print(f"RATIO gateway_added_p50_ms_{suffix} {gateway['p50'] - triton['p50']:.2f}")
     if "service" in results:
         print(f"RATIO service_vs_triton_{suffix} {results['service']['rps'] / triton['rps']:.2f}")
+    if "bare" in results:  # the ceiling of any Python layer in front of Triton here, and ours against it
+        bare = results["bare"]
+        print(f"RATIO bare_vs_triton_{suffix} {bare['rps'] / triton['rps']:.2f}")
+        print(f"RATIO bare_vs_fastapi_{suffix} {bare['rps'] / fastapi['rps']:.2f}")
+        print(f"RATIO bare_added_p50_ms_{suffix} {bare['p50'] - triton['p50']:.2f}")
+        print(f"RATIO gateway_vs_bare_{suffix} {gateway['rps'] / bare['rps']:.2f}")
     sys.stdout.flush()
 
 
@@ -515,16 +560,19 @@ async def main(argv: list[str]) -> None:
                 await platform.stop()
 
 
-def serve_fastapi(folder: str, task: str, port: str) -> None:
-    """The FastAPI endpoint as its user would serve it (the ``tcp`` way): uvicorn, uvloop and httptools."""
+def serve(app: ASGIApp, port: str) -> None:
+    """A child server of the ``tcp`` way, as its user would serve it: uvicorn, uvloop and httptools."""
     import uvicorn
 
-    uvicorn.run(fastapi_app(Path(folder), task), host="127.0.0.1", port=int(port), log_level="warning")
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning")
 
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--serve-fastapi"]:
-        serve_fastapi(*sys.argv[2:5])
+        serve(fastapi_app(Path(sys.argv[2]), sys.argv[3]), sys.argv[4])
+        sys.exit()
+    if sys.argv[1:2] == ["--serve-bare"]:
+        serve(bare_app(sys.argv[2], sys.argv[3]), sys.argv[4])
         sys.exit()
     # The event loop `make run` serves on: uvicorn picks uvloop (installed with uvicorn[standard]).
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
