@@ -24,7 +24,8 @@ On a machine with few cores the client, the servers and Triton share them either
 Prints a table, ``RATIO <name> <value>`` lines (gateway against Triton and FastAPI throughput, p50 added by our
 layers over Triton), and ``PROFILE <model> <stage> <ms>`` lines: where the milliseconds of one gateway
 predict go at concurrency 1 over asgi (``shared.stages`` spans; ``other`` is the framework, middleware and
-client).
+client), and ``LAYERS <model> <layer> <us>`` lines: the CPU of one gateway predict (Triton's answer stubbed)
+entered at each layer of the gateway app, outermost first (a layer's own cost is its row less the next).
 ``--seconds`` sets how long each (way, concurrency) is loaded.
 """
 
@@ -53,7 +54,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from inference.triton.client import TritonModels
 from inference.triton.server import TritonProcess
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from tritonclient.http.aio import InferenceServerClient as TritonClient
 from tritonclient.http.aio import InferInput, InferRequestedOutput
 
@@ -187,6 +188,79 @@ async def profile(call: Call, requests: int) -> dict[str, float]:
         inside = sum(means.get(s, 0.0) for s in SERVICE_STAGES)
         means["gateway.upstream.other"] = means["gateway.upstream"] - inside
     return means
+
+
+async def layer_costs(
+    platform: Platform, service_id: str, task: str, image: bytes, requests: int
+) -> dict[str, float]:
+    """CPU microseconds of one gateway predict, Triton's answer stubbed, entered at each layer of the gateway
+    app, outermost first: FastAPI, each middleware down to the hot path, then the hot path alone (``hot``,
+    what the embedded gateway runs per predict without its middleware). A layer's own cost is its row less the
+    next. Raw ASGI calls, no HTTP client: only our layers' CPU (best of 5 rounds of ``requests`` x 5)."""
+    from shared.service.hot_path import answer_in_process
+
+    gateway = platform.gateway
+    triton: TritonModels = platform.runtimes["inference"].state["triton"]
+    if task == "predictive_analytics":
+        built = httpx.Request("POST", "http://g/", json={"data": {"req_data": TABLE_ROWS}})
+    else:
+        built = httpx.Request("POST", "http://g/", files={"images": ("a.png", image, "image/png")})
+    body = built.read()
+    path = f"/v1/infers/{service_id}"
+    headers = [(k.lower(), v) for k, v in built.headers.raw if k.lower() != b"host"]
+    headers += [(b"host", b"gateway"), (b"authorization", f"Bearer {platform.key}".encode())]
+    answers: dict[str, dict[str, Any]] = {}
+    real = triton._infer_rows
+
+    async def stub(name: str, payloads: list[bytes]) -> list[dict[str, Any]]:
+        if name not in answers:
+            answers[name] = (await real(name, payloads[:1]))[0]
+        return [answers[name]] * len(payloads)
+
+    async def call(app: ASGIApp) -> None:
+        scope: Scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "headers": list(headers), "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000),
+            "state": {}, "app": gateway,
+        }  # fmt: skip
+        status: list[int] = []
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status.append(message["status"])
+
+        await app(scope, receive, send)
+        assert status == [200], status
+
+    async def hot(scope: Scope, receive: Receive, send: Send) -> None:
+        await answer_in_process(gateway, scope, receive, send)
+
+    layers: dict[str, ASGIApp] = {"FastAPI": gateway}
+    layer = gateway.middleware_stack
+    while layer is not None:
+        layers[type(layer).__name__] = layer
+        layer = None if type(layer).__name__ == "_HotPath" else getattr(layer, "app", None)
+    layers["hot"] = hot
+    saved = triton._coalescers
+    triton._coalescers = {}  # new coalescers, which send through the stub
+    triton._infer_rows = stub  # type: ignore[method-assign]
+    try:
+        costs: dict[str, float] = {}
+        for _ in range(5):
+            for name, app in layers.items():
+                started = time.process_time()
+                for _ in range(requests * 5):
+                    await call(app)
+                us = (time.process_time() - started) / (requests * 5) * 1e6
+                costs[name] = min(costs.get(name, us), us)
+        return costs
+    finally:
+        del triton._infer_rows
+        triton._coalescers = saved
 
 
 class Platform:
@@ -460,6 +534,11 @@ async def bench_model(
             stages = await profile(calls["gateway"], args.profile_requests)
             for name, ms in sorted(stages.items()):
                 print(f"PROFILE {label} {name} {ms:.3f}")
+            assert isinstance(platform, Platform)
+            for layer, us in (
+                await layer_costs(platform, service_id, task, image, args.profile_requests)
+            ).items():
+                print(f"LAYERS {label} {layer} {us:.1f}")
     await straight.close()
     print(f"({label} over {over}: Triton model {model})")
 
