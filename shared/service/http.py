@@ -135,9 +135,8 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = correlation_id = None
-        for key, value in scope[
-            "headers"
-        ]:  # names in lower case, as ASGI servers give them (Starlette's too)
+        # Header names come in lower case, as ASGI servers give them (Starlette relies on it too).
+        for key, value in scope["headers"]:
             if key == _REQUEST_ID:
                 request_id = value.decode()
             elif key == _CORRELATION_ID:
