@@ -1,6 +1,6 @@
 import { expect, test, type Page } from '@playwright/test';
 import fs from 'node:fs';
-import { addLabels, apiClient, createProject, file, getJson, labeledCount, signIn, uploadOnDataTab, type Created } from './helpers';
+import { addLabels, apiClient, type Created, createProject, file, getJson, labeledCount, openTab, signIn, uploadOnDataTab } from './helpers';
 
 // One project through the guide's whole flow by clicks, then model-assisted labeling with its service.
 test.describe.configure({ mode: 'serial' });
@@ -26,7 +26,7 @@ test('a broken file is refused with its name and rule; then upload and label by 
   await expect(page.getByRole('status').filter({ hasText: 'file(s) stored' })).toContainText('broken.png');
   const images = fs.readdirSync(file('images')).sort();
   await uploadOnDataTab(page, images.map((f) => file('images', f)));
-  await page.getByRole('link', { name: 'Labeling' }).click();
+  await openTab(page, 'Labeling');
   await addLabels(page, ['red', 'blue']);
   for (let i = 0; i < images.length; i++) {
     const name = (await page.getByTestId('current-sample').textContent())!;
@@ -75,7 +75,7 @@ test('model-assisted labeling: pre-label with the service, accept a suggestion',
   await uploadOnDataTab(page, more.map((f) => file('more', f)));
   const api = await apiClient();
   const before = await labeledCount(api, project.datasetId);
-  await page.getByRole('link', { name: 'Labeling' }).click();
+  await openTab(page, 'Labeling');
   await page.getByRole('button', { name: /Pre-label unlabeled samples/ }).click();
   await page.getByLabel(/Label these first/).check({ timeout: 60_000 });
   const suggestion = page.getByTestId('suggestion');

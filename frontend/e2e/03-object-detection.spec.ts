@@ -1,11 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { addLabels, apiClient, createProject, file, getJson, signIn, uploadOnDataTab } from './helpers';
+import { addLabels, apiClient, createProject, file, getJson, openTab, signIn, uploadOnDataTab } from './helpers';
 
 test('draw a box on a detection sample, then move it', async ({ page }) => {
   await signIn(page);
   const project = await createProject(page, /Object Detection/, 'street');
   await uploadOnDataTab(page, [file('scenes', 'scene_000.png')]);
-  await page.getByRole('link', { name: 'Labeling' }).click();
+  await openTab(page, 'Labeling');
   await addLabels(page, ['car']);
   const image = page.getByTestId('box-host').locator('img');
   await expect(image).toBeVisible();

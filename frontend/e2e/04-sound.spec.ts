@@ -1,13 +1,13 @@
 import { expect, test } from '@playwright/test';
 import fs from 'node:fs';
-import { apiClient, createProject, file, getJson, signIn, uploadOnDataTab } from './helpers';
+import { apiClient, createProject, file, getJson, openTab, signIn, uploadOnDataTab } from './helpers';
 
 test('label a sound by its shortcut key', async ({ page }) => {
   await signIn(page);
   const project = await createProject(page, /Sound Classification/, 'birds');
   const sounds = fs.readdirSync(file('sounds')).sort();
   await uploadOnDataTab(page, sounds.map((f) => file('sounds', f)));
-  await page.getByRole('link', { name: 'Labeling' }).click();
+  await openTab(page, 'Labeling');
   await page.getByLabel('New label', { exact: true }).fill('bark');
   await page.getByLabel('New label shortcut').fill('b');
   await page.getByRole('button', { name: 'Add', exact: true }).click();

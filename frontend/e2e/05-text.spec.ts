@@ -1,11 +1,11 @@
 import { expect, test } from '@playwright/test';
-import { addLabels, apiClient, createProject, file, labeledCount, signIn, uploadOnDataTab } from './helpers';
+import { addLabels, apiClient, createProject, file, labeledCount, openTab, signIn, uploadOnDataTab } from './helpers';
 
 test('label text lines and Save Current Page', async ({ page }) => {
   await signIn(page);
   const project = await createProject(page, /Text Classification/, 'reviews');
   await uploadOnDataTab(page, [file('text', 'corpus.txt')], 6); // one sample per line
-  await page.getByRole('link', { name: 'Labeling' }).click();
+  await openTab(page, 'Labeling');
   await addLabels(page, ['positive', 'negative']);
   const lines = page.locator('.text-line');
   await expect(lines).toHaveCount(6);

@@ -49,8 +49,17 @@ export async function createProject(page: Page, type: RegExp, base: string, fill
   return { name, projectId, datasetId: project.dataset_id };
 }
 
+/** Open a tab of the project page and wait until it is shown: React Router renders a navigation as a
+ *  transition, so right after the click the previous tab can still be on screen (the Data and Labeling tabs
+ *  both have a "New label" field: a label typed there was lost when the Labeling tab replaced it). */
+export async function openTab(page: Page, name: string): Promise<void> {
+  const link = page.getByRole('link', { name, exact: true });
+  await link.click();
+  await expect(link).toHaveAttribute('aria-current', 'page');
+}
+
 export async function uploadOnDataTab(page: Page, paths: string[], samples = paths.length): Promise<void> {
-  await page.getByRole('link', { name: 'Data', exact: true }).click();
+  await openTab(page, 'Data');
   await page.getByLabel('Upload files').setInputFiles(paths);
   await expect(page.getByRole('status').filter({ hasText: 'file(s) stored' })).toContainText(`${samples} file(s) stored`);
 }
